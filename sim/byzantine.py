@@ -1,0 +1,157 @@
+"""Byzantine behaviours: rewrite what a faulty node sends.
+
+Generic behaviours (silent, omit, delay, replay, forge) work on any mechanism; the ones that
+need to know a message's meaning (equivocate, corrupt, double_vote) ask the protocol's
+`mutate` hook, and a mechanism lists the behaviours it supports in `byzantine_behaviours`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from sim.units import parse_duration
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.node import Node
+    from sim.protocols.base import Message, Protocol
+    from sim.scenario import FaultSpec
+
+Outgoing = list[tuple[str, "Message", str, float]]
+"""(destination, message, claimed sender, extra delay in ms) for each copy that leaves."""
+
+
+class Behaviour:
+    """Base: active between `from` and `until`, for the listed message kinds (or all)."""
+
+    name = ""
+    params: tuple[str, ...] = ()
+
+    def __init__(self, spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> None:
+        self.start = spec.from_ or 0.0
+        self.stop = spec.until if spec.until is not None else math.inf
+        self.kinds = frozenset(spec.messages) if spec.messages else None
+        self.protocol_cls = protocol_cls
+        self.rng = rng
+        self.params = dict(spec.params)
+
+    def active(self, now: float, msg: Message) -> bool:
+        """Whether this behaviour rewrites `msg` now."""
+        return self.start <= now < self.stop and (self.kinds is None or msg.kind in self.kinds)
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """What actually leaves the node instead of `msg`."""
+        return [(dst, msg, node.name, 0.0)]
+
+
+class Silent(Behaviour):
+    """Sends nothing."""
+
+    name = "silent"
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Drop it."""
+        return []
+
+
+class Omit(Behaviour):
+    """Drops a `fraction` of its messages (default 0.5)."""
+
+    name = "omit"
+    params = ("fraction",)
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Drop with probability `fraction`."""
+        if self.rng.random() < float(self.params.get("fraction", 0.5)):
+            return []
+        return [(dst, msg, node.name, 0.0)]
+
+
+class Delay(Behaviour):
+    """Holds each message back by `delay` (default 100ms)."""
+
+    name = "delay"
+    params = ("delay",)
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Send late."""
+        return [(dst, msg, node.name, parse_duration(self.params.get("delay", "100ms")))]
+
+
+class Replay(Behaviour):
+    """Sends each message, then one of its earlier messages to the same peer again."""
+
+    name = "replay"
+
+    def __init__(self, spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> None:
+        super().__init__(spec, protocol_cls, rng)
+        self.history: list[Message] = []
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """The message, plus an old one."""
+        out: Outgoing = [(dst, msg, node.name, 0.0)]
+        if self.history:
+            out.append((dst, self.history[self.rng.randrange(len(self.history))], node.name, 0.0))
+        self.history.append(msg)
+        if len(self.history) > 256:
+            self.history.pop(0)
+        return out
+
+
+class Forge(Behaviour):
+    """Claims another sender (`as`, default a random other node)."""
+
+    name = "forge"
+    params = ("as",)
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Send under a name that is not ours."""
+        claimed = self.params.get("as") or node.peers[self.rng.randrange(len(node.peers))]
+        return [(dst, msg, claimed, 0.0)]
+
+
+class Mutating(Behaviour):
+    """Sends the protocol's lying version of each message (see `Protocol.mutate`)."""
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Ask the protocol how to lie to `dst`."""
+        lie = self.protocol_cls.mutate(self.name, msg, dst, self.rng, node)
+        return [(dst, msg if lie is None else lie, node.name, 0.0)]
+
+
+class Equivocate(Mutating):
+    """Tells different peers conflicting things."""
+
+    name = "equivocate"
+
+
+class Corrupt(Mutating):
+    """Puts random values in message fields."""
+
+    name = "corrupt"
+
+
+class DoubleVote(Mutating):
+    """Votes more than once (for different candidates or values)."""
+
+    name = "double_vote"
+
+
+BEHAVIOURS: dict[str, type[Behaviour]] = {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote)}
+
+
+def make_behaviour(spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> Behaviour:
+    """Build the behaviour a byzantine fault entry names."""
+    return BEHAVIOURS[spec.behaviour or ""](spec, protocol_cls, rng)
+
+
+def describe(name: str) -> str:
+    """One line on what a behaviour does (for `consim list`)."""
+    return (BEHAVIOURS[name].__doc__ or "").strip().splitlines()[0]
+
+
+def behaviour_params(name: str) -> tuple[str, ...]:
+    """The `params` keys a behaviour reads."""
+    return BEHAVIOURS[name].params

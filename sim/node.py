@@ -1,0 +1,216 @@
+"""Endpoints on the network: nodes that run one Protocol instance, and clients.
+
+A node is the protocol's Context: it owns timers, persistent storage, the CPU queue of the
+crypto model, and the byzantine behaviours that rewrite what it sends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sim.protocols.base import ClientRequest, Message, Protocol, ProtocolConfig
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.byzantine import Behaviour
+    from sim.kernel import Simulation
+    from sim.workload import Client
+
+
+class Endpoint:
+    """Something with a name on the network: timers, sending, and an up/down state."""
+
+    def __init__(self, sim: Simulation, name: str, rng: random.Random) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.name = name
+        self.rng = rng
+        self.up = True
+        self.incarnation = 0
+        self._timers: dict[str, int] = {}
+        self._timer_seq = 0
+
+    @property
+    def now(self) -> float:
+        """Simulated time in milliseconds."""
+        return self.env.now
+
+    def set_timer(self, name: str, delay: float) -> None:
+        """Fire `on_timer(name)` after `delay` ms; replaces a pending timer of that name."""
+        self._timer_seq += 1
+        self._timers[name] = self._timer_seq
+        event = self.env.timeout(max(delay, 0.0), (name, self._timer_seq, self.incarnation))
+        event.callbacks.append(self._fire)
+
+    def cancel_timer(self, name: str) -> None:
+        """Forget a pending timer (no-op when none is pending)."""
+        self._timers.pop(name, None)
+
+    def _fire(self, event: Any) -> None:
+        name, seq, incarnation = event._value
+        if self.up and incarnation == self.incarnation and self._timers.get(name) == seq:
+            del self._timers[name]
+            self.on_timer(name)
+
+    def send(self, dst: str, msg: Message) -> None:
+        """Put a message on the network."""
+        self.sim.network.send(self.name, dst, msg)
+
+    def on_timer(self, name: str) -> None:
+        """Dispatch a fired timer."""
+
+    def receive(self, src: str, msg: Message, true_src: str) -> None:
+        """Handle a delivered message."""
+
+
+class Node(Endpoint):
+    """One agent running one Protocol instance; the protocol's `ctx`."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        rng: random.Random,
+        protocol_cls: type[Protocol],
+        config: ProtocolConfig,
+        nodes: list[str],
+        weights: dict[str, float],
+    ) -> None:
+        super().__init__(sim, name, rng)
+        self.protocol_cls = protocol_cls
+        self.config = config
+        self.nodes = nodes
+        self.peers = [n for n in nodes if n != name]
+        self.weights = weights
+        self.storage: dict[str, Any] = {}
+        self.protocol: Protocol | None = None
+        self.behaviours: list[Behaviour] = []
+        crypto = sim.scenario.crypto
+        self._sign = crypto.sign if crypto else 0.0
+        self._verify = crypto.verify if crypto else 0.0
+        self._cpu = bool(self._sign or self._verify)
+        self.busy_until = 0.0
+        self.cpu_ms = 0.0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create a fresh protocol instance over the persistent storage and start it."""
+        self.protocol = self.protocol_cls(self, self.config)
+        self.protocol.on_start()
+
+    def crash(self) -> None:
+        """Stop: timers, in-flight inbound messages and volatile state are lost."""
+        self.up = False
+        self.incarnation += 1
+        self._timers.clear()
+        self.protocol = None
+        self.busy_until = self.now
+
+    def recover(self) -> None:
+        """Come back and restart the protocol from `storage`."""
+        self.up = True
+        self.busy_until = self.now
+        self.start()
+
+    # --- the Context interface -----------------------------------------------------------
+
+    def send(self, dst: str, msg: Message) -> None:
+        """Send to one node or client (through byzantine behaviours and the CPU model)."""
+        extra = 0.0
+        if self._cpu:
+            start = max(self.now, self.busy_until) + self._sign
+            self.cpu_ms += self._sign
+            self.busy_until = start
+            extra = start - self.now
+        if self.behaviours:
+            for behaviour in self.behaviours:
+                if behaviour.active(self.now, msg):
+                    for out_dst, out_msg, claimed, delay in behaviour.outgoing(self, dst, msg):
+                        self.sim.network.send(claimed, out_dst, out_msg, self.name, extra + delay)
+                    return
+        self.sim.network.send(self.name, dst, msg, None, extra)
+
+    def broadcast(self, msg: Message) -> None:
+        """Send to every other node."""
+        for peer in self.peers:
+            self.send(peer, msg)
+
+    def decide(self, slot: int | str, value: str, **fields: Any) -> None:
+        """Record that this node decided (committed, applied, learned) `value` for `slot`."""
+        self.sim.recorder.decision(self.now, self.name, slot, value, self.incarnation, fields)
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """Add a row to the events table."""
+        self.sim.recorder.event(self.now, self.name, kind, fields)
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        """Bump a run-wide counter that ends up in the summary."""
+        self.sim.recorder.count(counter, amount)
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def receive(self, src: str, msg: Message, true_src: str) -> None:
+        """Authenticate, queue on the CPU if modelled, then dispatch to the protocol."""
+        if src != true_src and self.protocol_cls.authenticated:
+            self.count("forged_rejected")
+            return
+        if self._cpu:
+            start = max(self.now, self.busy_until)
+            self.busy_until = start + self._verify
+            self.cpu_ms += self._verify
+            if self.busy_until > self.now:
+                event = self.env.timeout(self.busy_until - self.now, (src, msg, self.incarnation))
+                event.callbacks.append(self._dispatch_later)
+                return
+        self._dispatch(src, msg)
+
+    def _dispatch_later(self, event: Any) -> None:
+        src, msg, incarnation = event._value
+        if self.up and incarnation == self.incarnation:
+            self._dispatch(src, msg)
+
+    def _dispatch(self, src: str, msg: Message) -> None:
+        protocol = self.protocol
+        if protocol is None:
+            return
+        if type(msg) is ClientRequest:
+            protocol.on_request(msg)
+        else:
+            protocol.on_message(src, msg)
+
+    def on_timer(self, name: str) -> None:
+        """Dispatch a fired timer to the protocol."""
+        if self.protocol is not None:
+            self.protocol.on_timer(name)
+
+    def is_leader(self) -> bool:
+        """Whether this node is up and its protocol believes it leads."""
+        return self.up and self.protocol is not None and self.protocol.is_leader()
+
+
+class ClientEndpoint(Endpoint):
+    """A client on the network; its logic is the mechanism's Client class."""
+
+    def __init__(self, sim: Simulation, name: str, rng: random.Random, client_cls: type[Client]) -> None:
+        super().__init__(sim, name, rng)
+        self.nodes = sim.node_names
+        self.client = client_cls(self, sim)
+
+    def receive(self, src: str, msg: Message, true_src: str) -> None:
+        """Hand a reply to the client logic."""
+        self.client.on_message(src, msg)
+
+    def on_timer(self, name: str) -> None:
+        """Dispatch a fired timer to the client logic."""
+        self.client.on_timer(name)
+
+    def complete(self, cmd_id: str) -> None:
+        """The client has its answer for `cmd_id`."""
+        self.sim.recorder.request_done(cmd_id, self.now)
+        self.sim.workload.on_complete(self, cmd_id)
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """Add a row to the events table."""
+        self.sim.recorder.event(self.now, self.name, kind, fields)

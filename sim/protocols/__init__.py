@@ -1,0 +1,1 @@
+"""Consensus mechanisms, one module each, discovered by name."""

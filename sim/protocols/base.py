@@ -1,0 +1,220 @@
+"""The protocol interface: messages, the Protocol base class, its config, and the registry."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Protocol as TypingProtocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.scenario import Scenario
+    from sim.workload import Client
+
+NOOP = "noop"
+"""The value a protocol decides to fill a slot that no client asked for."""
+
+
+def snake_case(name: str) -> str:
+    """`AppendEntries` -> `append_entries`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every protocol message: small, frozen, with a snake_case `kind` and a size."""
+
+    kind: ClassVar[str] = "message"
+    header_bytes: ClassVar[int] = 48
+
+    def __init_subclass__(cls) -> None:
+        # No super() call: dataclass(slots=True) rebuilds the class, which breaks the zero-arg form.
+        if "kind" not in cls.__dict__:
+            cls.kind = snake_case(cls.__name__)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes on the wire; subclasses with payloads add to the header."""
+        return self.header_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest(Message):
+    """A client's command; `cmd_id` is unique so a replica never applies it twice."""
+
+    client: str
+    cmd_id: str
+    op: str = ""
+
+    kind: ClassVar[str] = "client_request"
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus the command."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReply(Message):
+    """A replica's answer: done, or not the leader (with a hint where to go)."""
+
+    cmd_id: str
+    ok: bool
+    leader: str | None = None
+    result: str = ""
+
+    kind: ClassVar[str] = "client_reply"
+
+
+class ProtocolConfig(BaseModel):
+    """Base for a mechanism's `protocol:` settings; unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Context(TypingProtocol):
+    """What a protocol may do: the only door to time, randomness, the network and storage."""
+
+    name: str
+    peers: list[str]
+    nodes: list[str]
+    weights: dict[str, float]
+    rng: random.Random
+    storage: dict[str, Any]
+
+    @property
+    def now(self) -> float: ...  # noqa: D102
+
+    def send(self, dst: str, msg: Message) -> None: ...  # noqa: D102
+
+    def broadcast(self, msg: Message) -> None: ...  # noqa: D102
+
+    def set_timer(self, name: str, delay: float) -> None: ...  # noqa: D102
+
+    def cancel_timer(self, name: str) -> None: ...  # noqa: D102
+
+    def decide(self, slot: int | str, value: str, **fields: Any) -> None: ...  # noqa: D102
+
+    def record(self, kind: str, **fields: Any) -> None: ...  # noqa: D102
+
+    def count(self, counter: str, amount: int = 1) -> None: ...  # noqa: D102
+
+
+class Protocol:
+    """One agent's state machine. Never touches SimPy, the wall clock or a global RNG.
+
+    Subclasses set `name` (via `@register`), `Config`, and implement the `on_*` handlers.
+    State that must survive a crash lives in `ctx.storage`; everything else is volatile and
+    is rebuilt by `on_start` after a recovery.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[ProtocolConfig]] = ProtocolConfig
+    authenticated: ClassVar[bool] = False
+    """Messages carry unforgeable authenticators: a forged sender is detected and rejected."""
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge")
+    """Byzantine behaviours that make sense for this mechanism; others are refused at load time."""
+
+    def __init__(self, ctx: Context, config: ProtocolConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+
+    def on_start(self) -> None:
+        """Called at time 0 and after every recovery."""
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Called for each message delivered from another node."""
+
+    def on_timer(self, name: str) -> None:
+        """Called when a timer set with `ctx.set_timer` fires."""
+
+    def on_request(self, request: ClientRequest) -> None:
+        """Called for each client request delivered to this node."""
+
+    def is_leader(self) -> bool:
+        """Whether this node currently believes it leads (for `crash: leader` and plots)."""
+        return False
+
+    # --- class-level hooks used by the kernel, the checkers and the metrics ---------------
+
+    @classmethod
+    def client_class(cls) -> type[Client]:
+        """The client that talks to this mechanism (default: leader-following client)."""
+        from sim.workload import LeaderClient
+
+        return LeaderClient
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """Cross-field checks at load time: a list of (field path, problem); empty when fine."""
+        return []
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Safety checkers for this mechanism: functions (tables, scenario) -> violation rows."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+
+        return list(GENERIC_CHECKERS)
+
+    @classmethod
+    def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
+        """Mechanism-specific summary keys, computed from the run's tables."""
+        return {}
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
+        """Byzantine hook: the lying version of `msg` sent to `dst` (None: send it unchanged)."""
+        return None
+
+    @classmethod
+    def workloads(cls) -> dict[str, Any]:
+        """Workload kinds of this mechanism's own, by name (beyond poisson, closed, script)."""
+        return {}
+
+
+def register(name: str) -> Any:
+    """Class decorator: make a Protocol subclass available as `mechanism: name`."""
+
+    def wrap(cls: type[Protocol]) -> type[Protocol]:
+        cls.name = name
+        return cls
+
+    return wrap
+
+
+def _discover() -> dict[str, type[Protocol]]:
+    import sim.protocols as package
+
+    found: dict[str, type[Protocol]] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name in ("base", "quorum") or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"sim.protocols.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Protocol) and value.name and value.__module__ == module.__name__:
+                found[value.name] = value
+    return found
+
+
+def mechanisms() -> dict[str, type[Protocol]]:
+    """Every registered mechanism by name (modules in sim/protocols/ are discovered on call)."""
+    return dict(sorted(_discover().items()))
+
+
+def get_protocol(name: str) -> type[Protocol]:
+    """The Protocol class registered as `name`.
+
+    Raises:
+        KeyError: when no mechanism has that name.
+
+    """
+    found = _discover()
+    if name not in found:
+        raise KeyError(name)
+    return found[name]

@@ -1,0 +1,136 @@
+"""The journal: counters that are always on, flat typed rows, and their DataFrames."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MESSAGE_COLUMNS = ["type", "src", "dst", "sent", "delivered", "dropped", "bytes_sent"]
+TRACE_COLUMNS = ["send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "fate"]
+DECISION_COLUMNS = ["time_ms", "node", "slot", "value", "incarnation"]
+EVENT_COLUMNS = ["time_ms", "node", "kind"]
+VIOLATION_COLUMNS = ["time_ms", "nodes", "rule", "detail"]
+REQUEST_COLUMNS = ["cmd_id", "client", "submit_ms", "done_ms", "latency_ms"]
+
+
+class Recorder:
+    """Collects what happens during a run; protocols reach it only through their Context."""
+
+    def __init__(self, trace: bool = False) -> None:
+        self.trace_on = trace
+        self.counts: dict[tuple[str, str, str], list[int]] = {}
+        self.trace: list[tuple[float, float, str, str, str, int, str]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.requests: dict[str, list[Any]] = {}
+        self.counters: dict[str, int] = {}
+
+    # messages: called for every message, so kept lean
+    def sent(self, kind: str, src: str, dst: str, size: int) -> None:
+        """A message left `src`."""
+        key = (kind, src, dst)
+        row = self.counts.get(key)
+        if row is None:
+            row = self.counts[key] = [0, 0, 0, 0]
+        row[0] += 1
+        row[3] += size
+
+    def delivered(self, kind: str, src: str, dst: str, msg: Any, sent_at: float, now: float) -> None:
+        """A message reached `dst`."""
+        self.counts[(kind, src, dst)][1] += 1
+        if self.trace_on:
+            self.trace.append((sent_at, now, src, dst, kind, msg.size_bytes, "delivered"))
+
+    def dropped(self, kind: str, src: str, dst: str, reason: str, sent_at: float) -> None:
+        """A message was lost (loss, partition, or its receiver crashed)."""
+        row = self.counts.get((kind, src, dst))
+        if row is None:
+            row = self.counts[(kind, src, dst)] = [1, 0, 0, 0]
+        row[2] += 1
+        if self.trace_on:
+            self.trace.append((sent_at, float("nan"), src, dst, kind, 0, reason))
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        """Bump a named counter (e.g. forged_rejected)."""
+        self.counters[counter] = self.counters.get(counter, 0) + amount
+
+    def decision(self, time_ms: float, node: str, slot: int | str, value: str, incarnation: int, fields: dict[str, Any]) -> None:
+        """A node decided `value` for `slot`."""
+        row = {"time_ms": time_ms, "node": node, "slot": slot, "value": value, "incarnation": incarnation}
+        row.update(fields)
+        self.decisions.append(row)
+
+    def event(self, time_ms: float, node: str, kind: str, fields: dict[str, Any]) -> None:
+        """Something worth a row: an election, a crash, a view change..."""
+        row = {"time_ms": time_ms, "node": node, "kind": kind}
+        row.update(fields)
+        self.events.append(row)
+
+    def request_submitted(self, cmd_id: str, client: str, time_ms: float) -> None:
+        """A client issued a command."""
+        self.requests[cmd_id] = [cmd_id, client, time_ms, float("nan")]
+
+    def request_done(self, cmd_id: str, time_ms: float) -> None:
+        """A client got its answer (the first time only)."""
+        row = self.requests.get(cmd_id)
+        if row is not None and row[3] != row[3]:  # NaN: not done yet
+            row[3] = time_ms
+
+
+def _frame(rows: list[dict[str, Any]], fixed: list[str]) -> pd.DataFrame:
+    extra = sorted({key for row in rows for key in row} - set(fixed))
+    frame = pd.DataFrame(rows, columns=fixed + extra)
+    return frame
+
+
+@dataclass
+class RunTables:
+    """The tables of one run, as DataFrames with snake_case columns and units in the names."""
+
+    decisions: pd.DataFrame
+    messages: pd.DataFrame
+    events: pd.DataFrame
+    requests: pd.DataFrame
+    trace: pd.DataFrame | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    violations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VIOLATION_COLUMNS))
+
+    @classmethod
+    def from_recorder(cls, rec: Recorder) -> RunTables:
+        """Freeze a recorder into tables, sorted so that output order never depends on hashing."""
+        decisions = _frame(rec.decisions, DECISION_COLUMNS)
+        if not decisions.empty:
+            decisions["slot"] = decisions["slot"].astype(str) if decisions["slot"].map(type).nunique() > 1 else decisions["slot"]
+        messages = pd.DataFrame([(k[0], k[1], k[2], v[0], v[1], v[2], v[3]) for k, v in rec.counts.items()], columns=MESSAGE_COLUMNS)
+        messages = messages.sort_values(["type", "src", "dst"], kind="stable").reset_index(drop=True)
+        for col in ("sent", "delivered", "dropped", "bytes_sent"):
+            messages[col] = messages[col].astype("int64")
+        events = _frame(rec.events, EVENT_COLUMNS)
+        requests = pd.DataFrame(list(rec.requests.values()), columns=REQUEST_COLUMNS[:4])
+        requests["latency_ms"] = requests["done_ms"] - requests["submit_ms"]
+        trace = pd.DataFrame(rec.trace, columns=TRACE_COLUMNS) if rec.trace_on else None
+        return cls(decisions, messages, events, requests, trace, dict(sorted(rec.counters.items())))
+
+    def digest(self) -> str:
+        """A hash of every table: equal for equal runs (the journal hash of the design)."""
+        h = hashlib.sha256()
+        for frame in (self.decisions, self.messages, self.events, self.requests, self.violations, self.trace):
+            if frame is not None:
+                h.update(frame.to_csv(index=False).encode())
+        h.update(repr(self.counters).encode())
+        return h.hexdigest()
+
+
+def percentiles(values: pd.Series | np.ndarray, prefix: str, qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float | None]:
+    """`{prefix}_p50`... and `{prefix}_mean` of the values (None when there are none)."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    out: dict[str, float | None] = {}
+    for q in qs:
+        out[f"{prefix}_p{q}"] = round(float(np.percentile(arr, q)), 6) if arr.size else None
+    out[f"{prefix}_mean"] = round(float(arr.mean()), 6) if arr.size else None
+    return out

@@ -1,0 +1,104 @@
+"""RunResult: the tables and summary of one run; saving to and loading from a run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.records import RunTables
+
+TABLES = ("decisions", "events", "violations", "messages", "requests")
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced."""
+
+    scenario: dict[str, Any]
+    summary: dict[str, Any]
+    tables: RunTables
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """One row per decision: time_ms, node, slot, value, incarnation (+ mechanism columns)."""
+        return self.tables.decisions
+
+    @property
+    def messages(self) -> pd.DataFrame:
+        """Message counts by type, src and dst: sent, delivered, dropped, bytes_sent."""
+        return self.tables.messages
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Elections, crashes, partitions, view changes...: time_ms, node, kind (+ fields)."""
+        return self.tables.events
+
+    @property
+    def violations(self) -> pd.DataFrame:
+        """Safety violations found by the checkers: time_ms, nodes, rule, detail."""
+        return self.tables.violations
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """Client commands: cmd_id, client, submit_ms, done_ms, latency_ms."""
+        return self.tables.requests
+
+    @property
+    def trace(self) -> pd.DataFrame | None:
+        """The full message journal (with `trace=True` only)."""
+        return self.tables.trace
+
+    def save(self, path: str | Path, plots: bool = True) -> Path:
+        """Write the run directory atomically: a temporary folder, renamed when complete.
+
+        Returns:
+            The run directory.
+
+        """
+        final = Path(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        try:
+            (tmp / "scenario.yaml").write_text(yaml.safe_dump(self.scenario, sort_keys=False), encoding="utf-8")
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
+            for name in TABLES:
+                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            if self.trace is not None:
+                self.trace.to_parquet(tmp / "trace.parquet", index=False)
+            if plots:
+                from sim.plots import save_run_plots
+
+                save_run_plots(self, tmp / "plots")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        """Read a run directory written by `save`."""
+        root = Path(path)
+        scenario = yaml.safe_load((root / "scenario.yaml").read_text(encoding="utf-8"))
+        summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
+        frames = {name: pd.read_parquet(root / f"{name}.parquet") for name in TABLES}
+        trace = pd.read_parquet(root / "trace.parquet") if (root / "trace.parquet").exists() else None
+        tables = RunTables(
+            decisions=frames["decisions"],
+            messages=frames["messages"],
+            events=frames["events"],
+            requests=frames["requests"],
+            trace=trace,
+            violations=frames["violations"],
+        )
+        return cls(scenario, summary, tables)

@@ -1,0 +1,401 @@
+"""Scenario models (pydantic) and loading from YAML, with one-line errors for bad input."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.units import format_ms, parse_bandwidth, parse_duration, parse_rate
+
+Ms = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
+"""A non-negative duration in milliseconds, written as '150ms' or '2s' in YAML."""
+PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
+"""A non-negative rate in events per second, written as '200/s'."""
+BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Targets = str | list[str]
+
+
+class ScenarioError(Exception):
+    """Bad input: carries the file, the field path and the problem, rendered as one line."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        self.source, self.field, self.problem = source, field, problem
+        super().__init__(f"{source}: {field}: {problem}" if field else f"{source}: {problem}")
+
+
+class Strict(BaseModel):
+    """Base for scenario models: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- network ---------------------------------------------------------------------------
+
+
+class ConstantDelay(Strict):
+    """Every message takes exactly `value`."""
+
+    dist: Literal["constant"] = "constant"
+    value: Ms = 0.0
+
+
+class UniformDelay(Strict):
+    """Delay uniform in [low, high]."""
+
+    dist: Literal["uniform"]
+    low: Ms
+    high: Ms
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformDelay:
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+
+class NormalDelay(Strict):
+    """Normal delay, truncated at 0."""
+
+    dist: Literal["normal"]
+    mean: Ms
+    std: Ms
+
+
+class LognormalDelay(Strict):
+    """Log-normal delay with the given median and shape sigma."""
+
+    dist: Literal["lognormal"]
+    median: Ms
+    sigma: Annotated[float, Field(ge=0)] = 0.5
+
+
+class ExponentialDelay(Strict):
+    """Exponential delay with the given mean, plus an optional fixed minimum."""
+
+    dist: Literal["exponential"]
+    mean: Ms
+    min: Ms = 0.0
+
+
+class ParetoDelay(Strict):
+    """Pareto (heavy-tailed) delay: scale is the minimum, shape the tail index alpha."""
+
+    dist: Literal["pareto"]
+    scale: Ms
+    shape: Annotated[float, Field(gt=0)] = 2.0
+
+
+def _delay_shorthand(value: object) -> object:
+    # "5ms" or 5 is a constant delay; keeps simple scenarios short.
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+DelaySpec = Annotated[
+    ConstantDelay | UniformDelay | NormalDelay | LognormalDelay | ExponentialDelay | ParetoDelay,
+    Field(discriminator="dist"),
+    BeforeValidator(_delay_shorthand),
+]
+DELAY_DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal", "exponential", "pareto")
+
+
+class LinkSettings(Strict):
+    """Settings that one link may override; unset fields keep the network default."""
+
+    delay: DelaySpec | None = None
+    loss: Probability | None = None
+    duplicate: Probability | None = None
+    bandwidth: BytesPerSecond | None = None
+    ordered: bool | None = None
+
+
+class LinkSpec(LinkSettings):
+    """A per-link override; `from`/`to` are node names, lists of them, or '*'."""
+
+    from_: Targets = Field(alias="from")
+    to: Targets
+
+
+class NetworkSpec(Strict):
+    """Default link behaviour plus per-link overrides."""
+
+    delay: DelaySpec = Field(default_factory=lambda: ConstantDelay(value=1.0))
+    loss: Probability = 0.0
+    duplicate: Probability = 0.0
+    ordered: bool = False
+    bandwidth: BytesPerSecond | None = None
+    links: list[LinkSpec] = Field(default_factory=list)
+
+
+# --- nodes, faults, workload -------------------------------------------------------------
+
+
+class NodeSpec(Strict):
+    """One agent: a unique name and a voting weight."""
+
+    name: str
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class CutSpec(Strict):
+    """A one-way cut: messages from `from` to `to` are dropped."""
+
+    from_: Targets = Field(alias="from")
+    to: Targets
+
+
+class ChurnSpec(Strict):
+    """Random crashes and recoveries: exponential up and down times."""
+
+    mtbf: Annotated[Ms, Field(gt=0)]
+    mttr: Annotated[Ms, Field(gt=0)]
+    max_down: Annotated[int, Field(ge=1)] = 1
+    nodes: Targets = "all"
+
+
+FAULT_ACTIONS = ("crash", "recover", "partition", "cut", "heal", "set_link", "churn", "byzantine")
+
+
+class FaultSpec(Strict):
+    """One entry of the fault plan: one action, with its timing."""
+
+    at: Ms | None = None
+    every: Annotated[Ms, Field(gt=0)] | None = None
+    start: Ms | None = None
+    until: Ms | None = None
+    jitter: Ms = 0.0
+    for_: Ms | None = Field(default=None, alias="for")
+    crash: Targets | None = None
+    recover: Targets | None = None
+    partition: list[list[str]] | None = None
+    cut: CutSpec | None = None
+    heal: Literal["all"] | bool | None = None
+    set_link: LinkSpec | None = None
+    churn: ChurnSpec | None = None
+    byzantine: Targets | None = None
+    behaviour: str | None = None
+    from_: Ms | None = Field(default=None, alias="from")
+    messages: list[str] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        """The one action this entry performs."""
+        return next(name for name in FAULT_ACTIONS if getattr(self, name) is not None)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> FaultSpec:
+        actions = [name for name in FAULT_ACTIONS if getattr(self, name) is not None]
+        if len(actions) != 1:
+            raise ValueError(f"each fault needs exactly one of {', '.join(FAULT_ACTIONS)}; got {actions or 'none'}")
+        action = actions[0]
+        if action == "byzantine":
+            if self.behaviour is None:
+                raise ValueError("a byzantine fault needs a 'behaviour'")
+        elif self.behaviour is not None or self.messages is not None or self.from_ is not None:
+            raise ValueError("'behaviour', 'messages' and 'from' belong to byzantine faults only")
+        if action not in ("churn", "byzantine") and self.at is None and self.every is None:
+            raise ValueError(f"a {action} fault needs 'at' or 'every'")
+        if self.at is not None and self.every is not None:
+            raise ValueError("give either 'at' or 'every', not both")
+        if self.partition is not None and len(self.partition) < 2:
+            raise ValueError("a partition needs at least two groups")
+        return self
+
+
+class WorkloadSpec(BaseModel):
+    """The client workload; `kind` picks a registered workload whose own model checks the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str = "poisson"
+
+
+class CryptoSpec(Strict):
+    """CPU time a node spends signing each message it sends and verifying each it receives."""
+
+    sign: Ms = 0.0
+    verify: Ms = 0.0
+
+
+class Scenario(Strict):
+    """A whole experiment: mechanism, agents, network, faults and workload."""
+
+    name: str
+    description: str = ""
+    mechanism: str
+    nodes: Annotated[int, Field(ge=1)] | list[NodeSpec] = 3
+    seed: int = 0
+    duration: Annotated[Ms, Field(gt=0)] = 10_000.0
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    faults: list[FaultSpec] = Field(default_factory=list)
+    workload: WorkloadSpec | None = Field(default_factory=WorkloadSpec)
+    crypto: CryptoSpec | None = None
+    clients: Annotated[int, Field(ge=1)] = 1
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_names(cls, value: int | list[NodeSpec]) -> int | list[NodeSpec]:
+        if isinstance(value, list):
+            names = [spec.name for spec in value]
+            if not names:
+                raise ValueError("needs at least one node")
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate node names: {', '.join(dupes)}")
+        return value
+
+    @property
+    def node_specs(self) -> list[NodeSpec]:
+        """Every node with its name and weight ('n0'.. when only a count was given)."""
+        if isinstance(self.nodes, int):
+            return [NodeSpec(name=f"n{i}") for i in range(self.nodes)]
+        return list(self.nodes)
+
+    @property
+    def node_names(self) -> list[str]:
+        """Node names in scenario order."""
+        return [spec.name for spec in self.node_specs]
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.node_specs)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in, as plain YAML-ready data."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in DELAY_DISTRIBUTIONS or "[" in str(item):
+            continue  # pydantic's union tags and wrappers are not part of the user's field path
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _first_error(source: str, err: ValidationError, prefix: str = "") -> ScenarioError:
+    first = err.errors()[0]
+    path = _loc_to_path(tuple(first["loc"]))
+    if prefix:
+        path = f"{prefix}.{path}" if path else prefix
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    elif "input" in first and first["type"] not in ("value_error",) and not isinstance(first["input"], dict | list):
+        message = f"{message} (got {first['input']!r})"
+    extra = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return ScenarioError(source, path, message + extra)
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` (list items as integers) in nested data, creating mappings as needed."""
+    keys = dotted.split(".")
+    cursor: Any = data
+    for key in keys[:-1]:
+        if isinstance(cursor, list):
+            cursor = cursor[int(key)]
+        else:
+            cursor = cursor.setdefault(key, {})
+            if not isinstance(cursor, dict | list):
+                raise ValueError(f"'{key}' is not a mapping")
+    last = keys[-1]
+    if isinstance(cursor, list):
+        cursor[int(last)] = value
+    else:
+        cursor[last] = value
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse `path=value` strings (values read as YAML) into a dict of dotted paths."""
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ScenarioError("--set", item, "expected path=value")
+        path, raw = item.split("=", 1)
+        try:
+            overrides[path.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            overrides[path.strip()] = raw
+    return overrides
+
+
+def scenario_from_dict(data: Any, source: str = "<scenario>", overrides: dict[str, Any] | None = None, seed: int | None = None) -> Scenario:
+    """Validate raw scenario data (with optional dotted overrides) into a `Scenario`.
+
+    Raises:
+        ScenarioError: one line naming the source, the field path and the problem.
+
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "a scenario must be a YAML mapping")
+    data = copy.deepcopy(data)
+    for path, value in (overrides or {}).items():
+        try:
+            set_path(data, path, value)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ScenarioError(source, path, f"cannot override: {exc}") from None
+    if seed is not None:
+        data["seed"] = seed
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(source, err) from None
+    from sim.validate import check_scenario  # late: the registries import protocol modules
+
+    check_scenario(scenario, source)
+    return scenario
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None = None, seed: int | None = None) -> Scenario:
+    """Read and validate a YAML scenario file.
+
+    Args:
+        path: the YAML file.
+        overrides: dotted paths to values (or `path=value` strings) applied before validation.
+        seed: replaces the scenario's seed when given.
+
+    Raises:
+        ScenarioError: one line naming the file, the field path and the problem.
+
+    """
+    source = str(path)
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, "", f"malformed YAML: {where}{problem}") from None
+    return scenario_from_dict(data, source, overrides, seed)

@@ -1,0 +1,73 @@
+"""Parsing of human-friendly units: durations ("150ms", "2s") and rates ("200/s")."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(us|µs|ms|s|m|min|h)?\s*$")
+_DURATION_SCALE_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "min": 60_000.0, "h": 3_600_000.0}
+_RATE_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*/\s*(ms|s|m|min|h)\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d+\.?\d*)\s*(B|KB|MB|GB|Kbit|Mbit|Gbit)?\s*(/s)?\s*$", re.IGNORECASE)
+_SIZE_SCALE = {"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kbit": 125.0, "mbit": 125e3, "gbit": 125e6}
+
+
+def parse_duration(value: object) -> float:
+    """Parse a duration into milliseconds; bare numbers are milliseconds.
+
+    Raises:
+        ValueError: if the value is not a number or a number with a unit (us, ms, s, m, h).
+
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as '150ms' or '2s', got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            return float(match.group(1)) * _DURATION_SCALE_MS[match.group(2) or "ms"]
+    raise ValueError(f"expected a duration such as '150ms' or '2s', got {value!r}")
+
+
+def parse_rate(value: object) -> float:
+    """Parse a rate into events per second; bare numbers are per second.
+
+    Raises:
+        ValueError: if the value is not a number or 'N/s', 'N/ms', 'N/min', 'N/h'.
+
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a rate such as '200/s', got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _RATE_RE.match(value)
+        if match:
+            per_ms = _DURATION_SCALE_MS[match.group(2)]
+            return float(match.group(1)) * 1000.0 / per_ms
+    raise ValueError(f"expected a rate such as '200/s', got {value!r}")
+
+
+def parse_bandwidth(value: object) -> float:
+    """Parse a bandwidth into bytes per second; bare numbers are bytes per second.
+
+    Raises:
+        ValueError: if the value is not a number or a size per second ('10MB/s', '1Gbit/s').
+
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a bandwidth such as '10MB/s', got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            return float(match.group(1)) * _SIZE_SCALE[(match.group(2) or "B").lower()]
+    raise ValueError(f"expected a bandwidth such as '10MB/s' or '1Gbit/s', got {value!r}")
+
+
+def format_ms(ms: float) -> str:
+    """Format milliseconds compactly for tables and the resolved scenario."""
+    if ms >= 1000 and ms % 1000 == 0:
+        return f"{ms / 1000:g}s"
+    return f"{ms:g}ms"

@@ -1,0 +1,113 @@
+"""Cross-field checks of a scenario: names that must exist, the mechanism's own settings and rules."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from sim.byzantine import BEHAVIOURS
+from sim.protocols.base import get_protocol, mechanisms
+from sim.scenario import Scenario, ScenarioError, _first_error
+from sim.units import format_ms
+from sim.workload import workload_kinds
+
+TARGET_WORDS = {"all", "leader", "random"}
+
+
+def _check_names(source: str, field: str, names: list[str], known: set[str], allowed: set[str]) -> None:
+    for name in names:
+        if name not in known and name not in allowed:
+            raise ScenarioError(source, field, f"no node named {name!r} (nodes: {_short(known)})")
+
+
+def _short(names: set[str]) -> str:
+    ordered = sorted(names)
+    return ", ".join(ordered) if len(ordered) <= 8 else ", ".join(ordered[:8]) + f", ... ({len(ordered)} in all)"
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def check_scenario(scenario: Scenario, source: str) -> None:
+    """Check everything one field alone cannot; fill in the mechanism's and workload's defaults.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+
+    """
+    try:
+        protocol_cls = get_protocol(scenario.mechanism)
+    except KeyError:
+        raise ScenarioError(source, "mechanism", f"unknown mechanism {scenario.mechanism!r} (known: {', '.join(mechanisms())})") from None
+    try:
+        config = protocol_cls.Config.model_validate(scenario.protocol)
+    except ValidationError as err:
+        raise _first_error(source, err, "protocol") from None
+    scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    if scenario.workload is not None:
+        kinds = workload_kinds(protocol_cls)
+        if scenario.workload.kind not in kinds:
+            raise ScenarioError(
+                source, "workload.kind", f"unknown workload {scenario.workload.kind!r} for {scenario.mechanism} (known: {', '.join(kinds)})"
+            )
+        wl_cls = kinds[scenario.workload.kind]
+        try:
+            wl_config = wl_cls.Config.model_validate(scenario.workload.model_dump())
+        except ValidationError as err:
+            raise _first_error(source, err, "workload") from None
+        scenario.workload = type(scenario.workload).model_validate(wl_config.model_dump(mode="json", exclude_none=True))
+
+    known = set(scenario.node_names)
+    for i, link in enumerate(scenario.network.links):
+        _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
+        _check_names(source, f"network.links[{i}].to", _as_list(link.to), known, {"*"})
+
+    for i, fault in enumerate(scenario.faults):
+        where = f"faults[{i}]"
+        action = fault.action
+        for key in ("at", "start", "from_"):
+            value = getattr(fault, key)
+            if value is not None and value > scenario.duration:
+                name = key.rstrip("_")
+                raise ScenarioError(
+                    source, f"{where}.{name}", f"{format_ms(value)} is after the end of the run ({format_ms(scenario.duration)})"
+                )
+        if fault.at is not None and fault.until is not None and fault.until < fault.at:
+            raise ScenarioError(source, f"{where}.until", "must not be before 'at'")
+        if action in ("crash", "recover", "byzantine"):
+            targets = _as_list(getattr(fault, action))
+            allowed = TARGET_WORDS if action != "byzantine" else {"random"}
+            _check_names(source, f"{where}.{action}", targets, known, allowed)
+        elif action == "partition":
+            seen: set[str] = set()
+            for g, group in enumerate(fault.partition or []):
+                _check_names(source, f"{where}.partition[{g}]", group, known, set())
+                overlap = seen & set(group)
+                if overlap:
+                    raise ScenarioError(source, f"{where}.partition[{g}]", f"{sorted(overlap)[0]!r} is in two groups")
+                seen |= set(group)
+        elif action == "cut" and fault.cut is not None:
+            _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*"})
+            _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*"})
+        elif action == "set_link" and fault.set_link is not None:
+            _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
+            _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})
+        elif action == "churn" and fault.churn is not None:
+            _check_names(source, f"{where}.churn.nodes", _as_list(fault.churn.nodes), known, {"all"})
+        if action == "byzantine":
+            behaviour = fault.behaviour or ""
+            if behaviour not in BEHAVIOURS:
+                raise ScenarioError(source, f"{where}.behaviour", f"unknown behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
+            if behaviour not in protocol_cls.byzantine_behaviours:
+                raise ScenarioError(
+                    source,
+                    f"{where}.behaviour",
+                    f"{behaviour!r} makes no sense for {scenario.mechanism} (supported: {', '.join(protocol_cls.byzantine_behaviours)})",
+                )
+            unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
+            if unknown:
+                raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
+
+    for field, problem in protocol_cls.validate(scenario, config):
+        raise ScenarioError(source, field, problem)
