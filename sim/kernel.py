@@ -35,6 +35,7 @@ class Simulation:
         specs = scenario.node_specs
         self.node_names = [s.name for s in specs]
         weights = {s.name: s.weight for s in specs}
+        self.shared = self.protocol_cls.prepare(scenario, self.config, self.stream("protocol"))
         self.network = Network(self.env, scenario.network, self.node_names, self.stream("network"), self.recorder)
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:

@@ -81,8 +81,9 @@ class Node(Endpoint):
         self.protocol_cls = protocol_cls
         self.config = config
         self.nodes = nodes
-        self.peers = [n for n in nodes if n != name]
+        self._peers: list[str] | None = None
         self.weights = weights
+        self.shared = sim.shared
         self.storage: dict[str, Any] = {}
         self.protocol: Protocol | None = None
         self.behaviours: list[Behaviour] = []
@@ -92,6 +93,13 @@ class Node(Endpoint):
         self._cpu = bool(self._sign or self._verify)
         self.busy_until = 0.0
         self.cpu_ms = 0.0
+
+    @property
+    def peers(self) -> list[str]:
+        """Every other node (built on first use: at 10,000 nodes, one list per node adds up)."""
+        if self._peers is None:
+            self._peers = [n for n in self.nodes if n != self.name]
+        return self._peers
 
     # --- lifecycle -----------------------------------------------------------------------
 

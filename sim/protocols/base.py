@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     import random
 
+    import numpy as np
+
     from sim.scenario import Scenario
     from sim.workload import Client
 
@@ -87,6 +89,7 @@ class Context(TypingProtocol):
     weights: dict[str, float]
     rng: random.Random
     storage: dict[str, Any]
+    shared: Any
 
     @property
     def now(self) -> float: ...  # noqa: D102
@@ -170,6 +173,11 @@ class Protocol:
     @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
         """Byzantine hook: the lying version of `msg` sent to `dst` (None: send it unchanged)."""
+        return None
+
+    @classmethod
+    def prepare(cls, scenario: Scenario, config: ProtocolConfig, rng: np.random.Generator) -> Any:
+        """Build read-only data every node shares (e.g. a gossip topology); seen as `ctx.shared`."""
         return None
 
     @classmethod
