@@ -107,6 +107,8 @@ def leader_intervals(events: pd.DataFrame, end_ms: float) -> pd.DataFrame:
         own = stops[(stops["node"] == row["node"]) & (stops["time_ms"] >= start)]
         if not own.empty:
             end = min(end, float(own["time_ms"].min()))
+        if isinstance(term, float) and term.is_integer():
+            term = int(term)  # other event kinds leave NaN in the column, which makes it float
         rows.append((row["node"], term, start, end))
     return pd.DataFrame(rows, columns=columns)
 
