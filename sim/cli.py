@@ -191,7 +191,7 @@ class _Progress:
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("run", total=self.duration)
+            self.task = self.bar.add_task("run", total=self.duration, completed=now_ms)
         self.bar.update(self.task, completed=now_ms)
 
     def close(self) -> None:

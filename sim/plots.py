@@ -190,6 +190,10 @@ def timeline(events: pd.DataFrame, decisions: pd.DataFrame, nodes: list[str], du
         for _, net in nets.iterrows():
             color = "#f0b27a" if net["kind"] == "partition" else "#bb8fce"
             ax.axvspan(net["start_ms"] / 1000.0, net["end_ms"] / 1000.0, color=color, alpha=0.25, linewidth=0)
+    for _, net in nets.iterrows():
+        if net["label"] and (net["end_ms"] - net["start_ms"]) > duration_ms / 30:
+            top.text((net["start_ms"] + net["end_ms"]) / 2000.0, 0.99, net["label"], transform=top.get_xaxis_transform(),
+                     ha="center", va="top", fontsize=7, color="#6e2c00")  # fmt: skip
     if not nets.empty:
         for kind, color in (("partition", "#f0b27a"), ("cut", "#bb8fce")):
             if (nets["kind"] == kind).any():

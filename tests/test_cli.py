@@ -213,3 +213,22 @@ def test_no_arguments_shows_help() -> None:
     assert result.exit_code == 2
     for command in ("run", "validate", "list", "plot"):
         assert command in result.stderr
+
+
+def test_progress_bar_appears_only_after_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress callback draws nothing when disabled or before the wall-time threshold, and a bar after it."""
+    import sim.cli as cli
+
+    off = cli._Progress(1000.0, enabled=False)
+    off(500.0)
+    assert off.bar is None
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 3600.0)
+    early = cli._Progress(1000.0, enabled=True)
+    early(500.0)
+    assert early.bar is None
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
+    late = cli._Progress(1000.0, enabled=True)
+    late(500.0)
+    late(750.0)
+    assert late.bar is not None and late.bar.tasks[0].completed == 750.0 and late.bar.tasks[0].total == 1000.0
+    late.close()
