@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import sim.protocols.base as base
 from sim.cli import app
+from sim.protocols.base import ProtocolConfig
+from sim.scenario import Scenario
 from tests.conftest import TOY_SCENARIO
+from tests.toy import Toy
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +80,41 @@ def test_bad_scenario_is_one_line_exit_2_and_writes_nothing(
     assert "Traceback" not in result.output
     assert result.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"], "something was written"
+
+
+class QuorumConfig(ProtocolConfig):
+    """A configurable quorum size."""
+
+    quorum: int = 2
+
+
+class QuorumToy(Toy):
+    """The toy protocol with a quorum setting that the mechanism checks at load time."""
+
+    Config = QuorumConfig
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """Two quorums must intersect."""
+        assert isinstance(config, QuorumConfig)
+        if 2 * config.quorum <= scenario.n:
+            return [("protocol.quorum", f"two quorums of {config.quorum} out of {scenario.n} nodes need not intersect")]
+        return []
+
+
+def test_impossible_quorum_from_the_mechanism(monkeypatch: pytest.MonkeyPatch, write_scenario: Any, tmp_path: Path) -> None:
+    """A mechanism's own load-time rule (Protocol.validate) is reported like any field error: one line, exit 2."""
+    real = base._discover
+    monkeypatch.setattr(base, "_discover", lambda: {**real(), "quorum-toy": QuorumToy})
+    monkeypatch.chdir(tmp_path)
+    path = write_scenario(mechanism="quorum-toy", nodes=5, protocol={"quorum": 2}, faults=[])
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}: protocol.quorum: two quorums of 2 out of 5 nodes need not intersect"
+    assert not (tmp_path / "results").exists()
+    assert (
+        runner.invoke(app, ["validate", str(write_scenario(name="ok.yaml", mechanism="quorum-toy", protocol={"quorum": 2}))]).exit_code == 0
+    )
 
 
 def test_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
