@@ -153,7 +153,7 @@ class Raft(Protocol):
     def _start_pre_vote(self) -> None:
         self.role = PRECANDIDATE
         self.votes = {self.ctx.name}
-        self.ctx.record("pre_vote", term=self.term + 1)
+        self.ctx.record("pre_vote", proposed_term=self.term + 1)
         if len(self.votes) >= self.majority:
             self._start_election()
             return
