@@ -174,3 +174,22 @@ def test_checkers_quiet_on_correct_raft_under_faults(seed: int) -> None:
     result = run(scenario)
     assert result.violations.empty, result.violations.to_string()
     assert result.summary["terms"] >= 3 and result.summary["decisions"] > 100
+
+
+def test_byzantine_double_voter_can_elect_two_leaders() -> None:
+    """Through the scenario's `double_vote` behaviour (Raft.mutate), one lying voter lets two
+    candidates win the same term under lossy, near-simultaneous elections."""
+    scenario = scenario_from_dict(
+        {
+            "name": "raft-double-vote",
+            "mechanism": "raft",
+            "nodes": 5,
+            "seed": 2,
+            "duration": "5s",
+            "protocol": {"election_timeout": ["150ms", "160ms"], "heartbeat_interval": "100ms"},
+            "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "20ms"}, "loss": 0.3},
+            "faults": [{"byzantine": ["n4"], "behaviour": "double_vote"}],
+            "workload": {"kind": "poisson", "rate": "50/s"},
+        }
+    )
+    assert "election_safety" in rules(run(scenario))
