@@ -9,10 +9,10 @@ test log matching and leader completeness from the journal alone.
 
 from __future__ import annotations
 
-import zlib
 from typing import TYPE_CHECKING, Any
 
 from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, register
+from sim.protocols.raft.log import chain_step, term_runs
 from sim.protocols.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -22,6 +22,7 @@ from sim.protocols.raft.messages import (
     RaftConfig,
     RequestVote,
     RequestVoteResponse,
+    timing_problems,
 )
 
 if TYPE_CHECKING:
@@ -32,23 +33,6 @@ if TYPE_CHECKING:
 
 FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = "follower", "precandidate", "candidate", "leader"
 ELECTION, HEARTBEAT = "election", "heartbeat"
-
-
-def chain_step(previous: int, entry: Entry) -> int:
-    """Extend the CRC chain over a log by one entry (deterministic, unlike `hash`)."""
-    return zlib.crc32(f"{entry[0]}:{entry[1]}".encode(), previous)
-
-
-def term_runs(log: list[Entry]) -> str:
-    """Where each term starts in a log, as 'index@term;...' (compact: one item per term)."""
-    runs: list[str] = []
-    last = -1
-    for index in range(1, len(log)):
-        term = log[index][0]
-        if term != last:
-            runs.append(f"{index}@{term}")
-            last = term
-    return ";".join(runs)
 
 
 @register("raft")
@@ -389,15 +373,7 @@ class Raft(Protocol):
     @classmethod
     def validate(cls, scenario: Scenario, config: RaftConfig) -> list[tuple[str, str]]:  # type: ignore[override]
         """Timeouts must make sense: low < high, heartbeats well inside the election timeout."""
-        low, high = config.election_timeout
-        problems: list[tuple[str, str]] = []
-        if low >= high:
-            problems.append(("protocol.election_timeout", f"low ({low:g}ms) must be below high ({high:g}ms)"))
-        if config.heartbeat_interval >= low:
-            problems.append(
-                ("protocol.heartbeat_interval", f"{config.heartbeat_interval:g}ms must be below the election timeout's low end ({low:g}ms)")
-            )
-        return problems
+        return timing_problems(config)
 
     @classmethod
     def checkers(cls) -> list[Any]:

@@ -127,3 +127,16 @@ class RaftConfig(ProtocolConfig):
         if value[0] <= 0:
             raise ValueError("election timeouts must be positive")
         return value
+
+
+def timing_problems(config: RaftConfig) -> list[tuple[str, str]]:
+    """Timeouts must make sense: low < high, heartbeats inside the election timeout's low end."""
+    low, high = config.election_timeout
+    problems: list[tuple[str, str]] = []
+    if low >= high:
+        problems.append(("protocol.election_timeout", f"low ({low:g}ms) must be below high ({high:g}ms)"))
+    if config.heartbeat_interval >= low:
+        problems.append(
+            ("protocol.heartbeat_interval", f"{config.heartbeat_interval:g}ms must be below the election timeout's low end ({low:g}ms)")
+        )
+    return problems
