@@ -59,3 +59,21 @@ def test_saved_files_are_byte_identical(toy_mechanism: Any, write_scenario: Any,
             assert stripped[0] == stripped[1]
         else:
             assert first.read_bytes() == second.read_bytes(), rel
+
+
+def test_quickstart_twice_through_the_cli_gives_identical_files(tmp_path: Path) -> None:
+    """The shipped Raft quickstart run twice by `consim run` writes the same bytes (summary.json aside from wall time)."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    quickstart = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
+    for name in ("a", "b"):
+        result = CliRunner().invoke(app, ["run", str(quickstart), "--out", str(tmp_path / name), "--no-plots", "-q"])
+        assert result.exit_code == 0, result.output
+    for table in (*TABLES, "scenario"):
+        suffix = ".yaml" if table == "scenario" else ".parquet"
+        assert (tmp_path / "a" / f"{table}{suffix}").read_bytes() == (tmp_path / "b" / f"{table}{suffix}").read_bytes(), table
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("a", "b"))
+    one.pop("wall_time_s"), two.pop("wall_time_s")
+    assert one == two and one["mechanism"] == "raft" and one["decisions"] > 0
