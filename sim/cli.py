@@ -3,7 +3,7 @@
 Every command turns bad input into one line on stderr (`file: field.path: problem`) and exit
 status 2; `ScenarioError` is caught here, at the boundary, and nowhere else. To add a command,
 write the work as a plain function (in its own module when it is large) and a thin `@app.command`
-wrapper that catches `ScenarioError` through `_guard`.
+wrapper that catches `ScenarioError` through `guard`.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def bad_input(message: str) -> typer.Exit:
 
 
 @contextmanager
-def _guard() -> Iterator[None]:
-    # The one place where bad input becomes a line on stderr and exit status 2.
+def guard() -> Iterator[None]:
+    """Turn a `ScenarioError` raised inside into one line on stderr and exit status 2."""
     try:
         yield
     except ScenarioError as exc:
@@ -279,25 +279,29 @@ def replot(run_dir: Path) -> list[Path]:
 
 # --- commands ----------------------------------------------------------------------------
 
-ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
+ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.", show_default=False)]
 
 
 @app.command("run")
 def run_cmd(
     scenario: ScenarioArg,
-    seed: Annotated[int | None, typer.Option("--seed", help="Replace the scenario's seed.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Replace the scenario's seed.")] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."),
+        typer.Option(
+            "--set", metavar="PATH=VALUE", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default: results/<name>/seed<N>-<hash>/).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="DIR", help="Run directory (default: results/<name>/seed<N>-<hash>/).")
+    ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Keep the full message journal (trace.parquet, space-time plot).")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 3 when a safety violation is found.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table and no progress bar.")] = False,
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
-    with _guard():
+    with guard():
         resolved, run_dir = prepare_run(scenario, seed, set_, out)
         progress = _Progress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:
@@ -317,7 +321,7 @@ def run_cmd(
 
 @app.command("validate")
 def validate_cmd(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.", show_default=False)],
+    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO", help="Scenario YAML files to check.", show_default=False)],
 ) -> None:
     """Check scenario files without running them: OK, or the one-line error (exit 2 if any is bad)."""
     bad = 0
@@ -334,7 +338,8 @@ def validate_cmd(
 @app.command("list")
 def list_cmd(
     scenarios_dir: Annotated[
-        Path | None, typer.Option("--scenarios", help="Folder of shipped scenarios (default: ./scenarios, else the package's).")
+        Path | None,
+        typer.Option("--scenarios", metavar="DIR", help="Folder of shipped scenarios (default: ./scenarios, else the package's)."),
     ] = None,
 ) -> None:
     """List mechanisms, delay distributions, fault kinds, byzantine behaviours, workloads and scenarios."""
@@ -345,11 +350,11 @@ def list_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    target: Annotated[Path, typer.Argument(help="A run directory written by `consim run`.", show_default=False)],
+    target: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `consim run`.", show_default=False)],
 ) -> None:
     """Draw the plots of a saved run again from its tables (into RUN_DIR/plots/)."""
     # A sweep directory (runs.parquet) is handled by the sweep plots when they land (issue 5).
-    with _guard():
+    with guard():
         paths = replot(target)
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
 
