@@ -232,7 +232,7 @@ class MultiPaxos(Protocol):
             self.become_leader()
 
     def accepted_from(self, low: int) -> tuple[tuple[int, Ballot, str], ...]:
-        """This acceptor's accepted (slot, ballot, value) for slots >= low, in slot order."""
+        """The accepted (slot, ballot, value) for slots >= low, in slot order."""
         accepted = self.ctx.storage["accepted"]
         return tuple((s, accepted[s][0], accepted[s][1]) for s in sorted(accepted) if s >= low)
 
@@ -480,8 +480,11 @@ class MultiPaxos(Protocol):
 
     @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
-        """Lies: `equivocate` tells odd-indexed nodes a no-op instead of the command (and hides
-        accepted values from them in promises); `corrupt` replaces values with garbage."""
+        """Lies told to `dst`: equivocation splits the nodes, corruption invents values.
+
+        `equivocate` tells odd-indexed nodes a no-op instead of the command (and hides accepted
+        values from them in promises); `corrupt` replaces values with garbage.
+        """
         if dst not in ctx.nodes:
             return None
         if behaviour == "equivocate" and ctx.nodes.index(dst) % 2 == 1:
