@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import NULL_DIGEST, NewView, PreparedCert, PrePrepare, Prepare, ViewChange
+from sim.protocols._pbft_messages import NULL_DIGEST, NewView, Prepare, PreparedCert, PrePrepare, ViewChange
 from sim.protocols._pbft_state import Slot
 
 if TYPE_CHECKING:

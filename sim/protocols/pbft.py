@@ -28,8 +28,8 @@ from sim.protocols._pbft_messages import (
     Checkpoint,
     Commit,
     NewView,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     Reply,
     Request,
     ViewChange,
@@ -113,7 +113,7 @@ class Pbft(ViewChangeMixin, Protocol):
         return self.st.active and self.primary(self.st.view) == self.me
 
     def in_window(self, seq: int) -> bool:
-        """h < seq <= h + L."""
+        """H < seq <= h + L."""
         return self.st.h < seq <= self.st.h + self.window
 
     # --- requests ------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ class Pbft(ViewChangeMixin, Protocol):
 
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
-        """n >= 3f + 1, and the watermark window holds at least one checkpoint interval."""
+        """N >= 3f + 1, and the watermark window holds at least one checkpoint interval."""
         assert isinstance(config, PbftConfig)
         problems: list[tuple[str, str]] = []
         if config.f is not None and scenario.n < 3 * config.f + 1:
