@@ -94,6 +94,8 @@ class Pbft(ViewChangeMixin, Protocol):
         self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
         self.me = ctx.name
         self.window = self.config.log_size or 2 * self.config.checkpoint_interval
+        self.prepare_quorum = 2 * self.f  # matching prepares from different backups
+        self.commit_quorum = 2 * self.f + 1  # matching commits, our own included
         first = "pbft" not in ctx.storage
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
@@ -204,7 +206,7 @@ class Pbft(ViewChangeMixin, Protocol):
 
     def check_prepared(self, view: int, seq: int, slot: Slot) -> None:
         """prepared(m, v, n, i): the pre-prepare and 2f matching prepares from different backups."""
-        if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < 2 * self.f:
+        if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < self.prepare_quorum:
             return
         slot.prepared = True
         senders = tuple(sorted(s for s, d in slot.prepares.items() if d == slot.digest))
@@ -223,7 +225,7 @@ class Pbft(ViewChangeMixin, Protocol):
 
     def check_committed(self, view: int, seq: int, slot: Slot) -> None:
         """committed-local(m, v, n, i): prepared and 2f + 1 matching commits (ours included)."""
-        if slot.committed or not slot.prepared or slot.commit_votes.get(slot.digest or "", 0) < 2 * self.f + 1:
+        if slot.committed or not slot.prepared or slot.commit_votes.get(slot.digest or "", 0) < self.commit_quorum:
             return
         slot.committed = True
         assert slot.digest is not None

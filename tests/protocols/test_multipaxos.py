@@ -8,7 +8,8 @@ import pytest
 
 from sim import run, scenario_from_dict
 from sim.protocols.base import NOOP, ClientRequest
-from sim.protocols.multipaxos import Accept, Accepted, Decide, Heartbeat, MultiPaxos, Nack, Prepare, Promise
+from sim.protocols._multipaxos_messages import Accept, Accepted, Decide, Heartbeat, Nack, Prepare, Promise
+from sim.protocols.multipaxos import MultiPaxos
 from sim.scenario import ScenarioError
 from sim.testing import make_node
 
