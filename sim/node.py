@@ -87,6 +87,7 @@ class Node(Endpoint):
         self.storage: dict[str, Any] = {}
         self.protocol: Protocol | None = None
         self.behaviours: list[Behaviour] = []
+        self.colluders: frozenset[str] = frozenset()
         crypto = sim.scenario.crypto
         self._sign = crypto.sign if crypto else 0.0
         self._verify = crypto.verify if crypto else 0.0
@@ -212,7 +213,10 @@ class ClientEndpoint(Endpoint):
         self.client = client_cls(self, sim)
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
-        """Hand a reply to the client logic."""
+        """Hand a reply to the client logic (rejecting forged senders, as nodes do)."""
+        if src != true_src and self.sim.protocol_cls.authenticated:
+            self.sim.recorder.count("forged_rejected")
+            return
         self.client.on_message(src, msg)
 
     def on_timer(self, name: str) -> None:
