@@ -67,7 +67,7 @@ class Simulation:
         return random.Random(int(self.seed_sequence(name).generate_state(2, np.uint64)[0]))
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
-        """Start everything at time 0 and run until the scenario's duration.
+        """Start everything at time 0, run until the scenario's duration, then call every live node's `on_stop`.
 
         Args:
             progress: called with the simulated time reached (ms) after each step, if given.
@@ -81,7 +81,9 @@ class Simulation:
         duration = self.scenario.duration
         if progress is None:
             self.env.run(until=duration)
-            return
-        for i in range(1, steps + 1):
-            self.env.run(until=duration * i / steps)
-            progress(self.env.now)
+        else:
+            for i in range(1, steps + 1):
+                self.env.run(until=duration * i / steps)
+                progress(self.env.now)
+        for node in self.nodes.values():
+            node.stop()
