@@ -57,12 +57,11 @@ class Rule:
             return None, "open"
         base = cast if final else eligible
         ranked = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
-        winners = [answer for answer, weight in ranked if self.passes(weight, base)]
-        if not winners:
-            return None, "threshold" if final else "open"
         if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - EPS:
             return None, "tie" if final else "open"
-        return winners[0], ""
+        if not self.passes(ranked[0][1], base):
+            return None, "threshold" if final else "open"
+        return ranked[0][0], ""
 
 
 def default_threshold(kind: RuleName) -> float:

@@ -116,7 +116,7 @@ def voting_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
         latency = np.array([])
     out.update(percentiles(latency, "decision_latency_ms", (50, 90, 99)))
     nodecide = events[events["kind"] == "no_decision"] if not events.empty else events
-    for reason in ("timeout", "quorum", "tie", "threshold"):
+    for reason in ("quorum", "tie", "threshold"):
         out[f"no_decision_{reason}"] = int((nodecide["reason"] == reason).sum()) if "reason" in nodecide else 0
     sent = int(tables.messages["sent"].sum())
     out["messages_per_decision"] = round(sent / len(decided), 6) if decided else None
