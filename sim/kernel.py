@@ -13,7 +13,7 @@ from sim.faults import FaultInjector
 from sim.network import Network
 from sim.node import ClientEndpoint, Node
 from sim.protocols.base import Protocol, ProtocolConfig, get_protocol
-from sim.records import Recorder
+from sim.records import PAIR_COUNT_LIMIT, Recorder
 from sim.scenario import Scenario
 from sim.workload import Workload, workload_kinds
 
@@ -29,7 +29,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, trace: bool = False, protocol_cls: type[Protocol] | None = None) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
-        self.recorder = Recorder(trace)
+        self.recorder = Recorder(trace, pairs=scenario.n <= PAIR_COUNT_LIMIT)
         self.protocol_cls = protocol_cls or get_protocol(scenario.mechanism)
         self.config: ProtocolConfig = self.protocol_cls.Config.model_validate(scenario.protocol)
         specs = scenario.node_specs

@@ -223,7 +223,8 @@ class Gossip(Protocol):
         if neighbours is None:
             nodes = self.overlay.nodes
             if fanout == 1:
-                i = rng.randrange(len(nodes) - 1)
+                # random() is C code; randrange costs several Python calls, and this runs n times a round.
+                i = int(rng.random() * (len(nodes) - 1))
                 return [nodes[i + 1 if i >= self.me else i]]
             return [nodes[i + 1 if i >= self.me else i] for i in rng.sample(range(len(nodes) - 1), fanout)]
         mine = neighbours[self.ctx.name]
