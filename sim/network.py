@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from sim.scenario import ConstantDelay, LinkSettings, NetworkSpec
 
@@ -109,6 +110,7 @@ class Network:
         self.spec = spec
         self.nodes = nodes
         self.recorder = recorder
+        self._counts = recorder.counts
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen)
@@ -209,39 +211,79 @@ class Network:
 
     def send(self, src: str, dst: str, msg: Message, true_src: str | None = None, extra_delay: float = 0.0) -> None:
         """Send `msg` claiming to be from `src`; `true_src` differs only for a forgery."""
-        true_src = true_src or src
-        kind = msg.kind
+        # This runs for every message: counting is inlined and the plain case takes no detours.
+        if true_src is None:
+            true_src = src
         size = msg.size_bytes
-        rec = self.recorder
-        rec.sent(kind, true_src, dst, size)
+        key = (msg.kind, true_src, dst)
+        row = self._counts.get(key)
+        if row is None:
+            row = self._counts[key] = [0, 0, 0, 0]
+        row[0] += 1
+        row[3] += size
         if (self._partitions or self._cuts) and self.blocked(true_src, dst):
-            rec.dropped(kind, true_src, dst, "partition", self.env.now)
+            self.recorder.dropped(msg.kind, true_src, dst, "partition", self.env.now)
             return
         link = self.overrides.get((true_src, dst), self.default) if self.overrides else self.default
         if link.loss and self._uniform() < link.loss:
-            rec.dropped(kind, true_src, dst, "loss", self.env.now)
+            self.recorder.dropped(msg.kind, true_src, dst, "loss", self.env.now)
             return
-        copies = 2 if link.duplicate and self._uniform() < link.duplicate else 1
-        now = self.env.now
-        for _ in range(copies):
-            start = now + extra_delay
-            if link.bandwidth:
-                key = (true_src, dst)
-                start = max(start, self._wire_free.get(key, 0.0)) + size * 1000.0 / link.bandwidth
-                self._wire_free[key] = start
-            arrival = start + link.delay()
-            if link.ordered:
-                key = (true_src, dst)
-                arrival = max(arrival, self._fifo.get(key, 0.0))
-                self._fifo[key] = arrival
-            endpoint = self.endpoints[dst]
-            event = self.env.timeout(arrival - now, (endpoint, src, msg, endpoint.incarnation, true_src, now))
-            event.callbacks.append(self._deliver)
+        endpoint = self.endpoints[dst]
+        if link.duplicate and self._uniform() < link.duplicate:
+            self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
+        if link.bandwidth or link.ordered:
+            self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
+        else:
+            self.env.schedule(Delivery(self, endpoint, src, msg, true_src, self.env.now, row), NORMAL, extra_delay + link.delay())
 
-    def _deliver(self, event: Any) -> None:
-        endpoint, src, msg, incarnation, true_src, sent_at = event._value
-        if not endpoint.up or endpoint.incarnation != incarnation:
-            self.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
+    def _schedule(
+        self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, extra: float, size: int, row: list[int]
+    ) -> None:
+        now = self.env.now
+        start = now + extra
+        if link.bandwidth:
+            pair = (true_src, endpoint.name)
+            start = max(start, self._wire_free.get(pair, 0.0)) + size * 1000.0 / link.bandwidth
+            self._wire_free[pair] = start
+        arrival = start + link.delay()
+        if link.ordered:
+            pair = (true_src, endpoint.name)
+            arrival = max(arrival, self._fifo.get(pair, 0.0))
+            self._fifo[pair] = arrival
+        self.env.schedule(Delivery(self, endpoint, src, msg, true_src, now, row), NORMAL, arrival - now)
+
+
+class Delivery:
+    """A message in flight: a SimPy event whose one callback hands it over on arrival.
+
+    Equivalent to an `env.timeout` with a callback, minus the generic event machinery this
+    hot path does not need (measured: about a third of the per-message kernel cost).
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value", "network", "endpoint", "src", "msg", "true_src", "sent_at", "incarnation", "row")
+
+    def __init__(self, network: Network, endpoint: Endpoint, src: str, msg: Message, true_src: str, sent_at: float, row: list[int]) -> None:
+        self.callbacks = [Delivery.arrive]
+        self._ok = True
+        self._value = None
+        self.network = network
+        self.endpoint = endpoint
+        self.src = src
+        self.msg = msg
+        self.true_src = true_src
+        self.sent_at = sent_at
+        self.incarnation = endpoint.incarnation
+        self.row = row
+
+    def arrive(self) -> None:
+        """Deliver, unless the receiver crashed (or crashed and recovered) meanwhile."""
+        endpoint = self.endpoint
+        network = self.network
+        if not endpoint.up or endpoint.incarnation != self.incarnation:
+            network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "crashed", self.sent_at)
             return
-        self.recorder.delivered(msg.kind, true_src, endpoint.name, msg, sent_at, self.env.now)
-        endpoint.receive(src, msg, true_src)
+        self.row[1] += 1
+        rec = network.recorder
+        if rec.trace_on:
+            rec.trace.append((self.sent_at, network.env.now, self.true_src, endpoint.name, self.msg.kind, self.msg.size_bytes, "delivered"))
+        endpoint.receive(self.src, self.msg, self.true_src)

@@ -177,7 +177,12 @@ class Node(Endpoint):
                 event = self.env.timeout(self.busy_until - self.now, (src, msg, self.incarnation))
                 event.callbacks.append(self._dispatch_later)
                 return
-        self._dispatch(src, msg)
+        protocol = self.protocol
+        if protocol is not None:
+            if type(msg) is ClientRequest:
+                protocol.on_request(msg)
+            else:
+                protocol.on_message(src, msg)
 
     def _dispatch_later(self, event: Any) -> None:
         src, msg, incarnation = event._value
@@ -212,7 +217,10 @@ class ClientEndpoint(Endpoint):
         self.client = client_cls(self, sim)
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
-        """Hand a reply to the client logic."""
+        """Hand a reply to the client logic (rejecting forged senders, as nodes do)."""
+        if src != true_src and self.sim.protocol_cls.authenticated:
+            self.sim.recorder.count("forged_rejected")
+            return
         self.client.on_message(src, msg)
 
     def on_timer(self, name: str) -> None:
