@@ -254,3 +254,22 @@ def test_scenario_partition_heal():
     result = run(load_scenario(SCENARIOS / "gossip-partition-heal.yaml"))
     assert result.violations.empty
     assert {s.split(";")[0] for s in final_states(result).values()} == {"color=blue@1:n30"}
+
+
+def test_blind_coin_with_k1_pushes_each_rumor_exactly_once():
+    """Blind coin with k=1: every push cools the rumor, so each informed node pushes exactly once."""
+    result = run(gossip_scenario(200, "1s", style="rumor", mode="push", stop="coin", k=1, feedback=False, interval="10ms"))
+    rumors = int(result.messages.loc[result.messages["type"] == "rumor", "sent"].sum())
+    informed = result.decisions["node"].nunique()
+    assert rumors == informed and "rumor_feedback" not in set(result.messages["type"])
+    assert 0.0 < result.summary["residue_mean"] < 1.0
+
+
+def test_crashed_node_catches_up_after_recovery_and_is_not_judged_while_down():
+    """A node down during a write keeps its store across the crash and catches up by anti-entropy once back."""
+    updates = [{"at": "5ms", "node": "n0", "key": "a", "value": "x"}, {"at": "50ms", "node": "n1", "key": "b", "value": "y"}]
+    down = run(gossip_scenario(10, "600ms", updates, [{"at": "30ms", "crash": "n3"}], interval="10ms", settle="200ms"))
+    assert "n3" not in final_states(down) and down.violations.empty
+    back = run(gossip_scenario(10, "600ms", updates, [{"at": "30ms", "crash": "n3", "for": "200ms"}], interval="10ms", settle="200ms"))
+    assert set(final_states(back).values()) == {"a=x@1:n0;b=y@1:n1"} and back.violations.empty
+    assert back.decisions[(back.decisions["node"] == "n3") & (back.decisions["slot"] == "b@1:n1")]["time_ms"].min() >= 230.0
