@@ -87,6 +87,7 @@ class Node(Endpoint):
         self.storage: dict[str, Any] = {}
         self.protocol: Protocol | None = None
         self.behaviours: list[Behaviour] = []
+        self.colluders: frozenset[str] = frozenset()
         crypto = sim.scenario.crypto
         self._sign = crypto.sign if crypto else 0.0
         self._verify = crypto.verify if crypto else 0.0
