@@ -109,6 +109,11 @@ class Node(Endpoint):
         self.protocol = self.protocol_cls(self, self.config)
         self.protocol.on_start()
 
+    def stop(self) -> None:
+        """The run is over: let a running protocol record its final state."""
+        if self.up and self.protocol is not None:
+            self.protocol.on_stop()
+
     def crash(self) -> None:
         """Stop: timers, in-flight inbound messages and volatile state are lost."""
         self.up = False
