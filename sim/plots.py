@@ -130,6 +130,19 @@ def down_intervals(events: pd.DataFrame, end_ms: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["node", "start_ms", "end_ms"])
 
 
+def byzantine_intervals(events: pd.DataFrame, end_ms: float) -> pd.DataFrame:
+    """When each byzantine node misbehaves: (node, behaviour, start_ms, end_ms)."""
+    rows = []
+    if not events.empty and "kind" in events:
+        for _, row in events[events["kind"] == "byzantine"].iterrows():
+            start = row.get("from_ms", 0.0)
+            stop = row.get("until_ms", end_ms)
+            start = 0.0 if pd.isna(start) else float(start)
+            stop = end_ms if pd.isna(stop) else min(float(stop), end_ms)
+            rows.append((row["node"], str(row.get("behaviour", "")), start, stop))
+    return pd.DataFrame(rows, columns=["node", "behaviour", "start_ms", "end_ms"])
+
+
 def network_intervals(events: pd.DataFrame, end_ms: float) -> pd.DataFrame:
     """Partitions and cuts as (kind, label, start_ms, end_ms), matched to their heal events."""
     rows: list[tuple[str, str, float, float]] = []
@@ -174,7 +187,7 @@ def commit_rate(decisions: pd.DataFrame, duration_ms: float, bins: int = 60) -> 
 
 def timeline(events: pd.DataFrame, decisions: pd.DataFrame, nodes: list[str], duration_ms: float, title: str = "Timeline") -> Figure:
     """Who leads in which term, crashes and partitions shaded, and commits per second."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
     end_s = duration_ms / 1000.0
     leads = leader_intervals(events, duration_ms)
     downs = down_intervals(events, duration_ms)
@@ -182,7 +195,7 @@ def timeline(events: pd.DataFrame, decisions: pd.DataFrame, nodes: list[str], du
     # One row per node when that stays readable; otherwise only the nodes something happened to.
     shown = sorted(nodes, key=natural_key)
     if len(shown) > 24:
-        involved = set(leads["node"]) | set(downs["node"])
+        involved = set(leads["node"]) | set(downs["node"]) | set(byzantine_intervals(events, duration_ms)["node"])
         shown = sorted(involved, key=natural_key)[:24]
     row_of = {name: i for i, name in enumerate(shown)}
     handles: list[Any] = []
@@ -210,6 +223,15 @@ def timeline(events: pd.DataFrame, decisions: pd.DataFrame, nodes: list[str], du
             )
     if not downs.empty:
         handles.append(Patch(facecolor="#d5d8dc", edgecolor="#7f8c8d", hatch="//", label="crashed"))
+    byz = byzantine_intervals(events, duration_ms)
+    for _, bad in byz.iterrows():
+        if bad["node"] in row_of:
+            y = row_of[bad["node"]]
+            span = (bad["end_ms"] - bad["start_ms"]) / 1000.0
+            top.broken_barh([(bad["start_ms"] / 1000.0, span)], (y - 0.45, 0.9), facecolor="none", edgecolor="#c0392b", hatch="xx")
+    if not byz.empty:
+        behaviours = ", ".join(sorted(set(byz["behaviour"])))
+        handles.append(Patch(facecolor="none", edgecolor="#c0392b", hatch="xx", label=f"byzantine ({behaviours})"))
     if not leads.empty:
         cmap = plt.get_cmap("tab10")
         term_codes = {t: i for i, t in enumerate(sorted(leads["term"].unique()))}
@@ -222,21 +244,21 @@ def timeline(events: pd.DataFrame, decisions: pd.DataFrame, nodes: list[str], du
             if span > end_s / 40:
                 top.text(start + span / 2, y, f"term {lead['term']}", ha="center", va="center", fontsize=7, color="white")
         handles.append(Patch(color=cmap(0), label="leader (colour = term)"))
-    elif downs.empty:
-        _empty(top, "no leader, crash or recovery events")
+    elif downs.empty and byzantine_intervals(events, duration_ms).empty:
+        _empty(top, "no leader, crash, recovery or byzantine events")
     top.set_yticks(range(len(shown)), shown)
     top.set_ylim(-0.7, max(len(shown), 1) - 0.3)
     top.invert_yaxis()
     top.set_ylabel("node")
     top.set_title(title)
     if handles:
-        top.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+        top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     starts, rate, width = commit_rate(decisions, duration_ms)
     bottom.bar(starts, rate, width=width / 1000.0, align="edge", color="#4c72b0", label="committed slots")
     bottom.set_ylabel("commits / s")
     bottom.set_xlabel("simulated time (s)")
     bottom.set_xlim(0, end_s)
-    bottom.legend(loc="upper right", fontsize=8)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     return fig

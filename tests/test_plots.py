@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sim.plots import (
+    byzantine_intervals,
     commit_rate,
     down_intervals,
     latency_cdf,
@@ -72,6 +73,19 @@ def test_network_intervals_match_heals_by_handle() -> None:
         {"kind": "cut", "label": "n0 -> n1", "start_ms": 20.0, "end_ms": 30.0},
         {"kind": "partition", "label": "n0 | n1,n2", "start_ms": 10.0, "end_ms": 50.0},
         {"kind": "partition", "label": "n0,n1 | n2", "start_ms": 40.0, "end_ms": 60.0},
+    ]
+
+
+def test_byzantine_intervals_use_from_and_until() -> None:
+    """A byzantine node misbehaves from `from_ms` until `until_ms` (infinite: the end of the run)."""
+    ev = events(
+        {"time_ms": 0.0, "node": "n0", "kind": "byzantine", "behaviour": "equivocate", "from_ms": 100.0, "until_ms": float("inf")},
+        {"time_ms": 0.0, "node": "n3", "kind": "byzantine", "behaviour": "silent", "from_ms": 0.0, "until_ms": 400.0},
+    )
+    got = byzantine_intervals(ev, 1000.0)
+    assert got.to_dict("records") == [
+        {"node": "n0", "behaviour": "equivocate", "start_ms": 100.0, "end_ms": 1000.0},
+        {"node": "n3", "behaviour": "silent", "start_ms": 0.0, "end_ms": 400.0},
     ]
 
 
