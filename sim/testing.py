@@ -11,9 +11,7 @@ from sim.protocols.base import Message, Protocol, ProtocolConfig
 class ManualContext:
     """Stands in for a node: collects what the protocol sends, sets, decides and records."""
 
-    def __init__(
-        self, name: str, nodes: list[str], seed: int = 0, weights: dict[str, float] | None = None, shared: Any = None
-    ) -> None:
+    def __init__(self, name: str, nodes: list[str], seed: int = 0, weights: dict[str, float] | None = None, shared: Any = None) -> None:
         self.name = name
         self.shared = shared
         self.nodes = list(nodes)
