@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from sim.scenario import ConstantDelay, LinkSettings, NetworkSpec
 
@@ -213,35 +214,74 @@ class Network:
         kind = msg.kind
         size = msg.size_bytes
         rec = self.recorder
-        rec.sent(kind, true_src, dst, size)
+        # Counting inline: this runs for every message.
+        key = (kind, true_src, dst)
+        row = rec.counts.get(key)
+        if row is None:
+            row = rec.counts[key] = [0, 0, 0, 0]
+        row[0] += 1
+        row[3] += size
+        env = self.env
         if (self._partitions or self._cuts) and self.blocked(true_src, dst):
-            rec.dropped(kind, true_src, dst, "partition", self.env.now)
+            rec.dropped(kind, true_src, dst, "partition", env.now)
             return
         link = self.overrides.get((true_src, dst), self.default) if self.overrides else self.default
         if link.loss and self._uniform() < link.loss:
-            rec.dropped(kind, true_src, dst, "loss", self.env.now)
+            rec.dropped(kind, true_src, dst, "loss", env.now)
             return
-        copies = 2 if link.duplicate and self._uniform() < link.duplicate else 1
-        now = self.env.now
-        for _ in range(copies):
-            start = now + extra_delay
-            if link.bandwidth:
-                key = (true_src, dst)
-                start = max(start, self._wire_free.get(key, 0.0)) + size * 1000.0 / link.bandwidth
-                self._wire_free[key] = start
-            arrival = start + link.delay()
-            if link.ordered:
-                key = (true_src, dst)
-                arrival = max(arrival, self._fifo.get(key, 0.0))
-                self._fifo[key] = arrival
-            endpoint = self.endpoints[dst]
-            event = self.env.timeout(arrival - now, (endpoint, src, msg, endpoint.incarnation, true_src, now))
-            event.callbacks.append(self._deliver)
+        now = env.now
+        endpoint = self.endpoints[dst]
+        if link.duplicate and self._uniform() < link.duplicate:
+            self._schedule(link, endpoint, src, msg, true_src, now, extra_delay, size, row)
+        self._schedule(link, endpoint, src, msg, true_src, now, extra_delay, size, row)
 
-    def _deliver(self, event: Any) -> None:
-        endpoint, src, msg, incarnation, true_src, sent_at = event._value
-        if not endpoint.up or endpoint.incarnation != incarnation:
-            self.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
+    def _schedule(
+        self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, now: float, extra: float, size: int, row: list[int]
+    ) -> None:
+        start = now + extra
+        if link.bandwidth:
+            pair = (true_src, endpoint.name)
+            start = max(start, self._wire_free.get(pair, 0.0)) + size * 1000.0 / link.bandwidth
+            self._wire_free[pair] = start
+        arrival = start + link.delay()
+        if link.ordered:
+            pair = (true_src, endpoint.name)
+            arrival = max(arrival, self._fifo.get(pair, 0.0))
+            self._fifo[pair] = arrival
+        self.env.schedule(Delivery(self, endpoint, src, msg, true_src, now, row), NORMAL, arrival - now)
+
+
+class Delivery:
+    """A message in flight: a SimPy event whose one callback hands it over on arrival.
+
+    Equivalent to an `env.timeout` with a callback, minus the generic event machinery this
+    hot path does not need (measured: about a third of the per-message kernel cost).
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value", "network", "endpoint", "src", "msg", "true_src", "sent_at", "incarnation", "row")
+
+    def __init__(self, network: Network, endpoint: Endpoint, src: str, msg: Message, true_src: str, sent_at: float, row: list[int]) -> None:
+        self.callbacks = [Delivery.arrive]
+        self._ok = True
+        self._value = None
+        self.network = network
+        self.endpoint = endpoint
+        self.src = src
+        self.msg = msg
+        self.true_src = true_src
+        self.sent_at = sent_at
+        self.incarnation = endpoint.incarnation
+        self.row = row
+
+    def arrive(self) -> None:
+        """Deliver, unless the receiver crashed (or crashed and recovered) meanwhile."""
+        endpoint = self.endpoint
+        network = self.network
+        if not endpoint.up or endpoint.incarnation != self.incarnation:
+            network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "crashed", self.sent_at)
             return
-        self.recorder.delivered(msg.kind, true_src, endpoint.name, msg, sent_at, self.env.now)
-        endpoint.receive(src, msg, true_src)
+        self.row[1] += 1
+        rec = network.recorder
+        if rec.trace_on:
+            rec.trace.append((self.sent_at, network.env.now, self.true_src, endpoint.name, self.msg.kind, self.msg.size_bytes, "delivered"))
+        endpoint.receive(self.src, self.msg, self.true_src)

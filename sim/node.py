@@ -172,7 +172,12 @@ class Node(Endpoint):
                 event = self.env.timeout(self.busy_until - self.now, (src, msg, self.incarnation))
                 event.callbacks.append(self._dispatch_later)
                 return
-        self._dispatch(src, msg)
+        protocol = self.protocol
+        if protocol is not None:
+            if type(msg) is ClientRequest:
+                protocol.on_request(msg)
+            else:
+                protocol.on_message(src, msg)
 
     def _dispatch_later(self, event: Any) -> None:
         src, msg, incarnation = event._value

@@ -24,7 +24,7 @@ class Recorder:
         self.trace_on = trace
         self.counts: dict[tuple[str, str, str], list[int]] = {}
         self.trace: list[tuple[float, float, str, str, str, int, str]] = []
-        self.decisions: list[dict[str, Any]] = []
+        self.decisions: list[tuple[float, str, int | str, str, int, dict[str, Any]]] = []
         self.events: list[dict[str, Any]] = []
         self.requests: dict[str, list[Any]] = {}
         self.counters: dict[str, int] = {}
@@ -60,9 +60,7 @@ class Recorder:
 
     def decision(self, time_ms: float, node: str, slot: int | str, value: str, incarnation: int, fields: dict[str, Any]) -> None:
         """A node decided `value` for `slot`."""
-        row = {"time_ms": time_ms, "node": node, "slot": slot, "value": value, "incarnation": incarnation}
-        row.update(fields)
-        self.decisions.append(row)
+        self.decisions.append((time_ms, node, slot, value, incarnation, fields))
 
     def event(self, time_ms: float, node: str, kind: str, fields: dict[str, Any]) -> None:
         """Something worth a row: an election, a crash, a view change..."""
@@ -102,7 +100,10 @@ class RunTables:
     @classmethod
     def from_recorder(cls, rec: Recorder) -> RunTables:
         """Freeze a recorder into tables, sorted so that output order never depends on hashing."""
-        decisions = _frame(rec.decisions, DECISION_COLUMNS)
+        decisions = pd.DataFrame([row[:5] for row in rec.decisions], columns=DECISION_COLUMNS)
+        extra = sorted({key for row in rec.decisions for key in row[5]})
+        for key in extra:
+            decisions[key] = [row[5].get(key) for row in rec.decisions]
         if not decisions.empty:
             decisions["slot"] = decisions["slot"].astype(str) if decisions["slot"].map(type).nunique() > 1 else decisions["slot"]
         messages = pd.DataFrame([(k[0], k[1], k[2], v[0], v[1], v[2], v[3]) for k, v in rec.counts.items()], columns=MESSAGE_COLUMNS)
@@ -120,7 +121,10 @@ class RunTables:
         h = hashlib.sha256()
         for frame in (self.decisions, self.messages, self.events, self.requests, self.violations, self.trace):
             if frame is not None:
-                h.update(frame.to_csv(index=False).encode())
+                h.update(repr(list(frame.columns)).encode())
+                # Mixed-type object columns (None beside numbers) hash as their text form.
+                hashable = frame.apply(lambda col: col.astype(str) if col.dtype == object else col)
+                h.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())
         h.update(repr(self.counters).encode())
         return h.hexdigest()
 
