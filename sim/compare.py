@@ -119,13 +119,20 @@ class Comparison:
         return root
 
 
-def _load(scenario: Scenario | dict[str, Any] | str | Path) -> tuple[dict[str, Any], str]:
+def _load(scenario: Scenario | dict[str, Any] | str | Path, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    # The scenario must be valid for its own mechanism: its mistakes are reported as such,
+    # never mistaken for something another mechanism refuses.
     if isinstance(scenario, Scenario):
-        return scenario.resolved(), f"<{scenario.name}>"
-    if isinstance(scenario, dict):
-        return copy.deepcopy(scenario), "<scenario>"
-    load_scenario(scenario)  # a bad file is reported as such, not as a failed mechanism
-    return yaml.safe_load(Path(scenario).read_text(encoding="utf-8")), str(scenario)
+        data, source = scenario.resolved(), f"<{scenario.name}>"
+    elif isinstance(scenario, dict):
+        data, source = copy.deepcopy(scenario), "<scenario>"
+    else:
+        load_scenario(scenario)
+        data, source = yaml.safe_load(Path(scenario).read_text(encoding="utf-8")), str(scenario)
+    for path, value in (overrides or {}).items():
+        set_path(data, path, value)
+    scenario_from_dict(data, source)
+    return data, source
 
 
 def compare(
@@ -153,9 +160,7 @@ def compare(
         ScenarioError: the scenario itself is bad, or a mechanism name is unknown.
 
     """
-    data, source = _load(scenario)
-    for path, value in (overrides or {}).items():
-        set_path(data, path, value)
+    data, source = _load(scenario, overrides)
     known = list(registered())
     for name in mechanisms:
         if name not in known:

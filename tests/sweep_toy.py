@@ -45,3 +45,28 @@ def write_sweep(folder: Path, sweep: dict[str, Any], base: dict[str, Any] | None
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump({"base": "base.yaml", **sweep}, sort_keys=False), encoding="utf-8")
     return path
+
+
+class PickyToy(Toy):
+    """The toy protocol as a second mechanism with a declared fault model and one byzantine behaviour."""
+
+    name = "picky"
+    tolerates = "nothing"
+    byzantine_behaviours = ("silent",)
+
+
+def allow_toys(monkeypatch: Any) -> dict[str, type]:
+    """Register `toy` and `picky` for validation, runs and comparisons (in this process only)."""
+    import sim.compare
+    import sim.kernel
+
+    table = {"toy": Toy, "picky": PickyToy}
+    real = sim.validate.get_protocol
+
+    def lookup(name: str) -> type:
+        return table[name] if name in table else real(name)
+
+    for module in (sim.validate, sim.kernel, sim.compare):
+        monkeypatch.setattr(module, "get_protocol", lookup)
+    monkeypatch.setattr(sim.compare, "registered", lambda: table)
+    return table
