@@ -74,6 +74,20 @@ def test_bad_sweeps_are_one_line_errors_before_anything_runs(tmp_path, monkeypat
     assert not (tmp_path / "results").exists()
 
 
+def test_base_may_be_inline_and_set_applies_before_the_grid(monkeypatch):
+    """A sweep built in Python may carry its base scenario inline; `set` overrides reach every run."""
+    from sim.sweep import build_sweep
+
+    allow_toy(monkeypatch)
+    sweep = build_sweep({"name": "inline", "base": BASE, "set": {"duration": "300ms"}, "grid": {"nodes": [3, 4]}, "replicates": [5, 9]})
+    assert [(t.scenario.n, t.seed, t.scenario.duration) for t in sweep.tasks] == [
+        (3, 5, 300.0),
+        (3, 9, 300.0),
+        (4, 5, 300.0),
+        (4, 9, 300.0),
+    ]
+
+
 def test_rows_hold_params_seed_and_whole_summary_and_aggregates_have_ci(tmp_path, monkeypatch):
     """runs.parquet: one row per run in grid order with swept columns, seed, summary; summary.parquet: mean/std/CI per point."""
     allow_toy(monkeypatch)

@@ -22,8 +22,8 @@ class SweepSpec(BaseModel):
 
     name: str
     description: str = ""
-    base: str
-    """The base scenario file, relative to the sweep file."""
+    base: str | dict[str, Any]
+    """The base scenario: a file relative to the sweep file, or the scenario itself inline."""
     set_: dict[str, Any] = Field(default_factory=dict, alias="set")
     """Fixed dotted overrides applied to the base before the grid (e.g. a shorter duration)."""
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]]
@@ -166,13 +166,16 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
         raise _first_error(source, err) from None
-    base_path = (base_dir or Path(".")) / spec.base
-    try:
-        base_data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(source, "base", f"cannot read {spec.base!r}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(source, "base", f"{spec.base!r} is malformed YAML: {str(exc).splitlines()[0]}") from None
+    if isinstance(spec.base, dict):
+        base_path, base_data = Path(f"{source}#base"), spec.base
+    else:
+        base_path = (base_dir or Path(".")) / spec.base
+        try:
+            base_data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ScenarioError(source, "base", f"cannot read {spec.base!r}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ScenarioError(source, "base", f"{spec.base!r} is malformed YAML: {str(exc).splitlines()[0]}") from None
     try:
         scenario_from_dict(base_data, str(base_path), spec.set_)
     except ScenarioError as err:
