@@ -49,10 +49,7 @@ def sweep_overview(summary: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     for metric in metrics:
         part = summary[summary["metric"] == metric].set_index("point")
         half = (part["ci_high"] - part["mean"]).round(3)
-        table[metric] = [
-            f"{_cell(m)} ± {_cell(h)}" if isinstance(h, float) and not math.isnan(h) else _cell(m)
-            for m, h in zip(part["mean"], half, strict=True)
-        ]
+        table[metric] = [f"{_cell(m)} ± {_cell(h)}" if not math.isnan(h) else _cell(m) for m, h in zip(part["mean"], half, strict=True)]
     return table.reset_index(drop=True)
 
 
