@@ -70,3 +70,6 @@ def allow_toys(monkeypatch: Any) -> dict[str, type]:
         monkeypatch.setattr(module, "get_protocol", lookup)
     monkeypatch.setattr(sim.compare, "registered", lambda: table)
     return table
+
+
+GRID_SMALL = {"name": "small", "grid": {"network.loss": [0.0, 0.1]}, "replicates": 2}
