@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+# No matplotlib.use() here: headless, pyplot falls back to Agg by itself, and in a notebook the
+# inline backend must stay in charge so that these figures show.
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from sim.sweep.stats import aggregate, metric_columns  # noqa: E402
-from sim.units import parse_duration  # noqa: E402
+from sim.sweep.stats import aggregate, metric_columns
+from sim.units import parse_duration
 
 DEFAULT_METRICS = ("latency_ms_p50", "failover_ms_p50", "time_to_all_ms_p50", "messages_per_decision", "liveness")
 
