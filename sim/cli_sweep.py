@@ -15,7 +15,15 @@ import pandas as pd
 from sim.scenario import ScenarioError
 
 EXIT_INTERRUPTED = 130
-SUMMARY_METRICS = ("liveness", "latency_ms_p50", "failover_ms_p50", "time_to_all_ms_p50", "messages_per_decision", "safety_violations")
+SUMMARY_METRICS = (
+    "liveness",
+    "latency_ms_p50",
+    "failover_ms_p50",
+    "time_to_all_ms_mean",
+    "messages_per_decision",
+    "messages_per_node",
+    "safety_violations",
+)
 
 
 def _cell(value: Any) -> str:

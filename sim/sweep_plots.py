@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sim.sweep.stats import aggregate, metric_columns
 from sim.units import parse_duration
 
-DEFAULT_METRICS = ("latency_ms_p50", "failover_ms_p50", "time_to_all_ms_p50", "messages_per_decision", "liveness")
+DEFAULT_METRICS = ("latency_ms_p50", "failover_ms_p50", "time_to_all_ms_mean", "messages_per_decision", "messages_per_node", "liveness")
 
 
 def axis_label(name: str) -> str:
