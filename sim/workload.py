@@ -65,7 +65,9 @@ class LeaderClient(Client):
             self.ctx.cancel_timer(msg.cmd_id)
             self.leader = src
             self.ctx.complete(msg.cmd_id)
-        elif msg.leader is not None and msg.leader != self.leader:
+        elif msg.leader is not None and msg.leader != src:
+            # Compare with the replier, not self.leader: another command's redirect may already
+            # have moved self.leader to the hinted node, and this command must still be resent.
             self.leader = msg.leader
             self._send(msg.cmd_id)
 

@@ -1,0 +1,139 @@
+"""Raft's safety properties (Figure 3 of the paper), checked from the journal.
+
+Evidence comes from two places: each decision carries the entry's `term` and `chain` (a CRC
+over the deciding node's log up to that index), and each `leader` event carries the new
+leader's `last_index`, `last_term`, `chain` at its last index, and `runs` (where each term
+starts in its log). State machine safety is the generic agreement checker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.checkers.agreement import faulty_nodes, honest_decisions
+
+if TYPE_CHECKING:
+    from sim.records import RunTables
+    from sim.scenario import Scenario
+
+Violation = dict[str, Any]
+
+
+def _leader_events(tables: RunTables) -> pd.DataFrame:
+    events = tables.events
+    if events.empty or "term" not in events:
+        return pd.DataFrame(columns=["time_ms", "node", "kind", "term"])
+    leaders = events[events["kind"] == "leader"]
+    faulty = faulty_nodes(tables)
+    return leaders[~leaders["node"].isin(faulty)] if faulty else leaders
+
+
+def check_election_safety(tables: RunTables, scenario: Scenario) -> list[Violation]:
+    """At most one leader is elected in a given term."""
+    leaders = _leader_events(tables)
+    out: list[Violation] = []
+    for term, rows in leaders.groupby("term", sort=True):
+        names = list(dict.fromkeys(rows.sort_values(["time_ms", "node"], kind="stable")["node"]))
+        if len(names) > 1:
+            second = rows[rows["node"] == names[1]].iloc[0]
+            out.append(
+                {
+                    "time_ms": float(second["time_ms"]),
+                    "nodes": ",".join(names),
+                    "rule": "election_safety",
+                    "detail": f"term {int(term)} has {len(names)} leaders: {', '.join(names)}",
+                }
+            )
+    return out
+
+
+def _points(tables: RunTables) -> pd.DataFrame:
+    """Every (node, index, term, chain) sample of a log: decisions and new leaders' last entries."""
+    frames = []
+    decisions = honest_decisions(tables)
+    if not decisions.empty and "chain" in decisions:
+        d = decisions[["time_ms", "node", "slot", "term", "chain"]].rename(columns={"slot": "index"})
+        frames.append(d.assign(source="decided"))
+    leaders = _leader_events(tables)
+    if not leaders.empty and "last_index" in leaders:
+        led = leaders[leaders["last_index"] > 0]
+        frames.append(
+            led[["time_ms", "node", "last_index", "last_term", "chain"]]
+            .rename(columns={"last_index": "index", "last_term": "term"})
+            .assign(source="leader")
+        )
+    if not frames:
+        return pd.DataFrame(columns=["time_ms", "node", "index", "term", "chain", "source"])
+    points = pd.concat(frames, ignore_index=True)
+    return points.astype({"index": "int64", "term": "int64", "chain": "int64"})
+
+
+def check_log_matching(tables: RunTables, scenario: Scenario) -> list[Violation]:
+    """Two logs with an entry of the same index and term are identical up to that index."""
+    points = _points(tables)
+    out: list[Violation] = []
+    if points.empty:
+        return out
+    per_key = points.groupby(["index", "term"], sort=True)["chain"].nunique()
+    for index, term in per_key[per_key > 1].index:
+        rows = points[(points["index"] == index) & (points["term"] == term)].sort_values(["time_ms", "node"], kind="stable")
+        first = rows.iloc[0]
+        other = rows[rows["chain"] != first["chain"]].iloc[0]
+        out.append(
+            {
+                "time_ms": float(other["time_ms"]),
+                "nodes": f"{first['node']},{other['node']}",
+                "rule": "log_matching",
+                "detail": f"index {index} term {term}: logs of {first['node']} and {other['node']} differ at or before it",
+            }
+        )
+    return out
+
+
+def _term_at(runs: str, last_index: int, indexes: np.ndarray) -> np.ndarray:
+    """The term of each index in a log described by its term runs (0 where the log is too short)."""
+    if not runs:
+        return np.zeros(len(indexes), dtype=np.int64)
+    pairs = [item.split("@") for item in runs.split(";")]
+    starts = np.array([int(p[0]) for p in pairs], dtype=np.int64)
+    terms = np.array([int(p[1]) for p in pairs], dtype=np.int64)
+    found = terms[np.searchsorted(starts, indexes, side="right") - 1]
+    return np.where(indexes <= last_index, found, 0)
+
+
+def check_leader_completeness(tables: RunTables, scenario: Scenario) -> list[Violation]:
+    """A leader elected after an entry was committed has that entry in its log (same term)."""
+    decisions = honest_decisions(tables)
+    leaders = _leader_events(tables)
+    if decisions.empty or leaders.empty or "runs" not in leaders or "term" not in decisions:
+        return []
+    # The first decision of each index is when the journal first shows it committed.
+    committed = decisions.sort_values(["time_ms", "node"], kind="stable").drop_duplicates("slot")
+    times = committed["time_ms"].to_numpy(dtype=float)
+    indexes = committed["slot"].to_numpy(dtype=np.int64)
+    terms = committed["term"].to_numpy(dtype=np.int64)
+    out: list[Violation] = []
+    for leader in leaders.sort_values(["time_ms", "node"], kind="stable").itertuples():
+        before = (times < leader.time_ms) & (terms < leader.term)
+        if not before.any():
+            continue
+        have = _term_at(leader.runs if isinstance(leader.runs, str) else "", int(leader.last_index), indexes[before])
+        missing = np.flatnonzero(have != terms[before])
+        if missing.size:
+            first = int(missing[0])
+            index, term = int(indexes[before][first]), int(terms[before][first])
+            out.append(
+                {
+                    "time_ms": float(leader.time_ms),
+                    "nodes": leader.node,
+                    "rule": "leader_completeness",
+                    "detail": f"leader of term {int(leader.term)} lacks committed index {index} (term {term}); {missing.size} missing",
+                }
+            )
+    return out
+
+
+RAFT_CHECKERS = [check_election_safety, check_log_matching, check_leader_completeness]
