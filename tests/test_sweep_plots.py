@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,19 @@ def test_compare_runs_each_mechanism_on_the_same_scenario(monkeypatch, tmp_path)
     assert tolerates("raft", 5) == "crash f<n/2 (f≤2 of 5)" and tolerates("pbft", 4) == "byzantine f<n/3 (f≤1 of 4)"
     out = result.save(tmp_path / "cmp")
     assert (out / "tradeoff.png").exists() and len(pd.read_csv(out / "table.csv")) == 2
+
+
+def test_compare_on_a_shipped_scenario_with_the_installed_mechanisms(tmp_path):
+    """The Raft steady scenario compared across the installed consensus mechanisms: all live and safe; PBFT pays more messages."""
+    from sim.protocols.base import mechanisms
+
+    names = [m for m in ("raft", "multipaxos", "pbft") if m in mechanisms()]
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "raft-steady.yaml"
+    result = compare(scenario, names, replicates=2, overrides={"duration": "2s", "workload.start": "300ms", "workload.until": "1.8s"})
+    table = result.table.set_index("mechanism")
+    assert list(table.index) == names and (table["runs"] == 2).all() and (table["failed"] == 0).all()
+    assert (table["liveness"] > 0.95).all() and (table["safety_violations"] == 0).all()
+    assert table.loc["raft", "tolerates"] == "crash f<n/2 (f≤2 of 5)"
+    if "pbft" in table.index:
+        assert table.loc["pbft", "messages_per_decision"] > table.loc["raft", "messages_per_decision"]
+        assert table.loc["pbft", "tolerates"] == "byzantine f<n/3 (f≤1 of 5)"
