@@ -110,6 +110,7 @@ class Network:
         self.spec = spec
         self.nodes = nodes
         self.recorder = recorder
+        self._counts = recorder.counts
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen)
@@ -210,34 +211,35 @@ class Network:
 
     def send(self, src: str, dst: str, msg: Message, true_src: str | None = None, extra_delay: float = 0.0) -> None:
         """Send `msg` claiming to be from `src`; `true_src` differs only for a forgery."""
-        true_src = true_src or src
-        kind = msg.kind
+        # This runs for every message: counting is inlined and the plain case takes no detours.
+        if true_src is None:
+            true_src = src
         size = msg.size_bytes
-        rec = self.recorder
-        # Counting inline: this runs for every message.
-        key = (kind, true_src, dst)
-        row = rec.counts.get(key)
+        key = (msg.kind, true_src, dst)
+        row = self._counts.get(key)
         if row is None:
-            row = rec.counts[key] = [0, 0, 0, 0]
+            row = self._counts[key] = [0, 0, 0, 0]
         row[0] += 1
         row[3] += size
-        env = self.env
         if (self._partitions or self._cuts) and self.blocked(true_src, dst):
-            rec.dropped(kind, true_src, dst, "partition", env.now)
+            self.recorder.dropped(msg.kind, true_src, dst, "partition", self.env.now)
             return
         link = self.overrides.get((true_src, dst), self.default) if self.overrides else self.default
         if link.loss and self._uniform() < link.loss:
-            rec.dropped(kind, true_src, dst, "loss", env.now)
+            self.recorder.dropped(msg.kind, true_src, dst, "loss", self.env.now)
             return
-        now = env.now
         endpoint = self.endpoints[dst]
         if link.duplicate and self._uniform() < link.duplicate:
-            self._schedule(link, endpoint, src, msg, true_src, now, extra_delay, size, row)
-        self._schedule(link, endpoint, src, msg, true_src, now, extra_delay, size, row)
+            self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
+        if link.bandwidth or link.ordered:
+            self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
+        else:
+            self.env.schedule(Delivery(self, endpoint, src, msg, true_src, self.env.now, row), NORMAL, extra_delay + link.delay())
 
     def _schedule(
-        self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, now: float, extra: float, size: int, row: list[int]
+        self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, extra: float, size: int, row: list[int]
     ) -> None:
+        now = self.env.now
         start = now + extra
         if link.bandwidth:
             pair = (true_src, endpoint.name)

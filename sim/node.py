@@ -212,7 +212,10 @@ class ClientEndpoint(Endpoint):
         self.client = client_cls(self, sim)
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
-        """Hand a reply to the client logic."""
+        """Hand a reply to the client logic (rejecting forged senders, as nodes do)."""
+        if src != true_src and self.sim.protocol_cls.authenticated:
+            self.sim.recorder.count("forged_rejected")
+            return
         self.client.on_message(src, msg)
 
     def on_timer(self, name: str) -> None:

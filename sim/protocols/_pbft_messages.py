@@ -1,0 +1,176 @@
+"""PBFT messages (Castro and Liskov, OSDI 1999) and the digests they carry.
+
+Every message is authenticated by its sender; the node rejects one whose claimed sender is not
+its true sender (`Protocol.authenticated`), so the sizes below include an authenticator.
+Certificates inside view-change messages list the replicas whose signed messages they hold;
+a faulty replica cannot make another's signature, so the lists are taken at face value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sim.protocols.base import Message
+
+AUTH_BYTES = 32
+"""Bytes of the authenticator (signature or MAC vector) every message carries."""
+DIGEST_BYTES = 32
+NULL_DIGEST = "null"
+"""The digest of the null request a new primary puts in sequence numbers nobody prepared."""
+
+
+def request_digest(client: str, cmd_id: str, op: str) -> str:
+    """A collision-resistant digest of a client request (short, for readability)."""
+    return hashlib.blake2b(f"{client}|{cmd_id}|{op}".encode(), digest_size=8).hexdigest()
+
+
+def next_state_digest(state: str, seq: int, value: str) -> str:
+    """The service state after executing `value` at `seq` (a hash chain over the execution)."""
+    return hashlib.blake2b(f"{state}|{seq}|{value}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Request(Message):
+    """<REQUEST, o, t, c>: a client operation; `cmd_id` plays the timestamp's role (unique)."""
+
+    client: str
+    cmd_id: str
+    op: str = ""
+
+    @property
+    def digest(self) -> str:
+        """D(m)."""
+        return request_digest(self.client, self.cmd_id, self.op)
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, operation and authenticator."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Message):
+    """<REPLY, v, t, c, i, r>: the result of executing the client's request."""
+
+    view: int
+    cmd_id: str
+    result: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, result and authenticator."""
+        return self.header_bytes + len(self.result) + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class PrePrepare(Message):
+    """<<PRE-PREPARE, v, n, d>, m>: the primary assigns sequence number `seq` to a request."""
+
+    view: int
+    seq: int
+    digest: str
+    request: Request | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, digest, authenticator and the piggybacked request."""
+        body = self.request.size_bytes if self.request is not None else 0
+        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES + body
+
+
+@dataclass(frozen=True, slots=True)
+class Prepare(Message):
+    """<PREPARE, v, n, d, i>: a backup agrees to the primary's assignment."""
+
+    view: int
+    seq: int
+    digest: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, digest and authenticator."""
+        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(Message):
+    """<COMMIT, v, n, D(m), i>: the sender has prepared the request."""
+
+    view: int
+    seq: int
+    digest: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, digest and authenticator."""
+        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint(Message):
+    """<CHECKPOINT, n, d, i>: the sender's state digest after executing up to `seq`."""
+
+    seq: int
+    state: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, state digest and authenticator."""
+        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCert:
+    """A prepared certificate: a pre-prepare and the replicas whose 2f matching prepares back it."""
+
+    seq: int
+    view: int
+    digest: str
+    request: Request | None
+    prepares: tuple[str, ...]
+
+    @property
+    def size_bytes(self) -> int:
+        """The pre-prepare plus one prepare per listed replica."""
+        body = self.request.size_bytes if self.request is not None else 0
+        return DIGEST_BYTES + AUTH_BYTES + body + len(self.prepares) * (DIGEST_BYTES + AUTH_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange(Message):
+    """<VIEW-CHANGE, v+1, n, C, P, i>: the sender's stable checkpoint and prepared certificates."""
+
+    view: int
+    stable_seq: int
+    stable_state: str
+    checkpoint_proof: tuple[str, ...]
+    prepared: tuple[PreparedCert, ...]
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, checkpoint proof and every certificate."""
+        proof = len(self.checkpoint_proof) * (DIGEST_BYTES + AUTH_BYTES)
+        return self.header_bytes + AUTH_BYTES + proof + sum(c.size_bytes for c in self.prepared)
+
+
+@dataclass(frozen=True, slots=True)
+class NewView(Message):
+    """<NEW-VIEW, v+1, V, O>: the new primary's proof (V) and its re-issued pre-prepares (O)."""
+
+    view: int
+    view_changes: tuple[tuple[str, ViewChange], ...]
+    pre_prepares: tuple[PrePrepare, ...]
+
+    kind: ClassVar[str] = "new_view"
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus the view-change and pre-prepare messages it carries."""
+        return (
+            self.header_bytes
+            + AUTH_BYTES
+            + sum(vc.size_bytes for _, vc in self.view_changes)
+            + sum(pp.size_bytes for pp in self.pre_prepares)
+        )

@@ -1,0 +1,205 @@
+"""PBFT view changes: view-change with prepared certificates, new-view with the V and O sets.
+
+A replica whose timer expires moves to view v + 1 and multicasts a view-change carrying its
+stable checkpoint (with its 2f + 1 proof) and a prepared certificate for every sequence number
+above it. The primary of v + 1, once it holds 2f + 1 valid view-changes (its own included),
+multicasts a new-view: V, those view-changes, and O, a pre-prepare in v + 1 for every sequence
+number between the latest stable checkpoint in V (min-s) and the highest prepared one (max-s),
+carrying the request prepared in the highest view, or the null request where none was. Each
+backup recomputes O from V before accepting it. A replica that hears f + 1 view-changes for
+higher views joins the smallest of them, and the timer for a new view backs off exponentially.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.protocols._pbft_messages import NULL_DIGEST, NewView, Prepare, PreparedCert, PrePrepare, ViewChange
+from sim.protocols._pbft_state import Slot
+
+if TYPE_CHECKING:
+    from sim.protocols._pbft_state import ReplicaState
+    from sim.protocols.base import Context
+
+
+class ViewChangeMixin:
+    """The view-change half of a PBFT replica (mixed into `Pbft`)."""
+
+    ctx: Context
+    st: ReplicaState
+    n: int
+    f: int
+    me: str
+    timer_on: bool
+
+    if TYPE_CHECKING:  # provided by Pbft
+
+        def primary(self, view: int) -> str: ...  # noqa: D102
+
+        def check_prepared(self, view: int, seq: int, slot: Slot) -> None: ...  # noqa: D102
+
+        def make_stable(self, seq: int, state: str, proof: tuple[str, ...]) -> None: ...  # noqa: D102
+
+        def assign_pending(self) -> None: ...  # noqa: D102
+
+        def arm_timer(self) -> None: ...  # noqa: D102
+
+        def on_message(self, src: str, msg: object) -> None: ...  # noqa: D102
+
+        @staticmethod
+        def vote(votes: dict[str, str], counts: dict[str, int], sender: str, digest: str) -> bool: ...  # noqa: D102
+
+        config: object
+
+    @staticmethod
+    def make_cert(seq: int, view: int, slot: Slot, prepares: tuple[str, ...]) -> PreparedCert:
+        """The prepared certificate of a slot: its pre-prepare and the backups that prepared it."""
+        assert slot.digest is not None
+        return PreparedCert(seq, view, slot.digest, slot.request, prepares)
+
+    def set_vc_timer(self) -> None:
+        """Once 2f + 1 view-changes for our new view are in, wait T x backoff for its new-view.
+
+        Waiting for 2f + 1 first keeps a lone replica from racing through views nobody else
+        joins; the wait doubles with every view change until a new request executes.
+        """
+        st = self.st
+        if st.active or self.timer_on or len(st.view_changes.get(st.view, {})) < 2 * self.f + 1:
+            return
+        cfg = self.config
+        self.ctx.set_timer("view_change", cfg.view_change_timeout * st.backoff)  # type: ignore[attr-defined]
+        self.timer_on = True
+        st.backoff = min(st.backoff * 2, cfg.max_backoff)  # type: ignore[attr-defined]
+
+    def start_view_change(self, view: int) -> None:
+        """Move to `view` (not yet active) and multicast our view-change."""
+        st = self.st
+        if view <= st.view:
+            return
+        st.view, st.active = view, False
+        certs = tuple(st.certs[s] for s in sorted(st.certs) if s > st.h)
+        vc = ViewChange(view, st.h, st.stable_state, st.stable_proof, certs)
+        st.view_changes = {v: d for v, d in st.view_changes.items() if v >= view}
+        st.view_changes.setdefault(view, {})[self.me] = vc
+        self.ctx.record("view_change", view=view)
+        self.ctx.broadcast(vc)
+        self.ctx.cancel_timer("view_change")
+        self.timer_on = False
+        self.set_vc_timer()
+        self.maybe_new_view(view)
+
+    def valid_view_change(self, vc: ViewChange) -> bool:
+        """A view-change's certificates are well formed: quorum-sized proofs, digests that match."""
+        if vc.stable_seq > 0 and len(set(vc.checkpoint_proof)) < 2 * self.f + 1:
+            return False
+        for cert in vc.prepared:
+            if cert.view >= vc.view or cert.seq <= vc.stable_seq or len(set(cert.prepares)) < 2 * self.f:
+                return False
+            if self.primary(cert.view) in cert.prepares:
+                return False  # the primary sends no prepare: such a certificate is made up
+            expected = cert.request.digest if cert.request is not None else NULL_DIGEST
+            if cert.digest != expected:
+                return False
+        return True
+
+    def on_view_change(self, src: str, vc: ViewChange) -> None:
+        """Collect view-changes; join a view f + 1 others want; the new primary may start it."""
+        st = self.st
+        if vc.view < st.view or (vc.view == st.view and st.active):
+            if st.active and vc.view == st.view and st.new_view is not None:
+                self.ctx.send(src, st.new_view)  # a straggler missed our new-view
+            return
+        if not self.valid_view_change(vc):
+            return
+        st.view_changes.setdefault(vc.view, {})[src] = vc
+        higher = sorted(v for v, d in st.view_changes.items() if v > st.view and d)
+        senders = {s for v in higher for s in st.view_changes[v] if s != self.me}
+        if len(senders) >= self.f + 1:
+            self.start_view_change(higher[0])
+        self.set_vc_timer()
+        self.maybe_new_view(vc.view)
+
+    def compute_new_view(self, view: int, view_changes: tuple[tuple[str, ViewChange], ...]) -> tuple[int, tuple[PrePrepare, ...]]:
+        """min-s and the O set a new primary must issue, computed from V."""
+        min_s = max(vc.stable_seq for _, vc in view_changes)
+        best: dict[int, PreparedCert] = {}
+        for _, vc in view_changes:
+            for cert in vc.prepared:
+                if cert.seq > min_s and (cert.seq not in best or cert.view > best[cert.seq].view):
+                    best[cert.seq] = cert
+        max_s = max([min_s, *best])
+        out = []
+        for seq in range(min_s + 1, max_s + 1):
+            cert = best.get(seq)
+            if cert is None:
+                out.append(PrePrepare(view, seq, NULL_DIGEST, None))
+            else:
+                out.append(PrePrepare(view, seq, cert.digest, cert.request))
+        return min_s, tuple(out)
+
+    def maybe_new_view(self, view: int) -> None:
+        """As the primary of `view`, with 2f + 1 view-changes (ours included), send the new-view."""
+        st = self.st
+        if self.primary(view) != self.me or st.view != view or st.active:
+            return
+        vcs = st.view_changes.get(view, {})
+        if self.me not in vcs or len(vcs) < 2 * self.f + 1:
+            return
+        proof = tuple(sorted(vcs.items()))
+        min_s, pre_prepares = self.compute_new_view(view, proof)
+        msg = NewView(view, proof, pre_prepares)
+        st.new_view = msg
+        self.ctx.broadcast(msg)
+        self.ctx.record("leader", term=view)
+        self.enter_view(view, proof, min_s, pre_prepares)
+
+    def on_new_view(self, src: str, msg: NewView) -> None:
+        """Check a new-view (V valid and O recomputed from it) and enter its view."""
+        st = self.st
+        if msg.view < st.view or (msg.view == st.view and st.active) or src != self.primary(msg.view):
+            return
+        senders = [s for s, _ in msg.view_changes]
+        if len(set(senders)) != len(senders) or len(senders) < 2 * self.f + 1 or self.primary(msg.view) not in senders:
+            return
+        for sender, vc in msg.view_changes:
+            if sender not in self.ctx.nodes or vc.view != msg.view or not self.valid_view_change(vc):
+                return
+        min_s, pre_prepares = self.compute_new_view(msg.view, msg.view_changes)
+        if pre_prepares != msg.pre_prepares:
+            return  # the primary did not issue what V requires: wait for the next view
+        st.new_view = None
+        self.enter_view(msg.view, msg.view_changes, min_s, pre_prepares)
+
+    def enter_view(self, view: int, proof: tuple[tuple[str, ViewChange], ...], min_s: int, pre_prepares: tuple[PrePrepare, ...]) -> None:
+        """Become active in `view`: adopt the stable checkpoint, log O, prepare it, go on."""
+        st = self.st
+        st.view, st.active = view, True
+        st.view_changes = {v: d for v, d in st.view_changes.items() if v > view}
+        self.ctx.cancel_timer("view_change")
+        self.timer_on = False
+        if min_s > st.h:
+            _, vc = next((s, vc) for s, vc in proof if vc.stable_seq == min_s)
+            self.make_stable(min_s, vc.stable_state, vc.checkpoint_proof)
+        leader = self.primary(view) == self.me
+        st.assigned = {}
+        for pp in pre_prepares:
+            if pp.seq <= st.h:
+                continue
+            slot = st.log.setdefault((view, pp.seq), Slot())
+            slot.digest, slot.request = pp.digest, pp.request
+            if pp.request is not None:
+                st.assigned[pp.request.cmd_id] = pp.seq
+                if pp.request.cmd_id not in st.executed:
+                    st.waiting.setdefault(pp.request.cmd_id, pp.request)
+            if not leader:
+                self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
+                self.ctx.broadcast(Prepare(view, pp.seq, pp.digest))
+            self.check_prepared(view, pp.seq, slot)
+        st.next_seq = max([st.h, *(pp.seq for pp in pre_prepares)]) + 1
+        # Messages of this view that arrived before its new-view.
+        later, st.future = st.future, []
+        for src, msg in later:
+            self.on_message(src, msg)
+        if leader:
+            self.assign_pending()
+        self.arm_timer()

@@ -1,0 +1,434 @@
+"""Multi-Paxos: a stable leader runs phase 1 once for every open slot, then phase 2 per command.
+
+Every node is proposer, acceptor and learner. Ballots are `(round, node index)` pairs, ordered
+lexicographically, so two proposers never share one. A leader that wins phase 1 adopts, for
+every slot reported in the promises, the value accepted with the highest ballot, fills the gaps
+with no-ops, and then proposes client commands in fresh slots. The leader learns a slot is
+chosen when a phase-2 quorum accepted it and tells everyone with `decide`; learners that missed
+a `decide` catch up from the heartbeats. Acceptor state (the promised ballot and the accepted
+value of each slot) and the learned log live in `ctx.storage` and survive crashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from sim.protocols._multipaxos_messages import (
+    NO_BALLOT,
+    Accept,
+    Accepted,
+    Ballot,
+    CatchUp,
+    Decide,
+    Heartbeat,
+    Nack,
+    Prepare,
+    Promise,
+)
+from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.quorum import Quorums, flexible_problem
+from sim.scenario import Ms, Strict
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.protocols.base import Context
+    from sim.records import RunTables
+    from sim.scenario import Scenario
+
+# --- configuration -------------------------------------------------------------------------
+
+
+class FlexibleQuorums(Strict):
+    """FPaxos quorum sizes: every phase-1 quorum must meet every phase-2 quorum."""
+
+    phase1: Annotated[int, Field(ge=1)]
+    phase2: Annotated[int, Field(ge=1)]
+
+
+class MultiPaxosConfig(ProtocolConfig):
+    """Multi-Paxos settings."""
+
+    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
+    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
+    quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"
+    bootstrap: bool = True
+    """The first node starts phase 1 at once (a designated initial leader), instead of waiting."""
+    catch_up_batch: Annotated[int, Field(ge=1)] = 64
+    """Most `decide` messages a leader sends in answer to one `catch_up`."""
+
+    @field_validator("election_timeout")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[1] < value[0] or value[0] <= 0:
+            raise ValueError("election_timeout must be [low, high] with 0 < low <= high")
+        return value
+
+
+# --- the protocol --------------------------------------------------------------------------
+
+
+@register("multipaxos")
+class MultiPaxos(Protocol):
+    """One Multi-Paxos replica: proposer, acceptor and learner."""
+
+    Config = MultiPaxosConfig
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "corrupt")
+    config: MultiPaxosConfig
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Load the persistent acceptor/learner state, reset the rest, arm the election timer."""
+        st = self.ctx.storage
+        st.setdefault("promised", NO_BALLOT)
+        st.setdefault("accepted", {})  # slot -> (ballot, value)
+        st.setdefault("chosen", {})  # slot -> (value, round)
+        st.setdefault("executed", 0)  # every slot below has been applied, in order
+        self.me = self.ctx.nodes.index(self.ctx.name)
+        cfg = self.config
+        if cfg.quorums == "weighted":
+            self.quorums = Quorums.weighted(self.ctx.weights)
+        elif cfg.quorums == "majority":
+            self.quorums = Quorums.majority(len(self.ctx.nodes))
+        else:
+            self.quorums = Quorums(cfg.quorums.phase1, cfg.quorums.phase2)
+        self.role = "follower"
+        self.ballot: Ballot | None = None
+        self.leader: str | None = None
+        self.max_round = st["promised"][0]
+        self.low = 0
+        self.promises: dict[str, tuple[tuple[int, Ballot, str], ...]] = {}
+        self.proposals: dict[int, str] = {}
+        self.votes: dict[int, set[str]] = {}
+        self.sent_at: dict[int, float] = {}
+        self.next_slot = 0
+        self.clients: dict[str, str] = {}  # cmd_id -> client waiting for this node's reply
+        self.queue: list[ClientRequest] = []
+        self.in_flight: dict[str, int] = {}  # cmd_id -> slot proposed by this leader
+        self.applied: set[str] = {v for s, (v, _) in st["chosen"].items() if s < st["executed"] and v != NOOP}
+        self.seen_upto = 0
+        if cfg.bootstrap and self.me == 0 and not st.get("booted"):
+            st["booted"] = True
+            self.start_phase1()
+        else:
+            self.reset_election_timer()
+
+    def is_leader(self) -> bool:
+        """Whether this node won phase 1 for its current ballot and has not stepped down."""
+        return self.role == "leader"
+
+    def reset_election_timer(self) -> None:
+        """(Re)arm the randomized timeout after which a silent leader is presumed dead."""
+        low, high = self.config.election_timeout
+        self.ctx.set_timer("election", self.ctx.rng.uniform(low, high))
+
+    @property
+    def promised(self) -> Ballot:
+        """The highest ballot this acceptor promised (persistent)."""
+        return self.ctx.storage["promised"]
+
+    def promise(self, ballot: Ballot) -> None:
+        """Persist a promise never to accept a lower ballot."""
+        self.ctx.storage["promised"] = ballot
+        self.max_round = max(self.max_round, ballot[0])
+
+    # --- proposer: phase 1 ---------------------------------------------------------------------
+
+    def start_phase1(self) -> None:
+        """Become a candidate with a ballot above any seen, and ask every acceptor to promise it."""
+        self.max_round = max(self.max_round, self.promised[0]) + 1
+        ballot = (self.max_round, self.me)
+        self.role, self.ballot, self.leader = "candidate", ballot, None
+        self.proposals, self.votes, self.sent_at, self.in_flight = {}, {}, {}, {}
+        self.promise(ballot)
+        self.low = self.ctx.storage["executed"]
+        self.promises = {self.ctx.name: self.accepted_from(self.low)}
+        self.ctx.record("phase1", term=ballot[0])
+        self.ctx.broadcast(Prepare(ballot, self.low))
+        self.reset_election_timer()  # retry with a higher ballot if this one stalls
+        if self.quorums.phase1_ok(self.promises):
+            self.become_leader()
+
+    def accepted_from(self, low: int) -> tuple[tuple[int, Ballot, str], ...]:
+        """The accepted (slot, ballot, value) for slots >= low, in slot order."""
+        accepted = self.ctx.storage["accepted"]
+        return tuple((s, accepted[s][0], accepted[s][1]) for s in sorted(accepted) if s >= low)
+
+    def on_promise(self, src: str, msg: Promise) -> None:
+        """Collect promises for our ballot; a phase-1 quorum makes us leader."""
+        if self.role != "candidate" or msg.ballot != self.ballot:
+            return
+        self.promises[src] = msg.accepted
+        if self.quorums.phase1_ok(self.promises):
+            self.become_leader()
+
+    def become_leader(self) -> None:
+        """Adopt the highest-ballot value of every reported slot, fill gaps with no-ops, lead."""
+        assert self.ballot is not None
+        self.role, self.leader = "leader", self.ctx.name
+        self.ctx.cancel_timer("election")
+        self.ctx.record("leader", term=self.ballot[0])
+        best = self.adopt()
+        chosen = self.ctx.storage["chosen"]
+        top = max([self.low - 1, *best, *chosen])
+        for slot in range(self.low, top + 1):
+            if slot not in chosen:
+                self.propose(slot, best[slot][1] if slot in best else NOOP)
+        self.next_slot = top + 1
+        queued, self.queue = self.queue, []
+        for request in queued:
+            self.on_request(request)
+        self.send_heartbeat()
+
+    def adopt(self) -> dict[int, tuple[Ballot, str]]:
+        """For each slot reported in a promise, the (ballot, value) accepted with the highest ballot."""
+        best: dict[int, tuple[Ballot, str]] = {}
+        for node in sorted(self.promises):
+            for slot, ballot, value in self.promises[node]:
+                if slot not in best or ballot > best[slot][0]:
+                    best[slot] = (ballot, value)
+        return best
+
+    def step_down(self, higher: Ballot | None = None) -> None:
+        """Give up leadership or candidacy (someone has a higher ballot)."""
+        if higher is not None:
+            self.max_round = max(self.max_round, higher[0])
+        if self.role == "follower":
+            return
+        self.role, self.ballot = "follower", None
+        self.proposals, self.votes, self.sent_at, self.in_flight, self.queue = {}, {}, {}, {}, []
+        self.ctx.cancel_timer("heartbeat")
+        self.reset_election_timer()
+
+    # --- proposer: phase 2 ---------------------------------------------------------------------
+
+    def propose(self, slot: int, value: str) -> None:
+        """Send `accept` for one slot (accepting it locally first: the leader is an acceptor too)."""
+        assert self.ballot is not None
+        self.proposals[slot] = value
+        self.votes[slot] = set()
+        if value != NOOP:
+            self.in_flight[value] = slot
+        if self.ballot >= self.promised:
+            self.ctx.storage["accepted"][slot] = (self.ballot, value)
+            self.votes[slot].add(self.ctx.name)
+        self.sent_at[slot] = self.ctx.now
+        self.ctx.broadcast(Accept(self.ballot, slot, value))
+        self.check_chosen(slot)
+
+    def on_accepted(self, src: str, msg: Accepted) -> None:
+        """Count phase-2 votes for our ballot."""
+        if self.role != "leader" or msg.ballot != self.ballot or msg.slot not in self.proposals:
+            return
+        self.votes[msg.slot].add(src)
+        self.check_chosen(msg.slot)
+
+    def check_chosen(self, slot: int) -> None:
+        """A phase-2 quorum accepted `slot`: it is chosen; tell every learner."""
+        assert self.ballot is not None
+        if not self.quorums.phase2_ok(self.votes[slot]):
+            return
+        value = self.proposals.pop(slot)
+        del self.votes[slot], self.sent_at[slot]
+        self.in_flight.pop(value, None)
+        self.ctx.broadcast(Decide(slot, value, self.ballot[0]))
+        self.learn(slot, value, self.ballot[0])
+
+    def send_heartbeat(self) -> None:
+        """Assert leadership, and resend `accept` for slots still waiting for a quorum."""
+        assert self.ballot is not None
+        interval = self.config.heartbeat_interval
+        self.ctx.broadcast(Heartbeat(self.ballot, self.ctx.storage["executed"]))
+        for slot in sorted(self.proposals):
+            if self.ctx.now - self.sent_at[slot] >= interval:
+                self.sent_at[slot] = self.ctx.now
+                msg = Accept(self.ballot, slot, self.proposals[slot])
+                for peer in self.ctx.peers:
+                    if peer not in self.votes[slot]:
+                        self.ctx.send(peer, msg)
+        self.ctx.set_timer("heartbeat", interval)
+
+    # --- acceptor ------------------------------------------------------------------------------
+
+    def on_prepare(self, src: str, msg: Prepare) -> None:
+        """Promise a ballot at least as high as any promised, reporting accepted values; else nack."""
+        if msg.ballot < self.promised:
+            self.ctx.send(src, Nack(msg.ballot, self.promised))
+            return
+        if self.ballot is not None and msg.ballot > self.ballot:
+            self.step_down(msg.ballot)
+        self.promise(msg.ballot)
+        self.leader = None
+        self.ctx.send(src, Promise(msg.ballot, msg.low, self.accepted_from(msg.low)))
+        self.reset_election_timer()  # give the candidate time to finish phase 1
+
+    def on_accept(self, src: str, msg: Accept) -> None:
+        """Accept unless a higher ballot was promised."""
+        if msg.ballot < self.promised:
+            self.ctx.send(src, Nack(msg.ballot, self.promised))
+            return
+        if self.ballot is not None and msg.ballot > self.ballot:
+            self.step_down(msg.ballot)
+        self.promise(msg.ballot)
+        self.ctx.storage["accepted"][msg.slot] = (msg.ballot, msg.value)
+        self.ctx.send(src, Accepted(msg.ballot, msg.slot))
+        self.leader = src
+        if self.role == "follower":
+            self.reset_election_timer()
+
+    def on_heartbeat(self, src: str, msg: Heartbeat) -> None:
+        """A live leader: stay a follower, and ask for decisions we are missing."""
+        if msg.ballot < self.promised:
+            self.ctx.send(src, Nack(msg.ballot, self.promised))
+            return
+        if self.ballot is not None and msg.ballot > self.ballot:
+            self.step_down(msg.ballot)
+        if self.role != "follower":
+            return
+        self.leader = src
+        self.reset_election_timer()
+        # Ask only for what was already chosen at the previous heartbeat: a `decide` sent with
+        # this heartbeat may simply still be in flight.
+        if self.ctx.storage["executed"] < self.seen_upto:
+            self.ctx.send(src, CatchUp(self.ctx.storage["executed"]))
+        self.seen_upto = msg.chosen_upto
+
+    def on_nack(self, src: str, msg: Nack) -> None:
+        """Our ballot was rejected for a higher one: stop proposing."""
+        if self.ballot is not None and msg.ballot == self.ballot and msg.promised > self.ballot:
+            self.step_down(msg.promised)
+
+    # --- learner -------------------------------------------------------------------------------
+
+    def on_catch_up(self, src: str, msg: CatchUp) -> None:
+        """Resend the decisions a lagging learner missed (a bounded batch)."""
+        if self.role != "leader":
+            return
+        chosen = self.ctx.storage["chosen"]
+        end = min(msg.have + self.config.catch_up_batch, self.ctx.storage["executed"])
+        for slot in range(msg.have, end):
+            value, round_ = chosen[slot]
+            self.ctx.send(src, Decide(slot, value, round_))
+
+    def learn(self, slot: int, value: str, round_: int) -> None:
+        """Record a chosen value (durably), then apply every slot that is now contiguous."""
+        chosen = self.ctx.storage["chosen"]
+        if slot in chosen:
+            return
+        chosen[slot] = (value, round_)
+        self.execute()
+
+    def execute(self) -> None:
+        """Apply chosen slots in order; a command chosen twice is applied once."""
+        st = self.ctx.storage
+        chosen = st["chosen"]
+        while st["executed"] in chosen:
+            slot = st["executed"]
+            value, round_ = chosen[slot]
+            self.ctx.decide(slot, value, ballot=round_)
+            st["executed"] = slot + 1
+            if value == NOOP or value in self.applied:
+                continue
+            self.applied.add(value)
+            client = self.clients.pop(value, None)
+            if client is not None:
+                self.ctx.send(client, ClientReply(value, True, self.ctx.name))
+
+    # --- clients -------------------------------------------------------------------------------
+
+    def on_request(self, request: ClientRequest) -> None:
+        """Leader: propose in the next free slot (once per command); others redirect."""
+        cmd = request.cmd_id
+        if cmd in self.applied:
+            self.ctx.send(request.client, ClientReply(cmd, True, self.leader))
+            return
+        if self.role == "candidate":
+            self.queue.append(request)
+            return
+        if self.role != "leader":
+            self.ctx.send(request.client, ClientReply(cmd, False, self.leader))
+            return
+        self.clients[cmd] = request.client
+        if cmd in self.in_flight:
+            return
+        slot = self.next_slot
+        self.next_slot += 1
+        self.propose(slot, cmd)
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Route a message to its handler."""
+        handler = _HANDLERS.get(type(msg))
+        if handler is not None:
+            handler(self, src, msg)
+
+    def on_timer(self, name: str) -> None:
+        """Election timeout: start phase 1; heartbeat tick: assert leadership."""
+        if name == "election" and self.role != "leader":
+            self.start_phase1()
+        elif name == "heartbeat" and self.role == "leader":
+            self.send_heartbeat()
+
+    # --- class hooks ---------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """Flexible quorums must intersect; heartbeats must come faster than election timeouts."""
+        assert isinstance(config, MultiPaxosConfig)
+        problems: list[tuple[str, str]] = []
+        if isinstance(config.quorums, FlexibleQuorums):
+            problem = flexible_problem(scenario.n, config.quorums.phase1, config.quorums.phase2)
+            if problem:
+                problems.append(("protocol.quorums", problem))
+        if config.heartbeat_interval >= config.election_timeout[0]:
+            problems.append(("protocol.heartbeat_interval", "must be shorter than the lowest election timeout"))
+        return problems
+
+    @classmethod
+    def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
+        """`ballots`: phase-1 attempts; `ballot_round_max`: the highest ballot round tried."""
+        events = tables.events
+        phase1 = events[events["kind"] == "phase1"] if not events.empty else events
+        return {
+            "ballots": len(phase1),
+            "ballot_round_max": int(phase1["term"].max()) if len(phase1) else 0,
+            "leader_changes": int((events["kind"] == "leader").sum()) if not events.empty else 0,
+        }
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
+        """Lies told to `dst`: equivocation splits the nodes, corruption invents values.
+
+        `equivocate` tells odd-indexed nodes a no-op instead of the command (and hides accepted
+        values from them in promises); `corrupt` replaces values with garbage.
+        """
+        if dst not in ctx.nodes:
+            return None
+        if behaviour == "equivocate" and ctx.nodes.index(dst) % 2 == 1:
+            if isinstance(msg, Accept | Decide) and msg.value != NOOP:
+                return replace(msg, value=NOOP)
+            if isinstance(msg, Promise):
+                return replace(msg, accepted=())
+        if behaviour == "corrupt" and isinstance(msg, Accept | Decide):
+            return replace(msg, value=f"corrupt-{rng.randrange(1 << 30):x}")
+        return None
+
+
+_HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
+    {
+        Prepare: MultiPaxos.on_prepare,
+        Promise: MultiPaxos.on_promise,
+        Accept: MultiPaxos.on_accept,
+        Accepted: MultiPaxos.on_accepted,
+        Decide: lambda self, src, msg: self.learn(msg.slot, msg.value, msg.round),
+        Nack: MultiPaxos.on_nack,
+        Heartbeat: MultiPaxos.on_heartbeat,
+        CatchUp: MultiPaxos.on_catch_up,
+    }
+)

@@ -1,0 +1,410 @@
+"""PBFT: Practical Byzantine Fault Tolerance (Castro and Liskov, OSDI 1999).
+
+n >= 3f + 1 replicas; the primary of view v is replica v mod n. Normal case: the client sends
+a request to the primary; the primary multicasts a pre-prepare assigning it a sequence number;
+each backup that accepts it multicasts a prepare; a replica that is *prepared* (the pre-prepare
+plus 2f matching prepares from different backups) multicasts a commit; a replica that is
+*committed-local* (prepared plus 2f + 1 matching commits) executes the request once all lower
+sequence numbers are executed and replies to the client, which waits for f + 1 matching replies.
+Every `checkpoint_interval` executions a replica multicasts a checkpoint; 2f + 1 matching ones
+make it stable, which truncates the log and moves the watermarks (h, h + L]. A backup waiting
+too long for a request to execute starts a view change (see `_pbft_view_change.py`).
+
+Messages are point-to-point, a replica never sends to itself and the primary sends no prepare,
+so a request costs 1 request, n-1 pre-prepares, (n-1)^2 prepares, n(n-1) commits and n replies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from sim.protocols._pbft_client import PbftClient
+from sim.protocols._pbft_messages import (
+    NULL_DIGEST,
+    Checkpoint,
+    Commit,
+    NewView,
+    Prepare,
+    PrePrepare,
+    Reply,
+    Request,
+    ViewChange,
+    next_state_digest,
+)
+from sim.protocols._pbft_state import ReplicaState, Slot
+from sim.protocols._pbft_view_change import ViewChangeMixin
+from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
+from sim.protocols.quorum import byzantine_f
+from sim.scenario import Ms
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.protocols.base import Context
+    from sim.records import RunTables
+    from sim.scenario import Scenario
+    from sim.workload import Client
+
+FUTURE_LIMIT = 100_000
+"""Most messages of not-yet-entered views a replica keeps (a faulty peer must not exhaust memory)."""
+
+
+class PbftConfig(ProtocolConfig):
+    """PBFT settings."""
+
+    f: Annotated[int, Field(ge=0)] | None = None
+    """Faults tolerated; derived as (n-1)//3 when not given."""
+    checkpoint_interval: Annotated[int, Field(ge=1)] = 64
+    log_size: Annotated[int, Field(ge=1)] | None = None
+    """L, the width of the watermark window; 2 x checkpoint_interval when not given."""
+    view_change_timeout: Annotated[Ms, Field(gt=0)] = 300.0
+    """T: how long a backup waits for a request to execute before suspecting the primary."""
+    max_backoff: Annotated[int, Field(ge=1)] = 64
+    """Cap on the exponential backoff factor of the view-change timer."""
+
+
+@register("pbft")
+class Pbft(ViewChangeMixin, Protocol):
+    """One PBFT replica."""
+
+    Config = PbftConfig
+    authenticated: ClassVar[bool] = True
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = (
+        "silent",
+        "omit",
+        "delay",
+        "replay",
+        "forge",
+        "equivocate",
+        "corrupt",
+        "double_vote",
+    )
+    config: PbftConfig
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Load (or create) the replica state; re-arm the view-change timer if something waits."""
+        ctx = self.ctx
+        self.n = len(ctx.nodes)
+        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
+        self.me = ctx.name
+        self.window = self.config.log_size or 2 * self.config.checkpoint_interval
+        self.prepare_quorum = 2 * self.f  # matching prepares from different backups
+        self.commit_quorum = 2 * self.f + 1  # matching commits, our own included
+        first = "pbft" not in ctx.storage
+        self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
+        self.timer_on = False
+        if first and self.primary(0) == self.me:
+            ctx.record("leader", term=0)
+        if not self.st.active:
+            self.set_vc_timer()
+        else:
+            self.arm_timer()
+
+    def primary(self, view: int) -> str:
+        """The primary of `view`: replica v mod n."""
+        return self.ctx.nodes[view % self.n]
+
+    def is_leader(self) -> bool:
+        """Whether this replica is the primary of the view it is active in."""
+        return self.st.active and self.primary(self.st.view) == self.me
+
+    def in_window(self, seq: int) -> bool:
+        """H < seq <= h + L."""
+        return self.st.h < seq <= self.st.h + self.window
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def on_client_request(self, src: str, req: Request) -> None:
+        """Primary: assign a sequence number. Backup: forward to the primary and start the timer."""
+        st = self.st
+        if req.cmd_id in st.executed:
+            self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
+            return
+        st.waiting.setdefault(req.cmd_id, req)
+        if not st.active:
+            return
+        if self.is_leader():
+            self.assign_pending()
+            return
+        if src not in self.ctx.nodes:
+            self.ctx.send(self.primary(st.view), req)
+        self.arm_timer()
+
+    def assign_pending(self) -> None:
+        """Primary: give every waiting, unassigned request the next sequence number in the window."""
+        st = self.st
+        for cmd_id, req in list(st.waiting.items()):
+            if cmd_id in st.assigned:
+                continue
+            if not self.in_window(st.next_seq):
+                return
+            seq = st.next_seq
+            st.next_seq += 1
+            st.assigned[cmd_id] = seq
+            slot = st.log.setdefault((st.view, seq), Slot())
+            slot.digest, slot.request = req.digest, req
+            self.ctx.broadcast(PrePrepare(st.view, seq, req.digest, req))
+            self.check_prepared(st.view, seq, slot)
+
+    # --- normal case ---------------------------------------------------------------------------
+
+    def defer(self, src: str, view: int, msg: Message) -> bool:
+        """Keep a message of a view not entered yet; True when the message is not for now."""
+        st = self.st
+        if view > st.view or (view == st.view and not st.active):
+            if len(st.future) < FUTURE_LIMIT:
+                st.future.append((src, msg))
+            return True
+        return view < st.view
+
+    def on_pre_prepare(self, src: str, pp: PrePrepare) -> None:
+        """Accept a pre-prepare from the primary of our view if its digest is right and unique."""
+        st = self.st
+        if self.defer(src, pp.view, pp) or src != self.primary(pp.view) or not self.in_window(pp.seq):
+            return
+        expected = pp.request.digest if pp.request is not None else NULL_DIGEST
+        if pp.digest != expected:
+            return  # a digest that does not match the request: a faulty primary
+        slot = st.log.setdefault((pp.view, pp.seq), Slot())
+        if slot.digest is not None:
+            return  # already accepted one for (v, n): keep the first, ignore conflicts
+        self.accept_pre_prepare(pp, slot)
+
+    def accept_pre_prepare(self, pp: PrePrepare, slot: Slot) -> None:
+        """Log the pre-prepare, multicast our prepare, and start waiting for the request."""
+        st = self.st
+        slot.digest, slot.request = pp.digest, pp.request
+        if pp.request is not None and pp.request.cmd_id not in st.executed:
+            st.waiting.setdefault(pp.request.cmd_id, pp.request)
+            self.arm_timer()
+        self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
+        self.ctx.broadcast(Prepare(pp.view, pp.seq, pp.digest))
+        self.check_prepared(pp.view, pp.seq, slot)
+
+    @staticmethod
+    def vote(votes: dict[str, str], counts: dict[str, int], sender: str, digest: str) -> bool:
+        """Record one vote per sender; False when the sender already voted."""
+        if sender in votes:
+            return False
+        votes[sender] = digest
+        counts[digest] = counts.get(digest, 0) + 1
+        return True
+
+    def on_prepare(self, src: str, p: Prepare) -> None:
+        """Log a backup's prepare for our view."""
+        if self.defer(src, p.view, p) or src == self.primary(p.view) or not self.in_window(p.seq):
+            return
+        slot = self.st.log.setdefault((p.view, p.seq), Slot())
+        if self.vote(slot.prepares, slot.prepare_votes, src, p.digest):
+            self.check_prepared(p.view, p.seq, slot)
+
+    def check_prepared(self, view: int, seq: int, slot: Slot) -> None:
+        """prepared(m, v, n, i): the pre-prepare and 2f matching prepares from different backups."""
+        if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < self.prepare_quorum:
+            return
+        slot.prepared = True
+        senders = tuple(sorted(s for s, d in slot.prepares.items() if d == slot.digest))
+        self.st.certs[seq] = self.make_cert(seq, view, slot, senders)
+        self.vote(slot.commits, slot.commit_votes, self.me, slot.digest)
+        self.ctx.broadcast(Commit(view, seq, slot.digest))
+        self.check_committed(view, seq, slot)
+
+    def on_commit(self, src: str, c: Commit) -> None:
+        """Log a replica's commit for our view."""
+        if self.defer(src, c.view, c) or not self.in_window(c.seq):
+            return
+        slot = self.st.log.setdefault((c.view, c.seq), Slot())
+        if self.vote(slot.commits, slot.commit_votes, src, c.digest):
+            self.check_committed(c.view, c.seq, slot)
+
+    def check_committed(self, view: int, seq: int, slot: Slot) -> None:
+        """committed-local(m, v, n, i): prepared and 2f + 1 matching commits (ours included)."""
+        if slot.committed or not slot.prepared or slot.commit_votes.get(slot.digest or "", 0) < self.commit_quorum:
+            return
+        slot.committed = True
+        assert slot.digest is not None
+        if seq > self.st.last_exec:
+            self.st.committed.setdefault(seq, (slot.digest, slot.request, view))
+        self.execute()
+
+    def execute(self) -> None:
+        """Execute committed requests in sequence order, reply to clients, checkpoint."""
+        st = self.st
+        progress = False
+        while st.last_exec + 1 in st.committed:
+            seq = st.last_exec + 1
+            _, req, view = st.committed.pop(seq)
+            self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
+            st.last_exec = seq
+            if req is None:
+                st.state = next_state_digest(st.state, seq, NOOP)
+            else:
+                if req.cmd_id not in st.executed:  # a request is executed once, whatever its seqs
+                    st.state = next_state_digest(st.state, seq, req.cmd_id)
+                    st.executed[req.cmd_id] = st.state
+                    progress = True
+                st.waiting.pop(req.cmd_id, None)
+                self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
+            if seq % self.config.checkpoint_interval == 0:
+                self.take_checkpoint(seq)
+        if progress:
+            st.backoff = 1
+            self.timer_on = False  # restart: still waiting for others, or stop when none are left
+            self.arm_timer()
+
+    # --- checkpoints and garbage collection ----------------------------------------------------
+
+    def take_checkpoint(self, seq: int) -> None:
+        """Multicast our state digest at `seq`."""
+        self.st.checkpoints.setdefault(seq, {})[self.me] = self.st.state
+        self.ctx.broadcast(Checkpoint(seq, self.st.state))
+        self.check_stable(seq)
+
+    def on_checkpoint(self, src: str, c: Checkpoint) -> None:
+        """Collect checkpoint messages above the low watermark."""
+        if c.seq <= self.st.h:
+            return
+        votes = self.st.checkpoints.setdefault(c.seq, {})
+        if src not in votes:
+            votes[src] = c.state
+            self.check_stable(c.seq)
+
+    def check_stable(self, seq: int) -> None:
+        """2f + 1 matching checkpoint messages make a checkpoint stable."""
+        votes = self.st.checkpoints.get(seq, {})
+        counts: dict[str, int] = {}
+        for digest in votes.values():
+            counts[digest] = counts.get(digest, 0) + 1
+        for digest in sorted(counts):
+            if counts[digest] >= 2 * self.f + 1:
+                self.make_stable(seq, digest, tuple(sorted(s for s, d in votes.items() if d == digest)))
+                return
+
+    def make_stable(self, seq: int, state: str, proof: tuple[str, ...]) -> None:
+        """Advance the low watermark to `seq`, discarding the log below it."""
+        st = self.st
+        if seq <= st.h:
+            return
+        if st.last_exec < seq:
+            # Behind the stable checkpoint: fetch its state (modelled as adopting its digest; the
+            # skipped sequence numbers are not decided here, they were decided by 2f + 1 others).
+            for (_, n), slot in sorted(st.log.items()):
+                if n <= seq and slot.request is not None:
+                    st.waiting.pop(slot.request.cmd_id, None)
+            st.last_exec, st.state = seq, state
+            st.committed = {n: v for n, v in st.committed.items() if n > seq}
+            self.ctx.record("state_transfer", seq=seq)
+        st.h, st.stable_state, st.stable_proof = seq, state, proof
+        st.log = {key: slot for key, slot in st.log.items() if key[1] > seq}
+        st.certs = {n: c for n, c in st.certs.items() if n > seq}
+        st.checkpoints = {n: v for n, v in st.checkpoints.items() if n > seq}
+        if self.is_leader():
+            self.assign_pending()
+        self.execute()
+
+    # --- timers --------------------------------------------------------------------------------
+
+    def arm_timer(self) -> None:
+        """Run the view-change timer while some known request waits to be executed."""
+        if not self.st.active:
+            return
+        if not self.st.waiting:
+            self.ctx.cancel_timer("view_change")
+            self.timer_on = False
+        elif not self.timer_on:
+            self.timer_on = True
+            self.ctx.set_timer("view_change", self.config.view_change_timeout * self.st.backoff)
+
+    def on_timer(self, name: str) -> None:
+        """The primary is suspected (or the new view is late): move to the next view."""
+        if name == "view_change":
+            self.timer_on = False
+            self.start_view_change(self.st.view + 1)
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Route a message to its handler."""
+        handler = _HANDLERS.get(type(msg))
+        if handler is not None:
+            handler(self, src, msg)
+
+    # --- class hooks ---------------------------------------------------------------------------
+
+    @classmethod
+    def client_class(cls) -> type[Client]:
+        """Clients wait for f + 1 matching replies and retransmit to every replica."""
+        return PbftClient
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """N >= 3f + 1, and the watermark window holds at least one checkpoint interval."""
+        assert isinstance(config, PbftConfig)
+        problems: list[tuple[str, str]] = []
+        if config.f is not None and scenario.n < 3 * config.f + 1:
+            problems.append(
+                ("protocol.f", f"PBFT needs n >= 3f + 1 = {3 * config.f + 1} nodes to tolerate f={config.f}; got n={scenario.n}")
+            )
+        if config.log_size is not None and config.log_size < config.checkpoint_interval:
+            problems.append(("protocol.log_size", "must be at least checkpoint_interval, or the window can never advance"))
+        return problems
+
+    @classmethod
+    def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
+        """`view_changes` (views installed after view 0), `view_max`, `forged_rejected`."""
+        events = tables.events
+        leaders = events[events["kind"] == "leader"] if not events.empty else events
+        views = sorted({int(v) for v in leaders["term"]}) if len(leaders) else [0]
+        return {
+            "view_changes": sum(1 for v in views if v > 0),
+            "view_max": max(views),
+            "forged_rejected": int(tables.counters.get("forged_rejected", 0)),
+        }
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
+        """Lies about pre-prepares, prepares and commits.
+
+        `equivocate`: the null request instead of the real one, told to the honest replicas of
+        odd index (fellow equivocators hear the truth, so that colluders split the honest ones
+        consistently). `double_vote`: the same split for prepares and commits only. `corrupt`:
+        a random digest.
+        """
+        if not isinstance(msg, PrePrepare | Prepare | Commit) or dst not in ctx.nodes:
+            return None
+        if behaviour == "corrupt":
+            return replace(msg, digest=f"{rng.getrandbits(64):016x}")
+        if behaviour == "double_vote" and isinstance(msg, PrePrepare):
+            return None
+        if behaviour in ("equivocate", "double_vote") and ctx.nodes.index(dst) % 2 == 1 and dst not in _colluders(ctx):
+            if isinstance(msg, PrePrepare):
+                return replace(msg, digest=NULL_DIGEST, request=None)
+            return replace(msg, digest=NULL_DIGEST)
+        return None
+
+
+def _colluders(ctx: Context) -> frozenset[str]:
+    """The replicas that lie the same way (faulty replicas may know each other)."""
+    sim = getattr(ctx, "sim", None)
+    if sim is None:
+        return frozenset()
+    return frozenset(name for name, node in sim.nodes.items() if any(b.name in ("equivocate", "double_vote") for b in node.behaviours))
+
+
+_HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
+    {
+        Request: Pbft.on_client_request,
+        PrePrepare: Pbft.on_pre_prepare,
+        Prepare: Pbft.on_prepare,
+        Commit: Pbft.on_commit,
+        Checkpoint: Pbft.on_checkpoint,
+        ViewChange: Pbft.on_view_change,
+        NewView: Pbft.on_new_view,
+    }
+)

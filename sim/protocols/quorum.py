@@ -1,0 +1,81 @@
+"""Quorum arithmetic shared by the mechanisms: majority, supermajority, weighted and flexible.
+
+The API is four pure functions and one small class:
+
+- `majority(n)`: the smallest count that is more than half of `n` (crash-tolerant quorums).
+- `byzantine_f(n)` and `supermajority(n, f)`: BFT quorums of `2f + 1` out of `n >= 3f + 1`.
+- `weighted_reached(voters, weights, fraction)`: whether the voters' weight exceeds a fraction
+  of the total weight (stake- or weight-based voting).
+- `flexible_problem(n, phase1, phase2)`: why a pair of flexible (FPaxos) quorum sizes is unsafe,
+  or None when every phase-1 quorum meets every phase-2 quorum.
+- `Quorums`: the phase-1 and phase-2 rules of one run, asked with `phase1_ok(voters)` and
+  `phase2_ok(voters)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+
+def majority(n: int) -> int:
+    """The smallest number of nodes that is more than half of `n`."""
+    return n // 2 + 1
+
+
+def byzantine_f(n: int) -> int:
+    """The most byzantine nodes `n` nodes tolerate: the largest f with n >= 3f + 1."""
+    return max((n - 1) // 3, 0)
+
+
+def supermajority(n: int, f: int | None = None) -> int:
+    """The BFT quorum `2f + 1` (f derived from n when not given)."""
+    return 2 * (byzantine_f(n) if f is None else f) + 1
+
+
+def weighted_reached(voters: Collection[str], weights: Mapping[str, float], fraction: float = 0.5) -> bool:
+    """Whether the voters hold strictly more than `fraction` of the total weight."""
+    total = sum(weights.values())
+    have = sum(weights.get(v, 0.0) for v in sorted(voters))
+    return have > fraction * total
+
+
+def flexible_problem(n: int, phase1: int, phase2: int) -> str | None:
+    """Why phase-1/phase-2 quorum sizes are unusable with `n` nodes (None when they are fine)."""
+    for name, size in (("phase1", phase1), ("phase2", phase2)):
+        if not 1 <= size <= n:
+            return f"{name} quorum {size} must be between 1 and N={n}"
+    if phase1 + phase2 <= n:
+        return f"|Q1|+|Q2| = {phase1}+{phase2} must exceed N={n}, or a new leader can miss a chosen value"
+    return None
+
+
+@dataclass(frozen=True)
+class Quorums:
+    """The quorum rules of one run: counts per phase, or weighted majorities when `weights` is set."""
+
+    phase1: int
+    phase2: int
+    weights: Mapping[str, float] | None = field(default=None)
+
+    @classmethod
+    def majority(cls, n: int) -> Quorums:
+        """Simple majorities in both phases."""
+        return cls(majority(n), majority(n))
+
+    @classmethod
+    def weighted(cls, weights: Mapping[str, float]) -> Quorums:
+        """Weighted majorities in both phases (counts are unused)."""
+        return cls(0, 0, dict(weights))
+
+    def phase1_ok(self, voters: Collection[str]) -> bool:
+        """Whether `voters` form a phase-1 (prepare/promise) quorum."""
+        if self.weights is not None:
+            return weighted_reached(voters, self.weights)
+        return len(voters) >= self.phase1
+
+    def phase2_ok(self, voters: Collection[str]) -> bool:
+        """Whether `voters` form a phase-2 (accept/accepted) quorum."""
+        if self.weights is not None:
+            return weighted_reached(voters, self.weights)
+        return len(voters) >= self.phase2

@@ -1,0 +1,108 @@
+"""Byzantine behaviours: PBFT tolerates f liars of every kind; f+1 colluders or a crash-tolerant protocol do not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim import run, scenario_from_dict
+from sim.protocols.base import get_protocol
+from sim.scenario import ScenarioError
+
+BEHAVIOURS = ["silent", "omit", "delay", "equivocate", "corrupt", "replay", "forge", "double_vote"]
+
+
+def pbft(**fields: Any) -> Any:
+    data: dict[str, Any] = {
+        "name": "byz",
+        "mechanism": "pbft",
+        "nodes": 4,
+        "duration": "2s",
+        "network": {"delay": {"dist": "uniform", "low": "2ms", "high": "8ms"}},
+        "workload": {"kind": "poisson", "rate": "30/s", "until": "1s"},
+    }
+    data.update(fields)
+    return scenario_from_dict(data)
+
+
+@pytest.mark.parametrize("target", ["n0", "n2"], ids=["primary", "backup"])
+@pytest.mark.parametrize("behaviour", BEHAVIOURS)
+def test_pbft_safe_and_live_with_f_faulty(behaviour: str, target: str) -> None:
+    """One faulty replica of four (f=1), primary or backup, any behaviour: no violation, every request done."""
+    result = run(pbft(faults=[{"byzantine": [target], "behaviour": behaviour}]))
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["liveness"] == 1.0
+    assert result.summary["commands_completed"] == result.summary["commands_submitted"] > 10
+
+
+def test_equivocating_primary_forces_a_view_change_at_n7() -> None:
+    """n=7, f=2: a primary that splits the backups cannot get anything prepared; the view changes."""
+    result = run(pbft(nodes=7, faults=[{"byzantine": ["n0", "n2"], "behaviour": "equivocate"}]))
+    assert result.violations.empty
+    assert result.summary["view_changes"] >= 1
+    assert result.summary["liveness"] == 1.0
+
+
+@pytest.mark.parametrize(("nodes", "liars"), [(4, ["n0", "n1"]), (7, ["n0", "n1", "n2"])])
+def test_f_plus_one_colluding_equivocators_break_agreement(nodes: int, liars: list[str]) -> None:
+    """f+1 equivocators (the primary among them) tell odd honest replicas 'null' and even ones the request."""
+    result = run(pbft(nodes=nodes, faults=[{"byzantine": liars, "behaviour": "equivocate"}]))
+    assert "agreement" in set(result.violations["rule"])
+    assert set(result.violations["nodes"].str.split(",").explode()).isdisjoint(liars)  # only honest nodes judged
+
+
+def test_forged_messages_rejected_and_counted() -> None:
+    """A replica claiming other senders is rejected by every authenticated receiver, clients included."""
+    result = run(pbft(faults=[{"byzantine": ["n1"], "behaviour": "forge", "params": {"as": "n2"}}]))
+    assert result.summary["forged_rejected"] > 50
+    assert result.violations.empty and result.summary["liveness"] == 1.0
+    clean = run(pbft())
+    assert clean.summary["forged_rejected"] == 0
+
+
+def test_behaviour_window_limits_the_lie() -> None:
+    """A primary silent only from 300ms to 600ms: one view change, nothing lost."""
+    result = run(pbft(faults=[{"byzantine": ["n0"], "behaviour": "silent", "from": "300ms", "until": "600ms"}]))
+    assert result.violations.empty and result.summary["liveness"] == 1.0
+    assert result.summary["view_changes"] == 1
+
+
+def test_senseless_behaviour_refused_at_load_time() -> None:
+    """Multi-Paxos has no votes to double: double_vote is refused with the reason."""
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict({"name": "x", "mechanism": "multipaxos", "faults": [{"byzantine": ["n0"], "behaviour": "double_vote"}]})
+    assert err.value.field == "faults[0].behaviour" and "makes no sense for multipaxos" in err.value.problem
+
+
+def test_crash_tolerant_multipaxos_broken_by_one_equivocator() -> None:
+    """One equivocating Multi-Paxos leader (n0 bootstraps as leader) splits the honest learners."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "x",
+                "mechanism": "multipaxos",
+                "nodes": 5,
+                "duration": "1s",
+                "faults": [{"byzantine": ["n0"], "behaviour": "equivocate"}],
+                "workload": {"kind": "poisson", "rate": "30/s", "until": "800ms"},
+            }
+        )
+    )
+    assert "agreement" in set(result.violations["rule"])
+
+
+def test_crash_tolerant_raft_broken_by_one_equivocator() -> None:
+    """One equivocating Raft node breaks agreement (needs the raft module and its mutate)."""
+    try:
+        raft = get_protocol("raft")
+    except KeyError:
+        pytest.skip("raft has not landed on this branch yet")
+    if "equivocate" not in raft.byzantine_behaviours:
+        pytest.skip("raft declares no equivocate behaviour")
+    from pathlib import Path
+
+    from sim import load_scenario
+
+    result = run(load_scenario(Path(__file__).parent.parent / "scenarios" / "crash-vs-byzantine-raft.yaml"))
+    assert "agreement" in set(result.violations["rule"])
