@@ -122,6 +122,21 @@ def test_local_pool_and_dask_give_the_same_rows(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(local.summary[local.summary.metric != "wall_time_s"], dask.summary[dask.summary.metric != "wall_time_s"])
 
 
+def test_dask_backend_uses_a_given_scheduler_address(tmp_path, monkeypatch):
+    """With --scheduler the runs go to that cluster (here a local one started by the test) and give the same rows."""
+    import logging
+
+    from distributed import LocalCluster
+
+    allow_toy(monkeypatch)
+    path = write_sweep(tmp_path, {"name": "addr", "grid": {"network.loss": [0.0, 0.2]}, "replicates": 1})
+    inline = run_sweep(path, out=tmp_path / "inline", jobs=1, protocol_cls=Toy, quiet=True)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        remote = run_sweep(path, out=tmp_path / "remote", backend="dask", scheduler=cluster.scheduler_address, protocol_cls=Toy, quiet=True)
+        assert remote.executed == 2
+    pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), remote.runs.drop(columns="wall_time_s"))
+
+
 def test_failed_run_is_reported_with_its_parameters_and_others_continue(tmp_path, monkeypatch):
     """An exception in one run becomes an error row and a line naming its parameters; the other runs finish."""
     allow_toy(monkeypatch)
