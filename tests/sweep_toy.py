@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from toy import Toy
 
-import sim.validate
+import sim.protocols.base as base
 from sim.protocols.base import ClientRequest
+from tests.toy import Toy
 
 
 class ExplodingToy(Toy):
@@ -23,9 +23,8 @@ class ExplodingToy(Toy):
 
 
 def allow_toy(monkeypatch: Any) -> None:
-    """Let scenarios name `mechanism: toy` while validating (runs get the class passed in)."""
-    real = sim.validate.get_protocol
-    monkeypatch.setattr(sim.validate, "get_protocol", lambda name: Toy if name == "toy" else real(name))
+    """Let scenarios name `mechanism: toy` (and `picky`) in this process; pool workers get the class passed in."""
+    allow_toys(monkeypatch)
 
 
 BASE = {
@@ -56,19 +55,10 @@ class PickyToy(Toy):
 
 
 def allow_toys(monkeypatch: Any) -> dict[str, type]:
-    """Register `toy` and `picky` for validation, runs and comparisons (in this process only)."""
-    import sim.compare
-    import sim.kernel
-
+    """Register `toy` and `picky` as mechanisms for validation, runs and comparisons (this process only)."""
     table = {"toy": Toy, "picky": PickyToy}
-    real = sim.validate.get_protocol
-
-    def lookup(name: str) -> type:
-        return table[name] if name in table else real(name)
-
-    for module in (sim.validate, sim.kernel, sim.compare):
-        monkeypatch.setattr(module, "get_protocol", lookup)
-    monkeypatch.setattr(sim.compare, "registered", lambda: table)
+    real = base._discover
+    monkeypatch.setattr(base, "_discover", lambda: dict(sorted({**real(), **table}.items())))
     return table
 
 

@@ -1,10 +1,10 @@
 import io
 
 import pytest
-from sweep_toy import GRID_SMALL, allow_toys, write_sweep
 
 from sim.cli_sweep import interrupted_text, plot_sweep_command, sweep_command
 from sim.scenario import ScenarioError
+from tests.sweep_toy import GRID_SMALL, allow_toys, write_sweep
 
 
 def test_sweep_command_reports_counts_table_and_files_then_plot_draws_them(tmp_path, monkeypatch):

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_toy import BASE, ExplodingToy, allow_toy, write_sweep
-from toy import Toy
 
 from sim.scenario import ScenarioError
 from sim.sweep import aggregate, describe, load_sweep, run_sweep, t975
 from sim.sweep.execute import Progress
+from tests.sweep_toy import BASE, ExplodingToy, allow_toy, write_sweep
+from tests.toy import Toy
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = {
@@ -170,10 +170,10 @@ def test_keep_runs_saves_each_run_directory(tmp_path, monkeypatch):
 
 KILL_SCRIPT = """
 import sys
-sys.path[:0] = [{root!r}, {tests!r}]
+sys.path[:0] = [{root!r}]
 import pytest
-from toy import Toy
-from sweep_toy import allow_toy
+from tests.toy import Toy
+from tests.sweep_toy import allow_toy
 from sim.sweep import run_sweep
 
 if __name__ == "__main__":
@@ -189,7 +189,7 @@ def test_killed_sweep_keeps_finished_rows_and_rerun_computes_only_the_missing(tm
     path = write_sweep(tmp_path, {"name": "slow", "grid": {"network.loss": [0.0, 0.01, 0.02, 0.03]}, "replicates": 3}, base)
     out = tmp_path / "out"
     script = tmp_path / "go.py"
-    script.write_text(KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), sweep=str(path), out=str(out)))
+    script.write_text(KILL_SCRIPT.format(root=str(ROOT), sweep=str(path), out=str(out)))
     proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
     rows = out / "rows"
     deadline = time.monotonic() + 60

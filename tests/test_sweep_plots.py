@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
-from sweep_toy import allow_toys
 
 from sim.compare import adapt, compare, tolerates
 from sim.scenario import ScenarioError
 from sim.sweep_plots import axis_label, metric_vs_param, numeric_axis, save_sweep_plots, tradeoff_chart
+from tests.sweep_toy import allow_toys
 
 
 def _runs() -> pd.DataFrame:
