@@ -1,8 +1,8 @@
 import io
 import json
-import re
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,6 +55,7 @@ def test_grid_is_product_over_groups_with_zips_in_step(tmp_path, monkeypatch):
         ({"zip": [["network.loss", "nodes"]], "grid": {"network.loss": [0, 0.1], "nodes": [3]}}, "zip", "same length"),
         ({"zip": [["network.loss", "seed"]], "grid": {"network.loss": [0, 0.1]}}, "zip", "not a grid path"),
         ({"replicates": [1, 1]}, "replicates", "unique"),
+        ({"grid": {"seed": [1, 2]}}, "grid", "replicates"),
         ({"base": "missing.yaml"}, "base", "cannot read"),
         ({"set": {"duration": "-1s"}}, "set", "duration"),
         ({"grid": {"network.loss": [0.0, 0.0]}}, "grid", "same scenario"),

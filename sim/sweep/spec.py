@@ -39,6 +39,13 @@ class SweepSpec(BaseModel):
             raise ValueError("must be a plain name (used as the results folder)")
         return value
 
+    @field_validator("grid")
+    @classmethod
+    def _no_seed_path(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        if "seed" in value:
+            raise ValueError("seeds come from 'replicates' (a count or a list of seeds), not from the grid")
+        return value
+
     @field_validator("replicates")
     @classmethod
     def _unique_seeds(cls, value: int | list[int]) -> int | list[int]:
