@@ -118,6 +118,8 @@ class Mutating(Behaviour):
     def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
         """Ask the protocol how to lie to `dst`."""
         lie = self.protocol_cls.mutate(self.name, msg, dst, self.rng, node)
+        if isinstance(lie, tuple):
+            return [(dst, one, node.name, 0.0) for one in lie]
         return [(dst, msg if lie is None else lie, node.name, 0.0)]
 
 

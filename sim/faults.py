@@ -38,7 +38,14 @@ class FaultInjector:
         for spec in self.sim.scenario.faults:
             if spec.byzantine is not None:
                 self._install_byzantine(spec)
-            elif spec.churn is not None:
+        # Faulty nodes may know each other (colluders lie consistently); honest ones never see this.
+        faulty = frozenset(name for name, node in self.sim.nodes.items() if node.behaviours)
+        for name in faulty:
+            self.sim.nodes[name].colluders = faulty
+        for spec in self.sim.scenario.faults:
+            if spec.byzantine is not None:
+                continue
+            if spec.churn is not None:
                 for name in self._resolve(spec.churn.nodes, "crash", every=True):
                     self.env.process(self._churn(self.sim.nodes[name], spec))
             else:

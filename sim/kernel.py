@@ -13,7 +13,7 @@ from sim.faults import FaultInjector
 from sim.network import Network
 from sim.node import ClientEndpoint, Node
 from sim.protocols.base import Protocol, ProtocolConfig, get_protocol
-from sim.records import Recorder
+from sim.records import PAIR_COUNT_LIMIT, Recorder
 from sim.scenario import Scenario
 from sim.workload import Workload, workload_kinds
 
@@ -29,7 +29,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, trace: bool = False, protocol_cls: type[Protocol] | None = None) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
-        self.recorder = Recorder(trace)
+        self.recorder = Recorder(trace, pairs=scenario.n <= PAIR_COUNT_LIMIT)
         self.protocol_cls = protocol_cls or get_protocol(scenario.mechanism)
         self.config: ProtocolConfig = self.protocol_cls.Config.model_validate(scenario.protocol)
         specs = scenario.node_specs
@@ -67,7 +67,7 @@ class Simulation:
         return random.Random(int(self.seed_sequence(name).generate_state(2, np.uint64)[0]))
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
-        """Start everything at time 0 and run until the scenario's duration.
+        """Start everything at time 0, run until the scenario's duration, then call every live node's `on_stop`.
 
         Args:
             progress: called with the simulated time reached (ms) after each step, if given.
@@ -81,7 +81,9 @@ class Simulation:
         duration = self.scenario.duration
         if progress is None:
             self.env.run(until=duration)
-            return
-        for i in range(1, steps + 1):
-            self.env.run(until=duration * i / steps)
-            progress(self.env.now)
+        else:
+            for i in range(1, steps + 1):
+                self.env.run(until=duration * i / steps)
+                progress(self.env.now)
+        for node in self.nodes.values():
+            node.stop()

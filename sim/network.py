@@ -111,6 +111,7 @@ class Network:
         self.nodes = nodes
         self.recorder = recorder
         self._counts = recorder.counts
+        self._pairs = recorder.pairs
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen)
@@ -215,7 +216,7 @@ class Network:
         if true_src is None:
             true_src = src
         size = msg.size_bytes
-        key = (msg.kind, true_src, dst)
+        key = (msg.kind, true_src, dst) if self._pairs else (msg.kind, true_src, "*")
         row = self._counts.get(key)
         if row is None:
             row = self._counts[key] = [0, 0, 0, 0]

@@ -87,6 +87,7 @@ class Node(Endpoint):
         self.storage: dict[str, Any] = {}
         self.protocol: Protocol | None = None
         self.behaviours: list[Behaviour] = []
+        self.colluders: frozenset[str] = frozenset()
         crypto = sim.scenario.crypto
         self._sign = crypto.sign if crypto else 0.0
         self._verify = crypto.verify if crypto else 0.0
@@ -107,6 +108,11 @@ class Node(Endpoint):
         """Create a fresh protocol instance over the persistent storage and start it."""
         self.protocol = self.protocol_cls(self, self.config)
         self.protocol.on_start()
+
+    def stop(self) -> None:
+        """The run is over: let a running protocol record its final state."""
+        if self.up and self.protocol is not None:
+            self.protocol.on_stop()
 
     def crash(self) -> None:
         """Stop: timers, in-flight inbound messages and volatile state are lost."""

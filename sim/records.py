@@ -17,11 +17,22 @@ VIOLATION_COLUMNS = ["time_ms", "nodes", "rule", "detail"]
 REQUEST_COLUMNS = ["cmd_id", "client", "submit_ms", "done_ms", "latency_ms"]
 
 
-class Recorder:
-    """Collects what happens during a run; protocols reach it only through their Context."""
+PAIR_COUNT_LIMIT = 1000
+"""Above this many nodes the message counts aggregate destinations (dst '*'): n^2 pairs would not fit."""
 
-    def __init__(self, trace: bool = False) -> None:
+
+class Recorder:
+    """Collects what happens during a run; protocols reach it only through their Context.
+
+    Args:
+        trace: keep the full message journal.
+        pairs: count messages per (type, src, dst); when False, per (type, src) with dst '*'.
+
+    """
+
+    def __init__(self, trace: bool = False, pairs: bool = True) -> None:
         self.trace_on = trace
+        self.pairs = pairs
         self.counts: dict[tuple[str, str, str], list[int]] = {}
         self.trace: list[tuple[float, float, str, str, str, int, str]] = []
         self.decisions: list[tuple[float, str, int | str, str, int, dict[str, Any]]] = []
@@ -32,7 +43,7 @@ class Recorder:
     # messages: called for every message, so kept lean
     def sent(self, kind: str, src: str, dst: str, size: int) -> None:
         """A message left `src`."""
-        key = (kind, src, dst)
+        key = (kind, src, dst if self.pairs else "*")
         row = self.counts.get(key)
         if row is None:
             row = self.counts[key] = [0, 0, 0, 0]
@@ -41,15 +52,16 @@ class Recorder:
 
     def delivered(self, kind: str, src: str, dst: str, msg: Any, sent_at: float, now: float) -> None:
         """A message reached `dst`."""
-        self.counts[(kind, src, dst)][1] += 1
+        self.counts[(kind, src, dst if self.pairs else "*")][1] += 1
         if self.trace_on:
             self.trace.append((sent_at, now, src, dst, kind, msg.size_bytes, "delivered"))
 
     def dropped(self, kind: str, src: str, dst: str, reason: str, sent_at: float) -> None:
         """A message was lost (loss, partition, or its receiver crashed)."""
-        row = self.counts.get((kind, src, dst))
+        key = (kind, src, dst if self.pairs else "*")
+        row = self.counts.get(key)
         if row is None:
-            row = self.counts[(kind, src, dst)] = [1, 0, 0, 0]
+            row = self.counts[key] = [1, 0, 0, 0]
         row[2] += 1
         if self.trace_on:
             self.trace.append((sent_at, float("nan"), src, dst, kind, 0, reason))

@@ -14,6 +14,7 @@ class ManualContext:
     def __init__(self, name: str, nodes: list[str], seed: int = 0, weights: dict[str, float] | None = None, shared: Any = None) -> None:
         self.name = name
         self.shared = shared
+        self.colluders: frozenset[str] = frozenset()
         self.nodes = list(nodes)
         self.peers = [n for n in nodes if n != name]
         self.weights = weights or {n: 1.0 for n in nodes}

@@ -140,6 +140,9 @@ class Protocol:
     def on_request(self, request: ClientRequest) -> None:
         """Called for each client request delivered to this node."""
 
+    def on_stop(self) -> None:
+        """Called once at the end of the run on every node that is up (e.g. to record final state)."""
+
     def is_leader(self) -> bool:
         """Whether this node currently believes it leads (for `crash: leader` and plots)."""
         return False
@@ -171,8 +174,11 @@ class Protocol:
         return {}
 
     @classmethod
-    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
-        """Byzantine hook: the lying version of `msg` sent to `dst` (None: send it unchanged)."""
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
+        """Byzantine hook: the lying version of `msg` sent to `dst` (None: send it unchanged).
+
+        A tuple sends several messages instead of one (e.g. a double vote); an empty tuple sends nothing.
+        """
         return None
 
     @classmethod

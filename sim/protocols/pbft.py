@@ -390,11 +390,8 @@ class Pbft(ViewChangeMixin, Protocol):
 
 
 def _colluders(ctx: Context) -> frozenset[str]:
-    """The replicas that lie the same way (faulty replicas may know each other)."""
-    sim = getattr(ctx, "sim", None)
-    if sim is None:
-        return frozenset()
-    return frozenset(name for name, node in sim.nodes.items() if any(b.name in ("equivocate", "double_vote") for b in node.behaviours))
+    """The replicas that lie together (a faulty node's context knows its fellow faulty nodes)."""
+    return getattr(ctx, "colluders", frozenset())
 
 
 _HANDLERS: MappingProxyType[type, Any] = MappingProxyType(

@@ -1,0 +1,248 @@
+"""Checkers and summary of the gossip mechanism, computed from the run's tables.
+
+Nodes record their final store in a `final_state` event (`Protocol.on_stop`); which live nodes
+can still reach each other at the end follows from the overlay (each node's `neighbours`) and
+the partitions left unhealed in the events table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.protocols._gossip_workload import written_values
+
+if TYPE_CHECKING:
+    from sim.records import RunTables
+    from sim.scenario import Scenario
+
+CLIENT_KINDS = ("client_request", "client_reply")
+LEVELS = (("50pct", 0.5), ("90pct", 0.9), ("99pct", 0.99), ("all", 1.0))
+
+
+def _config(scenario: Scenario) -> Any:
+    from sim.protocols.gossip import GossipConfig  # late: gossip imports this module
+
+    return GossipConfig.model_validate(scenario.protocol)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _end_partitions(events: pd.DataFrame) -> tuple[list[dict[str, int]], set[str]]:
+    """Partitions still in force at the end (as node -> group maps) and nodes under an active cut."""
+    partitions: dict[int, dict[str, int]] = {}
+    cuts: list[tuple[int, set[str]]] = []
+    if events.empty:
+        return [], set()
+    for row in events[events["kind"].isin(["partition", "heal", "cut"])].to_dict("records"):
+        if row["kind"] == "partition":
+            groups = [g.split(",") for g in str(row["groups"]).split(" | ")]
+            partitions[int(row["handle"])] = {name: gid for gid, group in enumerate(groups) for name in group}
+        elif row["kind"] == "cut":
+            cuts.append((int(row["pairs"]), set(str(row["src"]).split(",")) | set(str(row["dst"]).split(","))))
+        elif _present(row.get("handle")):
+            partitions.pop(int(row["handle"]), None)
+        elif _present(row.get("pairs")):
+            match = next((i for i, c in enumerate(cuts) if c[0] == int(row["pairs"])), None)
+            if match is not None:
+                cuts.pop(match)
+        else:
+            partitions.clear()
+            cuts.clear()
+    cut_nodes: set[str] = set().union(*(c[1] for c in cuts)) if cuts else set()
+    return [partitions[h] for h in sorted(partitions)], cut_nodes
+
+
+def reachable_groups(tables: RunTables) -> tuple[dict[str, str], dict[str, int]]:
+    """Final state of every live node, and a group label per live node that can reach others.
+
+    Two live nodes share a group when a path of live nodes joins them over the overlay and
+    no partition in force at the end separates any hop. Nodes under a one-way cut still in
+    force are left out of the groups (they are not judged).
+    """
+    events = tables.events
+    if events.empty:
+        return {}, {}
+    final = events[events["kind"] == "final_state"]
+    states = dict(zip(final["node"], final["state"].fillna(""), strict=True))
+    partitions, cut_nodes = _end_partitions(events)
+    live = [n for n in states if n not in cut_nodes]
+    sig = {n: tuple(p.get(n) for p in partitions) for n in live}
+
+    def compatible(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+    parent = {n: n for n in live}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    if "neighbours" in final.columns and final["neighbours"].notna().any():
+        neighbours = dict(zip(final["node"], final["neighbours"].fillna(""), strict=True))
+        for n in live:
+            for m in str(neighbours[n]).split(","):
+                if m in parent and compatible(sig[n], sig[m]):
+                    union(n, m)
+    else:
+        # Full mesh: nodes with one partition signature form a clique; join compatible classes.
+        classes: dict[tuple[Any, ...], str] = {}
+        for n in live:
+            if sig[n] in classes:
+                union(classes[sig[n]], n)
+            else:
+                classes[sig[n]] = n
+        keys = list(classes)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if compatible(a, b):
+                    union(classes[a], classes[b])
+    roots = sorted({find(n) for n in live})
+    label = {r: i for i, r in enumerate(roots)}
+    return states, {n: label[find(n)] for n in live}
+
+
+def _first_difference(a: str, b: str) -> str:
+    left = dict(item.split("=", 1) for item in a.split(";") if item)
+    right = dict(item.split("=", 1) for item in b.split(";") if item)
+    for key in sorted(set(left) | set(right)):
+        if left.get(key) != right.get(key):
+            return f"key {key}: {left.get(key, '<none>')} vs {right.get(key, '<none>')}"
+    return "states differ"
+
+
+def check_convergence(tables: RunTables, scenario: Scenario) -> list[dict[str, Any]]:
+    """Anti-entropy: `settle` after the last write, connected live nodes hold identical stores.
+
+    Rumor mongering promises no such thing (its residue is a metric, not a violation), and a
+    run that ends before the last write plus `settle` gets no verdict.
+    """
+    cfg = _config(scenario)
+    if cfg.style != "anti_entropy":
+        return []
+    submits = tables.requests["submit_ms"]
+    last = float(submits.max()) if len(submits) else 0.0
+    if last + cfg.settle > scenario.duration:
+        return []
+    states, groups = reachable_groups(tables)
+    by_group: dict[int, list[str]] = {}
+    for node in sorted(groups, key=lambda n: (groups[n], n)):
+        by_group.setdefault(groups[node], []).append(node)
+    out: list[dict[str, Any]] = []
+    for members in by_group.values():
+        counts = pd.Series([states[m] for m in members]).value_counts(sort=True)
+        if len(counts) <= 1:
+            continue
+        common = str(counts.index[0])
+        odd = [m for m in members if states[m] != common]
+        ref = next(m for m in members if states[m] == common)
+        out.append(
+            {
+                "time_ms": float(scenario.duration),
+                "nodes": f"{ref},{odd[0]}",
+                "rule": "convergence",
+                "detail": f"{len(odd)} of {len(members)} connected nodes differ, e.g. {odd[0]} vs {ref}: "
+                + _first_difference(states[odd[0]], common),
+            }
+        )
+    return out
+
+
+def check_gossip_validity(tables: RunTables, scenario: Scenario) -> list[dict[str, Any]]:
+    """No node learns or holds a value that no one wrote."""
+    written = set(tables.requests["cmd_id"]) | written_values(scenario)
+    out: list[dict[str, Any]] = []
+    decisions = tables.decisions
+    if not decisions.empty:
+        bad = decisions[~decisions["value"].isin(written)].drop_duplicates(["value"])
+        out += [
+            {"time_ms": float(r.time_ms), "nodes": r.node, "rule": "validity", "detail": f"{r.slot}: {r.value!r} was never written"}
+            for r in bad.itertuples()
+        ]
+    states, _ = reachable_groups(tables)
+    seen: set[str] = set()
+    for node in sorted(states):
+        for item in filter(None, states[node].split(";")):
+            value = item.split("=", 1)[1].rsplit("@", 1)[0]
+            if value not in written and value not in seen:
+                seen.add(value)
+                out.append(
+                    {"time_ms": float(scenario.duration), "nodes": node, "rule": "validity", "detail": f"holds {item!r}, never written"}
+                )
+    return out
+
+
+def _spread(tables: RunTables, scenario: Scenario, interval: float) -> dict[str, list[float]]:
+    """Per update: time and rounds until a fraction of its reachable live nodes knew it, and residue."""
+    decisions = tables.decisions
+    states, groups = reachable_groups(tables)
+    out: dict[str, list[float]] = {f"{name}_{unit}": [] for name, _ in LEVELS for unit in ("ms", "rounds")}
+    out["residue"] = []
+    if decisions.empty or not states:
+        return out
+    names = scenario.node_names
+    index = {n: i for i, n in enumerate(names)}
+    live_idx = np.array(sorted(index[n] for n in states))
+    for _, rows in decisions.groupby("key", sort=True):
+        updates = rows.drop_duplicates("slot").sort_values(["version", "writer"], kind="stable")
+        col = {slot: j for j, slot in enumerate(updates["slot"])}
+        known = np.full((len(names), len(updates)), np.inf)
+        np.minimum.at(known, (rows["node"].map(index).to_numpy(), rows["slot"].map(col).to_numpy()), rows["time_ms"].to_numpy(float))
+        # Knowing a newer write of the key counts as informed: last writer wins makes the old one moot.
+        known = np.minimum.accumulate(known[:, ::-1], axis=1)[:, ::-1]
+        for j, row in enumerate(updates.itertuples()):
+            writer = str(row.writer)
+            start = known[index[writer], j] if writer in index else float(rows.loc[rows["slot"] == row.slot, "time_ms"].min())
+            group = groups.get(writer)
+            targets = [index[n] for n in groups if groups[n] == group] if group is not None else list(live_idx)
+            times = np.sort(known[targets, j] - start)
+            reached = times[np.isfinite(times)]
+            for name, frac in LEVELS:
+                need = max(1, math.ceil(frac * len(targets) - 1e-9))
+                if len(reached) >= need:
+                    t = float(reached[need - 1])
+                    out[f"{name}_ms"].append(t)
+                    out[f"{name}_rounds"].append(math.floor((start + t) / interval + 1e-9) - math.floor(start / interval + 1e-9))
+            out["residue"].append(float(np.mean(~np.isfinite(known[live_idx, j]))))
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 6) if values else None
+
+
+def gossip_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
+    """Spread times (ms and rounds) to 50/90/99/100% of reachable live nodes, residue, per-node costs."""
+    cfg = _config(scenario)
+    spread = _spread(tables, scenario, cfg.interval)
+    summary: dict[str, Any] = {}
+    for name, _ in LEVELS:
+        summary[f"time_to_{name}_ms_mean"] = _mean(spread[f"{name}_ms"])
+        summary[f"time_to_{name}_rounds_mean"] = _mean(spread[f"{name}_rounds"])
+    summary["residue_mean"] = _mean(spread["residue"])
+    updates = int(tables.decisions["slot"].nunique()) if not tables.decisions.empty else 0
+    summary["updates"] = updates
+    summary["updates_reached_all"] = len(spread["all_ms"])
+    messages = tables.messages
+    gossip = messages[~messages["type"].isin(CLIENT_KINDS)]
+    n = scenario.n
+    summary["messages_per_node"] = round(float(gossip["sent"].sum()) / n, 6)
+    summary["bytes_per_node"] = round(float(gossip["bytes_sent"].sum()) / n, 6)
+    summary["duplicates_per_node"] = round(tables.counters.get("gossip_duplicates", 0) / n, 6)
+    requests = tables.requests
+    if len(requests) and "cmd_id" in tables.decisions.columns:
+        applied = set(tables.decisions["cmd_id"].dropna())
+        summary["liveness"] = round(sum(1 for c in requests["cmd_id"] if c in applied) / len(requests), 6)
+    return summary

@@ -1,0 +1,154 @@
+"""Overlay topologies for epidemic protocols: who may talk to whom, built once per run.
+
+A full mesh is never materialised (at 10,000 nodes a complete graph has ~50M edges): peers
+are sampled directly from the node list. Other graphs are built with networkx, seeded from
+the run's protocol stream, and kept as one sorted neighbour tuple per node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import networkx as nx
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeshTopology(_Spec):
+    """Every node may contact every other node (the default)."""
+
+    kind: Literal["mesh"] = "mesh"
+
+
+class RingTopology(_Spec):
+    """Each node talks to its two ring neighbours."""
+
+    kind: Literal["ring"]
+
+
+class RandomRegularTopology(_Spec):
+    """A random graph where every node has `degree` neighbours."""
+
+    kind: Literal["random_regular"]
+    degree: Annotated[int, Field(ge=1)] = 4
+
+
+class SmallWorldTopology(_Spec):
+    """Watts-Strogatz: a ring lattice of `k` neighbours, each edge rewired with probability `p`."""
+
+    kind: Literal["small_world"]
+    k: Annotated[int, Field(ge=2)] = 4
+    p: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+class ScaleFreeTopology(_Spec):
+    """Barabasi-Albert preferential attachment: each new node attaches `m` edges."""
+
+    kind: Literal["scale_free"]
+    m: Annotated[int, Field(ge=1)] = 2
+
+
+class FileTopology(_Spec):
+    """An edge list file (two node names per line, '#' comments), relative to the working directory."""
+
+    kind: Literal["file"]
+    path: str
+
+
+TopologySpec = Annotated[
+    MeshTopology | RingTopology | RandomRegularTopology | SmallWorldTopology | ScaleFreeTopology | FileTopology,
+    Field(discriminator="kind"),
+]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Read-only topology shared by every node: node order, index, and neighbours (None: full mesh)."""
+
+    nodes: tuple[str, ...]
+    index: dict[str, int]
+    neighbours: dict[str, tuple[str, ...]] | None
+
+    @property
+    def mesh(self) -> bool:
+        """Whether every node may contact every other."""
+        return self.neighbours is None
+
+
+def read_edges(path: str) -> list[tuple[str, str]]:
+    """Edges of an edge-list file: two names per non-empty line, '#' starts a comment.
+
+    Raises:
+        ValueError: when a line does not hold exactly two names.
+
+    """
+    edges: list[tuple[str, str]] = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        words = line.split("#", 1)[0].replace(",", " ").split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ValueError(f"line {number}: expected two node names, got {len(words)}")
+        edges.append((words[0], words[1]))
+    return edges
+
+
+def check_topology(spec: TopologySpec, nodes: list[str]) -> list[tuple[str, str]]:
+    """Problems with a topology for these nodes, as (field, problem) pairs."""
+    n = len(nodes)
+    where = "protocol.topology"
+    if isinstance(spec, RandomRegularTopology):
+        if spec.degree >= n:
+            return [(f"{where}.degree", f"must be below the number of nodes ({n})")]
+        if (spec.degree * n) % 2:
+            return [(f"{where}.degree", f"degree x nodes must be even (got {spec.degree} x {n})")]
+    elif isinstance(spec, SmallWorldTopology):
+        if spec.k >= n:
+            return [(f"{where}.k", f"must be below the number of nodes ({n})")]
+    elif isinstance(spec, ScaleFreeTopology):
+        if spec.m >= n:
+            return [(f"{where}.m", f"must be below the number of nodes ({n})")]
+    elif isinstance(spec, RingTopology) and n < 3:
+        return [(where, "a ring needs at least 3 nodes")]
+    elif isinstance(spec, FileTopology):
+        if not Path(spec.path).is_file():
+            return [(f"{where}.path", f"no such file {spec.path!r} (relative to {Path.cwd()})")]
+        try:
+            edges = read_edges(spec.path)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            return [(f"{where}.path", f"{spec.path}: {exc}")]
+        known = set(nodes)
+        for a, b in edges:
+            for name in (a, b):
+                if name not in known:
+                    return [(f"{where}.path", f"{spec.path} names unknown node {name!r}")]
+    return []
+
+
+def build_overlay(spec: TopologySpec, nodes: list[str], rng: np.random.Generator) -> Overlay:
+    """Build the overlay; random graphs are seeded from `rng` so a run is reproducible."""
+    index = {name: i for i, name in enumerate(nodes)}
+    if isinstance(spec, MeshTopology):
+        return Overlay(tuple(nodes), index, None)
+    n = len(nodes)
+    seed = int(rng.integers(2**32))
+    if isinstance(spec, RingTopology):
+        graph = nx.cycle_graph(n)
+    elif isinstance(spec, RandomRegularTopology):
+        graph = nx.random_regular_graph(spec.degree, n, seed=seed)
+    elif isinstance(spec, SmallWorldTopology):
+        graph = nx.watts_strogatz_graph(n, spec.k, spec.p, seed=seed)
+    elif isinstance(spec, ScaleFreeTopology):
+        graph = nx.barabasi_albert_graph(n, spec.m, seed=seed)
+    else:
+        graph = nx.Graph()
+        graph.add_nodes_from(range(n))
+        graph.add_edges_from((index[a], index[b]) for a, b in read_edges(spec.path) if a != b)
+    neighbours = {nodes[i]: tuple(nodes[j] for j in sorted(graph.adj[i])) for i in range(n)}
+    return Overlay(tuple(nodes), index, neighbours)

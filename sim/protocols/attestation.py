@@ -1,0 +1,266 @@
+"""Attestation propagation: signed observations of a claim spread until nodes can judge it.
+
+A claim (true or false in the world) appears at a node: a client's `ClientRequest` with
+`op="true"` or `"false"`. The node spreads a `Claim`; attesters (a fraction of the nodes,
+chosen once per run, or named) observe the world when they hear of it, see the truth with
+probability `accuracy`, and sign an `Attestation` of what they saw. Claims and attestations
+spread by `broadcast` (each originator sends to every node) or `gossip` (every node forwards
+each new item to `fanout` random peers, once). A node accepts a claim once it holds valid
+attestations saying true from `threshold` distinct attesters (summed weight with
+`weighted: true`), and rejects it once `reject_threshold` say false.
+
+Signatures are modelled by the `signer` of an attestation, which only its true author can
+set: an attestation is valid only if its `signer` is its `attester`. Faults:
+
+- byzantine `forge` (generic): sends under another node's name; the node layer rejects it.
+- byzantine `corrupt`: fabricates attestations in other attesters' names with the opposite
+  verdict; receivers check the signature, reject them and count `forged_rejected`.
+- `false_attesters: [...]` (protocol setting): attesters that sign the opposite of what they
+  saw. Their signatures are valid, so they count: the threshold is what absorbs them.
+
+Verifying an attestation's signature is counted (`signature_verifications`); give the
+scenario a `crypto: {verify: ...}` cost to make it take CPU time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.protocols._attestation_support import ClaimsWorkload, attestation_summary, check_claims_workload
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.protocols.base import Context
+
+SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(Message):
+    """A claim to judge; `truth` is the world attesters observe (noisily), not something nodes trust."""
+
+    claim_id: str
+    truth: bool
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus the claim."""
+        return self.header_bytes + len(self.claim_id) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation(Message):
+    """`attester` says `claim_id` is `verdict`; `signer` is whose key signed it."""
+
+    claim_id: str
+    attester: str
+    verdict: bool
+    signer: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, fields and the signature."""
+        return self.header_bytes + len(self.claim_id) + len(self.attester) + 1 + SIGNATURE_BYTES
+
+
+class AttestationConfig(ProtocolConfig):
+    """Settings of `mechanism: attestation`."""
+
+    attesters: Annotated[float, Field(gt=0, le=1)] | list[str] = 0.3
+    accuracy: Annotated[float, Field(ge=0, le=1)] = 0.9
+    threshold: Annotated[float, Field(gt=0)] = 3
+    reject_threshold: Annotated[float, Field(gt=0)] | None = None
+    weighted: bool = False
+    spread: Literal["gossip", "broadcast"] = "gossip"
+    fanout: Annotated[int, Field(ge=1)] = 4
+    false_attesters: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Shared, read-only: who attests, and the node list for peer sampling."""
+
+    attesters: frozenset[str]
+    nodes: tuple[str, ...]
+    index: dict[str, int]
+
+
+@dataclass
+class Judgement:
+    """One node's view of one claim."""
+
+    support: dict[str, float] = field(default_factory=dict)
+    against: dict[str, float] = field(default_factory=dict)
+    decided: bool = False
+
+
+@register("attestation")
+class AttestationProtocol(Protocol):
+    """A node that relays claims and attestations, attests if it can, and judges claims."""
+
+    Config = AttestationConfig
+    config: AttestationConfig
+    authenticated: ClassVar[bool] = True
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "corrupt")
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """Named attesters exist, and enough attester weight exists to reach the thresholds."""
+        assert isinstance(config, AttestationConfig)
+        known = scenario.node_names
+        for key in ("attesters", "false_attesters"):
+            names = getattr(config, key)
+            if isinstance(names, list):
+                for i, name in enumerate(names):
+                    if name not in known:
+                        return [(f"protocol.{key}[{i}]", f"no node named {name!r}")]
+        weights = {s.name: (s.weight if config.weighted else 1.0) for s in scenario.node_specs}
+        if isinstance(config.attesters, list):
+            available = sum(weights[n] for n in config.attesters)
+        else:
+            count = max(1, round(config.attesters * scenario.n))
+            available = sum(sorted(weights.values(), reverse=True)[:count]) if config.weighted else float(count)
+        for key in ("threshold", "reject_threshold"):
+            value = getattr(config, key)
+            if value is not None and value > available:
+                what = "weight" if config.weighted else "count"
+                return [(f"protocol.{key}", f"{value:g} exceeds the attesters' total {what} ({available:g})")]
+        return check_claims_workload(scenario)
+
+    @classmethod
+    def prepare(cls, scenario: Scenario, config: ProtocolConfig, rng: np.random.Generator) -> Roster:
+        """Pick the attesters once (seeded), shared by every node."""
+        assert isinstance(config, AttestationConfig)
+        names = scenario.node_names
+        if isinstance(config.attesters, list):
+            chosen = frozenset(config.attesters)
+        else:
+            count = max(1, round(config.attesters * len(names)))
+            chosen = frozenset(names[i] for i in rng.choice(len(names), size=count, replace=False))
+        return Roster(chosen, tuple(names), {n: i for i, n in enumerate(names)})
+
+    @classmethod
+    def workloads(cls) -> dict[str, Any]:
+        """Adds `claims`: true or false claims appearing at nodes."""
+        return {"claims": ClaimsWorkload}
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Integrity: a node judges each claim at most once (accept and reject are exclusive)."""
+        from sim.checkers.agreement import check_integrity
+
+        return [check_integrity]
+
+    @classmethod
+    def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
+        """Acceptance latency, false accepts and rejects, forgeries, cost per claim and per node."""
+        return attestation_summary(tables, scenario)
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
+        """`corrupt`: pass off the opposite verdict as another attester's (signed with our own key)."""
+        if behaviour != "corrupt" or type(msg) is not Attestation:
+            return None
+        victim = msg.attester
+        if victim == ctx.name:
+            others = sorted(ctx.shared.attesters - {ctx.name}) or [p for p in ctx.nodes if p != ctx.name]
+            victim = others[rng.randrange(len(others))]
+        return Attestation(msg.claim_id, victim, not msg.verdict, ctx.name)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Volatile view of every claim; a recovered node relearns from later messages."""
+        cfg = self.config
+        self.roster: Roster = self.ctx.shared
+        self.me = self.roster.index[self.ctx.name]
+        self.judgements: dict[str, Judgement] = {}
+        self.seen_claims: set[str] = set()
+        self.held: set[tuple[str, str, bool]] = set()
+        self.accept_at = cfg.threshold
+        self.reject_at = cfg.reject_threshold if cfg.reject_threshold is not None else cfg.threshold
+        self.liar = self.ctx.name in cfg.false_attesters
+
+    def _weight(self, name: str) -> float:
+        return self.ctx.weights[name] if self.config.weighted else 1.0
+
+    def _spread(self, msg: Message, exclude: str | None) -> None:
+        if self.config.spread == "broadcast":
+            self.ctx.broadcast(msg)
+            return
+        nodes = self.roster.nodes
+        rng = self.ctx.rng
+        fanout = min(self.config.fanout, len(nodes) - 1)
+        for i in rng.sample(range(len(nodes) - 1), fanout):
+            peer = nodes[i + 1 if i >= self.me else i]
+            if peer != exclude:
+                self.ctx.send(peer, msg)
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def on_request(self, request: ClientRequest) -> None:
+        """A claim appears here."""
+        truth = request.op.strip().lower() == "true"
+        if request.cmd_id not in self.seen_claims:
+            self.ctx.record("claim", claim_id=request.cmd_id, truth=truth)
+        self._on_claim(Claim(request.cmd_id, truth), None, origin=True)
+        self.ctx.send(request.client, ClientReply(request.cmd_id, True))
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Relay and judge."""
+        if type(msg) is Attestation:
+            self._on_attestation(src, msg)
+        elif type(msg) is Claim:
+            self._on_claim(msg, src)
+
+    def _on_claim(self, claim: Claim, src: str | None, origin: bool = False) -> None:
+        if claim.claim_id in self.seen_claims:
+            return
+        self.seen_claims.add(claim.claim_id)
+        if origin or self.config.spread == "gossip":
+            self._spread(claim, src)
+        if self.ctx.name in self.roster.attesters:
+            rng = self.ctx.rng
+            saw = claim.truth if rng.random() < self.config.accuracy else not claim.truth
+            verdict = (not saw) if self.liar else saw
+            attestation = Attestation(claim.claim_id, self.ctx.name, verdict, self.ctx.name)
+            self.ctx.count("signatures")
+            self._hold(attestation)
+            self._spread(attestation, None)
+
+    def _on_attestation(self, src: str, att: Attestation) -> None:
+        key = (att.claim_id, att.attester, att.verdict)
+        if key in self.held:
+            return  # already verified and held: no work
+        self.ctx.count("signature_verifications")
+        if att.signer != att.attester or att.attester not in self.roster.attesters:
+            # The signature does not belong to the attester it names (or names a non-attester).
+            self.ctx.count("forged_rejected")
+            self.ctx.count("forged_attestations_rejected")
+            return
+        self._hold(att)
+        if self.config.spread == "gossip":
+            self._spread(att, src)
+
+    def _hold(self, att: Attestation) -> None:
+        self.held.add((att.claim_id, att.attester, att.verdict))
+        j = self.judgements.setdefault(att.claim_id, Judgement())
+        (j.support if att.verdict else j.against)[att.attester] = self._weight(att.attester)
+        if j.decided:
+            return
+        if sum(j.support.values()) >= self.accept_at:
+            j.decided = True
+            self.ctx.decide(att.claim_id, "accept", attesters=len(j.support))
+        elif sum(j.against.values()) >= self.reject_at:
+            j.decided = True
+            self.ctx.decide(att.claim_id, "reject", attesters=len(j.against))
+
+
+__all__ = ["Attestation", "AttestationConfig", "AttestationProtocol", "Claim"]

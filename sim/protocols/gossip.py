@@ -1,0 +1,370 @@
+"""Epidemic dissemination (Demers et al., 1987): anti-entropy and rumor mongering.
+
+Every node holds a key-value store. A write lands at one node (a client's `ClientRequest`
+carrying `key=value`), which stamps it with the next version of that key and its own name;
+the store keeps, per key, the greatest (version, writer) pair: last writer wins, ties broken
+by writer name, so every node that has seen the same writes holds the same value.
+
+- `style: anti_entropy`: each round a node contacts `fanout` peers and they compare digests
+  (key -> version, writer). `push` sends the initiator's newer values to the peer, `pull`
+  brings the peer's newer values back, `pushpull` does both.
+- `style: rumor`: a freshly learned value is a hot rumor; a node spreads its hot rumors each
+  round until they go cold, either after `k` unnecessary contacts (`stop: counter`) or with
+  probability 1/k per unnecessary contact (`stop: coin`). With `feedback: false` (blind) every
+  contact counts, needed or not; with `feedback: true` only contacts with a node that already
+  knew. In `pull` and `pushpull` a node asks a peer each round for the hot rumors it lacks.
+
+Each time a node learns a value it decides `slot=key@version:writer`. At the end of the run
+every live node records a `final_state` event, which the convergence checker compares.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.protocols._gossip_checks import check_convergence, check_gossip_validity, gossip_summary
+from sim.protocols._gossip_workload import UpdatesWorkload, check_updates_workload
+from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.scenario import Ms, Scenario
+
+Entry = tuple[str, int, str, str]
+"""(key, version, writer, value): one stored write."""
+Stamp = tuple[str, int, str]
+"""(key, version, writer): one digest item."""
+
+
+def _entries_bytes(entries: tuple[Entry, ...]) -> int:
+    return sum(len(k) + 8 + len(w) + len(v) for k, _, w, v in entries)
+
+
+def _stamps_bytes(stamps: tuple[Stamp, ...] | None) -> int:
+    return sum(len(k) + 8 + len(w) for k, _, w in stamps) if stamps else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Digest(Message):
+    """Anti-entropy: the sender's version of every key it holds."""
+
+    stamps: tuple[Stamp, ...]
+    stamps_bytes: int = -1
+    """Size of `stamps`, if the sender already knows it (it sends the same digest every round)."""
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus the digest."""
+        return self.header_bytes + (self.stamps_bytes if self.stamps_bytes >= 0 else _stamps_bytes(self.stamps))
+
+
+@dataclass(frozen=True, slots=True)
+class Updates(Message):
+    """Anti-entropy: values the receiver lacks, and keys the sender wants back."""
+
+    entries: tuple[Entry, ...]
+    wants: tuple[str, ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, values and wanted keys."""
+        return self.header_bytes + _entries_bytes(self.entries) + sum(len(k) for k in self.wants)
+
+
+@dataclass(frozen=True, slots=True)
+class Rumor(Message):
+    """Rumor mongering: hot values; `stamps` asks for the receiver's hot rumors the sender lacks.
+
+    On a reply, `needless` lists the keys of the receiver's rumors the sender already knew.
+    """
+
+    entries: tuple[Entry, ...]
+    stamps: tuple[Stamp, ...] | None = None
+    needless: tuple[str, ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, values, digest and feedback."""
+        return self.header_bytes + _entries_bytes(self.entries) + _stamps_bytes(self.stamps) + sum(len(k) for k in self.needless)
+
+
+@dataclass(frozen=True, slots=True)
+class RumorFeedback(Message):
+    """Push rumor mongering with feedback: the pushed keys the receiver already knew."""
+
+    needless: tuple[str, ...]
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus keys."""
+        return self.header_bytes + sum(len(k) for k in self.needless)
+
+
+class GossipConfig(ProtocolConfig):
+    """Settings of `mechanism: gossip`."""
+
+    mode: Literal["push", "pull", "pushpull"] = "pushpull"
+    style: Literal["anti_entropy", "rumor"] = "anti_entropy"
+    stop: Literal["counter", "coin"] = "counter"
+    k: Annotated[int, Field(ge=1)] = 2
+    feedback: bool = True
+    fanout: Annotated[int, Field(ge=1)] = 1
+    interval: Annotated[Ms, Field(gt=0)] = 100.0
+    sync_rounds: bool = True
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    settle: Ms = 1000.0
+    topology: TopologySpec = Field(default_factory=MeshTopology)
+
+
+@register("gossip")
+class Gossip(Protocol):
+    """One node of an epidemic protocol; see the module docstring."""
+
+    Config = GossipConfig
+    config: GossipConfig
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay")
+
+    # --- class hooks ---------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """Fanout, topology parameters, and the update workload's node names."""
+        assert isinstance(config, GossipConfig)
+        problems: list[tuple[str, str]] = []
+        if scenario.n < 2:
+            problems.append(("nodes", "gossip needs at least 2 nodes"))
+        elif config.fanout > scenario.n - 1:
+            problems.append(("protocol.fanout", f"must be at most nodes - 1 ({scenario.n - 1})"))
+        problems += check_topology(config.topology, scenario.node_names)
+        problems += check_updates_workload(scenario)
+        return problems
+
+    @classmethod
+    def prepare(cls, scenario: Scenario, config: ProtocolConfig, rng: np.random.Generator) -> Overlay:
+        """Build the overlay once; every node reads it through `ctx.shared`."""
+        assert isinstance(config, GossipConfig)
+        return build_overlay(config.topology, scenario.node_names, rng)
+
+    @classmethod
+    def workloads(cls) -> dict[str, Any]:
+        """Adds `updates`: writes to keys at nodes (Poisson or scripted)."""
+        return {"updates": UpdatesWorkload}
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Convergence (anti-entropy) and validity of held values."""
+        return [check_convergence, check_gossip_validity]
+
+    @classmethod
+    def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
+        """Spread times, residue and per-node costs."""
+        return gossip_summary(tables, scenario)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Reopen the persistent store; hot rumors are volatile and start empty."""
+        storage = self.ctx.storage
+        self.store: dict[str, tuple[int, str, str]] = storage.setdefault("store", {})
+        self.writes: dict[str, str] = storage.setdefault("writes", {})
+        self.hot: dict[str, int] = {}
+        self.overlay: Overlay = self.ctx.shared
+        self.me = self.overlay.index[self.ctx.name]
+        self.ticking = False
+        self._stamps: tuple[Stamp, ...] | None = None
+        self._stamps_size = 0
+        cfg = self.config
+        self.rumor = cfg.style == "rumor"
+        self.pushing = cfg.mode in ("push", "pushpull")
+        self.pulling = cfg.mode in ("pull", "pushpull")
+        if not self.rumor or self.pulling:
+            self._schedule(first=True)
+
+    def on_stop(self) -> None:
+        """Record the final store compactly for the convergence checker."""
+        state = ";".join(f"{k}={v}@{ver}:{w}" for k, (ver, w, v) in sorted(self.store.items()))
+        fields: dict[str, Any] = {"state": state}
+        if self.overlay.neighbours is not None:
+            fields["neighbours"] = ",".join(self.overlay.neighbours[self.ctx.name])
+        self.ctx.record("final_state", **fields)
+
+    # --- rounds --------------------------------------------------------------------------
+
+    def _schedule(self, first: bool = False) -> None:
+        interval = self.config.interval
+        now = self.ctx.now
+        if self.config.sync_rounds:
+            # Round r starts at r * interval for every node; the epsilon absorbs float error.
+            delay = (math.floor(now / interval + 1e-9) + 1) * interval - now
+        elif first:
+            delay = self.ctx.rng.uniform(0.0, interval)
+        else:
+            j = self.config.jitter
+            delay = interval * self.ctx.rng.uniform(1.0 - j, 1.0 + j)
+        self.ticking = True
+        self.ctx.set_timer("round", delay)
+
+    def on_timer(self, name: str) -> None:
+        """A gossip round: contact `fanout` peers."""
+        if self.rumor and not self.pulling and not self.hot:
+            self.ticking = False  # push rumor mongering sleeps until a new rumor arrives
+            return
+        for peer in self._pick_peers():
+            self._initiate(peer)
+        self._schedule()
+
+    def _pick_peers(self) -> list[str]:
+        rng = self.ctx.rng
+        fanout = self.config.fanout
+        neighbours = self.overlay.neighbours
+        if neighbours is None:
+            nodes = self.overlay.nodes
+            if fanout == 1:
+                # random() is C code; randrange costs several Python calls, and this runs n times a round.
+                i = int(rng.random() * (len(nodes) - 1))
+                return [nodes[i + 1 if i >= self.me else i]]
+            return [nodes[i + 1 if i >= self.me else i] for i in rng.sample(range(len(nodes) - 1), fanout)]
+        mine = neighbours[self.ctx.name]
+        if not mine:
+            return []
+        if fanout >= len(mine):
+            return list(mine)
+        if fanout == 1:
+            return [mine[rng.randrange(len(mine))]]
+        return rng.sample(mine, fanout)
+
+    def _initiate(self, peer: str) -> None:
+        send = self.ctx.send
+        if not self.rumor:
+            stamps = self._digest()
+            send(peer, Digest(stamps, self._stamps_size))
+            return
+        hot = self._hot_entries()
+        if self.pulling:
+            send(peer, Rumor(hot if self.pushing else (), self._digest()))
+        elif hot:
+            send(peer, Rumor(hot))
+        if self.pushing and hot and not self.config.feedback:
+            for entry in hot:
+                self._contact(entry[0])  # blind: every push counts
+
+    # --- store ---------------------------------------------------------------------------
+
+    def _digest(self) -> tuple[Stamp, ...]:
+        if self._stamps is None:
+            self._stamps = tuple((k, ver, w) for k, (ver, w, _) in self.store.items())
+            self._stamps_size = _stamps_bytes(self._stamps)
+        return self._stamps
+
+    def _entry(self, key: str) -> Entry:
+        ver, writer, value = self.store[key]
+        return (key, ver, writer, value)
+
+    def _hot_entries(self) -> tuple[Entry, ...]:
+        return tuple(self._entry(k) for k in self.hot)
+
+    def _apply(self, entries: tuple[Entry, ...]) -> list[str]:
+        """Keep each entry that is newer (last writer wins); returns the keys already known."""
+        known: list[str] = []
+        for key, ver, writer, value in entries:
+            cur = self.store.get(key)
+            if cur is not None and (cur[0], cur[1]) >= (ver, writer):
+                known.append(key)
+                continue
+            self._learn(key, ver, writer, value)
+        if known:
+            self.ctx.count("gossip_duplicates", len(known))
+        return known
+
+    def _learn(self, key: str, ver: int, writer: str, value: str, **fields: Any) -> None:
+        self.store[key] = (ver, writer, value)
+        self._stamps = None
+        self.ctx.decide(f"{key}@{ver}:{writer}", value, key=key, version=ver, writer=writer, **fields)
+        if self.rumor:
+            self.hot[key] = 0
+            if not self.ticking:
+                self._schedule()
+
+    def _contact(self, key: str) -> None:
+        """A contact that may cool the rumor on `key` (counter or coin)."""
+        if key not in self.hot:
+            return
+        if self.config.stop == "counter":
+            self.hot[key] += 1
+            if self.hot[key] >= self.config.k:
+                del self.hot[key]
+        elif self.ctx.rng.random() < 1.0 / self.config.k:
+            del self.hot[key]
+
+    def _newer_than(self, stamps: tuple[Stamp, ...], keys: Any) -> tuple[Entry, ...]:
+        """Entries among `keys` that are newer here than in `stamps`."""
+        theirs = {k: (ver, w) for k, ver, w in stamps}
+        out = []
+        for key in keys:
+            ver, writer, _ = self.store[key]
+            other = theirs.get(key)
+            if other is None or other < (ver, writer):
+                out.append(self._entry(key))
+        return tuple(out)
+
+    # --- messages ------------------------------------------------------------------------
+
+    def on_request(self, request: ClientRequest) -> None:
+        """A client write `key=value`: stamp it with the next version and our name."""
+        if request.cmd_id not in self.writes:
+            key, _, value = request.op.partition("=")
+            cur = self.store.get(key)
+            ver = cur[0] + 1 if cur is not None else 1
+            self.writes[request.cmd_id] = f"{key}@{ver}:{self.ctx.name}"
+            self._learn(key, ver, self.ctx.name, value or request.cmd_id, cmd_id=request.cmd_id)
+        self.ctx.send(request.client, ClientReply(request.cmd_id, True))
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Dispatch by message type."""
+        if type(msg) is Digest:
+            self._on_digest(src, msg)
+        elif type(msg) is Updates:
+            self._apply(msg.entries)
+            if msg.wants:
+                self.ctx.send(src, Updates(tuple(self._entry(k) for k in msg.wants if k in self.store)))
+        elif type(msg) is Rumor:
+            self._on_rumor(src, msg)
+        elif type(msg) is RumorFeedback:
+            for key in msg.needless:
+                self._contact(key)
+
+    def _on_digest(self, src: str, msg: Digest) -> None:
+        store = self.store
+        newer = self._newer_than(msg.stamps, store) if self.pulling else ()
+        wants: tuple[str, ...] = ()
+        if self.pushing:
+            wants = tuple(k for k, ver, w in msg.stamps if k not in store or (store[k][0], store[k][1]) < (ver, w))
+        if newer or wants:
+            self.ctx.send(src, Updates(newer, wants))
+
+    def _on_rumor(self, src: str, msg: Rumor) -> None:
+        hot_before = list(self.hot)  # rumors we just learn from this very message are not judged on it
+        known = self._apply(msg.entries)
+        for key in msg.needless:
+            self._contact(key)  # feedback on rumors we pushed
+        feedback = self.config.feedback
+        if msg.stamps is None:
+            # A plain push (push mode) or a reply; only a plain push gets feedback.
+            if known and feedback and not self.pulling:
+                self.ctx.send(src, RumorFeedback(tuple(known)))
+            return
+        # The sender asks for our hot rumors it lacks (pull / pushpull).
+        give = self._newer_than(msg.stamps, [k for k in hot_before if k in self.hot])
+        given = {entry[0] for entry in give}
+        for key in hot_before:
+            if not feedback or key not in given:
+                self._contact(key)
+        reply_needless = tuple(known) if feedback else ()
+        if give or reply_needless:
+            self.ctx.send(src, Rumor(give, None, reply_needless))
+
+
+__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates"]

@@ -1,0 +1,290 @@
+"""Repeated votes on questions with a true answer (Condorcet's jury, with faulty voters).
+
+A question starts at the coordinator (a client's `ClientRequest` with `op="truth=<answer>"`, or
+the coordinator's own timer with `ask_every`). It broadcasts a `Question`; every voter answers
+with a `Vote`, naming the true answer with probability `accuracy` (independently, from its
+own stream) and a uniformly chosen wrong answer otherwise. The coordinator (or every node,
+`collect: all`, where votes are broadcast) tallies valid votes under the rule, decides as soon
+as the result cannot change (judged against the weight of all eligible voters), and otherwise
+decides at `timeout` on the votes it got (judged against the weight cast).
+
+Faulty voters are byzantine faults in the scenario (one design for all of them):
+`silent` abstains, `corrupt` votes against the true answer, `double_vote` sends two distinct
+ballots against it. With `authenticated: true` votes are signed: two different ballots signed
+by one voter prove a double vote, and both are discarded (counter `double_votes_detected`).
+Without signatures the voter field proves nothing, so every distinct ballot counts (only an
+identical copy, a network duplicate, is ignored). The coordinator itself is assumed honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from sim.protocols._tally import Rule, RuleName, default_threshold, parse_fraction
+from sim.protocols._voting_support import QuestionsWorkload, check_questions_workload, voting_summary
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.scenario import Ms, Scenario
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.protocols.base import Context
+
+Fraction01 = Annotated[float, BeforeValidator(parse_fraction), Field(gt=0, le=1)]
+SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Question(Message):
+    """Coordinator to voters: vote on `qid`. `truth` is the world voters observe (noisily), not a hint."""
+
+    qid: str
+    truth: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header plus the question."""
+        return self.header_bytes + len(self.qid) + len(self.truth)
+
+
+@dataclass(frozen=True, slots=True)
+class Vote(Message):
+    """A ballot: `voter` answers `qid` with `answer`; `ballot` is the voter's ballot number."""
+
+    qid: str
+    voter: str
+    answer: str
+    ballot: int
+    signed: bool = False
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, fields, and a signature when signed."""
+        return self.header_bytes + len(self.qid) + len(self.voter) + len(self.answer) + 8 + (SIGNATURE_BYTES if self.signed else 0)
+
+
+class VotingConfig(ProtocolConfig):
+    """Settings of `mechanism: voting`."""
+
+    rule: RuleName = "majority"
+    threshold: Fraction01 | None = None
+    quorum: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=1)] = 0.0
+    collect: Literal["coordinator", "all"] = "coordinator"
+    coordinator: str | None = None
+    timeout: Annotated[Ms, Field(gt=0)] = 200.0
+    accuracy: Annotated[float, Field(ge=0, le=1)] = 0.8
+    answers: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2)
+    authenticated: bool = True
+    ask_every: Annotated[Ms, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _threshold(self) -> VotingConfig:
+        if self.threshold is not None and self.rule in ("majority", "unanimous"):
+            raise ValueError(f"'threshold' does not apply to rule {self.rule} (it is fixed)")
+        if len(set(self.answers)) != len(self.answers):
+            raise ValueError("answers must be distinct")
+        return self
+
+    def make_rule(self) -> Rule:
+        """The tally rule these settings describe."""
+        threshold = self.threshold if self.threshold is not None else default_threshold(self.rule)
+        return Rule(self.rule, threshold, self.quorum)
+
+
+@dataclass
+class Poll:
+    """One open question at a collecting node."""
+
+    qid: str
+    started: float
+    client: str | None = None
+    ballots: dict[tuple[str, int], str] = field(default_factory=dict)
+    cheaters: set[str] = field(default_factory=set)
+
+
+@register("voting")
+class Voting(Protocol):
+    """A voter, and the collector of votes (the coordinator, or everyone with `collect: all`)."""
+
+    Config = VotingConfig
+    config: VotingConfig
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "corrupt", "double_vote")
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """The coordinator and the workload's fixed truth and target must exist."""
+        assert isinstance(config, VotingConfig)
+        if config.coordinator is not None and config.coordinator not in scenario.node_names:
+            return [("protocol.coordinator", f"no node named {config.coordinator!r}")]
+        return check_questions_workload(scenario, config.answers)
+
+    @classmethod
+    def workloads(cls) -> dict[str, Any]:
+        """Adds `questions`: questions with a true answer, at a rate or a fixed count."""
+        return {"questions": QuestionsWorkload}
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Integrity only: a node decides each question at most once (answers may differ across nodes)."""
+        from sim.checkers.agreement import check_integrity
+
+        return [check_integrity]
+
+    @classmethod
+    def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
+        """Accuracy, undecided questions and latency."""
+        return voting_summary(tables, scenario)
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
+        """Faulty votes: `corrupt` votes against the truth, `double_vote` casts two ballots against it."""
+        if type(msg) is not Vote:
+            return None
+        truth = ctx.storage.get("seen", {}).get(msg.qid)
+        answers = ctx.storage.get("answers", [msg.answer])
+        wrong = [a for a in answers if a != truth] or [msg.answer]
+        against = Vote(msg.qid, msg.voter, wrong[rng.randrange(len(wrong))], msg.ballot, msg.signed)
+        if behaviour == "corrupt":
+            return against
+        if behaviour == "double_vote":
+            second = Vote(msg.qid, msg.voter, wrong[rng.randrange(len(wrong))], msg.ballot + 1_000_000, msg.signed)
+            return (against, second)
+        return None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Polls are volatile: a recovering collector forgets open questions (they time out)."""
+        cfg = self.config
+        self.rule = cfg.make_rule()
+        self.coordinator = cfg.coordinator or self.ctx.nodes[0]
+        weighted = cfg.rule == "weighted"
+        self.weights = {n: (self.ctx.weights[n] if weighted else 1.0) for n in self.ctx.nodes}
+        self.eligible = sum(self.weights.values())
+        self.polls: dict[str, Poll] = {}
+        self.closed: set[str] = set()
+        storage = self.ctx.storage
+        storage.setdefault("seen", {})
+        storage["answers"] = list(cfg.answers)
+        storage.setdefault("ballot", 0)
+        storage.setdefault("asked", 0)
+        if cfg.ask_every is not None and self.ctx.name == self.coordinator:
+            self.ctx.set_timer("ask", cfg.ask_every)
+
+    def collects(self) -> bool:
+        """Whether this node tallies votes."""
+        return self.config.collect == "all" or self.ctx.name == self.coordinator
+
+    # --- questions -----------------------------------------------------------------------
+
+    def on_request(self, request: ClientRequest) -> None:
+        """A client asks a question; `op` carries the world's true answer."""
+        truth = request.op.partition("truth=")[2] or self.config.answers[0]
+        self._ask(request.cmd_id, truth, request.client)
+
+    def on_timer(self, name: str) -> None:
+        """Ask our own question, or close a poll at its timeout."""
+        if name == "ask":
+            self.ctx.storage["asked"] += 1
+            answers = self.config.answers
+            self._ask(f"{self.ctx.name}:q{self.ctx.storage['asked']}", answers[self.ctx.rng.randrange(len(answers))], None)
+            self.ctx.set_timer("ask", self.config.ask_every or 0.0)
+        elif name.startswith("close:"):
+            self._evaluate(name[len("close:") :], final=True)
+
+    def _ask(self, qid: str, truth: str, client: str | None) -> None:
+        if qid in self.closed or qid in self.polls or qid in self.ctx.storage["seen"]:
+            return
+        self.ctx.record("question", qid=qid, truth=truth)
+        self.ctx.broadcast(Question(qid, truth))
+        self._open(qid, client)
+        self._vote(qid, truth)
+
+    def _open(self, qid: str, client: str | None) -> None:
+        if self.collects() and qid not in self.polls and qid not in self.closed:
+            self.polls[qid] = Poll(qid, self.ctx.now, client)
+            self.ctx.set_timer(f"close:{qid}", self.config.timeout)
+
+    def _vote(self, qid: str, truth: str) -> None:
+        """Observe the world with `accuracy` and cast one ballot."""
+        seen = self.ctx.storage["seen"]
+        if qid in seen:
+            return
+        seen[qid] = truth
+        rng = self.ctx.rng
+        answers = self.config.answers
+        if rng.random() < self.config.accuracy:
+            answer = truth
+        else:
+            wrong = [a for a in answers if a != truth]
+            answer = wrong[rng.randrange(len(wrong))]
+        self.ctx.storage["ballot"] += 1
+        vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
+        if self.config.collect == "all":
+            self.ctx.broadcast(vote)
+        elif self.ctx.name != self.coordinator:
+            self.ctx.send(self.coordinator, vote)
+        self._count(vote)  # no-op unless we collect
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Questions are answered; votes are tallied by collectors."""
+        if type(msg) is Question:
+            self._open(msg.qid, None)
+            self._vote(msg.qid, msg.truth)
+        elif type(msg) is Vote:
+            if self.config.collect == "all" and msg.qid not in self.polls and msg.qid not in self.closed:
+                self._open(msg.qid, None)  # a vote overtook its question
+            self._count(msg)
+
+    # --- tallying ------------------------------------------------------------------------
+
+    def _count(self, vote: Vote) -> None:
+        poll = self.polls.get(vote.qid)
+        if poll is None or vote.voter not in self.weights:
+            return
+        key = (vote.voter, vote.ballot)
+        if key in poll.ballots or vote.voter in poll.cheaters:
+            return  # a network duplicate, or a voter already caught
+        if self.config.authenticated and vote.signed:
+            if any(v == vote.voter for v, _ in poll.ballots):
+                # Two different ballots signed by one voter: proof of a double vote; drop them all.
+                poll.cheaters.add(vote.voter)
+                for k in [k for k in poll.ballots if k[0] == vote.voter]:
+                    del poll.ballots[k]
+                self.ctx.count("double_votes_detected")
+                self.ctx.record("double_vote", qid=vote.qid, voter=vote.voter)
+                return
+        elif self.config.authenticated:
+            self.ctx.count("unsigned_votes_rejected")
+            return
+        poll.ballots[key] = vote.answer
+        # Decide early only when no later ballot can change the result; otherwise wait for the timeout
+        # (a second ballot of a double voter may still be on its way).
+        self._evaluate(vote.qid, final=False)
+
+    def _evaluate(self, qid: str, final: bool) -> None:
+        poll = self.polls.get(qid)
+        if poll is None:
+            return
+        tally: dict[str, float] = {}
+        for (voter, _), answer in sorted(poll.ballots.items()):
+            tally[answer] = tally.get(answer, 0.0) + self.weights[voter]
+        answer, reason = self.rule.outcome(tally, self.eligible, final)
+        if reason == "open":
+            return
+        del self.polls[qid]
+        self.closed.add(qid)
+        self.ctx.cancel_timer(f"close:{qid}")
+        cast = round(sum(tally.values()), 6)
+        if answer is None:
+            self.ctx.record("no_decision", qid=qid, reason=reason, cast_weight=cast)
+        else:
+            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots))
+        if poll.client is not None:
+            self.ctx.send(poll.client, ClientReply(qid, answer is not None, None, answer or reason))
+
+
+__all__ = ["Question", "Vote", "Voting", "VotingConfig"]
