@@ -32,6 +32,7 @@ class FaultInjector:
         self.sim = sim
         self.env = sim.env
         self.rng = sim.py_rng("faults")
+        self._cut_seq = 0
 
     def start(self) -> None:
         """Install byzantine behaviours and start one process per timed entry."""
@@ -123,17 +124,22 @@ class FaultInjector:
 
             def undo_partition() -> None:
                 net.remove_partition(handle)
-                self._event("heal", handle=handle)
+                self._event("heal", handle=handle, healed="partition")
 
             return undo_partition
         if action == "cut":
             assert spec.cut is not None
             pairs = net.add_cut(net.expand(spec.cut.from_), net.expand(spec.cut.to))
-            self._event("cut", pairs=len(pairs), src=",".join(net.expand(spec.cut.from_)), dst=",".join(net.expand(spec.cut.to)))
+            # A handle lets the timeline match this cut to the heal that undoes it.
+            self._cut_seq += 1
+            cut_handle = self._cut_seq
+            self._event(
+                "cut", pairs=len(pairs), src=",".join(net.expand(spec.cut.from_)), dst=",".join(net.expand(spec.cut.to)), handle=cut_handle
+            )
 
             def undo_cut() -> None:
                 net.remove_cut(pairs)
-                self._event("heal", pairs=len(pairs))
+                self._event("heal", pairs=len(pairs), handle=cut_handle, healed="cut")
 
             return undo_cut
         if action == "heal":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,18 @@ import yaml
 from sim.records import RunTables
 
 TABLES = ("decisions", "events", "violations", "messages", "requests")
+
+
+def _fresh_dir(parent: Path, stem: str) -> Path:
+    # Like mkdtemp, but with the usual permissions (mkdtemp makes a private 0700 folder).
+    for i in range(10_000):
+        candidate = parent / f".{stem}.{os.getpid()}.{i}.tmp"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary folder name in {parent}")
 
 
 @dataclass
@@ -64,8 +75,11 @@ class RunResult:
 
         """
         final = Path(path)
+        if final.exists() and not (final / "summary.json").exists() and (not final.is_dir() or any(final.iterdir())):
+            # Replacing a previous run is fine; replacing anything else (say, '.') is not.
+            raise FileExistsError(f"{final} exists and is not a run directory; refusing to replace it")
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        tmp = _fresh_dir(final.parent, final.name)
         try:
             (tmp / "scenario.yaml").write_text(yaml.safe_dump(self.scenario, sort_keys=False), encoding="utf-8")
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")

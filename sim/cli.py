@@ -1,0 +1,364 @@
+"""The `consim` command line: thin typer commands over plain functions.
+
+Every command turns bad input into one line on stderr (`file: field.path: problem`) and exit
+status 2; `ScenarioError` is caught here, at the boundary, and nowhere else. To add a command,
+write the work as a plain function (in its own module when it is large) and a thin `@app.command`
+wrapper that catches `ScenarioError` through `guard`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from sim.scenario import Scenario, ScenarioError
+
+EXIT_BAD_INPUT = 2
+EXIT_UNSAFE = 3
+PROGRESS_AFTER_S = 2.0
+"""Show a progress bar only once a run has taken this much wall time."""
+
+# typer vendors click in recent versions and uses the click package in older ones; find the
+# error classes through a public exception so both work.
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class ConsimGroup(TyperGroup):
+    """A typer group whose usage errors are one line on stderr (exit 2), never a panel."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command; in standalone mode render click's errors as a single line."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _CLICK_ERROR as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `consim`: the help text is the answer
+                typer.echo(exc.format_message(), err=True)
+                sys.exit(EXIT_BAD_INPUT)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "consim"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"{where}: {message}", err=True)
+            sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=ConsimGroup,
+    name="consim",
+    help="consim: a discrete-event simulator for consensus experiments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def bad_input(message: str) -> typer.Exit:
+    """Print one line on stderr and return the exit to raise (status 2)."""
+    typer.echo(message, err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Turn a `ScenarioError` raised inside into one line on stderr and exit status 2."""
+    try:
+        yield
+    except ScenarioError as exc:
+        raise bad_input(str(exc)) from None
+
+
+# --- plain functions ---------------------------------------------------------------------
+
+
+def run_id(scenario: Scenario) -> str:
+    """A reproducible run id: the seed plus a short hash of the resolved scenario."""
+    canonical = json.dumps(scenario.resolved(), sort_keys=True, separators=(",", ":"))
+    return f"seed{scenario.seed}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+
+
+def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
+    """Where `consim run` writes by default: `results/<name>/<run-id>/`."""
+    return root / scenario.name / run_id(scenario)
+
+
+def check_out_dir(path: Path) -> None:
+    """Refuse to replace anything that is not a run directory.
+
+    Raises:
+        ScenarioError: when `path` is a file or a non-empty folder that is not a run directory.
+
+    """
+    if path.exists() and not path.is_dir():
+        raise ScenarioError("--out", "", f"{path} is a file")
+    if path.is_dir() and any(path.iterdir()) and not (path / "summary.json").exists():
+        raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
+
+
+HEADLINE = (
+    "mechanism",
+    "nodes",
+    "seed",
+    "duration_ms",
+    "decisions",
+    "commands_submitted",
+    "commands_completed",
+    "liveness",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_mean",
+    "messages_sent",
+    "messages_delivered",
+    "messages_dropped",
+    "messages_per_decision",
+    "bytes_sent",
+    "safety_violations",
+)
+HIDDEN = ("name", "journal_sha256")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A compact two-column text table: headline keys first, then the mechanism's own."""
+    keys = [k for k in HEADLINE if k in summary]
+    keys += [k for k in summary if k not in HEADLINE and k not in HIDDEN]
+    cells = [(k, _fmt(summary[k])) for k in keys]
+    half = (len(cells) + 1) // 2
+    left, right = cells[:half], cells[half:]
+    lw = max(len(k) for k, _ in left) if left else 0
+    lv = max(len(v) for _, v in left) if left else 0
+    rw = max((len(k) for k, _ in right), default=0)
+    lines = [f"run {summary.get('name', '')}"]
+    for i, (key, value) in enumerate(left):
+        line = f"  {key:<{lw}}  {value:>{lv}}"
+        if i < len(right):
+            rkey, rvalue = right[i]
+            line += f"    {rkey:<{rw}}  {rvalue}"
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A progress bar on stderr that appears only once a run has taken a couple of seconds."""
+
+    def __init__(self, duration_ms: float, enabled: bool) -> None:
+        self.duration = duration_ms
+        self.enabled = enabled
+        self.started = time.monotonic()  # wall clock of the CLI only; the simulation never sees it
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, now_ms: float) -> None:
+        """Advance to simulated time `now_ms`."""
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < PROGRESS_AFTER_S:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("simulating"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f} ms simulated"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("run", total=self.duration, completed=now_ms)
+        self.bar.update(self.task, completed=now_ms)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def prepare_run(path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None) -> tuple[Scenario, Path]:
+    """Load and validate a scenario and choose its run directory; nothing is written.
+
+    Raises:
+        ScenarioError: for bad input of any kind.
+
+    """
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(path, overrides or [], seed)
+    target = out if out is not None else default_run_dir(scenario)
+    check_out_dir(target)
+    return scenario, target
+
+
+def execute_run(
+    scenario: Scenario, target: Path, trace: bool = False, plots: bool = True, progress: Callable[[float], None] | None = None
+) -> Any:
+    """Run a validated scenario and save its run directory atomically; returns the RunResult.
+
+    Raises:
+        ScenarioError: when the run directory cannot be written.
+
+    """
+    from sim.runner import run
+
+    result = run(scenario, trace=trace, progress=progress)
+    try:
+        result.save(target, plots=plots)
+    except OSError as exc:
+        raise ScenarioError("--out", "", f"cannot write {target}: {exc.strerror or exc}") from None
+    return result
+
+
+def describe_outputs(run_dir: Path) -> str:
+    """Lines saying where the tables and plots of a run directory are."""
+    tables = sorted(p.name for p in run_dir.glob("*.parquet"))
+    lines = [f"tables: {run_dir}/ ({', '.join(tables)}, summary.json, scenario.yaml)"]
+    plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
+    if plots:
+        lines.append(f"plots:  {run_dir / 'plots'}/ ({', '.join(plots)})")
+    return "\n".join(lines)
+
+
+def validate_files(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """Each file with None when it is a valid scenario, else its one-line error."""
+    from sim.scenario import load_scenario
+
+    results: list[tuple[Path, str | None]] = []
+    for path in paths:
+        try:
+            load_scenario(path)
+            results.append((path, None))
+        except ScenarioError as exc:
+            results.append((path, str(exc)))
+    return results
+
+
+def replot(run_dir: Path) -> list[Path]:
+    """Draw a saved run's plots again from its tables; returns the PNG files.
+
+    Raises:
+        ScenarioError: when `run_dir` is not a run directory.
+
+    """
+    from sim.plots import save_run_plots
+    from sim.results import RunResult
+
+    if not (run_dir / "summary.json").is_file():
+        raise ScenarioError(str(run_dir), "", "not a run directory (no summary.json)")
+    try:
+        result = RunResult.load(run_dir)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(run_dir), "", f"cannot read run directory: {exc}") from None
+    return save_run_plots(result, run_dir / "plots")
+
+
+# --- commands ----------------------------------------------------------------------------
+
+ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.", show_default=False)]
+
+
+@app.command("run")
+def run_cmd(
+    scenario: ScenarioArg,
+    seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Replace the scenario's seed.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="PATH=VALUE", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="DIR", help="Run directory (default: results/<name>/seed<N>-<hash>/).")
+    ] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Keep the full message journal (trace.parquet, space-time plot).")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with status 3 when a safety violation is found.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table and no progress bar.")] = False,
+) -> None:
+    """Run one scenario: print a summary and write the run directory (tables, plots)."""
+    with guard():
+        resolved, run_dir = prepare_run(scenario, seed, set_, out)
+        progress = _Progress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
+        try:
+            result = execute_run(resolved, run_dir, trace, not no_plots, progress)
+        finally:
+            progress.close()
+    if not quiet:
+        typer.echo(format_summary(result.summary))
+    violations = result.violations
+    if len(violations):
+        rules = ", ".join(sorted(set(violations["rule"].astype(str))))
+        typer.echo(f"warning: {len(violations)} safety violation(s): {rules} (see violations.parquet)", err=True)
+    typer.echo(describe_outputs(run_dir))
+    if strict and len(violations):
+        raise typer.Exit(EXIT_UNSAFE)
+
+
+@app.command("validate")
+def validate_cmd(
+    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO", help="Scenario YAML files to check.", show_default=False)],
+) -> None:
+    """Check scenario files without running them: OK, or the one-line error (exit 2 if any is bad)."""
+    bad = 0
+    for path, error in validate_files(scenarios):
+        if error is None:
+            typer.echo(f"{path}: OK")
+        else:
+            bad += 1
+            typer.echo(error, err=True)
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("list")
+def list_cmd(
+    scenarios_dir: Annotated[
+        Path | None,
+        typer.Option("--scenarios", metavar="DIR", help="Folder of shipped scenarios (default: ./scenarios, else the package's)."),
+    ] = None,
+) -> None:
+    """List mechanisms, delay distributions, fault kinds, byzantine behaviours, workloads and scenarios."""
+    from sim.catalog import catalog, render_catalog
+
+    typer.echo(render_catalog(catalog(scenarios_dir)))
+
+
+@app.command("plot")
+def plot_cmd(
+    target: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `consim run`.", show_default=False)],
+) -> None:
+    """Draw the plots of a saved run again from its tables (into RUN_DIR/plots/)."""
+    # A sweep directory (runs.parquet) is handled by the sweep plots when they land (issue 5).
+    with guard():
+        paths = replot(target)
+    typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
+
+
+def main() -> None:
+    """Entry point for `python -m sim`."""
+    app(prog_name="consim")
