@@ -351,7 +351,8 @@ def list_cmd(
 @app.command("plot")
 def plot_cmd(
     target: Annotated[
-        Path, typer.Argument(help="A run directory (`consim run`) or a sweep directory (`consim sweep`).", show_default=False)
+        Path,
+        typer.Argument(metavar="RUN_OR_SWEEP_DIR", help="A run directory or a sweep directory.", show_default=False),
     ],
     metric: Annotated[
         str | None, typer.Option("--metric", help="Sweep only: the metric to plot (default: every headline metric present).")
