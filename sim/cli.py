@@ -350,13 +350,81 @@ def list_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    target: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `consim run`.", show_default=False)],
+    target: Annotated[
+        Path,
+        typer.Argument(metavar="RUN_OR_SWEEP_DIR", help="A run directory or a sweep directory.", show_default=False),
+    ],
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Sweep only: the metric to plot (default: every headline metric present).")
+    ] = None,
+    x: Annotated[str | None, typer.Option("--x", help="Sweep only: the swept parameter on the x axis (default: the first).")] = None,
+    hue: Annotated[
+        str | None, typer.Option("--hue", help="Sweep only: one line per value of this parameter (default: the second, if any).")
+    ] = None,
 ) -> None:
-    """Draw the plots of a saved run again from its tables (into RUN_DIR/plots/)."""
-    # A sweep directory (runs.parquet) is handled by the sweep plots when they land (issue 5).
+    """Draw plots again from saved tables: a run's plots, or a sweep's metric against a parameter with 95% CI bands."""
+    from sim.cli_sweep import plot_sweep_command
+    from sim.sweep import is_sweep_dir
+
     with guard():
-        paths = replot(target)
+        if is_sweep_dir(target):
+            paths = plot_sweep_command(target, metric, x, hue)
+        else:
+            if metric or x or hue:
+                raise ScenarioError("--metric/--x/--hue", "", "apply to sweep directories only")
+            paths = replot(target)
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    sweep: Annotated[
+        Path, typer.Argument(metavar="SWEEP", help="Sweep YAML file (base scenario, grid, zip, replicates).", show_default=False)
+    ],
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Local worker processes (default: all cores; 1 runs in this process).")
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="Where runs execute: local (process pool) or dask.")] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (with --backend dask); without it a local cluster starts.")
+    ] = None,
+    keep_runs: Annotated[bool, typer.Option("--keep-runs", help="Also keep each run's directory under OUT/runs/<key>/.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Sweep directory (default: results/<sweep name>/).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs whose earlier attempt failed.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no failure lines, no table.")] = False,
+) -> None:
+    """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
+    from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
+
+    try:
+        with guard():
+            _, text = sweep_command(sweep, jobs, backend, scheduler, keep_runs, out, quiet, retry_failed)
+    except KeyboardInterrupt:
+        typer.echo(interrupted_text(sweep, out), err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    typer.echo(text)
+
+
+@app.command("compare")
+def compare_cmd(
+    scenario: ScenarioArg,
+    mechanisms: Annotated[
+        str, typer.Option("--mechanisms", "-m", help="Comma-separated mechanisms to run the scenario on.")
+    ] = "raft,multipaxos,pbft",
+    replicates: Annotated[int, typer.Option("--replicates", "-r", help="Seeds per mechanism (seed, seed+1, ...).")] = 3,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: results/<name>-compare/).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Local worker processes (1 runs in this process).")] = 1,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."),
+    ] = None,
+) -> None:
+    """Run one scenario on several mechanisms: a table and a latency / messages-per-decision trade-off chart."""
+    from sim.cli_sweep import compare_command
+
+    with guard():
+        _, text = compare_command(scenario, mechanisms, replicates, out, jobs, set_)
+    typer.echo(text)
 
 
 def main() -> None:

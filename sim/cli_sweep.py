@@ -1,0 +1,193 @@
+"""The work behind `consim sweep`, `consim compare` and `consim plot SWEEP_DIR`, as plain functions.
+
+The typer commands in sim/cli.py are thin wrappers: they turn `ScenarioError` into one line on
+stderr and exit status 2, and `KeyboardInterrupt` into exit status 130.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from sim.scenario import ScenarioError
+
+EXIT_INTERRUPTED = 130
+SUMMARY_METRICS = (
+    "liveness",
+    "latency_ms_p50",
+    "failover_ms_p50",
+    "time_to_all_ms_mean",
+    "messages_per_decision",
+    "messages_per_node",
+    "safety_violations",
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def text_table(frame: pd.DataFrame, max_rows: int = 40) -> str:
+    """A plain fixed-width text table (first `max_rows` rows)."""
+    shown = frame.head(max_rows)
+    columns = [str(c) for c in shown.columns]
+    cells = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    if len(frame) > max_rows:
+        lines.append(f"... {len(frame) - max_rows} more rows")
+    return "\n".join(lines)
+
+
+def sweep_overview(summary: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """One row per grid point: its parameters and the mean (± CI half-width) of headline metrics."""
+    if summary.empty:
+        return summary
+    metrics = [m for m in SUMMARY_METRICS if m in set(summary["metric"]) and summary.loc[summary["metric"] == m, "n"].sum() > 0]
+    first = summary.drop_duplicates("point").set_index("point")
+    table = first[[*params, "runs", "failed"]].copy()
+    for metric in metrics:
+        part = summary[summary["metric"] == metric].set_index("point")
+        half = (part["ci_high"] - part["mean"]).round(3)
+        table[metric] = [f"{_cell(m)} ± {_cell(h)}" if not math.isnan(h) else _cell(m) for m, h in zip(part["mean"], half, strict=True)]
+    return table.reset_index(drop=True)
+
+
+def sweep_command(
+    path: Path,
+    jobs: int | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
+    keep_runs: bool = False,
+    out: Path | None = None,
+    quiet: bool = False,
+    retry_failed: bool = False,
+    stream: IO[str] | None = None,
+) -> tuple[Any, str]:
+    """Validate and run a sweep; returns the SweepResult and the text to print.
+
+    Raises:
+        ScenarioError: bad sweep file, bad grid value, bad option.
+        KeyboardInterrupt: interrupted; finished rows are kept (say so with `interrupted_text`).
+
+    """
+    from sim.sweep import BACKENDS, load_sweep, run_sweep
+
+    if backend not in BACKENDS:
+        raise ScenarioError("--backend", "", f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if scheduler and backend != "dask":
+        raise ScenarioError("--scheduler", "", "a scheduler address needs --backend dask")
+    if jobs is not None and jobs < 1:
+        raise ScenarioError("--jobs", "", "must be at least 1")
+    sweep = load_sweep(path)
+    target = out if out is not None else Path("results") / sweep.name
+    if target.exists() and not target.is_dir():
+        raise ScenarioError("--out", "", f"{target} is a file")
+    if target.is_dir() and any(target.iterdir()) and not (target / "sweep.json").exists():
+        raise ScenarioError("--out", "", f"{target} is a non-empty folder that is not a sweep directory; refusing to write into it")
+    try:
+        result = run_sweep(
+            sweep, target, jobs, backend, scheduler, keep_runs=keep_runs, quiet=quiet, retry_failed=retry_failed, stream=stream
+        )
+    except ImportError as exc:  # dask missing
+        raise ScenarioError("--backend", "", str(exc)) from None
+    lines = [
+        f"sweep {sweep.name}: {len(sweep.tasks)} runs ({len(sweep.points)} grid points x {len(sweep.spec.seeds)} seeds); "
+        f"{result.executed} computed now, {result.reused} reused, {result.failed} failed"
+    ]
+    if not quiet:
+        lines.append(text_table(sweep_overview(result.summary, sweep.params)))
+    lines.append(f"rows:       {target / 'runs.parquet'}")
+    lines.append(f"aggregates: {target / 'summary.parquet'} (mean, std, 95% CI per grid point and metric)")
+    if keep_runs:
+        lines.append(f"runs:       {target / 'runs'}/<key>/")
+    return result, "\n".join(lines)
+
+
+def interrupted_text(path: Path, out: Path | None = None) -> str:
+    """What to tell the user after Ctrl-C: where the finished rows are and how to resume."""
+    from sim.sweep import load_sweep
+
+    try:
+        sweep = load_sweep(path)
+        target = out if out is not None else Path("results") / sweep.name
+        done = len(list((target / "rows").glob("*.json")))
+        return f"interrupted: {done} of {len(sweep.tasks)} runs are kept in {target / 'rows'}; run the same command again to finish"
+    except (ScenarioError, OSError):
+        return "interrupted; run the same command again to finish"
+
+
+def compare_command(
+    path: Path, mechanisms: str, replicates: int = 3, out: Path | None = None, jobs: int = 1, overrides: list[str] | None = None
+) -> tuple[Any, str]:
+    """Run a scenario on each mechanism, save table, runs and trade-off chart; returns (Comparison, text).
+
+    Raises:
+        ScenarioError: bad scenario, unknown mechanism, bad option.
+
+    """
+    from sim.compare import compare
+    from sim.scenario import load_scenario, parse_overrides
+
+    names = [m.strip() for m in mechanisms.split(",") if m.strip()]
+    if not names:
+        raise ScenarioError("--mechanisms", "", "name at least one mechanism, e.g. raft,multipaxos,pbft")
+    if replicates < 1:
+        raise ScenarioError("--replicates", "", "must be at least 1")
+    scenario = load_scenario(path, overrides or [])
+    result = compare(path, names, replicates, jobs=jobs, overrides=parse_overrides(overrides))
+    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    result.save(target)
+    shown = result.table[
+        [
+            "mechanism",
+            "tolerates",
+            "runs",
+            "failed",
+            "latency_ms_p50",
+            "latency_ms_p99",
+            "messages_per_decision",
+            "liveness",
+            "safety_violations",
+        ]
+    ]
+    lines = [f"compare {scenario.name}: {', '.join(names)} ({replicates} seeds each)", text_table(shown)]
+    for name, notes in result.notes.items():
+        for note in notes:
+            lines.append(f"  {name}: {note}")
+    lines.append(f"table: {target / 'table.csv'} (and table.parquet, runs.parquet)")
+    lines.append(f"chart: {target / 'tradeoff.png'}")
+    return result, "\n".join(lines)
+
+
+def plot_sweep_command(target: Path, metric: str | None = None, x: str | None = None, hue: str | None = None) -> list[Path]:
+    """Draw a finished sweep's metric-against-parameter plots into TARGET/plots/.
+
+    Raises:
+        ScenarioError: not a sweep directory, or an unknown metric or parameter.
+
+    """
+    from sim.sweep import SweepResult, is_sweep_dir
+    from sim.sweep_plots import save_sweep_plots
+
+    if not is_sweep_dir(target) or not (target / "runs.parquet").exists():
+        raise ScenarioError(str(target), "", "not a finished sweep directory (no sweep.json and runs.parquet)")
+    result = SweepResult.load(target)
+    for option, value, known in (("--x", x, result.params), ("--hue", hue, result.params)):
+        if value is not None and value not in known:
+            raise ScenarioError(option, "", f"{value!r} is not a swept parameter (have: {', '.join(known)})")
+    if metric is not None and metric not in result.runs.columns:
+        from sim.sweep import metric_columns
+
+        raise ScenarioError("--metric", "", f"no metric {metric!r} (have: {', '.join(metric_columns(result.runs, result.params))})")
+    if not result.params:
+        raise ScenarioError(str(target), "", "the sweep has no swept parameter to plot against")
+    return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue)

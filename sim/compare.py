@@ -1,0 +1,206 @@
+"""Compare mechanisms on the same nodes, network, faults and workload: a table and a trade-off chart."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from sim.protocols.base import get_protocol
+from sim.protocols.base import mechanisms as registered
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, set_path
+from sim.sweep.execute import execute
+from sim.sweep.spec import Task, run_key
+from sim.sweep.stats import aggregate
+from sim.sweep_plots import tradeoff_chart
+
+# The fault model of mechanisms that do not declare one themselves (a `tolerates` class
+# attribute on the Protocol wins): (kind of fault, the bound on faulty agents as a fraction of n).
+FAULT_MODELS: dict[str, tuple[str, int | None]] = {
+    "raft": ("crash", 2),
+    "multipaxos": ("crash", 2),
+    "pbft": ("byzantine", 3),
+}
+TABLE_METRICS = ("latency_ms_p50", "latency_ms_p99", "messages_per_decision", "decisions", "liveness", "safety_violations")
+_FAULT_INDEX = re.compile(r"^faults\[(\d+)\]")
+
+
+def tolerates(mechanism: str, n: int | None = None) -> str:
+    """The faults a mechanism tolerates, e.g. "crash f<n/2 (f≤2 of 5)"; "?" when unknown."""
+    declared = getattr(get_protocol(mechanism), "tolerates", None) if mechanism in registered() else None
+    if isinstance(declared, str) and declared:
+        return declared
+    if mechanism not in FAULT_MODELS:
+        return "?"
+    kind, divisor = FAULT_MODELS[mechanism]
+    if divisor is None:
+        return kind
+    text = f"{kind} f<n/{divisor}"
+    if n:
+        text += f" (f≤{(n - 1) // divisor} of {n})"
+    return text
+
+
+def _describe_fault(fault: dict[str, Any]) -> str:
+    keys = [k for k in ("crash", "recover", "partition", "cut", "heal", "set_link", "churn", "byzantine") if k in fault]
+    action = keys[0] if keys else "fault"
+    detail = fault.get("behaviour") or fault.get(action)
+    return f"{action} {detail}" if isinstance(detail, str) else action
+
+
+def adapt(data: dict[str, Any], mechanism: str, source: str = "<scenario>") -> tuple[Scenario | None, list[str]]:
+    """Retarget scenario data at `mechanism`, dropping protocol settings and faults it refuses.
+
+    Returns:
+        The validated scenario (None when it cannot run this mechanism) and notes saying what
+        was dropped or why the mechanism was skipped.
+
+    """
+    data = copy.deepcopy(data)
+    original = data.get("mechanism")
+    data["mechanism"] = mechanism
+    notes: list[str] = []
+    dropped_settings: list[str] = []
+    if original != mechanism and isinstance(data.get("protocol"), dict):
+        # Another mechanism's settings rarely mean the same thing here; keep only the ones this one knows.
+        known = set(get_protocol(mechanism).Config.model_fields)
+        aliases = {f.alias for f in get_protocol(mechanism).Config.model_fields.values() if f.alias}
+        for key in sorted(data["protocol"]):
+            if key not in known and key not in aliases:
+                dropped_settings.append(key)
+                del data["protocol"][key]
+    faults = data.get("faults") or []
+    for _ in range(len(faults) + len(data.get("protocol") or {}) + 1):
+        try:
+            scenario = scenario_from_dict(data, source)
+        except ScenarioError as err:
+            match = _FAULT_INDEX.match(err.field)
+            if match and int(match.group(1)) < len(data.get("faults") or []):
+                fault = data["faults"].pop(int(match.group(1)))
+                notes.append(f"dropped fault '{_describe_fault(fault)}': {err.problem}")
+                continue
+            if err.field.startswith("protocol.") and isinstance(data.get("protocol"), dict):
+                key = err.field.split(".")[1].split("[")[0]
+                if key in data["protocol"]:
+                    del data["protocol"][key]
+                    notes.append(f"dropped protocol.{key}: {err.problem}")
+                    continue
+            return None, [*notes, f"skipped: {err.field or 'scenario'}: {err.problem}"]
+        if dropped_settings:
+            notes.insert(0, f"{original} settings not used: {', '.join(dropped_settings)}")
+        return scenario, notes
+    return None, [*notes, "skipped: could not adapt the scenario"]
+
+
+@dataclass
+class Comparison:
+    """The result of `compare`: one table row per mechanism, every run's row, and the chart."""
+
+    table: pd.DataFrame
+    runs: pd.DataFrame
+    figure: Figure
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write table.csv, table.parquet, runs.parquet and tradeoff.png into `folder`."""
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(root / "table.csv", index=False)
+        self.table.to_parquet(root / "table.parquet", index=False)
+        self.runs.to_parquet(root / "runs.parquet", index=False)
+        self.figure.savefig(root / "tradeoff.png", dpi=100, metadata={"Software": None})
+        return root
+
+
+def _load(scenario: Scenario | dict[str, Any] | str | Path, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    # The scenario must be valid for its own mechanism: its mistakes are reported as such,
+    # never mistaken for something another mechanism refuses.
+    if isinstance(scenario, Scenario):
+        data, source = scenario.resolved(), f"<{scenario.name}>"
+    elif isinstance(scenario, dict):
+        data, source = copy.deepcopy(scenario), "<scenario>"
+    else:
+        load_scenario(scenario)
+        data, source = yaml.safe_load(Path(scenario).read_text(encoding="utf-8")), str(scenario)
+    for path, value in (overrides or {}).items():
+        set_path(data, path, value)
+    scenario_from_dict(data, source)
+    return data, source
+
+
+def compare(
+    scenario: Scenario | dict[str, Any] | str | Path,
+    mechanisms: Sequence[str] = ("raft", "multipaxos", "pbft"),
+    replicates: int = 3,
+    jobs: int = 1,
+    overrides: dict[str, Any] | None = None,
+) -> Comparison:
+    """Run the same scenario on each mechanism (seeds seed..seed+replicates-1) and compare them.
+
+    Protocol settings a mechanism does not understand and faults it refuses (e.g. byzantine
+    behaviours a crash-tolerant protocol does not model) are dropped for that mechanism, and
+    the table's `notes` column says so; a mechanism the scenario cannot run at all is listed
+    with the reason and no numbers.
+
+    Args:
+        scenario: a Scenario, raw scenario data, or a YAML path.
+        mechanisms: the mechanisms to compare (registered names).
+        replicates: seeds per mechanism.
+        jobs: local worker processes (1 runs in this process).
+        overrides: dotted overrides applied to the scenario first (e.g. {"duration": "3s"}).
+
+    Raises:
+        ScenarioError: the scenario itself is bad, or a mechanism name is unknown.
+
+    """
+    data, source = _load(scenario, overrides)
+    known = list(registered())
+    for name in mechanisms:
+        if name not in known:
+            raise ScenarioError("--mechanisms", name, f"unknown mechanism (known: {', '.join(known)})")
+    tasks: list[Task] = []
+    notes: dict[str, list[str]] = {}
+    nodes: dict[str, int] = {}
+    for name in mechanisms:
+        adapted, notes[name] = adapt(data, name, source)
+        if adapted is None:
+            continue
+        nodes[name] = adapted.n
+        for i in range(replicates):
+            one = adapted.model_copy(update={"seed": adapted.seed + i}, deep=True)
+            tasks.append(Task(run_key(one), len(nodes) - 1, {"mechanism": name}, one.seed, one))
+    rows = sorted(execute(tasks, jobs=jobs), key=lambda r: (r["point"], r["seed"]))
+    runs = pd.DataFrame(rows)
+    table = _table(runs, list(mechanisms), notes, nodes)
+    figure = tradeoff_chart(table, title=f"Latency against message cost — {data.get('name', '')} ({replicates} seeds each)")
+    return Comparison(table, runs, figure, notes)
+
+
+def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], nodes: dict[str, int]) -> pd.DataFrame:
+    stats = aggregate(runs, ["mechanism"], [m for m in TABLE_METRICS if m in runs.columns]) if not runs.empty else pd.DataFrame()
+    records = []
+    for name in names:
+        record: dict[str, Any] = {"mechanism": name, "tolerates": tolerates(name, nodes.get(name))}
+        part = stats[stats["mechanism"] == name] if not stats.empty else stats
+        mine = runs[runs["mechanism"] == name] if not runs.empty else runs
+        errors = mine["error"].dropna() if "error" in mine else pd.Series(dtype=object)
+        record["runs"] = len(mine)
+        record["failed"] = len(errors)
+        if len(errors):
+            notes.setdefault(name, []).append(f"{len(errors)} runs failed, e.g. {errors.iloc[0]}")
+        for metric in TABLE_METRICS:
+            hit = part[part["metric"] == metric] if len(part) else part
+            mean = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
+            record[metric] = mean
+            if metric in ("latency_ms_p50", "messages_per_decision"):
+                record[f"{metric}_ci"] = float(hit["ci_high"].iloc[0] - mean) if len(hit) else float("nan")
+        record["notes"] = "; ".join(notes.get(name, []))
+        records.append(record)
+    return pd.DataFrame(records)

@@ -1,0 +1,47 @@
+"""Sweeps: a base scenario over a grid of parameters and seeds, resumable, local or on Dask.
+
+A sweep file names a base scenario (relative to the sweep file), a `grid` of dotted paths to
+lists of values (their product), optional `zip` groups (paths whose lists vary together), fixed
+`set` overrides, and `replicates` (a count of seeds or a list of them)::
+
+    name: raft-timeouts
+    base: ../raft-leader-crash.yaml
+    set: {duration: 5s}
+    grid:
+      protocol.election_timeout: [[150ms, 300ms], [300ms, 600ms]]
+      network.loss: [0.0, 0.05]
+    replicates: 5
+
+Each run writes one row file `rows/<key>.json` as soon as it finishes (the key hashes the
+resolved scenario and its seed), so an interrupted sweep keeps its work and a rerun computes
+only what is missing. At the end the rows become `runs.parquet` and the per-point aggregates
+(mean, standard deviation, 95% CI over seeds) `summary.parquet`.
+"""
+
+from sim.sweep.core import SweepResult, consolidate, is_sweep_dir, run_sweep
+from sim.sweep.execute import BACKENDS, default_jobs, execute, run_task
+from sim.sweep.spec import Sweep, SweepSpec, Task, build_sweep, is_sweep_file, label, load_sweep, run_key
+from sim.sweep.stats import aggregate, describe, metric_columns, t975
+
+__all__ = [
+    "BACKENDS",
+    "Sweep",
+    "SweepResult",
+    "SweepSpec",
+    "Task",
+    "aggregate",
+    "build_sweep",
+    "consolidate",
+    "default_jobs",
+    "describe",
+    "execute",
+    "is_sweep_dir",
+    "is_sweep_file",
+    "label",
+    "load_sweep",
+    "metric_columns",
+    "run_key",
+    "run_sweep",
+    "run_task",
+    "t975",
+]

@@ -1,0 +1,223 @@
+"""Running a sweep's tasks: in this process, on a local process pool, or on a Dask cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import IO, Any
+
+from sim.sweep.spec import Task, label
+
+BACKENDS = ("local", "dask")
+TRANSIENT = "_transient"
+"""Marks a row whose failure was the infrastructure's, not the run's: reported, never stored."""
+
+
+def _cell(value: Any) -> Any:
+    # Summary values are flat already; anything nested becomes text so a row stays one line.
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return label(value)
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one task and return its flat row; an exception in the run becomes an `error` cell.
+
+    The row holds the key, the grid point, one column per swept path, the seed, the whole
+    summary, and `error` (None when the run succeeded).
+    """
+    from sim.runner import run  # late: keeps worker start-up light
+
+    row: dict[str, Any] = {"key": task.key, "point": task.point}
+    row.update({path: label(value) for path, value in task.params.items()})
+    row["seed"] = task.seed
+    try:
+        result = run(task.scenario, protocol_cls=task.protocol_cls)
+        if task.keep_dir:
+            result.save(task.keep_dir, plots=False)
+    except Exception as exc:  # a failed run must not stop the sweep
+        last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" ({os.path.basename(last.filename)}:{last.lineno})" if last else ""
+        row["error"] = f"{type(exc).__name__}: {exc}{where}"
+        return row
+    for name, value in result.summary.items():
+        if name not in row:
+            row[name] = _cell(value)
+    row["error"] = None
+    return row
+
+
+def _ignore_sigint() -> None:
+    # Workers leave Ctrl-C to the parent, which stops them; no traceback from every worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _inline(tasks: Sequence[Task]) -> Iterator[dict[str, Any]]:
+    for task in tasks:
+        yield run_task(task)
+
+
+def _local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
+    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and on macOS
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
+    pending: set[Future[dict[str, Any]]] = set()
+    by_future: dict[Future[dict[str, Any]], Task] = {}
+    queue = list(tasks)
+    queue.reverse()
+    try:
+        # Keep only a few tasks in flight so an interrupt loses little and memory stays flat.
+        while queue or pending:
+            while queue and len(pending) < 2 * jobs:
+                task = queue.pop()
+                future = pool.submit(run_task, task)
+                pending.add(future)
+                by_future[future] = task
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: by_future[f].point):
+                task = by_future.pop(future)
+                try:
+                    row = future.result()
+                except Exception as exc:  # a worker process died (out of memory, killed, bad __main__)
+                    raise RuntimeError(
+                        f"a worker process died while running seed {task.seed} of grid point {task.point} "
+                        f"({type(exc).__name__}); finished rows are kept, run again to resume"
+                    ) from exc
+                yield row
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _failed_row(task: Task) -> dict[str, Any]:
+    row: dict[str, Any] = {"key": task.key, "point": task.point}
+    row.update({path: label(value) for path, value in task.params.items()})
+    row["seed"] = task.seed
+    return row
+
+
+def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        # In-process workers: starts in a moment, needs no import path set-up, and stays quiet.
+        cluster = LocalCluster(
+            n_workers=1, threads_per_worker=max(1, jobs), processes=False, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_task, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
+        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
+        for future in as_completed(futures):
+            task = by_key[future.key]
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died or the task could not be shipped: not the run's fault
+                yield {**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True}
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", scheduler: str | None = None) -> Iterator[dict[str, Any]]:
+    """Run `tasks` and yield each row as its run finishes (in completion order).
+
+    Args:
+        tasks: the runs to do.
+        jobs: local worker processes (1 runs in this process); threads for a local Dask cluster.
+        backend: "local" (process pool) or "dask" (a dask.distributed cluster).
+        scheduler: the Dask scheduler address; without one a local in-process cluster starts.
+
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if not tasks:
+        return iter(())
+    if backend == "dask":
+        return _dask(tasks, jobs, scheduler)
+    if jobs <= 1 or len(tasks) == 1:
+        return _inline(tasks)
+    return _local(tasks, min(jobs, len(tasks)))
+
+
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, percentage, elapsed and time left.
+
+    Draws nothing unless enabled and the stream is a terminal; redraws at most ten times a second.
+    """
+
+    def __init__(self, total: int, enabled: bool = True, stream: IO[str] | None = None, label: str = "sweep") -> None:
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.label = label
+        self.enabled = enabled and total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def advance(self, failed: bool = False) -> None:
+        """One more run finished."""
+        self.done += 1
+        self.failed += int(failed)
+        now = time.monotonic()
+        if self.enabled and (now - self._drawn > 0.1 or self.done == self.total):
+            self._drawn = now
+            self.stream.write("\r" + self.line(now - self.started))
+            self.stream.flush()
+
+    def line(self, elapsed: float) -> str:
+        """The text of the bar after `elapsed` seconds."""
+        width = 28
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        left = elapsed / self.done * (self.total - self.done) if self.done else math.nan
+        failed = f"  {self.failed} failed" if self.failed else ""
+        return f"{self.label} [{bar}] {self.done}/{self.total} {frac:4.0%}  {_clock(elapsed)} elapsed, {_clock(left)} left{failed}  "
+
+    def note(self, text: str) -> None:
+        """Print a line above the bar (e.g. a failed run) without garbling it."""
+        prefix = "\r\x1b[2K" if self.enabled else ""
+        self.stream.write(prefix + text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"

@@ -1,0 +1,242 @@
+"""Sweep files: the model, loading, the grid points, and every run resolved and validated up front."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from sim.scenario import Scenario, ScenarioError, _first_error, scenario_from_dict
+
+
+class SweepSpec(BaseModel):
+    """A sweep: a base scenario, a grid of dotted paths to value lists, zip groups and seeds."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    description: str = ""
+    base: str | dict[str, Any]
+    """The base scenario: a file relative to the sweep file, or the scenario itself inline."""
+    set_: dict[str, Any] = Field(default_factory=dict, alias="set")
+    """Fixed dotted overrides applied to the base before the grid (e.g. a shorter duration)."""
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]]
+    zip: list[Annotated[list[str], Field(min_length=2)]] = Field(default_factory=list)
+    replicates: Annotated[int, Field(ge=1)] | Annotated[list[int], Field(min_length=1)] = 1
+    seed: int = 0
+    """The first seed when `replicates` is a count (seeds seed, seed+1, ...)."""
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or "/" in value or value.startswith("."):
+            raise ValueError("must be a plain name (used as the results folder)")
+        return value
+
+    @field_validator("grid")
+    @classmethod
+    def _no_seed_path(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        if "seed" in value:
+            raise ValueError("seeds come from 'replicates' (a count or a list of seeds), not from the grid")
+        return value
+
+    @field_validator("replicates")
+    @classmethod
+    def _unique_seeds(cls, value: int | list[int]) -> int | list[int]:
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError("seeds must be unique")
+        return value
+
+    @field_validator("zip")
+    @classmethod
+    def _zip_groups(cls, value: list[list[str]], info: ValidationInfo) -> list[list[str]]:
+        grid = info.data.get("grid") or {}
+        seen: set[str] = set()
+        for i, group in enumerate(value):
+            for path in group:
+                if path not in grid:
+                    raise ValueError(f"group {i}: {path!r} is not a grid path")
+                if path in seen:
+                    raise ValueError(f"group {i}: {path!r} is in two zip groups")
+                seen.add(path)
+            lengths = {len(grid[p]) for p in group}
+            if len(lengths) > 1:
+                sizes = ", ".join(f"{p}: {len(grid[p])}" for p in group)
+                raise ValueError(f"group {i}: zipped value lists must have the same length ({sizes})")
+        return value
+
+    @property
+    def seeds(self) -> list[int]:
+        """The replicate seeds."""
+        if isinstance(self.replicates, int):
+            return list(range(self.seed, self.seed + self.replicates))
+        return list(self.replicates)
+
+    def groups(self) -> list[list[str]]:
+        """Grid paths grouped: zipped paths together, others alone, in the grid's order."""
+        zipped = {path: group for group in self.zip for path in group}
+        out: list[list[str]] = []
+        for path in self.grid:
+            group = zipped.get(path, [path])
+            if group not in out:
+                out.append(group)
+        return out
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid point as {dotted path: value}: the product over groups, zips in step."""
+        axes = []
+        for group in self.groups():
+            length = len(self.grid[group[0]])
+            axes.append([{path: self.grid[path][i] for path in group} for i in range(length)])
+        points = []
+        for combo in itertools.product(*axes):
+            point: dict[str, Any] = {}
+            for part in combo:
+                point.update(part)
+            points.append({path: point[path] for path in self.grid})
+        return points
+
+
+def label(value: Any) -> Any:
+    """A parameter value as a table cell: scalars as they are, lists and mappings as flow YAML."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+
+
+def run_key(scenario: Scenario) -> str:
+    """A short stable hash of the resolved scenario (which includes the seed)."""
+    text = json.dumps(scenario.resolved(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep: where it sits in the grid, its seed, and its resolved scenario."""
+
+    key: str
+    point: int
+    params: dict[str, Any]
+    seed: int
+    scenario: Scenario
+    keep_dir: str | None = None
+    protocol_cls: Any = None
+
+
+@dataclass
+class Sweep:
+    """A loaded sweep: its spec, its source, the resolved base data, and every run."""
+
+    spec: SweepSpec
+    source: str
+    base_path: Path
+    base_data: dict[str, Any]
+    points: list[dict[str, Any]]
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The sweep's name (its results folder)."""
+        return self.spec.name
+
+    @property
+    def params(self) -> list[str]:
+        """The swept dotted paths (the parameter columns of the rows)."""
+        return list(self.spec.grid)
+
+
+def _problem_in(err: ScenarioError, params: dict[str, Any]) -> str | None:
+    # The swept path the error is about, if any (the error's field is the path or below it).
+    for path in params:
+        if err.field == path or err.field.startswith(path + ".") or err.field.startswith(path + "["):
+            return path
+    return None
+
+
+def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None) -> Sweep:
+    """Validate sweep data, then resolve and validate the scenario of every grid point and seed.
+
+    Raises:
+        ScenarioError: one line naming the sweep file, the field and the problem; a bad grid
+            value is reported as `grid.<path>[i]` before anything runs.
+
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "a sweep must be a YAML mapping")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(source, err) from None
+    if isinstance(spec.base, dict):
+        base_path, base_data = Path(f"{source}#base"), spec.base
+    else:
+        base_path = (base_dir or Path(".")) / spec.base
+        try:
+            base_data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ScenarioError(source, "base", f"cannot read {spec.base!r}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ScenarioError(source, "base", f"{spec.base!r} is malformed YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        scenario_from_dict(base_data, str(base_path), spec.set_)
+    except ScenarioError as err:
+        where = "set" if err.field in spec.set_ else "base"
+        raise ScenarioError(source, where, str(err)) from None
+
+    points = spec.points()
+    sweep = Sweep(spec, source, base_path, base_data, points)
+    seen: dict[str, tuple[int, int]] = {}
+    for index, params in enumerate(points):
+        try:
+            scenario = scenario_from_dict(base_data, str(base_path), {**spec.set_, **params})
+        except ScenarioError as err:
+            path = _problem_in(err, params)
+            if path is not None:
+                position = next(i for i, v in enumerate(spec.grid[path]) if v == params[path])
+                raise ScenarioError(source, f"grid.{path}[{position}]", f"{label(params[path])!r}: {err.problem}") from None
+            shown = ", ".join(f"{p}={label(v)}" for p, v in params.items())
+            raise ScenarioError(source, "grid", f"point ({shown}): {err.field}: {err.problem}") from None
+        for seed in spec.seeds:
+            resolved = scenario.model_copy(update={"seed": seed}, deep=True)
+            key = run_key(resolved)
+            if key in seen:
+                other = points[seen[key][0]]
+                shown = ", ".join(f"{p}={label(v)}" for p, v in other.items())
+                raise ScenarioError(source, "grid", f"points {seen[key][0]} and {index} give the same scenario ({shown})")
+            seen[key] = (index, seed)
+            sweep.tasks.append(Task(key, index, params, seed, resolved))
+    return sweep
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep YAML file; the base scenario path is relative to the sweep file.
+
+    Raises:
+        ScenarioError: one line naming the file, the field and the problem.
+
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(source, "", f"malformed YAML: {str(exc).splitlines()[0]}") from None
+    return build_sweep(data, source, Path(path).parent)
+
+
+def is_sweep_file(path: str | Path) -> bool:
+    """Whether a YAML file is a sweep (it has a top-level `grid:`) rather than a scenario."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "grid" in data

@@ -1,0 +1,169 @@
+import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.cli_sweep import interrupted_text, plot_sweep_command, sweep_command
+from sim.scenario import ScenarioError
+from tests.sweep_toy import GRID_SMALL, allow_toys, write_sweep
+
+
+def test_sweep_command_reports_counts_table_and_files_then_plot_draws_them(tmp_path, monkeypatch):
+    """sweep_command prints computed/reused counts and a per-point table; a rerun reuses everything; plots land in plots/."""
+    allow_toys(monkeypatch)
+    path = write_sweep(tmp_path, GRID_SMALL)
+    out = tmp_path / "out"
+    _, text = sweep_command(path, jobs=1, out=out, quiet=False, stream=io.StringIO())
+    assert "4 runs (2 grid points x 2 seeds); 4 computed now, 0 reused, 0 failed" in text
+    assert "network.loss" in text.splitlines()[1] and "liveness" in text.splitlines()[1]
+    assert str(out / "runs.parquet") in text
+    _, again = sweep_command(path, jobs=1, out=out, quiet=True)
+    assert "0 computed now, 4 reused" in again
+    paths = plot_sweep_command(out, metric="latency_ms_p50")
+    assert [p.name for p in paths] == ["latency_ms_p50_vs_network_loss.png"] and paths[0].parent == out / "plots"
+    assert "4 of 4 runs are kept" in interrupted_text(path, out)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"backend": "spark"}, "--backend: unknown backend 'spark'"),
+        ({"scheduler": "tcp://x:8786"}, "--scheduler: a scheduler address needs --backend dask"),
+        ({"jobs": 0}, "--jobs: must be at least 1"),
+    ],
+)
+def test_sweep_command_rejects_bad_options(tmp_path, monkeypatch, kwargs, words):
+    """Bad options are one-line input errors naming the option."""
+    allow_toys(monkeypatch)
+    with pytest.raises(ScenarioError, match=words):
+        sweep_command(write_sweep(tmp_path, GRID_SMALL), out=tmp_path / "out", **kwargs)
+
+
+def test_sweep_command_refuses_a_foreign_out_folder_and_plot_refuses_non_sweeps(tmp_path, monkeypatch):
+    """--out never writes into a non-empty folder that is not a sweep; plot asks for known metrics and parameters."""
+    allow_toys(monkeypatch)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "thesis.tex").write_text("x")
+    with pytest.raises(ScenarioError, match="not a sweep directory"):
+        sweep_command(write_sweep(tmp_path, GRID_SMALL), out=tmp_path / "busy")
+    with pytest.raises(ScenarioError, match="not a finished sweep directory"):
+        plot_sweep_command(tmp_path / "busy")
+    out = tmp_path / "out"
+    sweep_command(write_sweep(tmp_path, GRID_SMALL), jobs=1, out=out, quiet=True)
+    with pytest.raises(ScenarioError, match="--x: 'nodes' is not a swept parameter"):
+        plot_sweep_command(out, x="nodes")
+    with pytest.raises(ScenarioError, match="--metric: no metric 'speed'"):
+        plot_sweep_command(out, metric="speed")
+
+
+# --- the typer commands --------------------------------------------------------------------
+
+runner = CliRunner()
+
+ROOT = Path(__file__).resolve().parent.parent
+RAFT_SWEEP = {
+    "name": "cli-raft",
+    "description": "tiny raft sweep for the CLI tests",
+    "base": {
+        "name": "cli-raft-base",
+        "mechanism": "raft",
+        "nodes": 3,
+        "duration": "1s",
+        "workload": {"kind": "poisson", "rate": "50/s"},
+    },
+    "grid": {"network.loss": [0.0, 0.1]},
+    "replicates": 2,
+}
+
+
+def test_cli_sweep_then_plot_the_sweep_directory(tmp_path):
+    """`consim sweep` writes rows and aggregates and says how many ran; `consim plot DIR --metric --x` draws the curve."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(RAFT_SWEEP, sort_keys=False))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["sweep", str(path), "--jobs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 runs (2 grid points x 2 seeds); 4 computed now, 0 reused, 0 failed" in result.output
+    assert len(pd.read_parquet(out / "runs.parquet")) == 4
+    again = runner.invoke(app, ["sweep", str(path), "--out", str(out), "-q"])
+    assert again.exit_code == 0 and "0 computed now, 4 reused" in again.output
+    plotted = runner.invoke(app, ["plot", str(out), "--metric", "latency_ms_p50", "--x", "network.loss"])
+    assert plotted.exit_code == 0, plotted.output
+    assert (out / "plots" / "latency_ms_p50_vs_network_loss.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--backend", "spark"], "--backend: unknown backend 'spark'"),
+        (["--jobs", "0"], "--jobs: must be at least 1"),
+    ],
+)
+def test_cli_sweep_bad_input_is_one_line_exit_2(tmp_path, args, words):
+    """Bad options and bad sweep files: one line on stderr, exit status 2, nothing run."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(RAFT_SWEEP, sort_keys=False))
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": {"network.loss": [0.0, 2.0]}}))
+    result = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "out2")])
+    assert result.exit_code == 2 and "grid.network.loss[1]" in result.output
+    assert not (tmp_path / "out2").exists()
+
+
+def test_cli_plot_options_are_for_sweeps_only(tmp_path):
+    """--metric/--x/--hue on a run directory is an input error, not silently ignored."""
+    result = runner.invoke(app, ["plot", str(tmp_path), "--metric", "liveness"])
+    assert result.exit_code == 2 and "apply to sweep directories only" in result.output
+
+
+def test_cli_compare_writes_table_and_chart(tmp_path):
+    """`consim compare` prints one row per mechanism with its fault model and writes table and trade-off chart."""
+    from sim.protocols.base import mechanisms
+
+    names = [m for m in ("raft", "multipaxos", "pbft") if m in mechanisms()]
+    scenario = ROOT / "scenarios" / "raft-steady.yaml"
+    out = tmp_path / "cmp"
+    args = ["compare", str(scenario), "--mechanisms", ",".join(names), "-r", "1", "--out", str(out), "--set", "duration=1500ms"]
+    result = runner.invoke(app, [*args, "--set", "workload.start=200ms", "--set", "workload.until=1.2s"])
+    assert result.exit_code == 0, result.output
+    assert "crash f<n/2 (f≤2 of 5)" in result.output
+    assert list(pd.read_csv(out / "table.csv")["mechanism"]) == names and (out / "tradeoff.png").exists()
+    unknown = runner.invoke(app, ["compare", str(scenario), "--mechanisms", "raft,nope"])
+    assert unknown.exit_code == 2 and "nope" in unknown.output
+
+
+def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
+    """SIGINT to `consim sweep` part-way: exit 130, a line saying how many rows are kept; the rerun finishes the rest."""
+    data = {**RAFT_SWEEP, "name": "slow", "grid": {"network.loss": [0.0, 0.01, 0.02, 0.03, 0.04]}, "replicates": 2}
+    data["base"] = {**RAFT_SWEEP["base"], "duration": "8s", "workload": {"kind": "poisson", "rate": "300/s"}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "sweep", str(path), "--jobs", "1", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((out / "rows").glob("*.json"))) < 1 and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    kept = len(list((out / "rows").glob("*.json")))
+    assert proc.returncode == 130, err
+    assert f"interrupted: {kept} of 10 runs are kept" in err and "Traceback" not in err
+    assert 1 <= kept < 10
+    again = runner.invoke(app, ["sweep", str(path), "--jobs", "1", "--out", str(out), "-q"])
+    assert again.exit_code == 0 and f"{10 - kept} computed now, {kept} reused" in again.output

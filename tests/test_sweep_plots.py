@@ -1,0 +1,156 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+
+from sim.compare import adapt, compare, tolerates
+from sim.scenario import ScenarioError
+from sim.sweep_plots import axis_label, metric_vs_param, numeric_axis, save_sweep_plots, tradeoff_chart
+from tests.sweep_toy import allow_toys
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for timeout in ["[150ms, 300ms]", "[300ms, 600ms]"]:
+        for loss in [0.0, 0.1]:
+            for seed in range(3):
+                base = 100 if timeout.startswith("[150") else 200
+                rows.append(
+                    {
+                        "point": 0,
+                        "protocol.election_timeout": timeout,
+                        "network.loss": loss,
+                        "seed": seed,
+                        "failover_ms_p50": base + 50 * loss * 10 + seed,
+                        "error": None,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_metric_vs_param_draws_one_line_and_band_per_hue_with_labels():
+    """One line with a CI band per hue value; category x values get ticks in grid order; axes say what and in which unit."""
+    fig = metric_vs_param(_runs(), "failover_ms_p50", "protocol.election_timeout", hue="network.loss")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["network.loss = 0.0", "network.loss = 0.1"]
+    assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["[150ms, 300ms]", "[300ms, 600ms]"]
+    assert list(ax.get_lines()[0].get_ydata()) == [101.0, 201.0]
+    assert ax.get_ylabel() == "failover p50 (ms)" and "95% CI" in ax.get_title()
+    assert ax.get_legend() is not None
+
+
+def test_metric_vs_param_rejects_unknown_metric():
+    """Asking for a metric the runs do not have names the ones they do."""
+    with pytest.raises(KeyError, match="failover_ms_p50"):
+        metric_vs_param(_runs(), "nope", "network.loss")
+
+
+def test_numeric_axis_reads_numbers_durations_and_categories():
+    """Numbers stay numbers, durations become ms, anything else is placed by first appearance."""
+    assert numeric_axis([1, 2.5])[0].tolist() == [1.0, 2.5]
+    pos, ticks, unit = numeric_axis(["150ms", "1s"])
+    assert pos.tolist() == [150.0, 1000.0] and ticks is None and unit == " (ms)"
+    pos, ticks, _ = numeric_axis(["push", "pull", "push"])
+    assert pos.tolist() == [0.0, 1.0, 0.0] and ticks == ["push", "pull"]
+    assert axis_label("latency_ms_p50") == "latency p50 (ms)" and axis_label("bytes_sent") == "bytes sent"
+
+
+def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
+    """Each mechanism is a point annotated with the faults it tolerates; one without numbers is named."""
+    table = pd.DataFrame(
+        [
+            {
+                "mechanism": "raft",
+                "tolerates": "crash f<n/2",
+                "messages_per_decision": 8.0,
+                "latency_ms_p50": 12.0,
+                "messages_per_decision_ci": 0.5,
+                "latency_ms_p50_ci": 1.0,
+            },
+            {
+                "mechanism": "pbft",
+                "tolerates": "byzantine f<n/3",
+                "messages_per_decision": 40.0,
+                "latency_ms_p50": 20.0,
+                "messages_per_decision_ci": np.nan,
+                "latency_ms_p50_ci": np.nan,
+            },
+            {"mechanism": "gossip", "tolerates": "?", "messages_per_decision": np.nan, "latency_ms_p50": np.nan},
+        ]
+    )
+    ax = tradeoff_chart(table).axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert "raft\ncrash f<n/2" in texts and "pbft\nbyzantine f<n/3" in texts
+    assert any("no value for: gossip" in t for t in texts)
+    assert ax.get_xlabel() == "messages per decision" and ax.get_ylabel() == "latency p50 (ms)"
+
+
+def test_save_sweep_plots_writes_pngs(tmp_path):
+    """Plots of a sweep go to PNG files named after metric and parameter."""
+    paths = save_sweep_plots(_runs(), ["protocol.election_timeout", "network.loss"], tmp_path)
+    assert [p.name for p in paths] == ["failover_ms_p50_vs_protocol_election_timeout.png"]
+    assert paths[0].stat().st_size > 5000
+
+
+def test_adapt_drops_what_a_mechanism_refuses_and_says_so(monkeypatch):
+    """Foreign protocol settings and refused byzantine faults are dropped with a note; impossible scenarios are skipped."""
+    allow_toys(monkeypatch)
+    data = {
+        "name": "c",
+        "mechanism": "toy",
+        "nodes": 4,
+        "duration": "1s",
+        "protocol": {},
+        "faults": [{"byzantine": "n3", "behaviour": "omit"}, {"at": "500ms", "crash": "n1"}],
+    }
+    scenario, notes = adapt(data, "picky")
+    assert scenario is not None and scenario.mechanism == "picky"
+    assert [f.action for f in scenario.faults] == ["crash"]
+    assert len(notes) == 1 and "dropped fault 'byzantine omit'" in notes[0]
+    same, none = adapt(data, "toy")
+    assert same is not None and len(same.faults) == 2 and none == []
+    skipped, why = adapt({**data, "workload": {"kind": "bogus"}}, "picky")
+    assert skipped is None and why[-1].startswith("skipped: workload.kind: unknown workload 'bogus'")
+
+
+def test_compare_reports_a_bad_scenario_as_such(monkeypatch):
+    """A scenario that is wrong for its own mechanism is an input error, not a list of dropped faults."""
+    allow_toys(monkeypatch)
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.at"):
+        compare({"name": "c", "mechanism": "toy", "duration": "1s", "faults": [{"at": "5s", "crash": "n1"}]}, ["picky"], 1)
+    with pytest.raises(ScenarioError, match="unknown mechanism"):
+        compare({"name": "c", "mechanism": "toy", "duration": "1s"}, ["nope"], 1)
+
+
+def test_compare_runs_each_mechanism_on_the_same_scenario(monkeypatch, tmp_path):
+    """compare gives one table row per mechanism with means, the fault model and notes, plus every run and a chart."""
+    allow_toys(monkeypatch)
+    data = {"name": "c", "mechanism": "toy", "nodes": 3, "duration": "1s", "faults": [{"byzantine": "n2", "behaviour": "omit"}]}
+    result = compare(data, ["toy", "picky"], replicates=2)
+    assert list(result.table["mechanism"]) == ["toy", "picky"] and list(result.table["runs"]) == [2, 2]
+    assert len(result.runs) == 4 and sorted(result.runs["seed"].unique().tolist()) == [0, 1]
+    picky = result.table.set_index("mechanism").loc["picky"]
+    assert picky["tolerates"] == "nothing" and "dropped fault" in picky["notes"]
+    assert (result.table["decisions"] > 0).all() and result.table["latency_ms_p50"].notna().all()
+    assert tolerates("raft", 5) == "crash f<n/2 (f≤2 of 5)" and tolerates("pbft", 4) == "byzantine f<n/3 (f≤1 of 4)"
+    out = result.save(tmp_path / "cmp")
+    assert (out / "tradeoff.png").exists() and len(pd.read_csv(out / "table.csv")) == 2
+
+
+def test_compare_on_a_shipped_scenario_with_the_installed_mechanisms(tmp_path):
+    """The Raft steady scenario compared across the installed consensus mechanisms: all live and safe; PBFT pays more messages."""
+    from sim.protocols.base import mechanisms
+
+    names = [m for m in ("raft", "multipaxos", "pbft") if m in mechanisms()]
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "raft-steady.yaml"
+    result = compare(scenario, names, replicates=2, overrides={"duration": "2s", "workload.start": "300ms", "workload.until": "1.8s"})
+    table = result.table.set_index("mechanism")
+    assert list(table.index) == names and (table["runs"] == 2).all() and (table["failed"] == 0).all()
+    assert (table["liveness"] > 0.95).all() and (table["safety_violations"] == 0).all()
+    assert table.loc["raft", "tolerates"] == "crash f<n/2 (f≤2 of 5)"
+    if "pbft" in table.index:
+        assert table.loc["pbft", "messages_per_decision"] > table.loc["raft", "messages_per_decision"]
+        assert table.loc["pbft", "tolerates"] == "byzantine f<n/3 (f≤1 of 5)"
