@@ -32,11 +32,23 @@ PROGRESS_AFTER_S = 2.0
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+def use_headless_backend() -> None:
+    """Draw with matplotlib's Agg backend: the CLI writes PNGs and must never need a display.
+
+    Done here rather than in sim/plots.py so that notebooks importing the plots keep their
+    inline backend.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 class ConsimGroup(TyperGroup):
     """A typer group whose usage errors are one line on stderr (exit 2), never a panel."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Run the command; in standalone mode render click's errors as a single line."""
+        use_headless_backend()
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
