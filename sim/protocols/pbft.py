@@ -69,9 +69,10 @@ class PbftConfig(ProtocolConfig):
 
 @register("pbft")
 class Pbft(ViewChangeMixin, Protocol):
-    """One PBFT replica."""
+    """One PBFT replica: pre-prepare, prepare, commit, checkpoints and view changes."""
 
     Config = PbftConfig
+    tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = (
         "silent",
