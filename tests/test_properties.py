@@ -16,7 +16,7 @@ from sim import run, scenario_from_dict
 from sim.units import format_ms, parse_duration, parse_rate
 
 NODES = [f"n{i}" for i in range(5)]
-PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
