@@ -8,6 +8,7 @@ need to know a message's meaning (equivocate, corrupt, double_vote) ask the prot
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from sim.units import parse_duration
@@ -141,7 +142,9 @@ class DoubleVote(Mutating):
     name = "double_vote"
 
 
-BEHAVIOURS: dict[str, type[Behaviour]] = {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote)}
+BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
+    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote)}
+)
 
 
 def make_behaviour(spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> Behaviour:

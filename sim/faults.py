@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sim.byzantine import make_behaviour
@@ -13,16 +14,18 @@ if TYPE_CHECKING:
     from sim.node import Node
     from sim.scenario import FaultSpec
 
-FAULT_KINDS = {
-    "crash": "stop nodes (a name, a list, leader, random, all); volatile state and timers are lost",
-    "recover": "restart crashed nodes from their persistent storage",
-    "partition": "split nodes into groups that cannot reach each other",
-    "cut": "drop messages one way, from some nodes to others",
-    "heal": "remove every partition and cut",
-    "set_link": "change delay, loss, duplication or bandwidth of some links",
-    "churn": "random crashes and recoveries (mtbf, mttr, max_down)",
-    "byzantine": "nodes that lie: silent, omit, delay, replay, forge, equivocate, corrupt, double_vote",
-}
+FAULT_KINDS = MappingProxyType(
+    {
+        "crash": "stop nodes (a name, a list, leader, random, all); volatile state and timers are lost",
+        "recover": "restart crashed nodes from their persistent storage",
+        "partition": "split nodes into groups that cannot reach each other",
+        "cut": "drop messages one way, from some nodes to others",
+        "heal": "remove every partition and cut",
+        "set_link": "change delay, loss, duplication or bandwidth of some links",
+        "churn": "random crashes and recoveries (mtbf, mttr, max_down)",
+        "byzantine": "nodes that lie: silent, omit, delay, replay, forge, equivocate, corrupt, double_vote",
+    }
+)
 
 
 class FaultInjector:

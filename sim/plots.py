@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 # No matplotlib.use() here: a notebook keeps its inline backend, a headless script falls back to
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 SPACETIME_MAX_NODES = 8
 SPACETIME_MESSAGES = 60
-PNG_METADATA = {"Software": None}
+PNG_METADATA = MappingProxyType({"Software": None})
 """Matplotlib writes its version as 'Software'; leaving it out keeps PNG bytes stable across versions."""
 
 

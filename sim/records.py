@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MESSAGE_COLUMNS = ["type", "src", "dst", "sent", "delivered", "dropped", "bytes_sent"]
-TRACE_COLUMNS = ["send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "fate"]
-DECISION_COLUMNS = ["time_ms", "node", "slot", "value", "incarnation"]
-EVENT_COLUMNS = ["time_ms", "node", "kind"]
-VIOLATION_COLUMNS = ["time_ms", "nodes", "rule", "detail"]
-REQUEST_COLUMNS = ["cmd_id", "client", "submit_ms", "done_ms", "latency_ms"]
+MESSAGE_COLUMNS = ("type", "src", "dst", "sent", "delivered", "dropped", "bytes_sent")
+TRACE_COLUMNS = ("send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "fate")
+DECISION_COLUMNS = ("time_ms", "node", "slot", "value", "incarnation")
+EVENT_COLUMNS = ("time_ms", "node", "kind")
+VIOLATION_COLUMNS = ("time_ms", "nodes", "rule", "detail")
+REQUEST_COLUMNS = ("cmd_id", "client", "submit_ms", "done_ms", "latency_ms")
 
 
 PAIR_COUNT_LIMIT = 1000
@@ -91,9 +91,9 @@ class Recorder:
             row[3] = time_ms
 
 
-def _frame(rows: list[dict[str, Any]], fixed: list[str]) -> pd.DataFrame:
+def _frame(rows: list[dict[str, Any]], fixed: tuple[str, ...]) -> pd.DataFrame:
     extra = sorted({key for row in rows for key in row} - set(fixed))
-    frame = pd.DataFrame(rows, columns=fixed + extra)
+    frame = pd.DataFrame(rows, columns=[*fixed, *extra])
     return frame
 
 
@@ -123,7 +123,7 @@ class RunTables:
         for col in ("sent", "delivered", "dropped", "bytes_sent"):
             messages[col] = messages[col].astype("int64")
         events = _frame(rec.events, EVENT_COLUMNS)
-        requests = pd.DataFrame(list(rec.requests.values()), columns=REQUEST_COLUMNS[:4])
+        requests = pd.DataFrame(list(rec.requests.values()), columns=list(REQUEST_COLUMNS[:4]))
         requests["latency_ms"] = requests["done_ms"] - requests["submit_ms"]
         trace = pd.DataFrame(rec.trace, columns=TRACE_COLUMNS) if rec.trace_on else None
         return cls(decisions, messages, events, requests, trace, dict(sorted(rec.counters.items())))

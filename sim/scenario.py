@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -285,24 +286,30 @@ class Scenario(Strict):
 # --- loading -----------------------------------------------------------------------------
 
 
-_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list", "dict": "a mapping"}
+_TYPE_WORDS = MappingProxyType(
+    {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list", "dict": "a mapping"}
+)
 # Error types that mean "this value is not of the expected type" (as opposed to a bad value).
-_MISMATCH = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "string_type": "a string",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+_MISMATCH = MappingProxyType(
+    {
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "a whole number",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "string_type": "a string",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "list_type": "a list",
+        "tuple_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+    }
+)
+_BOUNDS = MappingProxyType(
+    {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+)
 
 
 def _is_branch_tag(item: str) -> bool:

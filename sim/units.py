@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 _DURATION_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(us|µs|ms|s|m|min|h)?\s*$")
-_DURATION_SCALE_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "min": 60_000.0, "h": 3_600_000.0}
+_DURATION_SCALE_MS = MappingProxyType({"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "min": 60_000.0, "h": 3_600_000.0})
 _RATE_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*/\s*(ms|s|m|min|h)\s*$")
 _SIZE_RE = re.compile(r"^\s*(\d+\.?\d*)\s*(B|KB|MB|GB|Kbit|Mbit|Gbit)?\s*(/s)?\s*$", re.IGNORECASE)
-_SIZE_SCALE = {"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kbit": 125.0, "mbit": 125e3, "gbit": 125e6}
+_SIZE_SCALE = MappingProxyType({"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kbit": 125.0, "mbit": 125e3, "gbit": 125e6})
 
 
 def parse_duration(value: object) -> float:

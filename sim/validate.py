@@ -10,7 +10,7 @@ from sim.scenario import Scenario, ScenarioError, _first_error
 from sim.units import format_ms
 from sim.workload import workload_kinds
 
-TARGET_WORDS = {"all", "leader", "random"}
+TARGET_WORDS = frozenset({"all", "leader", "random"})
 
 
 def _check_names(source: str, field: str, names: list[str], known: set[str], allowed: set[str]) -> None:

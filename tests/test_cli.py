@@ -67,7 +67,7 @@ def test_run_writes_the_run_directory_of_the_contract(toy_mechanism: Any, write_
     assert result.stdout.rstrip().splitlines()[-1].startswith(f"plots:  {run_dir / 'plots'}/")
     for name, columns in TABLE_COLUMNS.items():
         frame = pd.read_parquet(run_dir / f"{name}.parquet")
-        assert list(frame.columns)[: len(columns)] == columns, name
+        assert tuple(frame.columns)[: len(columns)] == columns, name
     assert len(pd.read_parquet(run_dir / "decisions.parquet")) > 100
     summary = json.loads((run_dir / "summary.json").read_text())
     assert CONTRACT_SUMMARY_KEYS <= set(summary)

@@ -112,7 +112,7 @@ def test_figures_are_labelled_and_survive_empty_tables(empty: bool) -> None:
     n = 0 if empty else 50
     requests = pd.DataFrame({"cmd_id": [f"c{i}" for i in range(n)], "client": "client0", "submit_ms": 0.0, "done_ms": 0.0})
     requests["latency_ms"] = rng.lognormal(3, 1, n)
-    requests = requests[REQUEST_COLUMNS]
+    requests = requests[list(REQUEST_COLUMNS)]
     messages = pd.DataFrame([("ping", "n0", "n1", 5, 4, 1, 240)][: 0 if empty else 1], columns=MESSAGE_COLUMNS)
     trace = pd.DataFrame(
         [(1.0, 3.0, "n0", "n1", "ping", 48, "delivered"), (2.0, np.nan, "n1", "n0", "pong", 0, "loss")][:n], columns=TRACE_COLUMNS

@@ -77,4 +77,4 @@ def check_validity(tables: RunTables, scenario: Scenario) -> list[Violation]:
     ]
 
 
-GENERIC_CHECKERS = [check_agreement, check_integrity, check_validity]
+GENERIC_CHECKERS = (check_agreement, check_integrity, check_validity)

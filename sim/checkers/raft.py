@@ -136,4 +136,4 @@ def check_leader_completeness(tables: RunTables, scenario: Scenario) -> list[Vio
     return out
 
 
-RAFT_CHECKERS = [check_election_safety, check_log_matching, check_leader_completeness]
+RAFT_CHECKERS = (check_election_safety, check_log_matching, check_leader_completeness)

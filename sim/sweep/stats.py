@@ -44,7 +44,7 @@ _T975 = (
 _Z975 = 1.959963984540054
 
 # Columns of a row that are bookkeeping, not metrics.
-NOT_METRICS = {"key", "point", "seed", "error"}
+NOT_METRICS = frozenset({"key", "point", "seed", "error"})
 
 
 def t975(df: int) -> float:
