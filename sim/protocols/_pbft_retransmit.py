@@ -3,14 +3,14 @@
 Castro and Liskov assume messages are retransmitted until delivered. As in their BFT library
 the mechanism is receiver-based and timer-driven, so a run without loss sends nothing extra:
 
-- A replica with work outstanding (requests waiting, sequence numbers in progress, an unstable
-  checkpoint of its own, a new view awaited, a fetch unanswered) checks every `retransmit_timeout`
+- A replica with work outstanding (requests waiting, sequence numbers in progress, a checkpoint
+  not stable yet, a new view awaited, a fetch unanswered) checks every `retransmit_timeout`
   whether it progressed (executed, changed view, moved its stable checkpoint; progress restarts
   the wait). When it did not,
   it is stalled: it multicasts a `status` saying which sequence numbers it has pre-prepared,
   prepared and committed, re-forwards to the primary the requests nobody pre-prepared, re-sends
   its `fetch`, or, waiting for a new view, re-sends its `view_change`. The period doubles (up to
-  x8, after three quick tries) while the stall lasts and drops back once the replica progresses.
+  x4, after three quick tries) while the stall lasts and drops back once the replica progresses.
 - A peer receiving a `status` re-sends the messages it sent earlier that the stalled replica
   lacks: its pre-prepare (primary), prepare and commit for each sequence number of the same view,
   its checkpoints above the stalled replica's stable one, and, to a replica in an older view or
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from sim.protocols._pbft_state import ReplicaState
     from sim.protocols.base import Context
 
-MAX_RETRANSMIT_BACKOFF = 8
+MAX_RETRANSMIT_BACKOFF = 4
+"""So that a stalled replica still asks at least every 4R = 2/3 of the view-change timeout."""
 PRE_PREPARED, PREPARED, COMMITTED = 1, 2, 3
 
 
@@ -70,8 +71,8 @@ class RetransmitMixin:
         st = self.st
         if not st.active or st.waiting or st.committed or st.future or st.last_exec < st.h:
             return True
-        if any(self.me in votes for votes in st.checkpoints.values()):
-            return True  # our checkpoint is not stable yet
+        if st.checkpoints:
+            return True  # a checkpoint (ours, or one beyond what we executed) is not stable yet
         for (view, seq), slot in st.log.items():
             # Votes from f + 1 replicas show a sequence number is really in progress (one faulty
             # replica alone cannot keep us busy).
@@ -80,6 +81,18 @@ class RetransmitMixin:
             if slot.digest is not None or len(slot.prepares.keys() | slot.commits.keys()) > self.f:
                 return True
         return False
+
+    def lagging(self) -> bool:
+        """Whether replicas other than us evidently executed past us (so the primary is not stuck).
+
+        Evidence: a stable checkpoint we have not reached, or checkpoint messages beyond our last
+        execution from f + 1 others (one of them honest). A backup whose view-change timer
+        expires while lagging catches up instead of starting a view change it would start alone.
+        """
+        st = self.st
+        if st.last_exec < st.h:
+            return True
+        return any(seq > st.last_exec and len(votes.keys() - {self.me}) > self.f for seq, votes in st.checkpoints.items())
 
     def arm_retransmit(self) -> None:
         """(Re)start the retransmission timer: on progress, or when work appears and none runs."""
@@ -90,7 +103,7 @@ class RetransmitMixin:
         if (self.rt_on and not progressed) or not self.outstanding():
             return
         self.rt_on, self.rt_mark = True, mark
-        # R, R, R, 2R, 4R, 8R, 8R, ...: a few quick tries (a view change is due at 6R), then back off.
+        # R, R, R, 2R, 4R, 4R, ...: a few quick tries (a view change is due at 6R), then back off.
         backoff = min(2 ** max(0, self.rt_tries - 2), MAX_RETRANSMIT_BACKOFF)
         self.ctx.set_timer("retransmit", self.retransmit_delay() * backoff)
 

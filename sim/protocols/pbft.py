@@ -72,7 +72,7 @@ class PbftConfig(ProtocolConfig):
     """Cap on the exponential backoff factor of the view-change timer."""
     retransmit_timeout: Annotated[Ms, Field(gt=0)] | None = None
     """How long a replica may make no progress before it asks peers to re-send (and re-sends its
-    view-change, or fetch); view_change_timeout / 6 when not given. Backs off x2 up to x8."""
+    view-change, or fetch); view_change_timeout / 6 when not given. Backs off x2 up to x4."""
 
 
 @register("pbft")
@@ -293,7 +293,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         """The primary is suspected (or the new view is late): move to the next view; or retransmit."""
         if name == "view_change":
             self.timer_on = False
-            self.start_view_change(self.st.view + 1)
+            if self.st.active and self.lagging():
+                self.arm_timer()  # the others execute past us: catch up rather than blame the primary
+            else:
+                self.start_view_change(self.st.view + 1)
         elif name == "retransmit":
             self.on_retransmit_timer()
         self.arm_retransmit()
