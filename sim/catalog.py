@@ -62,13 +62,19 @@ def catalog(folder: Path | None = None) -> dict[str, list[tuple[str, str]]]:
         for kind, wl_cls in cls.workloads().items():
             workloads.setdefault(kind, f"{first_line(wl_cls)} ({mech_name} only)")
     return {
-        "mechanisms": [(name, first_line(cls)) for name, cls in mechs.items()],
+        "mechanisms": _mechanism_rows(mechs),
         "delay distributions": [(_dist_name(model), first_line(model)) for model in DELAY_MODELS],
         "fault kinds": list(FAULT_KINDS.items()),
         "byzantine behaviours": [(name, describe(name)) for name in BEHAVIOURS],
         "workload kinds": sorted(workloads.items()),
         "scenarios": shipped_scenarios(folder),
     }
+
+
+def _mechanism_rows(mechs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, "tolerates  description") with the fault-model column padded to one width."""
+    width = max((len(cls.tolerates) for cls in mechs.values()), default=0)
+    return [(name, f"{cls.tolerates:<{width}}  {first_line(cls)}" if width else first_line(cls)) for name, cls in mechs.items()]
 
 
 def _dist_name(model: Any) -> str:

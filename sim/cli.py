@@ -32,11 +32,23 @@ PROGRESS_AFTER_S = 2.0
 _CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+def use_headless_backend() -> None:
+    """Draw with matplotlib's Agg backend: the CLI writes PNGs and must never need a display.
+
+    Done here rather than in sim/plots.py so that notebooks importing the plots keep their
+    inline backend.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 class ConsimGroup(TyperGroup):
     """A typer group whose usage errors are one line on stderr (exit 2), never a panel."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Run the command; in standalone mode render click's errors as a single line."""
+        use_headless_backend()
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -282,7 +294,7 @@ def replot(run_dir: Path) -> list[Path]:
 ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.", show_default=False)]
 
 
-@app.command("run")
+@app.command("run", short_help="Run one scenario and write its run directory.")
 def run_cmd(
     scenario: ScenarioArg,
     seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Replace the scenario's seed.")] = None,
@@ -319,7 +331,7 @@ def run_cmd(
         raise typer.Exit(EXIT_UNSAFE)
 
 
-@app.command("validate")
+@app.command("validate", short_help="Check scenario files without running them.")
 def validate_cmd(
     scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO", help="Scenario YAML files to check.", show_default=False)],
 ) -> None:
@@ -335,7 +347,7 @@ def validate_cmd(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@app.command("list")
+@app.command("list", short_help="List mechanisms, distributions, faults, workloads, scenarios.")
 def list_cmd(
     scenarios_dir: Annotated[
         Path | None,
@@ -348,18 +360,22 @@ def list_cmd(
     typer.echo(render_catalog(catalog(scenarios_dir)))
 
 
-@app.command("plot")
+@app.command("plot", short_help="Draw a run's or a sweep's plots again from its tables.")
 def plot_cmd(
     target: Annotated[
         Path,
         typer.Argument(metavar="RUN_OR_SWEEP_DIR", help="A run directory or a sweep directory.", show_default=False),
     ],
     metric: Annotated[
-        str | None, typer.Option("--metric", help="Sweep only: the metric to plot (default: every headline metric present).")
+        str | None,
+        typer.Option("--metric", metavar="METRIC", help="Sweep only: the metric to plot (default: every headline metric present)."),
     ] = None,
-    x: Annotated[str | None, typer.Option("--x", help="Sweep only: the swept parameter on the x axis (default: the first).")] = None,
+    x: Annotated[
+        str | None, typer.Option("--x", metavar="PARAM", help="Sweep only: the swept parameter on the x axis (default: the first).")
+    ] = None,
     hue: Annotated[
-        str | None, typer.Option("--hue", help="Sweep only: one line per value of this parameter (default: the second, if any).")
+        str | None,
+        typer.Option("--hue", metavar="PARAM", help="Sweep only: one line per value of this parameter (default: the second, if any)."),
     ] = None,
 ) -> None:
     """Draw plots again from saved tables: a run's plots, or a sweep's metric against a parameter with 95% CI bands."""
@@ -376,20 +392,25 @@ def plot_cmd(
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
 
 
-@app.command("sweep")
+@app.command("sweep", short_help="Run a grid of parameters x seeds; resumable.")
 def sweep_cmd(
     sweep: Annotated[
         Path, typer.Argument(metavar="SWEEP", help="Sweep YAML file (base scenario, grid, zip, replicates).", show_default=False)
     ],
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Local worker processes (default: all cores; 1 runs in this process).")
+        int | None, typer.Option("--jobs", "-j", metavar="N", help="Local worker processes (default: all cores; 1 runs in this process).")
     ] = None,
-    backend: Annotated[str, typer.Option("--backend", help="Where runs execute: local (process pool) or dask.")] = "local",
+    backend: Annotated[
+        str, typer.Option("--backend", metavar="local|dask", help="Where runs execute: local (process pool) or dask.")
+    ] = "local",
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Dask scheduler address (with --backend dask); without it a local cluster starts.")
+        str | None,
+        typer.Option(
+            "--scheduler", metavar="ADDR", help="Dask scheduler address (with --backend dask); without it a local cluster starts."
+        ),
     ] = None,
     keep_runs: Annotated[bool, typer.Option("--keep-runs", help="Also keep each run's directory under OUT/runs/<key>/.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Sweep directory (default: results/<sweep name>/).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Sweep directory (default: results/<sweep name>/).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs whose earlier attempt failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no failure lines, no table.")] = False,
 ) -> None:
@@ -405,18 +426,20 @@ def sweep_cmd(
     typer.echo(text)
 
 
-@app.command("compare")
+@app.command("compare", short_help="Run one scenario on several mechanisms, side by side.")
 def compare_cmd(
     scenario: ScenarioArg,
     mechanisms: Annotated[
-        str, typer.Option("--mechanisms", "-m", help="Comma-separated mechanisms to run the scenario on.")
+        str, typer.Option("--mechanisms", "-m", metavar="NAMES", help="Comma-separated mechanisms to run the scenario on.")
     ] = "raft,multipaxos,pbft",
-    replicates: Annotated[int, typer.Option("--replicates", "-r", help="Seeds per mechanism (seed, seed+1, ...).")] = 3,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: results/<name>-compare/).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Local worker processes (1 runs in this process).")] = 1,
+    replicates: Annotated[int, typer.Option("--replicates", "-r", metavar="R", help="Seeds per mechanism (seed, seed+1, ...).")] = 3,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Output folder (default: results/<name>-compare/).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Local worker processes (1 runs in this process).")] = 1,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."),
+        typer.Option(
+            "--set", metavar="PATH=VALUE", help="Override a field before validation: dotted.path=value (value read as YAML). Repeatable."
+        ),
     ] = None,
 ) -> None:
     """Run one scenario on several mechanisms: a table and a latency / messages-per-decision trade-off chart."""

@@ -21,31 +21,24 @@ from sim.sweep.spec import Task, run_key
 from sim.sweep.stats import aggregate
 from sim.sweep_plots import tradeoff_chart
 
-# The fault model of mechanisms that do not declare one themselves (a `tolerates` class
-# attribute on the Protocol wins): (kind of fault, the bound on faulty agents as a fraction of n).
-FAULT_MODELS: dict[str, tuple[str, int | None]] = {
-    "raft": ("crash", 2),
-    "multipaxos": ("crash", 2),
-    "pbft": ("byzantine", 3),
-}
 TABLE_METRICS = ("latency_ms_p50", "latency_ms_p99", "messages_per_decision", "decisions", "liveness", "safety_violations")
 _FAULT_INDEX = re.compile(r"^faults\[(\d+)\]")
+_BOUND = re.compile(r"\bf<n/(\d+)\b")
 
 
 def tolerates(mechanism: str, n: int | None = None) -> str:
-    """The faults a mechanism tolerates, e.g. "crash f<n/2 (f≤2 of 5)"; "?" when unknown."""
-    declared = getattr(get_protocol(mechanism), "tolerates", None) if mechanism in registered() else None
-    if isinstance(declared, str) and declared:
-        return declared
-    if mechanism not in FAULT_MODELS:
+    """The faults a mechanism tolerates (its `Protocol.tolerates`), e.g. "crash f<n/2 (f≤2 of 5)"; "?" when undeclared.
+
+    A bound of the form `f<n/K` gets the largest such f for `n` nodes appended when `n` is given.
+    """
+    declared = get_protocol(mechanism).tolerates if mechanism in registered() else ""
+    if not declared:
         return "?"
-    kind, divisor = FAULT_MODELS[mechanism]
-    if divisor is None:
-        return kind
-    text = f"{kind} f<n/{divisor}"
-    if n:
-        text += f" (f≤{(n - 1) // divisor} of {n})"
-    return text
+    bound = _BOUND.search(declared)
+    if bound and n:
+        divisor = int(bound.group(1))
+        return f"{declared} (f≤{(n - 1) // divisor} of {n})"
+    return declared
 
 
 def _describe_fault(fault: dict[str, Any]) -> str:

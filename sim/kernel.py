@@ -11,7 +11,7 @@ import numpy as np
 import simpy
 
 from sim.faults import FaultInjector
-from sim.network import Network
+from sim.network import Delivery, Network
 from sim.node import ClientEndpoint, Node
 from sim.protocols.base import Protocol, ProtocolConfig, get_protocol
 from sim.records import PAIR_COUNT_LIMIT, Recorder
@@ -33,6 +33,11 @@ class Environment(simpy.Environment):
         pop = heapq.heappop
         while queue and queue[0][0] < until:
             self._now, _, _, event = pop(queue)
+            if event.__class__ is Delivery:
+                # Most events are message deliveries: one known callback that cannot fail.
+                event.callbacks = None
+                event.arrive()
+                continue
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
                 callback(event)

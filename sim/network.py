@@ -272,7 +272,7 @@ class Delivery:
     __slots__ = ("callbacks", "_ok", "_value", "network", "endpoint", "src", "msg", "true_src", "sent_at", "incarnation", "row")
 
     def __init__(self, network: Network, endpoint: Endpoint, src: str, msg: Message, true_src: str, sent_at: float, row: list[int]) -> None:
-        self.callbacks = [Delivery.arrive]
+        self.callbacks = _ARRIVE  # a shared tuple: SimPy only iterates it, then sets None here
         self._ok = True
         self._value = None
         self.network = network
@@ -296,3 +296,6 @@ class Delivery:
         if rec.trace_on:
             rec.trace.append((self.sent_at, network.env.now, self.true_src, endpoint.name, self.msg.kind, self.msg.size_bytes, "delivered"))
         endpoint.receive(self.src, self.msg, self.true_src)
+
+
+_ARRIVE = (Delivery.arrive,)

@@ -472,18 +472,27 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
         ScenarioError: one line naming the file, the field path and the problem.
 
     """
-    source = str(path)
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
+    return scenario_from_dict(read_yaml(path), str(path), overrides, seed)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file safely.
+
+    Raises:
+        ScenarioError: the file cannot be read or is not well-formed YAML (with line and column).
+
+    """
+    source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(source, "", f"malformed YAML: {where}{problem}") from None
-    return scenario_from_dict(data, source, overrides, seed)

@@ -233,3 +233,28 @@ def test_progress_bar_appears_only_after_the_threshold(monkeypatch: pytest.Monke
     late(750.0)
     assert late.bar is not None and late.bar.tasks[0].completed == 750.0 and late.bar.tasks[0].total == 1000.0
     late.close()
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    """Each command has a short and a long help, and each of its arguments and options has help text."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    assert sorted(group.commands) == ["compare", "list", "plot", "run", "sweep", "validate"]
+    for name, command in group.commands.items():
+        assert command.short_help and command.help, name
+        for param in command.params:
+            assert getattr(param, "help", None), f"{name} {param.name}"
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, name
+
+
+def test_list_shows_each_mechanisms_fault_model() -> None:
+    """Every shipped mechanism declares what it tolerates, and `consim list` shows it next to the name."""
+    mechanisms = base.mechanisms()
+    assert {"raft", "multipaxos", "pbft", "gossip", "voting", "attestation"} <= set(mechanisms)
+    out = runner.invoke(app, ["list"]).stdout
+    for name, cls in mechanisms.items():
+        assert cls.tolerates, name
+        assert re.search(rf"^  {name} +{re.escape(cls.tolerates)}  ", out, re.M), name
+    assert re.search(r"^  pbft +byzantine f<n/3 ", out, re.M) and re.search(r"^  raft +crash f<n/2 ", out, re.M)

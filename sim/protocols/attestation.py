@@ -106,6 +106,7 @@ class AttestationProtocol(Protocol):
     """A node that relays claims and attestations, attests if it can, and judges claims."""
 
     Config = AttestationConfig
+    tolerates: ClassVar[str] = "forgers; liars < threshold"
     config: AttestationConfig
     authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "corrupt")

@@ -123,6 +123,8 @@ class Protocol:
     """Messages carry unforgeable authenticators: a forged sender is detected and rejected."""
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge")
     """Byzantine behaviours that make sense for this mechanism; others are refused at load time."""
+    tolerates: ClassVar[str] = ""
+    """The faults this mechanism survives, e.g. "crash f<n/2" (shown by `consim list` and `consim compare`)."""
 
     def __init__(self, ctx: Context, config: ProtocolConfig) -> None:
         self.ctx = ctx

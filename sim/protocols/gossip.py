@@ -121,9 +121,10 @@ class GossipConfig(ProtocolConfig):
 
 @register("gossip")
 class Gossip(Protocol):
-    """One node of an epidemic protocol; see the module docstring."""
+    """One node of an epidemic protocol: anti-entropy or rumor mongering, by push, pull or both."""
 
     Config = GossipConfig
+    tolerates: ClassVar[str] = "crash, loss (eventual)"
     config: GossipConfig
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay")
 

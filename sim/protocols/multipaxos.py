@@ -77,6 +77,7 @@ class MultiPaxos(Protocol):
     """One Multi-Paxos replica: proposer, acceptor and learner."""
 
     Config = MultiPaxosConfig
+    tolerates: ClassVar[str] = "crash f<n/2"
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "corrupt")
     config: MultiPaxosConfig
 

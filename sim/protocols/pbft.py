@@ -77,9 +77,10 @@ class PbftConfig(ProtocolConfig):
 
 @register("pbft")
 class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
-    """One PBFT replica."""
+    """One PBFT replica: pre-prepare, prepare, commit, checkpoints, view changes, retransmission."""
 
     Config = PbftConfig
+    tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = (
         "silent",

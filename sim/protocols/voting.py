@@ -110,6 +110,7 @@ class Voting(Protocol):
     """A voter, and the collector of votes (the coordinator, or everyone with `collect: all`)."""
 
     Config = VotingConfig
+    tolerates: ClassVar[str] = "byzantine < threshold"
     config: VotingConfig
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "corrupt", "double_vote")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from sim.scenario import Scenario, ScenarioError, _first_error, scenario_from_dict
+from sim.scenario import Scenario, ScenarioError, _first_error, read_yaml, scenario_from_dict
 
 
 class SweepSpec(BaseModel):
@@ -221,16 +221,7 @@ def load_sweep(path: str | Path) -> Sweep:
         ScenarioError: one line naming the file, the field and the problem.
 
     """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(source, "", f"malformed YAML: {str(exc).splitlines()[0]}") from None
-    return build_sweep(data, source, Path(path).parent)
+    return build_sweep(read_yaml(path), str(path), Path(path).parent)
 
 
 def is_sweep_file(path: str | Path) -> bool:

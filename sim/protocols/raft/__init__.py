@@ -40,6 +40,7 @@ class Raft(Protocol):
     """One Raft server: follower, (pre-)candidate or leader."""
 
     Config = RaftConfig
+    tolerates = "crash f<n/2"
     config: RaftConfig
     byzantine_behaviours = ("silent", "omit", "delay", "replay", "forge", "equivocate", "double_vote")
 
