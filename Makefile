@@ -22,6 +22,8 @@ lint: $(DEV_STAMP)
 
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/pbft64.py
+	$(BIN)/python benchmarks/gossip10k.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -6,9 +6,10 @@ Run: `python benchmarks/pbft64.py` (add `--requests N` to change the load).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import tracemalloc
+
+from common import heapq_rate, peak_rss_mb
 
 from sim import run, scenario_from_dict
 
@@ -30,6 +31,7 @@ def main() -> None:
             "workload": {"kind": "script", "commands": [{"at": f"{i * 20}ms"} for i in range(args.requests)]},
         }
     )
+    baseline = heapq_rate(500_000)
     if args.tracemalloc:
         tracemalloc.start()
     started = time.perf_counter()
@@ -41,7 +43,8 @@ def main() -> None:
     print(f"nodes={args.nodes} requests={s['commands_submitted']} completed={s['commands_completed']} violations={s['safety_violations']}")
     print(f"messages={s['messages_sent']} wall={wall:.2f}s cpu={cpu:.2f}s")
     print(f"messages/s (wall)={s['messages_sent'] / wall:,.0f} messages/s (cpu)={s['messages_sent'] / cpu:,.0f}")
-    print(f"peak RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(f"bare heapq loop={baseline:,.0f} /s ratio (delivered/s wall)={s['messages_delivered'] / wall / baseline:.3f}")
+    print(f"peak RSS={peak_rss_mb():.0f} MB")
     if args.tracemalloc:
         print(f"peak traced heap={tracemalloc.get_traced_memory()[1] / 2**20:.0f} MB")
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.sweep.stats import aggregate, metric_columns
 from sim.units import parse_duration
@@ -87,6 +88,8 @@ def metric_vs_param(
             ax.fill_between(part["_pos"][band], part["ci_low"][band], part["ci_high"][band], color=line.get_color(), alpha=0.2, linewidth=0)
     if ticks is not None:
         ax.set_xticks(range(len(ticks)), ticks, rotation=20 if max(len(t) for t in ticks) > 8 else 0)
+    elif all(float(p).is_integer() for p in pos):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # fanout 1, 2, 3: no 1.5 ticks
     n = int(stats["runs"].max()) if len(stats) else 0
     ax.set_xlabel(axis_label(x) + unit)
     ax.set_ylabel(axis_label(metric))

@@ -67,7 +67,13 @@ def parse_bandwidth(value: object) -> float:
 
 
 def format_ms(ms: float) -> str:
-    """Format milliseconds compactly for tables and the resolved scenario."""
+    """Format milliseconds compactly and exactly: parse_duration(format_ms(x)) == x."""
     if ms >= 1000 and ms % 1000 == 0:
-        return f"{ms / 1000:g}s"
-    return f"{ms:g}ms"
+        return f"{_shortest(ms / 1000)}s"
+    return f"{_shortest(ms)}ms"
+
+
+def _shortest(value: float) -> str:
+    # repr is the shortest text that reads back as the same float; "1500.0" reads better as "1500".
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

@@ -16,7 +16,7 @@ from sim import run, scenario_from_dict
 from sim.units import format_ms, parse_duration, parse_rate
 
 NODES = [f"n{i}" for i in range(5)]
-PROPERTY_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -145,8 +145,9 @@ def test_anti_entropy_converges_once_every_partition_heals(seed: int, heal_ms: i
     )
     result = run(scenario)
     assert result.violations.empty, result.violations.to_string()
-    finals = result.decisions.groupby("slot")["node"].nunique()
-    assert (finals == 12).all(), "every write must reach every node after the heal"
+    # A superseded write need not reach everyone, but each key's winning write must.
+    reach = result.decisions.assign(key=result.decisions["slot"].str.split("@").str[0]).groupby(["key", "slot"])["node"].nunique()
+    assert (reach.groupby(level="key").max() == 12).all(), reach.to_string()
 
 
 @settings(max_examples=200, derandomize=True)

@@ -118,6 +118,8 @@ def voting_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     nodecide = events[events["kind"] == "no_decision"] if not events.empty else events
     for reason in ("quorum", "tie", "threshold"):
         out[f"no_decision_{reason}"] = int((nodecide["reason"] == reason).sum()) if "reason" in nodecide else 0
+    # Questions whose vote was still being collected when the run ended.
+    out["no_decision_open"] = out["no_decision"] - sum(out[f"no_decision_{r}"] for r in ("quorum", "tie", "threshold"))
     sent = int(tables.messages["sent"].sum())
     out["messages_per_decision"] = round(sent / len(decided), 6) if decided else None
     return out
