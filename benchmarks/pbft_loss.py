@@ -4,6 +4,9 @@ Runs scenarios/pbft-normal.yaml at n=7 over a grid of loss rates and seeds and p
 per loss rate (means over the seeds). Usage:
 
     python benchmarks/pbft_loss.py [--nodes 7] [--seeds 3] [--loss 0,0.05,0.1,0.2,0.3]
+
+Measured (5 seeds, n = 7): liveness 1.0 / 1.0 / 1.0 / 0.987 / 0.791 at loss 0 / 5 / 10 / 20 / 30%
+(before retransmission and fetch: 1.0 / 0.837 / 0.533 / 0.062 / 0.003).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+
+import common  # noqa: F401  (puts the repository on the import path)
 
 from sim import load_scenario, run
 
@@ -34,7 +39,7 @@ def main() -> None:
             rows.append(run(scenario).summary)
         wall = time.perf_counter() - start
 
-        def mean(key: str, rows: list = rows) -> float:
+        def mean(key: str, rows: list[dict] = rows) -> float:
             values = [r[key] for r in rows if r.get(key) is not None]
             return statistics.mean(values) if values else float("nan")
 
