@@ -112,18 +112,13 @@ class CheckpointMixin:
         if st.last_exec >= st.h:
             return
         by_seq = {seq: (req, view) for seq, req, view in msg.entries}
-        state, seen = st.state, set()
+        state = st.state
         plan: list[tuple[int, Request | None, int]] = []
         for seq in range(st.last_exec + 1, st.h + 1):
             if seq not in by_seq:
                 return  # a partial answer cannot be checked against the certificate
             req, view = by_seq[seq]
-            # The same rule as `Pbft.apply`: a request changes the state only the first time.
-            if req is None:
-                state = next_state_digest(state, seq, NOOP)
-            elif req.cmd_id not in st.executed and req.cmd_id not in seen:
-                seen.add(req.cmd_id)
-                state = next_state_digest(state, seq, req.cmd_id)
+            state = next_state_digest(state, seq, NOOP if req is None else req.cmd_id)  # as `Pbft.apply`
             plan.append((seq, req, view))
         if state != st.stable_state:
             return  # not the history the 2f + 1 checkpoint messages vouch for: a faulty answer

@@ -265,12 +265,13 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
         st.last_exec = seq
         st.history[seq] = (req, view)
+        # The digest chains every decided value, duplicates included, so that a checkpoint
+        # certifies the whole decided sequence (which is what a fetched history is checked against).
+        st.state = next_state_digest(st.state, seq, NOOP if req is None else req.cmd_id)
         if req is None:
-            st.state = next_state_digest(st.state, seq, NOOP)
             return False
         fresh = req.cmd_id not in st.executed
         if fresh:  # a request is executed once, whatever its sequence numbers
-            st.state = next_state_digest(st.state, seq, req.cmd_id)
             st.executed[req.cmd_id] = st.state
         st.waiting.pop(req.cmd_id, None)
         if reply:

@@ -121,9 +121,14 @@ def _history(requests: list[Request]) -> list[str]:
 
 
 def test_lagging_replica_fetches_and_decides_every_skipped_sequence_number() -> None:
-    """A stable checkpoint at 4 beyond n3's log: n3 asks f+1 vouchers, refuses a forged history, decides 1..4."""
+    """A stable checkpoint at 4 beyond n3's log: n3 asks f+1 vouchers, refuses forged histories, decides 1..4.
+
+    A forged history that swaps in an already-executed request (no change to the service state)
+    is refused too: the checkpoint digest chains every decided value.
+    """
     node, ctx = make_node(Pbft, "n3", NODES, checkpoint_interval=4)
-    reqs = [Request("client0", f"client0:{i}", "op") for i in range(4)]
+    a, b, c = (Request("client0", f"client0:{i}", "op") for i in range(3))
+    reqs = [a, b, a, c]  # a was decided twice (a retransmitted request), executed once
     states = _history(reqs)
     for peer in ("n0", "n1", "n2"):
         node.on_message(peer, Checkpoint(4, states[-1]))
@@ -131,6 +136,7 @@ def test_lagging_replica_fetches_and_decides_every_skipped_sequence_number() -> 
     assert ctx.take(Fetch) == [("n0", Fetch(1, 4)), ("n1", Fetch(1, 4))]
     forged = tuple((s, r if s != 3 else Request("client0", "client0:x", "op"), 0) for s, r in enumerate(reqs, start=1))
     node.on_message("n0", FetchReply(forged))
+    node.on_message("n0", FetchReply(((1, a, 0), (2, b, 0), (3, b, 0), (4, c, 0))))  # another duplicate in place of a
     node.on_message("n0", FetchReply(tuple((s, r, 0) for s, r in enumerate(reqs[:3], start=1))))  # partial
     assert not ctx.decided and node.st.last_exec == 0
     node.on_message("n1", FetchReply(tuple((s, r, 0) for s, r in enumerate(reqs, start=1))))
