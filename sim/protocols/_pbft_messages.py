@@ -174,3 +174,50 @@ class NewView(Message):
             + sum(vc.size_bytes for _, vc in self.view_changes)
             + sum(pp.size_bytes for pp in self.pre_prepares)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Status(Message):
+    """A stalled replica's summary of where it is; peers answer by re-sending what it lacks.
+
+    This is the receiver-based retransmission of Castro's BFT library: only a replica that makes
+    no progress sends it, so a loss-free run never sees one.
+    """
+
+    view: int
+    active: bool
+    stable_seq: int
+    last_exec: int
+    phases: tuple[tuple[int, int], ...]
+    """(seq, phase) above `last_exec` in `view`: 1 pre-prepared, 2 prepared, 3 committed-local."""
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, authenticator, four integers and a few bytes per listed sequence number."""
+        return self.header_bytes + AUTH_BYTES + 16 + 5 * len(self.phases)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch(Message):
+    """Asks for the requests committed at sequence numbers `low`..`high` (state transfer)."""
+
+    low: int
+    high: int
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, authenticator and the range."""
+        return self.header_bytes + AUTH_BYTES + 8
+
+
+@dataclass(frozen=True, slots=True)
+class FetchReply(Message):
+    """The committed requests (None for the null request) of a range, with the view of each."""
+
+    entries: tuple[tuple[int, Request | None, int], ...]
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, authenticator and every request."""
+        body = sum(8 + (req.size_bytes if req is not None else 0) for _, req, _ in self.entries)
+        return self.header_bytes + AUTH_BYTES + body

@@ -48,6 +48,8 @@ class ReplicaState:
     """Sequence number -> the prepared certificate of the highest view (for view changes)."""
     committed: dict[int, tuple[str, Request | None, int]] = field(default_factory=dict)
     """Committed-local but not yet executed: seq -> (digest, request, view)."""
+    history: dict[int, tuple[Request | None, int]] = field(default_factory=dict)
+    """Executed seq -> (request, view): answers the fetches of lagging replicas."""
     executed: dict[str, str] = field(default_factory=dict)
     """cmd_id -> result: the last reply of each executed request (answers retransmissions)."""
     waiting: dict[str, Request] = field(default_factory=dict)

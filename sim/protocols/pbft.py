@@ -22,19 +22,24 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from sim.protocols._pbft_checkpoint import CheckpointMixin
 from sim.protocols._pbft_client import PbftClient
 from sim.protocols._pbft_messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,
+    Fetch,
+    FetchReply,
     NewView,
     Prepare,
     PrePrepare,
     Reply,
     Request,
+    Status,
     ViewChange,
     next_state_digest,
 )
+from sim.protocols._pbft_retransmit import RetransmitMixin
 from sim.protocols._pbft_state import ReplicaState, Slot
 from sim.protocols._pbft_view_change import ViewChangeMixin
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
@@ -65,11 +70,14 @@ class PbftConfig(ProtocolConfig):
     """T: how long a backup waits for a request to execute before suspecting the primary."""
     max_backoff: Annotated[int, Field(ge=1)] = 64
     """Cap on the exponential backoff factor of the view-change timer."""
+    retransmit_timeout: Annotated[Ms, Field(gt=0)] | None = None
+    """How long a replica may make no progress before it asks peers to re-send (and re-sends its
+    view-change, or fetch); view_change_timeout / 6 when not given. Backs off x2 up to x4."""
 
 
 @register("pbft")
-class Pbft(ViewChangeMixin, Protocol):
-    """One PBFT replica: pre-prepare, prepare, commit, checkpoints and view changes."""
+class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
+    """One PBFT replica: pre-prepare, prepare, commit, checkpoints, view changes, retransmission."""
 
     Config = PbftConfig
     tolerates: ClassVar[str] = "byzantine f<n/3"
@@ -100,12 +108,14 @@ class Pbft(ViewChangeMixin, Protocol):
         first = "pbft" not in ctx.storage
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
+        self.rt_on, self.rt_tries, self.rt_mark = False, 0, None
         if first and self.primary(0) == self.me:
             ctx.record("leader", term=0)
         if not self.st.active:
             self.set_vc_timer()
         else:
             self.arm_timer()
+        self.arm_retransmit()
 
     def primary(self, view: int) -> str:
         """The primary of `view`: replica v mod n."""
@@ -241,17 +251,7 @@ class Pbft(ViewChangeMixin, Protocol):
         while st.last_exec + 1 in st.committed:
             seq = st.last_exec + 1
             _, req, view = st.committed.pop(seq)
-            self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
-            st.last_exec = seq
-            if req is None:
-                st.state = next_state_digest(st.state, seq, NOOP)
-            else:
-                if req.cmd_id not in st.executed:  # a request is executed once, whatever its seqs
-                    st.state = next_state_digest(st.state, seq, req.cmd_id)
-                    st.executed[req.cmd_id] = st.state
-                    progress = True
-                st.waiting.pop(req.cmd_id, None)
-                self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
+            progress = self.apply(seq, req, view, True) or progress
             if seq % self.config.checkpoint_interval == 0:
                 self.take_checkpoint(seq)
         if progress:
@@ -259,55 +259,24 @@ class Pbft(ViewChangeMixin, Protocol):
             self.timer_on = False  # restart: still waiting for others, or stop when none are left
             self.arm_timer()
 
-    # --- checkpoints and garbage collection ----------------------------------------------------
-
-    def take_checkpoint(self, seq: int) -> None:
-        """Multicast our state digest at `seq`."""
-        self.st.checkpoints.setdefault(seq, {})[self.me] = self.st.state
-        self.ctx.broadcast(Checkpoint(seq, self.st.state))
-        self.check_stable(seq)
-
-    def on_checkpoint(self, src: str, c: Checkpoint) -> None:
-        """Collect checkpoint messages above the low watermark."""
-        if c.seq <= self.st.h:
-            return
-        votes = self.st.checkpoints.setdefault(c.seq, {})
-        if src not in votes:
-            votes[src] = c.state
-            self.check_stable(c.seq)
-
-    def check_stable(self, seq: int) -> None:
-        """2f + 1 matching checkpoint messages make a checkpoint stable."""
-        votes = self.st.checkpoints.get(seq, {})
-        counts: dict[str, int] = {}
-        for digest in votes.values():
-            counts[digest] = counts.get(digest, 0) + 1
-        for digest in sorted(counts):
-            if counts[digest] >= 2 * self.f + 1:
-                self.make_stable(seq, digest, tuple(sorted(s for s, d in votes.items() if d == digest)))
-                return
-
-    def make_stable(self, seq: int, state: str, proof: tuple[str, ...]) -> None:
-        """Advance the low watermark to `seq`, discarding the log below it."""
+    def apply(self, seq: int, req: Request | None, view: int, reply: bool) -> bool:
+        """Decide and execute `seq` (the next one); True when it executed a new request."""
         st = self.st
-        if seq <= st.h:
-            return
-        if st.last_exec < seq:
-            # Behind the stable checkpoint: fetch its state (modelled as adopting its digest; the
-            # skipped sequence numbers are not decided here, they were decided by 2f + 1 others).
-            for (_, n), slot in sorted(st.log.items()):
-                if n <= seq and slot.request is not None:
-                    st.waiting.pop(slot.request.cmd_id, None)
-            st.last_exec, st.state = seq, state
-            st.committed = {n: v for n, v in st.committed.items() if n > seq}
-            self.ctx.record("state_transfer", seq=seq)
-        st.h, st.stable_state, st.stable_proof = seq, state, proof
-        st.log = {key: slot for key, slot in st.log.items() if key[1] > seq}
-        st.certs = {n: c for n, c in st.certs.items() if n > seq}
-        st.checkpoints = {n: v for n, v in st.checkpoints.items() if n > seq}
-        if self.is_leader():
-            self.assign_pending()
-        self.execute()
+        self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
+        st.last_exec = seq
+        st.history[seq] = (req, view)
+        # The digest chains every decided value, duplicates included, so that a checkpoint
+        # certifies the whole decided sequence (which is what a fetched history is checked against).
+        st.state = next_state_digest(st.state, seq, NOOP if req is None else req.cmd_id)
+        if req is None:
+            return False
+        fresh = req.cmd_id not in st.executed
+        if fresh:  # a request is executed once, whatever its sequence numbers
+            st.executed[req.cmd_id] = st.state
+        st.waiting.pop(req.cmd_id, None)
+        if reply:
+            self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
+        return fresh
 
     # --- timers --------------------------------------------------------------------------------
 
@@ -323,10 +292,16 @@ class Pbft(ViewChangeMixin, Protocol):
             self.ctx.set_timer("view_change", self.config.view_change_timeout * self.st.backoff)
 
     def on_timer(self, name: str) -> None:
-        """The primary is suspected (or the new view is late): move to the next view."""
+        """The primary is suspected (or the new view is late): move to the next view; or retransmit."""
         if name == "view_change":
             self.timer_on = False
-            self.start_view_change(self.st.view + 1)
+            if self.st.active and self.lagging():
+                self.arm_timer()  # the others execute past us: catch up rather than blame the primary
+            else:
+                self.start_view_change(self.st.view + 1)
+        elif name == "retransmit":
+            self.on_retransmit_timer()
+        self.arm_retransmit()
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -335,6 +310,7 @@ class Pbft(ViewChangeMixin, Protocol):
         handler = _HANDLERS.get(type(msg))
         if handler is not None:
             handler(self, src, msg)
+            self.arm_retransmit()
 
     # --- class hooks ---------------------------------------------------------------------------
 
@@ -404,5 +380,8 @@ _HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
         Checkpoint: Pbft.on_checkpoint,
         ViewChange: Pbft.on_view_change,
         NewView: Pbft.on_new_view,
+        Status: Pbft.on_status,
+        Fetch: Pbft.on_fetch,
+        FetchReply: Pbft.on_fetch_reply,
     }
 )
