@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -19,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.errors import ScenarioError, first_error
 from sim.units import format_ms, parse_bandwidth, parse_duration, parse_rate
 
 Ms = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
@@ -28,14 +28,6 @@ PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
 BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Targets = str | list[str]
-
-
-class ScenarioError(Exception):
-    """Bad input: carries the file, the field path and the problem, rendered as one line."""
-
-    def __init__(self, source: str, field: str, problem: str) -> None:
-        self.source, self.field, self.problem = source, field, problem
-        super().__init__(f"{source}: {field}: {problem}" if field else f"{source}: {problem}")
 
 
 class Strict(BaseModel):
@@ -112,7 +104,6 @@ DelaySpec = Annotated[
     Field(discriminator="dist"),
     BeforeValidator(_delay_shorthand),
 ]
-DELAY_DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal", "exponential", "pareto")
 
 
 class LinkSettings(Strict):
@@ -286,128 +277,6 @@ class Scenario(Strict):
 # --- loading -----------------------------------------------------------------------------
 
 
-_TYPE_WORDS = MappingProxyType(
-    {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list", "dict": "a mapping"}
-)
-# Error types that mean "this value is not of the expected type" (as opposed to a bad value).
-_MISMATCH = MappingProxyType(
-    {
-        "int_type": "an integer",
-        "int_parsing": "an integer",
-        "int_from_float": "a whole number",
-        "float_type": "a number",
-        "float_parsing": "a number",
-        "string_type": "a string",
-        "bool_type": "true or false",
-        "bool_parsing": "true or false",
-        "list_type": "a list",
-        "tuple_type": "a list",
-        "dict_type": "a mapping",
-        "model_type": "a mapping",
-        "model_attributes_type": "a mapping",
-    }
-)
-_BOUNDS = MappingProxyType(
-    {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
-)
-
-
-def _is_branch_tag(item: str) -> bool:
-    # pydantic names union branches in error locations ('constrained-int', 'list[NodeSpec]',
-    # 'str', 'lognormal', 'NodeSpec', 'function-after[...]'); they are not part of the user's path.
-    return (
-        item in DELAY_DISTRIBUTIONS
-        or item in _TYPE_WORDS
-        or "[" in item
-        or "-" in item
-        or item[:1].isupper()
-        or item in ("none", "literal", "tuple", "set")
-    )
-
-
-def _loc_to_path(loc: tuple[Any, ...], keep_last: bool = False) -> str:
-    """The user's dotted field path of a pydantic error location (union branch tags dropped).
-
-    Args:
-        loc: pydantic's location tuple.
-        keep_last: keep the last item even if it looks like a tag (it names an unknown or
-            missing field, which is the user's own word).
-
-    """
-    parts: list[str] = []
-    for i, item in enumerate(loc):
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif _is_branch_tag(str(item)) and not (keep_last and i == len(loc) - 1):
-            continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
-
-
-def _problem(error: dict[str, Any]) -> str:
-    """A short, plain statement of one pydantic error."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "union_tag_invalid":
-        expected = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
-        return f"unknown {str(ctx.get('discriminator', 'kind')).strip(chr(39))} {ctx.get('tag')!r} (known: {expected})"
-    if kind == "union_tag_not_found":
-        key = str(ctx.get("discriminator", "kind")).strip("'")
-        known = f" (one of: {', '.join(DELAY_DISTRIBUTIONS)})" if key == "dist" else ""
-        return f"needs a '{key}' field{known}"
-    if kind in _BOUNDS:
-        op, key = _BOUNDS[kind]
-        return f"must be {op} {ctx.get(key)}"
-    if kind in _MISMATCH:
-        return f"must be {_MISMATCH[kind]}"
-    if kind == "literal_error":
-        return f"must be {ctx.get('expected', 'one of the allowed values')}"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _with_input(problem: str, error: dict[str, Any]) -> str:
-    value = error.get("input")
-    if error["type"] in ("extra_forbidden", "missing", "value_error", "union_tag_invalid") or isinstance(value, dict | list):
-        return problem
-    if "input" not in error or f"got {value!r}" in problem:
-        return problem
-    return f"{problem} (got {value!r})"
-
-
-def _first_error(source: str, err: ValidationError, prefix: str = "") -> ScenarioError:
-    """The most useful one-line error of a pydantic ValidationError.
-
-    Union types make pydantic report one error per branch ('nodes' as an int failed, as a list
-    failed): a branch that accepted the type but not the value is the real problem; when every
-    branch rejected the type, say which types would do.
-    """
-    errors = err.errors()
-    located = [(_loc_to_path(tuple(e["loc"]), keep_last=e["type"] in ("extra_forbidden", "missing")), e) for e in errors]
-    first_path = located[0][0]
-    # Errors of the branches of one union share the user's path prefix.
-    siblings = [(p, e) for p, e in located if p == first_path or p.startswith(first_path + ".") or p.startswith(first_path + "[")]
-    value_errors = [(p, e) for p, e in siblings if e["type"] not in _MISMATCH]
-    if value_errors:
-        path, chosen = max(value_errors, key=lambda pe: len(pe[0]))  # the branch that got furthest
-        message = _with_input(_problem(chosen), chosen)
-    elif len(siblings) > 1:
-        path, chosen = siblings[0]
-        wanted = list(dict.fromkeys(_MISMATCH[e["type"]] for _, e in siblings))
-        message = _with_input("must be " + " or ".join(wanted), chosen)
-    else:
-        path, chosen = siblings[0]
-        message = _with_input(_problem(chosen), chosen)
-    if prefix:
-        path = f"{prefix}.{path}" if path else prefix
-    others = len({p for p, _ in located} - {p for p, _ in siblings})
-    extra = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-    return ScenarioError(source, path, message + extra)
-
-
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `a.b.c` (list items as integers) in nested data, creating mappings as needed."""
     keys = dotted.split(".")
@@ -460,7 +329,7 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overrides: dict[st
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise _first_error(source, err) from None
+        raise first_error(source, err) from None
     from sim.validate import check_scenario  # late: the registries import protocol modules
 
     check_scenario(scenario, source)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
+from sim.errors import first_error
 from sim.protocols.base import get_protocol, mechanisms
-from sim.scenario import Scenario, ScenarioError, _first_error
+from sim.scenario import Scenario, ScenarioError
 from sim.units import format_ms
 from sim.workload import workload_kinds
 
@@ -42,7 +43,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
     try:
         config = protocol_cls.Config.model_validate(scenario.protocol)
     except ValidationError as err:
-        raise _first_error(source, err, "protocol") from None
+        raise first_error(source, err, "protocol") from None
     scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     if scenario.workload is not None:
@@ -55,7 +56,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         try:
             wl_config = wl_cls.Config.model_validate(scenario.workload.model_dump())
         except ValidationError as err:
-            raise _first_error(source, err, "workload") from None
+            raise first_error(source, err, "workload") from None
         scenario.workload = type(scenario.workload).model_validate(wl_config.model_dump(mode="json", exclude_none=True))
 
     known = set(scenario.node_names)

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from sim.scenario import Scenario, ScenarioError, _first_error, read_yaml, scenario_from_dict
+from sim.errors import first_error
+from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
 
 
 class SweepSpec(BaseModel):
@@ -172,7 +173,7 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise _first_error(source, err) from None
+        raise first_error(source, err) from None
     if isinstance(spec.base, dict):
         base_path, base_data = Path(f"{source}#base"), spec.base
     else:
