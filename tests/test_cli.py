@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import sim.protocols.base as base
-from sim import load_scenario, run
-from sim.cli import app, format_summary, run_id
+from sim import console, load_scenario, run
+from sim.cli import app, run_id
+from sim.console import format_summary
 from sim.protocols.base import Message
 from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
 from sim.results import RunResult
@@ -218,17 +219,16 @@ def test_no_arguments_shows_help() -> None:
 
 def test_progress_bar_appears_only_after_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """The progress callback draws nothing when disabled or before the wall-time threshold, and a bar after it."""
-    import sim.cli as cli
 
-    off = cli._Progress(1000.0, enabled=False)
+    off = console.RunProgress(1000.0, enabled=False)
     off(500.0)
     assert off.bar is None
-    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 3600.0)
-    early = cli._Progress(1000.0, enabled=True)
+    monkeypatch.setattr(console, "PROGRESS_AFTER_S", 3600.0)
+    early = console.RunProgress(1000.0, enabled=True)
     early(500.0)
     assert early.bar is None
-    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
-    late = cli._Progress(1000.0, enabled=True)
+    monkeypatch.setattr(console, "PROGRESS_AFTER_S", 0.0)
+    late = console.RunProgress(1000.0, enabled=True)
     late(500.0)
     late(750.0)
     assert late.bar is not None and late.bar.tasks[0].completed == 750.0 and late.bar.tasks[0].total == 1000.0
