@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def crash_scenario(mechanism: str, seed: int, loss: float, duplicate: float, fau
     )
 
 
+@pytest.mark.parametrize("mechanism", ["raft", "multipaxos"])
 @PROPERTY_SETTINGS
 @given(
     seed=st.integers(0, 2**16),
@@ -66,23 +68,12 @@ def crash_scenario(mechanism: str, seed: int, loss: float, duplicate: float, fau
     duplicate=st.sampled_from([0.0, 0.05]),
     faults=crash_faults(),
 )
-def test_raft_is_safe_under_any_crash_and_partition_plan(seed: int, loss: float, duplicate: float, faults: list) -> None:
-    """Raft: no election-safety, log-matching, leader-completeness or agreement violation under drawn faults."""
-    result = run(crash_scenario("raft", seed, loss, duplicate, faults))
-    assert result.violations.empty, result.violations.to_string()
-    assert result.summary["decisions"] > 0
-
-
-@PROPERTY_SETTINGS
-@given(
-    seed=st.integers(0, 2**16),
-    loss=st.sampled_from([0.0, 0.02, 0.1]),
-    duplicate=st.sampled_from([0.0, 0.05]),
-    faults=crash_faults(),
-)
-def test_multipaxos_is_safe_under_any_crash_and_partition_plan(seed: int, loss: float, duplicate: float, faults: list) -> None:
-    """Multi-Paxos: no agreement, validity or integrity violation under drawn faults."""
-    result = run(crash_scenario("multipaxos", seed, loss, duplicate, faults))
+def test_crash_tolerant_mechanisms_are_safe_under_any_crash_and_partition_plan(
+    mechanism: str, seed: int, loss: float, duplicate: float, faults: list
+) -> None:
+    """Raft and Multi-Paxos: none of their checkers (election safety, log matching, leader completeness, agreement,
+    validity, integrity) reports a violation under drawn crashes, partitions, cuts, loss and duplicates."""
+    result = run(crash_scenario(mechanism, seed, loss, duplicate, faults))
     assert result.violations.empty, result.violations.to_string()
     assert result.summary["decisions"] > 0
 
