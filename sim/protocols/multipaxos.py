@@ -256,26 +256,28 @@ class MultiPaxos(Protocol):
 
     # --- acceptor ------------------------------------------------------------------------------
 
+    def _admit(self, src: str, ballot: Ballot) -> bool:
+        """Nack a ballot below our promise; otherwise promise it (a proposer of a lower ballot steps down)."""
+        if ballot < self.promised:
+            self.ctx.send(src, Nack(ballot, self.promised))
+            return False
+        if self.ballot is not None and ballot > self.ballot:
+            self.step_down(ballot)
+        self.promise(ballot)
+        return True
+
     def on_prepare(self, src: str, msg: Prepare) -> None:
         """Promise a ballot at least as high as any promised, reporting accepted values; else nack."""
-        if msg.ballot < self.promised:
-            self.ctx.send(src, Nack(msg.ballot, self.promised))
+        if not self._admit(src, msg.ballot):
             return
-        if self.ballot is not None and msg.ballot > self.ballot:
-            self.step_down(msg.ballot)
-        self.promise(msg.ballot)
         self.leader = None
         self.ctx.send(src, Promise(msg.ballot, msg.low, self.accepted_from(msg.low)))
         self.reset_election_timer()  # give the candidate time to finish phase 1
 
     def on_accept(self, src: str, msg: Accept) -> None:
         """Accept unless a higher ballot was promised."""
-        if msg.ballot < self.promised:
-            self.ctx.send(src, Nack(msg.ballot, self.promised))
+        if not self._admit(src, msg.ballot):
             return
-        if self.ballot is not None and msg.ballot > self.ballot:
-            self.step_down(msg.ballot)
-        self.promise(msg.ballot)
         self.ctx.storage["accepted"][msg.slot] = (msg.ballot, msg.value)
         self.ctx.send(src, Accepted(msg.ballot, msg.slot))
         self.leader = src
