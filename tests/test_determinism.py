@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,34 @@ def test_quickstart_twice_through_the_cli_gives_identical_files(tmp_path: Path) 
     one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("a", "b"))
     one.pop("wall_time_s"), two.pop("wall_time_s")
     assert one == two and one["mechanism"] == "raft" and one["decisions"] > 0
+
+
+REPO = Path(__file__).resolve().parents[1]
+CROSS_PROCESS_SCENARIOS = (
+    "scenarios/quickstart.yaml",
+    "scenarios/multipaxos-leader-crash.yaml",
+    "scenarios/pbft-equivocating-primary.yaml",
+    "scenarios/gossip-partition-heal.yaml",
+    "scenarios/voting-weighted.yaml",
+    "scenarios/attestation-forgers.yaml",
+)
+
+
+def _journal_hashes(hash_seed: str) -> dict[str, str]:
+    code = (
+        "import json, sys\n"
+        "from sim import load_scenario, run\n"
+        "print(json.dumps({p: run(load_scenario(p)).summary['journal_sha256'] for p in sys.argv[1:]}))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *CROSS_PROCESS_SCENARIOS], capture_output=True, text=True, env=env, check=True, cwd=REPO
+    )
+    return json.loads(done.stdout)
+
+
+def test_journal_does_not_depend_on_the_process_hash_seed() -> None:
+    """Two processes with different string-hash seeds give the same journal for every mechanism (no set order leaks out)."""
+    first, second = _journal_hashes("1"), _journal_hashes("2")
+    assert set(first) == set(CROSS_PROCESS_SCENARIOS)
+    assert first == second
