@@ -112,8 +112,13 @@ def label(value: Any) -> Any:
 
 
 def run_key(scenario: Scenario) -> str:
-    """A short stable hash of the resolved scenario (which includes the seed)."""
-    text = json.dumps(scenario.resolved(), sort_keys=True, separators=(",", ":"))
+    """A short stable hash of the resolved scenario (which includes the seed) and consim's version.
+
+    The version is in the key so that rows computed by another release are not reused.
+    """
+    from sim import __version__
+
+    text = __version__ + "\n" + json.dumps(scenario.resolved(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
