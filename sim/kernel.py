@@ -78,7 +78,7 @@ class Simulation:
         self.workload: Workload = wl_cls(self, wl_cls.Config.model_validate(workload_spec))
         client_cls = getattr(self.workload, "client_class", None) or self.protocol_cls.client_class()
         self.clients: list[ClientEndpoint] = []
-        for i in range(scenario.clients):
+        for i in range(self.workload.config.clients):
             name = f"client{i}"
             client = ClientEndpoint(self, name, self.py_rng(f"client:{name}"), client_cls)
             self.clients.append(client)

@@ -238,7 +238,6 @@ class Scenario(Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
     workload: WorkloadSpec | None = Field(default_factory=WorkloadSpec)
     crypto: CryptoSpec | None = None
-    clients: Annotated[int, Field(ge=1)] = 1
 
     @field_validator("nodes")
     @classmethod

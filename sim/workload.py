@@ -83,6 +83,8 @@ class WorkloadConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     kind: str
+    clients: Annotated[int, Field(ge=1)] = 1
+    """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
     timeout: Annotated[Ms, Field(gt=0)] = 500.0
     start: Ms = 0.0
     until: Ms | None = None

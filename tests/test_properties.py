@@ -54,8 +54,7 @@ def crash_scenario(mechanism: str, seed: int, loss: float, duplicate: float, fau
             "duration": "3s",
             "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.6}, "loss": loss, "duplicate": duplicate},
             "faults": faults,
-            "workload": {"kind": "poisson", "rate": "150/s", "until": "2.8s"},
-            "clients": 2,
+            "workload": {"kind": "poisson", "rate": "150/s", "until": "2.8s", "clients": 2},
         }
     )
 
