@@ -321,13 +321,14 @@ def sweep_cmd(
     out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Sweep directory (default: results/<sweep name>/).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs whose earlier attempt failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no failure lines, no table.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the default plots in OUT/plots/.")] = False,
 ) -> None:
     """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
     from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
 
     try:
         with guard():
-            _, text = sweep_command(sweep, jobs, backend, scheduler, keep_runs, out, quiet, retry_failed)
+            _, text = sweep_command(sweep, jobs, backend, scheduler, keep_runs, out, quiet, retry_failed, plots=not no_plots)
     except KeyboardInterrupt:
         typer.echo(interrupted_text(sweep, out), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -71,6 +71,7 @@ def sweep_command(
     quiet: bool = False,
     retry_failed: bool = False,
     stream: IO[str] | None = None,
+    plots: bool = False,
 ) -> tuple[Any, str]:
     """Validate and run a sweep; returns the SweepResult and the text to print.
 
@@ -109,6 +110,11 @@ def sweep_command(
     lines.append(f"aggregates: {target / 'summary.parquet'} (mean, std, 95% CI per grid point and metric)")
     if keep_runs:
         lines.append(f"runs:       {target / 'runs'}/<key>/")
+    if plots and sweep.params and len(result.runs):
+        from sim.sweep_plots import save_sweep_plots
+
+        drawn = save_sweep_plots(result.runs, sweep.params, target / "plots")
+        lines.append(f"plots:      {target / 'plots'}/ ({', '.join(p.name for p in drawn)})")
     return result, "\n".join(lines)
 
 

@@ -164,16 +164,23 @@ def save_sweep_plots(
 ) -> list[Path]:
     """Write metric-against-parameter plots of a sweep as PNGs into `folder`.
 
-    Without `metric` every headline metric present is drawn; without `x` the first swept
-    parameter is used, and without `hue` the second (if there is one).
+    Without `metric` every headline metric present is drawn; without `x` the parameter with the
+    most values is used (numeric first on a tie), and without `hue` the remaining parameter
+    with the fewest values (if there is one): a curve per mechanism over rising loss, not a
+    line drawn between two mechanisms.
     """
     folder.mkdir(parents=True, exist_ok=True)
     params = list(params)
     if not params:
         raise ValueError("the sweep has no swept parameter to plot against")
-    x = x or params[0]
+    present = [p for p in params if p in runs.columns]
+    if x is None:
+        # max() keeps the first of equals, so ties go to numeric parameters, then to grid order.
+        ranked = sorted(present, key=lambda p: not pd.api.types.is_numeric_dtype(runs[p]))
+        x = max(ranked, key=lambda p: runs[p].nunique()) if ranked else params[0]
     if hue is None:
-        hue = next((p for p in params if p != x), None)
+        others = [p for p in present if p != x]
+        hue = min(others, key=lambda p: runs[p].nunique()) if others else None
     if x not in runs.columns or (hue and hue not in runs.columns):
         raise KeyError(f"no parameter {x if x not in runs.columns else hue!r} in the sweep (have: {', '.join(params)})")
     metrics = [metric] if metric else [m for m in DEFAULT_METRICS if m in runs.columns and runs[m].notna().any()] or ["decisions"]

@@ -89,10 +89,12 @@ def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
 
 
 def test_save_sweep_plots_writes_pngs(tmp_path):
-    """Plots of a sweep go to PNG files named after metric and parameter."""
+    """Plots of a sweep go to PNG files named after metric and parameter; by default x is the numeric parameter."""
     paths = save_sweep_plots(_runs(), ["protocol.election_timeout", "network.loss"], tmp_path)
-    assert [p.name for p in paths] == ["failover_ms_p50_vs_protocol_election_timeout.png"]
+    assert [p.name for p in paths] == ["failover_ms_p50_vs_network_loss.png"]
     assert paths[0].stat().st_size > 5000
+    chosen = save_sweep_plots(_runs(), ["protocol.election_timeout", "network.loss"], tmp_path, x="protocol.election_timeout")
+    assert [p.name for p in chosen] == ["failover_ms_p50_vs_protocol_election_timeout.png"]
 
 
 def test_adapt_drops_what_a_mechanism_refuses_and_says_so(monkeypatch):
@@ -154,3 +156,10 @@ def test_compare_on_a_shipped_scenario_with_the_installed_mechanisms(tmp_path):
     if "pbft" in table.index:
         assert table.loc["pbft", "messages_per_decision"] > table.loc["raft", "messages_per_decision"]
         assert table.loc["pbft", "tolerates"] == "byzantine f<n/3 (f≤1 of 5)"
+
+
+def test_default_x_is_the_parameter_with_most_values(tmp_path):
+    """Without --x the parameter with the most values goes on the x axis (here a category), the other is the hue."""
+    runs = pd.concat([_runs(), _runs().assign(**{"protocol.election_timeout": "[600ms, 1200ms]"})], ignore_index=True)
+    paths = save_sweep_plots(runs, ["network.loss", "protocol.election_timeout"], tmp_path)
+    assert [p.name for p in paths] == ["failover_ms_p50_vs_protocol_election_timeout.png"]
