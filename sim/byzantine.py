@@ -155,8 +155,3 @@ def make_behaviour(spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Ra
 def describe(name: str) -> str:
     """One line on what a behaviour does (for `consim list`)."""
     return (BEHAVIOURS[name].__doc__ or "").strip().splitlines()[0]
-
-
-def behaviour_params(name: str) -> tuple[str, ...]:
-    """The `params` keys a behaviour reads."""
-    return BEHAVIOURS[name].params

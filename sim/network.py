@@ -207,10 +207,6 @@ class Network:
                     return True
         return bool(self._cuts) and (src, dst) in self._cuts
 
-    def connected(self, a: str, b: str) -> bool:
-        """Whether messages can flow both ways between a and b right now."""
-        return not self.blocked(a, b) and not self.blocked(b, a)
-
     # --- the hot path --------------------------------------------------------------------
 
     def send(self, src: str, dst: str, msg: Message, true_src: str | None = None, extra_delay: float = 0.0) -> None:

@@ -151,14 +151,6 @@ def tradeoff_chart(
     return fig
 
 
-def default_metric(runs: pd.DataFrame) -> str:
-    """The first headline metric that has values in these runs."""
-    for name in DEFAULT_METRICS:
-        if name in runs.columns and runs[name].notna().any():
-            return name
-    return "decisions"
-
-
 def save_sweep_plots(
     runs: pd.DataFrame, params: Sequence[str], folder: Path, metric: str | None = None, x: str | None = None, hue: str | None = None
 ) -> list[Path]:

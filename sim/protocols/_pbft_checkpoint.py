@@ -28,6 +28,8 @@ class CheckpointMixin:
     ctx: Context
     st: ReplicaState
     f: int
+    commit_quorum: int
+    prepare_quorum: int
     me: str
 
     if TYPE_CHECKING:  # provided by Pbft
@@ -64,7 +66,7 @@ class CheckpointMixin:
         for digest in votes.values():
             counts[digest] = counts.get(digest, 0) + 1
         for digest in sorted(counts):
-            if counts[digest] >= 2 * self.f + 1:
+            if counts[digest] >= self.commit_quorum:
                 self.make_stable(seq, digest, tuple(sorted(s for s, d in votes.items() if d == digest)))
                 return
 

@@ -29,6 +29,8 @@ class ViewChangeMixin:
     st: ReplicaState
     n: int
     f: int
+    commit_quorum: int
+    prepare_quorum: int
     me: str
     timer_on: bool
 
@@ -64,7 +66,7 @@ class ViewChangeMixin:
         joins; the wait doubles with every view change until a new request executes.
         """
         st = self.st
-        if st.active or self.timer_on or len(st.view_changes.get(st.view, {})) < 2 * self.f + 1:
+        if st.active or self.timer_on or len(st.view_changes.get(st.view, {})) < self.commit_quorum:
             return
         cfg = self.config
         self.ctx.set_timer("view_change", cfg.view_change_timeout * st.backoff)  # type: ignore[attr-defined]
@@ -90,10 +92,10 @@ class ViewChangeMixin:
 
     def valid_view_change(self, vc: ViewChange) -> bool:
         """A view-change's certificates are well formed: quorum-sized proofs, digests that match."""
-        if vc.stable_seq > 0 and len(set(vc.checkpoint_proof)) < 2 * self.f + 1:
+        if vc.stable_seq > 0 and len(set(vc.checkpoint_proof)) < self.commit_quorum:
             return False
         for cert in vc.prepared:
-            if cert.view >= vc.view or cert.seq <= vc.stable_seq or len(set(cert.prepares)) < 2 * self.f:
+            if cert.view >= vc.view or cert.seq <= vc.stable_seq or len(set(cert.prepares)) < self.prepare_quorum:
                 return False
             if self.primary(cert.view) in cert.prepares:
                 return False  # the primary sends no prepare: such a certificate is made up
@@ -143,7 +145,7 @@ class ViewChangeMixin:
         if self.primary(view) != self.me or st.view != view or st.active:
             return
         vcs = st.view_changes.get(view, {})
-        if self.me not in vcs or len(vcs) < 2 * self.f + 1:
+        if self.me not in vcs or len(vcs) < self.commit_quorum:
             return
         proof = tuple(sorted(vcs.items()))
         min_s, pre_prepares = self.compute_new_view(view, proof)
@@ -159,7 +161,7 @@ class ViewChangeMixin:
         if msg.view < st.view or (msg.view == st.view and st.active) or src != self.primary(msg.view):
             return
         senders = [s for s, _ in msg.view_changes]
-        if len(set(senders)) != len(senders) or len(senders) < 2 * self.f + 1 or self.primary(msg.view) not in senders:
+        if len(set(senders)) != len(senders) or len(senders) < self.commit_quorum or self.primary(msg.view) not in senders:
             return
         for sender, vc in msg.view_changes:
             if sender not in self.ctx.nodes or vc.view != msg.view or not self.valid_view_change(vc):

@@ -75,11 +75,6 @@ class Overlay:
     index: dict[str, int]
     neighbours: dict[str, tuple[str, ...]] | None
 
-    @property
-    def mesh(self) -> bool:
-        """Whether every node may contact every other."""
-        return self.neighbours is None
-
 
 def read_edges(path: str) -> list[tuple[str, str]]:
     """Edges of an edge-list file: two names per non-empty line, '#' starts a comment.

@@ -43,7 +43,7 @@ from sim.protocols._pbft_retransmit import RetransmitMixin
 from sim.protocols._pbft_state import ReplicaState, Slot
 from sim.protocols._pbft_view_change import ViewChangeMixin
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
-from sim.protocols.quorum import byzantine_f
+from sim.protocols.quorum import byzantine_f, supermajority
 from sim.scenario import Ms
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
         self.me = ctx.name
         self.window = self.config.log_size or 2 * self.config.checkpoint_interval
-        self.prepare_quorum = 2 * self.f  # matching prepares from different backups
-        self.commit_quorum = 2 * self.f + 1  # matching commits, our own included
+        self.commit_quorum = supermajority(self.n, self.f)  # 2f + 1: matching commits, our own included
+        self.prepare_quorum = self.commit_quorum - 1  # 2f matching prepares from backups (the primary sends none)
         first = "pbft" not in ctx.storage
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
