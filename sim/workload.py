@@ -40,20 +40,26 @@ class Client:
 
 
 class LeaderClient(Client):
-    """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout."""
+    """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout.
+
+    Each command remembers where it was last sent. A timeout moves that command on to the next
+    node, and moves the shared belief only if the silent node was the believed leader: many
+    commands time out together when a node crashes, and letting each of them advance one shared
+    pointer would walk new commands onto other crashed nodes.
+    """
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         super().__init__(ctx, sim)
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
-        self.pending: dict[str, str] = {}
+        self.pending: dict[str, tuple[str, str]] = {}  # cmd_id -> (op, node it was last sent to)
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
-        self.pending[cmd_id] = op
-        self._send(cmd_id)
+        self._send(cmd_id, op, self.leader)
 
-    def _send(self, cmd_id: str) -> None:
-        self.ctx.send(self.leader, ClientRequest(self.ctx.name, cmd_id, self.pending[cmd_id]))
+    def _send(self, cmd_id: str, op: str, target: str) -> None:
+        self.pending[cmd_id] = (op, target)
+        self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
         self.ctx.set_timer(cmd_id, self.timeout)
 
     def on_message(self, src: str, msg: Message) -> None:
@@ -66,16 +72,18 @@ class LeaderClient(Client):
             self.leader = src
             self.ctx.complete(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
-            # Compare with the replier, not self.leader: another command's redirect may already
-            # have moved self.leader to the hinted node, and this command must still be resent.
             self.leader = msg.leader
-            self._send(msg.cmd_id)
+            self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
 
     def on_timer(self, name: str) -> None:
-        """No answer in time: try the next node."""
-        if name in self.pending:
-            self.leader = self.nodes[(self.nodes.index(self.leader) + 1) % len(self.nodes)]
-            self._send(name)
+        """No answer in time: try the node after the one that stayed silent."""
+        if name not in self.pending:
+            return
+        op, silent = self.pending[name]
+        following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
+        if silent == self.leader:
+            self.leader = following
+        self._send(name, op, following)
 
 
 class WorkloadConfig(BaseModel):
