@@ -41,3 +41,17 @@ def test_raft_election_timeout_sweep_runs_end_to_end_small(tmp_path):
     slow = runs[runs["protocol.election_timeout"] == "[600ms, 1200ms]"]["failover_ms_p50"]
     assert fast.between(150, 400).all() and slow.between(600, 1500).all()
     assert (tmp_path / "out" / "summary.parquet").exists()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_shipped_sweep_runs_trimmed(path, tmp_path):
+    """Each shipped sweep runs end to end on the ends of its grid with one seed: no failed run, rows and aggregates written."""
+    data = yaml.safe_load(path.read_text())
+    # Zipped paths keep equal lengths: every grid list is cut to its two ends.
+    data["grid"] = {key: [values[0], values[-1]] for key, values in data["grid"].items()}
+    data["replicates"] = 1
+    sweep = build_sweep(data, f"{path.stem} (trimmed)", SWEEPS)
+    result = run_sweep(sweep, out=tmp_path / "out", jobs=1, quiet=True)
+    assert result.failed == 0 and result.executed == len(sweep.tasks) >= 2
+    assert (result.runs["safety_violations"] == 0).all()
+    assert (tmp_path / "out" / "runs.parquet").exists() and (tmp_path / "out" / "summary.parquet").exists()
