@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from sim.protocols.base import NOOP
@@ -33,20 +35,39 @@ def honest_decisions(tables: RunTables) -> pd.DataFrame:
 def check_agreement(tables: RunTables, scenario: Scenario) -> list[Violation]:
     """No two honest nodes decide different values for the same slot (state machine safety)."""
     decisions = honest_decisions(tables)
-    if decisions.empty:
+    return first_conflicts(
+        decisions,
+        ["slot"],
+        "value",
+        "agreement",
+        lambda key, a, b: f"slot {key[0]}: {a['node']} decided {a['value']!r}, {b['node']} decided {b['value']!r}",
+    )
+
+
+def first_conflicts(
+    rows: pd.DataFrame, keys: list[str], column: str, rule: str, detail: Callable[[tuple[Any, ...], Any, Any], str]
+) -> list[Violation]:
+    """One violation per group of `keys` whose `column` takes more than one value.
+
+    It names the earliest row of the group and the earliest row that disagrees with it; the
+    violation's time is when the disagreement first appeared.
+    """
+    if rows.empty:
         return []
     out: list[Violation] = []
-    per_slot = decisions.groupby("slot", sort=True)["value"].nunique()
-    for slot in per_slot[per_slot > 1].index:
-        rows = decisions[decisions["slot"] == slot].sort_values(["time_ms", "node"], kind="stable")
-        first = rows.iloc[0]
-        other = rows[rows["value"] != first["value"]].iloc[0]
+    distinct = rows.groupby(keys, sort=True)[column].nunique()
+    for key in distinct[distinct > 1].index:
+        key = key if isinstance(key, tuple) else (key,)
+        mask = np.logical_and.reduce([rows[k] == v for k, v in zip(keys, key, strict=True)])
+        group = rows[mask].sort_values(["time_ms", "node"], kind="stable")
+        first = group.iloc[0]
+        other = group[group[column] != first[column]].iloc[0]
         out.append(
             {
                 "time_ms": float(other["time_ms"]),
                 "nodes": f"{first['node']},{other['node']}",
-                "rule": "agreement",
-                "detail": f"slot {slot}: {first['node']} decided {first['value']!r}, {other['node']} decided {other['value']!r}",
+                "rule": rule,
+                "detail": detail(key, first, other),
             }
         )
     return out

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.checkers.agreement import faulty_nodes, honest_decisions
+from sim.checkers.agreement import faulty_nodes, first_conflicts, honest_decisions
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -73,24 +73,13 @@ def _points(tables: RunTables) -> pd.DataFrame:
 
 def check_log_matching(tables: RunTables, scenario: Scenario) -> list[Violation]:
     """Two logs with an entry of the same index and term are identical up to that index."""
-    points = _points(tables)
-    out: list[Violation] = []
-    if points.empty:
-        return out
-    per_key = points.groupby(["index", "term"], sort=True)["chain"].nunique()
-    for index, term in per_key[per_key > 1].index:
-        rows = points[(points["index"] == index) & (points["term"] == term)].sort_values(["time_ms", "node"], kind="stable")
-        first = rows.iloc[0]
-        other = rows[rows["chain"] != first["chain"]].iloc[0]
-        out.append(
-            {
-                "time_ms": float(other["time_ms"]),
-                "nodes": f"{first['node']},{other['node']}",
-                "rule": "log_matching",
-                "detail": f"index {index} term {term}: logs of {first['node']} and {other['node']} differ at or before it",
-            }
-        )
-    return out
+    return first_conflicts(
+        _points(tables),
+        ["index", "term"],
+        "chain",
+        "log_matching",
+        lambda key, a, b: f"index {key[0]} term {key[1]}: logs of {a['node']} and {b['node']} differ at or before it",
+    )
 
 
 def _term_at(runs: str, last_index: int, indexes: np.ndarray) -> np.ndarray:
