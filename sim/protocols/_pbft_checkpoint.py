@@ -1,11 +1,11 @@
 """PBFT checkpoints, garbage collection and state transfer.
 
-Every `checkpoint_interval` executions a replica multicasts its state digest; 2f + 1 matching
-digests make the checkpoint stable, which truncates the log and moves the watermarks. A replica
+Every `checkpoint_interval` executions a replica multicasts its state digest; a quorum q
+(2f + 1 when n = 3f + 1) of matching digests make the checkpoint stable, which truncates the log and moves the watermarks. A replica
 that learns of a stable checkpoint beyond what it has executed fetches the committed requests it
 misses: it asks f + 1 of the replicas that vouched for the checkpoint (then everyone, on the
 retransmission timer), and accepts an answer only when re-executing it from its own state gives
-the certified digest: the 2f + 1 checkpoint messages are the proof, so one honest answer is
+the certified digest: the q checkpoint messages are the proof, so one honest answer is
 enough and a lying one is recognised. Every fetched sequence number is decided, in order.
 """
 
@@ -60,7 +60,7 @@ class CheckpointMixin:
             self.check_stable(c.seq)
 
     def check_stable(self, seq: int) -> None:
-        """2f + 1 matching checkpoint messages make a checkpoint stable."""
+        """A quorum of matching checkpoint messages makes a checkpoint stable."""
         votes = self.st.checkpoints.get(seq, {})
         counts: dict[str, int] = {}
         for digest in votes.values():

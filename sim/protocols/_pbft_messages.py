@@ -123,7 +123,7 @@ class Checkpoint(Message):
 
 @dataclass(frozen=True, slots=True)
 class PreparedCert:
-    """A prepared certificate: a pre-prepare and the replicas whose 2f matching prepares back it."""
+    """A prepared certificate: a pre-prepare and the replicas whose q - 1 matching prepares back it."""
 
     seq: int
     view: int

@@ -1,8 +1,8 @@
 """PBFT view changes: view-change with prepared certificates, new-view with the V and O sets.
 
 A replica whose timer expires moves to view v + 1 and multicasts a view-change carrying its
-stable checkpoint (with its 2f + 1 proof) and a prepared certificate for every sequence number
-above it. The primary of v + 1, once it holds 2f + 1 valid view-changes (its own included),
+stable checkpoint (with its quorum proof) and a prepared certificate for every sequence number
+above it. The primary of v + 1, once it holds a quorum q (2f + 1 when n = 3f + 1) of valid view-changes (its own included),
 multicasts a new-view: V, those view-changes, and O, a pre-prepare in v + 1 for every sequence
 number between the latest stable checkpoint in V (min-s) and the highest prepared one (max-s),
 carrying the request prepared in the highest view, or the null request where none was. Each
@@ -60,9 +60,9 @@ class ViewChangeMixin:
         return PreparedCert(seq, view, slot.digest, slot.request, prepares)
 
     def set_vc_timer(self) -> None:
-        """Once 2f + 1 view-changes for our new view are in, wait T x backoff for its new-view.
+        """Once a quorum of view-changes for our new view is in, wait T x backoff for its new-view.
 
-        Waiting for 2f + 1 first keeps a lone replica from racing through views nobody else
+        Waiting for a quorum first keeps a lone replica from racing through views nobody else
         joins; the wait doubles with every view change until a new request executes.
         """
         st = self.st
@@ -140,7 +140,7 @@ class ViewChangeMixin:
         return min_s, tuple(out)
 
     def maybe_new_view(self, view: int) -> None:
-        """As the primary of `view`, with 2f + 1 view-changes (ours included), send the new-view."""
+        """As the primary of `view`, with a quorum of view-changes (ours included), send the new-view."""
         st = self.st
         if self.primary(view) != self.me or st.view != view or st.active:
             return

@@ -1,12 +1,14 @@
 """PBFT: Practical Byzantine Fault Tolerance (Castro and Liskov, OSDI 1999).
 
-n >= 3f + 1 replicas; the primary of view v is replica v mod n. Normal case: the client sends
-a request to the primary; the primary multicasts a pre-prepare assigning it a sequence number;
-each backup that accepts it multicasts a prepare; a replica that is *prepared* (the pre-prepare
-plus 2f matching prepares from different backups) multicasts a commit; a replica that is
-*committed-local* (prepared plus 2f + 1 matching commits) executes the request once all lower
+n >= 3f + 1 replicas; the primary of view v is replica v mod n. Every quorum has
+q = ceil((n + f + 1) / 2) replicas (`quorum.bft_quorum`; 2f + 1 when n = 3f + 1), so that any two
+quorums share an honest replica whatever n is. Normal case: the client sends a request to the
+primary; the primary multicasts a pre-prepare assigning it a sequence number; each backup that
+accepts it multicasts a prepare; a replica that is *prepared* (the pre-prepare plus q - 1
+matching prepares from different backups) multicasts a commit; a replica that is
+*committed-local* (prepared plus q matching commits) executes the request once all lower
 sequence numbers are executed and replies to the client, which waits for f + 1 matching replies.
-Every `checkpoint_interval` executions a replica multicasts a checkpoint; 2f + 1 matching ones
+Every `checkpoint_interval` executions a replica multicasts a checkpoint; q matching ones
 make it stable, which truncates the log and moves the watermarks (h, h + L]. A backup waiting
 too long for a request to execute starts a view change (see `_pbft_view_change.py`).
 
@@ -43,7 +45,7 @@ from sim.protocols._pbft_retransmit import RetransmitMixin
 from sim.protocols._pbft_state import ReplicaState, Slot
 from sim.protocols._pbft_view_change import ViewChangeMixin
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
-from sim.protocols.quorum import byzantine_f, supermajority
+from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
 
 if TYPE_CHECKING:
@@ -103,8 +105,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
         self.me = ctx.name
         self.window = self.config.log_size or 2 * self.config.checkpoint_interval
-        self.commit_quorum = supermajority(self.n, self.f)  # 2f + 1: matching commits, our own included
-        self.prepare_quorum = self.commit_quorum - 1  # 2f matching prepares from backups (the primary sends none)
+        # One quorum size q for commits, view changes, new views and checkpoints: 2f + 1 when
+        # n = 3f + 1, ceil((n + f + 1) / 2) in general, so that any two quorums share an honest replica.
+        self.commit_quorum = bft_quorum(self.n, self.f)
+        self.prepare_quorum = self.commit_quorum - 1  # the pre-prepare stands for the primary's vote (it sends no prepare)
         first = "pbft" not in ctx.storage
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
@@ -216,7 +220,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             self.check_prepared(p.view, p.seq, slot)
 
     def check_prepared(self, view: int, seq: int, slot: Slot) -> None:
-        """prepared(m, v, n, i): the pre-prepare and 2f matching prepares from different backups."""
+        """prepared(m, v, n, i): the pre-prepare and q - 1 matching prepares from different backups."""
         if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < self.prepare_quorum:
             return
         slot.prepared = True
@@ -235,7 +239,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             self.check_committed(c.view, c.seq, slot)
 
     def check_committed(self, view: int, seq: int, slot: Slot) -> None:
-        """committed-local(m, v, n, i): prepared and 2f + 1 matching commits (ours included)."""
+        """committed-local(m, v, n, i): prepared and q matching commits (ours included)."""
         if slot.committed or not slot.prepared or slot.commit_votes.get(slot.digest or "", 0) < self.commit_quorum:
             return
         slot.committed = True

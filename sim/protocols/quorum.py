@@ -3,7 +3,8 @@
 The API is four pure functions and one small class:
 
 - `majority(n)`: the smallest count that is more than half of `n` (crash-tolerant quorums).
-- `byzantine_f(n)` and `supermajority(n, f)`: BFT quorums of `2f + 1` out of `n >= 3f + 1`.
+- `byzantine_f(n)` and `bft_quorum(n, f)`: BFT quorums of ceil((n + f + 1) / 2) out of
+  `n >= 3f + 1` (2f + 1 when n = 3f + 1); any two share an honest node for every such n.
 - `weighted_reached(voters, weights, fraction)`: whether the voters' weight exceeds a fraction
   of the total weight (stake- or weight-based voting).
 - `flexible_problem(n, phase1, phase2)`: why a pair of flexible (FPaxos) quorum sizes is unsafe,
@@ -28,9 +29,15 @@ def byzantine_f(n: int) -> int:
     return max((n - 1) // 3, 0)
 
 
-def supermajority(n: int, f: int | None = None) -> int:
-    """The BFT quorum `2f + 1` (f derived from n when not given)."""
-    return 2 * (byzantine_f(n) if f is None else f) + 1
+def bft_quorum(n: int, f: int | None = None) -> int:
+    """The BFT quorum ceil((n + f + 1) / 2) (f derived from n when not given).
+
+    Two quorums of q out of n overlap in 2q - n >= f + 1 nodes, so in at least one honest one;
+    and n - f >= q, so the honest nodes alone can form one. Fixed 2f + 1 quorums meet both only
+    when n = 3f + 1 (with n = 5, f = 1 two quorums of 3 share a single, possibly faulty, node).
+    """
+    faults = byzantine_f(n) if f is None else f
+    return (n + faults + 2) // 2
 
 
 def weighted_reached(voters: Collection[str], weights: Mapping[str, float], fraction: float = 0.5) -> bool:

@@ -1,0 +1,81 @@
+"""PBFT quorums of ceil((n + f + 1) / 2): any two meet in an honest replica whatever n is (issue 8, item 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim import run, scenario_from_dict
+from sim.protocols.quorum import bft_quorum, byzantine_f
+
+
+@pytest.mark.parametrize("n", range(1, 40))
+def test_two_bft_quorums_share_an_honest_node_and_the_honest_nodes_form_one(n: int) -> None:
+    """For every f with n >= 3f + 1: 2q - n >= f + 1 (intersection) and n - f >= q (availability)."""
+    for f in range(byzantine_f(n) + 1):
+        q = bft_quorum(n, f)
+        assert 2 * q - n >= f + 1
+        assert n - f >= q
+    if n % 3 == 1:
+        assert bft_quorum(n) == 2 * byzantine_f(n) + 1  # the paper's 2f + 1 when n = 3f + 1
+
+
+def test_equivocating_primary_cannot_split_five_replicas() -> None:
+    """Issue 8 reproduction: n = 5, one equivocating primary; with quorums of 2f + 1 = 3 both halves commit."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "pbft-n5-equivocating-primary",
+                "mechanism": "pbft",
+                "nodes": 5,
+                "seed": 1,
+                "duration": "1s",
+                "network": {"delay": "5ms"},
+                "faults": [{"byzantine": ["n0"], "behaviour": "equivocate"}],
+                "workload": {"kind": "script", "commands": [{"at": "10ms"}]},
+            }
+        )
+    )
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["commands_completed"] == 1
+
+
+def test_f0_on_four_nodes_survives_a_one_way_cut() -> None:
+    """Issue 8 reproduction: `f: 0` on 4 nodes meant quorums of 1, so a one-way cut alone broke agreement."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "pbft-n4-f0-cut",
+                "mechanism": "pbft",
+                "nodes": 4,
+                "seed": 1,
+                "duration": "3s",
+                "protocol": {"f": 0},
+                "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "20ms"}},
+                "faults": [{"at": "500ms", "cut": {"from": "n0", "to": "n1"}, "for": "1s"}],
+                "workload": {"kind": "poisson", "rate": "20/s", "until": "2s", "timeout": "10ms"},
+            }
+        )
+    )
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["decisions"] > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_equivocating_primary_cannot_split_seven_replicas_with_f1(seed: int) -> None:
+    """n = 7 with `f: 1`: 2f + 1 = 3 would let two halves of the honest replicas commit different requests."""
+    data: dict[str, Any] = {
+        "name": "pbft-n7-f1-equivocating-primary",
+        "mechanism": "pbft",
+        "nodes": 7,
+        "seed": seed,
+        "duration": "2s",
+        "protocol": {"f": 1},
+        "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}},
+        "faults": [{"byzantine": ["n0"], "behaviour": "equivocate"}],
+        "workload": {"kind": "poisson", "rate": "30/s", "until": "1s"},
+    }
+    result = run(scenario_from_dict(data))
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["liveness"] == 1.0
