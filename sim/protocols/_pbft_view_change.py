@@ -48,6 +48,8 @@ class ViewChangeMixin:
 
         def on_message(self, src: str, msg: object) -> None: ...  # noqa: D102
 
+        def multicast(self, msg: PrePrepare | Prepare) -> None: ...  # noqa: D102
+
         @staticmethod
         def vote(votes: dict[str, str], counts: dict[str, int], sender: str, digest: str) -> bool: ...  # noqa: D102
 
@@ -151,6 +153,8 @@ class ViewChangeMixin:
         min_s, pre_prepares = self.compute_new_view(view, proof)
         msg = NewView(view, proof, pre_prepares)
         st.new_view = msg
+        for pp in pre_prepares:  # O: the new primary's pre-prepares of this view, journaled like any other
+            self.ctx.record("sent", msg=pp.kind, view=pp.view, seq=pp.seq, digest=pp.digest)
         self.ctx.broadcast(msg)
         self.ctx.record("leader", term=view)
         self.enter_view(view, proof, min_s, pre_prepares)
@@ -175,15 +179,18 @@ class ViewChangeMixin:
     def enter_view(self, view: int, proof: tuple[tuple[str, ViewChange], ...], min_s: int, pre_prepares: tuple[PrePrepare, ...]) -> None:
         """Become active in `view`: adopt the stable checkpoint, log O, prepare it, go on."""
         st = self.st
-        st.view, st.active = view, True
+        st.view = view
         st.view_changes = {v: d for v, d in st.view_changes.items() if v > view}
         self.ctx.cancel_timer("view_change")
         self.timer_on = False
+        st.assigned = {}  # the previous view's assignments mean nothing in this one
         if min_s > st.h:
+            # Still inactive here, so that a new primary assigns nothing before O is logged:
+            # otherwise it would pre-prepare fresh requests at sequence numbers O re-issues.
             _, vc = next((s, vc) for s, vc in proof if vc.stable_seq == min_s)
             self.make_stable(min_s, vc.stable_state, vc.checkpoint_proof)
+        st.active = True
         leader = self.primary(view) == self.me
-        st.assigned = {}
         for pp in pre_prepares:
             if pp.seq <= st.h:
                 continue
@@ -195,7 +202,7 @@ class ViewChangeMixin:
                     st.waiting.setdefault(pp.request.cmd_id, pp.request)
             if not leader:
                 self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
-                self.ctx.broadcast(Prepare(view, pp.seq, pp.digest))
+                self.multicast(Prepare(view, pp.seq, pp.digest))
             self.check_prepared(view, pp.seq, slot)
         st.next_seq = max([st.h, *(pp.seq for pp in pre_prepares)]) + 1
         # Messages of this view that arrived before its new-view.

@@ -164,7 +164,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             st.assigned[cmd_id] = seq
             slot = st.log.setdefault((st.view, seq), Slot())
             slot.digest, slot.request = req.digest, req
-            self.ctx.broadcast(PrePrepare(st.view, seq, req.digest, req))
+            self.multicast(PrePrepare(st.view, seq, req.digest, req))
             self.check_prepared(st.view, seq, slot)
 
     # --- normal case ---------------------------------------------------------------------------
@@ -199,8 +199,17 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             st.waiting.setdefault(pp.request.cmd_id, pp.request)
             self.arm_timer()
         self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
-        self.ctx.broadcast(Prepare(pp.view, pp.seq, pp.digest))
+        self.multicast(Prepare(pp.view, pp.seq, pp.digest))
         self.check_prepared(pp.view, pp.seq, slot)
+
+    def multicast(self, msg: PrePrepare | Prepare | Commit) -> None:
+        """Multicast a first-time pre-prepare, prepare or commit, and journal what it said.
+
+        The `sent` events let `check_no_equivocation` see whether an honest replica ever said
+        two things about one (kind, view, seq); retransmissions re-send these and are not journaled.
+        """
+        self.ctx.record("sent", msg=msg.kind, view=msg.view, seq=msg.seq, digest=msg.digest)
+        self.ctx.broadcast(msg)
 
     @staticmethod
     def vote(votes: dict[str, str], counts: dict[str, int], sender: str, digest: str) -> bool:
@@ -227,7 +236,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         senders = tuple(sorted(s for s, d in slot.prepares.items() if d == slot.digest))
         self.st.certs[seq] = self.make_cert(seq, view, slot, senders)
         self.vote(slot.commits, slot.commit_votes, self.me, slot.digest)
-        self.ctx.broadcast(Commit(view, seq, slot.digest))
+        self.multicast(Commit(view, seq, slot.digest))
         self.check_committed(view, seq, slot)
 
     def on_commit(self, src: str, c: Commit) -> None:
@@ -335,6 +344,14 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         if config.log_size is not None and config.log_size < config.checkpoint_interval:
             problems.append(("protocol.log_size", "must be at least checkpoint_interval, or the window can never advance"))
         return problems
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity and validity, plus no honest replica equivocating."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.protocols._pbft_checks import PBFT_CHECKERS
+
+        return [*GENERIC_CHECKERS, *PBFT_CHECKERS]
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
