@@ -116,9 +116,13 @@ class Forge(Behaviour):
 class Mutating(Behaviour):
     """Sends the protocol's lying version of each message (see `Protocol.mutate`)."""
 
+    def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
+        """The protocol's lying version of `msg` for `dst` (None: the truth)."""
+        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node)
+
     def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
         """Ask the protocol how to lie to `dst`."""
-        lie = self.protocol_cls.mutate(self.name, msg, dst, self.rng, node)
+        lie = self.lie(node, dst, msg)
         if isinstance(lie, tuple):
             return [(dst, one, node.name, 0.0) for one in lie]
         return [(dst, msg if lie is None else lie, node.name, 0.0)]
@@ -142,8 +146,20 @@ class DoubleVote(Mutating):
     name = "double_vote"
 
 
+class Censor(Mutating):
+    """As leader, never orders one client's requests (`client`, default client0); orders the rest."""
+
+    name = "censor"
+    params = ("client",)
+
+    def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
+        """The protocol's version of `msg` without the chosen client's requests."""
+        client = str(self.params.get("client", "client0"))
+        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, client=client)  # type: ignore[call-arg]
+
+
 BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
-    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote)}
+    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote, Censor)}
 )
 
 

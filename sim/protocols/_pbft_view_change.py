@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import NULL_DIGEST, NewView, Prepare, PreparedCert, PrePrepare, ViewChange
+from sim.protocols._pbft_messages import NULL_DIGEST, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
 from sim.protocols._pbft_state import Slot
 
 if TYPE_CHECKING:
@@ -45,6 +45,10 @@ class ViewChangeMixin:
         def assign_pending(self) -> None: ...  # noqa: D102
 
         def arm_timer(self) -> None: ...  # noqa: D102
+
+        def wait_for(self, req: Request) -> None: ...  # noqa: D102
+
+        def restart_clocks(self) -> None: ...  # noqa: D102
 
         def on_message(self, src: str, msg: object) -> None: ...  # noqa: D102
 
@@ -198,8 +202,7 @@ class ViewChangeMixin:
             slot.digest, slot.request = pp.digest, pp.request
             if pp.request is not None:
                 st.assigned[pp.request.cmd_id] = pp.seq
-                if pp.request.cmd_id not in st.executed:
-                    st.waiting.setdefault(pp.request.cmd_id, pp.request)
+                self.wait_for(pp.request)
             if not leader:
                 self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
                 self.multicast(Prepare(view, pp.seq, pp.digest))
@@ -211,4 +214,5 @@ class ViewChangeMixin:
             self.on_message(src, msg)
         if leader:
             self.assign_pending()
+        self.restart_clocks()
         self.arm_timer()

@@ -93,6 +93,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         "equivocate",
         "corrupt",
         "double_vote",
+        "censor",
     )
     config: PbftConfig
 
@@ -112,6 +113,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         first = "pbft" not in ctx.storage
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
+        self.timer_at: float | None = None
+        # When this replica started waiting for each request (the paper's per-request timer); the
+        # clocks are volatile, so after a recovery every request known to wait starts afresh.
+        self.since: dict[str, float] = dict.fromkeys(self.st.waiting, ctx.now)
         self.rt_on, self.rt_tries, self.rt_mark = False, 0, None
         if first and self.primary(0) == self.me:
             ctx.record("leader", term=0)
@@ -141,7 +146,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         if req.cmd_id in st.executed:
             self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
             return
-        st.waiting.setdefault(req.cmd_id, req)
+        self.wait_for(req)
         if not st.active:
             return
         if self.is_leader():
@@ -193,10 +198,9 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
 
     def accept_pre_prepare(self, pp: PrePrepare, slot: Slot) -> None:
         """Log the pre-prepare, multicast our prepare, and start waiting for the request."""
-        st = self.st
         slot.digest, slot.request = pp.digest, pp.request
-        if pp.request is not None and pp.request.cmd_id not in st.executed:
-            st.waiting.setdefault(pp.request.cmd_id, pp.request)
+        if pp.request is not None:
+            self.wait_for(pp.request)
             self.arm_timer()
         self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
         self.multicast(Prepare(pp.view, pp.seq, pp.digest))
@@ -269,8 +273,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
                 self.take_checkpoint(seq)
         if progress:
             st.backoff = 1
-            self.timer_on = False  # restart: still waiting for others, or stop when none are left
-            self.arm_timer()
+        self.arm_timer()  # executed requests no longer count; the next-oldest one sets the deadline
 
     def apply(self, seq: int, req: Request | None, view: int, reply: bool) -> bool:
         """Decide and execute `seq` (the next one); True when it executed a new request."""
@@ -287,29 +290,52 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         if fresh:  # a request is executed once, whatever its sequence numbers
             st.executed[req.cmd_id] = st.state
         st.waiting.pop(req.cmd_id, None)
+        self.since.pop(req.cmd_id, None)
         if reply:
             self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
         return fresh
 
     # --- timers --------------------------------------------------------------------------------
 
+    def wait_for(self, req: Request) -> None:
+        """Start waiting for `req` to execute, unless it already has; its clock starts now."""
+        if req.cmd_id not in self.st.executed:
+            self.st.waiting.setdefault(req.cmd_id, req)
+            self.since.setdefault(req.cmd_id, self.ctx.now)
+
+    def restart_clocks(self) -> None:
+        """Every waiting request waits afresh from now (a new view deserves a full period)."""
+        now = self.ctx.now
+        for cmd_id in self.since:
+            self.since[cmd_id] = now
+
     def arm_timer(self) -> None:
-        """Run the view-change timer while some known request waits to be executed."""
-        if not self.st.active:
+        """Backups: expire when the longest-waiting request has waited T x backoff; the primary runs none.
+
+        Each request is timed from when this backup started waiting for it (section 4.4), so
+        executing other requests does not excuse a primary that never orders one of them.
+        """
+        st = self.st
+        if not st.active:
             return
-        if not self.st.waiting:
-            self.ctx.cancel_timer("view_change")
-            self.timer_on = False
-        elif not self.timer_on:
-            self.timer_on = True
-            self.ctx.set_timer("view_change", self.config.view_change_timeout * self.st.backoff)
+        if not self.since or self.primary(st.view) == self.me:
+            if self.timer_on:
+                self.ctx.cancel_timer("view_change")
+            self.timer_on, self.timer_at = False, None
+            return
+        # `since` only ever gains later times or is reset to one time, so its first entry is the oldest.
+        deadline = next(iter(self.since.values())) + self.config.view_change_timeout * st.backoff
+        if not self.timer_on or deadline != self.timer_at:
+            self.timer_on, self.timer_at = True, deadline
+            self.ctx.set_timer("view_change", deadline - self.ctx.now)
 
     def on_timer(self, name: str) -> None:
         """The primary is suspected (or the new view is late): move to the next view; or retransmit."""
         if name == "view_change":
-            self.timer_on = False
+            self.timer_on, self.timer_at = False, None
             if self.st.active and self.lagging():
-                self.arm_timer()  # the others execute past us: catch up rather than blame the primary
+                self.restart_clocks()  # the others execute past us: catch up rather than blame the primary
+                self.arm_timer()
             else:
                 self.start_view_change(self.st.view + 1)
         elif name == "retransmit":
@@ -366,14 +392,24 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         }
 
     @classmethod
-    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | None:
+    def mutate(
+        cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, client: str = "client0"
+    ) -> Message | tuple[Message, ...] | None:
         """Lies about pre-prepares, prepares and commits.
 
         `equivocate`: the null request instead of the real one, told to the honest replicas of
         odd index (fellow equivocators hear the truth, so that colluders split the honest ones
         consistently). `double_vote`: the same split for prepares and commits only. `corrupt`:
-        a random digest.
+        a random digest. `censor`: `client`'s requests become the null request in every
+        pre-prepare (the same to everyone, so the other requests still commit) and are never
+        forwarded to the primary.
         """
+        if behaviour == "censor":
+            if isinstance(msg, Request) and msg.client == client and dst in ctx.nodes:
+                return ()
+            if isinstance(msg, PrePrepare) and msg.request is not None and msg.request.client == client:
+                return replace(msg, digest=NULL_DIGEST, request=None)
+            return None
         if not isinstance(msg, PrePrepare | Prepare | Commit) or dst not in ctx.nodes:
             return None
         if behaviour == "corrupt":

@@ -1,0 +1,85 @@
+"""PBFT's view-change timer times each waiting request, on backups only; a censoring primary is replaced (issue 8, item 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim import load_scenario, run
+from sim.protocols._pbft_messages import Commit, Prepare, PrePrepare, Request
+from sim.protocols.pbft import Pbft
+from sim.testing import make_node
+
+NODES = ["n0", "n1", "n2", "n3"]
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def commit_all(node: Pbft, seq: int, digest: str) -> None:
+    """Deliver the prepares and commits that make (view 0, seq) committed-local at `node`."""
+    for peer in ("n2", "n3"):
+        node.on_message(peer, Prepare(0, seq, digest))
+    for peer in ("n0", "n2", "n3"):
+        node.on_message(peer, Commit(0, seq, digest))
+
+
+def test_executing_other_requests_does_not_restart_a_waiting_requests_timer() -> None:
+    """A backup waiting for `a` since t=0 suspects the primary at t=T even though `b` executed at t=250."""
+    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout=300)
+    a, b = Request("client1", "client1:0"), Request("client0", "client0:0")
+    node.on_message("client1", a)
+    assert ctx.timers["view_change"] == 300.0
+    ctx.now = 100.0
+    node.on_message("client0", b)
+    ctx.now = 250.0
+    node.on_message("n0", PrePrepare(0, 1, b.digest, b))
+    commit_all(node, 1, b.digest)
+    assert [value for _, value, _ in ctx.decided] == ["client0:0"]
+    assert ctx.timers["view_change"] == 300.0  # still a's deadline: the execution of b excuses nothing
+    ctx.now = 300.0
+    del ctx.timers["view_change"]
+    node.on_timer("view_change")
+    assert node.st.view == 1 and not node.st.active
+
+
+def test_executing_the_last_waiting_request_stops_the_timer() -> None:
+    """Once nothing waits, no view-change timer runs."""
+    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout=300)
+    req = Request("client0", "client0:0")
+    node.on_message("n0", PrePrepare(0, 1, req.digest, req))
+    assert "view_change" in ctx.timers
+    commit_all(node, 1, req.digest)
+    assert "view_change" not in ctx.timers
+
+
+def test_the_primary_runs_no_view_change_timer() -> None:
+    """The primary does not suspect itself: neither requests waiting at it nor an execution arm the timer."""
+    node, ctx = make_node(Pbft, "n0", NODES, view_change_timeout=300)
+    first, second = Request("client0", "client0:0"), Request("client0", "client0:1")
+    node.on_message("client0", first)
+    node.on_message("client0", second)
+    assert "view_change" not in ctx.timers
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Prepare(0, 1, first.digest))
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Commit(0, 1, first.digest))
+    assert [value for _, value, _ in ctx.decided] == ["client0:0"] and "client0:1" in node.st.waiting
+    assert "view_change" not in ctx.timers
+
+
+def test_a_censoring_primary_is_suspected_and_replaced() -> None:
+    """Shipped scenario: n0 orders client0's requests but never client1's; the backups change view and all complete."""
+    result = run(load_scenario(SCENARIOS / "pbft-censor.yaml"))
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["view_changes"] == 1
+    assert result.summary["liveness"] == 1.0
+    requests = result.requests
+    late = requests[requests["client"] == "client1"]
+    assert len(late) > 10 and late["done_ms"].notna().all()
+    changes = result.events[result.events["kind"] == "view_change"].sort_values("time_ms")
+    first = changes.iloc[0]
+    assert first["node"] != "n0"  # a backup's suspicion, not the primary giving up
+    # Backups hear of client1's first request when its client times out (100 ms) and multicasts it;
+    # T = 200 ms later they suspect n0, although client0's requests kept executing meanwhile.
+    heard = late["submit_ms"].min() + 100
+    assert heard + 200 <= first["time_ms"] < heard + 200 + 30
+    early0 = requests[(requests["client"] == "client0") & (requests["submit_ms"] < first["time_ms"] - 50)]
+    assert len(early0) > 5 and (early0["done_ms"] < first["time_ms"]).all()
