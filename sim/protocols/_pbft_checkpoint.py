@@ -67,10 +67,11 @@ class CheckpointMixin:
             counts[digest] = counts.get(digest, 0) + 1
         for digest in sorted(counts):
             if counts[digest] >= self.commit_quorum:
-                self.make_stable(seq, digest, tuple(sorted(s for s, d in votes.items() if d == digest)))
+                proof = tuple((s, Checkpoint(seq, digest)) for s in sorted(votes) if votes[s] == digest)
+                self.make_stable(seq, digest, proof)
                 return
 
-    def make_stable(self, seq: int, state: str, proof: tuple[str, ...]) -> None:
+    def make_stable(self, seq: int, state: str, proof: tuple[tuple[str, Checkpoint], ...]) -> None:
         """Advance the low watermark to `seq`, discarding the log below it; fetch what we lack."""
         st = self.st
         if seq <= st.h:
@@ -84,7 +85,7 @@ class CheckpointMixin:
             # Committed-local entries at or below `seq` stay: they may still execute before the
             # fetch answer comes. f + 1 of the vouching replicas include an honest one.
             self.ctx.record("state_transfer", seq=seq, behind=seq - st.last_exec)
-            self.request_fetch([s for s in proof if s != self.me][: self.f + 1])
+            self.request_fetch([s for s, _ in proof if s != self.me][: self.f + 1])
         if self.is_leader():
             self.assign_pending()
         self.execute()

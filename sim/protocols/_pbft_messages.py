@@ -2,8 +2,12 @@
 
 Every message is authenticated by its sender; the node rejects one whose claimed sender is not
 its true sender (`Protocol.authenticated`), so the sizes below include an authenticator.
-Certificates inside view-change messages list the replicas whose signed messages they hold;
-a faulty replica cannot make another's signature, so the lists are taken at face value.
+Certificates inside view-change messages are the signed messages themselves, each paired with
+its signer (`Signed`): a replica that received a message over an authenticated channel knows
+who sent it, and as with signatures a faulty replica cannot make another replica's, so the
+byzantine behaviours only ever sign as a faulty replica or pass on messages they really got.
+Receivers check everything else: that the messages match, come from distinct replicas of the
+right roles, are enough, and lie within the watermarks.
 """
 
 from __future__ import annotations
@@ -123,19 +127,35 @@ class Checkpoint(Message):
 
 @dataclass(frozen=True, slots=True)
 class PreparedCert:
-    """A prepared certificate: a pre-prepare and the replicas whose q - 1 matching prepares back it."""
+    """A prepared certificate: the primary's pre-prepare and q - 1 matching prepares, each with its signer."""
 
-    seq: int
-    view: int
-    digest: str
-    request: Request | None
-    prepares: tuple[str, ...]
+    pre_prepare: PrePrepare
+    prepares: tuple[tuple[str, Prepare], ...]
+
+    @property
+    def seq(self) -> int:
+        """The sequence number the certificate is for."""
+        return self.pre_prepare.seq
+
+    @property
+    def view(self) -> int:
+        """The view in which the request prepared."""
+        return self.pre_prepare.view
+
+    @property
+    def digest(self) -> str:
+        """The digest that prepared."""
+        return self.pre_prepare.digest
+
+    @property
+    def request(self) -> Request | None:
+        """The request that prepared (None for the null request)."""
+        return self.pre_prepare.request
 
     @property
     def size_bytes(self) -> int:
-        """The pre-prepare plus one prepare per listed replica."""
-        body = self.request.size_bytes if self.request is not None else 0
-        return DIGEST_BYTES + AUTH_BYTES + body + len(self.prepares) * (DIGEST_BYTES + AUTH_BYTES)
+        """The pre-prepare plus every prepare."""
+        return self.pre_prepare.size_bytes + sum(p.size_bytes for _, p in self.prepares)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +165,14 @@ class ViewChange(Message):
     view: int
     stable_seq: int
     stable_state: str
-    checkpoint_proof: tuple[str, ...]
+    checkpoint_proof: tuple[tuple[str, Checkpoint], ...]
+    """C: the q checkpoint messages (with their signers) that made the checkpoint stable."""
     prepared: tuple[PreparedCert, ...]
 
     @property
     def size_bytes(self) -> int:
         """Header, checkpoint proof and every certificate."""
-        proof = len(self.checkpoint_proof) * (DIGEST_BYTES + AUTH_BYTES)
+        proof = sum(c.size_bytes for _, c in self.checkpoint_proof)
         return self.header_bytes + AUTH_BYTES + proof + sum(c.size_bytes for c in self.prepared)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.protocols._pbft_messages import NewView, PreparedCert, Request, ViewChange
+from sim.protocols._pbft_messages import Checkpoint, NewView, PreparedCert, Request, ViewChange
 
 GENESIS = "genesis"
 """The state digest before any request is executed."""
@@ -42,7 +42,7 @@ class ReplicaState:
     h: int = 0
     """Low watermark: the sequence number of the last stable checkpoint."""
     stable_state: str = GENESIS
-    stable_proof: tuple[str, ...] = ()
+    stable_proof: tuple[tuple[str, Checkpoint], ...] = ()
     checkpoints: dict[int, dict[str, str]] = field(default_factory=dict)
     certs: dict[int, PreparedCert] = field(default_factory=dict)
     """Sequence number -> the prepared certificate of the highest view (for view changes)."""

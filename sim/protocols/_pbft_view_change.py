@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import NULL_DIGEST, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
+from sim.protocols._pbft_messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
 from sim.protocols._pbft_state import Slot
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ class ViewChangeMixin:
     f: int
     commit_quorum: int
     prepare_quorum: int
+    window: int
     me: str
     timer_on: bool
 
@@ -40,7 +41,7 @@ class ViewChangeMixin:
 
         def check_prepared(self, view: int, seq: int, slot: Slot) -> None: ...  # noqa: D102
 
-        def make_stable(self, seq: int, state: str, proof: tuple[str, ...]) -> None: ...  # noqa: D102
+        def make_stable(self, seq: int, state: str, proof: tuple[tuple[str, Checkpoint], ...]) -> None: ...  # noqa: D102
 
         def assign_pending(self) -> None: ...  # noqa: D102
 
@@ -60,10 +61,15 @@ class ViewChangeMixin:
         config: object
 
     @staticmethod
-    def make_cert(seq: int, view: int, slot: Slot, prepares: tuple[str, ...]) -> PreparedCert:
-        """The prepared certificate of a slot: its pre-prepare and the backups that prepared it."""
+    def make_cert(seq: int, view: int, slot: Slot) -> PreparedCert:
+        """The prepared certificate of a slot: its pre-prepare and the matching prepares it received.
+
+        The messages are rebuilt from what the slot logged (signer and digest): equal to the ones
+        received, since a prepare holds nothing else.
+        """
         assert slot.digest is not None
-        return PreparedCert(seq, view, slot.digest, slot.request, prepares)
+        prepares = tuple((s, Prepare(view, seq, d)) for s, d in sorted(slot.prepares.items()) if d == slot.digest)
+        return PreparedCert(PrePrepare(view, seq, slot.digest, slot.request), prepares)
 
     def set_vc_timer(self) -> None:
         """Once a quorum of view-changes for our new view is in, wait T x backoff for its new-view.
@@ -97,16 +103,33 @@ class ViewChangeMixin:
         self.maybe_new_view(view)
 
     def valid_view_change(self, vc: ViewChange) -> bool:
-        """A view-change's certificates are well formed: quorum-sized proofs, digests that match."""
-        if vc.stable_seq > 0 and len(set(vc.checkpoint_proof)) < self.commit_quorum:
-            return False
-        for cert in vc.prepared:
-            if cert.view >= vc.view or cert.seq <= vc.stable_seq or len(set(cert.prepares)) < self.prepare_quorum:
+        """Whether a view-change proves what it claims, as a backup checks it (section 4.4).
+
+        C holds q checkpoint messages for (stable_seq, stable_state) from distinct replicas.
+        Each certificate in P is for a view below the new one and a sequence number within the
+        sender's watermarks (stable_seq, stable_seq + L]; its pre-prepare's digest matches its
+        request, and it holds q - 1 prepares matching the pre-prepare from distinct backups
+        (the primary of that view sends none); one certificate per sequence number.
+        """
+        nodes = self.ctx.nodes
+        if vc.stable_seq > 0:
+            signers = {s for s, c in vc.checkpoint_proof if s in nodes and c.seq == vc.stable_seq and c.state == vc.stable_state}
+            if len(signers) < self.commit_quorum:
                 return False
-            if self.primary(cert.view) in cert.prepares:
-                return False  # the primary sends no prepare: such a certificate is made up
-            expected = cert.request.digest if cert.request is not None else NULL_DIGEST
-            if cert.digest != expected:
+        elif vc.stable_seq < 0:
+            return False
+        seen: set[int] = set()
+        for cert in vc.prepared:
+            pp = cert.pre_prepare
+            if pp.view >= vc.view or not vc.stable_seq < pp.seq <= vc.stable_seq + self.window or pp.seq in seen:
+                return False
+            seen.add(pp.seq)
+            if pp.digest != (pp.request.digest if pp.request is not None else NULL_DIGEST):
+                return False
+            primary = self.primary(pp.view)
+            key = (pp.view, pp.seq, pp.digest)
+            backups = {s for s, p in cert.prepares if s in nodes and s != primary and (p.view, p.seq, p.digest) == key}
+            if len(backups) < self.prepare_quorum:
                 return False
         return True
 
@@ -191,6 +214,8 @@ class ViewChangeMixin:
         if min_s > st.h:
             # Still inactive here, so that a new primary assigns nothing before O is logged:
             # otherwise it would pre-prepare fresh requests at sequence numbers O re-issues.
+            # The checkpoint is adopted on the strength of the q checkpoint messages in that
+            # view-change's C (checked in `valid_view_change`), not on its sender's word.
             _, vc = next((s, vc) for s, vc in proof if vc.stable_seq == min_s)
             self.make_stable(min_s, vc.stable_state, vc.checkpoint_proof)
         st.active = True

@@ -237,8 +237,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < self.prepare_quorum:
             return
         slot.prepared = True
-        senders = tuple(sorted(s for s, d in slot.prepares.items() if d == slot.digest))
-        self.st.certs[seq] = self.make_cert(seq, view, slot, senders)
+        self.st.certs[seq] = self.make_cert(seq, view, slot)
         self.vote(slot.commits, slot.commit_votes, self.me, slot.digest)
         self.multicast(Commit(view, seq, slot.digest))
         self.check_committed(view, seq, slot)

@@ -33,6 +33,12 @@ def scenario(**fields: Any) -> Any:
     return scenario_from_dict(data)
 
 
+def cert(seq: int, view: int, req: Request | None, signers: tuple[str, ...], digest: str | None = None) -> PreparedCert:
+    """A prepared certificate for `req` at (view, seq) holding prepares signed by `signers`."""
+    d = digest if digest is not None else (req.digest if req is not None else NULL_DIGEST)
+    return PreparedCert(PrePrepare(view, seq, d, req), tuple((s, Prepare(view, seq, d)) for s in signers))
+
+
 def sequential(k: int, gap_ms: int = 100) -> dict[str, Any]:
     """A script of k requests far enough apart that each finishes before the next starts."""
     return {"kind": "script", "commands": [{"at": f"{10 + i * gap_ms}ms"} for i in range(k)]}
@@ -69,7 +75,7 @@ def test_prepared_needs_2f_matching_prepares_from_backups() -> None:
     node.on_message("n3", Prepare(0, 1, REQ.digest))
     commits = ctx.take(Commit)
     assert sorted(d for d, _ in commits) == ["n0", "n2", "n3"]
-    assert node.st.certs[1].prepares == ("n1", "n3")
+    assert node.st.certs[1].prepares == (("n1", Prepare(0, 1, REQ.digest)), ("n3", Prepare(0, 1, REQ.digest)))
 
 
 def test_committed_local_needs_2f_plus_1_commits_then_executes_and_replies() -> None:
@@ -117,7 +123,7 @@ def test_stable_checkpoint_truncates_the_log_and_moves_the_watermarks() -> None:
     node.on_message("n1", Checkpoint(4, state))
     assert node.st.h == 0
     node.on_message("n2", Checkpoint(4, state))
-    assert node.st.h == 4 and node.st.stable_proof == ("n0", "n1", "n2")
+    assert node.st.h == 4 and node.st.stable_proof == tuple((s, Checkpoint(4, state)) for s in ("n0", "n1", "n2"))
     assert all(seq > 4 for _, seq in node.st.log)
     assert sorted({m.seq for _, m in ctx.take(PrePrepare)}) == [5, 6]
 
@@ -126,8 +132,8 @@ def test_new_view_reissues_the_highest_view_certificate_and_nulls_the_gaps() -> 
     """O: for each seq in (min-s, max-s], the request prepared in the highest view, else a null request."""
     node, _ = make_node(Pbft, "n1", NODES)
     other = Request("client0", "client0:5", "op")
-    old = PreparedCert(3, 0, other.digest, other, ("n2", "n3"))
-    newer = PreparedCert(3, 1, REQ.digest, REQ, ("n0", "n3"))
+    old = cert(3, 0, other, ("n2", "n3"))
+    newer = cert(3, 1, REQ, ("n0", "n3"))
     vcs = (
         ("n1", ViewChange(2, 0, "genesis", (), (old,))),
         ("n2", ViewChange(2, 0, "genesis", (), (newer,))),
@@ -141,8 +147,8 @@ def test_new_view_reissues_the_highest_view_certificate_and_nulls_the_gaps() -> 
 def test_backup_rejects_a_new_view_whose_o_set_does_not_follow_from_v() -> None:
     """A new primary that drops a prepared request from O is not followed."""
     node, ctx = make_node(Pbft, "n2", NODES)
-    cert = PreparedCert(1, 0, REQ.digest, REQ, ("n2", "n3"))
-    vcs = tuple((s, ViewChange(1, 0, "genesis", (), (cert,) if s != "n1" else ())) for s in ("n1", "n2", "n3"))
+    prepared = cert(1, 0, REQ, ("n2", "n3"))
+    vcs = tuple((s, ViewChange(1, 0, "genesis", (), (prepared,) if s != "n1" else ())) for s in ("n1", "n2", "n3"))
     node.on_message("n1", NewView(1, vcs, (PrePrepare(1, 1, NULL_DIGEST, None),)))
     assert node.st.view == 0 and node.st.active
     node.on_message("n1", NewView(1, vcs, (PrePrepare(1, 1, REQ.digest, REQ),)))
@@ -153,10 +159,10 @@ def test_backup_rejects_a_new_view_whose_o_set_does_not_follow_from_v() -> None:
 def test_view_change_certificates_must_be_quorum_sized() -> None:
     """A view-change whose certificate has fewer than 2f prepares, or one from the primary, is invalid."""
     node, _ = make_node(Pbft, "n2", NODES)
-    assert node.valid_view_change(ViewChange(1, 0, "genesis", (), (PreparedCert(1, 0, REQ.digest, REQ, ("n2", "n3")),)))
-    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (PreparedCert(1, 0, REQ.digest, REQ, ("n3",)),)))
-    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (PreparedCert(1, 0, REQ.digest, REQ, ("n0", "n3")),)))
-    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (PreparedCert(1, 0, "forged", REQ, ("n2", "n3")),)))
+    assert node.valid_view_change(ViewChange(1, 0, "genesis", (), (cert(1, 0, REQ, ("n2", "n3")),)))
+    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (cert(1, 0, REQ, ("n3",)),)))
+    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (cert(1, 0, REQ, ("n0", "n3")),)))
+    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (cert(1, 0, REQ, ("n2", "n3"), digest="forged"),)))
 
 
 # --- whole runs ------------------------------------------------------------------------------
@@ -234,3 +240,35 @@ def test_agreement_checker_catches_small_quorums_under_an_equivocating_primary()
     assert "agreement" in set(broken.violations["rule"])
     real = run(scenario(duration="2s", faults=faults, workload=sequential(3)))
     assert real.violations.empty
+
+
+def test_view_change_contents_are_verified_message_by_message() -> None:
+    """Prepares must match the pre-prepare and come from distinct replicas; C needs q matching checkpoints;
+    certificates lie within the sender's watermarks, one per sequence number."""
+    node, _ = make_node(Pbft, "n2", NODES, checkpoint_interval=4, log_size=8)
+    good = cert(1, 0, REQ, ("n2", "n3"))
+    assert node.valid_view_change(ViewChange(1, 0, "genesis", (), (good,)))
+    wrong_seq = PreparedCert(good.pre_prepare, (("n2", Prepare(0, 1, REQ.digest)), ("n3", Prepare(0, 2, REQ.digest))))
+    wrong_digest = PreparedCert(good.pre_prepare, (("n2", Prepare(0, 1, REQ.digest)), ("n3", Prepare(0, 1, "other"))))
+    twice = PreparedCert(good.pre_prepare, (("n2", Prepare(0, 1, REQ.digest)), ("n2", Prepare(0, 1, REQ.digest))))
+    stranger = cert(1, 0, REQ, ("n2", "mallory"))
+    for bad in (wrong_seq, wrong_digest, twice, stranger):
+        assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (bad,)))
+    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (good, cert(1, 0, None, ("n2", "n3")))))
+    assert not node.valid_view_change(ViewChange(1, 0, "genesis", (), (cert(9, 0, REQ, ("n2", "n3")),)))  # beyond h + L
+    proof = tuple((s, Checkpoint(4, "s4")) for s in ("n0", "n1", "n3"))
+    assert node.valid_view_change(ViewChange(1, 4, "s4", proof, (cert(12, 0, REQ, ("n2", "n3")),)))
+    assert not node.valid_view_change(ViewChange(1, 4, "s4", proof, (cert(4, 0, REQ, ("n2", "n3")),)))  # at or below h
+    assert not node.valid_view_change(ViewChange(1, 4, "s4", proof[:2], ()))  # too few checkpoint messages
+    assert not node.valid_view_change(ViewChange(1, 4, "s4", (*proof[:2], ("n0", Checkpoint(4, "s4"))), ()))
+    assert not node.valid_view_change(ViewChange(1, 4, "s4", (*proof[:2], ("n3", Checkpoint(4, "other"))), ()))
+    assert not node.valid_view_change(ViewChange(1, 4, "s4", tuple((s, Checkpoint(8, "s4")) for s in ("n0", "n1", "n3")), ()))
+
+
+def test_new_view_with_an_unproven_stable_checkpoint_is_not_followed() -> None:
+    """A new-view whose V claims a stable checkpoint on one replica's word (no q checkpoint messages) is ignored."""
+    node, _ = make_node(Pbft, "n2", NODES, checkpoint_interval=4)
+    lone = ViewChange(1, 4, "bogus", (("n1", Checkpoint(4, "bogus")),), ())
+    vcs = (("n1", lone), ("n2", ViewChange(1, 0, "genesis", (), ())), ("n3", ViewChange(1, 0, "genesis", (), ())))
+    node.on_message("n1", NewView(1, vcs, ()))
+    assert node.st.view == 0 and node.st.h == 0
