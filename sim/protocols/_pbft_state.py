@@ -55,6 +55,9 @@ class ReplicaState:
     waiting: dict[str, Request] = field(default_factory=dict)
     """Requests known to this replica and not yet executed, in arrival order."""
     view_changes: dict[int, dict[str, ViewChange]] = field(default_factory=dict)
+    own_view_changes: dict[int, ViewChange] = field(default_factory=dict)
+    """The view-changes this replica sent for views it has not entered yet, the older ones too: a
+    peer still collecting a quorum for a view we passed through gets ours again when it asks."""
     new_view: NewView | None = None
     backoff: int = 1
     future: list[tuple[str, object]] = field(default_factory=list)

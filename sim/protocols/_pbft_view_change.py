@@ -95,6 +95,7 @@ class ViewChangeMixin:
         vc = ViewChange(view, st.h, st.stable_state, st.stable_proof, certs)
         st.view_changes = {v: d for v, d in st.view_changes.items() if v >= view}
         st.view_changes.setdefault(view, {})[self.me] = vc
+        st.own_view_changes[view] = vc
         self.ctx.record("view_change", view=view)
         self.ctx.broadcast(vc)
         self.ctx.cancel_timer("view_change")
@@ -139,6 +140,10 @@ class ViewChangeMixin:
         if vc.view < st.view or (vc.view == st.view and st.active):
             if st.active and vc.view == st.view and st.new_view is not None:
                 self.ctx.send(src, st.new_view)  # a straggler missed our new-view
+            elif vc.view in st.own_view_changes and vc.view < st.view:
+                # The sender still collects view-changes for a view we gave up on before it
+                # started: without ours (lost, say) it might never reach a quorum nor time out.
+                self.ctx.send(src, st.own_view_changes[vc.view])
             return
         if not self.valid_view_change(vc):
             return
@@ -208,6 +213,7 @@ class ViewChangeMixin:
         st = self.st
         st.view = view
         st.view_changes = {v: d for v, d in st.view_changes.items() if v > view}
+        st.own_view_changes = {v: vc for v, vc in st.own_view_changes.items() if v > view}
         self.ctx.cancel_timer("view_change")
         self.timer_on = False
         st.assigned = {}  # the previous view's assignments mean nothing in this one

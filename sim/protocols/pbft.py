@@ -18,12 +18,12 @@ so a request costs 1 request, n-1 pre-prepares, (n-1)^2 prepares, n(n-1) commits
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from sim.protocols import _pbft_lies as lies
 from sim.protocols._pbft_checkpoint import CheckpointMixin
 from sim.protocols._pbft_client import PbftClient
 from sim.protocols._pbft_messages import (
@@ -394,37 +394,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     def mutate(
         cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, client: str = "client0"
     ) -> Message | tuple[Message, ...] | None:
-        """Lies about pre-prepares, prepares and commits.
-
-        `equivocate`: the null request instead of the real one, told to the honest replicas of
-        odd index (fellow equivocators hear the truth, so that colluders split the honest ones
-        consistently). `double_vote`: the same split for prepares and commits only. `corrupt`:
-        a random digest. `censor`: `client`'s requests become the null request in every
-        pre-prepare (the same to everyone, so the other requests still commit) and are never
-        forwarded to the primary.
-        """
-        if behaviour == "censor":
-            if isinstance(msg, Request) and msg.client == client and dst in ctx.nodes:
-                return ()
-            if isinstance(msg, PrePrepare) and msg.request is not None and msg.request.client == client:
-                return replace(msg, digest=NULL_DIGEST, request=None)
-            return None
-        if not isinstance(msg, PrePrepare | Prepare | Commit) or dst not in ctx.nodes:
-            return None
-        if behaviour == "corrupt":
-            return replace(msg, digest=f"{rng.getrandbits(64):016x}")
-        if behaviour == "double_vote" and isinstance(msg, PrePrepare):
-            return None
-        if behaviour in ("equivocate", "double_vote") and ctx.nodes.index(dst) % 2 == 1 and dst not in _colluders(ctx):
-            if isinstance(msg, PrePrepare):
-                return replace(msg, digest=NULL_DIGEST, request=None)
-            return replace(msg, digest=NULL_DIGEST)
-        return None
-
-
-def _colluders(ctx: Context) -> frozenset[str]:
-    """The replicas that lie together (a faulty node's context knows its fellow faulty nodes)."""
-    return getattr(ctx, "colluders", frozenset())
+        """Lies in every message a replica sends (see `_pbft_lies.py`); `client` is whom `censor` shuts out."""
+        protocol = getattr(ctx, "protocol", None)
+        interval = protocol.config.checkpoint_interval if isinstance(protocol, Pbft) else PbftConfig().checkpoint_interval
+        return lies.mutate(behaviour, msg, dst, rng, ctx, client, interval)
 
 
 _HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
