@@ -1,10 +1,31 @@
-"""A PBFT replica's state, kept in `ctx.storage` so that a recovered replica resumes from it."""
+"""A PBFT replica's state, and the part of it a replica finds on stable storage after a crash.
+
+The whole `ReplicaState` lives in `ctx.storage` while the replica runs (memory and disk, written
+through); a crash keeps only what `ReplicaState.after_crash` reads back, which is what Castro's
+replicas keep on stable storage:
+
+- the view, and whether it was waiting for a new view; the view-changes it sent and the new-view
+  it issued as primary;
+- the messages it sent in the normal case: the pre-prepares it issued or accepted (each with its
+  request) and its own prepares and commits, so that it never contradicts itself after a reboot;
+  its prepared certificates (the P of its next view-change), and at the primary the sequence
+  numbers it assigned;
+- its last stable checkpoint with the proof C, and the service state (with the reply cache) as
+  of the last checkpoint it took itself.
+
+Everything received and not yet stable is volatile: other replicas' prepares, commits,
+checkpoints and view-changes, the committed-local queue, execution past its last checkpoint,
+the requests it waits for, early messages of future views, the timers and their backoff. A
+recovered replica gets them back as any lagging one does: its status makes peers re-send what it
+lacks, and state transfer fetches what was truncated everywhere else.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.protocols._pbft_messages import Checkpoint, NewView, PreparedCert, Request, ViewChange
+from sim.protocols._pbft_messages import Checkpoint, NewView, PreparedCert, Request, ViewChange, next_state_digest
+from sim.protocols.base import NOOP
 
 GENESIS = "genesis"
 """The state digest before any request is executed."""
@@ -24,6 +45,21 @@ class Slot:
     commit_votes: dict[str, int] = field(default_factory=dict)
     prepared: bool = False
     committed: bool = False
+
+    def own_part(self, me: str) -> Slot | None:
+        """What of this slot is on `me`'s disk: the accepted pre-prepare and its own votes (None: nothing)."""
+        prepares = {me: self.prepares[me]} if me in self.prepares else {}
+        commits = {me: self.commits[me]} if me in self.commits else {}
+        if self.digest is None and not prepares and not commits:
+            return None
+        return Slot(
+            self.digest,
+            self.request,
+            prepares,
+            {d: 1 for d in prepares.values()},
+            commits,
+            {d: 1 for d in commits.values()},
+        )
 
 
 @dataclass
@@ -62,3 +98,35 @@ class ReplicaState:
     backoff: int = 1
     future: list[tuple[str, object]] = field(default_factory=list)
     """Normal-case messages of a view this replica has not entered yet (replayed on entry)."""
+
+    def after_crash(self, me: str, interval: int) -> ReplicaState:
+        """What replica `me` reads back from stable storage after a crash (see the module docstring)."""
+        # The service state as of the replica's own last checkpoint, rebuilt as `Pbft.apply` built it.
+        upto = self.last_exec - self.last_exec % interval
+        state, executed = GENESIS, {}
+        for seq in range(1, upto + 1):
+            req, _ = self.history[seq]
+            state = next_state_digest(state, seq, NOOP if req is None else req.cmd_id)
+            if req is not None and req.cmd_id not in executed:
+                executed[req.cmd_id] = state
+        log = {key: part for key, slot in self.log.items() if (part := slot.own_part(me)) is not None}
+        checkpoints = {seq: {me: votes[me]} for seq, votes in self.checkpoints.items() if me in votes and seq <= upto}
+        return ReplicaState(
+            view=self.view,
+            active=self.active,
+            log=log,
+            next_seq=self.next_seq,
+            assigned=dict(self.assigned),
+            last_exec=upto,
+            state=state,
+            h=self.h,
+            stable_state=self.stable_state,
+            stable_proof=self.stable_proof,
+            checkpoints=checkpoints,
+            certs=dict(self.certs),
+            history={seq: self.history[seq] for seq in range(1, upto + 1)},
+            executed=executed,
+            view_changes={v: {me: vc} for v, vc in self.own_view_changes.items() if v >= self.view},
+            own_view_changes=dict(self.own_view_changes),
+            new_view=self.new_view,
+        )

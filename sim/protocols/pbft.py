@@ -111,6 +111,8 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         self.commit_quorum = bft_quorum(self.n, self.f)
         self.prepare_quorum = self.commit_quorum - 1  # the pre-prepare stands for the primary's vote (it sends no prepare)
         first = "pbft" not in ctx.storage
+        if not first:  # a reboot: only what was on stable storage is left
+            ctx.storage["pbft"] = ctx.storage["pbft"].after_crash(self.me, self.config.checkpoint_interval)
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
         self.timer_at: float | None = None
@@ -124,6 +126,8 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             self.set_vc_timer()
         else:
             self.arm_timer()
+        if self.st.last_exec < self.st.h:  # rebooted behind its stable checkpoint: state transfer
+            self.request_fetch([s for s, _ in self.st.stable_proof if s != self.me][: self.f + 1])
         self.arm_retransmit()
 
     def primary(self, view: int) -> str:
