@@ -107,3 +107,23 @@ def test_two_colluders_cannot_split_five_replicas() -> None:
     """n = 5: two equivocators (the primary among them) find no two quorums of 4 without a common honest replica."""
     result = run(scenario(nodes=5, faults=[{"byzantine": ["n0", "n2"], "behaviour": "equivocate"}]))
     assert result.violations.empty, result.violations.to_string()
+
+
+@pytest.mark.parametrize(("liars", "broken"), [(["n3"], False), (["n2", "n3"], True)])
+def test_view_change_lies_break_agreement_with_f_plus_one_liars_only(liars: list[str], broken: bool) -> None:
+    """Liars lie in view-changes alone. n1 missed view 0 (cut), so it holds no certificate when n0 is cut off;
+    the liars tell it that other requests prepared. One liar's certificate (its own signature) is refused; two
+    liars sign a valid one, n1's O set re-issues their requests, and n1 decides against n0."""
+    faults = [
+        {"byzantine": liars, "behaviour": "equivocate", "messages": ["view_change"]},
+        {"at": "0ms", "cut": {"from": ["n0", "n2", "n3"], "to": "n1"}, "until": "300ms"},
+        {"at": "300ms", "cut": {"from": "n0", "to": ["n1", "n2", "n3"]}},
+    ]
+    # Five requests commit in view 0 without n1; the sixth, after n0 is cut off, forces view 1 (primary n1).
+    workload = {"kind": "script", "commands": [*({"at": f"{10 + 20 * i}ms"} for i in range(5)), {"at": "400ms"}]}
+    network = {"delay": {"dist": "uniform", "low": "1ms", "high": "5ms"}}
+    result = run(scenario(seed=1, duration="2s", network=network, faults=faults, workload=workload))
+    rules = set(result.violations["rule"])
+    assert ("agreement" in rules) is broken, result.violations.to_string()
+    if not broken:
+        assert result.violations.empty
