@@ -65,10 +65,11 @@ class ViewChangeMixin:
         """The prepared certificate of a slot: its pre-prepare and the matching prepares it received.
 
         The messages are rebuilt from what the slot logged (signer and digest): equal to the ones
-        received, since a prepare holds nothing else.
+        received, since a prepare holds nothing else, so one message object serves every signer.
         """
         assert slot.digest is not None
-        prepares = tuple((s, Prepare(view, seq, d)) for s, d in sorted(slot.prepares.items()) if d == slot.digest)
+        prepare = Prepare(view, seq, slot.digest)
+        prepares = tuple((s, prepare) for s, d in sorted(slot.prepares.items()) if d == slot.digest)
         return PreparedCert(PrePrepare(view, seq, slot.digest, slot.request), prepares)
 
     def set_vc_timer(self) -> None:
