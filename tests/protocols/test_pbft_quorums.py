@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from sim import run, scenario_from_dict
+from sim.cli import app
 from sim.protocols.quorum import bft_quorum, byzantine_f
 
 
@@ -79,3 +82,15 @@ def test_equivocating_primary_cannot_split_seven_replicas_with_f1(seed: int) -> 
     result = run(scenario_from_dict(data))
     assert result.violations.empty, result.violations.to_string()
     assert result.summary["liveness"] == 1.0
+
+
+def test_f_too_large_for_n_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`protocol: {f: 2}` on 5 nodes: `consim run` names the file and protocol.f on one line, exits 2, writes nothing."""
+    path = tmp_path / "bad-f.yaml"
+    path.write_text("name: bad-f\nmechanism: pbft\nnodes: 5\nduration: 1s\nprotocol: {f: 2}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and "protocol.f" in lines[0] and "3f + 1" in lines[0]
+    assert not out.exists()
