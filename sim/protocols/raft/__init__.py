@@ -347,7 +347,8 @@ class Raft(Protocol):
             self.last_applied += 1
             index = self.last_applied
             term, value = log[index]
-            ctx.decide(index, value, term=term, chain=self.chain[index])
+            # commit_term: the term whose leader committed it (for a follower, an upper bound).
+            ctx.decide(index, value, term=term, commit_term=self.term, chain=self.chain[index])
             if leading and value in self.pending:
                 ctx.send(self.pending.pop(value), ClientReply(value, True, ctx.name))
 
