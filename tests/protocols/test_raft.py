@@ -374,3 +374,44 @@ def test_run_recovers_from_leader_crash() -> None:
     d = result.decisions
     late = d[(d["node"] == crashed) & (d["time_ms"] > 2500)]
     assert 1 in set(late["slot"]) and set(late["incarnation"]) == {1}  # re-applied from its log after recovery
+
+
+def test_retry_of_an_older_term_entry_appends_a_noop_of_the_leaders_term() -> None:
+    """Without noop_on_elect, a new leader whose log ends in an older term appends a no-op of its own
+    term when a client retries a command stuck there, so section 5.4.2 lets the command commit."""
+    raft, ctx = node_with("n0", ["n0", "n1", "n2"], [1, 1], noop_on_elect=False)
+    raft.log[2] = (1, "k")
+    raft.on_start()  # rebuild the command index over the edited log
+    elect(raft, ctx)
+    assert terms_of(raft) == [1, 1]
+    ctx.take()
+    raft.on_request(ClientRequest("cl", "k"))
+    assert terms_of(raft) == [1, 1, 2] and raft.log[3] == (2, NOOP)
+    raft.on_request(ClientRequest("cl", "k"))  # a second retry appends nothing more
+    assert terms_of(raft) == [1, 1, 2]
+    raft.on_message("n1", AppendEntriesResponse(2, True, 3))
+    assert raft.commit_index == 3
+    assert ctx.take(ClientReply) == [("cl", ClientReply("k", True, "n0"))]
+
+
+def test_closed_workload_without_noop_on_elect_survives_a_failover() -> None:
+    """Issue 8 item 8: with `noop_on_elect: false` the one closed-loop client used to stall forever
+    after the leader crash (16 of 20 seeds); now it keeps completing commands until the end."""
+    for seed in (1, 2, 3, 4):
+        scenario = scenario_from_dict(
+            {
+                "name": "raft-no-noop-stall",
+                "mechanism": "raft",
+                "nodes": 3,
+                "seed": seed,
+                "duration": "4s",
+                "protocol": {"noop_on_elect": False},
+                "network": {"delay": "2ms"},
+                "faults": [{"at": "1s", "crash": "leader", "for": "500ms"}],
+                "workload": {"kind": "closed", "clients": 1, "timeout": "200ms", "until": "3.5s"},
+            }
+        )
+        result = run(scenario)
+        assert result.violations.empty
+        assert result.summary["liveness"] == 1.0, seed
+        assert result.requests["done_ms"].max() > 3000.0, seed

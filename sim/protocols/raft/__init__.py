@@ -246,11 +246,20 @@ class Raft(Protocol):
         if index is not None:
             if index <= self.last_applied:
                 self.ctx.send(request.client, ClientReply(cmd, True, self.ctx.name))
-            else:
-                self.pending[cmd] = request.client
+                return
+            self.pending[cmd] = request.client
+            if self.last_term != self.term:
+                # The retried command sits in an older term's entry, which section 5.4.2 lets
+                # commit only under an entry of this term: append a no-op of our own (the
+                # thesis's section 6.4 no-op, appended on demand when noop_on_elect is off).
+                self._leader_append((self.term, NOOP))
             return
         self.pending[cmd] = request.client
-        self._append((self.term, cmd))
+        self._leader_append((self.term, cmd))
+
+    def _leader_append(self, entry: Entry) -> None:
+        """Append an entry of the leader's term and ship it to the followers that are caught up."""
+        self._append(entry)
         new = self.last_index
         for peer in self.ctx.peers:
             if self.next_index[peer] == new:  # caught up: ship just the new entry now
