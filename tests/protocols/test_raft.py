@@ -321,7 +321,7 @@ def test_client_command_appended_once_and_answered_on_apply() -> None:
 
 
 def test_validate_rejects_bad_timeouts() -> None:
-    """election_timeout low must be below high, heartbeats below the low end: one clear error each."""
+    """election_timeout low must not be above high, heartbeats below the low end: one clear error each."""
     base = {"name": "t", "mechanism": "raft", "nodes": 3}
     for protocol, field in (
         ({"election_timeout": ["300ms", "150ms"]}, "protocol.election_timeout"),
