@@ -56,9 +56,10 @@ class Raft(Election, Replication, Protocol):
         snapshot: Snapshot | None = storage.get("snapshot")
         offset = snapshot.index if snapshot else 0
         self.log = RaftLog(storage.setdefault("log", [(0, "")]), offset, snapshot.chain if snapshot else 0)
-        # The state machine restarts from the snapshot; entries after it are replayed as they
-        # are learned committed again, without being recorded as decisions a second time.
-        self.applied: set[str] = set(snapshot.applied) if snapshot else set()
+        # The state machine restarts from the snapshot (shared, not copied); entries after it
+        # are replayed as they are learned committed again, without being recorded twice.
+        self.snapshot_applied: frozenset[str] = snapshot.applied if snapshot else frozenset()
+        self.applied: set[str] = set()  # commands applied after the snapshot
         self.commit_index = self.last_applied = offset
         self.recorded: int = storage.setdefault("recorded", 0)
         self.role = FOLLOWER

@@ -1,7 +1,8 @@
 """Raft's log replication (section 5.3), the commit rule (5.4.2), and snapshots (section 7).
 
 The leader paces each follower with a `Progress` (probe / replicate / snapshot, as etcd/raft).
-The state machine is the set of applied command ids; every `snapshot_interval` applied entries
+The state machine is the set of applied command ids (those in the snapshot, and those applied
+since in `applied`); every `snapshot_interval` applied entries
 it is written to storage with the index, term and CRC chain it covers, and the log before it is
 dropped. A recovering server starts from its snapshot and replays only the entries after it,
 and never records an index as a new decision twice (storage remembers the highest recorded).
@@ -35,6 +36,7 @@ class Replication:
     progress: dict[str, Progress]
     pending: dict[str, str]
     applied: set[str]
+    snapshot_applied: frozenset[str]
     commit_index: int
     last_applied: int
     recorded: int
@@ -55,7 +57,7 @@ class Replication:
             self.ctx.send(request.client, ClientReply(request.cmd_id, False, self.leader_id))
             return
         cmd = request.cmd_id
-        if cmd in self.applied:
+        if cmd in self.applied or cmd in self.snapshot_applied:
             self.ctx.send(request.client, ClientReply(cmd, True, self.ctx.name))
             return
         self.pending[cmd] = request.client
@@ -233,7 +235,8 @@ class Replication:
                 log.reset(snapshot.index, snapshot.term, snapshot.chain)
             self.ctx.storage["snapshot"] = snapshot
             self.ctx.persist()
-            self.applied = set(snapshot.applied)
+            self.snapshot_applied = snapshot.applied
+            self.applied = set()
             self.commit_index = self.last_applied = snapshot.index
             # The indexes inside were decided elsewhere; this server never decided them one by one.
             self.recorded = self.ctx.storage["recorded"] = max(self.recorded, snapshot.index)
@@ -268,6 +271,9 @@ class Replication:
         log, index = self.log, self.last_applied
         term = log.term(index)
         assert term is not None
-        self.ctx.storage["snapshot"] = Snapshot(index, term, log.chain_at(index), frozenset(self.applied))
+        snapshot = Snapshot(index, term, log.chain_at(index), self.snapshot_applied | self.applied)
+        self.ctx.storage["snapshot"] = snapshot
+        self.snapshot_applied = snapshot.applied
+        self.applied = set()
         log.compact(index)
         self.ctx.persist()
