@@ -94,6 +94,10 @@ class Node(Endpoint):
         self._cpu = bool(self._sign or self._verify)
         self.busy_until = 0.0
         self.cpu_ms = 0.0
+        storage = sim.scenario.storage
+        self._write = storage.write if storage else 0.0
+        self.disk_until = 0.0
+        self.disk_ms = 0.0
         self._net_send = sim.network.send
 
     @property
@@ -121,19 +125,28 @@ class Node(Endpoint):
         self.incarnation += 1
         self._timers.clear()
         self.protocol = None
-        self.busy_until = self.now
+        self.busy_until = self.disk_until = self.now
 
     def recover(self) -> None:
         """Come back and restart the protocol from `storage`."""
         self.up = True
-        self.busy_until = self.now
+        self.busy_until = self.disk_until = self.now
         self.start()
 
     # --- the Context interface -----------------------------------------------------------
 
+    def persist(self) -> None:
+        """A write to stable storage: messages sent from now on leave only once it is durable.
+
+        Writes queue on one disk, each taking the scenario's `storage.write` (none by default).
+        """
+        if self._write:
+            self.disk_until = max(self.now, self.disk_until) + self._write
+            self.disk_ms += self._write
+
     def send(self, dst: str, msg: Message) -> None:
-        """Send to one node or client (through byzantine behaviours and the CPU model)."""
-        if not self._cpu and not self.behaviours:
+        """Send to one node or client (through byzantine behaviours, the CPU and the disk model)."""
+        if not self._cpu and not self.behaviours and self.disk_until <= self.now:
             self._net_send(self.name, dst, msg)
             return
         extra = 0.0
@@ -142,6 +155,9 @@ class Node(Endpoint):
             self.cpu_ms += self._sign
             self.busy_until = start
             extra = start - self.now
+        if self.disk_until > self.now:
+            # What is sent depends on what was just written: it waits for the disk.
+            extra = max(extra, self.disk_until - self.now)
         if self.behaviours:
             for behaviour in self.behaviours:
                 if behaviour.active(self.now, msg):

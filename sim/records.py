@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,61 @@ PAIR_COUNT_LIMIT = 1000
 """Above this many nodes the message counts aggregate destinations (dst '*'): n^2 pairs would not fit."""
 
 
+class Columns:
+    """Rows kept column by column: numbers in typed arrays (8 bytes a value), the rest in lists.
+
+    A long run records millions of decisions; a tuple and a dict per row cost ~350 bytes, this
+    ~64. A column stays a typed array while every value is exactly an int (or exactly a float)
+    and becomes a list of the same Python values otherwise, so the frame built from it is the
+    one the rows would give.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.count = 0
+        self.columns: dict[str, array[Any] | list[Any]] = {name: [] for name in names}
+
+    def append(self, values: tuple[Any, ...], extra: dict[str, Any]) -> None:
+        """Add one row: the fixed columns in order, then any named extra fields."""
+        columns = self.columns
+        for name, value in zip(columns, values, strict=False):
+            self._put(name, columns[name], value)
+        for name, value in extra.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * self.count  # absent from earlier rows
+            self._put(name, column, value)
+        self.count += 1
+        if len(extra) + len(values) != len(columns):
+            for name, column in columns.items():
+                if len(column) < self.count:
+                    self._put(name, column, None)
+
+    def _put(self, name: str, column: array[Any] | list[Any], value: Any) -> None:
+        kind = type(value)
+        if isinstance(column, array):
+            if (kind is int and column.typecode == "q" and -(2**63) <= value < 2**63) or (kind is float and column.typecode == "d"):
+                column.append(value)
+                return
+            column = self.columns[name] = list(column)
+        elif not column and self.count == 0 and (kind is int or kind is float):
+            column = self.columns[name] = array("q" if kind is int else "d")
+            if kind is int and not -(2**63) <= value < 2**63:
+                column = self.columns[name] = []
+        column.append(value)
+
+    def frame(self, fixed: tuple[str, ...]) -> pd.DataFrame:
+        """The rows as a DataFrame: the fixed columns, then the extra ones sorted by name."""
+        names = [*fixed, *sorted(set(self.columns) - set(fixed))]
+        data: dict[str, Any] = {}
+        for name in names:
+            column = self.columns[name]
+            if isinstance(column, array):
+                data[name] = np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.float64).copy()
+            else:
+                data[name] = column
+        return pd.DataFrame(data, columns=names)
+
+
 class Recorder:
     """Collects what happens during a run; protocols reach it only through their Context.
 
@@ -35,7 +91,7 @@ class Recorder:
         self.pairs = pairs
         self.counts: dict[tuple[str, str, str], list[int]] = {}
         self.trace: list[tuple[float, float, str, str, str, int, str]] = []
-        self.decisions: list[tuple[float, str, int | str, str, int, dict[str, Any]]] = []
+        self.decisions = Columns(DECISION_COLUMNS)
         self.events: list[dict[str, Any]] = []
         self.requests: dict[str, list[Any]] = {}
         self.counters: dict[str, int] = {}
@@ -58,7 +114,7 @@ class Recorder:
 
     def decision(self, time_ms: float, node: str, slot: int | str, value: str, incarnation: int, fields: dict[str, Any]) -> None:
         """A node decided `value` for `slot`."""
-        self.decisions.append((time_ms, node, slot, value, incarnation, fields))
+        self.decisions.append((time_ms, node, slot, value, incarnation), fields)
 
     def event(self, time_ms: float, node: str, kind: str, fields: dict[str, Any]) -> None:
         """Something worth a row: an election, a crash, a view change..."""
@@ -98,10 +154,7 @@ class RunTables:
     @classmethod
     def from_recorder(cls, rec: Recorder) -> RunTables:
         """Freeze a recorder into tables, sorted so that output order never depends on hashing."""
-        decisions = pd.DataFrame([row[:5] for row in rec.decisions], columns=DECISION_COLUMNS)
-        extra = sorted({key for row in rec.decisions for key in row[5]})
-        for key in extra:
-            decisions[key] = [row[5].get(key) for row in rec.decisions]
+        decisions = rec.decisions.frame(DECISION_COLUMNS)
         if not decisions.empty:
             decisions["slot"] = decisions["slot"].astype(str) if decisions["slot"].map(type).nunique() > 1 else decisions["slot"]
         messages = pd.DataFrame([(k[0], k[1], k[2], v[0], v[1], v[2], v[3]) for k, v in rec.counts.items()], columns=MESSAGE_COLUMNS)

@@ -224,6 +224,12 @@ class CryptoSpec(Strict):
     verify: Ms = 0.0
 
 
+class StorageSpec(Strict):
+    """Time a node takes to make a write to stable storage durable (an fsync)."""
+
+    write: Annotated[Ms, Field(ge=0)] = 0.0
+
+
 class Scenario(Strict):
     """A whole experiment: mechanism, agents, network, faults and workload."""
 
@@ -238,6 +244,7 @@ class Scenario(Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
     workload: WorkloadSpec | None = Field(default_factory=WorkloadSpec)
     crypto: CryptoSpec | None = None
+    storage: StorageSpec | None = None
 
     @field_validator("nodes")
     @classmethod

@@ -26,6 +26,7 @@ class ManualContext:
         self.decided: list[tuple[int | str, str, dict[str, Any]]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.counters: dict[str, int] = {}
+        self.writes = 0
 
     def send(self, dst: str, msg: Message) -> None:
         """Collect a sent message."""
@@ -47,6 +48,10 @@ class ManualContext:
     def decide(self, slot: int | str, value: str, **fields: Any) -> None:
         """Collect a decision."""
         self.decided.append((slot, value, fields))
+
+    def persist(self) -> None:
+        """Count a write to stable storage (storage itself is the `storage` dict)."""
+        self.writes += 1
 
     def record(self, kind: str, **fields: Any) -> None:
         """Collect an event."""

@@ -94,19 +94,30 @@ def _term_at(runs: str, last_index: int, indexes: np.ndarray) -> np.ndarray:
 
 
 def check_leader_completeness(tables: RunTables, scenario: Scenario) -> list[Violation]:
-    """A leader elected after an entry was committed has that entry in its log (same term)."""
+    """An entry committed in term T is in the log of every leader of a term above T (section 5.4.3).
+
+    The term in which an index was committed is the lowest `commit_term` any node reports for it:
+    the committing leader reports its own term, followers report the term of the leader that told
+    them (never lower). An older-term leader elected late (by delayed votes) is not judged against
+    entries a newer term committed. Time plays no part: the property holds at every election.
+    """
     decisions = honest_decisions(tables)
     leaders = _leader_events(tables)
     if decisions.empty or leaders.empty or "runs" not in leaders or "term" not in decisions:
         return []
-    # The first decision of each index is when the journal first shows it committed.
-    committed = decisions.sort_values(["time_ms", "node"], kind="stable").drop_duplicates("slot")
-    times = committed["time_ms"].to_numpy(dtype=float)
+    by_term = "commit_term" if "commit_term" in decisions else "term"
+    committed = decisions.groupby("slot", sort=True).agg(term=("term", "first"), commit_term=(by_term, "min")).reset_index()
     indexes = committed["slot"].to_numpy(dtype=np.int64)
     terms = committed["term"].to_numpy(dtype=np.int64)
+    commit_terms = committed["commit_term"].to_numpy(dtype=np.int64)
+    ordered = leaders.sort_values(["time_ms", "node"], kind="stable")
+    if "snapshot_index" not in ordered:
+        ordered = ordered.assign(snapshot_index=0)
     out: list[Violation] = []
-    for leader in leaders.sort_values(["time_ms", "node"], kind="stable").itertuples():
-        before = (times < leader.time_ms) & (terms < leader.term)
+    for leader in ordered.itertuples():
+        # Entries inside the leader's snapshot are committed state it holds; their terms are gone.
+        compacted = 0 if pd.isna(leader.snapshot_index) else int(leader.snapshot_index)
+        before = (commit_terms < leader.term) & (indexes > compacted)
         if not before.any():
             continue
         have = _term_at(leader.runs if isinstance(leader.runs, str) else "", int(leader.last_index), indexes[before])

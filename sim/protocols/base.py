@@ -104,6 +104,8 @@ class Context(TypingProtocol):
 
     def decide(self, slot: int | str, value: str, **fields: Any) -> None: ...  # noqa: D102
 
+    def persist(self) -> None: ...  # noqa: D102
+
     def record(self, kind: str, **fields: Any) -> None: ...  # noqa: D102
 
     def count(self, counter: str, amount: int = 1) -> None: ...  # noqa: D102

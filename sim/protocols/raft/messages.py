@@ -96,28 +96,74 @@ class AppendEntries(Message):
 
 @dataclass(frozen=True, slots=True)
 class AppendEntriesResponse(Message):
-    """Success: `index` is the follower's match index; failure: a hint where to back up to."""
+    """A follower's answer to AppendEntries (and to InstallSnapshot).
+
+    Success: `index` is the follower's match index. Failure: `index` is the rejected
+    prev_log_index and `hint` the next index worth trying (section 5.3's optimisation).
+    """
 
     term: int
     success: bool
     index: int
+    hint: int = 0
 
     @property
     def size_bytes(self) -> int:
-        """Header, term, flag and index."""
-        return self.header_bytes + TERM_BYTES + 1 + INDEX_BYTES
+        """Header, term, flag and two indexes."""
+        return self.header_bytes + TERM_BYTES + 1 + 2 * INDEX_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state machine as of `index` (section 7).
+
+    It holds the commands applied so far, with the term and CRC chain of the last entry it
+    includes. Immutable, so it can be stored and shipped as is.
+    """
+
+    index: int
+    term: int
+    chain: int
+    applied: frozenset[str]
+
+    @property
+    def size_bytes(self) -> int:
+        """Three integers and every applied command id with a length prefix."""
+        return 3 * INDEX_BYTES + sum(len(cmd) + 4 for cmd in self.applied)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot(Message):
+    """The leader's snapshot, for a follower that needs compacted entries (Figure 13, one chunk).
+
+    The follower answers with a successful AppendEntriesResponse at the snapshot's index.
+    """
+
+    term: int
+    leader: str
+    snapshot: Snapshot
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, term, the leader id and the snapshot."""
+        return self.header_bytes + TERM_BYTES + len(self.leader) + self.snapshot.size_bytes
 
 
 class RaftConfig(ProtocolConfig):
     """Raft's settings (`protocol:` in a scenario)."""
 
     election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
-    """Each election timeout is drawn uniformly from [low, high] ms."""
+    """Each election timeout is drawn uniformly from [low, high] ms (equal bounds: a fixed timeout)."""
     heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
     pre_vote: bool = False
     """Run a PreVote round (which bumps no term) before a real election."""
     max_batch: Annotated[int, Field(ge=1)] = 64
     """At most this many entries per AppendEntries."""
+    max_inflight: Annotated[int, Field(ge=1)] = 256
+    """At most this many AppendEntries with entries in flight to a follower in the replicate
+    state (etcd/raft's MaxInflightMsgs)."""
+    snapshot_interval: Annotated[int, Field(ge=1)] = 10_000
+    """Snapshot the state machine and compact the log every this many applied entries."""
     noop_on_elect: bool = True
     """A new leader appends a no-op of its term so earlier entries commit promptly (section 8)."""
 
@@ -130,11 +176,11 @@ class RaftConfig(ProtocolConfig):
 
 
 def timing_problems(config: RaftConfig) -> list[tuple[str, str]]:
-    """Timeouts must make sense: low < high, heartbeats inside the election timeout's low end."""
+    """Timeouts must make sense: low <= high, heartbeats inside the election timeout's low end."""
     low, high = config.election_timeout
     problems: list[tuple[str, str]] = []
-    if low >= high:
-        problems.append(("protocol.election_timeout", f"low ({low:g}ms) must be below high ({high:g}ms)"))
+    if low > high:
+        problems.append(("protocol.election_timeout", f"low ({low:g}ms) must not be above high ({high:g}ms)"))
     if config.heartbeat_interval >= low:
         problems.append(
             ("protocol.heartbeat_interval", f"{config.heartbeat_interval:g}ms must be below the election timeout's low end ({low:g}ms)")

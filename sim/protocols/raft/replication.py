@@ -1,0 +1,279 @@
+"""Raft's log replication (section 5.3), the commit rule (5.4.2), and snapshots (section 7).
+
+The leader paces each follower with a `Progress` (probe / replicate / snapshot, as etcd/raft).
+The state machine is the set of applied command ids (those in the snapshot, and those applied
+since in `applied`); every `snapshot_interval` applied entries
+it is written to storage with the index, term and CRC chain it covers, and the log before it is
+dropped. A recovering server starts from its snapshot and replays only the entries after it,
+and never records an index as a new decision twice (storage remembers the highest recorded).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.protocols.base import NOOP, ClientReply, ClientRequest
+from sim.protocols.raft.election import FOLLOWER, HEARTBEAT, LEADER
+from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, Entry, InstallSnapshot, Snapshot
+from sim.protocols.raft.progress import PROBE, REPLICATE, SNAPSHOT, Progress
+
+if TYPE_CHECKING:
+    from sim.protocols.base import Context
+    from sim.protocols.raft.log import RaftLog
+    from sim.protocols.raft.messages import RaftConfig
+
+
+class Replication:
+    """The replication half of a Raft server (mixed into `Raft`)."""
+
+    ctx: Context
+    config: RaftConfig
+    term: int
+    role: str
+    leader_id: str | None
+    majority: int
+    log: RaftLog
+    progress: dict[str, Progress]
+    pending: dict[str, str]
+    applied: set[str]
+    snapshot_applied: frozenset[str]
+    commit_index: int
+    last_applied: int
+    recorded: int
+    followed_term: int
+    leader_contact: float
+    reset_at: float
+
+    if TYPE_CHECKING:  # provided by the election half (declared for the type checker only)
+
+        def _observe_term(self, term: int) -> None: ...
+        def _become_follower(self, led: int | None = None) -> None: ...
+
+    # --- the leader --------------------------------------------------------------------------
+
+    def on_request(self, request: ClientRequest) -> None:
+        """Leader: append the command once (ids dedupe retries); others redirect."""
+        if self.role != LEADER:
+            self.ctx.send(request.client, ClientReply(request.cmd_id, False, self.leader_id))
+            return
+        cmd = request.cmd_id
+        if cmd in self.applied or cmd in self.snapshot_applied:
+            self.ctx.send(request.client, ClientReply(cmd, True, self.ctx.name))
+            return
+        self.pending[cmd] = request.client
+        if cmd in self.log.cmd_index:
+            if self.log.last_term != self.term:
+                # The retried command sits in an older term's entry, which section 5.4.2 lets
+                # commit only under an entry of this term: append a no-op of our own (the
+                # thesis's section 6.4 no-op, appended on demand when noop_on_elect is off).
+                self._leader_append((self.term, NOOP))
+            return
+        self._leader_append((self.term, cmd))
+
+    def _leader_append(self, entry: Entry) -> None:
+        """Append an entry of the leader's term and ship it to every follower with room for it."""
+        self.log.append(entry)
+        self.ctx.persist()
+        for peer in self.ctx.peers:
+            self._send_append(peer)
+        self._advance_commit()
+
+    def _send_append(self, peer: str, empty_ok: bool = False) -> bool:
+        """Send `peer` the entries from its `next` on if its progress allows; True if something left.
+
+        Without entries to send, only an `empty_ok` call sends (a heartbeat or a probe).
+        """
+        progress = self.progress[peer]
+        if progress.is_paused():
+            return False
+        log = self.log
+        prev = progress.next - 1
+        prev_term = log.term(prev)
+        if prev_term is None:  # compacted away: only the snapshot can bring this follower up
+            self._send_snapshot(peer, progress)
+            return True
+        entries = log.slice(progress.next, self.config.max_batch) if progress.next <= log.last_index else ()
+        if not entries and not empty_ok:
+            return False
+        self.ctx.send(peer, AppendEntries(self.term, self.ctx.name, prev, prev_term, entries, self.commit_index))
+        if entries:
+            progress.sent_entries(prev + len(entries))
+        return True
+
+    def _send_snapshot(self, peer: str, progress: Progress) -> None:
+        snapshot: Snapshot = self.ctx.storage["snapshot"]
+        self.ctx.send(peer, InstallSnapshot(self.term, self.ctx.name, snapshot))
+        progress.become_snapshot(snapshot.index, self.ctx.now)
+
+    def _heartbeat(self) -> None:
+        """Every follower hears from the leader; a lost probe is sent again, a stalled stream probed."""
+        if self.role != LEADER:
+            return
+        now, log = self.ctx.now, self.log
+        for peer in self.ctx.peers:
+            progress = self.progress[peer]
+            if progress.state == SNAPSHOT and now - progress.snapshot_sent_at >= self.config.election_timeout[1]:
+                progress.become_probe()  # no answer: take the snapshot as lost (etcd's ReportSnapshot)
+            if progress.stalled():
+                progress.become_probe()
+            if progress.state == PROBE:
+                progress.paused = False
+                self._send_append(peer, empty_ok=True)
+                continue
+            # Replicate or snapshot: a heartbeat checked against a point the follower surely has,
+            # carrying the commit index only that far (etcd's min(match, committed)).
+            prev = progress.match if progress.match >= log.offset else log.offset
+            prev_term = log.term(prev)
+            assert prev_term is not None
+            self.ctx.send(peer, AppendEntries(self.term, self.ctx.name, prev, prev_term, (), min(self.commit_index, prev)))
+        self.ctx.set_timer(HEARTBEAT, self.config.heartbeat_interval)
+
+    def _on_append_response(self, src: str, msg: AppendEntriesResponse) -> None:
+        self._observe_term(msg.term)
+        if self.role != LEADER or msg.term != self.term or src not in self.progress:
+            return
+        progress = self.progress[src]
+        if not msg.success:
+            if progress.maybe_decrease(msg.index, msg.hint):
+                if progress.state == REPLICATE:
+                    progress.become_probe()
+                self._send_append(src, empty_ok=True)
+            return
+        if progress.maybe_update(msg.index) or (progress.state == PROBE and msg.index == progress.match):
+            if progress.state == PROBE:
+                progress.become_replicate()
+            elif progress.state == SNAPSHOT and progress.match >= self.log.offset:
+                progress.become_probe()
+                progress.become_replicate()
+            if progress.match > self.commit_index:
+                self._advance_commit()
+        if progress.state == REPLICATE:
+            progress.acknowledged(msg.index)
+        # The window may have room again: fill it.
+        while self.role == LEADER and self._send_append(src):
+            pass
+
+    def _advance_commit(self) -> None:
+        """Commit the highest index stored on a majority, if it is of the current term (5.4.2)."""
+        matches = sorted([self.log.last_index, *(p.match for p in self.progress.values())], reverse=True)
+        candidate = matches[self.majority - 1]
+        if candidate > self.commit_index and self._may_commit(candidate):
+            self.commit_index = candidate
+            self._apply()
+
+    def _may_commit(self, index: int) -> bool:
+        """Only entries of the leader's own term are committed by counting replicas."""
+        return self.log.term(index) == self.term
+
+    # --- a follower --------------------------------------------------------------------------
+
+    def _heard_leader(self, src: str, leader: str, term: int) -> bool:
+        """A message from `leader` of `term`: False (after answering `src`) if the term is stale."""
+        if term < self.term:
+            self.ctx.send(src, AppendEntriesResponse(self.term, False, 0))
+            return False
+        self._observe_term(term)
+        if self.role != FOLLOWER:  # a candidate (or pre-candidate) meets the term's leader
+            self._become_follower()
+        self.leader_id = leader
+        self.leader_contact = self.reset_at = self.ctx.now
+        if self.followed_term != term:
+            self.followed_term = term
+            self.ctx.record("follow", term=term, leader=leader)
+        return True
+
+    def _on_append_entries(self, src: str, msg: AppendEntries) -> None:
+        if not self._heard_leader(src, msg.leader, msg.term):
+            return
+        log = self.log
+        prev, entries = msg.prev_log_index, msg.entries
+        if prev < log.offset:
+            # Below our snapshot everything is committed, hence the leader's too: skip that part.
+            entries = entries[log.offset - prev :]
+            prev = log.offset
+        elif prev > log.last_index:
+            self.ctx.send(src, AppendEntriesResponse(self.term, False, msg.prev_log_index, log.last_index + 1))
+            return
+        elif log.term(prev) != msg.prev_log_term:
+            # Hint: the first index of the conflicting term, so the leader skips it in one step.
+            conflict = log.term(prev)
+            hint = prev
+            while hint - 1 > log.offset and log.term(hint - 1) == conflict:
+                hint -= 1
+            self.ctx.send(src, AppendEntriesResponse(self.term, False, prev, hint))
+            return
+        index = prev
+        changed = False
+        for entry in entries:
+            index += 1
+            if index <= log.last_index:
+                if log.term(index) == entry[0]:
+                    continue  # already have it; a stale or duplicate message must not truncate
+                log.truncate(index)
+            log.append(entry)
+            changed = True
+        if changed:
+            self.ctx.persist()
+        last_new = prev + len(entries)
+        if msg.leader_commit > self.commit_index:
+            commit = min(msg.leader_commit, last_new)
+            if commit > self.commit_index:
+                self.commit_index = commit
+                self._apply()
+        self.ctx.send(src, AppendEntriesResponse(self.term, True, last_new))
+
+    def _on_install_snapshot(self, src: str, msg: InstallSnapshot) -> None:
+        """Figure 13: keep the log after the snapshot if it agrees at its last entry, else discard it."""
+        if not self._heard_leader(src, msg.leader, msg.term):
+            return
+        snapshot = msg.snapshot
+        if snapshot.index > self.commit_index:
+            log = self.log
+            if log.term(snapshot.index) == snapshot.term:
+                log.compact(snapshot.index)
+            else:
+                log.reset(snapshot.index, snapshot.term, snapshot.chain)
+            self.ctx.storage["snapshot"] = snapshot
+            self.ctx.persist()
+            self.snapshot_applied = snapshot.applied
+            self.applied = set()
+            self.commit_index = self.last_applied = snapshot.index
+            # The indexes inside were decided elsewhere; this server never decided them one by one.
+            self.recorded = self.ctx.storage["recorded"] = max(self.recorded, snapshot.index)
+            self.ctx.record("snapshot_installed", index=snapshot.index, term=snapshot.term)
+        self.ctx.send(src, AppendEntriesResponse(self.term, True, max(snapshot.index, self.commit_index)))
+
+    # --- the state machine -------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        log, ctx, applied = self.log, self.ctx, self.applied
+        leading = self.role == LEADER
+        recorded = self.recorded
+        while self.last_applied < self.commit_index:
+            self.last_applied += 1
+            index = self.last_applied
+            term, value = log.entry(index)
+            if value != NOOP:
+                applied.add(value)
+            if index > recorded:
+                # commit_term: the term whose leader committed it (for a follower, an upper bound).
+                ctx.decide(index, value, term=term, commit_term=self.term, chain=log.chain_at(index))
+                recorded = index
+            if leading and value in self.pending:
+                ctx.send(self.pending.pop(value), ClientReply(value, True, ctx.name))
+        if recorded != self.recorded:
+            self.recorded = ctx.storage["recorded"] = recorded
+        if self.last_applied - log.offset >= self.config.snapshot_interval:
+            self._take_snapshot()
+
+    def _take_snapshot(self) -> None:
+        """Write the state machine as of the last applied index, then drop the log up to it."""
+        log, index = self.log, self.last_applied
+        term = log.term(index)
+        assert term is not None
+        snapshot = Snapshot(index, term, log.chain_at(index), self.snapshot_applied | self.applied)
+        self.ctx.storage["snapshot"] = snapshot
+        self.snapshot_applied = snapshot.applied
+        self.applied = set()
+        log.compact(index)
+        self.ctx.persist()
