@@ -90,6 +90,8 @@ class MultiPaxos(Protocol):
         st.setdefault("accepted", {})  # slot -> (ballot, value)
         st.setdefault("chosen", {})  # slot -> (value, round)
         st.setdefault("executed", 0)  # every slot below has been applied, in order
+        st.setdefault("applied", set())  # the state machine's table of commands already applied
+        st.setdefault("compacted", 0)  # every node has learned every slot below: nothing kept there
         self.me = self.ctx.nodes.index(self.ctx.name)
         cfg = self.config
         if cfg.quorums == "weighted":
@@ -110,8 +112,11 @@ class MultiPaxos(Protocol):
         self.next_slot = 0
         self.clients: dict[str, str] = {}  # cmd_id -> client waiting for this node's reply
         self.queue: list[ClientRequest] = []
-        self.in_flight: dict[str, int] = {}  # cmd_id -> slot proposed by this leader
-        self.applied: set[str] = {v for s, (v, _) in st["chosen"].items() if s < st["executed"] and v != NOOP}
+        # cmd_id -> slot, for every command this leader proposed or knows chosen and has not yet
+        # applied: a client's retry of one of them must not be proposed in a second slot.
+        self.in_flight: dict[str, int] = {}
+        self.applied: set[str] = st["applied"]
+        self.learned: dict[str, int] = {}  # leader: node -> every slot below is learned there
         self.seen_upto = 0
         if cfg.bootstrap and self.me == 0 and not st.get("booted"):
             st["booted"] = True
@@ -177,9 +182,12 @@ class MultiPaxos(Protocol):
         best = self.adopt()
         chosen = self.ctx.storage["chosen"]
         top = max([self.low - 1, *best, *chosen])
+        self.learned = {self.ctx.name: self.ctx.storage["executed"]}
         for slot in range(self.low, top + 1):
             if slot not in chosen:
                 self.propose(slot, best[slot][1] if slot in best else NOOP)
+            elif chosen[slot][0] != NOOP and chosen[slot][0] not in self.applied:
+                self.in_flight.setdefault(chosen[slot][0], slot)
         self.next_slot = top + 1
         queued, self.queue = self.queue, []
         for request in queued:
@@ -226,6 +234,7 @@ class MultiPaxos(Protocol):
         """Count phase-2 votes for our ballot."""
         if self.role != "leader" or msg.ballot != self.ballot or msg.slot not in self.proposals:
             return
+        self.note_learned(src, msg.learned)
         self.votes[msg.slot].add(src)
         self.check_chosen(msg.slot)
 
@@ -236,15 +245,25 @@ class MultiPaxos(Protocol):
             return
         value = self.proposals.pop(slot)
         del self.votes[slot], self.sent_at[slot]
-        self.in_flight.pop(value, None)
+        # The command stays in `in_flight` until applied: chosen is not yet executed, and a retry
+        # arriving in between must not be proposed again.
         self.ctx.broadcast(Decide(slot, value, self.ballot[0]))
         self.learn(slot, value, self.ballot[0])
+
+    def note_learned(self, node: str, learned: int) -> None:
+        """Remember how far `node` has learned; once every node is past a point, forget below it."""
+        if learned > self.learned.get(node, -1):
+            self.learned[node] = learned
+        if len(self.learned) == len(self.ctx.nodes):
+            self.compact(min(self.learned.values()))
 
     def send_heartbeat(self) -> None:
         """Assert leadership, and resend `accept` for slots still waiting for a quorum."""
         assert self.ballot is not None
         interval = self.config.heartbeat_interval
-        self.ctx.broadcast(Heartbeat(self.ballot, self.ctx.storage["executed"]))
+        st = self.ctx.storage
+        self.note_learned(self.ctx.name, st["executed"])
+        self.ctx.broadcast(Heartbeat(self.ballot, st["executed"], st["compacted"]))
         for slot in sorted(self.proposals):
             if self.ctx.now - self.sent_at[slot] >= interval:
                 self.sent_at[slot] = self.ctx.now
@@ -278,8 +297,11 @@ class MultiPaxos(Protocol):
         """Accept unless a higher ballot was promised."""
         if not self._admit(src, msg.ballot):
             return
-        self.ctx.storage["accepted"][msg.slot] = (msg.ballot, msg.value)
-        self.ctx.send(src, Accepted(msg.ballot, msg.slot))
+        st = self.ctx.storage
+        if msg.slot < st["compacted"]:
+            return  # a stale resend: every node has learned this slot already
+        st["accepted"][msg.slot] = (msg.ballot, msg.value)
+        self.ctx.send(src, Accepted(msg.ballot, msg.slot, st["executed"]))
         self.leader = src
         if self.role == "follower":
             self.reset_election_timer()
@@ -295,6 +317,7 @@ class MultiPaxos(Protocol):
             return
         self.leader = src
         self.reset_election_timer()
+        self.compact(min(msg.compacted, self.ctx.storage["executed"]))
         # Ask only for what was already chosen at the previous heartbeat: a `decide` sent with
         # this heartbeat may simply still be in flight.
         if self.ctx.storage["executed"] < self.seen_upto:
@@ -306,36 +329,61 @@ class MultiPaxos(Protocol):
         if self.ballot is not None and msg.ballot == self.ballot and msg.promised > self.ballot:
             self.step_down(msg.promised)
 
+    def compact(self, below: int) -> None:
+        """Forget accepted and chosen values of slots below `below`, which every node has learned.
+
+        No candidate can ask for them again (a prepare asks from the candidate's own learned
+        point), so promises stay as small as the window of undecided slots.
+        """
+        st = self.ctx.storage
+        if below <= st["compacted"]:
+            return
+        for table in (st["accepted"], st["chosen"]):
+            for slot in [s for s in table if s < below]:
+                del table[slot]
+        st["compacted"] = below
+
     # --- learner -------------------------------------------------------------------------------
 
     def on_catch_up(self, src: str, msg: CatchUp) -> None:
         """Resend the decisions a lagging learner missed (a bounded batch)."""
         if self.role != "leader":
             return
-        chosen = self.ctx.storage["chosen"]
-        end = min(msg.have + self.config.catch_up_batch, self.ctx.storage["executed"])
-        for slot in range(msg.have, end):
+        st = self.ctx.storage
+        chosen = st["chosen"]
+        start = max(msg.have, st["compacted"])  # a late catch-up may ask below what is forgotten
+        end = min(start + self.config.catch_up_batch, st["executed"])
+        for slot in range(start, end):
             value, round_ = chosen[slot]
             self.ctx.send(src, Decide(slot, value, round_))
 
     def learn(self, slot: int, value: str, round_: int) -> None:
         """Record a chosen value (durably), then apply every slot that is now contiguous."""
         chosen = self.ctx.storage["chosen"]
-        if slot in chosen:
+        if slot in chosen or slot < self.ctx.storage["executed"]:
             return
         chosen[slot] = (value, round_)
         self.execute()
 
     def execute(self) -> None:
-        """Apply chosen slots in order; a command chosen twice is applied once."""
+        """Apply chosen slots in order; a command chosen in a second slot is applied once.
+
+        Paxos may legitimately choose one command in two slots (a retry proposed by a leader
+        that could not know of an earlier proposal); the state machine skips the later copy,
+        so that slot executes as a no-op (counter `duplicates_skipped`).
+        """
         st = self.ctx.storage
         chosen = st["chosen"]
         while st["executed"] in chosen:
             slot = st["executed"]
             value, round_ = chosen[slot]
-            self.ctx.decide(slot, value, ballot=round_)
+            duplicate = value != NOOP and value in self.applied
+            if duplicate:
+                self.ctx.count("duplicates_skipped")
+            self.ctx.decide(slot, NOOP if duplicate else value, ballot=round_)
             st["executed"] = slot + 1
-            if value == NOOP or value in self.applied:
+            self.in_flight.pop(value, None)
+            if value == NOOP or duplicate:
                 continue
             self.applied.add(value)
             client = self.clients.pop(value, None)
