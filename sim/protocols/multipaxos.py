@@ -232,9 +232,11 @@ class MultiPaxos(Protocol):
 
     def on_accepted(self, src: str, msg: Accepted) -> None:
         """Count phase-2 votes for our ballot."""
-        if self.role != "leader" or msg.ballot != self.ballot or msg.slot not in self.proposals:
+        if self.role != "leader" or msg.ballot != self.ballot:
             return
         self.note_learned(src, msg.learned)
+        if msg.slot not in self.proposals:
+            return  # a late vote for a slot already chosen
         self.votes[msg.slot].add(src)
         self.check_chosen(msg.slot)
 

@@ -318,3 +318,66 @@ def test_a_command_chosen_in_two_slots_is_applied_once() -> None:
     fresh.on_start()
     fresh.on_message("n0", Decide(3, "c:1", 1))
     assert ctx.decided[-1][:2] == (3, NOOP)
+
+
+# --- compaction: accepted values below what every node learned are forgotten ------------------
+
+
+def test_leader_compacts_below_what_every_node_has_learned() -> None:
+    """The compaction point is the lowest learned point over all nodes, and moves only forward."""
+    node, ctx = _leader()
+    for i in range(3):
+        node.on_request(ClientRequest("client0", f"c:{i}"))
+    for slot in range(3):
+        for peer in ("n1", "n2"):
+            node.on_message(peer, Accepted((1, 0), slot, slot))
+    assert ctx.storage["executed"] == 3 and len(ctx.storage["accepted"]) == 3
+    node.on_timer("heartbeat")
+    assert ctx.storage["compacted"] == 0  # n3 and n4 never reported: nothing can be forgotten
+    node.on_message("n3", Accepted((1, 0), 2, 2))
+    node.on_message("n4", Accepted((1, 0), 2, 3))
+    ctx.take()
+    node.on_timer("heartbeat")
+    # n1, n2 and n3 reported 2 at best (a late report of 1 does not lower it).
+    node.on_message("n1", Accepted((1, 0), 0, 1))
+    assert ctx.storage["compacted"] == 2
+    assert sorted(ctx.storage["accepted"]) == [2] and sorted(ctx.storage["chosen"]) == [2]
+    node.on_timer("heartbeat")
+    assert {m.compacted for _, m in ctx.take(Heartbeat)} == {2}
+
+
+def test_follower_forgets_accepted_values_on_the_leaders_word() -> None:
+    """A follower prunes below the heartbeat's compaction point, and never stores a stale accept there."""
+    node, ctx = make_node(MultiPaxos, "n1", NODES, bootstrap=False)
+    for slot in range(4):
+        node.on_message("n0", Accept((1, 0), slot, f"c:{slot}"))
+        node.on_message("n0", Decide(slot, f"c:{slot}", 1))
+    node.on_message("n0", Accept((1, 0), 4, "c:4"))
+    node.on_message("n0", Heartbeat((1, 0), 4, 3))
+    assert sorted(ctx.storage["accepted"]) == [3, 4]
+    ctx.take()
+    node.on_message("n0", Accept((1, 0), 1, "c:1"))
+    assert 1 not in ctx.storage["accepted"] and not ctx.take(Accepted)
+    node.on_message("n2", Prepare((2, 2), 4))
+    [(_, promise)] = ctx.take(Promise)
+    assert promise.accepted == ((4, (1, 0), "c:4"),)
+
+
+def test_promises_stay_small_in_a_long_run() -> None:
+    """After 2000 commands, a leader change's promises carry only the undecided window."""
+    from sim.kernel import Simulation
+
+    sim = Simulation(
+        scenario(
+            nodes=3,
+            duration="10s",
+            network={"delay": "2ms", "loss": 0.05},
+            faults=[{"at": "9s", "crash": "leader"}],
+            workload={"kind": "poisson", "rate": "250/s", "until": "8.5s"},
+        )
+    )
+    sim.run()
+    storages = [node.storage for node in sim.nodes.values()]
+    assert min(st["executed"] for st in storages) > 2000
+    assert max(len(st["accepted"]) for st in storages) < 100
+    assert max(len(st["chosen"]) for st in storages) < 100
