@@ -444,6 +444,14 @@ class MultiPaxos(Protocol):
         return problems
 
     @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity, validity, exactly-once, and gapless execution from slot 0."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import check_exactly_once, gapless_from
+
+        return [*GENERIC_CHECKERS, check_exactly_once, gapless_from(0)]
+
+    @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
         """`ballots`: phase-1 attempts; `ballot_round_max`: the highest ballot round tried."""
         events = tables.events

@@ -333,6 +333,14 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         return problems
 
     @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity, validity, exactly-once and gapless execution."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import LOG_CHECKERS
+
+        return [*GENERIC_CHECKERS, *LOG_CHECKERS]
+
+    @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
         """`view_changes` (views installed after view 0), `view_max`, `forged_rejected`."""
         events = tables.events
