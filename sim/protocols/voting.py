@@ -140,10 +140,11 @@ class Voting(Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Integrity only: a node decides each question at most once (answers may differ across nodes)."""
+        """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
         from sim.checkers.agreement import check_integrity
+        from sim.checkers.voting import check_ballot_weight
 
-        return [check_integrity]
+        return [check_integrity, check_ballot_weight]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
@@ -235,6 +236,7 @@ class Voting(Protocol):
             wrong = [a for a in answers if a != truth]
             answer = wrong[rng.randrange(len(wrong))]
         self.ctx.storage["ballot"] += 1
+        self.ctx.record("ballot", qid=qid)
         vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
         if self.config.collect == "all":
             self.ctx.broadcast(vote)
