@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols._multipaxos_messages import Accept, Accepted, Decide, Heartbeat, Nack, Prepare, Promise
 from sim.protocols.base import NOOP, ClientRequest
 from sim.protocols.multipaxos import MultiPaxos
+from sim.protocols.multipaxos.messages import Accept, Accepted, Decide, Heartbeat, Nack, Prepare, Promise
 from sim.scenario import ScenarioError
 from sim.testing import make_node
 

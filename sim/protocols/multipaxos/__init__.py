@@ -6,18 +6,25 @@ every slot reported in the promises, the value accepted with the highest ballot,
 with no-ops, and then proposes client commands in fresh slots. The leader learns a slot is
 chosen when a phase-2 quorum accepted it and tells everyone with `decide`; learners that missed
 a `decide` catch up from the heartbeats. Acceptor state (the promised ballot and the accepted
-value of each slot) and the learned log live in `ctx.storage` and survive crashes.
+value of each slot), the learned log and the state machine's table of applied commands live in
+`ctx.storage` and survive crashes.
+
+A command is proposed once per leadership: it stays "in flight" from its proposal (or from
+being learned chosen) until it is applied, and a client's retry meanwhile only waits for it.
+Learning, execution and compaction are in `learner.py`; messages in `messages.py`; settings in
+`config.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
-
-from sim.protocols._multipaxos_messages import (
+from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.multipaxos.config import FlexibleQuorums, MultiPaxosConfig
+from sim.protocols.multipaxos.learner import LearnerMixin
+from sim.protocols.multipaxos.messages import (
     NO_BALLOT,
     Accept,
     Accepted,
@@ -29,9 +36,7 @@ from sim.protocols._multipaxos_messages import (
     Prepare,
     Promise,
 )
-from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.quorum import Quorums, flexible_problem
-from sim.scenario import Ms, Strict
 
 if TYPE_CHECKING:
     import random
@@ -40,40 +45,11 @@ if TYPE_CHECKING:
     from sim.records import RunTables
     from sim.scenario import Scenario
 
-# --- configuration -------------------------------------------------------------------------
-
-
-class FlexibleQuorums(Strict):
-    """FPaxos quorum sizes: every phase-1 quorum must meet every phase-2 quorum."""
-
-    phase1: Annotated[int, Field(ge=1)]
-    phase2: Annotated[int, Field(ge=1)]
-
-
-class MultiPaxosConfig(ProtocolConfig):
-    """Multi-Paxos settings."""
-
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
-    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
-    quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"
-    bootstrap: bool = True
-    """The first node starts phase 1 at once (a designated initial leader), instead of waiting."""
-    catch_up_batch: Annotated[int, Field(ge=1)] = 64
-    """Most `decide` messages a leader sends in answer to one `catch_up`."""
-
-    @field_validator("election_timeout")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[1] < value[0] or value[0] <= 0:
-            raise ValueError("election_timeout must be [low, high] with 0 < low <= high")
-        return value
-
-
 # --- the protocol --------------------------------------------------------------------------
 
 
 @register("multipaxos")
-class MultiPaxos(Protocol):
+class MultiPaxos(LearnerMixin, Protocol):
     """One Multi-Paxos replica: proposer, acceptor and learner."""
 
     Config = MultiPaxosConfig
@@ -252,13 +228,6 @@ class MultiPaxos(Protocol):
         self.ctx.broadcast(Decide(slot, value, self.ballot[0]))
         self.learn(slot, value, self.ballot[0])
 
-    def note_learned(self, node: str, learned: int) -> None:
-        """Remember how far `node` has learned; once every node is past a point, forget below it."""
-        if learned > self.learned.get(node, -1):
-            self.learned[node] = learned
-        if len(self.learned) == len(self.ctx.nodes):
-            self.compact(min(self.learned.values()))
-
     def send_heartbeat(self) -> None:
         """Assert leadership, and resend `accept` for slots still waiting for a quorum."""
         assert self.ballot is not None
@@ -330,67 +299,6 @@ class MultiPaxos(Protocol):
         """Our ballot was rejected for a higher one: stop proposing."""
         if self.ballot is not None and msg.ballot == self.ballot and msg.promised > self.ballot:
             self.step_down(msg.promised)
-
-    def compact(self, below: int) -> None:
-        """Forget accepted and chosen values of slots below `below`, which every node has learned.
-
-        No candidate can ask for them again (a prepare asks from the candidate's own learned
-        point), so promises stay as small as the window of undecided slots.
-        """
-        st = self.ctx.storage
-        if below <= st["compacted"]:
-            return
-        for table in (st["accepted"], st["chosen"]):
-            for slot in [s for s in table if s < below]:
-                del table[slot]
-        st["compacted"] = below
-
-    # --- learner -------------------------------------------------------------------------------
-
-    def on_catch_up(self, src: str, msg: CatchUp) -> None:
-        """Resend the decisions a lagging learner missed (a bounded batch)."""
-        if self.role != "leader":
-            return
-        st = self.ctx.storage
-        chosen = st["chosen"]
-        start = max(msg.have, st["compacted"])  # a late catch-up may ask below what is forgotten
-        end = min(start + self.config.catch_up_batch, st["executed"])
-        for slot in range(start, end):
-            value, round_ = chosen[slot]
-            self.ctx.send(src, Decide(slot, value, round_))
-
-    def learn(self, slot: int, value: str, round_: int) -> None:
-        """Record a chosen value (durably), then apply every slot that is now contiguous."""
-        chosen = self.ctx.storage["chosen"]
-        if slot in chosen or slot < self.ctx.storage["executed"]:
-            return
-        chosen[slot] = (value, round_)
-        self.execute()
-
-    def execute(self) -> None:
-        """Apply chosen slots in order; a command chosen in a second slot is applied once.
-
-        Paxos may legitimately choose one command in two slots (a retry proposed by a leader
-        that could not know of an earlier proposal); the state machine skips the later copy,
-        so that slot executes as a no-op (counter `duplicates_skipped`).
-        """
-        st = self.ctx.storage
-        chosen = st["chosen"]
-        while st["executed"] in chosen:
-            slot = st["executed"]
-            value, round_ = chosen[slot]
-            duplicate = value != NOOP and value in self.applied
-            if duplicate:
-                self.ctx.count("duplicates_skipped")
-            self.ctx.decide(slot, NOOP if duplicate else value, ballot=round_)
-            st["executed"] = slot + 1
-            self.in_flight.pop(value, None)
-            if value == NOOP or duplicate:
-                continue
-            self.applied.add(value)
-            client = self.clients.pop(value, None)
-            if client is not None:
-                self.ctx.send(client, ClientReply(value, True, self.ctx.name))
 
     # --- clients -------------------------------------------------------------------------------
 
@@ -493,3 +401,5 @@ _HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
         CatchUp: MultiPaxos.on_catch_up,
     }
 )
+
+__all__ = ["FlexibleQuorums", "MultiPaxos", "MultiPaxosConfig"]
