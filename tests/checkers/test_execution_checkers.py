@@ -185,3 +185,27 @@ def test_gapless_catches_a_learner_that_skips_missing_slots() -> None:
     result = run(duplicate_slots_scenario(), protocol_cls=HastyPaxos)
     assert "gapless" in set(result.violations["rule"])
     assert set(result.violations["rule"]) <= {"gapless", "exactly_once"}
+
+
+def test_pbft_request_ordered_twice_executes_once() -> None:
+    """A retransmitted request assigned a second sequence number after a view change (seed 5 ordered
+    client0:14 at 21 and 33) is decided once: the second number executes as a no-op."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "pbft-reordered-request",
+                "mechanism": "pbft",
+                "nodes": 4,
+                "seed": 5,
+                "duration": "2s",
+                "protocol": {"checkpoint_interval": 4, "view_change_timeout": "60ms"},
+                "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}, "loss": 0.15},
+                "faults": [{"at": "500ms", "crash": "n0", "for": "600ms"}],
+                "workload": {"kind": "poisson", "rate": "60/s", "until": "1.5s", "clients": 2, "timeout": "200ms"},
+            }
+        )
+    )
+    assert result.violations.empty, result.violations.to_string()
+    assert result.summary["liveness"] == 1.0
+    decided = result.decisions[result.decisions["node"] == "n1"].set_index("slot")["value"]
+    assert decided[21] == "client0:14" and decided[33] == NOOP
