@@ -154,10 +154,11 @@ class AttestationProtocol(Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Integrity: a node judges each claim at most once (accept and reject are exclusive)."""
+        """Integrity (each claim judged at most once) and soundness (judged on really signed attestations)."""
         from sim.checkers.agreement import check_integrity
+        from sim.checkers.attestation import check_attestation_soundness
 
-        return [check_integrity]
+        return [check_integrity, check_attestation_soundness]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
@@ -233,6 +234,7 @@ class AttestationProtocol(Protocol):
             verdict = (not saw) if self.liar else saw
             attestation = Attestation(claim.claim_id, self.ctx.name, verdict, self.ctx.name)
             self.ctx.count("signatures")
+            self.ctx.record("attest", claim_id=claim.claim_id, attester=self.ctx.name, verdict=verdict)
             self._hold(attestation)
             self._spread(attestation, None)
 

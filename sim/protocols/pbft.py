@@ -281,7 +281,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     def apply(self, seq: int, req: Request | None, view: int, reply: bool) -> bool:
         """Decide and execute `seq` (the next one); True when it executed a new request."""
         st = self.st
-        self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
+        # A request ordered a second time (a retransmission assigned again after a view change)
+        # is executed once: the state machine skips the copy, so that number decides a no-op.
+        fresh = req is not None and req.cmd_id not in st.executed
+        self.ctx.decide(seq, req.cmd_id if fresh and req is not None else NOOP, view=view)
         st.last_exec = seq
         st.history[seq] = (req, view)
         # The digest chains every decided value, duplicates included, so that a checkpoint
@@ -289,7 +292,6 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         st.state = next_state_digest(st.state, seq, NOOP if req is None else req.cmd_id)
         if req is None:
             return False
-        fresh = req.cmd_id not in st.executed
         if fresh:  # a request is executed once, whatever its sequence numbers
             st.executed[req.cmd_id] = st.state
         st.waiting.pop(req.cmd_id, None)
@@ -376,11 +378,12 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Agreement, integrity and validity, plus no honest replica equivocating."""
+        """Agreement, integrity, validity, exactly-once and gapless execution, and no honest replica equivocating."""
         from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import LOG_CHECKERS
         from sim.protocols._pbft_checks import PBFT_CHECKERS
 
-        return [*GENERIC_CHECKERS, *PBFT_CHECKERS]
+        return [*GENERIC_CHECKERS, *LOG_CHECKERS, *PBFT_CHECKERS]
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:

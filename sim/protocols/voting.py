@@ -5,8 +5,17 @@ the coordinator's own timer with `ask_every`). It broadcasts a `Question`; every
 with a `Vote`, naming the true answer with probability `accuracy` (independently, from its
 own stream) and a uniformly chosen wrong answer otherwise. The coordinator (or every node,
 `collect: all`, where votes are broadcast) tallies valid votes under the rule, decides as soon
-as the result cannot change (judged against the weight of all eligible voters), and otherwise
-decides at `timeout` on the votes it got (judged against the weight cast).
+as no ballot still unseen can change the result, and otherwise decides at `timeout` on the
+votes it got (judged against the weight cast).
+
+"Cannot change" means: whatever the voters not yet heard vote (or if they abstain), and
+whatever up to `max_faulty` weight of faulty voters still do with a second ballot, the final
+tally gives the same answer (never another answer, a tie, a failed threshold or a failed
+quorum). With signed ballots a double vote is detected only when both ballots are in, and then
+voids both: an early decision must survive losing the first ballots of up to `max_faulty`
+voters. Unsigned, the second ballot counts: it must survive `max_faulty` more weight for the
+strongest rival. `max_faulty` defaults to the most the rule tolerates: just below
+min(1 - threshold, 1/2) of the total weight (3 of 7 under majority, 2 of 7 under 2/3).
 
 Faulty voters are byzantine faults in the scenario (one design for all of them):
 `silent` abstains, `corrupt` votes against the true answer, `double_vote` sends two distinct
@@ -23,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from sim.protocols._tally import Rule, RuleName, default_threshold, parse_fraction
+from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
 from sim.protocols._voting_support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.scenario import Ms, Scenario
@@ -79,6 +88,8 @@ class VotingConfig(ProtocolConfig):
     answers: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2)
     authenticated: bool = True
     ask_every: Annotated[Ms, Field(gt=0)] | None = None
+    max_faulty: Annotated[float, Field(ge=0)] | None = None
+    """Faulty voter weight an early decision must survive (default: the most the rule tolerates)."""
 
     @model_validator(mode="after")
     def _threshold(self) -> VotingConfig:
@@ -129,10 +140,11 @@ class Voting(Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Integrity only: a node decides each question at most once (answers may differ across nodes)."""
+        """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
         from sim.checkers.agreement import check_integrity
+        from sim.checkers.voting import check_ballot_weight
 
-        return [check_integrity]
+        return [check_integrity, check_ballot_weight]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
@@ -165,6 +177,7 @@ class Voting(Protocol):
         weighted = cfg.rule == "weighted"
         self.weights = {n: (self.ctx.weights[n] if weighted else 1.0) for n in self.ctx.nodes}
         self.eligible = sum(self.weights.values())
+        self.faulty = cfg.max_faulty if cfg.max_faulty is not None else tolerated_faulty(list(self.weights.values()), self.rule)
         self.polls: dict[str, Poll] = {}
         self.closed: set[str] = set()
         storage = self.ctx.storage
@@ -223,6 +236,7 @@ class Voting(Protocol):
             wrong = [a for a in answers if a != truth]
             answer = wrong[rng.randrange(len(wrong))]
         self.ctx.storage["ballot"] += 1
+        self.ctx.record("ballot", qid=qid)
         vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
         if self.config.collect == "all":
             self.ctx.broadcast(vote)
@@ -262,9 +276,21 @@ class Voting(Protocol):
             self.ctx.count("unsigned_votes_rejected")
             return
         poll.ballots[key] = vote.answer
-        # Decide early only when no later ballot can change the result; otherwise wait for the timeout
-        # (a second ballot of a double voter may still be on its way).
+        # Decide early only when no ballot still unseen can change the result (the uncast, and
+        # a second ballot of a double voter still on its way); otherwise wait for the timeout.
         self._evaluate(vote.qid, final=False)
+
+    def _uncast(self, poll: Poll) -> float:
+        """Weight of the voters with no ballot counted and not caught cheating."""
+        heard = {voter for voter, _ in poll.ballots} | poll.cheaters
+        return sum(w for v, w in self.weights.items() if v not in heard)
+
+    def _unseen(self, poll: Poll) -> Unseen:
+        """What faulty voters not yet caught can still do to this poll (see `Unseen`)."""
+        budget = max(0.0, self.faulty - sum(self.weights[v] for v in poll.cheaters))
+        if self.config.authenticated:
+            return Unseen(voidable=budget)
+        return Unseen(extra=budget)
 
     def _evaluate(self, qid: str, final: bool) -> None:
         poll = self.polls.get(qid)
@@ -273,7 +299,7 @@ class Voting(Protocol):
         tally: dict[str, float] = {}
         for (voter, _), answer in sorted(poll.ballots.items()):
             tally[answer] = tally.get(answer, 0.0) + self.weights[voter]
-        answer, reason = self.rule.outcome(tally, self.eligible, final)
+        answer, reason = self.rule.outcome(tally, self.eligible, final, uncast=self._uncast(poll), unseen=self._unseen(poll))
         if reason == "open":
             return
         del self.polls[qid]

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols._multipaxos_messages import Accept, Accepted, Decide, Heartbeat, Nack, Prepare, Promise
 from sim.protocols.base import NOOP, ClientRequest
 from sim.protocols.multipaxos import MultiPaxos
+from sim.protocols.multipaxos.messages import Accept, Accepted, Decide, Heartbeat, Nack, Prepare, Promise
 from sim.scenario import ScenarioError
 from sim.testing import make_node
 
@@ -235,3 +235,149 @@ def test_integrity_checker_catches_a_slot_decided_twice() -> None:
     """Deciding the same slot twice in one incarnation is an integrity violation."""
     result = run(scenario(duration="1s", workload={"kind": "poisson", "rate": "20/s", "until": "800ms"}), protocol_cls=StutteringPaxos)
     assert set(result.violations["rule"]) == {"integrity"}
+
+
+# --- one command, one slot (issue 8, item 13) -------------------------------------------------
+
+
+def _commands_in_two_slots(decisions: Any) -> Any:
+    applied = decisions[decisions["value"] != NOOP]
+    slots = applied.groupby(["node", "value"])["slot"].nunique()
+    return slots[slots > 1]
+
+
+def test_retried_command_is_chosen_in_one_slot_only() -> None:
+    """Reproduction: 20% loss and 60 ms client timeouts; a retry used to be proposed in a new slot."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "multipaxos-duplicate-slots",
+                "mechanism": "multipaxos",
+                "nodes": 3,
+                "seed": 1,
+                "duration": "2s",
+                "network": {"delay": "5ms", "loss": 0.2},
+                "workload": {"kind": "poisson", "rate": "50/s", "until": "1.5s", "timeout": "60ms"},
+            }
+        )
+    )
+    assert _commands_in_two_slots(result.decisions).empty
+    assert result.summary.get("duplicates_skipped", 0) == 0
+    assert result.summary["liveness"] == 1.0
+
+
+def _leader(ctx_nodes: list[str] = NODES) -> tuple[MultiPaxos, Any]:
+    node, ctx = make_node(MultiPaxos, "n0", ctx_nodes)
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Promise((1, 0), 0, ()))
+    assert node.is_leader()
+    ctx.take()
+    return node, ctx  # type: ignore[return-value]
+
+
+def test_retry_of_a_chosen_but_unapplied_command_is_not_proposed_again() -> None:
+    """Slot 1 is chosen while slot 0 is not: the command waits to be applied, and a retry waits too."""
+    node, ctx = _leader()
+    node.on_request(ClientRequest("client0", "c:0"))
+    node.on_request(ClientRequest("client0", "c:1"))
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Accepted((1, 0), 1))
+    assert not ctx.decided  # slot 1 chosen, but slot 0 still open: nothing applied yet
+    ctx.take()
+    node.on_request(ClientRequest("client0", "c:1"))
+    assert not ctx.take(Accept)
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Accepted((1, 0), 0))
+    assert [(s, v) for s, v, _ in ctx.decided] == [(0, "c:0"), (1, "c:1")]
+    assert [m.cmd_id for d, m in ctx.sent if d == "client0"] == ["c:0", "c:1"]
+
+
+def test_new_leader_does_not_repropose_a_command_it_learned_chosen() -> None:
+    """A leader elected with a chosen-but-unapplied command treats a retry of it as in flight."""
+    node, ctx = make_node(MultiPaxos, "n0", NODES, bootstrap=False)
+    node.on_message("n1", Decide(1, "c:1", 1))  # learned, not applicable: slot 0 is missing
+    node.on_timer("election")
+    ballot = ctx.take(Prepare)[0][1].ballot
+    for peer in ("n1", "n2"):
+        node.on_message(peer, Promise(ballot, 0, ()))
+    assert node.is_leader()
+    ctx.take()
+    node.on_request(ClientRequest("client0", "c:1"))
+    assert not ctx.take(Accept)
+
+
+def test_a_command_chosen_in_two_slots_is_applied_once() -> None:
+    """Paxos may choose a command twice (a leader could not know); the state machine skips the copy."""
+    node, ctx = make_node(MultiPaxos, "n1", NODES, bootstrap=False)
+    for slot, value in enumerate(["c:0", "c:1", "c:0"]):
+        node.on_message("n0", Decide(slot, value, 1))
+    assert [(s, v) for s, v, _ in ctx.decided] == [(0, "c:0"), (1, "c:1"), (2, NOOP)]
+    assert ctx.counters == {"duplicates_skipped": 1}
+    # The table of applied commands is state-machine state: it survives a crash.
+    fresh = MultiPaxos(ctx, node.config)  # type: ignore[arg-type]
+    fresh.on_start()
+    fresh.on_message("n0", Decide(3, "c:1", 1))
+    assert ctx.decided[-1][:2] == (3, NOOP)
+
+
+# --- compaction: accepted values below what every node learned are forgotten ------------------
+
+
+def test_leader_compacts_below_what_every_node_has_learned() -> None:
+    """The compaction point is the lowest learned point over all nodes, and moves only forward."""
+    node, ctx = _leader()
+    for i in range(3):
+        node.on_request(ClientRequest("client0", f"c:{i}"))
+    for slot in range(3):
+        for peer in ("n1", "n2"):
+            node.on_message(peer, Accepted((1, 0), slot, slot))
+    assert ctx.storage["executed"] == 3 and len(ctx.storage["accepted"]) == 3
+    node.on_timer("heartbeat")
+    assert ctx.storage["compacted"] == 0  # n3 and n4 never reported: nothing can be forgotten
+    node.on_message("n3", Accepted((1, 0), 2, 2))
+    node.on_message("n4", Accepted((1, 0), 2, 3))
+    ctx.take()
+    node.on_timer("heartbeat")
+    # n1, n2 and n3 reported 2 at best (a late report of 1 does not lower it).
+    node.on_message("n1", Accepted((1, 0), 0, 1))
+    assert ctx.storage["compacted"] == 2
+    assert sorted(ctx.storage["accepted"]) == [2] and sorted(ctx.storage["chosen"]) == [2]
+    node.on_timer("heartbeat")
+    assert {m.compacted for _, m in ctx.take(Heartbeat)} == {2}
+
+
+def test_follower_forgets_accepted_values_on_the_leaders_word() -> None:
+    """A follower prunes below the heartbeat's compaction point, and never stores a stale accept there."""
+    node, ctx = make_node(MultiPaxos, "n1", NODES, bootstrap=False)
+    for slot in range(4):
+        node.on_message("n0", Accept((1, 0), slot, f"c:{slot}"))
+        node.on_message("n0", Decide(slot, f"c:{slot}", 1))
+    node.on_message("n0", Accept((1, 0), 4, "c:4"))
+    node.on_message("n0", Heartbeat((1, 0), 4, 3))
+    assert sorted(ctx.storage["accepted"]) == [3, 4]
+    ctx.take()
+    node.on_message("n0", Accept((1, 0), 1, "c:1"))
+    assert 1 not in ctx.storage["accepted"] and not ctx.take(Accepted)
+    node.on_message("n2", Prepare((2, 2), 4))
+    [(_, promise)] = ctx.take(Promise)
+    assert promise.accepted == ((4, (1, 0), "c:4"),)
+
+
+def test_promises_stay_small_in_a_long_run() -> None:
+    """After 2000 commands, a leader change's promises carry only the undecided window."""
+    from sim.kernel import Simulation
+
+    sim = Simulation(
+        scenario(
+            nodes=3,
+            duration="10s",
+            network={"delay": "2ms", "loss": 0.05},
+            faults=[{"at": "9s", "crash": "leader"}],
+            workload={"kind": "poisson", "rate": "250/s", "until": "8.5s"},
+        )
+    )
+    sim.run()
+    storages = [node.storage for node in sim.nodes.values()]
+    assert min(st["executed"] for st in storages) > 2000
+    assert max(len(st["accepted"]) for st in storages) < 100
+    assert max(len(st["chosen"]) for st in storages) < 100

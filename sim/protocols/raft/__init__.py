@@ -113,9 +113,10 @@ class Raft(Election, Replication, Protocol):
     def checkers(cls) -> list[Any]:
         """Generic agreement (state machine safety), integrity, validity, plus Raft's own rules."""
         from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import LOG_CHECKERS
         from sim.checkers.raft import RAFT_CHECKERS
 
-        return [*GENERIC_CHECKERS, *RAFT_CHECKERS]
+        return [*GENERIC_CHECKERS, *LOG_CHECKERS, *RAFT_CHECKERS]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:

@@ -49,10 +49,11 @@ class Accept(Message):
 
 @dataclass(frozen=True, slots=True)
 class Accepted(Message):
-    """Phase 2b: accepted `slot` under `ballot` (sent to the proposer)."""
+    """Phase 2b: accepted `slot` under `ballot`; the acceptor has learned every slot below `learned`."""
 
     ballot: Ballot
     slot: int
+    learned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +80,14 @@ class Nack(Message):
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat(Message):
-    """Leader to all: I lead with `ballot`; every slot below `chosen_upto` is chosen."""
+    """Leader to all: I lead with `ballot`; every slot below `chosen_upto` is chosen.
+
+    Every node has learned every slot below `compacted`: their accepted values can be forgotten.
+    """
 
     ballot: Ballot
     chosen_upto: int
+    compacted: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,18 +6,25 @@ every slot reported in the promises, the value accepted with the highest ballot,
 with no-ops, and then proposes client commands in fresh slots. The leader learns a slot is
 chosen when a phase-2 quorum accepted it and tells everyone with `decide`; learners that missed
 a `decide` catch up from the heartbeats. Acceptor state (the promised ballot and the accepted
-value of each slot) and the learned log live in `ctx.storage` and survive crashes.
+value of each slot), the learned log and the state machine's table of applied commands live in
+`ctx.storage` and survive crashes.
+
+A command is proposed once per leadership: it stays "in flight" from its proposal (or from
+being learned chosen) until it is applied, and a client's retry meanwhile only waits for it.
+Learning, execution and compaction are in `learner.py`; messages in `messages.py`; settings in
+`config.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
-
-from sim.protocols._multipaxos_messages import (
+from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.multipaxos.config import FlexibleQuorums, MultiPaxosConfig
+from sim.protocols.multipaxos.learner import LearnerMixin
+from sim.protocols.multipaxos.messages import (
     NO_BALLOT,
     Accept,
     Accepted,
@@ -29,9 +36,7 @@ from sim.protocols._multipaxos_messages import (
     Prepare,
     Promise,
 )
-from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.quorum import Quorums, flexible_problem
-from sim.scenario import Ms, Strict
 
 if TYPE_CHECKING:
     import random
@@ -40,40 +45,11 @@ if TYPE_CHECKING:
     from sim.records import RunTables
     from sim.scenario import Scenario
 
-# --- configuration -------------------------------------------------------------------------
-
-
-class FlexibleQuorums(Strict):
-    """FPaxos quorum sizes: every phase-1 quorum must meet every phase-2 quorum."""
-
-    phase1: Annotated[int, Field(ge=1)]
-    phase2: Annotated[int, Field(ge=1)]
-
-
-class MultiPaxosConfig(ProtocolConfig):
-    """Multi-Paxos settings."""
-
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
-    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
-    quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"
-    bootstrap: bool = True
-    """The first node starts phase 1 at once (a designated initial leader), instead of waiting."""
-    catch_up_batch: Annotated[int, Field(ge=1)] = 64
-    """Most `decide` messages a leader sends in answer to one `catch_up`."""
-
-    @field_validator("election_timeout")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[1] < value[0] or value[0] <= 0:
-            raise ValueError("election_timeout must be [low, high] with 0 < low <= high")
-        return value
-
-
 # --- the protocol --------------------------------------------------------------------------
 
 
 @register("multipaxos")
-class MultiPaxos(Protocol):
+class MultiPaxos(LearnerMixin, Protocol):
     """One Multi-Paxos replica: proposer, acceptor and learner."""
 
     Config = MultiPaxosConfig
@@ -90,6 +66,8 @@ class MultiPaxos(Protocol):
         st.setdefault("accepted", {})  # slot -> (ballot, value)
         st.setdefault("chosen", {})  # slot -> (value, round)
         st.setdefault("executed", 0)  # every slot below has been applied, in order
+        st.setdefault("applied", set())  # the state machine's table of commands already applied
+        st.setdefault("compacted", 0)  # every node has learned every slot below: nothing kept there
         self.me = self.ctx.nodes.index(self.ctx.name)
         cfg = self.config
         if cfg.quorums == "weighted":
@@ -110,8 +88,11 @@ class MultiPaxos(Protocol):
         self.next_slot = 0
         self.clients: dict[str, str] = {}  # cmd_id -> client waiting for this node's reply
         self.queue: list[ClientRequest] = []
-        self.in_flight: dict[str, int] = {}  # cmd_id -> slot proposed by this leader
-        self.applied: set[str] = {v for s, (v, _) in st["chosen"].items() if s < st["executed"] and v != NOOP}
+        # cmd_id -> slot, for every command this leader proposed or knows chosen and has not yet
+        # applied: a client's retry of one of them must not be proposed in a second slot.
+        self.in_flight: dict[str, int] = {}
+        self.applied: set[str] = st["applied"]
+        self.learned: dict[str, int] = {}  # leader: node -> every slot below is learned there
         self.seen_upto = 0
         if cfg.bootstrap and self.me == 0 and not st.get("booted"):
             st["booted"] = True
@@ -177,9 +158,12 @@ class MultiPaxos(Protocol):
         best = self.adopt()
         chosen = self.ctx.storage["chosen"]
         top = max([self.low - 1, *best, *chosen])
+        self.learned = {self.ctx.name: self.ctx.storage["executed"]}
         for slot in range(self.low, top + 1):
             if slot not in chosen:
                 self.propose(slot, best[slot][1] if slot in best else NOOP)
+            elif chosen[slot][0] != NOOP and chosen[slot][0] not in self.applied:
+                self.in_flight.setdefault(chosen[slot][0], slot)
         self.next_slot = top + 1
         queued, self.queue = self.queue, []
         for request in queued:
@@ -224,8 +208,11 @@ class MultiPaxos(Protocol):
 
     def on_accepted(self, src: str, msg: Accepted) -> None:
         """Count phase-2 votes for our ballot."""
-        if self.role != "leader" or msg.ballot != self.ballot or msg.slot not in self.proposals:
+        if self.role != "leader" or msg.ballot != self.ballot:
             return
+        self.note_learned(src, msg.learned)
+        if msg.slot not in self.proposals:
+            return  # a late vote for a slot already chosen
         self.votes[msg.slot].add(src)
         self.check_chosen(msg.slot)
 
@@ -236,7 +223,8 @@ class MultiPaxos(Protocol):
             return
         value = self.proposals.pop(slot)
         del self.votes[slot], self.sent_at[slot]
-        self.in_flight.pop(value, None)
+        # The command stays in `in_flight` until applied: chosen is not yet executed, and a retry
+        # arriving in between must not be proposed again.
         self.ctx.broadcast(Decide(slot, value, self.ballot[0]))
         self.learn(slot, value, self.ballot[0])
 
@@ -244,7 +232,9 @@ class MultiPaxos(Protocol):
         """Assert leadership, and resend `accept` for slots still waiting for a quorum."""
         assert self.ballot is not None
         interval = self.config.heartbeat_interval
-        self.ctx.broadcast(Heartbeat(self.ballot, self.ctx.storage["executed"]))
+        st = self.ctx.storage
+        self.note_learned(self.ctx.name, st["executed"])
+        self.ctx.broadcast(Heartbeat(self.ballot, st["executed"], st["compacted"]))
         for slot in sorted(self.proposals):
             if self.ctx.now - self.sent_at[slot] >= interval:
                 self.sent_at[slot] = self.ctx.now
@@ -278,8 +268,11 @@ class MultiPaxos(Protocol):
         """Accept unless a higher ballot was promised."""
         if not self._admit(src, msg.ballot):
             return
-        self.ctx.storage["accepted"][msg.slot] = (msg.ballot, msg.value)
-        self.ctx.send(src, Accepted(msg.ballot, msg.slot))
+        st = self.ctx.storage
+        if msg.slot < st["compacted"]:
+            return  # a stale resend: every node has learned this slot already
+        st["accepted"][msg.slot] = (msg.ballot, msg.value)
+        self.ctx.send(src, Accepted(msg.ballot, msg.slot, st["executed"]))
         self.leader = src
         if self.role == "follower":
             self.reset_election_timer()
@@ -295,6 +288,7 @@ class MultiPaxos(Protocol):
             return
         self.leader = src
         self.reset_election_timer()
+        self.compact(min(msg.compacted, self.ctx.storage["executed"]))
         # Ask only for what was already chosen at the previous heartbeat: a `decide` sent with
         # this heartbeat may simply still be in flight.
         if self.ctx.storage["executed"] < self.seen_upto:
@@ -305,42 +299,6 @@ class MultiPaxos(Protocol):
         """Our ballot was rejected for a higher one: stop proposing."""
         if self.ballot is not None and msg.ballot == self.ballot and msg.promised > self.ballot:
             self.step_down(msg.promised)
-
-    # --- learner -------------------------------------------------------------------------------
-
-    def on_catch_up(self, src: str, msg: CatchUp) -> None:
-        """Resend the decisions a lagging learner missed (a bounded batch)."""
-        if self.role != "leader":
-            return
-        chosen = self.ctx.storage["chosen"]
-        end = min(msg.have + self.config.catch_up_batch, self.ctx.storage["executed"])
-        for slot in range(msg.have, end):
-            value, round_ = chosen[slot]
-            self.ctx.send(src, Decide(slot, value, round_))
-
-    def learn(self, slot: int, value: str, round_: int) -> None:
-        """Record a chosen value (durably), then apply every slot that is now contiguous."""
-        chosen = self.ctx.storage["chosen"]
-        if slot in chosen:
-            return
-        chosen[slot] = (value, round_)
-        self.execute()
-
-    def execute(self) -> None:
-        """Apply chosen slots in order; a command chosen twice is applied once."""
-        st = self.ctx.storage
-        chosen = st["chosen"]
-        while st["executed"] in chosen:
-            slot = st["executed"]
-            value, round_ = chosen[slot]
-            self.ctx.decide(slot, value, ballot=round_)
-            st["executed"] = slot + 1
-            if value == NOOP or value in self.applied:
-                continue
-            self.applied.add(value)
-            client = self.clients.pop(value, None)
-            if client is not None:
-                self.ctx.send(client, ClientReply(value, True, self.ctx.name))
 
     # --- clients -------------------------------------------------------------------------------
 
@@ -394,6 +352,14 @@ class MultiPaxos(Protocol):
         return problems
 
     @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity, validity, exactly-once, and gapless execution from slot 0."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import check_exactly_once, gapless_from
+
+        return [*GENERIC_CHECKERS, check_exactly_once, gapless_from(0)]
+
+    @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
         """`ballots`: phase-1 attempts; `ballot_round_max`: the highest ballot round tried."""
         events = tables.events
@@ -435,3 +401,5 @@ _HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
         CatchUp: MultiPaxos.on_catch_up,
     }
 )
+
+__all__ = ["FlexibleQuorums", "MultiPaxos", "MultiPaxosConfig"]

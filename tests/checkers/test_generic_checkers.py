@@ -1,0 +1,113 @@
+"""Agreement, integrity and validity on hand-built tables; integrity seen to fire on broken voting
+and attestation (the checker those mechanisms run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sim import run, scenario_from_dict
+from sim.checkers.agreement import check_agreement, check_integrity, check_validity, faulty_nodes
+from sim.protocols.attestation import AttestationProtocol
+from sim.protocols.base import NOOP
+from sim.protocols.voting import Voting
+from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, REQUEST_COLUMNS, RunTables
+
+
+def tables(decisions: list[tuple[float, str, Any, str, int]], byzantine: tuple[str, ...] = (), requests: tuple[str, ...] = ()) -> RunTables:
+    """Tables with the given decisions (time, node, slot, value, incarnation), byzantine nodes and submitted commands."""
+    events = pd.DataFrame([(0.0, n, "byzantine") for n in byzantine], columns=list(EVENT_COLUMNS))
+    reqs = pd.DataFrame([(c, "client0", 0.0, 1.0, 1.0) for c in requests], columns=list(REQUEST_COLUMNS))
+    return RunTables(pd.DataFrame(decisions, columns=DECISION_COLUMNS), pd.DataFrame(), events, reqs)
+
+
+def details(violations: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
+    return [(v["time_ms"], v["nodes"], v["rule"]) for v in violations]
+
+
+def test_agreement_names_the_first_disagreement_per_slot_among_honest_nodes() -> None:
+    """Slot 1 splits a/c (at c's decision), slot 2 agrees; a byzantine node's decisions are not judged."""
+    rows = [(1, "a", 1, "x", 0), (2, "b", 1, "x", 0), (3, "c", 1, "y", 0), (4, "d", 1, "z", 0), (5, "a", 2, "w", 0), (6, "b", 2, "w", 0)]
+    assert details(check_agreement(tables(rows), None)) == [(3, "a,c", "agreement")]  # type: ignore[arg-type]
+    assert check_agreement(tables(rows, byzantine=("c", "d")), None) == []  # type: ignore[arg-type]
+    assert faulty_nodes(tables(rows, byzantine=("c",))) == {"c"}
+
+
+def test_integrity_allows_a_replay_after_recovery_but_not_within_an_incarnation() -> None:
+    """The same slot twice in one incarnation is flagged (at the second); once per incarnation is fine."""
+    ok = tables([(1, "a", "q1", "yes", 0), (9, "a", "q1", "yes", 1)])
+    assert check_integrity(ok, None) == []  # type: ignore[arg-type]
+    bad = tables([(1, "a", "q1", "yes", 0), (2, "a", "q2", "no", 0), (3, "a", "q1", "no", 0)])
+    assert details(check_integrity(bad, None)) == [(3, "a", "integrity")]  # type: ignore[arg-type]
+    assert check_integrity(tables([(1, "a", "q1", "yes", 0), (3, "a", "q1", "no", 0)], byzantine=("a",)), None) == []  # type: ignore[arg-type]
+
+
+def test_validity_accepts_submitted_commands_and_noops_only() -> None:
+    """A decided value must come from a client (or be a no-op); each invented value is named once."""
+    rows = [(1, "a", 1, "c:1", 0), (2, "a", 2, NOOP, 0), (3, "a", 3, "bogus", 0), (4, "b", 3, "bogus", 0)]
+    assert details(check_validity(tables(rows, requests=("c:1",)), None)) == [(3, "a", "validity")]  # type: ignore[arg-type]
+    assert check_validity(tables(rows[:2], requests=("c:1",)), None) == []  # type: ignore[arg-type]
+
+
+# --- broken voting and attestation make integrity fire -------------------------------------------
+
+
+class ReopeningVoting(Voting):
+    """Broken: a collector keeps re-deciding a closed question on every later ballot."""
+
+    def _evaluate(self, qid: str, final: bool) -> None:
+        poll = self.polls.get(qid)
+        super()._evaluate(qid, final)
+        if poll is not None and qid not in self.polls:
+            self.polls[qid] = poll  # forget that it was closed
+
+
+class FickleAttestation(AttestationProtocol):
+    """Broken: a node judges a claim again each time another attestation arrives."""
+
+    def _hold(self, att: Any) -> None:
+        super()._hold(att)
+        self.judgements[att.claim_id].decided = False
+
+
+def voting_scenario() -> Any:
+    return scenario_from_dict(
+        {
+            "name": "v",
+            "mechanism": "voting",
+            "nodes": 5,
+            "duration": "1s",
+            "protocol": {"accuracy": 1.0, "timeout": "50ms", "max_faulty": 0},
+            "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "5ms"}},
+            "workload": {"kind": "questions", "every": "100ms", "truth": "yes"},
+        }
+    )
+
+
+def attestation_scenario() -> Any:
+    return scenario_from_dict(
+        {
+            "name": "a",
+            "mechanism": "attestation",
+            "nodes": 10,
+            "duration": "1s",
+            "protocol": {"attesters": ["n0", "n1", "n2", "n3"], "accuracy": 1.0, "threshold": 2, "spread": "broadcast"},
+            "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "5ms"}},
+            "workload": {"kind": "claims", "every": "100ms", "p_true": 1.0},
+        }
+    )
+
+
+def test_integrity_fires_on_a_collector_that_decides_a_question_twice() -> None:
+    """The real collector decides each question once; the reopening one is caught."""
+    assert run(voting_scenario()).violations.empty
+    broken = run(voting_scenario(), protocol_cls=ReopeningVoting)
+    assert set(broken.violations["rule"]) == {"integrity"}
+
+
+def test_integrity_fires_on_a_node_that_judges_a_claim_twice() -> None:
+    """The real node judges each claim once; the fickle one is caught."""
+    assert run(attestation_scenario()).violations.empty
+    broken = run(attestation_scenario(), protocol_cls=FickleAttestation)
+    assert set(broken.violations["rule"]) == {"integrity"}
