@@ -83,14 +83,14 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         elif action == "partition":
             seen: set[str] = set()
             for g, group in enumerate(fault.partition or []):
-                _check_names(source, f"{where}.partition[{g}]", group, known, set())
+                _check_names(source, f"{where}.partition[{g}]", group, known, {"leader", "rest"})
                 overlap = seen & set(group)
                 if overlap:
                     raise ScenarioError(source, f"{where}.partition[{g}]", f"{sorted(overlap)[0]!r} is in two groups")
                 seen |= set(group)
         elif action == "cut" and fault.cut is not None:
-            _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*"})
-            _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*"})
+            _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*", "leader"})
+            _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*", "leader"})
         elif action == "set_link" and fault.set_link is not None:
             _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
             _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})

@@ -149,6 +149,14 @@ class Protocol:
         """Whether this node currently believes it leads (for `crash: leader` and plots)."""
         return False
 
+    def epoch(self) -> tuple[int, ...]:
+        """Where this node stands in the succession of leaders (a term, view or ballot).
+
+        Of several nodes that believe they lead, the one with the highest epoch is the leader; the
+        others are stale (e.g. a leader cut off in a minority that has not yet heard of the next term).
+        """
+        return ()
+
     # --- class-level hooks used by the kernel, the checkers and the metrics ---------------
 
     @classmethod

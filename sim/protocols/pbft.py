@@ -125,6 +125,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         """Whether this replica is the primary of the view it is active in."""
         return self.st.active and self.primary(self.st.view) == self.me
 
+    def epoch(self) -> tuple[int, ...]:
+        """The current view."""
+        return (self.st.view,)
+
     def in_window(self, seq: int) -> bool:
         """H < seq <= h + L."""
         return self.st.h < seq <= self.st.h + self.window

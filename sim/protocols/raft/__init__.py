@@ -80,6 +80,10 @@ class Raft(Protocol):
         """Whether this server is the leader of its current term."""
         return self.role == LEADER
 
+    def epoch(self) -> tuple[int, ...]:
+        """The current term."""
+        return (self.term,)
+
     @property
     def last_index(self) -> int:
         """Index of the last log entry (0 for an empty log)."""
