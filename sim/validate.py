@@ -110,5 +110,14 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
 
-    for field, problem in protocol_cls.validate(scenario, config):
-        raise ScenarioError(source, field, problem)
+    problems = protocol_cls.validate(scenario, config)
+    if problems:
+        error = ScenarioError(source, *problems[0])
+        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
+        raise error
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Legal settings that are probably not what was meant, one line each (for stderr)."""
+    protocol_cls = get_protocol(scenario.mechanism)
+    return protocol_cls.warnings(scenario, protocol_cls.Config.model_validate(scenario.protocol))

@@ -172,6 +172,11 @@ class Protocol:
         return []
 
     @classmethod
+    def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
+        """Legal but likely unintended settings (e.g. a cluster too small to tolerate any fault), one line each."""
+        return []
+
+    @classmethod
     def checkers(cls) -> list[Any]:
         """Safety checkers for this mechanism: functions (tables, scenario) -> violation rows."""
         from sim.checkers.agreement import GENERIC_CHECKERS

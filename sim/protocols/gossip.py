@@ -39,6 +39,25 @@ Stamp = tuple[str, int, str]
 """(key, version, writer): one digest item."""
 
 
+def newer(version: int, writer: str, than: tuple[int, str] | None) -> bool:
+    """Last writer wins: whether (version, writer) beats `than` (a higher version, or the same one by a later writer name).
+
+    The writer breaks ties between concurrent writes of one version; without it two nodes that
+    took different writes of one version would each keep their own forever.
+    """
+    return than is None or (version, writer) > than
+
+
+# Settings that only some styles read: (field, the setting that reads it, the value it needs).
+_USED_ONLY_WITH = (
+    ("stop", "style", "rumor"),
+    ("k", "style", "rumor"),
+    ("feedback", "style", "rumor"),
+    ("settle", "style", "anti_entropy"),
+    ("jitter", "sync_rounds", False),
+)
+
+
 def _entries_bytes(entries: tuple[Entry, ...]) -> int:
     return sum(len(k) + 8 + len(w) + len(v) for k, _, w, v in entries)
 
@@ -139,6 +158,12 @@ class Gossip(Protocol):
             problems.append(("nodes", "gossip needs at least 2 nodes"))
         elif config.fanout > scenario.n - 1:
             problems.append(("protocol.fanout", f"must be at most nodes - 1 ({scenario.n - 1})"))
+        defaults = GossipConfig()
+        for field, switch, needed in _USED_ONLY_WITH:
+            actual = getattr(config, switch)
+            if actual != needed and getattr(config, field) != getattr(defaults, field):
+                now, used = (str(v).lower() if isinstance(v, bool) else v for v in (actual, needed))
+                problems.append((f"protocol.{field}", f"is not used with {switch}: {now} (only with {switch}: {used}); remove it"))
         problems += check_topology(config.topology, scenario.node_names)
         problems += check_updates_workload(scenario)
         return problems
@@ -272,7 +297,7 @@ class Gossip(Protocol):
         known: list[str] = []
         for key, ver, writer, value in entries:
             cur = self.store.get(key)
-            if cur is not None and (cur[0], cur[1]) >= (ver, writer):
+            if cur is not None and not newer(ver, writer, (cur[0], cur[1])):
                 known.append(key)
                 continue
             self._learn(key, ver, writer, value)
@@ -306,8 +331,7 @@ class Gossip(Protocol):
         out = []
         for key in keys:
             ver, writer, _ = self.store[key]
-            other = theirs.get(key)
-            if other is None or other < (ver, writer):
+            if newer(ver, writer, theirs.get(key)):
                 out.append(self._entry(key))
         return tuple(out)
 
@@ -342,7 +366,7 @@ class Gossip(Protocol):
         newer = self._newer_than(msg.stamps, store) if self.pulling else ()
         wants: tuple[str, ...] = ()
         if self.pushing:
-            wants = tuple(k for k, ver, w in msg.stamps if k not in store or (store[k][0], store[k][1]) < (ver, w))
+            wants = tuple(k for k, ver, w in msg.stamps if k not in store or newer(ver, w, (store[k][0], store[k][1])))
         if newer or wants:
             self.ctx.send(src, Updates(newer, wants))
 
@@ -368,4 +392,4 @@ class Gossip(Protocol):
             self.ctx.send(src, Rumor(give, None, reply_needless))
 
 
-__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates"]
+__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates", "newer"]

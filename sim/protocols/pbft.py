@@ -337,6 +337,15 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         return problems
 
     @classmethod
+    def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
+        """A cluster that tolerates no faulty replica (f = 0) is legal but rarely what was meant."""
+        assert isinstance(config, PbftConfig)
+        f = byzantine_f(scenario.n) if config.f is None else config.f
+        if f > 0:
+            return []
+        return [f"pbft on {scenario.n} node{'s' if scenario.n != 1 else ''} tolerates no faulty replica (f = 0; 4 nodes tolerate one)"]
+
+    @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
         """`view_changes` (views installed after view 0), `view_max`, `forged_rejected`."""
         events = tables.events
