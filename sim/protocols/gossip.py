@@ -363,12 +363,12 @@ class Gossip(Protocol):
 
     def _on_digest(self, src: str, msg: Digest) -> None:
         store = self.store
-        newer = self._newer_than(msg.stamps, store) if self.pulling else ()
+        fresher = self._newer_than(msg.stamps, store) if self.pulling else ()
         wants: tuple[str, ...] = ()
         if self.pushing:
             wants = tuple(k for k, ver, w in msg.stamps if k not in store or newer(ver, w, (store[k][0], store[k][1])))
-        if newer or wants:
-            self.ctx.send(src, Updates(newer, wants))
+        if fresher or wants:
+            self.ctx.send(src, Updates(fresher, wants))
 
     def _on_rumor(self, src: str, msg: Rumor) -> None:
         hot_before = list(self.hot)  # rumors we just learn from this very message are not judged on it
