@@ -99,14 +99,15 @@ class FaultInjector:
     def _groups(self, groups: list[list[str]]) -> list[list[str]]:
         """Partition groups with 'leader' and 'rest' (every node named in no other group) resolved."""
         leader = self.leaders()[:1]
+        # Where a group says 'leader', the leader belongs there, whatever names the other groups list.
+        named_elsewhere = set(leader) if any("leader" in group for group in groups) else set()
         resolved: list[list[str]] = []
         for group in groups:
             members: list[str] = []
             for item in group:
                 if item == "leader":
                     members.extend(leader)
-                elif item != "rest" and not (item in leader and any("leader" in g for g in groups)):
-                    # Where a group says 'leader', the leader belongs there, whatever names other groups list.
+                elif item != "rest" and item not in named_elsewhere:
                     members.append(item)
             resolved.append(members)
         placed = {name for group in resolved for name in group}

@@ -2,6 +2,12 @@
 
 A delivery is one `env.timeout` whose callback hands the message to the destination; random
 draws come in numpy batches from the network's own stream.
+
+A message is lost when the link's loss draw says so; when a partition or cut separates sender
+and receiver as it is sent; when one that separates them begins while it is on the wire (a cut
+cable loses what is on it, even if mended before the message would have arrived); and when the
+receiver is down as it is sent or crashes before it arrives (a recovered node starts with an
+empty inbox, as a restarted process does).
 """
 
 from __future__ import annotations
@@ -139,8 +145,7 @@ class Network:
     # --- configuration -------------------------------------------------------------------
 
     def _make_link(self, settings: NetworkSpec) -> Link:
-        delay = DelaySampler(settings.delay if settings.delay is not None else ConstantDelay(), self._gen)
-        return Link(delay, settings.loss, settings.duplicate, settings.bandwidth, settings.ordered)
+        return Link(DelaySampler(settings.delay, self._gen), settings.loss, settings.duplicate, settings.bandwidth, settings.ordered)
 
     def expand(self, targets: str | list[str]) -> list[str]:
         """Names for a link end: a name, a list of names, or '*' (every node)."""

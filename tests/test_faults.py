@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 from pydantic import Field
 
 from sim import run, scenario_from_dict
+from sim.errors import ScenarioError
 from sim.kernel import Simulation
 from sim.results import RunResult
 from sim.scenario import Scenario
@@ -307,3 +309,21 @@ def test_raft_cut_leader_outgoing_links_is_a_failover() -> None:
     assert len(result.events[result.events["kind"] == "leader_isolated"]) == 1
     assert result.summary["failover_ms_count"] == 1
     assert result.summary["safety_violations"] == 0
+
+
+def test_the_leader_word_wins_over_its_name_in_another_group() -> None:
+    """`[[leader], [n2, n3]]` with n2 leading puts n2 alone: the other group keeps only n3; with no leader the group is empty."""
+    result = claimants(protocol={"claims": {"n2": 1}}, faults=[{"at": "100ms", "partition": [["leader"], ["n2", "n3"]], "for": "100ms"}])
+    assert result.events[result.events["kind"] == "partition"]["groups"].tolist() == ["n2 | n3"]
+    leaderless = claimants(faults=[{"at": "100ms", "partition": [["leader"], ["rest"]], "for": "100ms"}])
+    assert leaderless.events[leaderless.events["kind"] == "partition"]["groups"].tolist() == [" | n0,n1,n2,n3,n4"]
+    assert "leader_isolated" not in set(leaderless.events["kind"])
+
+
+def test_leader_and_rest_are_checked_at_load_time() -> None:
+    """'leader' may appear in one group only; 'rest' is a partition word, not a cut target."""
+    base = {"name": "x", "mechanism": "raft", "nodes": 3, "duration": "1s"}
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.partition\[1\]: 'leader' is in two groups"):
+        scenario_from_dict({**base, "faults": [{"at": "1ms", "partition": [["leader"], ["leader", "n1"]]}]})
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.cut\.to: no node named 'rest'"):
+        scenario_from_dict({**base, "faults": [{"at": "1ms", "cut": {"from": "leader", "to": "rest"}}]})
