@@ -8,7 +8,7 @@ from sim.byzantine import BEHAVIOURS
 from sim.errors import first_error
 from sim.protocols.base import get_protocol, mechanisms
 from sim.scenario import Scenario, ScenarioError
-from sim.units import format_ms
+from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
 
 TARGET_WORDS = frozenset({"all", "leader", "random"})
@@ -27,6 +27,19 @@ def _short(names: set[str]) -> str:
 
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _check_params(source: str, where: str, params: dict[str, object]) -> None:
+    """Byzantine parameters that are read at run time must be checked now: a delay with its unit, a fraction in [0, 1]."""
+    if "delay" in params:
+        try:
+            parse_scenario_duration(params["delay"])
+        except ValueError as exc:
+            raise ScenarioError(source, f"{where}.delay", str(exc)) from None
+    if "fraction" in params:
+        value = params["fraction"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ScenarioError(source, f"{where}.fraction", f"must be a number from 0 to 1 (got {value!r})")
 
 
 def check_scenario(scenario: Scenario, source: str) -> None:
@@ -109,6 +122,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
+            _check_params(source, f"{where}.params", fault.params)
 
     problems = protocol_cls.validate(scenario, config)
     if problems:

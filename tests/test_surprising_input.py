@@ -176,3 +176,20 @@ def test_set_still_creates_mappings_and_changes_existing_list_items() -> None:
     data = {**RAFT, "faults": [{"at": "100ms", "crash": "n1"}]}
     scenario = scenario_from_dict(data, overrides={"faults.0.at": "200ms", "protocol.heartbeat_interval": "20ms"})
     assert scenario.faults[0].at == 200.0 and scenario.protocol["heartbeat_interval"] == "20ms"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "params", "field", "words"),
+    [
+        ("delay", {"delay": 40}, "faults[0].params.delay", "needs a unit"),
+        ("delay", {"delay": "soon"}, "faults[0].params.delay", "expected a duration"),
+        ("omit", {"fraction": 1.5}, "faults[0].params.fraction", "from 0 to 1"),
+    ],
+    ids=["delay-without-unit", "delay-not-a-duration", "fraction-above-one"],
+)
+def test_byzantine_parameters_are_checked_at_load_time(behaviour: str, params: dict[str, Any], field: str, words: str) -> None:
+    """A byzantine `delay` needs its unit and an `omit` fraction lies in [0, 1]; both used to surface only mid-run, or never."""
+    data = {**RAFT, "faults": [{"byzantine": ["n1"], "behaviour": behaviour, "params": params}]}
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict(data)
+    assert caught.value.field == field and words in caught.value.problem
