@@ -119,6 +119,15 @@ def test_gossip_refuses_settings_its_style_does_not_use(protocol: dict[str, Any]
     assert "is not used with" in caught.value.problem and "remove it" in caught.value.problem
 
 
+def test_attestation_broadcast_refuses_a_fanout() -> None:
+    """`fanout` only applies to `spread: gossip`; with broadcast it is refused."""
+    data = {**RAFT, "mechanism": "attestation", "nodes": 6, "protocol": {"spread": "broadcast", "fanout": 2, "threshold": 1}}
+    data["workload"] = {"kind": "claims", "rate": "5/s"}
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict(data)
+    assert caught.value.field == "protocol.fanout" and "only with spread: gossip" in caught.value.problem
+
+
 def test_gossip_accepts_the_defaults_of_unused_settings_as_a_resolved_scenario_has_them() -> None:
     """A resolved scenario lists every setting with its default; it must load again."""
     workload = {"kind": "updates", "rate": "10/s"}

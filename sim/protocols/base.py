@@ -207,6 +207,22 @@ class Protocol:
         return {}
 
 
+def unused_settings(config: ProtocolConfig, rules: tuple[tuple[str, str, Any], ...]) -> list[tuple[str, str]]:
+    """Settings moved off their default although the chosen style does not read them, as (field path, problem).
+
+    Each rule is (field, the setting that decides whether it is read, the value that reads it). A
+    default is accepted, so a resolved scenario (every field written out) loads again.
+    """
+    defaults = type(config)()
+    problems: list[tuple[str, str]] = []
+    for field, switch, needed in rules:
+        actual = getattr(config, switch)
+        if actual != needed and getattr(config, field) != getattr(defaults, field):
+            now, used = (str(v).lower() if isinstance(v, bool) else v for v in (actual, needed))
+            problems.append((f"protocol.{field}", f"is not used with {switch}: {now} (only with {switch}: {used}); remove it"))
+    return problems
+
+
 def register(name: str) -> Any:
     """Class decorator: make a Protocol subclass available as `mechanism: name`."""
 

@@ -30,7 +30,7 @@ from pydantic import Field
 from sim.protocols._gossip_checks import check_convergence, check_gossip_validity, gossip_summary
 from sim.protocols._gossip_workload import UpdatesWorkload, check_updates_workload
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
-from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Ms, Scenario
 
 Entry = tuple[str, int, str, str]
@@ -158,12 +158,7 @@ class Gossip(Protocol):
             problems.append(("nodes", "gossip needs at least 2 nodes"))
         elif config.fanout > scenario.n - 1:
             problems.append(("protocol.fanout", f"must be at most nodes - 1 ({scenario.n - 1})"))
-        defaults = GossipConfig()
-        for field, switch, needed in _USED_ONLY_WITH:
-            actual = getattr(config, switch)
-            if actual != needed and getattr(config, field) != getattr(defaults, field):
-                now, used = (str(v).lower() if isinstance(v, bool) else v for v in (actual, needed))
-                problems.append((f"protocol.{field}", f"is not used with {switch}: {now} (only with {switch}: {used}); remove it"))
+        problems += unused_settings(config, _USED_ONLY_WITH)
         problems += check_topology(config.topology, scenario.node_names)
         problems += check_updates_workload(scenario)
         return problems
