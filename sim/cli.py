@@ -129,6 +129,8 @@ def prepare_run(path: Path, seed: int | None = None, overrides: list[str] | None
     """
     from sim.scenario import load_scenario
 
+    if seed is not None and seed < 0:
+        raise ScenarioError("--seed", "", f"must be >= 0 (got {seed})")
     scenario = load_scenario(path, overrides or [], seed)
     target = out if out is not None else default_run_dir(scenario)
     check_out_dir(target)
@@ -164,17 +166,23 @@ def describe_outputs(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def validate_files(paths: list[Path]) -> list[tuple[Path, str | None]]:
-    """Each file with None when it is a valid scenario, else its one-line error."""
+def validate_files(paths: list[Path]) -> list[tuple[Path, list[str], list[str]]]:
+    """Each file (scenario or sweep) with its problems, one line each (none when valid), and its warnings."""
     from sim.scenario import load_scenario
+    from sim.sweep import is_sweep_file, load_sweep
+    from sim.validate import scenario_warnings
 
-    results: list[tuple[Path, str | None]] = []
+    results: list[tuple[Path, list[str], list[str]]] = []
     for path in paths:
         try:
-            load_scenario(path)
-            results.append((path, None))
+            if is_sweep_file(path):
+                sweep = load_sweep(path)
+                warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
+            else:
+                warnings = scenario_warnings(load_scenario(path))
+            results.append((path, [], [f"{path}: warning: {w}" for w in warnings]))
         except ScenarioError as exc:
-            results.append((path, str(exc)))
+            results.append((path, exc.problems, []))
     return results
 
 
@@ -223,6 +231,10 @@ def run_cmd(
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
     with guard():
         resolved, run_dir = prepare_run(scenario, seed, set_, out)
+        from sim.validate import scenario_warnings
+
+        for warning in scenario_warnings(resolved):
+            typer.echo(f"{scenario}: warning: {warning}", err=True)
         progress = RunProgress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:
             result = execute_run(resolved, run_dir, trace, not no_plots, progress)
@@ -239,18 +251,21 @@ def run_cmd(
         raise typer.Exit(EXIT_UNSAFE)
 
 
-@app.command("validate", short_help="Check scenario files without running them.")
+@app.command("validate", short_help="Check scenario and sweep files without running them.")
 def validate_cmd(
-    scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO", help="Scenario YAML files to check.", show_default=False)],
+    scenarios: Annotated[list[Path], typer.Argument(metavar="FILE", help="Scenario or sweep YAML files to check.", show_default=False)],
 ) -> None:
-    """Check scenario files without running them: OK, or the one-line error (exit 2 if any is bad)."""
+    """Check scenario and sweep files without running them: OK, or every problem, one per line (exit 2 if any is bad)."""
     bad = 0
-    for path, error in validate_files(scenarios):
-        if error is None:
+    for path, problems, warnings in validate_files(scenarios):
+        for warning in warnings:
+            typer.echo(warning, err=True)
+        if not problems:
             typer.echo(f"{path}: OK")
         else:
             bad += 1
-            typer.echo(error, err=True)
+            for problem in problems:
+                typer.echo(problem, err=True)
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
 

@@ -16,6 +16,8 @@ class ScenarioError(Exception):
     def __init__(self, source: str, field: str, problem: str) -> None:
         self.source, self.field, self.problem = source, field, problem
         super().__init__(f"{source}: {field}: {problem}" if field else f"{source}: {problem}")
+        self.problems: list[str] = [str(self)]
+        """Every problem found, one line each (several when pydantic found more than one)."""
 
 
 _TYPE_WORDS = MappingProxyType(
@@ -110,15 +112,8 @@ def _with_input(problem: str, error: dict[str, Any]) -> str:
     return f"{problem} (got {value!r})"
 
 
-def first_error(source: str, err: ValidationError, prefix: str = "") -> ScenarioError:
-    """The most useful one-line error of a pydantic ValidationError.
-
-    Union types make pydantic report one error per branch ('nodes' as an int failed, as a list
-    failed): a branch that accepted the type but not the value is the real problem; when every
-    branch rejected the type, say which types would do.
-    """
-    errors = err.errors()
-    located = [(_loc_to_path(tuple(e["loc"]), keep_last=e["type"] in ("extra_forbidden", "missing")), e) for e in errors]
+def _first_group(located: list[tuple[str, dict[str, Any]]], prefix: str) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:
+    """The path and message of the first problem, and the errors about other paths."""
     first_path = located[0][0]
     # Errors of the branches of one union share the user's path prefix.
     siblings = [(p, e) for p, e in located if p == first_path or p.startswith(first_path + ".") or p.startswith(first_path + "[")]
@@ -135,6 +130,24 @@ def first_error(source: str, err: ValidationError, prefix: str = "") -> Scenario
         message = _with_input(_problem(chosen), chosen)
     if prefix:
         path = f"{prefix}.{path}" if path else prefix
-    others = len({p for p, _ in located} - {p for p, _ in siblings})
+    rest = [(p, e) for p, e in located if (p, e) not in siblings]
+    return path, message, rest
+
+
+def first_error(source: str, err: ValidationError, prefix: str = "") -> ScenarioError:
+    """The most useful one-line error of a pydantic ValidationError; `.problems` lists every problem.
+
+    Union types make pydantic report one error per branch ('nodes' as an int failed, as a list
+    failed): a branch that accepted the type but not the value is the real problem; when every
+    branch rejected the type, say which types would do.
+    """
+    located = [(_loc_to_path(tuple(e["loc"]), keep_last=e["type"] in ("extra_forbidden", "missing")), e) for e in err.errors()]
+    path, message, rest = _first_group(located, prefix)
+    others = len({p for p, _ in rest})
     extra = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
-    return ScenarioError(source, path, message + extra)
+    error = ScenarioError(source, path, message + extra)
+    error.problems = [str(ScenarioError(source, path, message))]
+    while rest:
+        path, message, rest = _first_group(rest, prefix)
+        error.problems.append(str(ScenarioError(source, path, message)))
+    return error

@@ -18,8 +18,8 @@ FAULT_KINDS = MappingProxyType(
     {
         "crash": "stop nodes (a name, a list, leader, random, all); volatile state and timers are lost",
         "recover": "restart crashed nodes from their persistent storage",
-        "partition": "split nodes into groups that cannot reach each other",
-        "cut": "drop messages one way, from some nodes to others",
+        "partition": "split nodes into groups that cannot reach each other (a group may name leader, rest)",
+        "cut": "drop messages one way, from some nodes (or the leader) to others",
         "heal": "remove every partition and cut",
         "set_link": "change delay, loss, duplication or bandwidth of some links",
         "churn": "random crashes and recoveries (mtbf, mttr, max_down)",
@@ -35,7 +35,6 @@ class FaultInjector:
         self.sim = sim
         self.env = sim.env
         self.rng = sim.py_rng("faults")
-        self._cut_seq = 0
 
     def start(self) -> None:
         """Install byzantine behaviours and start one process per timed entry."""
@@ -57,6 +56,18 @@ class FaultInjector:
 
     # --- targets -------------------------------------------------------------------------
 
+    def leaders(self) -> list[str]:
+        """The nodes that lead in the highest epoch (term, view, ballot) of those that believe they lead.
+
+        A leader cut off in a minority may still believe it leads an older term; it is not the leader.
+        """
+        nodes = self.sim.nodes
+        claimants = [name for name, node in nodes.items() if node.is_leader()]
+        if not claimants:
+            return []
+        top = max(nodes[name].epoch() for name in claimants)
+        return [name for name in claimants if nodes[name].epoch() == top]
+
     def _resolve(self, targets: str | list[str], action: str, every: bool = False) -> list[str]:
         nodes = self.sim.nodes
         items = [targets] if isinstance(targets, str) else list(targets)
@@ -65,8 +76,7 @@ class FaultInjector:
             if item == "all":
                 chosen.extend(nodes)
             elif item == "leader":
-                leaders = [n for n in nodes if nodes[n].is_leader()]
-                chosen.extend(leaders[:1])
+                chosen.extend(self.leaders()[:1])
             elif item == "random":
                 pool = [n for n in nodes if nodes[n].up == (action != "recover")] if not every else list(nodes)
                 if pool:
@@ -74,6 +84,47 @@ class FaultInjector:
             else:
                 chosen.append(item)
         return list(dict.fromkeys(chosen))
+
+    def _link_end(self, targets: str | list[str]) -> list[str]:
+        """Names for one end of a cut: names, '*' (every node) or 'leader'."""
+        items = [targets] if isinstance(targets, str) else list(targets)
+        names: list[str] = []
+        for item in items:
+            if item == "leader":
+                names.extend(self.leaders()[:1])
+            else:
+                names.extend(self.sim.network.expand(item))
+        return list(dict.fromkeys(names))
+
+    def _groups(self, groups: list[list[str]]) -> list[list[str]]:
+        """Partition groups with 'leader' and 'rest' (every node named in no other group) resolved."""
+        leader = self.leaders()[:1]
+        # Where a group says 'leader', the leader belongs there, whatever names the other groups list.
+        named_elsewhere = set(leader) if any("leader" in group for group in groups) else set()
+        resolved: list[list[str]] = []
+        for group in groups:
+            members: list[str] = []
+            for item in group:
+                if item == "leader":
+                    members.extend(leader)
+                elif item != "rest" and item not in named_elsewhere:
+                    members.append(item)
+            resolved.append(members)
+        placed = {name for group in resolved for name in group}
+        rest = [name for name in self.sim.nodes if name not in placed]
+        for group, members in zip(groups, resolved, strict=True):
+            if "rest" in group:
+                members.extend(rest)
+        return [list(dict.fromkeys(group)) for group in resolved]
+
+    def _leader_reach(self) -> tuple[str | None, bool]:
+        """The current leader, and whether it can still exchange messages with a majority."""
+        leader = self.leaders()[:1]
+        if not leader:
+            return None, False
+        net, name = self.sim.network, leader[0]
+        reach = sum(1 for other in self.sim.nodes if other == name or not (net.blocked(name, other) or net.blocked(other, name)))
+        return name, reach > len(self.sim.nodes) // 2
 
     # --- timed entries -------------------------------------------------------------------
 
@@ -104,15 +155,19 @@ class FaultInjector:
 
     def _apply(self, spec: FaultSpec) -> Callable[[], None] | None:
         action = spec.action
-        net = self.sim.network
         if action == "crash":
             names = [n for n in self._resolve(spec.crash or [], "crash") if self.sim.nodes[n].up]
             for name in names:
                 self.crash(self.sim.nodes[name])
+            # Recover only a node still down from this crash: one recovered and crashed again since
+            # (by another entry) has a newer incarnation and stays down.
+            crashed = {name: self.sim.nodes[name].incarnation for name in names}
 
             def undo_crash() -> None:
-                for name in names:
-                    self.recover(self.sim.nodes[name])
+                for name, incarnation in crashed.items():
+                    node = self.sim.nodes[name]
+                    if not node.up and node.incarnation == incarnation:
+                        self.recover(node)
 
             return undo_crash
         if action == "recover":
@@ -120,52 +175,56 @@ class FaultInjector:
                 if not self.sim.nodes[name].up:
                     self.recover(self.sim.nodes[name])
             return None
-        if action == "partition":
-            groups = spec.partition or []
-            handle = net.add_partition(groups)
-            self._event("partition", groups=" | ".join(",".join(g) for g in groups), handle=handle)
-
-            def undo_partition() -> None:
-                net.remove_partition(handle)
-                self._event("heal", handle=handle, healed="partition")
-
-            return undo_partition
-        if action == "cut":
-            assert spec.cut is not None
-            pairs = net.add_cut(net.expand(spec.cut.from_), net.expand(spec.cut.to))
-            # A handle lets the timeline match this cut to the heal that undoes it.
-            self._cut_seq += 1
-            cut_handle = self._cut_seq
-            self._event(
-                "cut", pairs=len(pairs), src=",".join(net.expand(spec.cut.from_)), dst=",".join(net.expand(spec.cut.to)), handle=cut_handle
-            )
-
-            def undo_cut() -> None:
-                net.remove_cut(pairs)
-                self._event("heal", pairs=len(pairs), handle=cut_handle, healed="cut")
-
-            return undo_cut
+        if action in ("partition", "cut"):
+            return self._separate(spec)
         if action == "heal":
-            net.heal_all()
+            self.sim.network.heal_all()
             self._event("heal")
             return None
         if action == "set_link":
-            previous = net.set_link(spec.set_link)
-            self._event("set_link", links=len(previous))
+            assert spec.set_link is not None
+            net = self.sim.network
+            handle, links = net.set_link(spec.set_link)
+            self._event("set_link", links=links, handle=handle)
 
             def undo_link() -> None:
-                net.restore_links(previous)
-                self._event("restore_link", links=len(previous))
+                self._event("restore_link", links=net.remove_link(handle), handle=handle)
 
             return undo_link
         raise ValueError(f"unknown fault action {action}")
+
+    def _separate(self, spec: FaultSpec) -> Callable[[], None]:
+        """Apply a partition or a cut; the undo removes exactly this one (a `heal: all` since leaves nothing to undo)."""
+        net = self.sim.network
+        leader, had_majority = self._leader_reach()
+        if spec.partition is not None:
+            groups = self._groups(spec.partition)
+            handle = net.add_partition(groups)
+            kind = "partition"
+            self._event("partition", groups=" | ".join(",".join(g) for g in groups), handle=handle)
+        else:
+            assert spec.cut is not None
+            sources, targets = self._link_end(spec.cut.from_), self._link_end(spec.cut.to)
+            handle, pairs = net.add_cut(sources, targets)
+            kind = "cut"
+            self._event("cut", pairs=len(pairs), src=",".join(sources), dst=",".join(targets), handle=handle)
+        if leader is not None and had_majority and not self._leader_reach()[1]:
+            # The failover clock starts here, as it does at a leader's crash.
+            self.sim.recorder.event(self.env.now, leader, "leader_isolated", {"was_leader": True})
+
+        def undo() -> None:
+            removed = net.remove_partition(handle) if kind == "partition" else net.remove_cut(handle)
+            if removed:
+                self._event("heal", handle=handle, healed=kind)
+
+        return undo
 
     def _event(self, kind: str, **fields: Any) -> None:
         self.sim.recorder.event(self.env.now, "", kind, fields)
 
     def crash(self, node: Node) -> None:
-        """Crash one node, noting whether it led."""
-        was_leader = node.is_leader()
+        """Crash one node, noting whether it was the leader (of the highest epoch)."""
+        was_leader = node.name in self.leaders()
         node.crash()
         self.sim.recorder.event(self.env.now, node.name, "crash", {"was_leader": was_leader})
 
@@ -186,8 +245,10 @@ class FaultInjector:
             if not node.up or down >= churn.max_down:
                 continue
             self.crash(node)
+            incarnation = node.incarnation
             yield self.env.timeout(self.rng.expovariate(1.0 / churn.mttr))
-            self.recover(node)
+            if not node.up and node.incarnation == incarnation:  # not recovered and crashed again meanwhile
+                self.recover(node)
 
     def _install_byzantine(self, spec: FaultSpec) -> None:
         for name in self._resolve(spec.byzantine or [], "crash"):

@@ -2,6 +2,12 @@
 
 A delivery is one `env.timeout` whose callback hands the message to the destination; random
 draws come in numpy batches from the network's own stream.
+
+A message is lost when the link's loss draw says so; when a partition or cut separates sender
+and receiver as it is sent; when one that separates them begins while it is on the wire (a cut
+cable loses what is on it, even if mended before the message would have arrived); and when the
+receiver is down as it is sent or crashes before it arrives (a recovered node starts with an
+empty inbox, as a restarted process does).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simpy.events import NORMAL
 
-from sim.scenario import ConstantDelay, LinkSettings, NetworkSpec
+from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
 
 if TYPE_CHECKING:
     import simpy
@@ -118,30 +124,28 @@ class Network:
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen)
-        self.default = self._make_link(spec, None)
+        self.default = self._make_link(spec)
         self.overrides: dict[tuple[str, str], Link] = {}
+        # Each `links:` entry and each `set_link` fault is a layer over the default; a link is the
+        # fold of its layers in the order they were applied, so undoing one removes only its own.
+        self._layers: dict[tuple[str, str], list[tuple[int, LinkSettings, DelaySampler | None]]] = {}
+        self._link_seq = 0
         for link in spec.links:
             self.set_link(link)
         self._partitions: list[tuple[int, dict[str, int]]] = []
-        self._partition_seq = 0
+        self._cut_pairs: dict[int, list[tuple[str, str]]] = {}
+        self._block_seq = 0
         self._cuts: Counter[tuple[str, str]] = Counter()
+        # Every partition and cut ever added, by time: a message on the wire when one starts is lost.
+        self._cut_history: list[tuple[float, dict[str, int] | None, frozenset[tuple[str, str]]]] = []
+        self.last_block_at = float("-inf")
         self._fifo: dict[tuple[str, str], float] = {}
         self._wire_free: dict[tuple[str, str], float] = {}
 
     # --- configuration -------------------------------------------------------------------
 
-    def _make_link(self, settings: LinkSettings | NetworkSpec, base: Link | None) -> Link:
-        delay = (
-            DelaySampler(settings.delay, self._gen)
-            if settings.delay is not None
-            else (base.delay if base else DelaySampler(ConstantDelay(), self._gen))
-        )
-
-        def pick(field: str) -> Any:
-            value = getattr(settings, field)
-            return value if value is not None or base is None else getattr(base, field)
-
-        return Link(delay, pick("loss"), pick("duplicate"), pick("bandwidth"), pick("ordered"))
+    def _make_link(self, settings: NetworkSpec) -> Link:
+        return Link(DelaySampler(settings.delay, self._gen), settings.loss, settings.duplicate, settings.bandwidth, settings.ordered)
 
     def expand(self, targets: str | list[str]) -> list[str]:
         """Names for a link end: a name, a list of names, or '*' (every node)."""
@@ -150,52 +154,112 @@ class Network:
             return list(self.nodes)
         return list(items)
 
-    def set_link(self, spec: Any) -> dict[tuple[str, str], Link | None]:
-        """Override links from `spec.from_` to `spec.to`; returns what to restore to undo it."""
-        previous: dict[tuple[str, str], Link | None] = {}
+    def set_link(self, spec: LinkSpec) -> tuple[int, int]:
+        """Lay `spec` over the links from `spec.from_` to `spec.to`; returns a handle for `remove_link` and the link count."""
+        self._link_seq += 1
+        handle = self._link_seq
+        touched = 0
         for src in self.expand(spec.from_):
             for dst in self.expand(spec.to):
                 if src == dst:
                     continue
                 key = (src, dst)
-                previous[key] = self.overrides.get(key)
-                self.overrides[key] = self._make_link(spec, self.overrides.get(key, self.default))
-        return previous
+                sampler = DelaySampler(spec.delay, self._gen) if spec.delay is not None else None
+                self._layers.setdefault(key, []).append((handle, spec, sampler))
+                self._refold(key)
+                touched += 1
+        return handle, touched
 
-    def restore_links(self, previous: dict[tuple[str, str], Link | None]) -> None:
-        """Undo a `set_link`."""
-        for key, link in previous.items():
-            if link is None:
-                self.overrides.pop(key, None)
-            else:
-                self.overrides[key] = link
+    def remove_link(self, handle: int) -> int:
+        """Undo one `set_link`, keeping every other layer; returns how many links it touched."""
+        touched = 0
+        for key in list(self._layers):
+            layers = self._layers[key]
+            kept = [layer for layer in layers if layer[0] != handle]
+            if len(kept) != len(layers):
+                touched += 1
+                self._layers[key] = kept
+                self._refold(key)
+        return touched
+
+    def _refold(self, key: tuple[str, str]) -> None:
+        layers = self._layers.get(key)
+        if not layers:
+            self._layers.pop(key, None)
+            self.overrides.pop(key, None)
+            return
+        link = self.default
+        for _, settings, sampler in layers:
+            link = Link(
+                sampler if sampler is not None else link.delay,
+                settings.loss if settings.loss is not None else link.loss,
+                settings.duplicate if settings.duplicate is not None else link.duplicate,
+                settings.bandwidth if settings.bandwidth is not None else link.bandwidth,
+                settings.ordered if settings.ordered is not None else link.ordered,
+            )
+        self.overrides[key] = link
 
     def add_partition(self, groups: list[list[str]]) -> int:
         """Split the listed nodes into groups that cannot reach each other; returns a handle."""
-        self._partition_seq += 1
+        self._block_seq += 1
         membership = {name: gid for gid, group in enumerate(groups) for name in group}
-        self._partitions.append((self._partition_seq, membership))
-        return self._partition_seq
+        self._partitions.append((self._block_seq, membership))
+        self._note_block(membership, frozenset())
+        return self._block_seq
 
-    def remove_partition(self, handle: int) -> None:
-        """Heal one partition."""
+    def remove_partition(self, handle: int) -> bool:
+        """Heal one partition; False when it was already healed (by `heal: all`)."""
+        before = len(self._partitions)
         self._partitions = [p for p in self._partitions if p[0] != handle]
+        return len(self._partitions) != before
 
-    def add_cut(self, sources: list[str], targets: list[str]) -> list[tuple[str, str]]:
-        """Drop messages from each source to each target (one way); returns the pairs."""
+    def add_cut(self, sources: list[str], targets: list[str]) -> tuple[int, list[tuple[str, str]]]:
+        """Drop messages from each source to each target (one way); returns a handle and the pairs."""
         pairs = [(s, d) for s in sources for d in targets if s != d]
+        self._block_seq += 1
+        self._cut_pairs[self._block_seq] = pairs
         self._cuts.update(pairs)
-        return pairs
+        self._note_block(None, frozenset(pairs))
+        return self._block_seq, pairs
 
-    def remove_cut(self, pairs: list[tuple[str, str]]) -> None:
-        """Undo one cut."""
+    def remove_cut(self, handle: int) -> bool:
+        """Undo one cut (overlapping cuts stay); False when it was already healed (by `heal: all`)."""
+        pairs = self._cut_pairs.pop(handle, None)
+        if pairs is None:
+            return False
         self._cuts.subtract(pairs)
         self._cuts = +self._cuts
+        return True
 
     def heal_all(self) -> None:
-        """Remove every partition and cut."""
+        """Remove every partition and cut (their later undos then do nothing)."""
         self._partitions.clear()
+        self._cut_pairs.clear()
         self._cuts.clear()
+
+    def _note_block(self, membership: dict[str, int] | None, pairs: frozenset[tuple[str, str]]) -> None:
+        now = self.env.now
+        self._cut_history.append((now, membership, pairs))
+        self.last_block_at = now
+
+    def cut_in_flight(self, src: str, dst: str, sent_at: float) -> bool:
+        """Whether a partition or cut that separates src from dst began while a message sent at `sent_at` was on the wire.
+
+        A cut cable loses what is on it: the message is lost even if the cut has healed by the
+        time it would have arrived.
+        """
+        for added_at, membership, pairs in reversed(self._cut_history):
+            if added_at < sent_at:
+                return False
+            if membership is None:
+                if (src, dst) in pairs:
+                    return True
+            else:
+                a = membership.get(src)
+                b = membership.get(dst)
+                if a is not None and b is not None and a != b:
+                    return True
+        return False
 
     def blocked(self, src: str, dst: str) -> bool:
         """Whether a partition or cut currently separates src from dst."""
@@ -277,15 +341,19 @@ class Delivery:
         self.msg = msg
         self.true_src = true_src
         self.sent_at = sent_at
-        self.incarnation = endpoint.incarnation
+        # Sent to a node that is down: lost with the crash, even if the node is back on arrival.
+        self.incarnation = endpoint.incarnation if endpoint.up else -1
         self.row = row
 
     def arrive(self) -> None:
-        """Deliver, unless the receiver crashed (or crashed and recovered) meanwhile."""
+        """Deliver, unless the receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
         endpoint = self.endpoint
         network = self.network
         if not endpoint.up or endpoint.incarnation != self.incarnation:
             network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "crashed", self.sent_at)
+            return
+        if network.last_block_at >= self.sent_at and network.cut_in_flight(self.true_src, endpoint.name, self.sent_at):
+            network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "partition", self.sent_at)
             return
         self.row[1] += 1
         rec = network.recorder

@@ -228,6 +228,10 @@ class Node(Endpoint):
         """Whether this node is up and its protocol believes it leads."""
         return self.up and self.protocol is not None and self.protocol.is_leader()
 
+    def epoch(self) -> tuple[int, ...]:
+        """The protocol's term, view or ballot (empty when down)."""
+        return self.protocol.epoch() if self.up and self.protocol is not None else ()
+
 
 class ClientEndpoint(Endpoint):
     """A client on the network; its logic is the mechanism's Client class."""

@@ -19,10 +19,10 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError, first_error
-from sim.units import format_ms, parse_bandwidth, parse_duration, parse_rate
+from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration
 
-Ms = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
-"""A non-negative duration in milliseconds, written as '150ms' or '2s' in YAML."""
+Ms = Annotated[float, BeforeValidator(parse_scenario_duration), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
+"""A non-negative duration in milliseconds, written as '150ms' or '2s' in YAML (a bare number is refused)."""
 PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
 """A non-negative rate in events per second, written as '200/s'."""
 BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
@@ -126,7 +126,7 @@ class LinkSpec(LinkSettings):
 class NetworkSpec(Strict):
     """Default link behaviour plus per-link overrides."""
 
-    delay: DelaySpec = Field(default_factory=lambda: ConstantDelay(value=1.0))
+    delay: DelaySpec = Field(default_factory=lambda: ConstantDelay(value="1ms"))
     loss: Probability = 0.0
     duplicate: Probability = 0.0
     ordered: bool = False
@@ -237,7 +237,7 @@ class Scenario(Strict):
     description: str = ""
     mechanism: str
     nodes: Annotated[int, Field(ge=1)] | list[NodeSpec] = 3
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     duration: Annotated[Ms, Field(gt=0)] = 10_000.0
     protocol: dict[str, Any] = Field(default_factory=dict)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
@@ -284,21 +284,39 @@ class Scenario(Strict):
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `a.b.c` (list items as integers) in nested data, creating mappings as needed."""
+    """Set `a.b.c` (list items as integers) in nested data, creating mappings as needed.
+
+    Raises:
+        ValueError: the path indexes a list that is missing or too short, or runs through a value
+            that is neither a mapping nor a list.
+
+    """
     keys = dotted.split(".")
     cursor: Any = data
-    for key in keys[:-1]:
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        here = ".".join(keys[:depth])
         if isinstance(cursor, list):
+            if not key.isdigit():
+                raise ValueError(f"'{here}' is a list: expected an item number, got {key!r}")
+            if int(key) >= len(cursor):
+                raise ValueError(f"'{here}' has {len(cursor)} item{'s' if len(cursor) != 1 else ''}; there is no item {key}")
+            if last:
+                cursor[int(key)] = value
+                return
             cursor = cursor[int(key)]
+        elif isinstance(cursor, dict):
+            if last:
+                cursor[key] = value
+                return
+            if cursor.get(key) is None:
+                if keys[depth + 1].isdigit():
+                    # A list item can only be changed, not created: '--set faults.5.at=1s' needs faults[5].
+                    raise ValueError(f"there is no '{'.'.join(keys[: depth + 1])}' list to change item {keys[depth + 1]} of")
+                cursor[key] = {}
+            cursor = cursor[key]
         else:
-            cursor = cursor.setdefault(key, {})
-            if not isinstance(cursor, dict | list):
-                raise ValueError(f"'{key}' is not a mapping")
-    last = keys[-1]
-    if isinstance(cursor, list):
-        cursor[int(last)] = value
-    else:
-        cursor[last] = value
+            raise ValueError(f"'{here}' is not a mapping")
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

@@ -30,6 +30,26 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"expected a duration such as '150ms' or '2s', got {value!r}")
 
 
+def parse_scenario_duration(value: object) -> float:
+    """Parse a duration written in a scenario: a non-zero number needs its unit ('10ms', '2s').
+
+    A bare `duration: 10` used to mean 10 ms and quietly run nothing; 0 needs no unit.
+
+    Raises:
+        ValueError: for a bare non-zero number, or anything `parse_duration` refuses.
+
+    """
+    bare = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        bare = match is not None and match.group(2) is None
+    ms = parse_duration(value)
+    if bare and ms != 0:
+        number = value.strip() if isinstance(value, str) else _shortest(float(value))
+        raise ValueError(f"a duration needs a unit: '{number}ms' or '{number}s' (got {value!r})")
+    return ms
+
+
 def parse_rate(value: object) -> float:
     """Parse a rate into events per second; bare numbers are per second.
 

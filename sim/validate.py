@@ -8,7 +8,7 @@ from sim.byzantine import BEHAVIOURS
 from sim.errors import first_error
 from sim.protocols.base import get_protocol, mechanisms
 from sim.scenario import Scenario, ScenarioError
-from sim.units import format_ms
+from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
 
 TARGET_WORDS = frozenset({"all", "leader", "random"})
@@ -27,6 +27,19 @@ def _short(names: set[str]) -> str:
 
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _check_params(source: str, where: str, params: dict[str, object]) -> None:
+    """Byzantine parameters that are read at run time must be checked now: a delay with its unit, a fraction in [0, 1]."""
+    if "delay" in params:
+        try:
+            parse_scenario_duration(params["delay"])
+        except ValueError as exc:
+            raise ScenarioError(source, f"{where}.delay", str(exc)) from None
+    if "fraction" in params:
+        value = params["fraction"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ScenarioError(source, f"{where}.fraction", f"must be a number from 0 to 1 (got {value!r})")
 
 
 def check_scenario(scenario: Scenario, source: str) -> None:
@@ -83,14 +96,14 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         elif action == "partition":
             seen: set[str] = set()
             for g, group in enumerate(fault.partition or []):
-                _check_names(source, f"{where}.partition[{g}]", group, known, set())
+                _check_names(source, f"{where}.partition[{g}]", group, known, {"leader", "rest"})
                 overlap = seen & set(group)
                 if overlap:
                     raise ScenarioError(source, f"{where}.partition[{g}]", f"{sorted(overlap)[0]!r} is in two groups")
                 seen |= set(group)
         elif action == "cut" and fault.cut is not None:
-            _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*"})
-            _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*"})
+            _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*", "leader"})
+            _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*", "leader"})
         elif action == "set_link" and fault.set_link is not None:
             _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
             _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})
@@ -109,6 +122,16 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
+            _check_params(source, f"{where}.params", fault.params)
 
-    for field, problem in protocol_cls.validate(scenario, config):
-        raise ScenarioError(source, field, problem)
+    problems = protocol_cls.validate(scenario, config)
+    if problems:
+        error = ScenarioError(source, *problems[0])
+        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
+        raise error
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Legal settings that are probably not what was meant, one line each (for stderr)."""
+    protocol_cls = get_protocol(scenario.mechanism)
+    return protocol_cls.warnings(scenario, protocol_cls.Config.model_validate(scenario.protocol))

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 import sim.protocols.base as base
 from tests.toy import Toy
+
+# Property tests: CI replays the same derandomized examples every time; CONSIM_HYPOTHESIS=explore
+# draws fresh ones (and ten times as many) to hunt for new failures. Hypothesis prints the
+# failing example, and `@reproduce_failure` pins it.
+HYPOTHESIS_PROFILE = os.environ.get("CONSIM_HYPOTHESIS", "ci")
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", derandomize=False, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(ci: int) -> int:
+    """How many examples a property test draws: `ci` in CI, ten times as many when exploring."""
+    return ci * 10 if HYPOTHESIS_PROFILE == "explore" else ci
+
 
 TOY_SCENARIO: dict[str, Any] = {
     "name": "toy-demo",

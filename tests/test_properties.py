@@ -1,8 +1,10 @@
 """Property-based tests: safety must hold under any fault plan the strategies can draw.
 
 Hypothesis draws fault plans (crashes, recoveries, partitions, one-way cuts, loss and
-duplication) and seeds; each run is short, and the checkers of the mechanism judge it. The
-tests are derandomized so CI sees the same examples every time; a failure prints the plan.
+duplication) and seeds; each run is short, and the checkers of the mechanism judge it. By
+default the tests are derandomized so CI sees the same examples every time;
+`CONSIM_HYPOTHESIS=explore` draws new ones, ten times as many (see tests/conftest.py). A failure
+prints the plan.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import run, scenario_from_dict
 from sim.units import format_ms, parse_duration, parse_rate
+from tests.conftest import examples
 
 NODES = [f"n{i}" for i in range(5)]
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=examples(40))  # the rest comes from the profile loaded in conftest
 
 
 @st.composite
@@ -140,14 +143,14 @@ def test_anti_entropy_converges_once_every_partition_heals(seed: int, heal_ms: i
     assert (reach.groupby(level="key").max() == 12).all(), reach.to_string()
 
 
-@settings(max_examples=200, derandomize=True)
+@settings(max_examples=examples(200))
 @given(st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False))
 def test_durations_round_trip_through_their_printed_form(ms: float) -> None:
     """format_ms writes what parse_duration reads back (the resolved scenario relies on it)."""
     assert parse_duration(format_ms(ms)) == ms or abs(parse_duration(format_ms(ms)) - ms) <= 1e-9 * max(ms, 1.0)
 
 
-@settings(max_examples=100, derandomize=True)
+@settings(max_examples=examples(100))
 @given(st.integers(min_value=1, max_value=10**6), st.sampled_from(["s", "ms", "min", "h"]))
 def test_rates_are_events_per_second(count: int, unit: str) -> None:
     """'N/unit' parses to N events per that unit, expressed per second."""

@@ -36,25 +36,23 @@ def _present(value: Any) -> bool:
 def _end_partitions(events: pd.DataFrame) -> tuple[list[dict[str, int]], set[str]]:
     """Partitions still in force at the end (as node -> group maps) and nodes under an active cut."""
     partitions: dict[int, dict[str, int]] = {}
-    cuts: list[tuple[int, set[str]]] = []
+    cuts: dict[int, set[str]] = {}
     if events.empty:
         return [], set()
+    # Partitions and cuts share one sequence of handles; a heal names the handle it undoes.
     for row in events[events["kind"].isin(["partition", "heal", "cut"])].to_dict("records"):
         if row["kind"] == "partition":
             groups = [g.split(",") for g in str(row["groups"]).split(" | ")]
-            partitions[int(row["handle"])] = {name: gid for gid, group in enumerate(groups) for name in group}
+            partitions[int(row["handle"])] = {name: gid for gid, group in enumerate(groups) for name in group if name}
         elif row["kind"] == "cut":
-            cuts.append((int(row["pairs"]), set(str(row["src"]).split(",")) | set(str(row["dst"]).split(","))))
+            cuts[int(row["handle"])] = set(str(row["src"]).split(",")) | set(str(row["dst"]).split(","))
         elif _present(row.get("handle")):
             partitions.pop(int(row["handle"]), None)
-        elif _present(row.get("pairs")):
-            match = next((i for i, c in enumerate(cuts) if c[0] == int(row["pairs"])), None)
-            if match is not None:
-                cuts.pop(match)
+            cuts.pop(int(row["handle"]), None)
         else:
             partitions.clear()
             cuts.clear()
-    cut_nodes: set[str] = set().union(*(c[1] for c in cuts)) if cuts else set()
+    cut_nodes: set[str] = set().union(*cuts.values()) if cuts else set()
     return [partitions[h] for h in sorted(partitions)], cut_nodes
 
 

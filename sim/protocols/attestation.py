@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.protocols._attestation_support import ClaimsWorkload, attestation_summary, check_claims_workload
-from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -115,6 +115,9 @@ class AttestationProtocol(Protocol):
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Named attesters exist, and enough attester weight exists to reach the thresholds."""
         assert isinstance(config, AttestationConfig)
+        unused = unused_settings(config, (("fanout", "spread", "gossip"),))
+        if unused:
+            return unused
         known = scenario.node_names
         for key in ("attesters", "false_attesters"):
             names = getattr(config, key)

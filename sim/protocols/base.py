@@ -151,6 +151,14 @@ class Protocol:
         """Whether this node currently believes it leads (for `crash: leader` and plots)."""
         return False
 
+    def epoch(self) -> tuple[int, ...]:
+        """Where this node stands in the succession of leaders (a term, view or ballot).
+
+        Of several nodes that believe they lead, the one with the highest epoch is the leader; the
+        others are stale (e.g. a leader cut off in a minority that has not yet heard of the next term).
+        """
+        return ()
+
     # --- class-level hooks used by the kernel, the checkers and the metrics ---------------
 
     @classmethod
@@ -163,6 +171,11 @@ class Protocol:
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Cross-field checks at load time: a list of (field path, problem); empty when fine."""
+        return []
+
+    @classmethod
+    def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
+        """Legal but likely unintended settings (e.g. a cluster too small to tolerate any fault), one line each."""
         return []
 
     @classmethod
@@ -194,6 +207,22 @@ class Protocol:
     def workloads(cls) -> dict[str, Any]:
         """Workload kinds of this mechanism's own, by name (beyond poisson, closed, script)."""
         return {}
+
+
+def unused_settings(config: ProtocolConfig, rules: tuple[tuple[str, str, Any], ...]) -> list[tuple[str, str]]:
+    """Settings moved off their default although the chosen style does not read them, as (field path, problem).
+
+    Each rule is (field, the setting that decides whether it is read, the value that reads it). A
+    default is accepted, so a resolved scenario (every field written out) loads again.
+    """
+    defaults = type(config)()
+    problems: list[tuple[str, str]] = []
+    for field, switch, needed in rules:
+        actual = getattr(config, switch)
+        if actual != needed and getattr(config, field) != getattr(defaults, field):
+            now, used = (str(v).lower() if isinstance(v, bool) else v for v in (actual, needed))
+            problems.append((f"protocol.{field}", f"is not used with {switch}: {now} (only with {switch}: {used}); remove it"))
+    return problems
 
 
 def register(name: str) -> Any:

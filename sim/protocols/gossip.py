@@ -30,13 +30,32 @@ from pydantic import Field
 from sim.protocols._gossip_checks import check_convergence, check_gossip_validity, gossip_summary
 from sim.protocols._gossip_workload import UpdatesWorkload, check_updates_workload
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
-from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Ms, Scenario
 
 Entry = tuple[str, int, str, str]
 """(key, version, writer, value): one stored write."""
 Stamp = tuple[str, int, str]
 """(key, version, writer): one digest item."""
+
+
+def newer(version: int, writer: str, than: tuple[int, str] | None) -> bool:
+    """Last writer wins: whether (version, writer) beats `than` (a higher version, or the same one by a later writer name).
+
+    The writer breaks ties between concurrent writes of one version; without it two nodes that
+    took different writes of one version would each keep their own forever.
+    """
+    return than is None or (version, writer) > than
+
+
+# Settings that only some styles read: (field, the setting that reads it, the value it needs).
+_USED_ONLY_WITH = (
+    ("stop", "style", "rumor"),
+    ("k", "style", "rumor"),
+    ("feedback", "style", "rumor"),
+    ("settle", "style", "anti_entropy"),
+    ("jitter", "sync_rounds", False),
+)
 
 
 def _entries_bytes(entries: tuple[Entry, ...]) -> int:
@@ -139,6 +158,7 @@ class Gossip(Protocol):
             problems.append(("nodes", "gossip needs at least 2 nodes"))
         elif config.fanout > scenario.n - 1:
             problems.append(("protocol.fanout", f"must be at most nodes - 1 ({scenario.n - 1})"))
+        problems += unused_settings(config, _USED_ONLY_WITH)
         problems += check_topology(config.topology, scenario.node_names)
         problems += check_updates_workload(scenario)
         return problems
@@ -272,7 +292,7 @@ class Gossip(Protocol):
         known: list[str] = []
         for key, ver, writer, value in entries:
             cur = self.store.get(key)
-            if cur is not None and (cur[0], cur[1]) >= (ver, writer):
+            if cur is not None and not newer(ver, writer, (cur[0], cur[1])):
                 known.append(key)
                 continue
             self._learn(key, ver, writer, value)
@@ -306,8 +326,7 @@ class Gossip(Protocol):
         out = []
         for key in keys:
             ver, writer, _ = self.store[key]
-            other = theirs.get(key)
-            if other is None or other < (ver, writer):
+            if newer(ver, writer, theirs.get(key)):
                 out.append(self._entry(key))
         return tuple(out)
 
@@ -339,12 +358,12 @@ class Gossip(Protocol):
 
     def _on_digest(self, src: str, msg: Digest) -> None:
         store = self.store
-        newer = self._newer_than(msg.stamps, store) if self.pulling else ()
+        fresher = self._newer_than(msg.stamps, store) if self.pulling else ()
         wants: tuple[str, ...] = ()
         if self.pushing:
-            wants = tuple(k for k, ver, w in msg.stamps if k not in store or (store[k][0], store[k][1]) < (ver, w))
-        if newer or wants:
-            self.ctx.send(src, Updates(newer, wants))
+            wants = tuple(k for k, ver, w in msg.stamps if k not in store or newer(ver, w, (store[k][0], store[k][1])))
+        if fresher or wants:
+            self.ctx.send(src, Updates(fresher, wants))
 
     def _on_rumor(self, src: str, msg: Rumor) -> None:
         hot_before = list(self.hot)  # rumors we just learn from this very message are not judged on it
@@ -368,4 +387,4 @@ class Gossip(Protocol):
             self.ctx.send(src, Rumor(give, None, reply_needless))
 
 
-__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates"]
+__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates", "newer"]

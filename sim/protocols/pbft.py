@@ -138,6 +138,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         """Whether this replica is the primary of the view it is active in."""
         return self.st.active and self.primary(self.st.view) == self.me
 
+    def epoch(self) -> tuple[int, ...]:
+        """The current view."""
+        return (self.st.view,)
+
     def in_window(self, seq: int) -> bool:
         """H < seq <= h + L."""
         return self.st.h < seq <= self.st.h + self.window
@@ -384,6 +388,15 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         from sim.protocols._pbft_checks import PBFT_CHECKERS
 
         return [*GENERIC_CHECKERS, *LOG_CHECKERS, *PBFT_CHECKERS]
+
+    @classmethod
+    def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
+        """A cluster that tolerates no faulty replica (f = 0) is legal but rarely what was meant."""
+        assert isinstance(config, PbftConfig)
+        f = byzantine_f(scenario.n) if config.f is None else config.f
+        if f > 0:
+            return []
+        return [f"pbft on {scenario.n} node{'s' if scenario.n != 1 else ''} tolerates no faulty replica (f = 0; 4 nodes tolerate one)"]
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:

@@ -29,8 +29,8 @@ class SweepSpec(BaseModel):
     """Fixed dotted overrides applied to the base before the grid (e.g. a shorter duration)."""
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]]
     zip: list[Annotated[list[str], Field(min_length=2)]] = Field(default_factory=list)
-    replicates: Annotated[int, Field(ge=1)] | Annotated[list[int], Field(min_length=1)] = 1
-    seed: int = 0
+    replicates: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
     """The first seed when `replicates` is a count (seeds seed, seed+1, ...)."""
 
     @field_validator("name")

@@ -104,6 +104,10 @@ class MultiPaxos(LearnerMixin, Protocol):
         """Whether this node won phase 1 for its current ballot and has not stepped down."""
         return self.role == "leader"
 
+    def epoch(self) -> tuple[int, ...]:
+        """The ballot this node leads or campaigns with (none yet: empty)."""
+        return tuple(self.ballot) if self.ballot is not None else ()
+
     def reset_election_timer(self) -> None:
         """(Re)arm the randomized timeout after which a silent leader is presumed dead."""
         low, high = self.config.election_timeout

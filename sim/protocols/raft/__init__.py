@@ -77,6 +77,10 @@ class Raft(Election, Replication, Protocol):
         """Whether this server is the leader of its current term."""
         return self.role == LEADER
 
+    def epoch(self) -> tuple[int, ...]:
+        """The current term."""
+        return (self.term,)
+
     def on_timer(self, name: str) -> None:
         """Election timeout or heartbeat."""
         if name == HEARTBEAT:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def failover_times(events: Any) -> list[float]:
-    """For each crash of a leader: ms until some follower accepts a newer leader's AppendEntries.
+    """For each crash or isolation of a leader: ms until some follower accepts a newer leader's AppendEntries.
 
     The crashed leader's term is that of its latest `leader` event before the crash; a failover
     ends at the first `follow` event of a higher term after the crash. Crashes never followed by
@@ -19,7 +19,8 @@ def failover_times(events: Any) -> list[float]:
     """
     if events.empty or "term" not in events:
         return []
-    crashes = events[events["kind"] == "crash"]
+    # A leader cut off from a majority (`leader_isolated`) starts a failover just as its crash does.
+    crashes = events[events["kind"].isin(["crash", "leader_isolated"])]
     if "was_leader" not in crashes:
         return []
     crashes = crashes[crashes["was_leader"].fillna(False).astype(bool)]
