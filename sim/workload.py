@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
 from sim.scenario import Ms, PerSecond
@@ -21,12 +21,24 @@ if TYPE_CHECKING:
 
 
 class Client:
-    """Client logic: turns submitted commands into messages and notices when they are done."""
+    """Client logic: turns submitted commands into messages and notices when they are done.
+
+    Retries follow TCP's retransmission timer (RFC 6298): the first attempt of a command waits
+    the client's current timeout, estimated from the round trips of commands answered at their
+    first attempt (Karn's rule: a retried command's round trip is ambiguous) once `adaptive`;
+    each retry of the same command waits `backoff` times longer, up to `max_timeout`, with
+    `jitter` so that clients stranded together do not retry in lockstep.
+    """
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         self.ctx = ctx
         self.nodes = list(sim.node_names)
-        self.timeout = sim.workload.config.timeout
+        self.retry = sim.workload.config
+        self.timeout = self.retry.timeout
+        self._srtt: float | None = None
+        self._rttvar = 0.0
+        self._attempt: dict[str, int] = {}  # cmd_id -> retries so far
+        self._first_sent: dict[str, float] = {}
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Issue a new command."""
@@ -37,6 +49,40 @@ class Client:
 
     def on_timer(self, name: str) -> None:
         """A retry timer fired."""
+
+    def arm(self, cmd_id: str) -> None:
+        """(Re)start `cmd_id`'s retry timer: the current timeout, backed off once per retry so far."""
+        attempt = self._attempt.setdefault(cmd_id, 0)
+        self._first_sent.setdefault(cmd_id, self.ctx.now)
+        cfg = self.retry
+        delay = min(self.timeout * cfg.backoff**attempt, cfg.max_timeout)
+        if attempt and cfg.jitter:
+            delay *= self.ctx.rng.uniform(1.0 - cfg.jitter, 1.0 + cfg.jitter)
+        self.ctx.set_timer(cmd_id, delay)
+
+    def retrying(self, cmd_id: str) -> None:
+        """`cmd_id` timed out and goes out again: count the retry (the next `arm` backs off)."""
+        self._attempt[cmd_id] = self._attempt.get(cmd_id, 0) + 1
+        self.ctx.sim.recorder.request_retry(cmd_id)
+
+    def finish(self, cmd_id: str) -> None:
+        """`cmd_id` has its answer: stop its timer, learn from its round trip, report it done."""
+        self.ctx.cancel_timer(cmd_id)
+        retries = self._attempt.pop(cmd_id, 0)
+        sent = self._first_sent.pop(cmd_id, None)
+        if self.retry.adaptive and retries == 0 and sent is not None:
+            self._observe(self.ctx.now - sent)
+        self.ctx.complete(cmd_id)
+
+    def _observe(self, rtt: float) -> None:
+        # RFC 6298 section 2 with alpha = 1/8, beta = 1/4.
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+        cfg = self.retry
+        self.timeout = min(max(self._srtt + 4 * self._rttvar, cfg.min_timeout), cfg.max_timeout)
 
 
 class LeaderClient(Client):
@@ -60,7 +106,7 @@ class LeaderClient(Client):
     def _send(self, cmd_id: str, op: str, target: str) -> None:
         self.pending[cmd_id] = (op, target)
         self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
-        self.ctx.set_timer(cmd_id, self.timeout)
+        self.arm(cmd_id)
 
     def on_message(self, src: str, msg: Message) -> None:
         """Complete on success; on a redirect, go where the node points."""
@@ -68,9 +114,8 @@ class LeaderClient(Client):
             return
         if msg.ok:
             del self.pending[msg.cmd_id]
-            self.ctx.cancel_timer(msg.cmd_id)
             self.leader = src
-            self.ctx.complete(msg.cmd_id)
+            self.finish(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
             self.leader = msg.leader
             self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
@@ -83,6 +128,7 @@ class LeaderClient(Client):
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following
+        self.retrying(name)
         self._send(name, op, following)
 
 
@@ -94,8 +140,27 @@ class WorkloadConfig(BaseModel):
     clients: Annotated[int, Field(ge=1)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
     timeout: Annotated[Ms, Field(gt=0)] = 500.0
+    """A first attempt's timeout before the client has timed any reply (RFC 6298 starts at 1s)."""
+    adaptive: bool = True
+    """Estimate the timeout from measured round trips (srtt + 4 rttvar), as TCP does."""
+    min_timeout: Annotated[Ms, Field(gt=0)] = 50.0
+    """Floor of the estimated timeout, so that ordinary jitter does not trigger retries."""
+    max_timeout: Annotated[Ms, Field(gt=0)] = 10_000.0
+    """Ceiling of any timeout, backed off or estimated."""
+    backoff: Annotated[float, Field(ge=1)] = 2.0
+    """Each retry of the same command waits this many times longer than the previous attempt."""
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Retry timeouts are scaled by a uniform factor in [1 - jitter, 1 + jitter]."""
     start: Ms = 0.0
     until: Ms | None = None
+
+    @model_validator(mode="after")
+    def _timeouts_ordered(self) -> WorkloadConfig:
+        if not self.min_timeout <= self.max_timeout:
+            raise ValueError("min_timeout must not exceed max_timeout")
+        if self.timeout > self.max_timeout:
+            raise ValueError("timeout must not exceed max_timeout")
+        return self
 
 
 class Workload:
