@@ -24,10 +24,10 @@ class Client:
     """Client logic: turns submitted commands into messages and notices when they are done.
 
     Retries follow TCP's retransmission timer (RFC 6298): the first attempt of a command waits
-    the client's current timeout, estimated from the round trips of commands answered at their
-    first attempt (Karn's rule: a retried command's round trip is ambiguous) once `adaptive`;
-    each retry of the same command waits `backoff` times longer, up to `max_timeout`, with
-    `jitter` so that clients stranded together do not retry in lockstep.
+    the client's current timeout, which with `adaptive` is estimated from the round trips of
+    commands answered at their first attempt (Karn's rule: a retried command's round trip is
+    ambiguous); each retry waits `backoff` times longer, up to `max_timeout`, with `jitter` so
+    that clients stranded together do not retry in lockstep.
     """
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
@@ -38,6 +38,7 @@ class Client:
         self._srtt: float | None = None
         self._rttvar = 0.0
         self._attempt: dict[str, int] = {}  # cmd_id -> retries so far
+        self._wait: dict[str, float] = {}  # cmd_id -> its current timeout, before jitter
         self._first_sent: dict[str, float] = {}
 
     def submit(self, cmd_id: str, op: str) -> None:
@@ -51,24 +52,32 @@ class Client:
         """A retry timer fired."""
 
     def arm(self, cmd_id: str) -> None:
-        """(Re)start `cmd_id`'s retry timer: the current timeout, backed off once per retry so far."""
-        attempt = self._attempt.setdefault(cmd_id, 0)
+        """(Re)start `cmd_id`'s retry timer: the client's timeout at first, backed off once per retry."""
+        wait = self._wait.setdefault(cmd_id, self.timeout)
         self._first_sent.setdefault(cmd_id, self.ctx.now)
-        cfg = self.retry
-        delay = min(self.timeout * cfg.backoff**attempt, cfg.max_timeout)
-        if attempt and cfg.jitter:
-            delay *= self.ctx.rng.uniform(1.0 - cfg.jitter, 1.0 + cfg.jitter)
-        self.ctx.set_timer(cmd_id, delay)
+        jitter = self.retry.jitter
+        if self._attempt.get(cmd_id) and jitter:
+            wait *= self.ctx.rng.uniform(1.0 - jitter, 1.0 + jitter)
+        self.ctx.set_timer(cmd_id, wait)
 
     def retrying(self, cmd_id: str) -> None:
-        """`cmd_id` timed out and goes out again: count the retry (the next `arm` backs off)."""
+        """`cmd_id` timed out and goes out again: count the retry and back off.
+
+        Only this command's next attempt waits `backoff` times longer. TCP also backs off the
+        timeout of every new segment (RFC 6298, 5.5) because its losses signal congestion; here
+        commands are independent and losses mostly random, and backing off new commands too left
+        late commands unsent at 30% loss.
+        """
+        cfg = self.retry
         self._attempt[cmd_id] = self._attempt.get(cmd_id, 0) + 1
+        self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
         self.ctx.sim.recorder.request_retry(cmd_id)
 
     def finish(self, cmd_id: str) -> None:
         """`cmd_id` has its answer: stop its timer, learn from its round trip, report it done."""
         self.ctx.cancel_timer(cmd_id)
         retries = self._attempt.pop(cmd_id, 0)
+        self._wait.pop(cmd_id, None)
         sent = self._first_sent.pop(cmd_id, None)
         if self.retry.adaptive and retries == 0 and sent is not None:
             self._observe(self.ctx.now - sent)
@@ -143,7 +152,7 @@ class WorkloadConfig(BaseModel):
     """A first attempt's timeout before the client has timed any reply (RFC 6298 starts at 1s)."""
     adaptive: bool = True
     """Estimate the timeout from measured round trips (srtt + 4 rttvar), as TCP does."""
-    min_timeout: Annotated[Ms, Field(gt=0)] = 50.0
+    min_timeout: Annotated[Ms, Field(gt=0)] = 100.0
     """Floor of the estimated timeout, so that ordinary jitter does not trigger retries."""
     max_timeout: Annotated[Ms, Field(gt=0)] = 10_000.0
     """Ceiling of any timeout, backed off or estimated."""
