@@ -94,7 +94,8 @@ def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decide
     out.update(percentiles(first["latency_ms"], "latency_first_attempt_ms"))
     out["retries"] = int(retries.sum()) if retries is not None else 0
     out["retried_fraction"] = round(1 - len(first) / len(done), 6) if len(done) else None
-    completed_in_window = int(window.contains(requests["done_ms"]).sum())
+    # Commands left over from the warm-up finish in a burst once the mechanism is ready: not throughput.
+    completed_in_window = int((window.contains(requests["done_ms"]) & (requests["submit_ms"] >= window.start)).sum())
     out["throughput_per_s"] = round(completed_in_window / span_s, 6) if span_s > 0 else None
     # A command issued less than one timeout before the end had no fair chance to finish: it is
     # still in flight, neither a success nor a failure (closed loops always end with some).
