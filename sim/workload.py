@@ -97,23 +97,27 @@ class Client:
 class LeaderClient(Client):
     """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout.
 
-    Each command remembers where it was last sent. A timeout moves that command on to the next
-    node, and moves the shared belief only if the silent node was the believed leader: many
-    commands time out together when a node crashes, and letting each of them advance one shared
-    pointer would walk new commands onto other crashed nodes.
+    Each command remembers where it was last sent. A first timeout re-sends it to the same node
+    (one lost message is likelier than a crash, and a retry that lands on a follower costs a
+    redirect); a second one in a row moves that command on to the next node, and moves the
+    shared belief only if the silent node was the believed leader: many commands time out
+    together when a node crashes, and letting each of them advance one shared pointer would
+    walk new commands onto other crashed nodes.
     """
+
+    SILENCES_BEFORE_MOVING: ClassVar[int] = 2
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         super().__init__(ctx, sim)
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
-        self.pending: dict[str, tuple[str, str]] = {}  # cmd_id -> (op, node it was last sent to)
+        self.pending: dict[str, tuple[str, str, int]] = {}  # cmd_id -> (op, node last sent to, its timeouts in a row)
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
         self._send(cmd_id, op, self.leader)
 
-    def _send(self, cmd_id: str, op: str, target: str) -> None:
-        self.pending[cmd_id] = (op, target)
+    def _send(self, cmd_id: str, op: str, target: str, silences: int = 0) -> None:
+        self.pending[cmd_id] = (op, target, silences)
         self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
         self.arm(cmd_id)
 
@@ -130,14 +134,17 @@ class LeaderClient(Client):
             self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
 
     def on_timer(self, name: str) -> None:
-        """No answer in time: try the node after the one that stayed silent."""
+        """No answer in time: ask the same node again, or after repeated silence the next one."""
         if name not in self.pending:
             return
-        op, silent = self.pending[name]
+        op, silent, silences = self.pending[name]
+        self.retrying(name)
+        if silences + 1 < self.SILENCES_BEFORE_MOVING:
+            self._send(name, op, silent, silences + 1)
+            return
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following
-        self.retrying(name)
         self._send(name, op, following)
 
 
