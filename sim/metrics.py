@@ -1,16 +1,29 @@
-"""The summary of one run, computed from its tables (never from a protocol's own bookkeeping)."""
+"""The summary of one run, computed from its tables (never from a protocol's own bookkeeping).
+
+Latency and throughput are measured over a window: by default from the moment the mechanism
+could first decide a command (its `ready_at`, e.g. the first leader elected) to the end of the
+workload, so that start-up is not reported as the mechanism's latency. The summary says what
+the window was and how many commands it left out. Message costs and liveness cover the whole run.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sim.checkers.agreement import faulty_nodes
 from sim.records import percentiles
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.protocols.base import Protocol
     from sim.records import RunTables
     from sim.scenario import Scenario
+    from sim.workload import WorkloadConfig
+
+DEFAULT_TIMEOUT_MS = 500.0
+"""The workload's first-attempt timeout when a scenario has no workload to take it from."""
 
 
 def _num(value: Any) -> Any:
@@ -22,15 +35,93 @@ def _num(value: Any) -> Any:
     return value
 
 
+def _workload_config(scenario: Scenario, protocol_cls: type[Protocol]) -> WorkloadConfig | None:
+    """The scenario's workload settings, parsed (the resolved scenario keeps them as text)."""
+    from sim.workload import workload_kinds  # late: workload imports the scenario models
+
+    if scenario.workload is None:
+        return None
+    data = scenario.workload.model_dump()
+    kind = workload_kinds(protocol_cls).get(data.get("kind", ""))
+    return kind.Config.model_validate(data) if kind is not None else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measurement window in simulated ms, and why it starts where it does."""
+
+    start: float
+    end: float
+    reason: str
+
+    def contains(self, times: pd.Series) -> pd.Series:
+        """Which of `times` fall in [start, end)."""
+        return (times >= self.start) & (times < self.end)
+
+
+def measurement_window(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol]) -> Window:
+    """The window the scenario asks for (`measure:`), defaulting to mechanism ready .. workload end."""
+    measure = scenario.measure
+    workload = _workload_config(scenario, protocol_cls)
+    end = measure.until if measure.until is not None else (workload.until if workload is not None else None)
+    end = min(float(end), scenario.duration) if end is not None else scenario.duration
+    if measure.from_ != "ready":
+        return Window(float(measure.from_), end, "measure.from")
+    ready = protocol_cls.ready_at(tables, scenario)
+    if ready is None:
+        return Window(0.0, end, "never ready: whole run")
+    what = f"first {protocol_cls.ready_event} event" if protocol_cls.ready_event else "start"
+    return Window(min(float(ready), end), end, f"ready: {what}")
+
+
+def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decided: set[str], timeout: float) -> dict[str, Any]:
+    """Window, latency (all measured commands, and those answered at their first attempt), retries, throughput."""
+    requests = tables.requests
+    retries = requests["retries"] if "retries" in requests else None
+    measured = requests[window.contains(requests["submit_ms"])]
+    done = measured[measured["done_ms"].notna()]
+    span_s = (window.end - window.start) / 1000.0
+    out: dict[str, Any] = {
+        "measure_from_ms": window.start,
+        "measure_until_ms": window.end,
+        "measure_from": window.reason,
+        "commands_measured": len(measured),
+        "commands_before_window": int((requests["submit_ms"] < window.start).sum()),
+        "commands_after_window": int((requests["submit_ms"] >= window.end).sum()),
+    }
+    out.update(percentiles(done["latency_ms"], "latency_ms"))
+    first = done[done["retries"] == 0] if retries is not None else done
+    out.update(percentiles(first["latency_ms"], "latency_first_attempt_ms"))
+    out["retries"] = int(retries.sum()) if retries is not None else 0
+    out["retried_fraction"] = round(1 - len(first) / len(done), 6) if len(done) else None
+    # Commands left over from the warm-up finish in a burst once the mechanism is ready: not throughput.
+    completed_in_window = int((window.contains(requests["done_ms"]) & (requests["submit_ms"] >= window.start)).sum())
+    out["throughput_per_s"] = round(completed_in_window / span_s, 6) if span_s > 0 else None
+    # A command issued less than one timeout before the end had no fair chance to finish: it is
+    # still in flight, neither a success nor a failure (closed loops always end with some).
+    young = requests["submit_ms"] > scenario.duration - timeout
+    undecided = ~requests["cmd_id"].isin(decided) & requests["done_ms"].isna()
+    in_flight = young & undecided
+    out["in_flight_at_end"] = int(in_flight.sum())
+    counted = requests[~in_flight]
+    out["liveness"] = round(float(counted["cmd_id"].isin(decided).mean()), 6) if len(counted) else None
+    return out
+
+
 def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol], wall_time_s: float) -> dict[str, Any]:
     """Flat headline metrics: the keys every mechanism has, then the mechanism's own."""
     decisions, requests, messages = tables.decisions, tables.requests, tables.messages
     faulty = faulty_nodes(tables)
     honest = decisions[~decisions["node"].isin(faulty)] if faulty else decisions
     decided_slots = int(honest["slot"].nunique()) if not honest.empty else 0
-    decided_cmds = set(honest["value"]) if not honest.empty else set()
-    submitted = len(requests)
+    decided_values = set(honest["value"]) if not honest.empty else set()
+    # Client commands an honest node decided: no-ops and null requests are not commands.
+    decided_cmds = decided_values & set(requests["cmd_id"])
     sent = int(messages["sent"].sum())
+    window = measurement_window(tables, scenario, protocol_cls)
+    workload = _workload_config(scenario, protocol_cls)
+    timeout = workload.timeout if workload is not None else DEFAULT_TIMEOUT_MS
+    clients = client_metrics(tables, scenario, window, decided_cmds, timeout)
     summary: dict[str, Any] = {
         "name": scenario.name,
         "mechanism": scenario.mechanism,
@@ -38,19 +129,20 @@ def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol
         "seed": scenario.seed,
         "duration_ms": scenario.duration,
         "decisions": decided_slots,
-        "commands_submitted": submitted,
+        "commands_submitted": len(requests),
         "commands_completed": int(requests["done_ms"].notna().sum()),
+        "commands_committed": len(decided_cmds),
     }
-    summary.update(percentiles(requests["latency_ms"], "latency_ms"))
+    summary.update(clients)
     summary.update(
         {
             "messages_sent": sent,
             "messages_delivered": int(messages["delivered"].sum()),
             "messages_dropped": int(messages["dropped"].sum()),
             "bytes_sent": int(messages["bytes_sent"].sum()),
+            "messages_per_command": round(sent / len(decided_cmds), 6) if decided_cmds else None,
             "messages_per_decision": round(sent / decided_slots, 6) if decided_slots else None,
             "safety_violations": len(tables.violations),
-            "liveness": round(sum(1 for c in requests["cmd_id"] if c in decided_cmds) / submitted, 6) if submitted else None,
         }
     )
     summary.update(tables.counters)

@@ -15,7 +15,7 @@ TRACE_COLUMNS = ("send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "f
 DECISION_COLUMNS = ("time_ms", "node", "slot", "value", "incarnation")
 EVENT_COLUMNS = ("time_ms", "node", "kind")
 VIOLATION_COLUMNS = ("time_ms", "nodes", "rule", "detail")
-REQUEST_COLUMNS = ("cmd_id", "client", "submit_ms", "done_ms", "latency_ms")
+REQUEST_COLUMNS = ("cmd_id", "client", "submit_ms", "done_ms", "latency_ms", "retries")
 
 
 PAIR_COUNT_LIMIT = 1000
@@ -124,13 +124,19 @@ class Recorder:
 
     def request_submitted(self, cmd_id: str, client: str, time_ms: float) -> None:
         """A client issued a command."""
-        self.requests[cmd_id] = [cmd_id, client, time_ms, float("nan")]
+        self.requests[cmd_id] = [cmd_id, client, time_ms, float("nan"), 0]
 
     def request_done(self, cmd_id: str, time_ms: float) -> None:
         """A client got its answer (the first time only)."""
         row = self.requests.get(cmd_id)
         if row is not None and row[3] != row[3]:  # NaN: not done yet
             row[3] = time_ms
+
+    def request_retry(self, cmd_id: str) -> None:
+        """A client timed out waiting for `cmd_id` and sent it again."""
+        row = self.requests.get(cmd_id)
+        if row is not None:
+            row[4] += 1
 
 
 def _frame(rows: list[dict[str, Any]], fixed: tuple[str, ...]) -> pd.DataFrame:
@@ -162,8 +168,9 @@ class RunTables:
         for col in ("sent", "delivered", "dropped", "bytes_sent"):
             messages[col] = messages[col].astype("int64")
         events = _frame(rec.events, EVENT_COLUMNS)
-        requests = pd.DataFrame(list(rec.requests.values()), columns=list(REQUEST_COLUMNS[:4]))
+        requests = pd.DataFrame([row[:4] for row in rec.requests.values()], columns=list(REQUEST_COLUMNS[:4]))
         requests["latency_ms"] = requests["done_ms"] - requests["submit_ms"]
+        requests["retries"] = pd.Series([row[4] for row in rec.requests.values()], dtype="int64")
         trace = pd.DataFrame(rec.trace, columns=TRACE_COLUMNS) if rec.trace_on else None
         return cls(decisions, messages, events, requests, trace, dict(sorted(rec.counters.items())))
 

@@ -59,7 +59,7 @@ class RunResult:
 
     @property
     def requests(self) -> pd.DataFrame:
-        """Client commands: cmd_id, client, submit_ms, done_ms, latency_ms."""
+        """Client commands: cmd_id, client, submit_ms, done_ms, latency_ms, retries (timeouts that re-sent it)."""
         return self.tables.requests
 
     @property

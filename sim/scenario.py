@@ -217,6 +217,47 @@ class WorkloadSpec(BaseModel):
     kind: str = "poisson"
 
 
+def _ready_or_duration(value: object) -> object:
+    if value == "ready":
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"expected 'ready' or a duration such as '2s', got {value!r}") from None
+
+
+def _ready_or_ms(value: float | str) -> str:
+    return value if isinstance(value, str) else format_ms(value)
+
+
+ReadyOrMs = Annotated[float | Literal["ready"], BeforeValidator(_ready_or_duration), PlainSerializer(_ready_or_ms, return_type=str)]
+
+
+class MeasureSpec(Strict):
+    """The measurement window of latency and throughput.
+
+    `from: ready` (the default) starts it when the mechanism can first decide a command (e.g. its
+    first leader is elected), so start-up is not mistaken for the mechanism's latency; `until`
+    defaults to the end of the workload (or of the run).
+    """
+
+    from_: ReadyOrMs = Field(default="ready", alias="from")
+    until: Annotated[Ms, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MeasureSpec:
+        if self.until is not None and not isinstance(self.from_, str) and self.until <= self.from_:
+            raise ValueError("'until' must be after 'from'")
+        return self
+
+    @field_validator("from_")
+    @classmethod
+    def _non_negative(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value < 0:
+            raise ValueError("must be 'ready' or a duration >= 0")
+        return value
+
+
 class CryptoSpec(Strict):
     """CPU time a node spends signing each message it sends and verifying each it receives."""
 
@@ -243,6 +284,7 @@ class Scenario(Strict):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = Field(default_factory=list)
     workload: WorkloadSpec | None = Field(default_factory=WorkloadSpec)
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
     crypto: CryptoSpec | None = None
     storage: StorageSpec | None = None
 

@@ -72,6 +72,11 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             raise first_error(source, err, "workload") from None
         scenario.workload = type(scenario.workload).model_validate(wl_config.model_dump(mode="json", exclude_none=True))
 
+    for name, value in (("from", scenario.measure.from_), ("until", scenario.measure.until)):
+        if isinstance(value, float) and value > scenario.duration:
+            end = format_ms(scenario.duration)
+            raise ScenarioError(source, f"measure.{name}", f"{format_ms(value)} is after the end of the run ({end})")
+
     known = set(scenario.node_names)
     for i, link in enumerate(scenario.network.links):
         _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
 from sim.scenario import Ms, PerSecond
@@ -21,12 +21,25 @@ if TYPE_CHECKING:
 
 
 class Client:
-    """Client logic: turns submitted commands into messages and notices when they are done."""
+    """Client logic: turns submitted commands into messages and notices when they are done.
+
+    Retries follow TCP's retransmission timer (RFC 6298): the first attempt of a command waits
+    the client's current timeout, which with `adaptive` is estimated from the round trips of
+    commands answered at their first attempt (Karn's rule: a retried command's round trip is
+    ambiguous); each retry waits `backoff` times longer, up to `max_timeout`, with `jitter` so
+    that clients stranded together do not retry in lockstep.
+    """
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         self.ctx = ctx
         self.nodes = list(sim.node_names)
-        self.timeout = sim.workload.config.timeout
+        self.retry = sim.workload.config
+        self.timeout = self.retry.timeout
+        self._srtt: float | None = None
+        self._rttvar = 0.0
+        self._attempt: dict[str, int] = {}  # cmd_id -> retries so far
+        self._wait: dict[str, float] = {}  # cmd_id -> its current timeout, before jitter
+        self._first_sent: dict[str, float] = {}
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Issue a new command."""
@@ -38,29 +51,75 @@ class Client:
     def on_timer(self, name: str) -> None:
         """A retry timer fired."""
 
+    def arm(self, cmd_id: str) -> None:
+        """(Re)start `cmd_id`'s retry timer: the client's timeout at first, backed off once per retry."""
+        wait = self._wait.setdefault(cmd_id, self.timeout)
+        self._first_sent.setdefault(cmd_id, self.ctx.now)
+        jitter = self.retry.jitter
+        if self._attempt.get(cmd_id) and jitter:
+            wait *= self.ctx.rng.uniform(1.0 - jitter, 1.0 + jitter)
+        self.ctx.set_timer(cmd_id, wait)
+
+    def retrying(self, cmd_id: str) -> None:
+        """`cmd_id` timed out and goes out again: count the retry and back off.
+
+        Only this command's next attempt waits `backoff` times longer. TCP also backs off the
+        timeout of every new segment (RFC 6298, 5.5) because its losses signal congestion; here
+        commands are independent and losses mostly random, and backing off new commands too left
+        late commands unsent at 30% loss.
+        """
+        cfg = self.retry
+        self._attempt[cmd_id] = self._attempt.get(cmd_id, 0) + 1
+        self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
+        self.ctx.sim.recorder.request_retry(cmd_id)
+
+    def finish(self, cmd_id: str) -> None:
+        """`cmd_id` has its answer: stop its timer, learn from its round trip, report it done."""
+        self.ctx.cancel_timer(cmd_id)
+        retries = self._attempt.pop(cmd_id, 0)
+        self._wait.pop(cmd_id, None)
+        sent = self._first_sent.pop(cmd_id, None)
+        if self.retry.adaptive and retries == 0 and sent is not None:
+            self._observe(self.ctx.now - sent)
+        self.ctx.complete(cmd_id)
+
+    def _observe(self, rtt: float) -> None:
+        # RFC 6298 section 2 with alpha = 1/8, beta = 1/4.
+        if self._srtt is None:
+            self._srtt, self._rttvar = rtt, rtt / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - rtt)
+            self._srtt = 0.875 * self._srtt + 0.125 * rtt
+        cfg = self.retry
+        self.timeout = min(max(self._srtt + 4 * self._rttvar, cfg.min_timeout), cfg.max_timeout)
+
 
 class LeaderClient(Client):
     """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout.
 
-    Each command remembers where it was last sent. A timeout moves that command on to the next
-    node, and moves the shared belief only if the silent node was the believed leader: many
-    commands time out together when a node crashes, and letting each of them advance one shared
-    pointer would walk new commands onto other crashed nodes.
+    Each command remembers where it was last sent. A first timeout re-sends it to the same node
+    (one lost message is likelier than a crash, and a retry that lands on a follower costs a
+    redirect); a second one in a row moves that command on to the next node, and moves the
+    shared belief only if the silent node was the believed leader: many commands time out
+    together when a node crashes, and letting each of them advance one shared pointer would
+    walk new commands onto other crashed nodes.
     """
+
+    SILENCES_BEFORE_MOVING: ClassVar[int] = 2
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         super().__init__(ctx, sim)
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
-        self.pending: dict[str, tuple[str, str]] = {}  # cmd_id -> (op, node it was last sent to)
+        self.pending: dict[str, tuple[str, str, int]] = {}  # cmd_id -> (op, node last sent to, its timeouts in a row)
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
         self._send(cmd_id, op, self.leader)
 
-    def _send(self, cmd_id: str, op: str, target: str) -> None:
-        self.pending[cmd_id] = (op, target)
+    def _send(self, cmd_id: str, op: str, target: str, silences: int = 0) -> None:
+        self.pending[cmd_id] = (op, target, silences)
         self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
-        self.ctx.set_timer(cmd_id, self.timeout)
+        self.arm(cmd_id)
 
     def on_message(self, src: str, msg: Message) -> None:
         """Complete on success; on a redirect, go where the node points."""
@@ -68,18 +127,21 @@ class LeaderClient(Client):
             return
         if msg.ok:
             del self.pending[msg.cmd_id]
-            self.ctx.cancel_timer(msg.cmd_id)
             self.leader = src
-            self.ctx.complete(msg.cmd_id)
+            self.finish(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
             self.leader = msg.leader
             self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
 
     def on_timer(self, name: str) -> None:
-        """No answer in time: try the node after the one that stayed silent."""
+        """No answer in time: ask the same node again, or after repeated silence the next one."""
         if name not in self.pending:
             return
-        op, silent = self.pending[name]
+        op, silent, silences = self.pending[name]
+        self.retrying(name)
+        if silences + 1 < self.SILENCES_BEFORE_MOVING:
+            self._send(name, op, silent, silences + 1)
+            return
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following
@@ -94,8 +156,27 @@ class WorkloadConfig(BaseModel):
     clients: Annotated[int, Field(ge=1)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
     timeout: Annotated[Ms, Field(gt=0)] = 500.0
+    """A first attempt's timeout before the client has timed any reply (RFC 6298 starts at 1s)."""
+    adaptive: bool = True
+    """Estimate the timeout from measured round trips (srtt + 4 rttvar), as TCP does."""
+    min_timeout: Annotated[Ms, Field(gt=0)] = 100.0
+    """Floor of the estimated timeout, so that ordinary jitter does not trigger retries."""
+    max_timeout: Annotated[Ms, Field(gt=0)] = 10_000.0
+    """Ceiling of any timeout, backed off or estimated."""
+    backoff: Annotated[float, Field(ge=1)] = 2.0
+    """Each retry of the same command waits this many times longer than the previous attempt."""
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Retry timeouts are scaled by a uniform factor in [1 - jitter, 1 + jitter]."""
     start: Ms = 0.0
     until: Ms | None = None
+
+    @model_validator(mode="after")
+    def _timeouts_ordered(self) -> WorkloadConfig:
+        if not self.min_timeout <= self.max_timeout:
+            raise ValueError("min_timeout must not exceed max_timeout")
+        if self.timeout > self.max_timeout:
+            raise ValueError("timeout must not exceed max_timeout")
+        return self
 
 
 class Workload:

@@ -110,7 +110,7 @@ def test_figures_are_labelled_and_survive_empty_tables(empty: bool) -> None:
     """Every figure has a title and axis labels, with data or without."""
     rng = np.random.default_rng(0)
     n = 0 if empty else 50
-    requests = pd.DataFrame({"cmd_id": [f"c{i}" for i in range(n)], "client": "client0", "submit_ms": 0.0, "done_ms": 0.0})
+    requests = pd.DataFrame({"cmd_id": [f"c{i}" for i in range(n)], "client": "client0", "submit_ms": 0.0, "done_ms": 0.0, "retries": 0})
     requests["latency_ms"] = rng.lognormal(3, 1, n)
     requests = requests[list(REQUEST_COLUMNS)]
     messages = pd.DataFrame([("ping", "n0", "n1", 5, 4, 1, 240)][: 0 if empty else 1], columns=MESSAGE_COLUMNS)

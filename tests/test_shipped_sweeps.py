@@ -55,3 +55,18 @@ def test_every_shipped_sweep_runs_trimmed(path, tmp_path):
     assert result.failed == 0 and result.executed == len(sweep.tasks) >= 2
     assert (result.runs["safety_violations"] == 0).all()
     assert (tmp_path / "out" / "runs.parquet").exists() and (tmp_path / "out" / "summary.parquet").exists()
+
+
+def test_capacity_sweep_shows_saturation(tmp_path):
+    """At the low end of the capacity sweep throughput follows the offered load; at the high end it falls short and latency climbs."""
+    data = yaml.safe_load((SWEEPS / "capacity.yaml").read_text())
+    rates = data["grid"]["workload.rate"]
+    data["grid"] = {**data["grid"], "workload.rate": [rates[0], rates[-1]]}
+    data["replicates"] = 1
+    runs = run_sweep(build_sweep(data, "capacity (ends)", SWEEPS), out=tmp_path / "out", jobs=1, quiet=True).runs
+    runs["offered_per_s"] = runs["commands_measured"] / (runs["measure_until_ms"] - runs["measure_from_ms"]) * 1000
+    for mechanism, rows in runs.groupby("mechanism"):
+        low, high = rows.sort_values("workload.rate").to_dict("records")
+        assert low["throughput_per_s"] == pytest.approx(low["offered_per_s"], rel=0.1), mechanism
+        assert high["throughput_per_s"] < 0.9 * high["offered_per_s"], mechanism
+        assert high["latency_ms_p99"] > 3 * low["latency_ms_p99"] and high["retries"] > low["retries"], mechanism

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 CLIENT_KINDS = ("client_request", "client_reply")
+BACKGROUND_KINDS = ("digest", "rumor_poll")
+"""Messages a node sends every round whether or not anything was written: anti-entropy's
+digests and pull rumor mongering's polls. Everything else gossip sends carries (or answers)
+a write, and is the cost of spreading it."""
 LEVELS = (("50pct", 0.5), ("90pct", 0.9), ("99pct", 0.99), ("all", 1.0))
 
 
@@ -222,7 +226,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def gossip_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
-    """Spread times (ms and rounds) to 50/90/99/100% of reachable live nodes, residue, per-node costs."""
+    """Spread times (ms and rounds) to 50/90/99/100% of reachable live nodes, residue, background and spreading costs."""
     cfg = _config(scenario)
     spread = _spread(tables, scenario, cfg.interval)
     summary: dict[str, Any] = {}
@@ -238,6 +242,17 @@ def gossip_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     n = scenario.n
     summary["messages_per_node"] = round(float(gossip["sent"].sum()) / n, 6)
     summary["bytes_per_node"] = round(float(gossip["bytes_sent"].sum()) / n, 6)
+    # The totals above grow with the run's length; split them into the rounds' background cost
+    # (per node and round) and the cost of spreading each write (per write, and per node).
+    background = gossip[gossip["type"].isin(BACKGROUND_KINDS)]
+    spread = gossip[~gossip["type"].isin(BACKGROUND_KINDS)]
+    rounds = scenario.duration / cfg.interval
+    summary["background_messages_per_node_per_round"] = round(float(background["sent"].sum()) / n / rounds, 6)
+    summary["background_bytes_per_node_per_round"] = round(float(background["bytes_sent"].sum()) / n / rounds, 6)
+    per_write = float(spread["sent"].sum()) / updates if updates else None
+    summary["spread_messages_per_write"] = round(per_write, 6) if per_write is not None else None
+    summary["spread_messages_per_write_per_node"] = round(per_write / n, 6) if per_write is not None else None
+    summary["spread_bytes_per_write"] = round(float(spread["bytes_sent"].sum()) / updates, 6) if updates else None
     summary["duplicates_per_node"] = round(tables.counters.get("gossip_duplicates", 0) / n, 6)
     # For an epidemic, "decided" means delivered everywhere it can go: the fraction of writes
     # that reached every live node able to reach the writer (a newer write of the key counts).

@@ -76,18 +76,18 @@ class UpdateClient(Client):
     def _send(self, cmd_id: str) -> None:
         node, op = self.pending[cmd_id]
         self.ctx.send(node, ClientRequest(self.ctx.name, cmd_id, op))
-        self.ctx.set_timer(cmd_id, self.timeout)
+        self.arm(cmd_id)
 
     def on_message(self, src: str, msg: Message) -> None:
         """The node applied the write."""
         if isinstance(msg, ClientReply) and msg.ok and msg.cmd_id in self.pending:
             del self.pending[msg.cmd_id]
-            self.ctx.cancel_timer(msg.cmd_id)
-            self.ctx.complete(msg.cmd_id)
+            self.finish(msg.cmd_id)
 
     def on_timer(self, name: str) -> None:
         """No answer: the write belongs to that node, so ask it again."""
         if name in self.pending:
+            self.retrying(name)
             self._send(name)
 
 

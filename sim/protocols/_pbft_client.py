@@ -36,7 +36,7 @@ class PbftClient(Client):
         self.pending[cmd_id] = request
         self.replies[cmd_id] = {}
         self.ctx.send(self.nodes[self.view % len(self.nodes)], request)
-        self.ctx.set_timer(cmd_id, self.timeout)
+        self.arm(cmd_id)
 
     def on_message(self, src: str, msg: Message) -> None:
         """Collect replies; f+1 with the same result from different replicas complete the request."""
@@ -49,14 +49,14 @@ class PbftClient(Client):
             # f+1 matching replies include one from a correct replica, so the result is right.
             self.view = max(self.view, sorted(matching)[len(matching) - self.f - 1])
             del self.pending[msg.cmd_id], self.replies[msg.cmd_id]
-            self.ctx.cancel_timer(msg.cmd_id)
-            self.ctx.complete(msg.cmd_id)
+            self.finish(msg.cmd_id)
 
     def on_timer(self, name: str) -> None:
         """No result in time: multicast the request to all replicas, and wait again."""
         request = self.pending.get(name)
         if request is None:
             return
+        self.retrying(name)
         for node in self.nodes:
             self.ctx.send(node, request)
-        self.ctx.set_timer(name, self.timeout)
+        self.arm(name)

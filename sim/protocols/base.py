@@ -127,6 +127,9 @@ class Protocol:
     """Byzantine behaviours that make sense for this mechanism; others are refused at load time."""
     tolerates: ClassVar[str] = ""
     """The faults this mechanism survives, e.g. "crash f<n/2" (shown by `consim list` and `consim compare`)."""
+    ready_event: ClassVar[str | None] = None
+    """The event kind that first shows the mechanism able to decide client commands (e.g. "leader");
+    None: ready from the start. Latency and throughput are measured from then on (see `ready_at`)."""
 
     def __init__(self, ctx: Context, config: ProtocolConfig) -> None:
         self.ctx = ctx
@@ -189,6 +192,21 @@ class Protocol:
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
         """Mechanism-specific summary keys, computed from the run's tables."""
         return {}
+
+    @classmethod
+    def ready_at(cls, tables: Any, scenario: Scenario) -> float | None:
+        """When the mechanism could first decide a client command (ms); None if it never could.
+
+        The default reads `ready_event` from the events table: a leader-based protocol is ready
+        once its first leader is elected, not while the cluster is still starting up.
+        """
+        if cls.ready_event is None:
+            return 0.0
+        events = tables.events
+        if events.empty:
+            return None
+        times = events.loc[events["kind"] == cls.ready_event, "time_ms"]
+        return float(times.min()) if not times.empty else None
 
     @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:

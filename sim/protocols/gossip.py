@@ -111,6 +111,14 @@ class Rumor(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class RumorPoll(Rumor):
+    """Pull rumor mongering: a round's request for the receiver's hot rumors, carrying none.
+
+    Its own kind, so that a round's background polling is not counted as spreading a write.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class RumorFeedback(Message):
     """Push rumor mongering with feedback: the pushed keys the receiver already knew."""
 
@@ -265,7 +273,8 @@ class Gossip(Protocol):
             return
         hot = self._hot_entries()
         if self.pulling:
-            send(peer, Rumor(hot if self.pushing else (), self._digest()))
+            entries = hot if self.pushing else ()
+            send(peer, Rumor(entries, self._digest()) if entries else RumorPoll((), self._digest()))
         elif hot:
             send(peer, Rumor(hot))
         if self.pushing and hot and not self.config.feedback:
@@ -350,8 +359,8 @@ class Gossip(Protocol):
             self._apply(msg.entries)
             if msg.wants:
                 self.ctx.send(src, Updates(tuple(self._entry(k) for k in msg.wants if k in self.store)))
-        elif type(msg) is Rumor:
-            self._on_rumor(src, msg)
+        elif type(msg) is Rumor or type(msg) is RumorPoll:
+            self._on_rumor(src, msg)  # type: ignore[arg-type]
         elif type(msg) is RumorFeedback:
             for key in msg.needless:
                 self._contact(key)
@@ -387,4 +396,4 @@ class Gossip(Protocol):
             self.ctx.send(src, Rumor(give, None, reply_needless))
 
 
-__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "Updates", "newer"]
+__all__ = ["Digest", "Gossip", "GossipConfig", "Rumor", "RumorFeedback", "RumorPoll", "Updates", "newer"]

@@ -283,3 +283,23 @@ def test_large_runs_count_messages_per_sender_not_per_pair():
     gossip = result.messages[~result.messages["type"].isin(["client_request", "client_reply"])]
     assert set(gossip["dst"]) == {"*"} and len(gossip) <= 2 * (PAIR_COUNT_LIMIT + 1)
     assert int(gossip["sent"].sum()) == int(gossip["delivered"].sum()) > PAIR_COUNT_LIMIT
+
+
+@pytest.mark.parametrize("style", [{"style": "anti_entropy", "mode": "pushpull"}, {"style": "rumor", "mode": "pull", "k": 2}])
+def test_spreading_cost_does_not_grow_with_the_run(style):
+    """Issue 9: messages_per_node doubled from a 3 s to a 6 s run with the same spread; the per-write cost does not."""
+    data = load_scenario(SCENARIOS / "gossip-push-1000.yaml").resolved()
+    data = {**data, "nodes": 200, "protocol": {**data["protocol"], **style}}
+    short, long = (run(scenario_from_dict({**data, "duration": d})).summary for d in ("3s", "6s"))
+    assert long["messages_per_node"] > 1.5 * short["messages_per_node"]
+    assert long["spread_messages_per_write"] == short["spread_messages_per_write"] > 0
+    # Every node starts `fanout` (here 1) background exchanges per round, however long the run.
+    for s in (short, long):
+        assert s["background_messages_per_node_per_round"] == pytest.approx(1.0, rel=0.05)
+
+
+def test_push_rumor_mongering_has_no_background_traffic():
+    """Push rumor mongering sleeps between rumors: every message it sends spreads the write."""
+    s = summary("gossip-rumor-k1")
+    assert s["background_messages_per_node_per_round"] == 0.0
+    assert s["spread_messages_per_write_per_node"] == pytest.approx(s["messages_per_node"], rel=1e-6)

@@ -54,6 +54,7 @@ class MultiPaxos(LearnerMixin, Protocol):
 
     Config = MultiPaxosConfig
     tolerates: ClassVar[str] = "crash f<n/2"
+    ready_event: ClassVar[str | None] = "leader"  # commands wait for a leader that has finished phase 1
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "corrupt")
     config: MultiPaxosConfig
 

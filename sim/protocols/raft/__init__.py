@@ -45,6 +45,7 @@ class Raft(Election, Replication, Protocol):
 
     Config = RaftConfig
     tolerates = "crash f<n/2"
+    ready_event = "leader"  # nothing commits before the first leader is elected
     config: RaftConfig
     byzantine_behaviours = ("silent", "omit", "delay", "replay", "forge", "equivocate", "double_vote")
 
