@@ -56,7 +56,8 @@ def replace_regions(text: str, bodies: dict[str, str]) -> str:
         name = match["name"]
         if name not in bodies:
             return match[0]
-        return f"<!-- generated: {name} -->\n{bodies[name]}\n<!-- /generated -->"
+        body = f"{bodies[name]}\n" if bodies[name] else ""
+        return f"<!-- generated: {name} -->\n{body}<!-- /generated -->"
 
     return MARKER.sub(swap, text)
 
