@@ -65,7 +65,6 @@ def test_readme_region_matches_the_code(region: docs.Region, session: Session) -
     """The region's text is what the current code produces from the shipped scenarios."""
     expected = region.render(session)
     actual = docs.regions_in(README)[region.name]
-    assert actual == expected, (
-        f"README.md region {region.name!r} no longer matches what the code produces; {docs.FIX}.\n"
-        + docs.diff(region.name, actual, expected)
+    assert actual == expected, f"README.md region {region.name!r} no longer matches what the code produces; {docs.FIX}.\n" + docs.diff(
+        region.name, actual, expected
     )

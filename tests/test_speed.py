@@ -62,3 +62,27 @@ def _imported_by(code: str) -> set[str]:
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     return set(out.stdout.split())
+
+
+HEAVY = {"pandas", "numpy", "matplotlib", "pydantic", "simpy", "networkx", "pyarrow"}
+
+
+def test_help_imports_none_of_the_heavy_libraries() -> None:
+    """`consim --help` (and `import sim`) load no pandas, numpy, matplotlib or pydantic: they start in a fraction of a second."""
+    assert not HEAVY & _imported_by("import sim")
+    assert not HEAVY & _imported_by("from sim.cli import app; app(['--help'], standalone_mode=False)")
+
+
+def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
+    """Plots are drawn with Agg although matplotlib is imported only once a command draws."""
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "scenarios/raft-steady.yaml", "--set", "duration=300ms", "--out", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "TkAgg", "DISPLAY": ""},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {"latency_cdf.png", "timeline.png"}
