@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import sim.runner as runner
@@ -86,3 +87,47 @@ def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend
     )
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (out / "plots").glob("*.png")} >= {"latency_cdf.png", "timeline.png"}
+
+
+def test_batches_cover_every_task_with_a_few_runs_each() -> None:
+    """A worker call runs 1 to 4 tasks, about four calls per worker."""
+    from sim.sweep.execute import batch_size
+
+    assert batch_size(1, 2) == 1 and batch_size(15, 2) == 2 and batch_size(80, 2) == 4 and batch_size(1000, 8) == 4
+    assert all(1 <= batch_size(n, j) <= 4 for n in range(1, 200) for j in range(1, 9))
+
+
+def test_workers_are_forked_only_while_the_parent_has_no_other_thread() -> None:
+    """On Linux a single-threaded parent forks its workers (they inherit the imports); with a thread alive it does not."""
+    import threading
+
+    from sim.sweep.execute import _pool_context
+
+    if sys.platform != "linux" or threading.active_count() > 1:
+        pytest.skip("fork is chosen only on Linux with no other thread running")
+    assert _pool_context().get_start_method() == "fork"
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        assert _pool_context().get_start_method() != "fork"
+    finally:
+        stop.set()
+        helper.join()
+
+
+def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> None:
+    """A sweep on two workers, several runs per call, gives exactly the rows of the same sweep run in this process."""
+    from sim.sweep import build_sweep, run_sweep
+
+    data = {
+        "name": "batched",
+        "base": str(SCENARIOS / "raft-steady.yaml"),
+        "set": {"duration": "400ms", "workload.until": "300ms"},
+        "grid": {"network.loss": [0.0, 0.1]},
+        "replicates": 6,
+    }
+    inline = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "one", jobs=1, quiet=True)
+    pooled = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
+    assert inline.executed == pooled.executed == 12 and pooled.failed == 0
+    pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), pooled.runs.drop(columns="wall_time_s"))
