@@ -34,6 +34,7 @@ bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pbft64.py
 	$(BIN)/python benchmarks/gossip10k.py
+	$(BIN)/python benchmarks/startup.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

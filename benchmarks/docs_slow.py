@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 import pandas as pd
-from docs_session import ROOT, RegionError, Session, column, num, pct, prose, sig, table, transcript
+from docs_session import ROOT, RegionError, Session, column, num, prose, sig, table, transcript
 
 from sim.sweep import SweepResult
 
@@ -71,7 +71,7 @@ def sweeps_table(s: Session) -> str:
     worst = live.index.levels[0].max()
     unsafe = int(column(loss.runs, "safety_violations", "raft-vs-multipaxos-loss/runs.parquet").sum())
     loss_text = (
-        f"{'both stay safe' if unsafe == 0 else f'{unsafe} violations'}; at {pct(worst)} loss liveness "
+        f"{'both stay safe' if unsafe == 0 else f'{unsafe} violations'}; at {100 * worst:g}% loss liveness "
         f"{sig(live[(worst, 'raft')])} (Raft) vs {sig(live[(worst, 'multipaxos')])} (Multi-Paxos), messages per decision "
         f"{sig(msgs[(worst, 'raft')])} vs {sig(msgs[(worst, 'multipaxos')])}"
     )
@@ -104,7 +104,7 @@ def pbft_loss(s: Session) -> str:
 
 # --- benchmarks (tier bench) --------------------------------------------------------------------
 
-BENCHMARKS = ("throughput", "pbft64", "gossip10k")
+BENCHMARKS = ("throughput", "pbft64", "gossip10k", "startup")
 
 
 def _bench(name: str) -> dict[str, object]:
