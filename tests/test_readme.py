@@ -37,7 +37,7 @@ def test_every_region_is_marked_once_and_known() -> None:
     """Each region the generator knows is marked exactly once in the README, and no marker names an unknown region."""
     present = docs.regions_in(README)
     assert sorted(present) == sorted(r.name for r in REGIONS), "README markers and benchmarks/docs_regions.py disagree"
-    assert README.count("<!-- generated:") == len(REGIONS) == README.count("<!-- /generated -->")
+    assert README.count("\n<!-- generated: ") == len(REGIONS) == README.count("\n<!-- /generated -->")
     assert all(r.tier in TIERS for r in REGIONS)
 
 
@@ -68,3 +68,24 @@ def test_readme_region_matches_the_code(region: docs.Region, session: Session) -
     assert actual == expected, f"README.md region {region.name!r} no longer matches what the code produces; {docs.FIX}.\n" + docs.diff(
         region.name, actual, expected
     )
+
+
+def test_docs_command_checks_then_rewrites_a_stale_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`docs.py --check` exits 1 on a stale region and shows its diff; `docs.py` rewrites it; then --check passes."""
+    stale = docs.replace_regions(README, {"voting-scenarios": "| stale | table |"})
+    readme = tmp_path / "README.md"
+    readme.write_text(stale, encoding="utf-8")
+    assert docs.main(["--check", "--only", "voting-scenarios", "--readme", str(readme)]) == 1
+    out, err = capsys.readouterr()
+    assert "-| stale | table |" in out and "make docs" in err
+    assert readme.read_text(encoding="utf-8") == stale  # --check writes nothing
+    assert docs.main(["--only", "voting-scenarios", "--readme", str(readme)]) == 0
+    assert docs.main(["--check", "--only", "voting-scenarios", "--readme", str(readme)]) == 0
+    assert docs.regions_in(readme.read_text(encoding="utf-8"))["voting-scenarios"] == docs.regions_in(README)["voting-scenarios"]
+
+
+def test_docs_command_refuses_an_unknown_region(tmp_path: Path) -> None:
+    """A marker naming a region the generator does not know is an error (exit 1), not silently kept."""
+    readme = tmp_path / "README.md"
+    readme.write_text(README + "\n<!-- generated: no-such-region -->\nx\n<!-- /generated -->\n", encoding="utf-8")
+    assert docs.main(["--check", "--only", "voting-scenarios", "--readme", str(readme)]) == 1
