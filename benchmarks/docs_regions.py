@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from docs_session import (
+    Facts,
     RegionError,
     Session,
     column,
@@ -274,9 +275,9 @@ def multipaxos_scenarios(s: Session) -> str:
     return table(HEADER, rows)
 
 
-def _views(facts: object) -> str:
-    count = facts["view_changes"]  # type: ignore[index]
-    return f"{count} view change{'' if count == 1 else 's'}"
+def _views(facts: Facts) -> str:
+    changes = facts["view_changes"]
+    return f"{changes} view change{'' if changes == 1 else 's'}"
 
 
 def pbft_scenarios(s: Session) -> str:
