@@ -1,4 +1,4 @@
-"""A 64-node PBFT run of 100 requests: wall time, messages per second and peak memory.
+"""A 64-node PBFT run of 100 requests: CPU time, messages per CPU second, ratio to the heapq loop, peak memory.
 
 Run: `python benchmarks/pbft64.py` (add `--requests N` to change the load).
 """
@@ -6,19 +6,20 @@ Run: `python benchmarks/pbft64.py` (add `--requests N` to change the load).
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 
-from common import heapq_rate, peak_rss_mb
+from common import cpu_timed, heapq_rate, peak_rss_mb, report
 
 from sim import run, scenario_from_dict
 
 
 def main() -> None:
+    """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--nodes", type=int, default=64)
     parser.add_argument("--tracemalloc", action="store_true", help="measure peak Python heap too (slower)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (what `make docs` reads)")
     args = parser.parse_args()
     scenario = scenario_from_dict(
         {
@@ -34,19 +35,33 @@ def main() -> None:
     baseline = heapq_rate(500_000)
     if args.tracemalloc:
         tracemalloc.start()
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    result = run(scenario)
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    result, cpu, wall = cpu_timed(lambda: run(scenario))
     s = result.summary
-    print(f"nodes={args.nodes} requests={s['commands_submitted']} completed={s['commands_completed']} violations={s['safety_violations']}")
-    print(f"messages={s['messages_sent']} wall={wall:.2f}s cpu={cpu:.2f}s")
-    print(f"messages/s (wall)={s['messages_sent'] / wall:,.0f} messages/s (cpu)={s['messages_sent'] / cpu:,.0f}")
-    print(f"bare heapq loop={baseline:,.0f} /s ratio (delivered/s wall)={s['messages_delivered'] / wall / baseline:.3f}")
-    print(f"peak RSS={peak_rss_mb():.0f} MB")
+    rate = s["messages_delivered"] / cpu
+    record = {
+        "benchmark": "pbft64",
+        "nodes": args.nodes,
+        "requests": s["commands_submitted"],
+        "completed": s["commands_completed"],
+        "messages": s["messages_delivered"],
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "rate": round(rate),
+        "baseline_rate": round(baseline),
+        "ratio": round(rate / baseline, 3),
+    }
+    record["text"] = (
+        f"{args.nodes}-node PBFT, {s['commands_completed']} of {s['commands_submitted']} requests: {s['messages_delivered']:,} "
+        f"messages in {cpu:.2f} s CPU, {rate:,.0f}/s, ratio {record['ratio']}; peak RSS {peak_rss_mb():,.0f} MB"
+    )
+    lines = [
+        f"nodes={args.nodes} requests={s['commands_submitted']} completed={s['commands_completed']} violations={s['safety_violations']}",
+        f"messages delivered={s['messages_delivered']:,} cpu={cpu:.2f}s wall={wall:.2f}s",
+        f"messages per CPU second={rate:,.0f}; bare heapq loop={baseline:,.0f}; ratio={record['ratio']:.3f}",
+    ]
     if args.tracemalloc:
-        print(f"peak traced heap={tracemalloc.get_traced_memory()[1] / 2**20:.0f} MB")
+        lines.append(f"peak traced heap={tracemalloc.get_traced_memory()[1] / 2**20:.0f} MB")
+    report(record, lines, args.json)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from sim.console import RunProgress, format_summary
-from sim.scenario import Scenario, ScenarioError
+from sim.errors import ScenarioError
+
+if TYPE_CHECKING:  # pydantic, pandas, numpy and matplotlib are imported by the commands that need them
+    from sim.scenario import Scenario
 
 EXIT_BAD_INPUT = 2
 EXIT_UNSAFE = 3
@@ -35,11 +39,13 @@ def use_headless_backend() -> None:
     """Draw with matplotlib's Agg backend: the CLI writes PNGs and must never need a display.
 
     Done here rather than in sim/plots.py so that notebooks importing the plots keep their
-    inline backend.
+    inline backend. Through the environment while matplotlib is not imported yet, so that
+    commands which draw nothing (`--help`, `validate`) do not pay for importing it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
 
 
 class ConsimGroup(TyperGroup):

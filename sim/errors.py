@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only a type here: importing pydantic would slow `consim --help`
+    from pydantic import ValidationError
 
 DELAY_DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal", "exponential", "pareto")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sim.checkers import run_checkers
 from sim.kernel import Simulation
@@ -12,6 +14,26 @@ from sim.protocols.base import Protocol
 from sim.records import RunTables
 from sim.results import RunResult
 from sim.scenario import Scenario
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the build and the run, then restore it.
+
+    A run allocates millions of short-lived objects that are almost never in cycles, and the
+    collector's repeated scans of them took 15-40% of a run (issue 13). Objects alive before
+    the run are frozen so that the collections after it do not rescan them either. Nothing the
+    simulation computes depends on when memory is reclaimed, so the outputs are unchanged.
+    """
+    was_enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def run(
@@ -31,8 +53,9 @@ def run(
 
     """
     started = time.perf_counter()  # wall time of the run itself; never read by the simulation
-    sim = Simulation(scenario, trace=trace, protocol_cls=protocol_cls)
-    sim.run(progress=progress)
+    with collector_paused():
+        sim = Simulation(scenario, trace=trace, protocol_cls=protocol_cls)
+        sim.run(progress=progress)
     wall = time.perf_counter() - started
     tables = RunTables.from_recorder(sim.recorder)
     tables.violations = run_checkers(tables, scenario, sim.protocol_cls)

@@ -61,37 +61,72 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def run_tasks(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    """Run several tasks in one worker call and return their rows (one round trip for the batch)."""
+    return [run_task(task) for task in tasks]
+
+
 def _inline(tasks: Sequence[Task]) -> Iterator[dict[str, Any]]:
     for task in tasks:
         yield run_task(task)
 
 
+def batch_size(tasks: int, jobs: int) -> int:
+    """Runs per worker call: about four calls per worker, at most four runs each.
+
+    Batches save a round trip per run; small ones keep the workers evenly loaded at the end
+    and lose little work to an interrupt.
+    """
+    return max(1, min(4, math.ceil(tasks / (4 * jobs))))
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork where that is safe, so workers start with consim imported; else a preloaded fork server.
+
+    A spawned worker pays the whole import of consim (seconds) before its first run, which made
+    `--jobs 2` slower than `--jobs 1` on short sweeps (issue 13). Forking copies the parent,
+    imports included, but is unsafe once the parent has threads (a notebook kernel, a Dask
+    client) and on macOS; there a fork server that imported the runner once forks the workers.
+    """
+    import threading
+
+    from sim import runner  # noqa: F401  (imported here so that forked workers inherit it)
+
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["sim.runner", "sim.sweep.execute"])
+    return ctx
+
+
 def _local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and on macOS
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
-    pending: set[Future[dict[str, Any]]] = set()
-    by_future: dict[Future[dict[str, Any]], Task] = {}
-    queue = list(tasks)
-    queue.reverse()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_ignore_sigint)
+    size = batch_size(len(tasks), jobs)
+    batches = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+    pending: set[Future[list[dict[str, Any]]]] = set()
+    by_future: dict[Future[list[dict[str, Any]]], list[Task]] = {}
+    batches.reverse()
     try:
-        # Keep only a few tasks in flight so an interrupt loses little and memory stays flat.
-        while queue or pending:
-            while queue and len(pending) < 2 * jobs:
-                task = queue.pop()
-                future = pool.submit(run_task, task)
+        # Keep only a few batches in flight so an interrupt loses little and memory stays flat.
+        while batches or pending:
+            while batches and len(pending) < 2 * jobs:
+                batch = batches.pop()
+                future = pool.submit(run_tasks, batch)
                 pending.add(future)
-                by_future[future] = task
+                by_future[future] = batch
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: by_future[f].point):
-                task = by_future.pop(future)
+            for future in sorted(done, key=lambda f: by_future[f][0].point):
+                batch = by_future.pop(future)
                 try:
-                    row = future.result()
+                    rows = future.result()
                 except Exception as exc:  # a worker process died (out of memory, killed, bad __main__)
+                    first = batch[0]
                     raise RuntimeError(
-                        f"a worker process died while running seed {task.seed} of grid point {task.point} "
-                        f"({type(exc).__name__}); finished rows are kept, run again to resume"
+                        f"a worker process died while running seed {first.seed} of grid point {first.point} "
+                        f"(in a batch of {len(batch)}; {type(exc).__name__}); finished rows are kept, run again to resume"
                     ) from exc
-                yield row
+                yield from rows
     except BaseException:
         for process in list(getattr(pool, "_processes", {}).values()):
             with contextlib.suppress(Exception):
