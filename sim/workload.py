@@ -93,7 +93,8 @@ class WorkloadConfig(BaseModel):
     kind: str
     clients: Annotated[int, Field(ge=1)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
-    timeout: Annotated[Ms, Field(gt=0)] = 500.0
+    timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(500ms, 4rtt)", validate_default=True)
+    """A client's retry timeout (default: 500ms, or 4 rtt on a slower network)."""
     start: Ms = 0.0
     until: Ms | None = None
 

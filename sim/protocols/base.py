@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from sim.scenario import Scenario
+    from sim.timing import NetworkTiming
     from sim.workload import Client
 
 NOOP = "noop"
@@ -162,6 +163,23 @@ class Protocol:
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Cross-field checks at load time: a list of (field path, problem); empty when fine."""
         return []
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """Load-time checks of this mechanism's timeouts against the network: (field path, problem) warnings.
+
+        Say what the setting must wait for, with its numbers, and the setting to change
+        (`sim.timing.shortfall` words it); a run with a warning goes ahead unless --strict-timing.
+        """
+        return []
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float | None:
+        """What one client command needs from submission to reply, in ms; None when clients never retry.
+
+        Checked against `workload.timeout`. The default is one round trip to a node.
+        """
+        return net.rtt
 
     @classmethod
     def checkers(cls) -> list[Any]:

@@ -32,6 +32,7 @@ from sim.protocols._multipaxos_messages import (
 from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.quorum import Quorums, flexible_problem
 from sim.scenario import Ms, Strict
+from sim.timing import NetworkTiming, leader_timing
 
 if TYPE_CHECKING:
     import random
@@ -53,8 +54,9 @@ class FlexibleQuorums(Strict):
 class MultiPaxosConfig(ProtocolConfig):
     """Multi-Paxos settings."""
 
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
-    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
+    heartbeat_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
+    election_timeout: tuple[Ms, Ms] = Field(default=("max(150ms, 5rtt)", "max(300ms, 10rtt)"), validate_default=True)
+    """A follower that hears no leader for a time drawn from [low, high] starts phase 1 (default: 150-300ms, or 5-10 rtt)."""
     quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"
     bootstrap: bool = True
     """The first node starts phase 1 at once (a designated initial leader), instead of waiting."""
@@ -392,6 +394,16 @@ class MultiPaxos(Protocol):
         if config.heartbeat_interval >= config.election_timeout[0]:
             problems.append(("protocol.heartbeat_interval", "must be shorter than the lowest election timeout"))
         return problems
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """Phase 1 needs a round trip; heartbeats must reach followers inside the election timeout."""
+        return leader_timing(config, net)
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float:
+        """To the leader and back (one rtt), plus the leader's phase-2 round trip to a quorum."""
+        return 2 * net.rtt
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:
