@@ -120,16 +120,18 @@ def check_out_dir(path: Path) -> None:
         raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
 
 
-def prepare_run(path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None) -> tuple[Scenario, Path]:
+def prepare_run(
+    path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None, strict_timing: bool = False
+) -> tuple[Scenario, Path]:
     """Load and validate a scenario and choose its run directory; nothing is written.
 
     Raises:
-        ScenarioError: for bad input of any kind.
+        ScenarioError: for bad input of any kind (with `strict_timing`, a timeout that does not fit the network).
 
     """
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(path, overrides or [], seed)
+    scenario = load_scenario(path, overrides or [], seed, strict_timing)
     target = out if out is not None else default_run_dir(scenario)
     check_out_dir(target)
     return scenario, target
@@ -164,18 +166,38 @@ def describe_outputs(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def validate_files(paths: list[Path]) -> list[tuple[Path, str | None]]:
+def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple[Path, str | None]]:
     """Each file with None when it is a valid scenario, else its one-line error."""
+    return [(path, error) for path, error, _ in check_files(paths, strict_timing)]
+
+
+def check_files(paths: list[Path], strict_timing: bool = False) -> list[tuple[Path, str | None, Scenario | None]]:
+    """Each file with its one-line error (None when valid) and the loaded scenario (None when not)."""
     from sim.scenario import load_scenario
 
-    results: list[tuple[Path, str | None]] = []
+    results: list[tuple[Path, str | None, Scenario | None]] = []
     for path in paths:
         try:
-            load_scenario(path)
-            results.append((path, None))
+            results.append((path, None, load_scenario(path, strict_timing=strict_timing)))
         except ScenarioError as exc:
-            results.append((path, str(exc)))
+            results.append((path, str(exc), None))
     return results
+
+
+def timing_lines(scenario: Scenario) -> list[str]:
+    """The resolved timing settings of a scenario, one indented `path: value` line each."""
+    from sim.timing import timing_settings
+
+    def shown(value: Any) -> str:
+        return f"[{', '.join(map(str, value))}]" if isinstance(value, list) else str(value)
+
+    return [f"  {path}: {shown(value)}" for path, value in timing_settings(scenario)]
+
+
+def warn_timing(scenario: Scenario) -> None:
+    """Print each timing warning of a loaded scenario as one line on stderr."""
+    for warning in scenario.timing_warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def replot(run_dir: Path) -> list[Path]:
@@ -200,6 +222,10 @@ def replot(run_dir: Path) -> list[Path]:
 # --- commands ----------------------------------------------------------------------------
 
 ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.", show_default=False)]
+StrictTiming = Annotated[
+    bool,
+    typer.Option("--strict-timing", help="A timeout that does not fit the network (see the warnings) is an error: exit 2."),
+]
 
 
 @app.command("run", short_help="Run one scenario and write its run directory.")
@@ -219,10 +245,13 @@ def run_cmd(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 3 when a safety violation is found.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table and no progress bar.")] = False,
+    strict_timing: StrictTiming = False,
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
     with guard():
-        resolved, run_dir = prepare_run(scenario, seed, set_, out)
+        resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
+    warn_timing(resolved)
+    with guard():
         progress = RunProgress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:
             result = execute_run(resolved, run_dir, trace, not no_plots, progress)
@@ -242,12 +271,15 @@ def run_cmd(
 @app.command("validate", short_help="Check scenario files without running them.")
 def validate_cmd(
     scenarios: Annotated[list[Path], typer.Argument(metavar="SCENARIO", help="Scenario YAML files to check.", show_default=False)],
+    strict_timing: StrictTiming = False,
 ) -> None:
-    """Check scenario files without running them: OK, or the one-line error (exit 2 if any is bad)."""
+    """Check scenario files without running them: OK and the resolved timing, or the one-line error (exit 2 if any is bad)."""
     bad = 0
-    for path, error in validate_files(scenarios):
-        if error is None:
+    for path, error, loaded in check_files(scenarios, strict_timing):
+        if loaded is not None:
             typer.echo(f"{path}: OK")
+            typer.echo("\n".join(timing_lines(loaded)))
+            warn_timing(loaded)
         else:
             bad += 1
             typer.echo(error, err=True)
@@ -322,13 +354,29 @@ def sweep_cmd(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs whose earlier attempt failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no failure lines, no table.")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the default plots in OUT/plots/.")] = False,
+    strict_timing: StrictTiming = False,
 ) -> None:
     """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
     from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
 
+    def warn(line: str) -> None:
+        typer.echo(f"warning: {line}", err=True)
+
     try:
         with guard():
-            _, text = sweep_command(sweep, jobs, backend, scheduler, keep_runs, out, quiet, retry_failed, plots=not no_plots)
+            _, text = sweep_command(
+                sweep,
+                jobs,
+                backend,
+                scheduler,
+                keep_runs,
+                out,
+                quiet,
+                retry_failed,
+                plots=not no_plots,
+                strict_timing=strict_timing,
+                warn=warn,
+            )
     except KeyboardInterrupt:
         typer.echo(interrupted_text(sweep, out), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -241,6 +242,22 @@ class CryptoSpec(Strict):
     verify: Ms = 0.0
 
 
+@dataclass(frozen=True)
+class TimingWarning:
+    """A timeout that does not fit the network: printed as one line, or raised with --strict-timing."""
+
+    source: str
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return str(self.error())
+
+    def error(self) -> ScenarioError:
+        """The same, as the one-line error that --strict-timing raises."""
+        return ScenarioError(self.source, self.field, self.problem)
+
+
 class Scenario(Strict):
     """A whole experiment: mechanism, agents, network, faults and workload."""
 
@@ -255,7 +272,7 @@ class Scenario(Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
     workload: WorkloadSpec | None = Field(default_factory=WorkloadSpec)
     crypto: CryptoSpec | None = None
-    _timing_warnings: list[ScenarioError] = PrivateAttr(default_factory=list)
+    _timing_warnings: list[TimingWarning] = PrivateAttr(default_factory=list)
 
     @field_validator("nodes")
     @classmethod
@@ -287,7 +304,7 @@ class Scenario(Strict):
         return len(self.node_specs)
 
     @property
-    def timing_warnings(self) -> list[ScenarioError]:
+    def timing_warnings(self) -> list[TimingWarning]:
         """Timeouts that do not fit the network, found at load time (see `check_timing`)."""
         return list(self._timing_warnings)
 
@@ -362,7 +379,7 @@ def scenario_from_dict(
 
     check_scenario(scenario, source)
     if strict_timing and scenario.timing_warnings:
-        raise scenario.timing_warnings[0]
+        raise scenario.timing_warnings[0].error()
     return scenario
 
 

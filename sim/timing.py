@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.scenario import ScenarioError
+from sim.scenario import TimingWarning
 
 if TYPE_CHECKING:
     from sim.network import Link
@@ -151,7 +151,7 @@ def leader_timing(config: Any, net: NetworkTiming) -> list[tuple[str, str]]:
 
 def check_timing(
     scenario: Scenario, source: str, protocol_cls: type[Protocol], config: ProtocolConfig, workload: Any, net: NetworkTiming
-) -> list[ScenarioError]:
+) -> list[TimingWarning]:
     """Every timing warning of a scenario: the mechanism's own, then the clients' retry timeout.
 
     Args:
@@ -175,4 +175,45 @@ def check_timing(
                 "clients retry commands that are still on their way",
                 "raise it, e.g. workload.timeout: 4rtt",
             )
-    return [ScenarioError(source, field, problem) for field, problem in problems]
+    return [TimingWarning(source, field, problem) for field, problem in problems]
+
+
+def _is_duration(annotation: Any) -> bool:
+    from typing import get_args
+
+    from sim.scenario import parse_duration_in_context
+
+    for item in getattr(annotation, "__metadata__", ()):
+        if getattr(item, "func", None) is parse_duration_in_context:
+            return True
+    return any(_is_duration(arg) for arg in get_args(annotation))
+
+
+def duration_fields(model: type[Any]) -> list[str]:
+    """Names of a pydantic model's fields that hold durations (`Ms`, or tuples and optionals of it)."""
+    from sim.scenario import parse_duration_in_context
+
+    names = []
+    for name, info in model.model_fields.items():
+        direct = any(getattr(item, "func", None) is parse_duration_in_context for item in info.metadata)
+        if direct or _is_duration(info.annotation):
+            names.append(name)
+    return names
+
+
+def timing_settings(scenario: Scenario) -> list[tuple[str, Any]]:
+    """The resolved timing of a loaded scenario, as written to its resolved YAML.
+
+    `network.rtt`, every duration setting of its protocol, and the clients' retry timeout, as
+    (dotted path, value) pairs.
+    """
+    from sim.protocols.base import get_protocol
+
+    protocol_cls = get_protocol(scenario.mechanism)
+    resolved = scenario.resolved()
+    rows: list[tuple[str, Any]] = [("network.rtt", resolved["network"].get("rtt"))]
+    rows += [(f"protocol.{name}", scenario.protocol[name]) for name in duration_fields(protocol_cls.Config) if name in scenario.protocol]
+    workload = resolved.get("workload") or {}
+    if workload.get("kind", "none") != "none" and "timeout" in workload:
+        rows.append(("workload.timeout", workload["timeout"]))
+    return rows
