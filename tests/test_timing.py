@@ -256,3 +256,18 @@ def test_sweep_warns_once_per_grid_point_and_strict_timing_refuses(tmp_path):
     assert not (tmp_path / "out").exists()
     loaded = build_sweep(yaml.safe_load(sweep.read_text()), str(sweep), tmp_path)
     assert len(loaded.timing_warnings) == 1 and "grid point (protocol.view_change_timeout=1rtt)" in loaded.timing_warnings[0]
+
+
+def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
+    """The checks are a hook on the protocol class: a mechanism outside sim/protocols adds its own, and its expected latency."""
+    from tests.conftest import TOY_SCENARIO
+
+    def timing(cls: Any, scen: Any, config: Any, net: Any) -> list[tuple[str, str]]:
+        return [("protocol.toy", f"needs {net.rtt:g}ms")]
+
+    monkeypatch.setattr(toy_mechanism, "timing", classmethod(timing))
+    monkeypatch.setattr(toy_mechanism, "expected_latency", classmethod(lambda cls, scen, config, net: 10 * net.rtt))
+    data = {**TOY_SCENARIO, "network": {"delay": "30ms"}}
+    found = warnings_of(scenario_from_dict(data, "toy.yaml"))
+    assert list(found) == ["protocol.toy", "workload.timeout"]
+    assert found["protocol.toy"] == "needs 60ms" and "= 600ms" in found["workload.timeout"]
