@@ -104,21 +104,25 @@ def network_timing(scenario: Scenario) -> NetworkTiming:
     return NetworkTiming(_three_figures(rtt), _three_figures(one_way), cpu, where)
 
 
-def shortfall(field: str, value: float, need: float, need_text: str, consequence: str, advice: str) -> list[tuple[str, str]]:
+def shortfall(
+    field: str, value: float, need: float, need_text: str, consequence: str, advice: str, basis: str = ""
+) -> list[tuple[str, str]]:
     """One warning when a timeout `value` is below what it must wait for (`need`), else none.
 
     Args:
         field: the setting's dotted path, e.g. 'protocol.view_change_timeout'.
         value: the setting in ms.
         need: what it must at least be, in ms.
-        need_text: what `need` is, with its arithmetic, e.g. 'one request (2 x rtt 664ms)'.
+        need_text: what `need` is, e.g. 'what one request needs'.
         consequence: what goes wrong, e.g. 'backups suspect every primary'.
         advice: the change to make, e.g. 'raise it, e.g. view_change_timeout: 8rtt'.
+        basis: how `need` was reckoned, e.g. '2 x rtt 664ms'.
 
     """
     if value >= need:
         return []
-    return [(field, f"{show_ms(value)} is below {need_text} = {show_ms(need)}: {consequence}; {advice}")]
+    reckoned = f" ({basis})" if basis else ""
+    return [(field, f"{show_ms(value)} is below {need_text}, {show_ms(need)}{reckoned}: {consequence}; {advice}")]
 
 
 def leader_timing(config: Any, net: NetworkTiming) -> list[tuple[str, str]]:
@@ -133,9 +137,10 @@ def leader_timing(config: Any, net: NetworkTiming) -> list[tuple[str, str]]:
         "protocol.election_timeout",
         low,
         net.rtt,
-        f"one election (a vote's round trip, rtt over {net.where})",
+        "one election",
         "candidates give up before any vote can return",
         "raise it, e.g. election_timeout: [5rtt, 10rtt]",
+        f"a vote's round trip: rtt over {net.where}",
     )
     if heartbeat < low <= heartbeat + net.one_way:
         problems.append(
@@ -171,9 +176,10 @@ def check_timing(
                 "workload.timeout",
                 workload.timeout,
                 latency,
-                f"the expected latency of one command (from rtt {show_ms(net.rtt)})",
+                f"the expected latency of one {scenario.mechanism} command",
                 "clients retry commands that are still on their way",
                 "raise it, e.g. workload.timeout: 4rtt",
+                f"from rtt {show_ms(net.rtt)}",
             )
     return [TimingWarning(source, field, problem) for field, problem in problems]
 

@@ -270,4 +270,4 @@ def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
     data = {**TOY_SCENARIO, "network": {"delay": "30ms"}}
     found = warnings_of(scenario_from_dict(data, "toy.yaml"))
     assert list(found) == ["protocol.toy", "workload.timeout"]
-    assert found["protocol.toy"] == "needs 60ms" and "= 600ms" in found["workload.timeout"]
+    assert found["protocol.toy"] == "needs 60ms" and ", 600ms" in found["workload.timeout"]

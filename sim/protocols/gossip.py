@@ -153,7 +153,7 @@ class Gossip(Protocol):
             "protocol.interval",
             config.interval,
             net.one_way,
-            "the one-way delay p99",
+            "the one-way delay (p99 over the slowest link)",
             "each round starts before the last one's messages arrive",
             "raise it, e.g. interval: 1rtt",
         )

@@ -352,9 +352,10 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             "protocol.view_change_timeout",
             config.view_change_timeout,
             2 * net.rtt + cpu,
-            f"what one request needs (2 x rtt {show_ms(net.rtt)}" + (f" + CPU {show_ms(cpu)})" if cpu else ")"),
+            "what one request needs",
             "backups suspect every primary before a request can finish",
             "raise it, e.g. view_change_timeout: 8rtt",
+            f"2 x rtt {show_ms(net.rtt)}" + (f" + CPU {show_ms(cpu)}" if cpu else ""),
         )
 
     @classmethod

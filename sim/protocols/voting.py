@@ -132,9 +132,10 @@ class Voting(Protocol):
             "protocol.timeout",
             config.timeout,
             net.rtt,
-            f"a question's round trip (rtt over {net.where})",
+            "a question's round trip",
             "polls close before the votes can arrive",
             "raise it, e.g. timeout: 3rtt",
+            f"rtt over {net.where}",
         )
 
     @classmethod
