@@ -126,18 +126,20 @@ def check_out_dir(path: Path) -> None:
         raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
 
 
-def prepare_run(path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None) -> tuple[Scenario, Path]:
+def prepare_run(
+    path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None, strict_timing: bool = False
+) -> tuple[Scenario, Path]:
     """Load and validate a scenario and choose its run directory; nothing is written.
 
     Raises:
-        ScenarioError: for bad input of any kind.
+        ScenarioError: for bad input of any kind (with `strict_timing`, a timeout that does not fit the network).
 
     """
     from sim.scenario import load_scenario
 
     if seed is not None and seed < 0:
         raise ScenarioError("--seed", "", f"must be >= 0 (got {seed})")
-    scenario = load_scenario(path, overrides or [], seed)
+    scenario = load_scenario(path, overrides or [], seed, strict_timing)
     target = out if out is not None else default_run_dir(scenario)
     check_out_dir(target)
     return scenario, target
@@ -172,24 +174,47 @@ def describe_outputs(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def validate_files(paths: list[Path]) -> list[tuple[Path, list[str], list[str]]]:
-    """Each file (scenario or sweep) with its problems, one line each (none when valid), and its warnings."""
+def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple[Path, list[str], list[str], Scenario | None]]:
+    """Each file (scenario or sweep) with its problems (none when valid), its warnings, and the loaded scenario.
+
+    The scenario is None for a sweep file and for a file with problems; warnings are one line each.
+    """
     from sim.scenario import load_scenario
     from sim.sweep import is_sweep_file, load_sweep
     from sim.validate import scenario_warnings
 
-    results: list[tuple[Path, list[str], list[str]]] = []
+    results: list[tuple[Path, list[str], list[str], Scenario | None]] = []
     for path in paths:
         try:
             if is_sweep_file(path):
-                sweep = load_sweep(path)
+                sweep = load_sweep(path, strict_timing=strict_timing)
                 warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
+                lines = [f"{path}: warning: {w}" for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]
+                results.append((path, [], lines, None))
             else:
-                warnings = scenario_warnings(load_scenario(path))
-            results.append((path, [], [f"{path}: warning: {w}" for w in warnings]))
+                loaded = load_scenario(path, strict_timing=strict_timing)
+                lines = [f"{path}: warning: {w}" for w in scenario_warnings(loaded)]
+                lines += [f"warning: {w}" for w in loaded.timing_warnings]
+                results.append((path, [], lines, loaded))
         except ScenarioError as exc:
-            results.append((path, exc.problems, []))
+            results.append((path, exc.problems, [], None))
     return results
+
+
+def timing_lines(scenario: Scenario) -> list[str]:
+    """The resolved timing settings of a scenario, one indented `path: value` line each."""
+    from sim.timing import timing_settings
+
+    def shown(value: Any) -> str:
+        return f"[{', '.join(map(str, value))}]" if isinstance(value, list) else str(value)
+
+    return [f"  {path}: {shown(value)}" for path, value in timing_settings(scenario)]
+
+
+def warn_timing(scenario: Scenario) -> None:
+    """Print each timing warning of a loaded scenario as one line on stderr."""
+    for warning in scenario.timing_warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def replot(run_dir: Path) -> list[Path]:
@@ -214,6 +239,10 @@ def replot(run_dir: Path) -> list[Path]:
 # --- commands ----------------------------------------------------------------------------
 
 ScenarioArg = Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.", show_default=False)]
+StrictTiming = Annotated[
+    bool,
+    typer.Option("--strict-timing", help="A timeout that does not fit the network (see the warnings) is an error: exit 2."),
+]
 
 
 @app.command("run", short_help="Run one scenario and write its run directory.")
@@ -233,14 +262,17 @@ def run_cmd(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 3 when a safety violation is found.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table and no progress bar.")] = False,
+    strict_timing: StrictTiming = False,
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
     with guard():
-        resolved, run_dir = prepare_run(scenario, seed, set_, out)
-        from sim.validate import scenario_warnings
+        resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
+    from sim.validate import scenario_warnings
 
-        for warning in scenario_warnings(resolved):
-            typer.echo(f"{scenario}: warning: {warning}", err=True)
+    for warning in scenario_warnings(resolved):
+        typer.echo(f"{scenario}: warning: {warning}", err=True)
+    warn_timing(resolved)
+    with guard():
         progress = RunProgress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:
             result = execute_run(resolved, run_dir, trace, not no_plots, progress)
@@ -260,14 +292,17 @@ def run_cmd(
 @app.command("validate", short_help="Check scenario and sweep files without running them.")
 def validate_cmd(
     scenarios: Annotated[list[Path], typer.Argument(metavar="FILE", help="Scenario or sweep YAML files to check.", show_default=False)],
+    strict_timing: StrictTiming = False,
 ) -> None:
-    """Check scenario and sweep files without running them: OK, or every problem, one per line (exit 2 if any is bad)."""
+    """Check scenario and sweep files without running them: OK and the resolved timing, or every problem (exit 2 if any is bad)."""
     bad = 0
-    for path, problems, warnings in validate_files(scenarios):
+    for path, problems, warnings, loaded in validate_files(scenarios, strict_timing):
         for warning in warnings:
             typer.echo(warning, err=True)
         if not problems:
             typer.echo(f"{path}: OK")
+            if loaded is not None:
+                typer.echo("\n".join(timing_lines(loaded)))
         else:
             bad += 1
             for problem in problems:
@@ -343,13 +378,29 @@ def sweep_cmd(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs whose earlier attempt failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no failure lines, no table.")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the default plots in OUT/plots/.")] = False,
+    strict_timing: StrictTiming = False,
 ) -> None:
     """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
     from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
 
+    def warn(line: str) -> None:
+        typer.echo(f"warning: {line}", err=True)
+
     try:
         with guard():
-            _, text = sweep_command(sweep, jobs, backend, scheduler, keep_runs, out, quiet, retry_failed, plots=not no_plots)
+            _, text = sweep_command(
+                sweep,
+                jobs,
+                backend,
+                scheduler,
+                keep_runs,
+                out,
+                quiet,
+                retry_failed,
+                plots=not no_plots,
+                strict_timing=strict_timing,
+                warn=warn,
+            )
     except KeyboardInterrupt:
         typer.echo(interrupted_text(sweep, out), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -7,6 +7,7 @@ stderr and exit status 2, and `KeyboardInterrupt` into exit status 130.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,8 +73,13 @@ def sweep_command(
     retry_failed: bool = False,
     stream: IO[str] | None = None,
     plots: bool = False,
+    strict_timing: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Any, str]:
     """Validate and run a sweep; returns the SweepResult and the text to print.
+
+    Timeouts that do not fit the network are passed to `warn` (one line each, once per grid
+    point) before anything runs; with `strict_timing` they are errors.
 
     Raises:
         ScenarioError: bad sweep file, bad grid value, bad option.
@@ -88,7 +94,10 @@ def sweep_command(
         raise ScenarioError("--scheduler", "", "a scheduler address needs --backend dask")
     if jobs is not None and jobs < 1:
         raise ScenarioError("--jobs", "", "must be at least 1")
-    sweep = load_sweep(path)
+    sweep = load_sweep(path, strict_timing)
+    for line in sweep.timing_warnings:
+        if warn is not None:
+            warn(line)
     target = out if out is not None else Path("results") / sweep.name
     if target.exists() and not target.is_dir():
         raise ScenarioError("--out", "", f"{target} is a file")

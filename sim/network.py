@@ -55,28 +55,31 @@ class UniformStream:
 class DelaySampler:
     """Draws message delays (ms) for one delay spec, in batches."""
 
-    __slots__ = ("_spec", "_gen", "_buf", "_i", "constant")
+    __slots__ = ("spec", "_gen", "_buf", "_i", "constant")
 
     def __init__(self, spec: Any, gen: np.random.Generator) -> None:
-        self._spec = spec
+        self.spec = spec
         self._gen = gen
         self._buf: list[float] = []
         self._i = 0
         self.constant: float | None = spec.value if isinstance(spec, ConstantDelay) else None
 
-    def _batch(self) -> np.ndarray:
-        spec, gen = self._spec, self._gen
+    def draw(self, count: int) -> np.ndarray:
+        """`count` delays in ms from this sampler's generator (also used by sim/timing.py)."""
+        spec, gen = self.spec, self._gen
         match spec.dist:
+            case "constant":
+                return np.full(count, float(spec.value))
             case "uniform":
-                return gen.uniform(spec.low, spec.high, BATCH)
+                return gen.uniform(spec.low, spec.high, count)
             case "normal":
-                return np.maximum(gen.normal(spec.mean, spec.std, BATCH), 0.0)
+                return np.maximum(gen.normal(spec.mean, spec.std, count), 0.0)
             case "lognormal":
-                return spec.median * np.exp(gen.normal(0.0, spec.sigma, BATCH))
+                return spec.median * np.exp(gen.normal(0.0, spec.sigma, count))
             case "exponential":
-                return spec.min + gen.exponential(spec.mean, BATCH)
+                return spec.min + gen.exponential(spec.mean, count)
             case "pareto":
-                return spec.scale * (1.0 + gen.pareto(spec.shape, BATCH))
+                return spec.scale * (1.0 + gen.pareto(spec.shape, count))
         raise ValueError(f"unknown delay distribution {spec.dist!r}")
 
     def __call__(self) -> float:
@@ -84,7 +87,7 @@ class DelaySampler:
         if self.constant is not None:
             return self.constant
         if self._i >= len(self._buf):
-            self._buf = self._batch().tolist()
+            self._buf = self.draw(BATCH).tolist()
             self._i = 0
         value = self._buf[self._i]
         self._i += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,7 +14,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -21,8 +24,22 @@ from pydantic import (
 from sim.errors import ScenarioError, first_error
 from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration
 
-Ms = Annotated[float, BeforeValidator(parse_scenario_duration), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
-"""A non-negative duration in milliseconds, written as '150ms' or '2s' in YAML (a bare number is refused)."""
+DEFAULT_RTT_MS = 2.0
+"""The round trip of the default network (1 ms each way): what 'rtt' means in a protocol or
+workload config built without a scenario (e.g. `RaftConfig()` in a unit test)."""
+RTT_CONTEXT = "rtt"
+"""Validation-context key carrying the scenario's round trip in ms (None: 'rtt' not allowed here)."""
+
+
+def parse_duration_in_context(value: object, info: ValidationInfo) -> float:
+    """A duration; 'rtt' means the round trip given in the validation context (see `RTT_CONTEXT`)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return parse_scenario_duration(value, context.get(RTT_CONTEXT, DEFAULT_RTT_MS))
+
+
+Ms = Annotated[float, BeforeValidator(parse_duration_in_context), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
+"""A non-negative duration in milliseconds, written as '150ms', '2s', '8rtt' or 'max(300ms, 8rtt)' in YAML (a bare
+number is refused)."""
 PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
 """A non-negative rate in events per second, written as '200/s'."""
 BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
@@ -132,6 +149,8 @@ class NetworkSpec(Strict):
     ordered: bool = False
     bandwidth: BytesPerSecond | None = None
     links: list[LinkSpec] = Field(default_factory=list)
+    rtt: Annotated[Ms, Field(gt=0)] | None = None
+    """What 'rtt' stands for in timeouts: computed at load time (sim/timing.py) unless given."""
 
 
 # --- nodes, faults, workload -------------------------------------------------------------
@@ -221,7 +240,7 @@ def _ready_or_duration(value: object) -> object:
     if value == "ready":
         return value
     try:
-        return parse_duration(value)
+        return parse_scenario_duration(value)
     except ValueError:
         raise ValueError(f"expected 'ready' or a duration such as '2s', got {value!r}") from None
 
@@ -269,6 +288,20 @@ class StorageSpec(Strict):
     """Time a node takes to make a write to stable storage durable (an fsync)."""
 
     write: Annotated[Ms, Field(ge=0)] = 0.0
+@dataclass(frozen=True)
+class TimingWarning:
+    """A timeout that does not fit the network: printed as one line, or raised with --strict-timing."""
+
+    source: str
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return str(self.error())
+
+    def error(self) -> ScenarioError:
+        """The same, as the one-line error that --strict-timing raises."""
+        return ScenarioError(self.source, self.field, self.problem)
 
 
 class Scenario(Strict):
@@ -287,6 +320,7 @@ class Scenario(Strict):
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     crypto: CryptoSpec | None = None
     storage: StorageSpec | None = None
+    _timing_warnings: list[TimingWarning] = PrivateAttr(default_factory=list)
 
     @field_validator("nodes")
     @classmethod
@@ -316,6 +350,11 @@ class Scenario(Strict):
     def n(self) -> int:
         """Number of nodes."""
         return len(self.node_specs)
+
+    @property
+    def timing_warnings(self) -> list[TimingWarning]:
+        """Timeouts that do not fit the network, found at load time (see `check_timing`)."""
+        return list(self._timing_warnings)
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in, as plain YAML-ready data."""
@@ -375,8 +414,13 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def scenario_from_dict(data: Any, source: str = "<scenario>", overrides: dict[str, Any] | None = None, seed: int | None = None) -> Scenario:
+def scenario_from_dict(
+    data: Any, source: str = "<scenario>", overrides: dict[str, Any] | None = None, seed: int | None = None, strict_timing: bool = False
+) -> Scenario:
     """Validate raw scenario data (with optional dotted overrides) into a `Scenario`.
+
+    Timeouts that do not fit the network are kept in `scenario.timing_warnings`, or raised with
+    `strict_timing`.
 
     Raises:
         ScenarioError: one line naming the source, the field path and the problem.
@@ -393,22 +437,28 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overrides: dict[st
     if seed is not None:
         data["seed"] = seed
     try:
-        scenario = Scenario.model_validate(data)
+        # 'rtt' is unknown until the network is: protocol and workload settings resolve it later.
+        scenario = Scenario.model_validate(data, context={RTT_CONTEXT: None})
     except ValidationError as err:
         raise first_error(source, err) from None
     from sim.validate import check_scenario  # late: the registries import protocol modules
 
     check_scenario(scenario, source)
+    if strict_timing and scenario.timing_warnings:
+        raise scenario.timing_warnings[0].error()
     return scenario
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None = None, seed: int | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, overrides: dict[str, Any] | list[str] | None = None, seed: int | None = None, strict_timing: bool = False
+) -> Scenario:
     """Read and validate a YAML scenario file.
 
     Args:
         path: the YAML file.
         overrides: dotted paths to values (or `path=value` strings) applied before validation.
         seed: replaces the scenario's seed when given.
+        strict_timing: a timeout that does not fit the network is an error, not a warning.
 
     Raises:
         ScenarioError: one line naming the file, the field path and the problem.
@@ -416,7 +466,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
     """
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    return scenario_from_dict(read_yaml(path), str(path), overrides, seed)
+    return scenario_from_dict(read_yaml(path), str(path), overrides, seed, strict_timing)
 
 
 def read_yaml(path: str | Path) -> Any:

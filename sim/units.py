@@ -1,4 +1,4 @@
-"""Parsing of human-friendly units: durations ("150ms", "2s") and rates ("200/s")."""
+"""Parsing of human-friendly units: durations ("150ms", "2s", "8rtt", "max(300ms, 8rtt)") and rates ("200/s")."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from types import MappingProxyType
 
 _DURATION_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(us|µs|ms|s|m|min|h)?\s*$")
 _DURATION_SCALE_MS = MappingProxyType({"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "min": 60_000.0, "h": 3_600_000.0})
+_RTT_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*rtt\s*$")
+_MAX_RE = re.compile(r"^\s*max\s*\((.*)\)\s*$")
 _RATE_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*/\s*(ms|s|m|min|h)\s*$")
 _SIZE_RE = re.compile(r"^\s*(\d+\.?\d*)\s*(B|KB|MB|GB|Kbit|Mbit|Gbit)?\s*(/s)?\s*$", re.IGNORECASE)
 _SIZE_SCALE = MappingProxyType({"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kbit": 125.0, "mbit": 125e3, "gbit": 125e6})
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, rtt: float | None = None) -> float:
     """Parse a duration into milliseconds; bare numbers are milliseconds.
 
+    Besides absolute units, a duration may be relative to the network: "8rtt" is eight times
+    `rtt` (the scenario's round trip, see sim/timing.py), and "max(300ms, 8rtt)" the largest
+    of several durations.
+
     Raises:
-        ValueError: if the value is not a number or a number with a unit (us, ms, s, m, h).
+        ValueError: if the value is not a number or a number with a unit (us, ms, s, m, h, rtt),
+            or uses rtt where no round trip is known (`rtt` is None).
 
     """
     if isinstance(value, bool):
@@ -27,10 +34,18 @@ def parse_duration(value: object) -> float:
         match = _DURATION_RE.match(value)
         if match:
             return float(match.group(1)) * _DURATION_SCALE_MS[match.group(2) or "ms"]
-    raise ValueError(f"expected a duration such as '150ms' or '2s', got {value!r}")
+        match = _RTT_RE.match(value)
+        if match:
+            if rtt is None:
+                raise ValueError(f"{value.strip()!r}: 'rtt' is known only in protocol and workload settings")
+            return float(match.group(1)) * rtt
+        match = _MAX_RE.match(value)
+        if match and match.group(1).strip():
+            return max(parse_duration(part, rtt) for part in match.group(1).split(","))
+    raise ValueError(f"expected a duration such as '150ms', '2s' or '8rtt', got {value!r}")
 
 
-def parse_scenario_duration(value: object) -> float:
+def parse_scenario_duration(value: object, rtt: float | None = None) -> float:
     """Parse a duration written in a scenario: a non-zero number needs its unit ('10ms', '2s').
 
     A bare `duration: 10` used to mean 10 ms and quietly run nothing; 0 needs no unit.
@@ -43,7 +58,7 @@ def parse_scenario_duration(value: object) -> float:
     if isinstance(value, str):
         match = _DURATION_RE.match(value)
         bare = match is not None and match.group(2) is None
-    ms = parse_duration(value)
+    ms = parse_duration(value, rtt)
     if bare and ms != 0:
         number = value.strip() if isinstance(value, str) else _shortest(float(value))
         raise ValueError(f"a duration needs a unit: '{number}ms' or '{number}s' (got {value!r})")

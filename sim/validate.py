@@ -7,7 +7,8 @@ from pydantic import ValidationError
 from sim.byzantine import BEHAVIOURS
 from sim.errors import first_error
 from sim.protocols.base import get_protocol, mechanisms
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
+from sim.timing import check_timing, network_timing
 from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
 
@@ -45,6 +46,9 @@ def _check_params(source: str, where: str, params: dict[str, object]) -> None:
 def check_scenario(scenario: Scenario, source: str) -> None:
     """Check everything one field alone cannot; fill in the mechanism's and workload's defaults.
 
+    Also resolves 'rtt' (into `network.rtt`, and the timeouts written with it, into ms) and
+    collects the timing warnings (`scenario.timing_warnings`).
+
     Raises:
         ScenarioError: the first problem found, as one line.
 
@@ -53,12 +57,22 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         protocol_cls = get_protocol(scenario.mechanism)
     except KeyError:
         raise ScenarioError(source, "mechanism", f"unknown mechanism {scenario.mechanism!r} (known: {', '.join(mechanisms())})") from None
+    known = set(scenario.node_names)
+    for i, link in enumerate(scenario.network.links):
+        _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
+        _check_names(source, f"network.links[{i}].to", _as_list(link.to), known, {"*"})
+
+    # Timeouts written as multiples of 'rtt' (and the defaults, which are) resolve to ms here.
+    net = network_timing(scenario)
+    scenario.network.rtt = net.rtt
+    context = {RTT_CONTEXT: net.rtt}
     try:
-        config = protocol_cls.Config.model_validate(scenario.protocol)
+        config = protocol_cls.Config.model_validate(scenario.protocol, context=context)
     except ValidationError as err:
         raise first_error(source, err, "protocol") from None
     scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
 
+    wl_config = None
     if scenario.workload is not None:
         kinds = workload_kinds(protocol_cls)
         if scenario.workload.kind not in kinds:
@@ -67,7 +81,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             )
         wl_cls = kinds[scenario.workload.kind]
         try:
-            wl_config = wl_cls.Config.model_validate(scenario.workload.model_dump())
+            wl_config = wl_cls.Config.model_validate(scenario.workload.model_dump(), context=context)
         except ValidationError as err:
             raise first_error(source, err, "workload") from None
         scenario.workload = type(scenario.workload).model_validate(wl_config.model_dump(mode="json", exclude_none=True))
@@ -134,6 +148,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         error = ScenarioError(source, *problems[0])
         error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
         raise error
+    scenario._timing_warnings = check_timing(scenario, source, protocol_cls, config, wl_config, net)
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

@@ -155,8 +155,9 @@ class WorkloadConfig(BaseModel):
     kind: str
     clients: Annotated[int, Field(ge=1)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
-    timeout: Annotated[Ms, Field(gt=0)] = 500.0
-    """A first attempt's timeout before the client has timed any reply (RFC 6298 starts at 1s)."""
+    timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(500ms, 4rtt)", validate_default=True)
+    """A first attempt's timeout before the client has timed any reply (default: 500ms, or 4 rtt on a
+    slower network; RFC 6298 starts at 1s)."""
     adaptive: bool = True
     """Estimate the timeout from measured round trips (srtt + 4 rttvar), as TCP does."""
     min_timeout: Annotated[Ms, Field(gt=0)] = 100.0

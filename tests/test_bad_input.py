@@ -156,7 +156,7 @@ def test_validate_reports_each_file_and_exits_2(toy_mechanism: Any, write_scenar
     bad = write_scenario(name="bad.yaml", nodes=-3)
     result = runner.invoke(app, ["validate", str(good), str(bad)])
     assert result.exit_code == 2
-    assert result.stdout.strip() == f"{good}: OK"
+    assert result.stdout.splitlines()[0] == f"{good}: OK" and "bad.yaml" not in result.stdout
     assert result.stderr.strip() == f"{bad}: nodes: must be >= 1 (got -3)"
 
 

@@ -142,11 +142,13 @@ def test_strict_exits_0_when_safe(toy_mechanism: Any, write_scenario: Any, tmp_p
 
 
 def test_validate_ok(toy_mechanism: Any, write_scenario: Any) -> None:
-    """`consim validate` on good files prints OK for each and exits 0."""
+    """`consim validate` on good files prints OK for each, then its resolved timing (rtt, client timeout); exit 0."""
     a, b = write_scenario(name="a.yaml"), write_scenario(name="b.yaml", nodes=5)
     result = runner.invoke(app, ["validate", str(a), str(b)])
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == [f"{a}: OK", f"{b}: OK"]
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if not line.startswith("  ")] == [f"{a}: OK", f"{b}: OK"]
+    assert lines[1].startswith("  network.rtt: ") and lines[1].endswith("ms") and "  workload.timeout: 500ms" in lines
 
 
 def test_list_shows_every_section(toy_mechanism: Any, write_scenario: Any, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from pydantic import Field
 from sim.protocols._attestation_support import ClaimsWorkload, attestation_summary, check_claims_workload
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Scenario
+from sim.timing import NetworkTiming
 
 if TYPE_CHECKING:
     import random
@@ -149,6 +150,11 @@ class AttestationProtocol(Protocol):
             count = max(1, round(config.attesters * len(names)))
             chosen = frozenset(names[i] for i in rng.choice(len(names), size=count, replace=False))
         return Roster(chosen, tuple(names), {n: i for i, n in enumerate(names)})
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> None:
+        """Claim clients never retry: nothing to check."""
+        return None
 
     @classmethod
     def workloads(cls) -> dict[str, Any]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from sim.scenario import Scenario
+    from sim.timing import NetworkTiming
     from sim.workload import Client
 
 NOOP = "noop"
@@ -180,6 +181,23 @@ class Protocol:
     def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
         """Legal but likely unintended settings (e.g. a cluster too small to tolerate any fault), one line each."""
         return []
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """Load-time checks of this mechanism's timeouts against the network: (field path, problem) warnings.
+
+        Say what the setting must wait for, with its numbers, and the setting to change
+        (`sim.timing.shortfall` words it); a run with a warning goes ahead unless --strict-timing.
+        """
+        return []
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float | None:
+        """What one client command needs from submission to reply, in ms; None when clients never retry.
+
+        Checked against `workload.timeout`. The default is one round trip to a node.
+        """
+        return net.rtt
 
     @classmethod
     def checkers(cls) -> list[Any]:

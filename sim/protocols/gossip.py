@@ -32,6 +32,7 @@ from sim.protocols._gossip_workload import UpdatesWorkload, check_updates_worklo
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Ms, Scenario
+from sim.timing import NetworkTiming, shortfall
 
 Entry = tuple[str, int, str, str]
 """(key, version, writer, value): one stored write."""
@@ -139,7 +140,8 @@ class GossipConfig(ProtocolConfig):
     k: Annotated[int, Field(ge=1)] = 2
     feedback: bool = True
     fanout: Annotated[int, Field(ge=1)] = 1
-    interval: Annotated[Ms, Field(gt=0)] = 100.0
+    interval: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 1rtt)", validate_default=True)
+    """Time between a node's rounds (default: 100ms, or one rtt on a slower network)."""
     sync_rounds: bool = True
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
     settle: Ms = 1000.0
@@ -170,6 +172,19 @@ class Gossip(Protocol):
         problems += check_topology(config.topology, scenario.node_names)
         problems += check_updates_workload(scenario)
         return problems
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """A round's messages should arrive before the next round starts."""
+        assert isinstance(config, GossipConfig)
+        return shortfall(
+            "protocol.interval",
+            config.interval,
+            net.one_way,
+            "the one-way delay (p99 over the slowest link)",
+            "each round starts before the last one's messages arrive",
+            "raise it, e.g. interval: 1rtt",
+        )
 
     @classmethod
     def prepare(cls, scenario: Scenario, config: ProtocolConfig, rng: np.random.Generator) -> Overlay:

@@ -47,6 +47,7 @@ from sim.protocols._pbft_view_change import ViewChangeMixin
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
+from sim.timing import NetworkTiming, shortfall, show_ms
 
 if TYPE_CHECKING:
     import random
@@ -68,13 +69,19 @@ class PbftConfig(ProtocolConfig):
     checkpoint_interval: Annotated[int, Field(ge=1)] = 64
     log_size: Annotated[int, Field(ge=1)] | None = None
     """L, the width of the watermark window; 2 x checkpoint_interval when not given."""
-    view_change_timeout: Annotated[Ms, Field(gt=0)] = 300.0
-    """T: how long a backup waits for a request to execute before suspecting the primary."""
+    view_change_timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(300ms, 8rtt)", validate_default=True)
+    """T: how long a backup waits for a request to execute before suspecting the primary (default: 300ms, or 8 rtt)."""
     max_backoff: Annotated[int, Field(ge=1)] = 64
     """Cap on the exponential backoff factor of the view-change timer."""
     retransmit_timeout: Annotated[Ms, Field(gt=0)] | None = None
     """How long a replica may make no progress before it asks peers to re-send (and re-sends its
     view-change, or fetch); view_change_timeout / 6 when not given. Backs off x2 up to x4."""
+
+
+def _multicast_cpu(n: int, net: NetworkTiming) -> float:
+    # Pre-prepare, prepare and commit each sign n-1 messages at the sender and verify n-1 at a
+    # receiver, one after another on its CPU; `rtt` holds only one message's share of that.
+    return 3 * (n - 1) * net.cpu
 
 
 @register("pbft")
@@ -397,6 +404,28 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         if f > 0:
             return []
         return [f"pbft on {scenario.n} node{'s' if scenario.n != 1 else ''} tolerates no faulty replica (f = 0; 4 nodes tolerate one)"]
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """The view-change timer must outlast one request from a backup's receipt.
+
+        That is forward, pre-prepare, prepare, commit (four one-way hops: 2 rtt) plus the CPU
+        of three multicasts.
+        """
+        assert isinstance(config, PbftConfig)
+        cpu = _multicast_cpu(scenario.n, net)
+        return shortfall(
+            "protocol.view_change_timeout",
+            config.view_change_timeout,
+            2 * net.rtt + cpu,
+            "what one request needs",
+            "backups suspect every primary before a request can finish",
+            "raise it, e.g. view_change_timeout: 8rtt",
+            f"2 x rtt {show_ms(net.rtt)}" + (f" + CPU {show_ms(cpu)}" if cpu else ""),
+        )
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float:
+        """Request, pre-prepare, prepare, commit, reply: five one-way hops, plus three multicasts' CPU."""
+        return 2.5 * net.rtt + _multicast_cpu(scenario.n, net)
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:

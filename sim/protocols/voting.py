@@ -36,6 +36,7 @@ from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, pars
 from sim.protocols._voting_support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.scenario import Ms, Scenario
+from sim.timing import NetworkTiming, shortfall
 
 if TYPE_CHECKING:
     import random
@@ -83,7 +84,8 @@ class VotingConfig(ProtocolConfig):
     quorum: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=1)] = 0.0
     collect: Literal["coordinator", "all"] = "coordinator"
     coordinator: str | None = None
-    timeout: Annotated[Ms, Field(gt=0)] = 200.0
+    timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(200ms, 3rtt)", validate_default=True)
+    """How long a collector waits for votes (default: 200ms, or 3 rtt on a slower network)."""
     accuracy: Annotated[float, Field(ge=0, le=1)] = 0.8
     answers: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2)
     authenticated: bool = True
@@ -132,6 +134,25 @@ class Voting(Protocol):
         if config.coordinator is not None and config.coordinator not in scenario.node_names:
             return [("protocol.coordinator", f"no node named {config.coordinator!r}")]
         return check_questions_workload(scenario, config.answers)
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """A poll must stay open for the question to go out and the votes to come back."""
+        assert isinstance(config, VotingConfig)
+        return shortfall(
+            "protocol.timeout",
+            config.timeout,
+            net.rtt,
+            "a question's round trip",
+            "polls close before the votes can arrive",
+            "raise it, e.g. timeout: 3rtt",
+            f"rtt over {net.where}",
+        )
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> None:
+        """Question clients never retry: nothing to check."""
+        return None
 
     @classmethod
     def workloads(cls) -> dict[str, Any]:

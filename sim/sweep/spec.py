@@ -145,6 +145,8 @@ class Sweep:
     base_data: dict[str, Any]
     points: list[dict[str, Any]]
     tasks: list[Task] = field(default_factory=list)
+    timing_warnings: list[str] = field(default_factory=list)
+    """One line per grid point and timeout that does not fit the network (see sim/timing.py)."""
 
     @property
     def name(self) -> str:
@@ -165,12 +167,13 @@ def _problem_in(err: ScenarioError, params: dict[str, Any]) -> str | None:
     return None
 
 
-def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None) -> Sweep:
+def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None, strict_timing: bool = False) -> Sweep:
     """Validate sweep data, then resolve and validate the scenario of every grid point and seed.
 
     Raises:
         ScenarioError: one line naming the sweep file, the field and the problem; a bad grid
-            value is reported as `grid.<path>[i]` before anything runs.
+            value is reported as `grid.<path>[i]` before anything runs. With `strict_timing`, a
+            grid point whose timeouts do not fit its network is one too.
 
     """
     if not isinstance(data, dict):
@@ -200,7 +203,7 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
     seen: dict[str, tuple[int, int]] = {}
     for index, params in enumerate(points):
         try:
-            scenario = scenario_from_dict(base_data, str(base_path), {**spec.set_, **params})
+            scenario = scenario_from_dict(base_data, str(base_path), {**spec.set_, **params}, strict_timing=strict_timing)
         except ScenarioError as err:
             path = _problem_in(err, params)
             if path is not None:
@@ -208,6 +211,8 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
                 raise ScenarioError(source, f"grid.{path}[{position}]", f"{label(params[path])!r}: {err.problem}") from None
             shown = ", ".join(f"{p}={label(v)}" for p, v in params.items())
             raise ScenarioError(source, "grid", f"point ({shown}): {err.field}: {err.problem}") from None
+        shown = ", ".join(f"{p}={label(v)}" for p, v in params.items())
+        sweep.timing_warnings += [f"{source}: grid point ({shown}): {w.field}: {w.problem}" for w in scenario.timing_warnings]
         for seed in spec.seeds:
             resolved = scenario.model_copy(update={"seed": seed}, deep=True)
             key = run_key(resolved)
@@ -220,14 +225,14 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
     return sweep
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, strict_timing: bool = False) -> Sweep:
     """Read a sweep YAML file; the base scenario path is relative to the sweep file.
 
     Raises:
         ScenarioError: one line naming the file, the field and the problem.
 
     """
-    return build_sweep(read_yaml(path), str(path), Path(path).parent)
+    return build_sweep(read_yaml(path), str(path), Path(path).parent, strict_timing)
 
 
 def is_sweep_file(path: str | Path) -> bool:

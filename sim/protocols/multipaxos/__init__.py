@@ -37,6 +37,7 @@ from sim.protocols.multipaxos.messages import (
     Promise,
 )
 from sim.protocols.quorum import Quorums, flexible_problem
+from sim.timing import NetworkTiming, leader_timing
 
 if TYPE_CHECKING:
     import random
@@ -363,6 +364,14 @@ class MultiPaxos(LearnerMixin, Protocol):
         from sim.checkers.execution import check_exactly_once, gapless_from
 
         return [*GENERIC_CHECKERS, check_exactly_once, gapless_from(0)]
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """Phase 1 needs a round trip; heartbeats must reach followers inside the election timeout."""
+        return leader_timing(config, net)
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float:
+        """To the leader and back (one rtt), plus the leader's phase-2 round trip to a quorum."""
+        return 2 * net.rtt
 
     @classmethod
     def summarise(cls, tables: RunTables, scenario: Scenario) -> dict[str, Any]:

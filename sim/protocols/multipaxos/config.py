@@ -20,8 +20,9 @@ class FlexibleQuorums(Strict):
 class MultiPaxosConfig(ProtocolConfig):
     """Multi-Paxos settings."""
 
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
-    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
+    heartbeat_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
+    election_timeout: tuple[Ms, Ms] = Field(default=("max(150ms, 5rtt)", "max(300ms, 10rtt)"), validate_default=True)
+    """A follower that hears no leader for a time drawn from [low, high] starts phase 1 (default: 150-300ms, or 5-10 rtt)."""
     quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"
     bootstrap: bool = True
     """The first node starts phase 1 at once (a designated initial leader), instead of waiting."""

@@ -31,6 +31,7 @@ from sim.protocols.raft.messages import (
 )
 from sim.protocols.raft.progress import Progress
 from sim.protocols.raft.replication import Replication
+from sim.timing import NetworkTiming, leader_timing
 
 if TYPE_CHECKING:
     import random
@@ -113,6 +114,16 @@ class Raft(Election, Replication, Protocol):
     def validate(cls, scenario: Scenario, config: RaftConfig) -> list[tuple[str, str]]:  # type: ignore[override]
         """Timeouts must make sense: low <= high, heartbeats well inside the election timeout."""
         return timing_problems(config)
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: RaftConfig, net: NetworkTiming) -> list[tuple[str, str]]:  # type: ignore[override]
+        """An election needs a vote's round trip; heartbeats must reach followers inside the election timeout."""
+        return leader_timing(config, net)
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: RaftConfig, net: NetworkTiming) -> float:  # type: ignore[override]
+        """To the leader and back (one rtt), plus the leader's AppendEntries round trip to a majority."""
+        return 2 * net.rtt
 
     @classmethod
     def checkers(cls) -> list[Any]:

@@ -152,9 +152,10 @@ class InstallSnapshot(Message):
 class RaftConfig(ProtocolConfig):
     """Raft's settings (`protocol:` in a scenario)."""
 
-    election_timeout: tuple[Ms, Ms] = (150.0, 300.0)
-    """Each election timeout is drawn uniformly from [low, high] ms (equal bounds: a fixed timeout)."""
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = 50.0
+    election_timeout: tuple[Ms, Ms] = Field(default=("max(150ms, 5rtt)", "max(300ms, 10rtt)"), validate_default=True)
+    """Each election timeout is drawn uniformly from [low, high] ms (equal bounds: a fixed timeout; default: 150-300ms, or
+    5-10 rtt on a slower network)."""
+    heartbeat_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
     pre_vote: bool = False
     """Run a PreVote round (which bumps no term) before a real election."""
     max_batch: Annotated[int, Field(ge=1)] = 64
