@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.patches import Rectangle, StepPatch
+from matplotlib.text import Annotation
 
 from sim.plots import (
+    SPACETIME_MAX_NODES,
     byzantine_intervals,
     commit_rate,
     down_intervals,
+    failed_candidacies,
     latency_cdf,
     leader_intervals,
     messages_by_type,
     natural_key,
     network_intervals,
+    run_figures,
     spacetime,
     timeline,
 )
 from sim.records import DECISION_COLUMNS, MESSAGE_COLUMNS, REQUEST_COLUMNS, TRACE_COLUMNS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def events(*rows: dict[str, object]) -> pd.DataFrame:
@@ -27,23 +39,47 @@ def events(*rows: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=sorted({k for r in rows for k in r} | {"time_ms", "node", "kind"}))
 
 
-def test_leader_intervals_end_at_crash_step_down_or_higher_term() -> None:
-    """A leadership ends at its node's crash, its step-down, or the next higher-term leader, else at the end."""
+def test_leader_intervals_end_at_crash_or_step_down_and_turn_stale_at_a_higher_term() -> None:
+    """A leadership lasts until its node crashes or steps down; from a higher term's first leader on it is stale."""
     ev = events(
         {"time_ms": 100.0, "node": "n0", "kind": "leader", "term": 1.0},
         {"time_ms": 300.0, "node": "n0", "kind": "crash"},
         {"time_ms": 500.0, "node": "n1", "kind": "leader", "term": 2.0},
         {"time_ms": 700.0, "node": "n2", "kind": "leader", "term": 3.0},
+        {"time_ms": 750.0, "node": "n1", "kind": "step_down", "term": 2.0},
         {"time_ms": 800.0, "node": "n2", "kind": "step_down"},
         {"time_ms": 900.0, "node": "n3", "kind": "leader", "term": 4.0},
     )
     got = leader_intervals(ev, 1000.0)
-    assert got.to_dict("records") == [
-        {"node": "n0", "term": 1, "start_ms": 100.0, "end_ms": 300.0},
-        {"node": "n1", "term": 2, "start_ms": 500.0, "end_ms": 700.0},
-        {"node": "n2", "term": 3, "start_ms": 700.0, "end_ms": 800.0},
-        {"node": "n3", "term": 4, "start_ms": 900.0, "end_ms": 1000.0},
+    assert got.fillna(-1).to_dict("records") == [
+        {"node": "n0", "term": 1, "start_ms": 100.0, "end_ms": 300.0, "stale_ms": -1},
+        {"node": "n1", "term": 2, "start_ms": 500.0, "end_ms": 750.0, "stale_ms": 700.0},
+        {"node": "n2", "term": 3, "start_ms": 700.0, "end_ms": 800.0, "stale_ms": -1},
+        {"node": "n3", "term": 4, "start_ms": 900.0, "end_ms": 1000.0, "stale_ms": -1},
     ]
+
+
+def test_leader_intervals_without_step_down_events_end_at_the_next_term() -> None:
+    """A mechanism that never records step-downs: a leadership ends where a higher term begins."""
+    ev = events(
+        {"time_ms": 100.0, "node": "n0", "kind": "leader", "term": 1.0},
+        {"time_ms": 500.0, "node": "n1", "kind": "leader", "term": 2.0},
+    )
+    got = leader_intervals(ev, 1000.0)
+    assert got[["node", "end_ms"]].to_dict("records") == [{"node": "n0", "end_ms": 500.0}, {"node": "n1", "end_ms": 1000.0}]
+    assert got["stale_ms"].isna().all()
+
+
+def test_failed_candidacies_are_elections_not_won() -> None:
+    """An election_start (or phase1) with no leader event of the same node and term is a failed candidacy."""
+    ev = events(
+        {"time_ms": 10.0, "node": "n0", "kind": "election_start", "term": 1.0},
+        {"time_ms": 12.0, "node": "n1", "kind": "election_start", "term": 1.0},
+        {"time_ms": 20.0, "node": "n1", "kind": "leader", "term": 1.0},
+        {"time_ms": 30.0, "node": "n2", "kind": "phase1", "term": 2.0},
+    )
+    got = failed_candidacies(ev)
+    assert got.to_dict("records") == [{"node": "n0", "term": 1.0, "time_ms": 10.0}, {"node": "n2", "term": 2.0, "time_ms": 30.0}]
 
 
 def test_down_intervals_pair_crashes_with_recoveries() -> None:
@@ -125,8 +161,55 @@ def test_figures_are_labelled_and_survive_empty_tables(empty: bool) -> None:
         timeline(ev, decisions, [f"n{i}" for i in range(40)], 1000.0),
         spacetime(trace, ["n0", "n1"]),
     ]
+    if empty:  # the data check of the shipped-scenario test below sees that an empty figure is empty
+        assert data_artists(figures[0].axes[0]) == 0 and data_artists(figures[3].axes[0]) == 0
+    else:
+        assert data_artists(figures[0].axes[0]) > 0 and data_artists(figures[3].axes[0]) > 0
     for fig in figures:
         first = fig.axes[0]
         assert first.get_title()
         assert fig.axes[-1].get_xlabel() and first.get_ylabel()
         plt.close(fig)
+
+
+# --- every shipped scenario's figures ---------------------------------------------------------
+
+SHIPPED = sorted(p for p in (Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
+
+
+def data_artists(ax: Axes) -> int:
+    """How many artists on `ax` draw data (not a reference line, a shaded fault period or a note)."""
+    count = 0
+    for line in ax.get_lines():
+        if line.get_transform() == ax.transData and len(np.atleast_1d(line.get_xdata())) >= 1:
+            count += 1
+    for coll in ax.collections:
+        has_points = len(coll.get_offsets()) > 0 if isinstance(coll, PathCollection) else len(coll.get_paths()) > 0
+        count += int(has_points and coll.get_transform() != ax.transAxes)
+    for patch in ax.patches:
+        if isinstance(patch, Rectangle | StepPatch) and patch.get_transform().contains_branch(ax.transData):
+            count += int(not isinstance(patch, Rectangle) or patch.get_width() * patch.get_height() != 0)
+    count += sum(1 for t in ax.texts if isinstance(t, Annotation) and t.arrow_patch is not None)
+    return count
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_scenario_draws_figures_with_data_in_every_axis(path: Path) -> None:
+    """Each figure of each shipped scenario has data in every axis it draws, and its mechanism's own figures are among them."""
+    from sim import load_scenario, run
+    from sim.protocols.base import get_protocol
+
+    scenario = load_scenario(path)
+    result = run(scenario, trace=scenario.n <= SPACETIME_MAX_NODES)
+    figures = run_figures(result)
+    try:
+        own = {stem for stem, draw in get_protocol(scenario.mechanism).figures().items() if draw is not None}
+        assert own - {"rumor"} <= set(figures), f"missing {own - set(figures)}"
+        assert len(figures) >= 3
+        for stem, fig in figures.items():
+            for i, ax in enumerate(fig.axes):
+                assert data_artists(ax) > 0, f"{path.stem}: {stem}.png axis {i} ({ax.get_title() or ax.get_ylabel()!r}) has no data"
+            assert fig.axes[0].get_title(), f"{stem} has no title"
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
