@@ -17,6 +17,7 @@ from sim.plots import (
     SPACETIME_MAX_NODES,
     byzantine_intervals,
     commit_rate,
+    default_window,
     down_intervals,
     failed_candidacies,
     latency_cdf,
@@ -24,6 +25,7 @@ from sim.plots import (
     messages_by_type,
     natural_key,
     network_intervals,
+    parse_window,
     run_figures,
     spacetime,
     timeline,
@@ -213,3 +215,72 @@ def test_every_shipped_scenario_draws_figures_with_data_in_every_axis(path: Path
     finally:
         for fig in figures.values():
             plt.close(fig)
+
+
+# --- the space-time diagram and its window ---------------------------------------------------
+
+
+def test_parse_window_reads_durations_and_open_ends() -> None:
+    """'2.9s:3.3s' is 2900..3300 ms; an empty end runs to the end; a reversed window is refused."""
+    assert parse_window("2.9s:3.3s") == (2900.0, 3300.0)
+    assert parse_window("150ms:") == (150.0, float("inf"))
+    for bad in ("3s", "3s:2s", "a:b"):
+        with pytest.raises(ValueError):
+            parse_window(bad)
+
+
+def test_default_window_opens_just_before_the_first_fault() -> None:
+    """Without --trace-window the diagram starts 20 ms before the first crash, partition or cut (at 0 without faults)."""
+    ev = events(
+        {"time_ms": 0.0, "node": "n3", "kind": "byzantine", "behaviour": "silent", "from_ms": 0.0, "until_ms": float("inf")},
+        {"time_ms": 3000.0, "node": "", "kind": "partition", "groups": "n0 | n1", "handle": 1.0},
+        {"time_ms": 2500.0, "node": "n1", "kind": "crash"},
+    )
+    assert default_window(ev, 8000.0) == (2480.0, 8000.0)
+    assert default_window(events(), 8000.0) == (0.0, 8000.0)
+
+
+def test_spacetime_draws_the_window_with_client_lanes_and_byzantine_messages_marked() -> None:
+    """Only messages sent in the window are drawn; clients get lanes below the nodes; a byzantine node's messages are red."""
+    trace = pd.DataFrame(
+        [
+            (1.0, 2.0, "n0", "n1", "ping", 48, "delivered"),
+            (10.0, 12.0, "client0", "n0", "client_request", 48, "delivered"),
+            (11.0, 13.0, "n1", "n0", "pong", 48, "delivered"),
+            (30.0, 31.0, "n0", "n1", "ping", 48, "delivered"),
+        ],
+        columns=TRACE_COLUMNS,
+    )
+    ev = events({"time_ms": 0.0, "node": "n1", "kind": "byzantine", "behaviour": "corrupt", "from_ms": 5.0, "until_ms": 20.0})
+    fig = spacetime(trace, ["n0", "n1"], window=(5.0, 20.0), events=ev)
+    ax = fig.axes[0]
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    assert sorted(a.xyann[0] for a in arrows) == [10.0, 11.0]  # the two sent inside 5..20 ms
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["n0", "n1", "client0"]
+    red = [a for a in arrows if a.arrow_patch.get_edgecolor()[:3] == pytest.approx((0xC0 / 255, 0x39 / 255, 0x2B / 255))]
+    assert len(red) == 1 and red[0].xyann == (11.0, 1)
+    assert "sent by a byzantine node" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "2 of 2 messages sent in 5 ms .. 20 ms" in ax.get_title()
+    plt.close(fig)
+
+
+def test_cli_trace_window_and_skipped_spacetime(tmp_path: Path) -> None:
+    """--trace-window picks the diagram's window; a bad one or one without --trace is one line and exit 2;
+    above 8 nodes stderr says the diagram was skipped and why."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scenario = str(Path(__file__).resolve().parent.parent / "scenarios" / "raft-steady.yaml")
+    short = ["--set", "duration=400ms", "--set", "workload.until=300ms", "--set", "workload.start=50ms"]
+    runner = CliRunner()
+    ok = runner.invoke(app, ["run", scenario, *short, "--trace", "--trace-window", "100ms:200ms", "--out", str(tmp_path / "a"), "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "a" / "plots" / "spacetime.png").is_file()
+    for args, problem in ((["--trace", "--trace-window", "3s"], "expected START:END"), (["--trace-window", "1s:2s"], "needs --trace")):
+        bad = runner.invoke(app, ["run", scenario, *short, *args, "--out", str(tmp_path / "b"), "-q"])
+        assert bad.exit_code == 2 and problem in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert not (tmp_path / "b").exists()
+    many = runner.invoke(app, ["run", scenario, *short, "--set", "nodes=9", "--trace", "--out", str(tmp_path / "c"), "-q"])
+    assert many.exit_code == 0, many.output
+    assert "spacetime.png skipped: 9 nodes" in many.stderr and not (tmp_path / "c" / "plots" / "spacetime.png").exists()

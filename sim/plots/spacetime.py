@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 SPACETIME_MAX_NODES = 8
-SPACETIME_MESSAGES = 80
+SPACETIME_MESSAGES = 60
 CLIENT_LANES = 3
 """More clients than this share one lane ('clients'): a lane each would crowd out the nodes."""
 LEAD_MS = 20.0
