@@ -103,50 +103,128 @@ def metric_vs_param(
     return fig
 
 
+UNSAFE_COLOUR = "#c0392b"
+
+
+SAFE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
+"""Colours for safe mechanisms: no red, which marks the unsafe ones."""
+
+
+def _overlap(a: Any, b: Any) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def _annotate(ax: Any, text: str, xy: tuple[float, float], offset: tuple[int, int], colour: str) -> Any:
+    ha = "left" if offset[0] > 0 else "right"
+    line = {"arrowstyle": "-", "color": colour, "linewidth": 0.5}
+    return ax.annotate(text, xy, textcoords="offset points", xytext=offset, fontsize=8, color=colour, ha=ha, arrowprops=line)
+
+
+def _place_labels(ax: Any, points: list[tuple[float, float, str, str]]) -> None:
+    """Annotate each point at the offset where its label stays inside the axes and covers the fewest other labels and points."""
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    try:
+        renderer = fig.canvas.get_renderer()
+    except AttributeError:  # a canvas without a renderer: every label at the first offset
+        renderer = None
+    offsets = ((8, 6), (8, -30), (-8, 6), (-8, -30), (8, 30), (-8, 30), (8, -54), (-8, -54))
+    frame = ax.get_window_extent(renderer) if renderer is not None else None
+    taken = []
+    if renderer is not None:
+        for xv, yv, _, _ in points:
+            px, py = ax.transData.transform((xv, yv))
+            taken.append(Bbox.from_extents(px - 7, py - 7, px + 7, py + 7))
+    for xv, yv, text, colour in points:
+        best: tuple[float, tuple[int, int]] | None = None
+        for dx, dy in offsets:
+            label = _annotate(ax, text, (xv, yv), (dx, dy), colour)
+            if renderer is None:
+                best = (0.0, (dx, dy))
+                label.remove()
+                break
+            box = label.get_window_extent(renderer)
+            label.remove()
+            outside = box.width * box.height - _overlap(box, frame)
+            cost = outside * 4 + sum(_overlap(box, other) for other in taken)
+            if best is None or cost < best[0]:
+                best = (cost, (dx, dy))
+            if cost == 0:
+                break
+        assert best is not None
+        dx, dy = best[1]
+        label = _annotate(ax, text, (xv, yv), (dx, dy), colour)
+        if renderer is not None:
+            taken.append(label.get_window_extent(renderer))
+
+
 def tradeoff_chart(
     table: pd.DataFrame,
     x: str = "messages_per_decision",
     y: str = "latency_ms_p50",
     title: str = "Latency against message cost",
 ) -> Figure:
-    """One point per mechanism: `y` against `x`, with CI error bars and the faults it tolerates.
+    """One point per mechanism: `y` against `x`, with CI error bars, the faults it tolerates and its safety.
 
-    Expects columns `mechanism`, `x`, `y`, optionally `<x>_ci`/`<y>_ci` (half-widths) and
-    `tolerates` (e.g. "crash f<n/2"). Mechanisms with no value for x or y are listed as such.
+    Expects columns `mechanism`, `x`, `y`, optionally `<x>_ci`/`<y>_ci` (half-widths),
+    `tolerates` (e.g. "crash f<n/2"), `violations_total` and `unsafe_runs` (or a mean
+    `safety_violations`) and `runs`, and `notes`. A mechanism whose runs found a safety violation
+    is a red cross with the count beside it; a safe one a filled circle. Both axes start at 0.
+    A mechanism with no value for x or y is listed below the chart with the reason.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    missing = []
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    missing: list[str] = []
+    colours = SAFE_COLOURS
+    placed: list[tuple[float, float, str, str]] = []
+    top_x = top_y = 0.0
     for i, row in enumerate(table.to_dict("records")):
         xv, yv = row.get(x), row.get(y)
         if xv is None or yv is None or not (math.isfinite(xv) and math.isfinite(yv)):
-            missing.append(str(row["mechanism"]))
+            notes = str(row.get("notes") or "")
+            reason = next((n.strip() for n in notes.split(";") if "skipped" in n or "failed" in n), "") or "no value"
+            missing.append(f"{row['mechanism']}: {reason.removeprefix('skipped: ')}")
             continue
-        xerr = row.get(f"{x}_ci")
-        yerr = row.get(f"{y}_ci")
-        colour = colours[i % len(colours)]
-        ax.errorbar(
-            [xv],
-            [yv],
-            xerr=None if xerr is None or not math.isfinite(xerr) else [xerr],
-            yerr=None if yerr is None or not math.isfinite(yerr) else [yerr],
-            fmt="o",
-            markersize=8,
-            capsize=3,
-            color=colour,
-            label=row["mechanism"],
-        )
-        note = f"{row['mechanism']}\n{row['tolerates']}" if row.get("tolerates") else str(row["mechanism"])
-        ax.annotate(note, (xv, yv), textcoords="offset points", xytext=(8, 6), fontsize=8, color=colour)
+        xerr, yerr = row.get(f"{x}_ci"), row.get(f"{y}_ci")
+        xerr = None if xerr is None or not math.isfinite(xerr) else xerr
+        yerr = None if yerr is None or not math.isfinite(yerr) else yerr
+        total = row.get("violations_total")
+        if total is None or (isinstance(total, float) and math.isnan(total)):
+            mean = row.get("safety_violations")
+            total = 0 if mean is None or not math.isfinite(mean) else math.ceil(mean * max(int(row.get("runs") or 1), 1))
+        unsafe = int(total) > 0
+        colour = UNSAFE_COLOUR if unsafe else colours[i % len(colours)]
+        ax.errorbar([xv], [yv], xerr=None if xerr is None else [xerr], yerr=None if yerr is None else [yerr],
+                    fmt="X" if unsafe else "o", markersize=11 if unsafe else 8, capsize=3, color=colour)  # fmt: skip
+        note = str(row["mechanism"])
+        if row.get("tolerates"):
+            note += f"\n{row['tolerates']}"
+        if unsafe:
+            runs = row.get("unsafe_runs")
+            of = f" in {int(runs)}/{int(row['runs'])} runs" if runs is not None and row.get("runs") else ""
+            note += f"\nUNSAFE: {int(total)} violation{'s' if int(total) != 1 else ''}{of}"
+        placed.append((xv, yv, note, colour))
+        top_x = max(top_x, xv + (xerr or 0.0))
+        top_y = max(top_y, yv + (yerr or 0.0))
+    ax.set_xlim(0, top_x * 1.35 or 1.0)
+    ax.set_ylim(0, top_y * 1.3 or 1.0)
+    _place_labels(ax, placed)
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.margins(0.25)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
+    if placed:
+        handles = [plt.Line2D([], [], marker="o", linestyle="", color="grey", label="safe: no violation found")]
+        if any("UNSAFE" in p[2] for p in placed):
+            cross = plt.Line2D([], [], marker="X", linestyle="", markersize=9, color=UNSAFE_COLOUR, label="unsafe: violations found")
+            handles.append(cross)
+        ax.legend(handles=handles, fontsize=8, loc="lower right")
     if missing:
-        ax.text(0.01, 0.01, f"no value for: {', '.join(missing)}", transform=ax.transAxes, fontsize=7, va="bottom")
+        # Under the axis label, which the layout always makes room for.
+        text = "\n".join("not run: " + (m if len(m) <= 90 else m[:87] + "...") for m in missing)
+        ax.set_xlabel(f"{axis_label(x)}\n\n{text}", fontsize=9)
     fig.set_layout_engine("tight")  # laid out when drawn: building a figure stays cheap
     return fig
 

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,7 +60,7 @@ def test_numeric_axis_reads_numbers_durations_and_categories():
 
 
 def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
-    """Each mechanism is a point annotated with the faults it tolerates; one without numbers is named."""
+    """Each mechanism is a point annotated with the faults it tolerates; one that did not run is named with the reason."""
     table = pd.DataFrame(
         [
             {
@@ -78,14 +79,66 @@ def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
                 "messages_per_decision_ci": np.nan,
                 "latency_ms_p50_ci": np.nan,
             },
-            {"mechanism": "gossip", "tolerates": "?", "messages_per_decision": np.nan, "latency_ms_p50": np.nan},
+            {
+                "mechanism": "gossip",
+                "tolerates": "?",
+                "messages_per_decision": np.nan,
+                "latency_ms_p50": np.nan,
+                "notes": "skipped: workload.kind: unknown workload 'updates'",
+            },
         ]
     )
     ax = tradeoff_chart(table).axes[0]
     texts = [t.get_text() for t in ax.texts]
     assert "raft\ncrash f<n/2" in texts and "pbft\nbyzantine f<n/3" in texts
-    assert any("no value for: gossip" in t for t in texts)
-    assert ax.get_xlabel() == "messages per decision" and ax.get_ylabel() == "latency p50 (ms)"
+    assert "not run: gossip: workload.kind: unknown workload 'updates'" in ax.get_xlabel()
+    assert ax.get_xlabel().startswith("messages per decision") and ax.get_ylabel() == "latency p50 (ms)"
+
+
+def test_tradeoff_chart_marks_unsafe_mechanisms_starts_at_zero_and_keeps_labels_apart():
+    """A mechanism with violations is a red cross with the count; axes start at 0; labels of close points do not overlap."""
+    rows = [
+        {"mechanism": "raft", "tolerates": "crash f<n/2", "messages_per_decision": 10.0, "latency_ms_p50": 21.0},
+        {"mechanism": "multipaxos", "tolerates": "crash f<n/2", "messages_per_decision": 10.5, "latency_ms_p50": 21.3},
+        {"mechanism": "pbft", "tolerates": "byzantine f<n/3", "messages_per_decision": 11.0, "latency_ms_p50": 21.1},
+    ]
+    table = pd.DataFrame(rows).assign(violations_total=[7, 0, 0], unsafe_runs=[2, 0, 0], runs=[3, 3, 3])
+    fig = tradeoff_chart(table)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] == 0 and ax.get_ylim()[0] == 0
+    markers = [line.get_marker() for line in ax.get_lines() if len(line.get_xdata()) == 1 and line.get_label().startswith("_")]
+    assert markers.count("X") == 1 and markers.count("o") == 2
+    labels = {t.get_text().split("\n")[0]: t for t in ax.texts}
+    assert "UNSAFE: 7 violations in 2/3 runs" in labels["raft"].get_text()
+    assert "UNSAFE" not in labels["pbft"].get_text()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels.values()]
+    frame = ax.get_window_extent(renderer)
+    for i, a in enumerate(boxes):
+        assert frame.x0 <= a.x0 and a.x1 <= frame.x1, "a label runs off the axes"
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), "two labels overlap"
+    plt.close(fig)
+
+
+def test_compare_fails_when_no_mechanism_can_run_the_scenario():
+    """A gossip scenario (updates workload) compared on raft and pbft: nothing can run, so compare says why and fails."""
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "gossip-partition-heal.yaml"
+    with pytest.raises(ScenarioError, match=r"none of the mechanisms can run this scenario \(raft: workload.kind: .*pbft: "):
+        compare(scenario, ["raft", "pbft"], 1)
+
+
+def test_compare_cli_exits_2_when_nothing_could_run(tmp_path):
+    """`consim compare` on a scenario no named mechanism can run: one line on stderr, exit 2, nothing written."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "gossip-partition-heal.yaml"
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(scenario), "-m", "raft", "-r", "1", "--out", str(out)])
+    assert result.exit_code == 2 and "none of the mechanisms can run" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_save_sweep_plots_writes_pngs(tmp_path):
