@@ -334,6 +334,12 @@ def plot_cmd(
         str | None,
         typer.Option("--trace-window", metavar="START:END", help="Run only: time window of the space-time plot, e.g. 2.9s:3.3s."),
     ] = None,
+    theory: Annotated[
+        str | None,
+        typer.Option(
+            "--theory", metavar="LAW", help="Sweep only: overlay a scaling law fitted to the means: n, n^2, 'log n' or 'n log n'."
+        ),
+    ] = None,
 ) -> None:
     """Draw plots again from saved tables: a run's plots, or a sweep's metric against a parameter with 95% CI bands."""
     from sim.cli_sweep import plot_sweep_command
@@ -343,10 +349,10 @@ def plot_cmd(
         if is_sweep_dir(target):
             if trace_window:
                 raise ScenarioError("--trace-window", "", "applies to run directories only")
-            paths = plot_sweep_command(target, metric, x, hue)
+            paths = plot_sweep_command(target, metric, x, hue, theory)
         else:
-            if metric or x or hue:
-                raise ScenarioError("--metric/--x/--hue", "", "apply to sweep directories only")
+            if metric or x or hue or theory:
+                raise ScenarioError("--metric/--x/--hue/--theory", "", "apply to sweep directories only")
             paths = replot(target, trace_window_option(trace_window))
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 # No matplotlib.use() here: headless, pyplot falls back to Agg by itself, and in a notebook the
@@ -15,14 +16,38 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sim.sweep.stats import aggregate, metric_columns
+from sim.sweep.stats import aggregate, metric_columns, metric_range
 from sim.units import parse_duration
 
-DEFAULT_METRICS = ("latency_ms_p50", "failover_ms_p50", "time_to_all_ms_mean", "messages_per_decision", "messages_per_node", "liveness")
+DEFAULT_METRICS = (
+    "latency_ms_p50",
+    "failover_ms_p50",
+    "time_to_all_ms_mean",
+    "time_to_all_rounds_mean",
+    "messages_per_command",
+    "messages_per_decision",
+    "messages_per_node",
+    "throughput",
+    "liveness",
+    "unsafe_runs",
+)
+LAWS = MappingProxyType(
+    {
+        "n": lambda n: n,
+        "n^2": lambda n: n**2,
+        "log n": lambda n: np.log(n),
+        "n log n": lambda n: n * np.log(n),
+    }
+)
+"""Theory overlays: scaling laws fitted (one constant) to the means, e.g. n^2 for PBFT's messages against n."""
+ZOOM_SPAN = 0.2
+"""A proportion whose values and bands span less than this is drawn zoomed in (and says so)."""
 
 
 def axis_label(name: str) -> str:
     """A readable axis label with its unit: `latency_ms_p50` -> `latency p50 (ms)`."""
+    if name == "unsafe_runs":
+        return "runs with a safety violation (fraction)"
     words = name.replace(".", " ").split("_")
     unit = ""
     for token, shown in (("ms", "ms"), ("s", "s"), ("bytes", "bytes")):
@@ -34,11 +59,33 @@ def axis_label(name: str) -> str:
     return f"{text} ({unit})" if unit else text
 
 
+def _range_value(value: Any) -> tuple[float, float] | None:
+    """A range-valued parameter ([150ms, 300ms], as a list or its text) as (low, high) in ms or plain numbers."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.startswith("[") and text.endswith("]")):
+            return None
+        parts = [p.strip().strip("'\"") for p in text[1:-1].split(",")]
+    elif isinstance(value, list | tuple | np.ndarray):
+        parts = list(value)
+    else:
+        return None
+    if len(parts) != 2:
+        return None
+    try:
+        ends = [float(p) if isinstance(p, int | float) else float(parse_duration(p)) for p in parts]
+    except (ValueError, TypeError):
+        return None
+    return ends[0], ends[1]
+
+
 def numeric_axis(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None, str]:
-    """Positions for parameter values: numbers as they are, durations in ms, anything else by order.
+    """Positions for parameter values: numbers as they are, durations in ms, ranges at their midpoint, anything else by order.
 
     Returns:
-        (positions, tick labels or None for a numeric axis, unit suffix for the axis label).
+        (positions, tick labels or None for a plain numeric axis, unit suffix for the axis label).
+        With tick labels, each distinct value's label goes at its position (in first-appearance
+        order): ranges keep their text under their midpoint, categories are placed 0, 1, 2...
 
     """
     clean = list(values)
@@ -48,11 +95,48 @@ def numeric_axis(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None, s
         return np.asarray([parse_duration(v) for v in clean], dtype=float), None, " (ms)"
     except (ValueError, TypeError):
         pass
+    ranges = [_range_value(v) for v in clean]
     order: list[Any] = []
     for v in clean:
-        if v not in order:
-            order.append(v)
-    return np.asarray([order.index(v) for v in clean], dtype=float), [str(v) for v in order], ""
+        key = str(v)
+        if key not in order:
+            order.append(key)
+    if clean and all(r is not None for r in ranges):
+        mids = np.asarray([(r[0] + r[1]) / 2 for r in ranges if r is not None], dtype=float)
+        durations = any(isinstance(v, str) and any(c.isalpha() for c in v) for v in clean)
+        return mids, order, " (ms, midpoint of the range)" if durations else " (midpoint of the range)"
+    return np.asarray([order.index(str(v)) for v in clean], dtype=float), order, ""
+
+
+def with_derived(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs with `unsafe_runs` added: 1 for a run that found a safety violation, else 0."""
+    if "safety_violations" not in runs.columns or "unsafe_runs" in runs.columns:
+        return runs
+    found = pd.to_numeric(runs["safety_violations"], errors="coerce")
+    return runs.assign(unsafe_runs=(found > 0).astype(float).where(found.notna()))
+
+
+def is_flat(runs: pd.DataFrame, metric: str) -> bool:
+    """Whether a metric has one value in every run (liveness 1.0 everywhere): a plot of it says nothing."""
+    values = pd.to_numeric(runs[metric], errors="coerce").dropna() if metric in runs.columns else pd.Series(dtype=float)
+    return values.empty or bool(np.isclose(values.min(), values.max(), rtol=1e-9, atol=1e-12))
+
+
+def _bounded_axis(ax: Any, metric: str, stats: pd.DataFrame) -> str:
+    """Full range [0, 1] for a proportion, or a zoom that the label admits; returns the label suffix."""
+    low, high = metric_range(metric)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        if low == 0.0:
+            ax.set_ylim(bottom=0)
+        return ""
+    seen = pd.concat([stats["mean"], stats["ci_low"], stats["ci_high"]]).dropna()
+    if seen.empty or float(seen.max() - seen.min()) >= ZOOM_SPAN:
+        ax.set_ylim(low - 0.02, high + 0.02)
+        return ""
+    pad = max(float(seen.max() - seen.min()) * 0.3, 0.005)
+    lo, hi = max(low, float(seen.min()) - pad), min(high, float(seen.max()) + pad)
+    ax.set_ylim(lo - pad * 0.1, hi + pad * 0.1)
+    return f" — zoomed to {lo:.3g}..{hi:.3g}"
 
 
 def metric_vs_param(
@@ -62,18 +146,27 @@ def metric_vs_param(
     hue: str | None = None,
     title: str | None = None,
     ax: Any = None,
+    theory: str | None = None,
 ) -> Figure:
     """The mean of `metric` against parameter `x` with a 95% confidence band, one line per `hue`.
 
     Replicates (and any other swept parameters) are pooled at each (x, hue); failed runs are
-    left out. Category-valued parameters (e.g. `[150ms, 300ms]`) are placed in the order they
-    first appear.
+    left out. The band is Wilson's interval for proportions, a bootstrap for percentiles and
+    Student's t otherwise, clipped to the metric's range; a proportion's axis shows [0, 1] or
+    says it is zoomed. Range-valued parameters (e.g. `[150ms, 300ms]`) sit at their midpoint
+    on a numeric axis; other categories in the order they first appear. `theory` (a key of
+    LAWS, e.g. "n^2") overlays that law, fitted to each line's means.
     """
+    runs = with_derived(runs)
     if metric not in runs.columns:
         raise KeyError(f"no metric {metric!r} in the runs (have: {', '.join(metric_columns(runs, [x] + ([hue] if hue else [])))})")
+    if theory is not None and theory not in LAWS:
+        raise ValueError(f"unknown law {theory!r} (choose from {', '.join(LAWS)})")
     by = [x] + ([hue] if hue else [])
     stats = aggregate(runs, by, [metric])
     pos, ticks, unit = numeric_axis(stats[x].tolist())
+    if theory is not None and (ticks is not None and unit == "" or (pos <= 0).any()):
+        raise ValueError(f"a theory overlay needs a positive numeric parameter on the x axis, not {x}")
     stats = stats.assign(_pos=pos)
     fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.2))
     ax = ax if ax is not None else fig.add_subplot()
@@ -86,14 +179,19 @@ def metric_vs_param(
         band = part["ci_low"].notna()
         if band.any():
             ax.fill_between(part["_pos"][band], part["ci_low"][band], part["ci_high"][band], color=line.get_color(), alpha=0.2, linewidth=0)
+        if theory is not None:
+            _overlay(ax, part, theory, line.get_color(), first=value == hues[0])
     if ticks is not None:
-        ax.set_xticks(range(len(ticks)), ticks, rotation=20 if max(len(t) for t in ticks) > 8 else 0)
+        first_pos = dict(zip((str(v) for v in stats[x]), pos, strict=True))
+        ax.set_xticks([first_pos[t] for t in ticks], ticks, rotation=20 if max(len(t) for t in ticks) > 8 else 0)
     elif all(float(p).is_integer() for p in pos):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # fanout 1, 2, 3: no 1.5 ticks
+    zoom = _bounded_axis(ax, metric, stats)
     n = int(stats["runs"].max()) if len(stats) else 0
+    method = {"wilson": "Wilson", "bootstrap": "bootstrap", "t": "t"}[str(stats["ci_method"].iloc[0])] if len(stats) else "t"
     ax.set_xlabel(axis_label(x) + unit)
-    ax.set_ylabel(axis_label(metric))
-    ax.set_title(title or f"{axis_label(metric)} against {x}\n(mean and 95% CI, up to {n} runs per point)", fontsize=10)
+    ax.set_ylabel(axis_label(metric) + ("\n(zoomed)" if zoom else ""))
+    ax.set_title(title or f"{axis_label(metric)} against {x}\n(mean and 95% {method} CI, up to {n} runs per point{zoom})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title=None)
     if stats["failed"].sum():
@@ -101,6 +199,18 @@ def metric_vs_param(
         ax.text(0.99, 0.01, left_out, transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
     fig.set_layout_engine("tight")  # laid out when drawn: building a figure stays cheap
     return fig
+
+
+def _overlay(ax: Any, part: pd.DataFrame, law: str, colour: Any, first: bool) -> None:
+    """Draw `law` scaled by the least-squares constant through the origin that best fits the means."""
+    ok = part[part["mean"].notna()]
+    if ok.empty:
+        return
+    shape = LAWS[law](ok["_pos"].to_numpy(dtype=float))
+    scale = float(np.dot(shape, ok["mean"]) / np.dot(shape, shape)) if np.dot(shape, shape) > 0 else 0.0
+    grid = np.linspace(float(ok["_pos"].min()), float(ok["_pos"].max()), 100)
+    label = f"theory: ∝ {law} (fitted)" if first else None
+    ax.plot(grid, scale * LAWS[law](grid), linestyle="--", color=colour, linewidth=1, alpha=0.8, label=label)
 
 
 UNSAFE_COLOUR = "#c0392b"
@@ -230,16 +340,24 @@ def tradeoff_chart(
 
 
 def save_sweep_plots(
-    runs: pd.DataFrame, params: Sequence[str], folder: Path, metric: str | None = None, x: str | None = None, hue: str | None = None
+    runs: pd.DataFrame,
+    params: Sequence[str],
+    folder: Path,
+    metric: str | None = None,
+    x: str | None = None,
+    hue: str | None = None,
+    theory: str | None = None,
 ) -> list[Path]:
-    """Write metric-against-parameter plots of a sweep as PNGs into `folder`.
+    """Write metric-against-parameter plots of a sweep as PNGs into `folder` (`<metric>_vs_<x>.png`).
 
-    Without `metric` every headline metric present is drawn; without `x` the parameter with the
+    Without `metric` every headline metric present is drawn, except flat ones (one value in
+    every run, such as liveness 1.0 everywhere), which say nothing; without `x` the parameter with the
     most values is used (numeric first on a tie), and without `hue` the remaining parameter
     with the fewest values (if there is one): a curve per mechanism over rising loss, not a
-    line drawn between two mechanisms.
+    line drawn between two mechanisms. `theory` overlays a scaling law (see LAWS).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    runs = with_derived(runs)
     params = list(params)
     if not params:
         raise ValueError("the sweep has no swept parameter to plot against")
@@ -253,10 +371,14 @@ def save_sweep_plots(
         hue = min(others, key=lambda p: runs[p].nunique()) if others else None
     if x not in runs.columns or (hue and hue not in runs.columns):
         raise KeyError(f"no parameter {x if x not in runs.columns else hue!r} in the sweep (have: {', '.join(params)})")
-    metrics = [metric] if metric else [m for m in DEFAULT_METRICS if m in runs.columns and runs[m].notna().any()] or ["decisions"]
+    if metric:
+        metrics = [metric]
+    else:
+        metrics = [m for m in DEFAULT_METRICS if m in runs.columns and not is_flat(runs, m)]
+        metrics = metrics or [m for m in ("decisions",) if m in runs.columns and not is_flat(runs, m)]
     paths = []
     for name in metrics:
-        fig = metric_vs_param(runs, name, x, hue)
+        fig = metric_vs_param(runs, name, x, hue, theory=theory)
         path = folder / f"{name}_vs_{x.replace('.', '_')}.png"
         fig.savefig(path, dpi=100, metadata={"Software": None})
         plt.close(fig)
