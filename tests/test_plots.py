@@ -20,6 +20,7 @@ from sim.plots import (
     default_window,
     down_intervals,
     failed_candidacies,
+    has_timeline,
     latency_cdf,
     leader_intervals,
     messages_by_type,
@@ -284,3 +285,12 @@ def test_cli_trace_window_and_skipped_spacetime(tmp_path: Path) -> None:
     many = runner.invoke(app, ["run", scenario, *short, "--set", "nodes=9", "--trace", "--out", str(tmp_path / "c"), "-q"])
     assert many.exit_code == 0, many.output
     assert "spacetime.png skipped: 9 nodes" in many.stderr and not (tmp_path / "c" / "plots" / "spacetime.png").exists()
+
+
+def test_timeline_needs_a_story() -> None:
+    """No timeline for one leader and nothing else; a second leader, an election or a crash makes one."""
+    one = events({"time_ms": 0.0, "node": "n0", "kind": "leader", "term": 0.0})
+    assert not has_timeline(one) and not has_timeline(events())
+    two = events({"time_ms": 0.0, "node": "n0", "kind": "leader", "term": 0.0}, {"time_ms": 9.0, "node": "n1", "kind": "leader", "term": 1.0})
+    assert has_timeline(two)
+    assert has_timeline(events({"time_ms": 5.0, "node": "n1", "kind": "crash"}))

@@ -103,6 +103,7 @@ __all__ = [
     "down_intervals",
     "failed_candidacies",
     "fault_periods",
+    "has_timeline",
     "latency_cdf",
     "leader_intervals",
     "mark_violations",

@@ -217,7 +217,7 @@ def message_load(messages: pd.DataFrame, nodes: list[str], title: str = "Message
         rank = np.arange(1, len(nodes) + 1)
         ax.plot(rank, np.sort(sent.to_numpy())[::-1], color="#4c72b0", label="sent")
         if pairs:
-            ax.plot(rank, np.sort(received.to_numpy())[::-1], color="#55a868", label="received")
+            ax.plot(rank, np.sort(received.to_numpy())[::-1], color="#55a868", linestyle="--", label="received")
         mean = float(sent.mean())
         ax.axhline(mean, color="grey", linestyle="--", linewidth=1, label=f"mean sent = {mean:,.1f}")
         ax.set_xlabel("nodes, busiest first (rank)")
@@ -231,10 +231,15 @@ def message_load(messages: pd.DataFrame, nodes: list[str], title: str = "Message
 
 
 def has_timeline(events: pd.DataFrame) -> bool:
-    """Whether a run has anything for the timeline: leaders, candidacies, crashes or byzantine nodes."""
+    """Whether a run has a story for the timeline: a change of leader, an election, a crash or a byzantine node.
+
+    One leader from start to end with nothing else happening is no story: the bar would fill the figure.
+    """
     if events.empty or "kind" not in events:
         return False
-    return bool(events["kind"].isin(["leader", "election_start", "phase1", "crash", "byzantine"]).any())
+    if int((events["kind"] == "leader").sum()) > 1:
+        return True
+    return bool(events["kind"].isin(["election_start", "phase1", "crash", "byzantine"]).any())
 
 
 def timeline(

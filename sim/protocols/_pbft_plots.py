@@ -45,9 +45,13 @@ def views(result: RunResult) -> Figure:
     changes = _kind(events, "view_change")
     primaries = _kind(events, "leader")
     numeric = pd.to_numeric(decisions["slot"], errors="coerce") if not decisions.empty else pd.Series(dtype=float)
+    few = len(nodes) <= LEGEND_NODES
     for i, node in enumerate(nodes):
-        colour = cmap(i % 10)
-        label = node if len(nodes) <= LEGEND_NODES else None
+        # A few replicas each get a colour and a small vertical offset so that equal lines stay
+        # visible; many share one grey, or the panel turns into a rainbow.
+        colour = cmap(i % 10) if few else "#5d6d7e"
+        label = node if few else (f"replicas ({len(nodes)})" if i == 0 else None)
+        shift = (i - len(nodes) / 2) * 0.02 if few else 0.0
         points = [(0.0, 0.0)]
         if "view" in decisions:
             mine = decisions[decisions["node"] == node]
@@ -58,13 +62,14 @@ def views(result: RunResult) -> Figure:
         points.sort()
         t = np.array([p[0] for p in points] + [duration]) / 1000.0
         v = np.maximum.accumulate(np.array([p[1] for p in points] + [points[-1][1]]))
-        top.step(t, v + (i - len(nodes) / 2) * 0.02, where="post", color=colour, linewidth=1.2, label=label)
+        top.step(t, v + shift, where="post", color=colour, linewidth=1.2 if few else 0.6, label=label)
         executed = decisions[decisions["node"] == node] if not decisions.empty else decisions
         if len(executed):
             seq = numeric[executed.index].to_numpy(dtype=float)
             times = executed["time_ms"].to_numpy(dtype=float)
             order = np.argsort(times, kind="stable")
-            bottom.step(times[order] / 1000.0, np.fmax.accumulate(seq[order]), where="post", color=colour, linewidth=1, label=label)
+            bottom.step(times[order] / 1000.0, np.fmax.accumulate(seq[order]), where="post", color=colour, linewidth=1 if few else 0.6,
+                        label=label)  # fmt: skip
     if len(changes):
         top.scatter(changes["time_ms"] / 1000.0, changes["view"].astype(float), marker="x", color="#7b241c", s=30, zorder=4,
                     label=f"view change started ({len(changes)})")  # fmt: skip
