@@ -291,6 +291,7 @@ def test_timeline_needs_a_story() -> None:
     """No timeline for one leader and nothing else; a second leader, an election or a crash makes one."""
     one = events({"time_ms": 0.0, "node": "n0", "kind": "leader", "term": 0.0})
     assert not has_timeline(one) and not has_timeline(events())
-    two = events({"time_ms": 0.0, "node": "n0", "kind": "leader", "term": 0.0}, {"time_ms": 9.0, "node": "n1", "kind": "leader", "term": 1.0})
+    first = {"time_ms": 0.0, "node": "n0", "kind": "leader", "term": 0.0}
+    two = events(first, {"time_ms": 9.0, "node": "n1", "kind": "leader", "term": 1.0})
     assert has_timeline(two)
     assert has_timeline(events({"time_ms": 5.0, "node": "n1", "kind": "crash"}))
