@@ -281,6 +281,8 @@ def timeline(
     if not byz.empty:
         behaviours = ", ".join(sorted(set(byz["behaviour"])))
         handles.append(Patch(facecolor="none", edgecolor="#c0392b", hatch="xx", label=f"byzantine ({behaviours})"))
+    # 7-pt characters are ~4.5 pt wide; the axes take ~80% of the figure's width.
+    chars_per_s = fig.get_figwidth() * 0.8 * 72 / 4.5 / max(end_s, 1e-9)
     if not leads.empty:
         cmap = plt.get_cmap("tab10")
         term_codes = {t: i for i, t in enumerate(sorted(leads["term"].unique()))}
@@ -296,8 +298,9 @@ def timeline(
             if not np.isnan(lead["stale_ms"]):
                 stale_span = (lead["end_ms"] - lead["stale_ms"]) / 1000.0
                 top.broken_barh([(lead["stale_ms"] / 1000.0, stale_span)], (y - 0.3, 0.6), facecolor="white", edgecolor=colour, hatch="..")
-            if span > end_s / 25:
-                top.text(start + span / 2, y, f"term {lead['term']}", ha="center", va="center", fontsize=7, color="white", clip_on=True)
+            text = f"term {lead['term']}"
+            if span * chars_per_s >= len(text) + 2:  # only where the bar holds the whole label
+                top.text(start + span / 2, y, text, ha="center", va="center", fontsize=7, color="white", clip_on=True)
         handles.append(Patch(color=cmap(0), label="leader (colour = term)"))
         if leads["stale_ms"].notna().any():
             handles.append(Patch(facecolor="white", edgecolor="grey", hatch="..", label="stale leader (a newer term exists)"))
