@@ -248,15 +248,22 @@ def _label_periods(ax: Axes, periods: pd.DataFrame, scale: float) -> None:
 
 
 def mark_violations(axes: list[Axes], violations: pd.DataFrame, scale: float = 1000.0) -> list[Any]:
-    """A red line on each axis where a safety violation was found; returns one legend handle."""
+    """Mark safety violations: a red line at the first, a red tick at the top for each; returns legend handles.
+
+    A line per violation would bury the figure when a broken protocol violates safety a hundred times.
+    """
     if violations is None or violations.empty:
         return []
-    times = violations["time_ms"].to_numpy(dtype=float) / scale
+    times = np.sort(violations["time_ms"].to_numpy(dtype=float)) / scale
     for ax in axes:
-        for t in times:
-            ax.axvline(t, color=VIOLATION_COLOUR, linewidth=1.2, linestyle="-", zorder=5)
+        ax.axvline(times[0], color=VIOLATION_COLOUR, linewidth=1.5, zorder=5)
+        ax.plot(times, np.full(times.size, 1.0), transform=ax.get_xaxis_transform(), linestyle="", marker="v", markersize=6,
+                color=VIOLATION_COLOUR, clip_on=False, zorder=6)  # fmt: skip
     rules = ", ".join(sorted(set(violations["rule"].astype(str))))
-    return [plt.Line2D([], [], color=VIOLATION_COLOUR, label=f"safety violation x{len(violations)} ({rules})")]
+    return [
+        plt.Line2D([], [], color=VIOLATION_COLOUR, linewidth=1.5, label="first safety violation"),
+        plt.Line2D([], [], color=VIOLATION_COLOUR, linestyle="", marker="v", label=f"safety violations: {len(violations)} ({rules})"),
+    ]
 
 
 def save_figure(fig: Figure, path: Path) -> Path:

@@ -42,9 +42,7 @@ def parse_window(text: str) -> tuple[float, float]:
 
 def default_window(events: pd.DataFrame, duration_ms: float) -> tuple[float, float]:
     """From just before the first fault (crash, partition, cut, link change, byzantine window) to the end."""
-    periods = fault_periods(events, duration_ms)
-    starts = periods["start_ms"].to_numpy(dtype=float)
-    starts = starts[starts > 0]
+    starts = fault_periods(events, duration_ms)["start_ms"].to_numpy(dtype=float)
     if not starts.size:
         return 0.0, duration_ms
     return max(0.0, float(starts.min()) - LEAD_MS), duration_ms
