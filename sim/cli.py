@@ -145,8 +145,32 @@ def prepare_run(
     return scenario, target
 
 
+def trace_window_option(text: str | None, trace: bool = True) -> tuple[float, float] | None:
+    """Read `--trace-window START:END` (e.g. 2.9s:3.3s) into ms; None when not given.
+
+    Raises:
+        ScenarioError: when the text is not a window, or there is no trace to draw it from.
+
+    """
+    from sim.plots import parse_window
+
+    if text is None:
+        return None
+    if not trace:
+        raise ScenarioError("--trace-window", "", "needs --trace (the space-time diagram is drawn from the message journal)")
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise ScenarioError("--trace-window", "", str(exc)) from None
+
+
 def execute_run(
-    scenario: Scenario, target: Path, trace: bool = False, plots: bool = True, progress: Callable[[float], None] | None = None
+    scenario: Scenario,
+    target: Path,
+    trace: bool = False,
+    plots: bool = True,
+    progress: Callable[[float], None] | None = None,
+    trace_window: tuple[float, float] | None = None,
 ) -> Any:
     """Run a validated scenario and save its run directory atomically; returns the RunResult.
 
@@ -158,7 +182,7 @@ def execute_run(
 
     result = run(scenario, trace=trace, progress=progress)
     try:
-        result.save(target, plots=plots)
+        result.save(target, plots=plots, trace_window=trace_window)
     except OSError as exc:
         raise ScenarioError("--out", "", f"cannot write {target}: {exc.strerror or exc}") from None
     return result
@@ -217,14 +241,14 @@ def warn_timing(scenario: Scenario) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
-def replot(run_dir: Path) -> list[Path]:
+def replot(run_dir: Path, trace_window: tuple[float, float] | None = None) -> list[Path]:
     """Draw a saved run's plots again from its tables; returns the PNG files.
 
     Raises:
         ScenarioError: when `run_dir` is not a run directory.
 
     """
-    from sim.plots import save_run_plots
+    from sim.plots import save_run_plots, spacetime_note
     from sim.results import RunResult
 
     if not (run_dir / "summary.json").is_file():
@@ -233,7 +257,12 @@ def replot(run_dir: Path) -> list[Path]:
         result = RunResult.load(run_dir)
     except (OSError, ValueError) as exc:
         raise ScenarioError(str(run_dir), "", f"cannot read run directory: {exc}") from None
-    return save_run_plots(result, run_dir / "plots")
+    if trace_window is not None and result.trace is None:
+        raise ScenarioError("--trace-window", "", f"{run_dir} has no trace.parquet (run it with --trace)")
+    note = spacetime_note(result)
+    if note:
+        typer.echo(note, err=True)
+    return save_run_plots(result, run_dir / "plots", trace_window)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -259,6 +288,14 @@ def run_cmd(
         Path | None, typer.Option("--out", metavar="DIR", help="Run directory (default: results/<name>/seed<N>-<hash>/).")
     ] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Keep the full message journal (trace.parquet, space-time plot).")] = False,
+    trace_window: Annotated[
+        str | None,
+        typer.Option(
+            "--trace-window",
+            metavar="START:END",
+            help="Time window of the space-time plot, e.g. 2.9s:3.3s (default: from just before the first fault). Needs --trace.",
+        ),
+    ] = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 3 when a safety violation is found.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table and no progress bar.")] = False,
@@ -266,6 +303,7 @@ def run_cmd(
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
     with guard():
+        window = trace_window_option(trace_window, trace)
         resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
     from sim.validate import scenario_warnings
 
@@ -275,9 +313,15 @@ def run_cmd(
     with guard():
         progress = RunProgress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:
-            result = execute_run(resolved, run_dir, trace, not no_plots, progress)
+            result = execute_run(resolved, run_dir, trace, not no_plots, progress, window)
         finally:
             progress.close()
+    if not no_plots:
+        from sim.plots import spacetime_note
+
+        note = spacetime_note(result)
+        if note:
+            typer.echo(note, err=True)
     if not quiet:
         typer.echo(format_summary(result.summary))
     violations = result.violations
@@ -335,11 +379,22 @@ def plot_cmd(
         typer.Option("--metric", metavar="METRIC", help="Sweep only: the metric to plot (default: every headline metric present)."),
     ] = None,
     x: Annotated[
-        str | None, typer.Option("--x", metavar="PARAM", help="Sweep only: the swept parameter on the x axis (default: the first).")
+        str | None,
+        typer.Option("--x", metavar="PARAM", help="Sweep only: the swept parameter on the x axis (default: the one with the most values)."),
     ] = None,
     hue: Annotated[
         str | None,
-        typer.Option("--hue", metavar="PARAM", help="Sweep only: one line per value of this parameter (default: the second, if any)."),
+        typer.Option("--hue", metavar="PARAM", help="Sweep only: one line per value of this parameter (default: the other one, if any)."),
+    ] = None,
+    trace_window: Annotated[
+        str | None,
+        typer.Option("--trace-window", metavar="START:END", help="Run only: time window of the space-time plot, e.g. 2.9s:3.3s."),
+    ] = None,
+    theory: Annotated[
+        str | None,
+        typer.Option(
+            "--theory", metavar="LAW", help="Sweep only: overlay a scaling law fitted to the means: n, n^2, 'log n' or 'n log n'."
+        ),
     ] = None,
 ) -> None:
     """Draw plots again from saved tables: a run's plots, or a sweep's metric against a parameter with 95% CI bands."""
@@ -348,11 +403,13 @@ def plot_cmd(
 
     with guard():
         if is_sweep_dir(target):
-            paths = plot_sweep_command(target, metric, x, hue)
+            if trace_window:
+                raise ScenarioError("--trace-window", "", "applies to run directories only")
+            paths = plot_sweep_command(target, metric, x, hue, theory)
         else:
-            if metric or x or hue:
-                raise ScenarioError("--metric/--x/--hue", "", "apply to sweep directories only")
-            paths = replot(target)
+            if metric or x or hue or theory:
+                raise ScenarioError("--metric/--x/--hue/--theory", "", "apply to sweep directories only")
+            paths = replot(target, trace_window_option(trace_window))
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
 
 

@@ -183,7 +183,9 @@ def compare_command(
     return result, "\n".join(lines)
 
 
-def plot_sweep_command(target: Path, metric: str | None = None, x: str | None = None, hue: str | None = None) -> list[Path]:
+def plot_sweep_command(
+    target: Path, metric: str | None = None, x: str | None = None, hue: str | None = None, theory: str | None = None
+) -> list[Path]:
     """Draw a finished sweep's metric-against-parameter plots into TARGET/plots/.
 
     Raises:
@@ -205,4 +207,11 @@ def plot_sweep_command(target: Path, metric: str | None = None, x: str | None = 
         raise ScenarioError("--metric", "", f"no metric {metric!r} (have: {', '.join(metric_columns(result.runs, result.params))})")
     if not result.params:
         raise ScenarioError(str(target), "", "the sweep has no swept parameter to plot against")
-    return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue)
+    from sim.sweep_plots import LAWS
+
+    if theory is not None and theory not in LAWS:
+        raise ScenarioError("--theory", "", f"unknown law {theory!r} (choose from {', '.join(LAWS)})")
+    try:
+        return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue, theory)
+    except ValueError as exc:  # a theory overlay on a category axis
+        raise ScenarioError("--theory", "", str(exc)) from None

@@ -21,7 +21,17 @@ from sim.sweep.spec import Task, run_key
 from sim.sweep.stats import aggregate
 from sim.sweep_plots import tradeoff_chart
 
-TABLE_METRICS = ("latency_ms_p50", "latency_ms_p99", "messages_per_decision", "decisions", "liveness", "safety_violations")
+TABLE_METRICS = (
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "messages_per_command",
+    "messages_per_decision",
+    "decisions",
+    "liveness",
+    "safety_violations",
+)
+"""Means over seeds in the table; a metric the runs do not report (e.g. an older summary) stays NaN."""
+CI_METRICS = ("latency_ms_p50", "messages_per_command", "messages_per_decision")
 _FAULT_INDEX = re.compile(r"^faults\[(\d+)\]")
 _BOUND = re.compile(r"\bf<n/(\d+)\b")
 
@@ -150,7 +160,8 @@ def compare(
         overrides: dotted overrides applied to the scenario first (e.g. {"duration": "3s"}).
 
     Raises:
-        ScenarioError: the scenario itself is bad, or a mechanism name is unknown.
+        ScenarioError: the scenario itself is bad, a mechanism name is unknown, or nothing could
+            run (no mechanism can run the scenario, or every run failed).
 
     """
     data, source = _load(scenario, overrides)
@@ -169,10 +180,16 @@ def compare(
         for i in range(replicates):
             one = adapted.model_copy(update={"seed": adapted.seed + i}, deep=True)
             tasks.append(Task(run_key(one), len(nodes) - 1, {"mechanism": name}, one.seed, one))
+    if not tasks:
+        why = "; ".join(f"{name}: {notes[name][-1].removeprefix('skipped: ')}" for name in mechanisms)
+        raise ScenarioError("--mechanisms", "", f"none of the mechanisms can run this scenario ({why})")
     rows = sorted(execute(tasks, jobs=jobs), key=lambda r: (r["point"], r["seed"]))
     runs = pd.DataFrame(rows)
+    if "error" in runs and runs["error"].notna().all():
+        raise ScenarioError("--mechanisms", "", f"every run failed, e.g. {runs['error'].dropna().iloc[0]}")
     table = _table(runs, list(mechanisms), notes, nodes)
-    figure = tradeoff_chart(table, title=f"Latency against message cost — {data.get('name', '')} ({replicates} seeds each)")
+    x = "messages_per_command" if table["messages_per_command"].notna().any() else "messages_per_decision"
+    figure = tradeoff_chart(table, x=x, title=f"Latency against message cost — {data.get('name', '')} ({replicates} seeds each)")
     return Comparison(table, runs, figure, notes)
 
 
@@ -186,13 +203,16 @@ def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], no
         errors = mine["error"].dropna() if "error" in mine else pd.Series(dtype=object)
         record["runs"] = len(mine)
         record["failed"] = len(errors)
+        found = pd.to_numeric(mine["safety_violations"], errors="coerce") if "safety_violations" in mine else pd.Series(dtype=float)
+        record["violations_total"] = int(found.fillna(0).sum())
+        record["unsafe_runs"] = int((found > 0).sum())
         if len(errors):
             notes.setdefault(name, []).append(f"{len(errors)} runs failed, e.g. {errors.iloc[0]}")
         for metric in TABLE_METRICS:
             hit = part[part["metric"] == metric] if len(part) else part
             mean = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
             record[metric] = mean
-            if metric in ("latency_ms_p50", "messages_per_decision"):
+            if metric in CI_METRICS:
                 record[f"{metric}_ci"] = float(hit["ci_high"].iloc[0] - mean) if len(hit) else float("nan")
         record["notes"] = "; ".join(notes.get(name, []))
         records.append(record)

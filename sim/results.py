@@ -67,8 +67,10 @@ class RunResult:
         """The full message journal (with `trace=True` only)."""
         return self.tables.trace
 
-    def save(self, path: str | Path, plots: bool = True) -> Path:
+    def save(self, path: str | Path, plots: bool = True, trace_window: tuple[float, float] | None = None) -> Path:
         """Write the run directory atomically: a temporary folder, renamed when complete.
+
+        `trace_window` (start, end in ms) is the space-time diagram's window (default: around the first fault).
 
         Returns:
             The run directory.
@@ -90,7 +92,7 @@ class RunResult:
             if plots:
                 from sim.plots import save_run_plots
 
-                save_run_plots(self, tmp / "plots")
+                save_run_plots(self, tmp / "plots", trace_window)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)

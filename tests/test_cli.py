@@ -75,7 +75,13 @@ def test_run_writes_the_run_directory_of_the_contract(toy_mechanism: Any, write_
     assert summary["seed"] == 7 and summary["safety_violations"] == 0
     resolved = load_scenario(run_dir / "scenario.yaml")
     assert resolved.seed == 7 and resolved.network.loss == 0.01
-    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == ["latency_cdf.png", "messages_by_type.png", "timeline.png"]
+    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
+        "latency_cdf.png",
+        "message_load.png",
+        "messages_by_type.png",
+        "performance.png",
+        "timeline.png",
+    ]
     assert not (run_dir / "trace.parquet").exists()
     assert [p.name for p in run_dir.parent.iterdir()] == [run_dir.name]  # no temporary folder left behind
 
@@ -178,7 +184,7 @@ def test_plot_redraws_identical_pngs(toy_mechanism: Any, write_scenario: Any, tm
     result = runner.invoke(app, ["plot", str(out)])
     assert result.exit_code == 0, result.output
     after = {p.name: p.read_bytes() for p in (out / "plots").iterdir()}
-    assert set(after) == {"latency_cdf.png", "messages_by_type.png", "timeline.png", "spacetime.png"}
+    assert set(after) == {"latency_cdf.png", "message_load.png", "messages_by_type.png", "performance.png", "timeline.png", "spacetime.png"}
     assert after == before
 
 

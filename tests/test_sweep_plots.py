@@ -1,5 +1,7 @@
+import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ from matplotlib.collections import PolyCollection
 
 from sim.compare import adapt, compare, tolerates
 from sim.scenario import ScenarioError
+from sim.sweep.stats import aggregate, ci_method, metric_range, wilson
 from sim.sweep_plots import axis_label, metric_vs_param, numeric_axis, save_sweep_plots, tradeoff_chart
 from tests.sweep_toy import allow_toys
 
@@ -37,8 +40,10 @@ def test_metric_vs_param_draws_one_line_and_band_per_hue_with_labels():
     assert [line.get_label() for line in ax.get_lines()] == ["network.loss = 0.0", "network.loss = 0.1"]
     assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
     assert [t.get_text() for t in ax.get_xticklabels()] == ["[150ms, 300ms]", "[300ms, 600ms]"]
+    assert list(ax.get_xticks()) == [225.0, 450.0] and list(ax.get_lines()[0].get_xdata()) == [225.0, 450.0]
     assert list(ax.get_lines()[0].get_ydata()) == [101.0, 201.0]
-    assert ax.get_ylabel() == "failover p50 (ms)" and "95% CI" in ax.get_title()
+    assert ax.get_ylabel() == "failover p50 (ms)" and "95% bootstrap CI" in ax.get_title()
+    assert ax.get_xlabel() == "protocol election timeout (ms, midpoint of the range)"
     assert ax.get_legend() is not None
 
 
@@ -55,11 +60,14 @@ def test_numeric_axis_reads_numbers_durations_and_categories():
     assert pos.tolist() == [150.0, 1000.0] and ticks is None and unit == " (ms)"
     pos, ticks, _ = numeric_axis(["push", "pull", "push"])
     assert pos.tolist() == [0.0, 1.0, 0.0] and ticks == ["push", "pull"]
+    pos, ticks, unit = numeric_axis(["[150ms, 300ms]", "[1s, 2s]", ["300ms", "600ms"]])
+    assert pos.tolist() == [225.0, 1500.0, 450.0] and ticks == ["[150ms, 300ms]", "[1s, 2s]", "['300ms', '600ms']"]
+    assert unit == " (ms, midpoint of the range)"
     assert axis_label("latency_ms_p50") == "latency p50 (ms)" and axis_label("bytes_sent") == "bytes sent"
 
 
 def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
-    """Each mechanism is a point annotated with the faults it tolerates; one without numbers is named."""
+    """Each mechanism is a point annotated with the faults it tolerates; one that did not run is named with the reason."""
     table = pd.DataFrame(
         [
             {
@@ -78,14 +86,66 @@ def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
                 "messages_per_decision_ci": np.nan,
                 "latency_ms_p50_ci": np.nan,
             },
-            {"mechanism": "gossip", "tolerates": "?", "messages_per_decision": np.nan, "latency_ms_p50": np.nan},
+            {
+                "mechanism": "gossip",
+                "tolerates": "?",
+                "messages_per_decision": np.nan,
+                "latency_ms_p50": np.nan,
+                "notes": "skipped: workload.kind: unknown workload 'updates'",
+            },
         ]
     )
     ax = tradeoff_chart(table).axes[0]
     texts = [t.get_text() for t in ax.texts]
     assert "raft\ncrash f<n/2" in texts and "pbft\nbyzantine f<n/3" in texts
-    assert any("no value for: gossip" in t for t in texts)
-    assert ax.get_xlabel() == "messages per decision" and ax.get_ylabel() == "latency p50 (ms)"
+    assert "not run: gossip: workload.kind: unknown workload 'updates'" in ax.get_xlabel()
+    assert ax.get_xlabel().startswith("messages per decision") and ax.get_ylabel() == "latency p50 (ms)"
+
+
+def test_tradeoff_chart_marks_unsafe_mechanisms_starts_at_zero_and_keeps_labels_apart():
+    """A mechanism with violations is a red cross with the count; axes start at 0; labels of close points do not overlap."""
+    rows = [
+        {"mechanism": "raft", "tolerates": "crash f<n/2", "messages_per_decision": 10.0, "latency_ms_p50": 21.0},
+        {"mechanism": "multipaxos", "tolerates": "crash f<n/2", "messages_per_decision": 10.5, "latency_ms_p50": 21.3},
+        {"mechanism": "pbft", "tolerates": "byzantine f<n/3", "messages_per_decision": 11.0, "latency_ms_p50": 21.1},
+    ]
+    table = pd.DataFrame(rows).assign(violations_total=[7, 0, 0], unsafe_runs=[2, 0, 0], runs=[3, 3, 3])
+    fig = tradeoff_chart(table)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] == 0 and ax.get_ylim()[0] == 0
+    markers = [line.get_marker() for line in ax.get_lines() if len(line.get_xdata()) == 1 and line.get_label().startswith("_")]
+    assert markers.count("X") == 1 and markers.count("o") == 2
+    labels = {t.get_text().split("\n")[0]: t for t in ax.texts}
+    assert "UNSAFE: 7 violations in 2/3 runs" in labels["raft"].get_text()
+    assert "UNSAFE" not in labels["pbft"].get_text()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels.values()]
+    frame = ax.get_window_extent(renderer)
+    for i, a in enumerate(boxes):
+        assert frame.x0 <= a.x0 and a.x1 <= frame.x1, "a label runs off the axes"
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), "two labels overlap"
+    plt.close(fig)
+
+
+def test_compare_fails_when_no_mechanism_can_run_the_scenario():
+    """A gossip scenario (updates workload) compared on raft and pbft: nothing can run, so compare says why and fails."""
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "gossip-partition-heal.yaml"
+    with pytest.raises(ScenarioError, match=r"none of the mechanisms can run this scenario \(raft: workload.kind: .*pbft: "):
+        compare(scenario, ["raft", "pbft"], 1)
+
+
+def test_compare_cli_exits_2_when_nothing_could_run(tmp_path):
+    """`consim compare` on a scenario no named mechanism can run: one line on stderr, exit 2, nothing written."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "gossip-partition-heal.yaml"
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(scenario), "-m", "raft", "-r", "1", "--out", str(out)])
+    assert result.exit_code == 2 and "none of the mechanisms can run" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_save_sweep_plots_writes_pngs(tmp_path):
@@ -163,3 +223,84 @@ def test_default_x_is_the_parameter_with_most_values(tmp_path):
     runs = pd.concat([_runs(), _runs().assign(**{"protocol.election_timeout": "[600ms, 1200ms]"})], ignore_index=True)
     paths = save_sweep_plots(runs, ["network.loss", "protocol.election_timeout"], tmp_path)
     assert [p.name for p in paths] == ["failover_ms_p50_vs_protocol_election_timeout.png"]
+
+
+def _proportion_runs(values: dict[float, list[float]], metric: str = "liveness") -> pd.DataFrame:
+    rows = [{"network.loss": x, "seed": i, metric: v, "error": None} for x, vs in values.items() for i, v in enumerate(vs)]
+    return pd.DataFrame(rows)
+
+
+def test_wilson_interval_matches_the_textbook_and_stays_in_0_1():
+    """Wilson's 95% interval for 5 of 10 is 0.237..0.763; for 10 of 10 it ends at exactly 1."""
+    low, high = wilson(0.5, 10)
+    assert round(low, 4) == 0.2366 and round(high, 4) == 0.7634
+    low, high = wilson(1.0, 10)
+    assert round(low, 4) == 0.7225 and high == pytest.approx(1.0) and high <= 1.0
+
+
+def test_sweep_bands_never_leave_the_metric_range():
+    """Liveness 1, 1, 0.9 gets a Wilson band inside [0, 1]; latency p50 of 1, 1, 50 ms a bootstrap band that stays positive."""
+    liveness = aggregate(_proportion_runs({0.1: [1.0, 1.0, 0.9]}), ["network.loss"], ["liveness"]).iloc[0]
+    assert liveness["ci_method"] == "wilson" and 0.0 <= liveness["ci_low"] < liveness["mean"] < liveness["ci_high"] <= 1.0
+    same = _proportion_runs({0.1: [1.0, 1.0, 1.0]}).assign(commands_submitted=1000)
+    pooled = aggregate(same, ["network.loss"], ["liveness"]).iloc[0]  # 3000 commands, all decided: Wilson over the commands
+    assert 0.998 < pooled["ci_low"] < 0.9995 and pooled["ci_high"] == pytest.approx(1.0)
+    unsafe = aggregate(_proportion_runs({0.1: [0.0, 1.0, 0.0, 0.0]}, "unsafe_runs"), ["network.loss"], ["unsafe_runs"]).iloc[0]
+    assert (unsafe["ci_low"], unsafe["ci_high"]) == pytest.approx(wilson(0.25, 4))  # 1 of 4 runs unsafe
+    latency = aggregate(_proportion_runs({0.1: [1.0, 1.0, 50.0]}, "latency_ms_p50"), ["network.loss"], ["latency_ms_p50"]).iloc[0]
+    assert latency["ci_method"] == "bootstrap" and 1.0 <= latency["ci_low"] < latency["mean"] < latency["ci_high"] <= 50.0
+    again = aggregate(_proportion_runs({0.1: [1.0, 1.0, 50.0]}, "latency_ms_p50"), ["network.loss"], ["latency_ms_p50"]).iloc[0]
+    assert again["ci_low"] == latency["ci_low"]  # the bootstrap has its own seeded generator
+    assert ci_method("messages_per_decision") == "t" and metric_range("messages_per_decision") == (0.0, math.inf)
+    assert metric_range("false_accept_rate") == (0.0, 1.0)
+
+
+def test_bounded_axes_show_their_full_range_or_say_they_are_zoomed():
+    """A proportion spread over [0.2, 1] gets the axis 0..1; one between 0.97 and 0.99 is zoomed and its label says so."""
+    wide = metric_vs_param(_proportion_runs({0.0: [1.0, 1.0], 0.3: [0.2, 0.3]}), "liveness", "network.loss").axes[0]
+    assert wide.get_ylim() == pytest.approx((-0.02, 1.02)) and "zoomed" not in wide.get_ylabel()
+    close = _proportion_runs({0.0: [0.99, 0.99, 0.99], 0.3: [0.97, 0.975, 0.98]}).assign(commands_submitted=2000)
+    narrow = metric_vs_param(close, "liveness", "network.loss").axes[0]
+    low, high = narrow.get_ylim()
+    assert 0.9 < low and high <= 1.01 and "zoomed" in narrow.get_ylabel() and "zoomed to" in narrow.get_title()
+    plt.close("all")
+
+
+def test_flat_metrics_are_not_drawn_by_default(tmp_path):
+    """Liveness 1.0 and no violation in every run are left out; asked for by name, liveness is drawn all the same."""
+    runs = _runs().assign(liveness=1.0, safety_violations=0)
+    paths = save_sweep_plots(runs, ["network.loss"], tmp_path)
+    assert [p.name for p in paths] == ["failover_ms_p50_vs_network_loss.png"]
+    asked = save_sweep_plots(runs, ["network.loss"], tmp_path, metric="liveness")
+    assert [p.name for p in asked] == ["liveness_vs_network_loss.png"]
+    unsafe = save_sweep_plots(runs.assign(safety_violations=[0, 2] * 6), ["network.loss"], tmp_path)
+    assert "unsafe_runs_vs_network_loss.png" in [p.name for p in unsafe]
+
+
+def test_theory_overlay_fits_the_law_to_the_means():
+    """Asked for n^2, the overlay is c*n^2 with c fitted to the means (exact for data that follow the law)."""
+    runs = pd.DataFrame([{"nodes": n, "seed": s, "messages_per_decision": 3.0 * n * n, "error": None} for n in (4, 7, 10) for s in (0, 1)])
+    ax = metric_vs_param(runs, "messages_per_decision", "nodes", theory="n^2").axes[0]
+    overlay = [line for line in ax.get_lines() if line.get_label() == "theory: ∝ n^2 (fitted)"]
+    assert len(overlay) == 1
+    xs, ys = overlay[0].get_xdata(), overlay[0].get_ydata()
+    assert np.allclose(ys, 3.0 * xs**2)
+    with pytest.raises(ValueError, match="unknown law"):
+        metric_vs_param(runs, "messages_per_decision", "nodes", theory="n^3")
+    plt.close("all")
+
+
+def test_plot_sweep_command_rejects_unknown_laws_and_impossible_overlays(tmp_path, monkeypatch):
+    """`consim plot SWEEP --theory`: an unknown law, or a law on an axis with zero (loss 0.0), is a one-line input error."""
+    import io
+
+    from sim.cli_sweep import plot_sweep_command, sweep_command
+    from tests.sweep_toy import GRID_SMALL, write_sweep
+
+    allow_toys(monkeypatch)
+    out = tmp_path / "out"
+    sweep_command(write_sweep(tmp_path, GRID_SMALL), jobs=1, out=out, quiet=True, stream=io.StringIO())
+    with pytest.raises(ScenarioError, match="--theory: a theory overlay needs a positive numeric parameter"):
+        plot_sweep_command(out, metric="messages_sent", theory="log n")
+    with pytest.raises(ScenarioError, match="--theory: unknown law 'n\\^3'"):
+        plot_sweep_command(out, metric="messages_sent", theory="n^3")

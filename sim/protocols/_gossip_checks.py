@@ -186,12 +186,16 @@ def check_gossip_validity(tables: RunTables, scenario: Scenario) -> list[dict[st
     return out
 
 
-def _spread(tables: RunTables, scenario: Scenario, interval: float) -> dict[str, list[float]]:
-    """Per update: time and rounds until a fraction of its reachable live nodes knew it, and residue."""
+def informed_times(tables: RunTables, scenario: Scenario) -> list[tuple[str, float, np.ndarray, float]]:
+    """Per update: slot, write time (ms), delays until each target knew it, and residue.
+
+    A target is a live node able to reach the writer at the end (see `reachable_groups`); its
+    delay is how long after the write it knew the write or a newer one of the key (inf: never).
+    The residue is the fraction of all live nodes that never knew it.
+    """
     decisions = tables.decisions
     states, groups = reachable_groups(tables)
-    out: dict[str, list[float]] = {f"{name}_{unit}": [] for name, _ in LEVELS for unit in ("ms", "rounds")}
-    out["residue"] = []
+    out: list[tuple[str, float, np.ndarray, float]] = []
     if decisions.empty or not states:
         return out
     names = scenario.node_names
@@ -209,15 +213,25 @@ def _spread(tables: RunTables, scenario: Scenario, interval: float) -> dict[str,
             start = known[index[writer], j] if writer in index else float(rows.loc[rows["slot"] == row.slot, "time_ms"].min())
             group = groups.get(writer)
             targets = [index[n] for n in groups if groups[n] == group] if group is not None else list(live_idx)
-            times = np.sort(known[targets, j] - start)
-            reached = times[np.isfinite(times)]
-            for name, frac in LEVELS:
-                need = max(1, math.ceil(frac * len(targets) - 1e-9))
-                if len(reached) >= need:
-                    t = float(reached[need - 1])
-                    out[f"{name}_ms"].append(t)
-                    out[f"{name}_rounds"].append(math.floor((start + t) / interval + 1e-9) - math.floor(start / interval + 1e-9))
-            out["residue"].append(float(np.mean(~np.isfinite(known[live_idx, j]))))
+            residue = float(np.mean(~np.isfinite(known[live_idx, j])))
+            out.append((str(row.slot), float(start), known[targets, j] - start, residue))
+    return out
+
+
+def _spread(tables: RunTables, scenario: Scenario, interval: float) -> dict[str, list[float]]:
+    """Per update: time and rounds until a fraction of its reachable live nodes knew it, and residue."""
+    out: dict[str, list[float]] = {f"{name}_{unit}": [] for name, _ in LEVELS for unit in ("ms", "rounds")}
+    out["residue"] = []
+    for _, start, delays, residue in informed_times(tables, scenario):
+        times = np.sort(delays)
+        reached = times[np.isfinite(times)]
+        for name, frac in LEVELS:
+            need = max(1, math.ceil(frac * len(times) - 1e-9))
+            if len(reached) >= need:
+                t = float(reached[need - 1])
+                out[f"{name}_ms"].append(t)
+                out[f"{name}_rounds"].append(math.floor((start + t) / interval + 1e-9) - math.floor(start / interval + 1e-9))
+        out["residue"].append(residue)
     return out
 
 

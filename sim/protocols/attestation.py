@@ -113,6 +113,13 @@ class AttestationProtocol(Protocol):
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "corrupt")
 
     @classmethod
+    def figures(cls) -> dict[str, Any]:
+        """Acceptance of each claim over time, false accepts and forgeries rejected."""
+        from sim.protocols._attestation_plots import attestation_figures
+
+        return attestation_figures()
+
+    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Named attesters exist, and enough attester weight exists to reach the thresholds."""
         assert isinstance(config, AttestationConfig)

@@ -227,6 +227,15 @@ class Protocol:
         return float(times.min()) if not times.empty else None
 
     @classmethod
+    def figures(cls) -> dict[str, Any]:
+        """The mechanism's own figures: file stem -> function(RunResult) -> Figure.
+
+        A stem of a shared figure (sim/plots) mapped to None leaves that figure out for this
+        mechanism; a shared stem mapped to a function replaces it.
+        """
+        return {}
+
+    @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
         """Byzantine hook: the lying version of `msg` sent to `dst` (None: send it unchanged).
 

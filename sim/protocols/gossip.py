@@ -207,6 +207,13 @@ class Gossip(Protocol):
         """Spread times, residue and per-node costs."""
         return gossip_summary(tables, scenario)
 
+    @classmethod
+    def figures(cls) -> dict[str, Any]:
+        """The infection curve, and residue and messages per node for rumor mongering."""
+        from sim.protocols._gossip_plots import gossip_figures
+
+        return gossip_figures()
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def on_start(self) -> None:

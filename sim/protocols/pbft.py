@@ -370,6 +370,13 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     # --- class hooks ---------------------------------------------------------------------------
 
     @classmethod
+    def figures(cls) -> dict[str, Any]:
+        """Views over time with view changes, checkpoints and state transfers."""
+        from sim.protocols._pbft_plots import pbft_figures
+
+        return pbft_figures()
+
+    @classmethod
     def client_class(cls) -> type[Client]:
         """Clients wait for f + 1 matching replies and retransmit to every replica."""
         return PbftClient

@@ -128,6 +128,13 @@ class Voting(Protocol):
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "corrupt", "double_vote")
 
     @classmethod
+    def figures(cls) -> dict[str, Any]:
+        """Right, wrong and undecided questions over time, against the rule's threshold."""
+        from sim.protocols._voting_plots import voting_figures
+
+        return voting_figures()
+
+    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """The coordinator and the workload's fixed truth and target must exist."""
         assert isinstance(config, VotingConfig)
@@ -327,10 +334,11 @@ class Voting(Protocol):
         self.closed.add(qid)
         self.ctx.cancel_timer(f"close:{qid}")
         cast = round(sum(tally.values()), 6)
+        top = round(max(tally.values(), default=0.0), 6)  # the leading answer's weight, for the plots' share against the threshold
         if answer is None:
-            self.ctx.record("no_decision", qid=qid, reason=reason, cast_weight=cast)
+            self.ctx.record("no_decision", qid=qid, reason=reason, cast_weight=cast, top_weight=top)
         else:
-            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots))
+            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots), top_weight=top)
         if poll.client is not None:
             self.ctx.send(poll.client, ClientReply(qid, answer is not None, None, answer or reason))
 

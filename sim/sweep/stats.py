@@ -1,9 +1,18 @@
-"""Aggregates over replicates: mean, standard deviation and a t-based 95% confidence interval."""
+"""Aggregates over replicates: mean, standard deviation and a 95% confidence interval of the mean.
+
+The interval suits the metric: Wilson's score interval for proportions (liveness, accuracy,
+rates, the fraction of unsafe runs), a percentile bootstrap for latency percentiles (whose
+per-run values are skewed), Student's t otherwise; and it never leaves the metric's range (no
+negative latency, no liveness above 1).
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +55,61 @@ _Z975 = 1.959963984540054
 # Columns of a row that are bookkeeping, not metrics.
 NOT_METRICS = frozenset({"key", "point", "seed", "error"})
 
+Method = Literal["t", "wilson", "bootstrap"]
+PROPORTIONS = frozenset({"liveness", "residue_mean", "unsafe_runs"})
+"""Metrics that are fractions in [0, 1] beyond those named *_rate, *_fraction, *_accuracy."""
+TRIALS = MappingProxyType({"liveness": "commands_submitted", "decision_accuracy": "decisions"})
+"""The column counting the trials a proportion is a fraction of, where the runs table has it."""
+_PERCENTILE = re.compile(r"_p\d+$")
+_NONNEGATIVE = re.compile(
+    r"(^|_)(ms|s|messages|bytes|decisions|rounds|violations|retries|throughput|per|nodes|commands|updates|questions|claims)(_|$)"
+)
+BOOTSTRAP_REPS = 2000
+BOOTSTRAP_SEED = 0
+"""The bootstrap's own generator: the same runs always give the same interval."""
+
+
+def is_proportion(metric: str) -> bool:
+    """Whether a metric is a fraction in [0, 1] (liveness, accuracy, rates, residue)."""
+    return metric in PROPORTIONS or metric.endswith(("_rate", "_fraction", "_accuracy"))
+
+
+def ci_method(metric: str) -> Method:
+    """Wilson for proportions, a bootstrap for percentiles (`*_p50`, `*_p99`...), Student's t otherwise."""
+    if is_proportion(metric):
+        return "wilson"
+    if _PERCENTILE.search(metric):
+        return "bootstrap"
+    return "t"
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """The values a metric can take: [0, 1] for proportions, [0, inf) for times and counts, else unbounded."""
+    if is_proportion(metric):
+        return 0.0, 1.0
+    if _NONNEGATIVE.search(metric):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def wilson(p: float, n: int, z: float = _Z975) -> tuple[float, float]:
+    """Wilson's score interval for a proportion `p` observed over `n` trials (always inside [0, 1])."""
+    if n < 1 or not math.isfinite(p):
+        return math.nan, math.nan
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_ci(values: np.ndarray, reps: int = BOOTSTRAP_REPS, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean of `values` (deterministic: its own seeded generator)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, values.size, size=(reps, values.size))
+    means = values[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
 
 def t975(df: int) -> float:
     """The 0.975 quantile of Student's t with `df` degrees of freedom (nan for df < 1).
@@ -65,8 +129,26 @@ def t975(df: int) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
 
 
-def describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
-    """n, mean, std (ddof=1) and the 95% CI of the mean of the finite values."""
+def describe(
+    values: Sequence[float] | np.ndarray,
+    method: Method = "t",
+    bounds: tuple[float, float] = (-math.inf, math.inf),
+    trials: float | None = None,
+) -> dict[str, float]:
+    """n, mean, std (ddof=1) and the 95% CI of the mean of the finite values, clipped to `bounds`.
+
+    Args:
+        values: one value per run.
+        method: "t" (Student's t), "wilson" (the values are proportions) or "bootstrap"
+            (percentile bootstrap of the mean). With "wilson", fractions of `trials` pooled
+            trials (e.g. liveness over every command submitted) get the union of Wilson's
+            interval over the trials and the t interval over the runs, so that neither the
+            binomial noise nor the spread between seeds is hidden; without `trials`, runs that
+            each succeeded or failed (values 0 or 1) get Wilson's interval over the runs.
+        bounds: the metric's range; the interval never leaves it.
+        trials: for "wilson", the trials pooled over all runs (None: unknown).
+
+    """
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     n = int(arr.size)
@@ -77,7 +159,18 @@ def describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
         return {"n": 1, "mean": mean, "std": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     std = float(arr.std(ddof=1))
     half = t975(n - 1) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+    low, high = mean - half, mean + half
+    if method == "wilson":
+        p = min(max(mean, 0.0), 1.0)
+        if trials is not None and trials >= 1:
+            w_low, w_high = wilson(p, int(trials))
+            low, high = min(low, w_low), max(high, w_high)
+        elif np.isin(arr, (0.0, 1.0)).all():
+            low, high = wilson(p, n)
+    elif method == "bootstrap":
+        low, high = bootstrap_ci(arr)
+    low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"n": n, "mean": mean, "std": std, "ci_low": low, "ci_high": high}
 
 
 def metric_columns(runs: pd.DataFrame, params: Sequence[str]) -> list[str]:
@@ -87,13 +180,13 @@ def metric_columns(runs: pd.DataFrame, params: Sequence[str]) -> list[str]:
 
 
 def aggregate(runs: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Tidy aggregates: one row per group of `by` and metric, with n, mean, std and 95% CI.
+    """Tidy aggregates: one row per group of `by` and metric, with n, mean, std and a 95% CI (see `describe`).
 
     Failed runs (a non-empty `error`) are left out of the statistics but counted in `failed`.
 
     Returns:
         Columns: the `by` columns, `metric`, `runs`, `failed`, `n`, `mean`, `std`, `ci_low`,
-        `ci_high`, in the order the groups first appear in `runs`.
+        `ci_high`, `ci_method` (t, wilson or bootstrap), in the order the groups first appear in `runs`.
 
     """
     by = list(by)
@@ -105,8 +198,14 @@ def aggregate(runs: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] | No
         values = values if isinstance(values, tuple) else (values,)
         ok = group[~failed_mask.loc[group.index]]
         for metric in metrics:
-            stats = describe(pd.to_numeric(ok[metric], errors="coerce").to_numpy(dtype=float)) if metric in ok else describe([])
+            method = ci_method(metric)
+            column = pd.to_numeric(ok[metric], errors="coerce").to_numpy(dtype=float) if metric in ok else np.array([])
+            trials = None
+            if method == "wilson" and TRIALS.get(metric) in ok:
+                counts = pd.to_numeric(ok[TRIALS[metric]], errors="coerce")
+                trials = float(counts[pd.to_numeric(ok[metric], errors="coerce").notna()].sum())
+            stats = describe(column, method, metric_range(metric), trials)
             head = {**dict(zip(by, values, strict=True)), "metric": metric, "runs": len(group), "failed": len(group) - len(ok)}
-            rows.append({**head, **stats})
-    columns = [*by, "metric", "runs", "failed", "n", "mean", "std", "ci_low", "ci_high"]
+            rows.append({**head, **stats, "ci_method": method})
+    columns = [*by, "metric", "runs", "failed", "n", "mean", "std", "ci_low", "ci_high", "ci_method"]
     return pd.DataFrame(rows, columns=columns)
