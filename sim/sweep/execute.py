@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
@@ -61,12 +61,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _inline(tasks: Sequence[Task]) -> Iterator[dict[str, Any]]:
+def _inline(tasks: Sequence[Any], fn: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for task in tasks:
-        yield run_task(task)
+        yield fn(task)
 
 
-def _local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
+def _local(tasks: Sequence[Any], jobs: int, fn: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and on macOS
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
     pending: set[Future[dict[str, Any]]] = set()
@@ -78,7 +78,7 @@ def _local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
         while queue or pending:
             while queue and len(pending) < 2 * jobs:
                 task = queue.pop()
-                future = pool.submit(run_task, task)
+                future = pool.submit(fn, task)
                 pending.add(future)
                 by_future[future] = task
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -108,7 +108,7 @@ def _failed_row(task: Task) -> dict[str, Any]:
     return row
 
 
-def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
+def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -123,7 +123,7 @@ def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[d
         )
         client = Client(cluster)
     try:
-        futures = [client.submit(run_task, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
+        futures = [client.submit(fn, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         for future in as_completed(futures):
             task = by_key[future.key]
@@ -138,7 +138,13 @@ def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[d
             cluster.close()
 
 
-def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", scheduler: str | None = None) -> Iterator[dict[str, Any]]:
+def execute(
+    tasks: Sequence[Any],
+    jobs: int = 1,
+    backend: str = "local",
+    scheduler: str | None = None,
+    fn: Callable[[Any], dict[str, Any]] = run_task,
+) -> Iterator[dict[str, Any]]:
     """Run `tasks` and yield each row as its run finishes (in completion order).
 
     Args:
@@ -146,6 +152,7 @@ def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", schedu
         jobs: local worker processes (1 runs in this process); threads for a local Dask cluster.
         backend: "local" (process pool) or "dask" (a dask.distributed cluster).
         scheduler: the Dask scheduler address; without one a local in-process cluster starts.
+        fn: what runs one task (a picklable module-level function; default: one sweep run).
 
     """
     if backend not in BACKENDS:
@@ -153,10 +160,10 @@ def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", schedu
     if not tasks:
         return iter(())
     if backend == "dask":
-        return _dask(tasks, jobs, scheduler)
+        return _dask(tasks, jobs, scheduler, fn)
     if jobs <= 1 or len(tasks) == 1:
-        return _inline(tasks)
-    return _local(tasks, min(jobs, len(tasks)))
+        return _inline(tasks, fn)
+    return _local(tasks, min(jobs, len(tasks)), fn)
 
 
 def default_jobs() -> int:
