@@ -368,9 +368,7 @@ def explore_cmd(
     backend: Annotated[str, typer.Option("--backend", metavar="local|dask", help="Where schedules run: local or dask.")] = "local",
     beyond: Annotated[
         bool,
-        typer.Option(
-            "--beyond-bound/--within-bound", help="Draw f + 1 faulty nodes (where the mechanism breaks) instead of at most f."
-        ),
+        typer.Option("--beyond-bound/--within-bound", help="Draw f + 1 faulty nodes (where the mechanism breaks) instead of at most f."),
     ] = False,
     budget: Annotated[
         str | None, typer.Option("--budget", metavar="TIME", help="Stop starting schedules after this wall time, e.g. 10m.")
@@ -379,8 +377,8 @@ def explore_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures."""
-    from sim.cli_sweep import EXIT_INTERRUPTED
     from sim.cli_explore import explore_command
+    from sim.cli_sweep import EXIT_INTERRUPTED
 
     try:
         with guard():

@@ -72,7 +72,8 @@ def explore_command(
         lines.append(f"{len(result.failures)} failing schedule(s); reproduce the shrunk ones with:")
         for failure in result.failures:
             if "minimal" in failure:
-                lines.append(f"  consim run {failure['minimal']} --strict --trace    # {failure['outcome']} {failure['rule'] or ''}".rstrip())
+                why = f"{failure['outcome']} {failure['rule'] or ''}".rstrip()
+                lines.append(f"  consim run {failure['minimal']} --strict --trace    # {why}")
     else:
         lines.append("no failures found")
     lines.append(f"runs:   {result.path / 'runs.parquet'}")

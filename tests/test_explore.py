@@ -72,7 +72,8 @@ def test_byzantine_schedules_count_byzantine_and_crashed_together() -> None:
         data = draw_schedule(BASE, NODES, 3000.0, FaultBound("byzantine", 1), ("equivocate",), schedule_rng(3, index))
         liars = sum(len(e["byzantine"]) for e in data["faults"] if "byzantine" in e)
         assert liars + _crashed_at_once(data["faults"]) <= 1
-    beyond = [draw_schedule(BASE, NODES, 3000.0, FaultBound("byzantine", 1), ("equivocate",), schedule_rng(3, i), beyond=True) for i in range(50)]
+    bound = FaultBound("byzantine", 1)
+    beyond = [draw_schedule(BASE, NODES, 3000.0, bound, ("equivocate",), schedule_rng(3, i), beyond=True) for i in range(50)]
     counts = {len(e["byzantine"]) for d in beyond for e in d["faults"] if "byzantine" in e}
     assert counts == {2}
 
@@ -89,7 +90,7 @@ def test_schedules_depend_only_on_the_explore_seed_and_index(base: Path) -> None
 
 def test_liveness_oracle_fires_when_nothing_is_decided_after_the_heal(base: Path) -> None:
     """A schedule whose commands after the last heal never finish is 'stuck' (here: all nodes cut off)."""
-    data = {**BASE, "faults": [{"at": "1s", "for": "200ms", "crash": "n0"}], "workload": {"kind": "poisson", "rate": "50/s", "until": "2.8s"}}
+    data = {**BASE, "faults": [{"at": "1s", "for": "200ms", "crash": "n0"}]}
     assert judge(data, "test")["outcome"] == "ok"
     silent = {**data, "faults": [*data["faults"], {"at": "100ms", "for": "1300ms", "crash": ["n1", "n2", "n3", "n4"]}]}
     assert judge(silent, "test")["outcome"] == "ok"  # healed at 1.4s, decides again

@@ -319,5 +319,3 @@ def kind_table(runs: pd.DataFrame) -> pd.DataFrame:
             total[1] += int(outcome in FAILING)
     rows = [{"fault": k, "schedules": v[0], "failed": v[1]} for k, v in sorted(counts.items())]
     return pd.DataFrame(rows, columns=["fault", "schedules", "failed"])
-
-

@@ -150,4 +150,3 @@ def fault_kinds(faults: list[dict[str, Any]]) -> str:
             if key in entry:
                 names.add(f"{key}:{entry.get('behaviour')}" if key == "byzantine" else key)
     return ",".join(sorted(names)) or "none"
-
