@@ -44,6 +44,8 @@ def heal_time(faults: list[dict[str, Any]]) -> float | None:
             if "until" not in entry:
                 continue  # byzantine nodes within the bound must not stop progress: judged as if healed at 0
             end = max(end, parse_duration(entry["until"]))
+        elif "churn" in entry and "until" in entry:
+            end = max(end, parse_duration(entry["until"]))
         elif "at" in entry and "for" in entry:
             end = max(end, parse_duration(entry["at"]) + parse_duration(entry["for"]))
         else:

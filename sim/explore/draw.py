@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-FAULT_KINDS = ("crash", "partition", "isolate_leader", "cut", "link", "byzantine")
+FAULT_KINDS = ("crash", "churn", "partition", "isolate_leader", "cut", "link", "byzantine")
 """What a drawn entry can be; `byzantine` only where the mechanism tolerates byzantine nodes."""
 
 
@@ -100,7 +100,7 @@ def draw_schedule(
     budget = _Budget(limit if bound.kind != "none" else 0, [])
     fixed = len(byzantine)
     window_end = 0.6 * duration
-    kinds = ["crash", "partition", "isolate_leader", "cut", "link"]
+    kinds = ["crash", "churn", "partition", "isolate_leader", "cut", "link"]
     for _ in range(rng.randint(1, max_faults)):
         kind = rng.choice(kinds)
         at = rng.uniform(0.05, 0.5) * duration
@@ -115,6 +115,15 @@ def draw_schedule(
             budget.intervals.append((at, end))
             target = "leader" if rng.random() < 0.4 else rng.choice([n for n in nodes if n not in byzantine] or nodes)
             faults.append({**timing, "crash": target})
+        elif kind == "churn":
+            # One node at a time goes down and comes back, at random, for the whole window.
+            if not budget.fits(at, end, fixed):
+                continue
+            budget.intervals.append((at, end))
+            mtbf = rng.uniform(0.05, 0.2) * duration
+            faults.append(
+                {"churn": {"mtbf": _ms(mtbf), "mttr": _ms(mtbf / rng.choice((2, 4))), "max_down": 1}, "start": _ms(at), "until": _ms(end)}
+            )
         elif kind == "partition":
             shuffled = rng.sample(nodes, len(nodes))
             cut_at = rng.randint(1, len(nodes) - 1) if len(nodes) > 1 else 1
@@ -130,13 +139,15 @@ def draw_schedule(
         else:
             src, dst = rng.sample(nodes, 2) if len(nodes) > 1 else (nodes[0], nodes[0])
             change: dict[str, Any] = {"from": src, "to": dst}
-            which = rng.choice(("loss", "duplicate", "delay"))
+            which = rng.choice(("loss", "duplicate", "delay", "reorder"))
             if which == "loss":
                 change["loss"] = round(rng.choice((0.2, 0.5, 1.0)), 2)
             elif which == "duplicate":
                 change["duplicate"] = round(rng.choice((0.1, 0.3)), 2)
-            else:
+            elif which == "delay":
                 change["delay"] = _ms(rng.choice((20, 50, 200)))
+            else:  # a wide spread of delays delivers messages out of order
+                change["delay"] = {"dist": "uniform", "low": "0ms", "high": _ms(rng.choice((20, 100)))}
             faults.append({**timing, "set_link": change})
     data["faults"] = faults
     return data
