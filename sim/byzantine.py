@@ -142,8 +142,21 @@ class DoubleVote(Mutating):
     name = "double_vote"
 
 
+class Fork(Mutating):
+    """As leader, tells one replica the truth and the rest a block `depth` certificates back (default 2)."""
+
+    name = "fork"
+    params = ("depth",)
+
+    def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
+        """Ask the protocol for the forking version of `msg`, `depth` certificates back."""
+        depth = int(self.params.get("depth", 2))
+        lie = self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, depth=depth)  # type: ignore[call-arg]
+        return [(dst, msg if lie is None else lie, node.name, 0.0)]
+
+
 BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
-    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote)}
+    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote, Fork)}
 )
 
 

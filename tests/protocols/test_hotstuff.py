@@ -160,3 +160,70 @@ def test_paper_rotation_stalls_with_a_crashed_replica_at_n4() -> None:
     result = run(scenario_from_dict(data))
     late = result.requests[result.requests["submit_ms"] > 1500]
     assert len(late) > 0 and late["done_ms"].isna().all()
+
+
+class TwoChainHotStuff(HotStuff):
+    """Broken: commits b' as soon as it sees a QC for its direct child (a two-chain)."""
+
+    def update(self, block: Block) -> None:
+        super().update(block)
+        b2 = self.st.blocks.get(block.justify.block)
+        b1 = self.st.blocks.get(b2.justify.block) if b2 is not None and block.justify.view else None
+        if b2 is not None and b1 is not None and b2.parent == b1.id and b2.view == b1.view + 1 and b2.justify.view:
+            self.commit(b1)
+
+
+class NoLockHotStuff(HotStuff):
+    """Broken: votes for any block of a newer view, whether or not it conflicts with the lock."""
+
+    def safe(self, block: Block) -> bool:
+        return True
+
+
+def fork_from(parent: Block, views: list[int]) -> list[Block]:
+    """Blocks in `views` by their leaders, the first extending `parent` with its QC, each carrying a command."""
+    blocks, prev, justify = [], parent.id, QC(parent.view, parent.id, SIGNERS)
+    for view in views:
+        block = Block(view, prev, justify, (Request("c9", f"c9:{view}"),), NODES[view % 4])
+        blocks.append(block)
+        prev, justify = block.id, QC(view, block.id, SIGNERS)
+    return blocks
+
+
+def decided(ctx) -> dict[int, str]:
+    return {slot: value for slot, value, _ in ctx.decided}
+
+
+@pytest.mark.parametrize("cls", [HotStuff, TwoChainHotStuff])
+def test_a_forking_leader_breaks_only_a_two_chain_commit(cls: type[HotStuff]) -> None:
+    """The leader of view 4 shows replica A the true block and the others a fork on b1: a two-chain commit of b2 at A conflicts."""
+    b1, b2, b3, b4 = chain([1, 2, 3, 4])
+    forked = fork_from(b1, [4, 5, 6, 7])  # the others lock only on b1, so they may vote for it
+    a, actx = make_node(cls, "n2", NODES, leader_term=1)
+    feed(a, [b1, b2, b3, b4])
+    b, bctx = make_node(cls, "n3", NODES, leader_term=1)
+    feed(b, [b1, b2, b3, *forked])
+    shared = decided(actx).keys() & decided(bctx).keys()
+    conflicts = [s for s in shared if decided(actx)[s] != decided(bctx)[s]]
+    assert bool(conflicts) == (cls is TwoChainHotStuff)
+
+
+@pytest.mark.parametrize("cls", [HotStuff, NoLockHotStuff])
+def test_the_lock_stops_a_fork_below_it(cls: type[HotStuff]) -> None:
+    """After b4 the others are locked on b2; a fork on b1 gets their votes only without the lock, and then commits against A."""
+    b1, b2, b3, b4, b5 = chain([1, 2, 3, 4, 5])
+    forked = fork_from(b1, [5, 6, 7, 8])
+    a, actx = make_node(cls, "n2", NODES, leader_term=1)
+    feed(a, [b1, b2, b3, b4, b5])
+    assert decided(actx) == {1: "c0:1", 2: "c0:2"}
+    b, bctx = make_node(cls, "n3", NODES, leader_term=1)
+    feed(b, [b1, b2, b3, b4])
+    bctx.take()
+    b.on_message(NODES[5 % 4], Proposal(forked[0]))
+    voted = [m for _, m in bctx.take(Vote)]
+    assert bool(voted) == (cls is NoLockHotStuff)
+    if not voted:
+        return  # n3 and every honest replica locked on b2 refuse: the fork can never gather a quorum
+    feed(b, forked[1:])  # with the lock gone the fork is certified by honest votes and commits
+    conflicts = [s for s in decided(actx).keys() & decided(bctx).keys() if decided(actx)[s] != decided(bctx)[s]]
+    assert conflicts == [2]

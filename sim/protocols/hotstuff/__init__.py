@@ -102,7 +102,7 @@ class HotStuff(Protocol):
     Config = HotStuffConfig
     tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
-    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate")
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "fork")
     config: HotStuffConfig
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -428,10 +428,29 @@ class HotStuff(Protocol):
         }
 
     @classmethod
-    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
-        """Equivocate: a leader sends half the replicas a conflicting block for the same view (no commands)."""
-        if behaviour != "equivocate" or not isinstance(msg, Proposal):
+    def mutate(
+        cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, depth: int = 2
+    ) -> Message | tuple[Message, ...] | None:
+        """Lying leaders.
+
+        equivocate: half the replicas get a conflicting block for the same view (without commands).
+        fork: the first other replica gets the true proposal; the rest get a block extending the
+        certificate `depth` levels below the highest, orphaning the blocks above it. Depth 2 undoes
+        what a two-chain would have committed; depth 3 conflicts with the lock, which is what the
+        safety rule refuses.
+        """
+        if not isinstance(msg, Proposal):
             return None
-        if ctx.nodes.index(dst) % 2 == 0:
+        block = msg.block
+        if behaviour == "equivocate":
+            return None if ctx.nodes.index(dst) % 2 == 0 else Proposal(replace(block, cmds=(), salt=1))
+        if behaviour != "fork" or dst == next(n for n in ctx.nodes if n != ctx.name):
             return None
-        return Proposal(replace(msg.block, cmds=(), salt=1))
+        state: HotStuffState | None = ctx.storage.get("hotstuff")
+        qc = block.justify
+        for _ in range(depth - 1):
+            certified = state.blocks.get(qc.block) if state is not None else None
+            if certified is None or certified.justify == GENESIS_QC:
+                return None
+            qc = certified.justify
+        return Proposal(replace(block, parent=qc.block, justify=qc, salt=2))
