@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
-from sim.protocols.hotstuff.client import HotStuffClient
 from sim.protocols.hotstuff.messages import (
     GENESIS,
     GENESIS_BLOCK,
@@ -39,8 +39,6 @@ from sim.protocols.hotstuff.messages import (
     FetchBlock,
     NewView,
     Proposal,
-    Reply,
-    Request,
     Vote,
 )
 from sim.protocols.quorum import byzantine_f
@@ -158,7 +156,7 @@ class HotStuff(Protocol):
         """Keep the command until it executes (or answer again if it already did)."""
         st = self.st
         if req.cmd_id in st.executed:
-            self.ctx.send(req.client, Reply(st.view, req.cmd_id, str(st.executed[req.cmd_id])))
+            self.ctx.send(req.client, Reply(req.cmd_id, str(st.executed[req.cmd_id])))
             return
         self.pending.setdefault(req.cmd_id, req)
         self.maybe_propose()
@@ -336,7 +334,7 @@ class HotStuff(Protocol):
                 st.slot += 1
                 st.executed[req.cmd_id] = st.slot
                 self.ctx.decide(st.slot, req.cmd_id, view=b.view)
-                self.ctx.send(req.client, Reply(st.view, req.cmd_id, str(st.slot)))
+                self.ctx.send(req.client, Reply(req.cmd_id, str(st.slot)))
         st.executed_block = block.id
         self.progress()
 
@@ -406,7 +404,7 @@ class HotStuff(Protocol):
     @classmethod
     def client_class(cls) -> type[Client]:
         """Clients send each command to every replica and accept f + 1 matching replies."""
-        return HotStuffClient
+        return BroadcastClient
 
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:

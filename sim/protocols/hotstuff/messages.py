@@ -11,10 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
+from sim.protocols._broadcast_client import AUTH_BYTES, Request
 from sim.protocols.base import Message
 
-AUTH_BYTES = 32
-"""Bytes of a signature on a single message."""
 AGGREGATE_BYTES = 96
 """Bytes of an aggregate (threshold) signature."""
 DIGEST_BYTES = 32
@@ -36,20 +35,6 @@ class QC:
 
 
 GENESIS_QC = QC(0, GENESIS)
-
-
-@dataclass(frozen=True, slots=True)
-class Request(Message):
-    """A client command; `cmd_id` is unique, so a replica executes it at most once."""
-
-    client: str
-    cmd_id: str
-    op: str = ""
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, operation and the client's signature."""
-        return self.header_bytes + len(self.cmd_id) + len(self.op) + AUTH_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +127,3 @@ class BlockReply(Message):
     def size_bytes(self) -> int:
         """Header and the block."""
         return self.header_bytes + self.block.size_bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Reply(Message):
-    """The result of executing a client command, signed by the replica."""
-
-    view: int
-    cmd_id: str
-    result: str
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, the result and a signature."""
-        return self.header_bytes + len(self.cmd_id) + len(self.result) + AUTH_BYTES

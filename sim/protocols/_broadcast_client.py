@@ -1,20 +1,54 @@
-"""HotStuff's client: every replica may lead a coming view, so a command goes to all of them."""
+"""The client of leader-rotating BFT mechanisms (HotStuff, Tendermint): every replica gets each command.
+
+Any replica may propose next, so a command goes to all of them (as to a mempool), and the client
+accepts a result once f + 1 replicas report the same one: at least one of them is honest.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.protocols.hotstuff.messages import Reply, Request
+from sim.protocols.base import Message
 from sim.protocols.quorum import byzantine_f
 from sim.workload import Client
 
 if TYPE_CHECKING:
     from sim.kernel import Simulation
     from sim.node import ClientEndpoint
-    from sim.protocols.base import Message
+
+AUTH_BYTES = 32
+"""Bytes of a signature on one message."""
 
 
-class HotStuffClient(Client):
+@dataclass(frozen=True, slots=True)
+class Request(Message):
+    """A client command; `cmd_id` is unique, so a replica executes it at most once."""
+
+    client: str
+    cmd_id: str
+    op: str = ""
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, operation and the client's signature."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Message):
+    """The result of executing a client command (its slot), signed by the replica."""
+
+    cmd_id: str
+    result: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, the result and a signature."""
+        return self.header_bytes + len(self.cmd_id) + len(self.result) + AUTH_BYTES
+
+
+class BroadcastClient(Client):
     """Sends each command to every replica; f + 1 matching replies (one of them honest) complete it."""
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
