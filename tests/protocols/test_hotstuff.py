@@ -152,6 +152,8 @@ def test_safe_and_live_with_f_faults(faults: list[dict]) -> None:
     result = run(scenario_from_dict(data))
     assert result.summary["safety_violations"] == 0
     assert result.summary["liveness"] == 1.0
+    if any("crash" in fault for fault in faults):
+        assert (result.events["kind"] == "crash").sum() == 1  # the fault struck (`leader` names a live leader)
 
 
 def test_paper_rotation_stalls_with_a_crashed_replica_at_n4() -> None:

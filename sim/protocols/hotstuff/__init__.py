@@ -137,8 +137,13 @@ class HotStuff(Protocol):
         return self.ctx.nodes[(view // self.config.leader_term) % self.n]
 
     def is_leader(self) -> bool:
-        """Whether this replica leads its current view."""
-        return self.leader(self.st.view) == self.me
+        """Whether this replica leads its view, or proposed the previous one and its successor has not taken over.
+
+        In the pipeline a leader votes for its own block and enters the next view before that view's
+        leader has heard of it; for the fault plan it is still the leader until then.
+        """
+        st = self.st
+        return self.leader(st.view) == self.me or (st.proposed == st.view - 1 and self.leader(st.proposed) == self.me)
 
     def epoch(self) -> int:
         """The view this replica is in (the fault plan's 'leader' is the leader of the highest view)."""
