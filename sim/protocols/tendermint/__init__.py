@@ -168,6 +168,7 @@ class Tendermint(Protocol):
         self.check()
 
     def set_step_timer(self, step: str, base: float) -> None:
+        """Time out `step` of the current round after `base` plus the round's growth."""
         st = self.st
         self.ctx.set_timer(f"{step}:{st.height}:{st.round}", base + st.round * self.config.timeout_delta)
 
