@@ -23,7 +23,7 @@ class Value:
 
     @property
     def id(self) -> str:
-        """The digest id(v), binding every command."""
+        """The value's digest, binding every command."""
         text = f"{self.height}|{self.proposer}|{self.salt}|" + ",".join(c.cmd_id for c in self.cmds)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
