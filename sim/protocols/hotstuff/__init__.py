@@ -145,9 +145,9 @@ class HotStuff(Protocol):
         st = self.st
         return self.leader(st.view) == self.me or (st.proposed == st.view - 1 and self.leader(st.proposed) == self.me)
 
-    def epoch(self) -> int:
+    def epoch(self) -> tuple[int, ...]:
         """The view this replica is in (the fault plan's 'leader' is the leader of the highest view)."""
-        return self.st.view
+        return (self.st.view,)
 
     def on_message(self, src: str, msg: Message) -> None:
         """Dispatch on the message's type."""

@@ -133,9 +133,9 @@ class Tendermint(Protocol):
         """Whether this replica proposes in its current round."""
         return self.proposer(self.st.height, self.st.round) == self.me
 
-    def epoch(self) -> int:
-        """Heights and rounds, ordered (the fault plan's 'leader' is the proposer of the latest)."""
-        return self.st.height * 1_000_000 + self.st.round
+    def epoch(self) -> tuple[int, ...]:
+        """Height and round (the fault plan's 'leader' is the proposer of the latest)."""
+        return (self.st.height, self.st.round)
 
     def on_message(self, src: str, msg: Message) -> None:
         """Dispatch on the message's type."""
@@ -161,7 +161,7 @@ class Tendermint(Protocol):
             if value is None:
                 cmds = tuple(req for cmd_id, req in self.pending.items() if cmd_id not in st.executed)[: self.config.max_batch]
                 value = Value(cmds, self.me, st.height)
-            self.ctx.record("leader", term=self.epoch())
+            self.ctx.record("leader", term=self.st.height, round=rnd)
             self.sign_and_send(Proposal(st.height, rnd, value, st.valid_round), "proposal")
         else:
             self.set_step_timer("propose", self.config.timeout_propose)
