@@ -158,8 +158,20 @@ class Censor(Mutating):
         return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, client=client)  # type: ignore[call-arg]
 
 
+class Fork(Mutating):
+    """As leader, tells one replica the truth and the rest a block `depth` certificates back (default 2)."""
+
+    name = "fork"
+    params = ("depth",)
+
+    def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
+        """The protocol's forking version of `msg`, `depth` certificates back."""
+        depth = int(self.params.get("depth", 2))
+        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, depth=depth)  # type: ignore[call-arg]
+
+
 BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
-    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote, Censor)}
+    {cls.name: cls for cls in (Silent, Omit, Delay, Replay, Forge, Equivocate, Corrupt, DoubleVote, Censor, Fork)}
 )
 
 

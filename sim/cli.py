@@ -488,6 +488,36 @@ def compare_cmd(
     typer.echo(text)
 
 
+@app.command("explore", short_help="Draw fault schedules, find safety and liveness failures, shrink them.")
+def explore_cmd(
+    scenario: ScenarioArg,
+    schedules: Annotated[int, typer.Option("--schedules", "-n", metavar="N", help="How many fault schedules to draw.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", metavar="S", help="Explore seed: the same seed draws the same schedules.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Local worker processes (1 runs in this process).")] = 1,
+    backend: Annotated[str, typer.Option("--backend", metavar="local|dask", help="Where schedules run: local or dask.")] = "local",
+    beyond: Annotated[
+        bool,
+        typer.Option("--beyond-bound/--within-bound", help="Draw f + 1 faulty nodes (where the mechanism breaks) instead of at most f."),
+    ] = False,
+    budget: Annotated[
+        str | None, typer.Option("--budget", metavar="TIME", help="Stop starting schedules after this wall time, e.g. 10m.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Output folder (default: results/<name>-explore/).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures."""
+    from sim.cli_explore import explore_command
+    from sim.cli_sweep import EXIT_INTERRUPTED
+
+    try:
+        with guard():
+            _, text = explore_command(scenario, schedules, seed, jobs, backend, beyond, out, budget, quiet)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished schedules are kept; run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    typer.echo(text)
+
+
 def main() -> None:
     """Entry point for `python -m sim`."""
     app(prog_name="consim")

@@ -288,6 +288,8 @@ class StorageSpec(Strict):
     """Time a node takes to make a write to stable storage durable (an fsync)."""
 
     write: Annotated[Ms, Field(ge=0)] = 0.0
+
+
 @dataclass(frozen=True)
 class TimingWarning:
     """A timeout that does not fit the network: printed as one line, or raised with --strict-timing."""

@@ -249,6 +249,18 @@ class Protocol:
         return None
 
     @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+        """The fault model `consim explore` stays within: ("crash" | "byzantine" | "none", f) for this cluster.
+
+        The default reads `tolerates` when it has the form "<crash|byzantine> f<n/k>" (f is the largest
+        integer below n/k); a mechanism whose bound depends on its settings overrides this.
+        """
+        match = re.match(r"(crash|byzantine) f<n/(\d+)", cls.tolerates)
+        if match is None:
+            return ("none", 0)
+        return (match.group(1), (scenario.n - 1) // int(match.group(2)))
+
+    @classmethod
     def workloads(cls) -> dict[str, Any]:
         """Workload kinds of this mechanism's own, by name (beyond poisson, closed, script)."""
         return {}

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
@@ -61,14 +61,18 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_tasks(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+Runner = Callable[[Any], dict[str, Any]]
+"""What runs one task in a worker: a picklable module-level function returning the task's row."""
+
+
+def run_tasks(tasks: Sequence[Any], fn: Runner = run_task) -> list[dict[str, Any]]:
     """Run several tasks in one worker call and return their rows (one round trip for the batch)."""
-    return [run_task(task) for task in tasks]
+    return [fn(task) for task in tasks]
 
 
-def _inline(tasks: Sequence[Task]) -> Iterator[dict[str, Any]]:
+def _inline(tasks: Sequence[Any], fn: Runner) -> Iterator[dict[str, Any]]:
     for task in tasks:
-        yield run_task(task)
+        yield fn(task)
 
 
 def batch_size(tasks: int, jobs: int) -> int:
@@ -100,19 +104,19 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _local(tasks: Sequence[Task], jobs: int) -> Iterator[dict[str, Any]]:
+def _local(tasks: Sequence[Any], jobs: int, fn: Runner) -> Iterator[dict[str, Any]]:
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_ignore_sigint)
     size = batch_size(len(tasks), jobs)
     batches = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
     pending: set[Future[list[dict[str, Any]]]] = set()
-    by_future: dict[Future[list[dict[str, Any]]], list[Task]] = {}
+    by_future: dict[Future[list[dict[str, Any]]], list[Any]] = {}
     batches.reverse()
     try:
         # Keep only a few batches in flight so an interrupt loses little and memory stays flat.
         while batches or pending:
             while batches and len(pending) < 2 * jobs:
                 batch = batches.pop()
-                future = pool.submit(run_tasks, batch)
+                future = pool.submit(run_tasks, batch, fn)
                 pending.add(future)
                 by_future[future] = batch
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -143,7 +147,7 @@ def _failed_row(task: Task) -> dict[str, Any]:
     return row
 
 
-def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
+def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -158,7 +162,7 @@ def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[d
         )
         client = Client(cluster)
     try:
-        futures = [client.submit(run_task, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
+        futures = [client.submit(fn, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         for future in as_completed(futures):
             task = by_key[future.key]
@@ -173,7 +177,9 @@ def _dask(tasks: Sequence[Task], jobs: int, scheduler: str | None) -> Iterator[d
             cluster.close()
 
 
-def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", scheduler: str | None = None) -> Iterator[dict[str, Any]]:
+def execute(
+    tasks: Sequence[Any], jobs: int = 1, backend: str = "local", scheduler: str | None = None, fn: Runner = run_task
+) -> Iterator[dict[str, Any]]:
     """Run `tasks` and yield each row as its run finishes (in completion order).
 
     Args:
@@ -181,6 +187,7 @@ def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", schedu
         jobs: local worker processes (1 runs in this process); threads for a local Dask cluster.
         backend: "local" (process pool) or "dask" (a dask.distributed cluster).
         scheduler: the Dask scheduler address; without one a local in-process cluster starts.
+        fn: what runs one task (default: one sweep run; `consim explore` passes its own).
 
     """
     if backend not in BACKENDS:
@@ -188,10 +195,10 @@ def execute(tasks: Sequence[Task], jobs: int = 1, backend: str = "local", schedu
     if not tasks:
         return iter(())
     if backend == "dask":
-        return _dask(tasks, jobs, scheduler)
+        return _dask(tasks, jobs, scheduler, fn)
     if jobs <= 1 or len(tasks) == 1:
-        return _inline(tasks)
-    return _local(tasks, min(jobs, len(tasks)))
+        return _inline(tasks, fn)
+    return _local(tasks, min(jobs, len(tasks)), fn)
 
 
 def default_jobs() -> int:

@@ -364,6 +364,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         from sim.checkers.execution import check_exactly_once, gapless_from
 
         return [*GENERIC_CHECKERS, check_exactly_once, gapless_from(0)]
+
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
         """Phase 1 needs a round trip; heartbeats must reach followers inside the election timeout."""
         return leader_timing(config, net)

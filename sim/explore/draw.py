@@ -1,0 +1,163 @@
+"""Drawing fault schedules within (or just beyond) a mechanism's declared fault bound.
+
+A schedule is plain scenario data: the base scenario with its `faults` replaced by drawn
+entries and its `seed` replaced by a drawn seed. Every draw comes from one `random.Random`
+seeded from the explore seed and the schedule's index, so schedule k is the same whatever
+else runs, in whatever order.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FAULT_KINDS = ("crash", "churn", "partition", "isolate_leader", "cut", "link", "byzantine")
+"""What a drawn entry can be; `byzantine` only where the mechanism tolerates byzantine nodes."""
+
+
+@dataclass(frozen=True)
+class FaultBound:
+    """A mechanism's fault model for one cluster: `kind` is crash, byzantine or none; at most `f` faulty."""
+
+    kind: str
+    f: int
+
+    def describe(self) -> str:
+        """E.g. 'at most 1 byzantine-or-crashed node'."""
+        if self.kind == "byzantine":
+            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}"
+        if self.kind == "crash":
+            return f"at most {self.f} crashed node{'s' if self.f != 1 else ''} at once"
+        return "no faulty nodes (network faults only)"
+
+
+def schedule_rng(explore_seed: int, index: int) -> random.Random:
+    """The stream schedule `index` draws from: independent of every other schedule."""
+    state = np.random.SeedSequence([explore_seed, index]).generate_state(2)
+    return random.Random(int(state[0]) << 32 | int(state[1]))
+
+
+def _ms(value: float) -> str:
+    return f"{int(round(value))}ms"
+
+
+@dataclass
+class _Budget:
+    """Concurrent faulty nodes, as intervals: a crash entry counts while it lasts."""
+
+    f: int
+    intervals: list[tuple[float, float]]
+
+    def fits(self, start: float, end: float, fixed: int) -> bool:
+        # The count at any instant is `fixed` (byzantine nodes) plus the crash intervals covering it;
+        # checking at every interval start inside [start, end) is enough.
+        points = [start] + [s for s, _ in self.intervals if start <= s < end]
+        return all(fixed + 1 + sum(1 for s, e in self.intervals if s <= p < e) <= self.f for p in points)
+
+
+def draw_schedule(
+    base: dict[str, Any],
+    nodes: list[str],
+    duration: float,
+    bound: FaultBound,
+    behaviours: tuple[str, ...],
+    rng: random.Random,
+    beyond: bool = False,
+    max_faults: int = 5,
+) -> dict[str, Any]:
+    """Scenario data for one drawn schedule.
+
+    Args:
+        base: the base scenario's data (its own faults are replaced).
+        nodes: the node names.
+        duration: the run's length in ms; faults strike in its first 60% and heal by then.
+        bound: the mechanism's declared fault model.
+        behaviours: byzantine behaviours the mechanism accepts.
+        rng: this schedule's stream.
+        beyond: draw f + 1 faulty nodes instead of at most f (to show where the mechanism breaks).
+        max_faults: the most entries one schedule holds.
+
+    """
+    data = copy.deepcopy(base)
+    data["seed"] = rng.randrange(2**31)
+    limit = bound.f + 1 if beyond else bound.f
+    faults: list[dict[str, Any]] = []
+    byzantine: list[str] = []
+    if bound.kind == "byzantine" and limit > 0 and behaviours and rng.random() < (0.9 if beyond else 0.6):
+        count = limit if beyond else rng.randint(1, limit)
+        byzantine = sorted(rng.sample(nodes, min(count, len(nodes))))
+        behaviour = rng.choice(sorted(behaviours))
+        entry: dict[str, Any] = {"byzantine": byzantine, "behaviour": behaviour}
+        if rng.random() < 0.3:
+            start = rng.uniform(0.05, 0.4) * duration
+            entry["from"] = _ms(start)
+            entry["until"] = _ms(start + rng.uniform(0.1, 0.3) * duration)
+        faults.append(entry)
+    budget = _Budget(limit if bound.kind != "none" else 0, [])
+    fixed = len(byzantine)
+    window_end = 0.6 * duration
+    kinds = ["crash", "churn", "partition", "isolate_leader", "cut", "link"]
+    for _ in range(rng.randint(1, max_faults)):
+        kind = rng.choice(kinds)
+        at = rng.uniform(0.05, 0.5) * duration
+        length = rng.uniform(0.02, 0.2) * duration
+        end = min(at + length, window_end)
+        if end - at < 1.0:
+            continue
+        timing = {"at": _ms(at), "for": _ms(end - at)}
+        if kind == "crash":
+            if not budget.fits(at, end, fixed):
+                continue
+            budget.intervals.append((at, end))
+            target = "leader" if rng.random() < 0.4 else rng.choice([n for n in nodes if n not in byzantine] or nodes)
+            faults.append({**timing, "crash": target})
+        elif kind == "churn":
+            # One node at a time goes down and comes back, at random, for the whole window.
+            if not budget.fits(at, end, fixed):
+                continue
+            budget.intervals.append((at, end))
+            mtbf = rng.uniform(0.05, 0.2) * duration
+            faults.append(
+                {"churn": {"mtbf": _ms(mtbf), "mttr": _ms(mtbf / rng.choice((2, 4))), "max_down": 1}, "start": _ms(at), "until": _ms(end)}
+            )
+        elif kind == "partition":
+            shuffled = rng.sample(nodes, len(nodes))
+            cut_at = rng.randint(1, len(nodes) - 1) if len(nodes) > 1 else 1
+            groups = [sorted(shuffled[:cut_at]), sorted(shuffled[cut_at:])]
+            if all(groups):
+                faults.append({**timing, "partition": groups})
+        elif kind == "isolate_leader":
+            # The commonest experiment: the leader stays up, believing it leads, cut off from the rest.
+            faults.append({**timing, "partition": [["leader"], ["rest"]]})
+        elif kind == "cut":
+            src, dst = rng.sample(nodes, 2) if len(nodes) > 1 else (nodes[0], nodes[0])
+            faults.append({**timing, "cut": {"from": src, "to": dst}})
+        else:
+            src, dst = rng.sample(nodes, 2) if len(nodes) > 1 else (nodes[0], nodes[0])
+            change: dict[str, Any] = {"from": src, "to": dst}
+            which = rng.choice(("loss", "duplicate", "delay", "reorder"))
+            if which == "loss":
+                change["loss"] = round(rng.choice((0.2, 0.5, 1.0)), 2)
+            elif which == "duplicate":
+                change["duplicate"] = round(rng.choice((0.1, 0.3)), 2)
+            elif which == "delay":
+                change["delay"] = _ms(rng.choice((20, 50, 200)))
+            else:  # a wide spread of delays delivers messages out of order
+                change["delay"] = {"dist": "uniform", "low": "0ms", "high": _ms(rng.choice((20, 100)))}
+            faults.append({**timing, "set_link": change})
+    data["faults"] = faults
+    return data
+
+
+def fault_kinds(faults: list[dict[str, Any]]) -> str:
+    """The kinds of a schedule's entries, sorted and distinct, comma-separated (for grouping)."""
+    names = set()
+    for entry in faults:
+        for key in ("crash", "recover", "partition", "cut", "set_link", "heal", "churn", "byzantine"):
+            if key in entry:
+                names.add(f"{key}:{entry.get('behaviour')}" if key == "byzantine" else key)
+    return ",".join(sorted(names)) or "none"

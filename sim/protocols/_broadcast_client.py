@@ -1,0 +1,88 @@
+"""The client of leader-rotating BFT mechanisms (HotStuff, Tendermint): every replica gets each command.
+
+Any replica may propose next, so a command goes to all of them (as to a mempool), and the client
+accepts a result once f + 1 replicas report the same one: at least one of them is honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sim.protocols.base import Message
+from sim.protocols.quorum import byzantine_f
+from sim.workload import Client
+
+if TYPE_CHECKING:
+    from sim.kernel import Simulation
+    from sim.node import ClientEndpoint
+
+AUTH_BYTES = 32
+"""Bytes of a signature on one message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request(Message):
+    """A client command; `cmd_id` is unique, so a replica executes it at most once."""
+
+    client: str
+    cmd_id: str
+    op: str = ""
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, operation and the client's signature."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + AUTH_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Message):
+    """The result of executing a client command (its slot), signed by the replica."""
+
+    cmd_id: str
+    result: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, the result and a signature."""
+        return self.header_bytes + len(self.cmd_id) + len(self.result) + AUTH_BYTES
+
+
+class BroadcastClient(Client):
+    """Sends each command to every replica; f + 1 matching replies (one of them honest) complete it."""
+
+    def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
+        super().__init__(ctx, sim)
+        f = sim.scenario.protocol.get("f")
+        self.f = byzantine_f(len(self.nodes)) if f is None else int(f)
+        self.pending: dict[str, Request] = {}
+        self.replies: dict[str, dict[str, str]] = {}  # cmd_id -> replica -> result
+
+    def submit(self, cmd_id: str, op: str) -> None:
+        """Send the command to every replica and arm its retry timer."""
+        request = Request(self.ctx.name, cmd_id, op)
+        self.pending[cmd_id] = request
+        self.replies[cmd_id] = {}
+        self._send(request)
+
+    def _send(self, request: Request) -> None:
+        for node in self.nodes:
+            self.ctx.send(node, request)
+        self.ctx.set_timer(request.cmd_id, self.timeout)
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Count replies; f + 1 with the same result from different replicas complete the command."""
+        if not isinstance(msg, Reply) or msg.cmd_id not in self.pending or src not in self.nodes:
+            return
+        votes = self.replies[msg.cmd_id]
+        votes[src] = msg.result
+        if sum(1 for result in votes.values() if result == msg.result) >= self.f + 1:
+            del self.pending[msg.cmd_id], self.replies[msg.cmd_id]
+            self.ctx.cancel_timer(msg.cmd_id)
+            self.ctx.complete(msg.cmd_id)
+
+    def on_timer(self, name: str) -> None:
+        """No result in time: send the command to every replica again."""
+        request = self.pending.get(name)
+        if request is not None:
+            self._send(request)

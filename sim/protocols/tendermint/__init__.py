@@ -1,0 +1,416 @@
+"""Tendermint (Buchman, Kwon and Milosevic, "The latest gossip on BFT consensus", 2018), Algorithm 1.
+
+n >= 3f + 1 replicas decide a sequence of values (blocks of client commands), one per height.
+Each height runs rounds; the proposer of round r at height h is replica (h + r) mod n. A round has
+three steps: the proposer broadcasts a value (its `validValue` if it has one, else new commands);
+replicas prevote for it if it is valid and they are not locked on another value (or the value had
+a polka - a quorum of prevotes - in a round no older than their lock); a quorum of prevotes for a
+value locks it (`lockedValue`, `lockedRound`) and makes replicas precommit it; a quorum of
+precommits for a value decides it. A quorum of prevotes or precommits for nil, or a timeout,
+moves the round on; timeouts grow with the round (`timeout + round * timeout_delta`), and f + 1
+messages of a higher round make a replica skip ahead to it. Quorums are ceil((n + f + 1) / 2),
+2f + 1 when n = 3f + 1.
+
+A replica behind (it missed a decision) asks its peers for the decided value and adopts it once
+f + 1 of them send the same one, so at least one honest replica vouches for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
+from sim.protocols.base import Message, Protocol, ProtocolConfig, register
+from sim.protocols.quorum import byzantine_f
+from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
+from sim.scenario import Ms
+
+if TYPE_CHECKING:
+    import random
+
+    from sim.protocols.base import Context
+    from sim.scenario import Scenario
+    from sim.workload import Client
+
+PROPOSE, PREVOTE, PRECOMMIT = 0, 1, 2
+STEP_NAMES = ("propose", "prevote", "precommit")
+FUTURE_LIMIT = 10_000
+"""Most messages of later heights a replica keeps (a faulty peer must not exhaust memory)."""
+
+
+def bft_quorum(n: int, f: int) -> int:
+    """ceil((n + f + 1) / 2): any two quorums share at least f + 1 replicas, so an honest one."""
+    return (n + f + 2) // 2
+
+
+class TendermintConfig(ProtocolConfig):
+    """Tendermint settings (the timeouts of Algorithm 1)."""
+
+    f: Annotated[int, Field(ge=0)] | None = None
+    """Faults tolerated; derived as (n-1)//3 when not given."""
+    timeout_propose: Annotated[Ms, Field(gt=0)] = 200.0
+    timeout_prevote: Annotated[Ms, Field(gt=0)] = 100.0
+    timeout_precommit: Annotated[Ms, Field(gt=0)] = 100.0
+    timeout_delta: Annotated[Ms, Field(ge=0)] = 50.0
+    """Added to each timeout per round, so that after GST some round lasts long enough."""
+    max_batch: Annotated[int, Field(ge=1)] = 64
+    """Most commands in one value."""
+    gossip_interval: Annotated[Ms, Field(gt=0)] = 100.0
+    """While a height is undecided, a replica re-sends what it signed in it this often: Tendermint's
+    gossip layer delivers every vote eventually, which the algorithm assumes and a lossy link breaks."""
+
+
+@dataclass
+class TendermintState:
+    """What a replica keeps on stable storage (Tendermint's write-ahead log): its step, lock and decisions."""
+
+    height: int = 1
+    round: int = 0
+    step: int = PROPOSE
+    locked_value: Value | None = None
+    locked_round: int = -1
+    valid_value: Value | None = None
+    valid_round: int = -1
+    signed: dict[tuple[int, int, str], Message] = field(default_factory=dict)
+    """Every vote and proposal this replica signed, so that after a crash it never signs another."""
+    decided: dict[int, Value] = field(default_factory=dict)
+    executed: dict[str, int] = field(default_factory=dict)
+    slot: int = 0
+
+
+@register("tendermint")
+class Tendermint(Protocol):
+    """One Tendermint replica: propose, prevote, precommit, locks and valid values, growing timeouts."""
+
+    Config = TendermintConfig
+    tolerates: ClassVar[str] = "byzantine f<n/3"
+    authenticated: ClassVar[bool] = True
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate")
+    config: TendermintConfig
+
+    def on_start(self) -> None:
+        """Load the persistent state; the tallies, the mempool and the timers start afresh."""
+        ctx = self.ctx
+        self.n = len(ctx.nodes)
+        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
+        self.quorum = bft_quorum(self.n, self.f)
+        self.me = ctx.name
+        self.st: TendermintState = ctx.storage.setdefault("tendermint", TendermintState())
+        self.pending: dict[str, Request] = {}
+        self.proposals: dict[int, tuple[Value, int]] = {}  # round -> (value, valid round), this height
+        self.values: dict[str, Value] = {}  # id -> value, every value of this height we hold
+        self.fetching: set[str] = set()
+        self.prevotes: dict[int, dict[str, str | None]] = {}
+        self.precommits: dict[int, dict[str, str | None]] = {}
+        self.senders: dict[int, set[str]] = {}  # round -> who sent anything in it (round skipping)
+        self.fired: set[tuple[str, int]] = set()
+        self.future: list[tuple[str, Message]] = []
+        self.sync_votes: dict[str, tuple[Value, set[str]]] = {}
+        self.started = False
+        self.handlers = {
+            Request: self.on_client_request,
+            Proposal: self.on_proposal,
+            Prevote: self.on_vote,
+            Precommit: self.on_vote,
+            SyncRequest: self.on_sync_request,
+            SyncReply: self.on_sync_reply,
+            FetchValue: self.on_fetch_value,
+            ValueReply: self.on_value_reply,
+        }
+        # Re-send what we signed in the current round: peers may have lost it while we were down.
+        for (height, _, _), msg in sorted(self.st.signed.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+            if height == self.st.height:
+                self.ctx.broadcast(msg)
+
+    def proposer(self, height: int, rnd: int) -> str:
+        """The proposer of round `rnd` at `height`: replica (h + r) mod n."""
+        return self.ctx.nodes[(height + rnd) % self.n]
+
+    def is_leader(self) -> bool:
+        """Whether this replica proposes in its current round."""
+        return self.proposer(self.st.height, self.st.round) == self.me
+
+    def epoch(self) -> tuple[int, ...]:
+        """Height and round (the fault plan's 'leader' is the proposer of the latest)."""
+        return (self.st.height, self.st.round)
+
+    def on_message(self, src: str, msg: Message) -> None:
+        """Dispatch on the message's type."""
+        handler = self.handlers.get(type(msg))
+        if handler is not None:
+            handler(src, msg)
+
+    # --- rounds ----------------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Start the current round if this height has not started (a replica with nothing to do idles)."""
+        if not self.started:
+            self.started = True
+            self.ctx.set_timer("gossip", self.config.gossip_interval)
+            self.start_round(self.st.round)
+
+    def start_round(self, rnd: int) -> None:
+        """StartRound(round): propose as proposer, else wait for the proposal with a timeout."""
+        st = self.st
+        st.round, st.step = rnd, PROPOSE
+        if self.proposer(st.height, rnd) == self.me:
+            value = st.valid_value
+            if value is None:
+                cmds = tuple(req for cmd_id, req in self.pending.items() if cmd_id not in st.executed)[: self.config.max_batch]
+                value = Value(cmds, self.me, st.height)
+            self.ctx.record("leader", term=self.st.height, round=rnd)
+            self.sign_and_send(Proposal(st.height, rnd, value, st.valid_round), "proposal")
+        else:
+            self.set_step_timer("propose", self.config.timeout_propose)
+        self.check()
+
+    def set_step_timer(self, step: str, base: float) -> None:
+        """Time out `step` of the current round after `base` plus the round's growth."""
+        st = self.st
+        self.ctx.set_timer(f"{step}:{st.height}:{st.round}", base + st.round * self.config.timeout_delta)
+
+    def sign_and_send(self, msg: Proposal | Prevote | Precommit, kind: str) -> None:
+        """Sign at most one message per (height, round, kind) ever; count our own as received."""
+        key = (msg.height, msg.round, kind)
+        msg = self.st.signed.setdefault(key, msg)  # after a crash: the same vote again, never another
+        self.ctx.broadcast(msg)
+        self.on_message(self.me, msg)
+
+    # --- inputs ----------------------------------------------------------------------------
+
+    def on_client_request(self, src: str, req: Request) -> None:
+        """Keep the command until decided; answer again if it already was."""
+        if req.cmd_id in self.st.executed:
+            self.ctx.send(req.client, Reply(req.cmd_id, str(self.st.executed[req.cmd_id])))
+            return
+        self.pending.setdefault(req.cmd_id, req)
+        self.kick()
+
+    def _height_check(self, src: str, height: int, msg: Message) -> bool:
+        """True when `msg` is for the current height; buffers later ones and helps laggards."""
+        st = self.st
+        if height > st.height:
+            if len(self.future) < FUTURE_LIMIT:
+                self.future.append((src, msg))
+            if src != self.me:
+                self.ctx.broadcast(SyncRequest(st.height))
+            return False
+        if height < st.height:
+            if height in st.decided and src != self.me:
+                self.on_sync_request(src, SyncRequest(height))
+            return False
+        return True
+
+    def on_proposal(self, src: str, msg: Proposal) -> None:
+        """Keep the proposer's first proposal of each round."""
+        if src != self.proposer(msg.height, msg.round) or msg.value.height != msg.height:
+            return
+        if not self._height_check(src, msg.height, msg):
+            return
+        self.proposals.setdefault(msg.round, (msg.value, msg.valid_round))
+        self.values.setdefault(msg.value.id, msg.value)
+        self.senders.setdefault(msg.round, set()).add(src)
+        self.kick()
+        self.check()
+
+    def on_vote(self, src: str, msg: Prevote | Precommit) -> None:
+        """Tally a prevote or precommit (the first from each replica per round counts)."""
+        if not self._height_check(src, msg.height, msg):
+            return
+        tally = self.prevotes if isinstance(msg, Prevote) else self.precommits
+        tally.setdefault(msg.round, {}).setdefault(src, msg.value)
+        self.senders.setdefault(msg.round, set()).add(src)
+        self.kick()
+        self.check()
+
+    # --- the rules of Algorithm 1 ------------------------------------------------------------
+
+    def count(self, tally: dict[int, dict[str, str | None]], rnd: int, value: str | None = ...) -> int:  # type: ignore[assignment]
+        """How many replicas sent a vote in round `rnd` (for `value`, when given)."""
+        votes = tally.get(rnd, {})
+        if value is ...:
+            return len(votes)
+        return sum(1 for v in votes.values() if v == value)
+
+    def check(self) -> None:
+        """Apply every rule whose condition holds, until none does (one may enable another)."""
+        before = None
+        while before != (self.st.height, self.st.round, self.st.step, len(self.fired)):
+            before = (self.st.height, self.st.round, self.st.step, len(self.fired))
+            self._rules()
+
+    def _rules(self) -> None:
+        st, q = self.st, self.quorum
+        h, r = st.height, st.round
+        # Decide (lines 49-54): a quorum of precommits for a value, in any round, and the value itself
+        # (from the proposal, or fetched by its digest when the proposal was lost).
+        for rnd, votes in sorted(self.precommits.items()):
+            for vid in sorted({v for v in votes.values() if v is not None}):
+                if self.count(self.precommits, rnd, vid) < q or h in st.decided:
+                    continue
+                if vid in self.values:
+                    self.decide(self.values[vid])
+                    return
+                if vid not in self.fetching:
+                    self.fetching.add(vid)
+                    self.ctx.broadcast(FetchValue(h, vid))
+        # Round skip (lines 55-56): f + 1 replicas already in a later round.
+        later = [rnd for rnd, who in self.senders.items() if rnd > r and len(who) >= self.f + 1]
+        if later:
+            self.start_round(min(later))
+            return
+        prop = self.proposals.get(r)
+        if st.step == PROPOSE and prop is not None:
+            value, vr = prop
+            if vr == -1:  # lines 22-27
+                ok = st.locked_round == -1 or (st.locked_value is not None and st.locked_value.id == value.id)
+                self.prevote(value.id if ok else None)
+            elif 0 <= vr < r and self.count(self.prevotes, vr, value.id) >= q:  # lines 28-33
+                ok = st.locked_round <= vr or (st.locked_value is not None and st.locked_value.id == value.id)
+                self.prevote(value.id if ok else None)
+        if st.step == PREVOTE and self.count(self.prevotes, r) >= q and ("prevote_wait", r) not in self.fired:
+            self.fired.add(("prevote_wait", r))  # lines 34-35
+            self.set_step_timer("prevote", self.config.timeout_prevote)
+        if st.step >= PREVOTE and prop is not None and ("polka", r) not in self.fired:
+            value = prop[0]
+            if self.count(self.prevotes, r, value.id) >= q:  # lines 36-43
+                self.fired.add(("polka", r))
+                if st.step == PREVOTE:
+                    st.locked_value, st.locked_round = value, r
+                    self.precommit(value.id)
+                st.valid_value, st.valid_round = value, r
+        if st.step == PREVOTE and self.count(self.prevotes, r, None) >= q:  # lines 44-46
+            self.precommit(None)
+        if self.count(self.precommits, r) >= q and ("precommit_wait", r) not in self.fired:
+            self.fired.add(("precommit_wait", r))  # lines 47-48
+            self.set_step_timer("precommit", self.config.timeout_precommit)
+
+    def prevote(self, value: str | None) -> None:
+        """Broadcast our prevote and move to the prevote step."""
+        st = self.st
+        st.step = PREVOTE
+        self.sign_and_send(Prevote(st.height, st.round, value), "prevote")
+
+    def precommit(self, value: str | None) -> None:
+        """Broadcast our precommit and move to the precommit step."""
+        st = self.st
+        st.step = PRECOMMIT
+        self.sign_and_send(Precommit(st.height, st.round, value), "precommit")
+
+    def on_timer(self, name: str) -> None:
+        """OnTimeoutPropose / OnTimeoutPrevote / OnTimeoutPrecommit for the round they were set in; gossip."""
+        st = self.st
+        if name == "gossip":
+            if self.started:
+                for (height, _, _), msg in sorted(st.signed.items(), key=lambda kv: kv[0]):
+                    if height == st.height:
+                        self.ctx.broadcast(msg)
+                self.ctx.set_timer("gossip", self.config.gossip_interval)
+            return
+        step, height, rnd = name.split(":")
+        if int(height) != st.height or int(rnd) != st.round:
+            return
+        if step == "propose" and st.step == PROPOSE:
+            self.ctx.count("timeouts_propose")
+            self.prevote(None)
+        elif step == "prevote" and st.step == PREVOTE:
+            self.ctx.count("timeouts_prevote")
+            self.precommit(None)
+        elif step == "precommit":
+            self.ctx.count("timeouts_precommit")
+            self.ctx.record("round_change", height=st.height, round=st.round + 1)
+            self.start_round(st.round + 1)
+            return
+        self.check()
+
+    # --- deciding --------------------------------------------------------------------------
+
+    def decide(self, value: Value) -> None:
+        """Commit `value` at this height, execute its new commands, and move to the next height."""
+        st = self.st
+        st.decided[st.height] = value
+        for req in value.cmds:
+            self.pending.pop(req.cmd_id, None)
+            if req.cmd_id in st.executed:
+                continue  # proposed at two heights (a proposer raced a decision): executes once
+            st.slot += 1
+            st.executed[req.cmd_id] = st.slot
+            self.ctx.decide(st.slot, req.cmd_id, height=st.height, round=st.round)
+            self.ctx.send(req.client, Reply(req.cmd_id, str(st.slot)))
+        st.height += 1
+        st.round, st.step = 0, PROPOSE
+        st.locked_value, st.locked_round, st.valid_value, st.valid_round = None, -1, None, -1
+        st.signed = {key: msg for key, msg in st.signed.items() if key[0] >= st.height}
+        self.proposals, self.prevotes, self.precommits, self.senders = {}, {}, {}, {}
+        self.values, self.fetching = {}, set()
+        self.fired, self.sync_votes = set(), {}
+        self.started = False
+        self.ctx.cancel_timer("gossip")
+        if self.pending:
+            self.kick()
+        waiting, self.future = self.future, []
+        for src, msg in waiting:
+            self.on_message(src, msg)
+
+    def on_fetch_value(self, src: str, msg: FetchValue) -> None:
+        """Send a peer a value of the current or a decided height that it asks for by digest."""
+        value = self.values.get(msg.value) if msg.height == self.st.height else self.st.decided.get(msg.height)
+        if value is not None and value.id == msg.value:
+            self.ctx.send(src, ValueReply(msg.height, value))
+
+    def on_value_reply(self, src: str, msg: ValueReply) -> None:
+        """Keep a fetched value if it is one we asked for (its digest proves it)."""
+        if msg.height == self.st.height and msg.value.id in self.fetching:
+            self.values.setdefault(msg.value.id, msg.value)
+            self.check()
+
+    def on_sync_request(self, src: str, msg: SyncRequest) -> None:
+        """Send a replica that is behind the value decided at the height it asks for."""
+        value = self.st.decided.get(msg.height)
+        if value is not None:
+            self.ctx.send(src, SyncReply(msg.height, 0, value, frozenset()))
+
+    def on_sync_reply(self, src: str, msg: SyncReply) -> None:
+        """Adopt a decided value once f + 1 replicas (one of them honest) report the same one."""
+        if msg.height != self.st.height or msg.height in self.st.decided:
+            return
+        value, who = self.sync_votes.setdefault(msg.value.id, (msg.value, set()))
+        who.add(src)
+        if len(who) >= self.f + 1:
+            self.ctx.record("state_transfer", height=msg.height)
+            self.decide(value)
+
+    # --- class hooks -----------------------------------------------------------------------
+
+    @classmethod
+    def client_class(cls) -> type[Client]:
+        """Clients send each command to every replica and accept f + 1 matching replies."""
+        return BroadcastClient
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """The cluster must have at least 3f + 1 replicas."""
+        assert isinstance(config, TendermintConfig)
+        if config.f is not None and scenario.n < 3 * config.f + 1:
+            return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
+        return []
+
+    @classmethod
+    def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
+        """Heights decided, round changes and timeouts by step."""
+        counters = tables.counters
+        events = tables.events
+        return {
+            "round_changes": int((events["kind"] == "round_change").sum()) if not events.empty else 0,
+            **{key: int(counters.get(key, 0)) for key in ("timeouts_propose", "timeouts_prevote", "timeouts_precommit")},
+        }
+
+    @classmethod
+    def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
+        """Equivocate: as proposer, half the replicas get a different value for the same round."""
+        if behaviour != "equivocate" or not isinstance(msg, Proposal) or ctx.nodes.index(dst) % 2 == 0:
+            return None
+        return replace(msg, value=replace(msg.value, cmds=(), salt=1))

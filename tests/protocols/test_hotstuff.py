@@ -1,0 +1,231 @@
+"""Chained HotStuff: the three-chain commit, the voting rules, the pacemaker, linear messages, faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import run, scenario_from_dict
+from sim.protocols.hotstuff import HotStuff, bft_quorum
+from sim.protocols.hotstuff.messages import GENESIS, GENESIS_QC, QC, Block, NewView, Proposal, Request, Vote
+from sim.testing import make_node
+
+NODES = ["n0", "n1", "n2", "n3"]
+SIGNERS = frozenset({"n0", "n1", "n2"})
+
+
+def chain(views: list[int], term: int = 1) -> list[Block]:
+    """Blocks proposed by the right leaders in `views`, each extending the previous one with its QC."""
+    blocks: list[Block] = []
+    parent, justify = GENESIS, GENESIS_QC
+    for view in views:
+        leader = NODES[(view // term) % 4]
+        block = Block(view, parent, justify, (Request("c0", f"c0:{view}"),), leader)
+        blocks.append(block)
+        parent, justify = block.id, QC(view, block.id, SIGNERS)
+    return blocks
+
+
+def feed(node: HotStuff, blocks: list[Block], term: int = 1) -> None:
+    for block in blocks:
+        node.on_message(NODES[(block.view // term) % 4], Proposal(block))
+
+
+def test_quorum_is_the_general_bft_quorum() -> None:
+    """ceil((n + f + 1) / 2): 2f + 1 at n = 3f + 1, and more where n is larger than 3f + 1."""
+    assert [bft_quorum(n, (n - 1) // 3) for n in (4, 5, 6, 7, 10)] == [3, 4, 4, 5, 7]
+    assert bft_quorum(4, 0) == 3
+
+
+def test_three_chain_commits_the_first_block_and_locks_the_second() -> None:
+    """b <- b' <- b'' in consecutive views plus a proposal carrying QC(b'') commits b; the lock follows the two-chain."""
+    node, ctx = make_node(HotStuff, "n3", NODES, leader_term=1)
+    b1, b2, b3, b4 = chain([1, 2, 3, 4])
+    feed(node, [b1, b2, b3])
+    assert ctx.decided == []
+    assert node.st.lock == b1.id  # on b3: b'' = b2, b' = b1
+    feed(node, [b4])
+    assert [(slot, value) for slot, value, _ in ctx.decided] == [(1, "c0:1")]
+    assert node.st.lock == b2.id and node.st.qc_high.block == b3.id
+
+
+def test_no_commit_without_consecutive_views() -> None:
+    """A gap between b and b' (a failed view) means no direct three-chain: nothing commits on it."""
+    node, ctx = make_node(HotStuff, "n3", NODES, leader_term=1)
+    feed(node, chain([1, 3, 4, 5]))
+    assert ctx.decided == []  # b1 <- b3 is not consecutive; b3 <- b4 <- b5 needs a proposal with QC(b5)
+
+
+def test_votes_once_per_view_and_to_the_next_leader() -> None:
+    """A replica votes for the first valid block of a view, sends the vote to the next view's leader, never twice."""
+    node, ctx = make_node(HotStuff, "n3", NODES, leader_term=1)
+    (b1,) = chain([1])
+    node.on_message("n1", Proposal(b1))
+    votes = ctx.take(Vote)
+    assert votes == [("n2", Vote(1, b1.id))]
+    twin = Block(1, GENESIS, GENESIS_QC, (), "n1", salt=1)
+    node.on_message("n1", Proposal(twin))
+    assert ctx.take(Vote) == []  # an equivocating leader gets one vote per replica and view
+    other = Block(1, GENESIS, GENESIS_QC, (), "n1")
+    node.on_message("n0", Proposal(other))  # not the leader of view 1
+    assert ctx.take(Vote) == []
+
+
+def test_locked_replica_refuses_a_conflicting_block_with_an_old_qc() -> None:
+    """The safety rule: a block that neither extends the lock nor carries a newer QC gets no vote."""
+    node, ctx = make_node(HotStuff, "n3", NODES, leader_term=1)
+    b1, b2, b3 = chain([1, 2, 3])
+    feed(node, [b1, b2, b3])
+    assert node.st.lock == b1.id
+    ctx.take()
+    fork = Block(4, GENESIS, GENESIS_QC, (Request("c1", "c1:1"),), "n0")  # conflicts with the lock, QC of view 0
+    node.on_message("n0", Proposal(fork))
+    assert ctx.take(Vote) == []
+    newer = Block(4, b3.id, QC(3, b3.id, SIGNERS), (), "n0")
+    node.on_message("n0", Proposal(newer))
+    assert ctx.take(Vote) == [("n1", Vote(4, newer.id))]
+
+
+def test_next_leader_forms_a_qc_from_a_quorum_and_proposes_on_it() -> None:
+    """Votes of a quorum of distinct replicas make a QC; the leader then proposes a child carrying it."""
+    node, ctx = make_node(HotStuff, "n2", NODES, leader_term=1)
+    (b1,) = chain([1])
+    node.on_message("n1", Proposal(b1))  # n2 leads view 2: it votes for b1 itself
+    node.on_message("n0", Vote(1, b1.id))
+    assert ctx.take(Proposal) == []  # two votes: no quorum of 3 yet
+    node.on_message("n0", Vote(1, b1.id))  # a repeated vote counts once
+    assert ctx.take(Proposal) == []
+    node.on_message("n3", Vote(1, b1.id))
+    proposals = ctx.take(Proposal)
+    assert len(proposals) == 3
+    block = proposals[0][1].block
+    assert block.view == 2 and block.parent == b1.id and block.justify.signers == frozenset({"n0", "n2", "n3"})
+
+
+def test_pacemaker_times_out_only_with_work_and_moves_to_the_next_leader() -> None:
+    """With nothing to do no timer runs; with a pending command a timeout sends the next leader a new-view."""
+    node, ctx = make_node(HotStuff, "n3", NODES, leader_term=4)
+    assert "view" not in ctx.timers
+    node.on_message("c0", Request("c0", "c0:1"))
+    assert "view" in ctx.timers
+    node.on_timer("view")
+    assert node.st.view == 4
+    assert ctx.take(NewView) == [("n1", NewView(4, GENESIS_QC))]
+    assert ctx.counters["view_timeouts"] == 1
+
+
+SCENARIO = {
+    "name": "hotstuff",
+    "mechanism": "hotstuff",
+    "nodes": 4,
+    "seed": 1,
+    "duration": "3s",
+    "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.3}},
+    "workload": {"kind": "poisson", "rate": "100/s", "until": "2.5s"},
+}
+
+
+@pytest.mark.parametrize("n", [4, 7, 10])
+def test_messages_per_view_are_linear_in_n(n: int) -> None:
+    """Each view costs n - 1 proposals and at most n - 1 votes: linear, where PBFT's prepares and commits are quadratic."""
+    result = run(scenario_from_dict({**SCENARIO, "nodes": n}))
+    assert result.summary["liveness"] == 1.0 and result.summary["safety_violations"] == 0
+    counts = result.messages.groupby("type")["sent"].sum()
+    views = result.summary["views"]
+    assert counts["proposal"] == (n - 1) * views
+    assert counts["vote"] <= (n - 1) * views
+    assert "new_view" not in counts  # no timeouts on a healthy network
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [{"at": "1s", "crash": "leader"}],
+        [{"at": "1s", "crash": "n1"}],
+        [{"byzantine": ["n1"], "behaviour": "equivocate"}],
+        [{"at": "500ms", "partition": [["n0"], ["n1", "n2", "n3"]], "for": "1s"}],
+    ],
+    ids=["leader-crash", "crash", "equivocating-leader", "partition"],
+)
+def test_safe_and_live_with_f_faults(faults: list[dict]) -> None:
+    """With one fault of n = 4 every command is decided, in one order, after view changes where needed."""
+    data = {**SCENARIO, "duration": "4s", "faults": faults, "workload": {"kind": "poisson", "rate": "100/s", "until": "3s"}}
+    result = run(scenario_from_dict(data))
+    assert result.summary["safety_violations"] == 0
+    assert result.summary["liveness"] == 1.0
+    if any("crash" in fault for fault in faults):
+        assert (result.events["kind"] == "crash").sum() == 1  # the fault struck (`leader` names a live leader)
+
+
+def test_paper_rotation_stalls_with_a_crashed_replica_at_n4() -> None:
+    """With a new leader every view, round-robin never gives four honest leaders in a row once one of four is down."""
+    data = {**SCENARIO, "protocol": {"leader_term": 1}, "duration": "4s", "faults": [{"at": "1s", "crash": "n1"}]}
+    result = run(scenario_from_dict(data))
+    late = result.requests[result.requests["submit_ms"] > 1500]
+    assert len(late) > 0 and late["done_ms"].isna().all()
+
+
+class TwoChainHotStuff(HotStuff):
+    """Broken: commits b' as soon as it sees a QC for its direct child (a two-chain)."""
+
+    def update(self, block: Block) -> None:
+        super().update(block)
+        b2 = self.st.blocks.get(block.justify.block)
+        b1 = self.st.blocks.get(b2.justify.block) if b2 is not None and block.justify.view else None
+        if b2 is not None and b1 is not None and b2.parent == b1.id and b2.view == b1.view + 1 and b2.justify.view:
+            self.commit(b1)
+
+
+class NoLockHotStuff(HotStuff):
+    """Broken: votes for any block of a newer view, whether or not it conflicts with the lock."""
+
+    def safe(self, block: Block) -> bool:
+        return True
+
+
+def fork_from(parent: Block, views: list[int]) -> list[Block]:
+    """Blocks in `views` by their leaders, the first extending `parent` with its QC, each carrying a command."""
+    blocks, prev, justify = [], parent.id, QC(parent.view, parent.id, SIGNERS)
+    for view in views:
+        block = Block(view, prev, justify, (Request("c9", f"c9:{view}"),), NODES[view % 4])
+        blocks.append(block)
+        prev, justify = block.id, QC(view, block.id, SIGNERS)
+    return blocks
+
+
+def decided(ctx) -> dict[int, str]:
+    return {slot: value for slot, value, _ in ctx.decided}
+
+
+@pytest.mark.parametrize("cls", [HotStuff, TwoChainHotStuff])
+def test_a_forking_leader_breaks_only_a_two_chain_commit(cls: type[HotStuff]) -> None:
+    """The leader of view 4 shows replica A the true block and the others a fork on b1: a two-chain commit of b2 at A conflicts."""
+    b1, b2, b3, b4 = chain([1, 2, 3, 4])
+    forked = fork_from(b1, [4, 5, 6, 7])  # the others lock only on b1, so they may vote for it
+    a, actx = make_node(cls, "n2", NODES, leader_term=1)
+    feed(a, [b1, b2, b3, b4])
+    b, bctx = make_node(cls, "n3", NODES, leader_term=1)
+    feed(b, [b1, b2, b3, *forked])
+    shared = decided(actx).keys() & decided(bctx).keys()
+    conflicts = [s for s in shared if decided(actx)[s] != decided(bctx)[s]]
+    assert bool(conflicts) == (cls is TwoChainHotStuff)
+
+
+@pytest.mark.parametrize("cls", [HotStuff, NoLockHotStuff])
+def test_the_lock_stops_a_fork_below_it(cls: type[HotStuff]) -> None:
+    """After b4 the others are locked on b2; a fork on b1 gets their votes only without the lock, and then commits against A."""
+    b1, b2, b3, b4, b5 = chain([1, 2, 3, 4, 5])
+    forked = fork_from(b1, [5, 6, 7, 8])
+    a, actx = make_node(cls, "n2", NODES, leader_term=1)
+    feed(a, [b1, b2, b3, b4, b5])
+    assert decided(actx) == {1: "c0:1", 2: "c0:2"}
+    b, bctx = make_node(cls, "n3", NODES, leader_term=1)
+    feed(b, [b1, b2, b3, b4])
+    bctx.take()
+    b.on_message(NODES[5 % 4], Proposal(forked[0]))
+    voted = [m for _, m in bctx.take(Vote)]
+    assert bool(voted) == (cls is NoLockHotStuff)
+    if not voted:
+        return  # n3 and every honest replica locked on b2 refuse: the fork can never gather a quorum
+    feed(b, forked[1:])  # with the lock gone the fork is certified by honest votes and commits
+    conflicts = [s for s in decided(actx).keys() & decided(bctx).keys() if decided(actx)[s] != decided(bctx)[s]]
+    assert conflicts == [2]

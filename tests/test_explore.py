@@ -1,0 +1,145 @@
+"""`consim explore`: schedules drawn within the bound, oracles that fire, shrinking, resuming, the CLI."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.explore import FaultBound, ddmin, draw_schedule, explore, judge, plan, schedule_rng
+from sim.explore.core import heal_time
+from sim.units import parse_duration
+from tests.checkers.test_raft_checkers import DoubleVoteRaft
+
+BASE = {
+    "name": "explore-raft",
+    "mechanism": "raft",
+    "nodes": 5,
+    "seed": 1,
+    "duration": "3s",
+    "protocol": {"election_timeout": ["150ms", "300ms"], "heartbeat_interval": "50ms"},
+    "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}},
+    "workload": {"kind": "poisson", "rate": "50/s", "until": "2.8s"},
+}
+NODES = ["n0", "n1", "n2", "n3", "n4"]
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(BASE), encoding="utf-8")
+    return path
+
+
+def test_ddmin_finds_the_two_entries_that_matter() -> None:
+    """Delta debugging keeps exactly the entries whose presence makes the test fail."""
+    calls: list[list[int]] = []
+
+    def fails(items: list[int]) -> bool:
+        calls.append(items)
+        return 3 in items and 6 in items
+
+    assert ddmin(list(range(10)), fails) == [3, 6]
+    assert ddmin([7], lambda items: True) == []
+    assert ddmin([1, 2], lambda items: items == [1, 2]) == [1, 2]
+
+
+def _crashed_at_once(faults: list[dict]) -> int:
+    spans = [(parse_duration(f["at"]), parse_duration(f["at"]) + parse_duration(f["for"])) for f in faults if "crash" in f]
+    return max((sum(1 for s, e in spans if s <= p < e) for p, _ in spans), default=0)
+
+
+@pytest.mark.parametrize("f", [1, 2])
+def test_crash_schedules_stay_within_the_bound(f: int) -> None:
+    """Within the bound no instant has more than f crash entries in force; every fault heals."""
+    most = 0
+    for index in range(300):
+        data = draw_schedule(BASE, NODES, 3000.0, FaultBound("crash", f), (), schedule_rng(9, index))
+        most = max(most, _crashed_at_once(data["faults"]))
+        assert heal_time(data["faults"]) is not None
+        assert all(parse_duration(e["at"]) + parse_duration(e["for"]) <= 0.6 * 3000 + 1 for e in data["faults"])
+    assert most == f  # the bound is reached, never passed
+
+
+def test_byzantine_schedules_count_byzantine_and_crashed_together() -> None:
+    """BFT bound: byzantine nodes plus concurrent crashes never exceed f; beyond the bound draws f + 1 liars."""
+    for index in range(200):
+        data = draw_schedule(BASE, NODES, 3000.0, FaultBound("byzantine", 1), ("equivocate",), schedule_rng(3, index))
+        liars = sum(len(e["byzantine"]) for e in data["faults"] if "byzantine" in e)
+        assert liars + _crashed_at_once(data["faults"]) <= 1
+    bound = FaultBound("byzantine", 1)
+    beyond = [draw_schedule(BASE, NODES, 3000.0, bound, ("equivocate",), schedule_rng(3, i), beyond=True) for i in range(50)]
+    counts = {len(e["byzantine"]) for d in beyond for e in d["faults"] if "byzantine" in e}
+    assert counts == {2}
+
+
+def test_schedules_depend_only_on_the_explore_seed_and_index(base: Path) -> None:
+    """Schedule k is the same whether drawn alone or among others; another explore seed draws others."""
+    _, _, ten = plan(base, 10, seed=4)
+    _, _, three = plan(base, 3, seed=4)
+    assert [t.data for t in ten[:3]] == [t.data for t in three]
+    _, _, other = plan(base, 3, seed=5)
+    assert [t.data for t in other] != [t.data for t in three]
+    assert isinstance(schedule_rng(1, 2), random.Random)
+
+
+def test_liveness_oracle_fires_when_nothing_is_decided_after_the_heal(base: Path) -> None:
+    """A schedule whose commands after the last heal never finish is 'stuck' (here: all nodes cut off)."""
+    data = {**BASE, "faults": [{"at": "1s", "for": "200ms", "crash": "n0"}]}
+    assert judge(data, "test")["outcome"] == "ok"
+    silent = {**data, "faults": [*data["faults"], {"at": "100ms", "for": "1300ms", "crash": ["n1", "n2", "n3", "n4"]}]}
+    assert judge(silent, "test")["outcome"] == "ok"  # healed at 1.4s, decides again
+    never = {**data, "network": {"delay": "2ms", "links": [{"from": "*", "to": "*", "loss": 1.0}]}}
+    assert judge(never, "test")["outcome"] == "stuck"
+
+
+def test_explore_finds_and_shrinks_a_double_voting_raft(base: Path, tmp_path: Path) -> None:
+    """A Raft that votes twice in a term is caught by election safety and shrunk to a smaller scenario that still fails."""
+    result = explore(base, schedules=30, seed=0, out=tmp_path / "out", protocol_cls=DoubleVoteRaft)
+    assert "election_safety" in set(result.failed["rule"])
+    failure = next(f for f in result.failures if f["rule"] == "election_safety" and "minimal" in f)
+    original = yaml.safe_load(Path(failure["scenario"]).read_text(encoding="utf-8"))
+    minimal = yaml.safe_load(Path(failure["minimal"]).read_text(encoding="utf-8"))
+    assert len(minimal["faults"]) <= len(original["faults"])
+    assert minimal["nodes"] <= original["nodes"]
+    assert parse_duration(minimal["duration"]) <= parse_duration(original["duration"])
+    replay = judge(minimal, "minimal", DoubleVoteRaft)
+    assert replay["outcome"] == "violation" and "election_safety" in replay["rules"].split(",")
+    assert judge(minimal, "minimal")["outcome"] == "ok"  # the real Raft survives the same scenario
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    assert len(runs) == 30 and list(runs["schedule"]) == list(range(30))
+
+
+def test_explore_finds_nothing_wrong_with_raft(base: Path, tmp_path: Path) -> None:
+    """The correct Raft passes the same schedules (no violation, no exception, progress after every heal)."""
+    result = explore(base, schedules=30, seed=0, out=tmp_path / "out")
+    assert result.failures == []
+    assert set(result.runs["outcome"]) <= {"ok"}
+
+
+def test_explore_resumes_and_matches_a_fresh_run(base: Path, tmp_path: Path) -> None:
+    """A second call with more schedules reuses the finished ones; the rows equal a fresh exploration's."""
+    first = explore(base, schedules=3, seed=2, out=tmp_path / "a")
+    assert (first.executed, first.reused) == (3, 0)
+    again = explore(base, schedules=5, seed=2, out=tmp_path / "a")
+    assert (again.executed, again.reused) == (2, 3)
+    fresh = explore(base, schedules=5, seed=2, out=tmp_path / "b")
+    columns = [c for c in fresh.runs.columns if c != "key"]
+    pd.testing.assert_frame_equal(again.runs[columns], fresh.runs[columns])
+
+
+def test_cli_explore_prints_tables_and_refuses_bad_options(base: Path, tmp_path: Path) -> None:
+    """`consim explore` prints the outcome and fault tables; a bad option is one line, exit 2."""
+    runner = CliRunner()
+    ok = runner.invoke(app, ["explore", str(base), "-n", "2", "--out", str(tmp_path / "x"), "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert "within the bound: at most 2 crashed nodes at once" in ok.output
+    assert "no failures found" in ok.output
+    bad = runner.invoke(app, ["explore", str(base), "--budget", "soon"])
+    assert bad.exit_code == 2
+    assert "--budget" in bad.output and "Traceback" not in bad.output
