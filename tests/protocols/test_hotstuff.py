@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols.hotstuff import HotStuff, bft_quorum
+from sim.protocols.hotstuff import HotStuff
 from sim.protocols.hotstuff.messages import GENESIS, GENESIS_QC, QC, Block, NewView, Proposal, Request, Vote
 from sim.testing import make_node
 
@@ -31,9 +31,10 @@ def feed(node: HotStuff, blocks: list[Block], term: int = 1) -> None:
 
 
 def test_quorum_is_the_general_bft_quorum() -> None:
-    """ceil((n + f + 1) / 2): 2f + 1 at n = 3f + 1, and more where n is larger than 3f + 1."""
-    assert [bft_quorum(n, (n - 1) // 3) for n in (4, 5, 6, 7, 10)] == [3, 4, 4, 5, 7]
-    assert bft_quorum(4, 0) == 3
+    """A QC needs ceil((n + f + 1) / 2) votes: 2f + 1 at n = 3f + 1, and more where n is larger than 3f + 1."""
+    sizes = [make_node(HotStuff, "n0", [f"n{i}" for i in range(n)])[0].quorum for n in (4, 5, 6, 7, 10)]
+    assert sizes == [3, 4, 4, 5, 7]
+    assert make_node(HotStuff, "n0", NODES, f=0)[0].quorum == 3
 
 
 def test_three_chain_commits_the_first_block_and_locks_the_second() -> None:

@@ -41,7 +41,7 @@ from sim.protocols.hotstuff.messages import (
     Proposal,
     Vote,
 )
-from sim.protocols.quorum import byzantine_f
+from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
 
 if TYPE_CHECKING:
@@ -51,10 +51,6 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.workload import Client
 
-
-def bft_quorum(n: int, f: int) -> int:
-    """ceil((n + f + 1) / 2): any two quorums share at least f + 1 replicas, so an honest one."""
-    return (n + f + 2) // 2
 
 
 class HotStuffConfig(ProtocolConfig):

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
-from sim.protocols.quorum import byzantine_f
+from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
 from sim.scenario import Ms
 
@@ -40,10 +40,6 @@ STEP_NAMES = ("propose", "prevote", "precommit")
 FUTURE_LIMIT = 10_000
 """Most messages of later heights a replica keeps (a faulty peer must not exhaust memory)."""
 
-
-def bft_quorum(n: int, f: int) -> int:
-    """ceil((n + f + 1) / 2): any two quorums share at least f + 1 replicas, so an honest one."""
-    return (n + f + 2) // 2
 
 
 class TendermintConfig(ProtocolConfig):
