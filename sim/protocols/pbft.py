@@ -412,6 +412,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             return []
         return [f"pbft on {scenario.n} node{'s' if scenario.n != 1 else ''} tolerates no faulty replica (f = 0; 4 nodes tolerate one)"]
 
+    @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
         """The view-change timer must outlast one request from a backup's receipt.
 

@@ -365,6 +365,7 @@ class MultiPaxos(LearnerMixin, Protocol):
 
         return [*GENERIC_CHECKERS, check_exactly_once, gapless_from(0)]
 
+    @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
         """Phase 1 needs a round trip; heartbeats must reach followers inside the election timeout."""
         return leader_timing(config, net)
