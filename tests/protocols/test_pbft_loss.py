@@ -20,6 +20,7 @@ from sim.protocols._pbft_messages import (
     ViewChange,
     next_state_digest,
 )
+from sim.protocols.base import NOOP
 from sim.protocols.pbft import Pbft
 from sim.testing import ManualContext, make_node
 
