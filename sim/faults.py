@@ -239,8 +239,13 @@ class FaultInjector:
     def _churn(self, node: Node, spec: FaultSpec) -> Generator[Any, Any, None]:
         churn = spec.churn
         assert churn is not None
+        stop = spec.until if spec.until is not None else math.inf
+        if spec.start:
+            yield self.env.timeout(spec.start)
         while True:
             yield self.env.timeout(self.rng.expovariate(1.0 / churn.mtbf))
+            if self.env.now >= stop:
+                return  # churn strikes between `start` and `until`; a node it took down has come back
             down = sum(1 for n in self.sim.nodes.values() if not n.up)
             if not node.up or down >= churn.max_down:
                 continue
