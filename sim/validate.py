@@ -127,9 +127,11 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
             _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})
         elif action == "churn" and fault.churn is not None:
-            timed = [name for name, value in (("at", fault.at), ("every", fault.every), ("for", fault.for_), ("jitter", fault.jitter)) if value]
+            timed = [
+                name for name, value in (("at", fault.at), ("every", fault.every), ("for", fault.for_), ("jitter", fault.jitter)) if value
+            ]
             if timed:
-                problem = f"does not apply to churn, which strikes at random between 'start' and 'until' (default: the whole run)"
+                problem = "does not apply to churn, which strikes at random between 'start' and 'until' (default: the whole run)"
                 raise ScenarioError(source, f"{where}.{timed[0]}", problem)
             _check_names(source, f"{where}.churn.nodes", _as_list(fault.churn.nodes), known, {"all"})
         if action == "byzantine":

@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from sim.workload import Client
 
 
-
 class HotStuffConfig(ProtocolConfig):
     """HotStuff settings."""
 

@@ -41,7 +41,6 @@ FUTURE_LIMIT = 10_000
 """Most messages of later heights a replica keeps (a faulty peer must not exhaust memory)."""
 
 
-
 class TendermintConfig(ProtocolConfig):
     """Tendermint settings (the timeouts of Algorithm 1)."""
 
