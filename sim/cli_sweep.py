@@ -171,7 +171,8 @@ def compare_command(
             "latency_ms_p99",
             "messages_per_decision",
             "liveness",
-            "safety_violations",
+            "unsafe_runs",
+            "violations_total",
         ]
     ]
     lines = [f"compare {scenario.name}: {', '.join(names)} ({replicates} seeds each)", text_table(shown)]

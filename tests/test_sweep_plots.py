@@ -304,3 +304,16 @@ def test_plot_sweep_command_rejects_unknown_laws_and_impossible_overlays(tmp_pat
         plot_sweep_command(out, metric="messages_sent", theory="log n")
     with pytest.raises(ScenarioError, match="--theory: unknown law 'n\\^3'"):
         plot_sweep_command(out, metric="messages_sent", theory="n^3")
+
+
+def test_compare_command_prints_unsafe_runs_and_violation_counts(tmp_path):
+    """The compare table printed by the CLI says how many runs were unsafe and how many violations they found."""
+    from sim.cli_sweep import compare_command
+
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "crash-vs-byzantine-raft.yaml"
+    result, text = compare_command(scenario, "raft", 1, tmp_path / "cmp", 1, ["duration=2s"])
+    header = text.splitlines()[1]
+    assert "unsafe_runs" in header and "violations_total" in header
+    row = result.table.iloc[0]
+    assert row["unsafe_runs"] == 1 and row["violations_total"] > 0
+    assert f" {int(row['violations_total'])}" in text.splitlines()[2]

@@ -98,8 +98,8 @@ def spacetime(
         ax.set_xlim(0 if not np.isfinite(lo) else lo, max(1.0, 1.0 if not np.isfinite(hi) else hi))
     else:
         kinds = sorted(msgs["type"].unique())
-        cmap = plt.get_cmap("tab10")
-        colour = {kind: cmap(i % 10) for i, kind in enumerate(kinds)}
+        palette = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 3]  # red is kept for byzantine messages
+        colour = {kind: palette[i % len(palette)] for i, kind in enumerate(kinds)}
         first = float(msgs["send_ms"].min())
         last = float(np.nanmax(msgs[["send_ms", "deliver_ms"]].to_numpy(dtype=float)))
         span = (last - first) or 1.0

@@ -54,7 +54,8 @@ def infection(result: RunResult) -> Figure:
         if len(spread) > 1:
             lo, hi = np.percentile(curves, [10, 90], axis=0)
             left.fill_between(grid, lo, hi, color="#4c72b0", alpha=0.2, linewidth=0, label="10-90% of writes")
-        left.plot(grid, curves.mean(axis=0), color="#1b4f72", linewidth=2, label=f"mean of {len(spread)} writes")
+        mean_label = f"mean of {len(spread)} writes" if len(spread) > 1 else "the only write"
+        left.plot(grid, curves.mean(axis=0), color="#1b4f72", linewidth=2, label=mean_label)
         left.set_xlim(0, horizon)
         top = left.secondary_xaxis("top", functions=(lambda t: t / interval, lambda r: r * interval))
         top.set_xlabel(f"gossip rounds ({interval:g} ms each)", fontsize=8)
