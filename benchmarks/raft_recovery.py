@@ -7,6 +7,13 @@ time, simulated messages per second of wall time, the ratio to a bare heapq call
 process, decision rows, and peak resident memory.
 
     python benchmarks/raft_recovery.py [--duration 1200s] [--snapshot-interval 10000] [--seed 1]
+
+Measured (this machine, shared and loaded, so wall time is noisy; CPU time is the steadier
+figure): 1200 s, 399 leader crashes: 120,843 indexes, 603,778 decision rows (at most one per
+node and index), liveness 0.99999, CPU 50 s, peak RSS ~400 MB, of which ~130 MB is importing
+pandas and pyarrow; the run itself ends at ~240 MB and the rest is building the tables,
+checking and hashing them. 60 s before snapshots: 87,788 rows for 6,038 indexes, 211 MB; now
+30,189 rows, 181 MB. The issue's target of 300 MB at 1200 s is not met yet.
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ class Columns:
         for name in names:
             column = self.columns[name]
             if isinstance(column, array):
-                data[name] = np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.float64).copy()
+                # A view: the DataFrame copies it into its own block, so no copy here.
+                data[name] = np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.float64)
             else:
                 data[name] = column
         return pd.DataFrame(data, columns=names)

@@ -58,6 +58,8 @@ def run(
         sim.run(progress=progress)
     wall = time.perf_counter() - started
     tables = RunTables.from_recorder(sim.recorder)
-    tables.violations = run_checkers(tables, scenario, sim.protocol_cls)
-    summary = summarise(tables, scenario, sim.protocol_cls, wall)
+    protocol = sim.protocol_cls
+    del sim  # the nodes' state and the recorder's columns are done with: free them before checking
+    tables.violations = run_checkers(tables, scenario, protocol)
+    summary = summarise(tables, scenario, protocol, wall)
     return RunResult(scenario.resolved(), summary, tables)

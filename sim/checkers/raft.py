@@ -56,17 +56,15 @@ def _points(tables: RunTables) -> pd.DataFrame:
     decisions = honest_decisions(tables)
     if not decisions.empty and "chain" in decisions:
         d = decisions[["time_ms", "node", "slot", "term", "chain"]].rename(columns={"slot": "index"})
-        frames.append(d.assign(source="decided"))
+        frames.append(d)
     leaders = _leader_events(tables)
     if not leaders.empty and "last_index" in leaders:
         led = leaders[leaders["last_index"] > 0]
         frames.append(
-            led[["time_ms", "node", "last_index", "last_term", "chain"]]
-            .rename(columns={"last_index": "index", "last_term": "term"})
-            .assign(source="leader")
+            led[["time_ms", "node", "last_index", "last_term", "chain"]].rename(columns={"last_index": "index", "last_term": "term"})
         )
     if not frames:
-        return pd.DataFrame(columns=["time_ms", "node", "index", "term", "chain", "source"])
+        return pd.DataFrame(columns=["time_ms", "node", "index", "term", "chain"])
     points = pd.concat(frames, ignore_index=True)
     return points.astype({"index": "int64", "term": "int64", "chain": "int64"})
 
