@@ -293,9 +293,12 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         """Decide and execute `seq` (the next one); True when it executed a new request."""
         st = self.st
         # A request ordered a second time (a retransmission assigned again after a view change)
-        # is executed once: the state machine skips the copy, so that number decides a no-op.
+        # is executed once: the decision says so, for the exactly-once checker.
         fresh = req is not None and req.cmd_id not in st.executed
-        self.ctx.decide(seq, req.cmd_id if fresh and req is not None else NOOP, view=view)
+        if req is not None and not fresh:
+            self.ctx.decide(seq, req.cmd_id, view=view, duplicate=True)
+        else:
+            self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
         st.last_exec = seq
         st.history[seq] = (req, view)
         # The digest chains every decided value, duplicates included, so that a checkpoint

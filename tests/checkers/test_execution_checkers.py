@@ -50,6 +50,16 @@ def test_exactly_once_allows_replays_and_noops_but_not_a_second_slot() -> None:
     assert "slot 1 and again in slot 3" in v["detail"]
 
 
+def test_exactly_once_skips_decisions_flagged_as_skipped_duplicates() -> None:
+    """A copy its state machine skipped (duplicate=True) executed nothing: not a second execution."""
+    rows = [(1, "a", 1, "c:1", 0), (2, "a", 2, "c:1", 0)]
+    flagged = tables(rows)
+    flagged.decisions["duplicate"] = [False, True]
+    assert check_exactly_once(flagged, None) == []  # type: ignore[arg-type]
+    flagged.decisions["duplicate"] = [False, None]
+    assert [v["rule"] for v in check_exactly_once(flagged, None)] == ["exactly_once"]  # type: ignore[arg-type]
+
+
 def test_exactly_once_across_incarnations() -> None:
     """A recovered node that executes a command in a new slot is caught."""
     bad = tables([(1, "a", 1, "c:1", 0), (9, "a", 1, "c:1", 1), (10, "a", 2, "c:1", 1)])
@@ -189,7 +199,7 @@ def test_gapless_catches_a_learner_that_skips_missing_slots() -> None:
 
 def test_pbft_request_ordered_twice_executes_once() -> None:
     """A retransmitted request assigned a second sequence number after a view change (seed 5 ordered
-    client0:14 at 21 and 33) is decided once: the second number executes as a no-op."""
+    client0:14 at 21 and 33) is executed once: the second decision says it was a skipped duplicate."""
     result = run(
         scenario_from_dict(
             {
@@ -207,5 +217,6 @@ def test_pbft_request_ordered_twice_executes_once() -> None:
     )
     assert result.violations.empty, result.violations.to_string()
     assert result.summary["liveness"] == 1.0
-    decided = result.decisions[result.decisions["node"] == "n1"].set_index("slot")["value"]
-    assert decided[21] == "client0:14" and decided[33] == NOOP
+    decided = result.decisions[result.decisions["node"] == "n1"].set_index("slot")
+    assert decided.loc[21, "value"] == decided.loc[33, "value"] == "client0:14"
+    assert decided.loc[21, "duplicate"] is not True and decided.loc[33, "duplicate"] is True

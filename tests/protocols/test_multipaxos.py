@@ -311,13 +311,13 @@ def test_a_command_chosen_in_two_slots_is_applied_once() -> None:
     node, ctx = make_node(MultiPaxos, "n1", NODES, bootstrap=False)
     for slot, value in enumerate(["c:0", "c:1", "c:0"]):
         node.on_message("n0", Decide(slot, value, 1))
-    assert [(s, v) for s, v, _ in ctx.decided] == [(0, "c:0"), (1, "c:1"), (2, NOOP)]
+    assert [(s, v, f.get("duplicate")) for s, v, f in ctx.decided] == [(0, "c:0", None), (1, "c:1", None), (2, "c:0", True)]
     assert ctx.counters == {"duplicates_skipped": 1}
     # The table of applied commands is state-machine state: it survives a crash.
     fresh = MultiPaxos(ctx, node.config)  # type: ignore[arg-type]
     fresh.on_start()
     fresh.on_message("n0", Decide(3, "c:1", 1))
-    assert ctx.decided[-1][:2] == (3, NOOP)
+    assert ctx.decided[-1][2].get("duplicate") is True
 
 
 # --- compaction: accepted values below what every node learned are forgotten ------------------

@@ -1,7 +1,7 @@
 """The learner half of a Multi-Paxos replica: learning, in-order execution, catch-up, compaction.
 
 Chosen values are applied in slot order by a state machine that remembers which commands it
-applied (a command chosen in a second slot executes there as a no-op). The leader tracks how
+applied (a command chosen in a second slot executes there as a no-op, flagged `duplicate`). The leader tracks how
 far every node has learned (acceptors report it in `accepted`); once every node is past a
 slot, every node forgets the accepted and chosen values below it.
 """
@@ -75,7 +75,8 @@ class LearnerMixin:
 
         Paxos may legitimately choose one command in two slots (a retry proposed by a leader
         that could not know of an earlier proposal); the state machine skips the later copy,
-        so that slot executes as a no-op (counter `duplicates_skipped`).
+        so that slot executes as a no-op: its decision carries `duplicate=True` (counter
+        `duplicates_skipped`); the decided value stays the chosen one, which all nodes agree on.
         """
         st = self.ctx.storage
         chosen = st["chosen"]
@@ -85,7 +86,10 @@ class LearnerMixin:
             duplicate = value != NOOP and value in self.applied
             if duplicate:
                 self.ctx.count("duplicates_skipped")
-            self.ctx.decide(slot, NOOP if duplicate else value, ballot=round_)
+            if duplicate:
+                self.ctx.decide(slot, value, ballot=round_, duplicate=True)
+            else:
+                self.ctx.decide(slot, value, ballot=round_)
             st["executed"] = slot + 1
             self.in_flight.pop(value, None)
             if value == NOOP or duplicate:
