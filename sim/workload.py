@@ -97,12 +97,12 @@ class Client:
 class LeaderClient(Client):
     """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout.
 
-    Each command remembers where it was last sent. A first timeout re-sends it to the same node
-    (one lost message is likelier than a crash, and a retry that lands on a follower costs a
-    redirect); a second one in a row moves that command on to the next node, and moves the
-    shared belief only if the silent node was the believed leader: many commands time out
-    together when a node crashes, and letting each of them advance one shared pointer would
-    walk new commands onto other crashed nodes.
+    Each command remembers where it was last sent. A timeout moves that command on to the next
+    node, and moves the shared belief only if the silent node was the believed leader: many
+    commands time out together when a node crashes, and letting each of them advance one shared
+    pointer would walk new commands onto other crashed nodes. The exception is the node that
+    last answered a command: one lost message there is likelier than a crash, and a retry that
+    lands on a follower costs a redirect, so it gets a second attempt before the command moves.
     """
 
     SILENCES_BEFORE_MOVING: ClassVar[int] = 2
@@ -111,12 +111,18 @@ class LeaderClient(Client):
         super().__init__(ctx, sim)
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
         self.pending: dict[str, tuple[str, str, int]] = {}  # cmd_id -> (op, node last sent to, its timeouts in a row)
+        self.answered: str | None = None  # the node that completed our latest command
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
         self._send(cmd_id, op, self.leader)
 
     def _send(self, cmd_id: str, op: str, target: str, silences: int = 0) -> None:
+        previous = self.pending.get(cmd_id)
+        if previous is not None and previous[1] != target:
+            # Backing off protects one node; a different node (the next in line after a crash,
+            # or where a redirect points) gets the client's ordinary timeout again.
+            self._wait.pop(cmd_id, None)
         self.pending[cmd_id] = (op, target, silences)
         self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
         self.arm(cmd_id)
@@ -127,21 +133,23 @@ class LeaderClient(Client):
             return
         if msg.ok:
             del self.pending[msg.cmd_id]
-            self.leader = src
+            self.leader = self.answered = src
             self.finish(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
             self.leader = msg.leader
             self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
 
     def on_timer(self, name: str) -> None:
-        """No answer in time: ask the same node again, or after repeated silence the next one."""
+        """No answer in time: try the next node (the node that answered last gets a second chance)."""
         if name not in self.pending:
             return
         op, silent, silences = self.pending[name]
         self.retrying(name)
-        if silences + 1 < self.SILENCES_BEFORE_MOVING:
+        if silent == self.answered and silences + 1 < self.SILENCES_BEFORE_MOVING:
             self._send(name, op, silent, silences + 1)
             return
+        if silent == self.answered:
+            self.answered = None
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following
