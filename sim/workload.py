@@ -60,17 +60,19 @@ class Client:
             wait *= self.ctx.rng.uniform(1.0 - jitter, 1.0 + jitter)
         self.ctx.set_timer(cmd_id, wait)
 
-    def retrying(self, cmd_id: str) -> None:
+    def retrying(self, cmd_id: str, back_off: bool = True) -> None:
         """`cmd_id` timed out and goes out again: count the retry and back off.
 
-        Only this command's next attempt waits `backoff` times longer. TCP also backs off the
+        Only this command's next attempt waits `backoff` times longer (unless `back_off` is
+        False: a client trying other nodes in turn backs off once per round). TCP also backs off the
         timeout of every new segment (RFC 6298, 5.5) because its losses signal congestion; here
         commands are independent and losses mostly random, and backing off new commands too left
         late commands unsent at 30% loss.
         """
         cfg = self.retry
         self._attempt[cmd_id] = self._attempt.get(cmd_id, 0) + 1
-        self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
+        if back_off:
+            self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
         self.ctx.sim.recorder.request_retry(cmd_id)
 
     def finish(self, cmd_id: str) -> None:
@@ -112,17 +114,13 @@ class LeaderClient(Client):
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
         self.pending: dict[str, tuple[str, str, int]] = {}  # cmd_id -> (op, node last sent to, its timeouts in a row)
         self.answered: str | None = None  # the node that completed our latest command
+        self._moves: dict[str, int] = {}  # cmd_id -> times it moved on to the next node
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
         self._send(cmd_id, op, self.leader)
 
     def _send(self, cmd_id: str, op: str, target: str, silences: int = 0) -> None:
-        previous = self.pending.get(cmd_id)
-        if previous is not None and previous[1] != target:
-            # Backing off protects one node; a different node (the next in line after a crash,
-            # or where a redirect points) gets the client's ordinary timeout again.
-            self._wait.pop(cmd_id, None)
         self.pending[cmd_id] = (op, target, silences)
         self.ctx.send(target, ClientRequest(self.ctx.name, cmd_id, op))
         self.arm(cmd_id)
@@ -133,6 +131,7 @@ class LeaderClient(Client):
             return
         if msg.ok:
             del self.pending[msg.cmd_id]
+            self._moves.pop(msg.cmd_id, None)
             self.leader = self.answered = src
             self.finish(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
@@ -144,12 +143,16 @@ class LeaderClient(Client):
         if name not in self.pending:
             return
         op, silent, silences = self.pending[name]
-        self.retrying(name)
         if silent == self.answered and silences + 1 < self.SILENCES_BEFORE_MOVING:
+            self.retrying(name)
             self._send(name, op, silent, silences + 1)
             return
         if silent == self.answered:
             self.answered = None
+        moves = self._moves[name] = self._moves.get(name, 0) + 1
+        # Walking on to the next node is not hammering the same one: back off once per round of
+        # the cluster, so a chain of crashed nodes is crossed quickly and a dead cluster is not.
+        self.retrying(name, back_off=moves % len(self.nodes) == 0)
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following
