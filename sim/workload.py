@@ -60,17 +60,19 @@ class Client:
             wait *= self.ctx.rng.uniform(1.0 - jitter, 1.0 + jitter)
         self.ctx.set_timer(cmd_id, wait)
 
-    def retrying(self, cmd_id: str) -> None:
+    def retrying(self, cmd_id: str, back_off: bool = True) -> None:
         """`cmd_id` timed out and goes out again: count the retry and back off.
 
-        Only this command's next attempt waits `backoff` times longer. TCP also backs off the
+        Only this command's next attempt waits `backoff` times longer (unless `back_off` is
+        False: a client trying other nodes in turn backs off once per round). TCP also backs off the
         timeout of every new segment (RFC 6298, 5.5) because its losses signal congestion; here
         commands are independent and losses mostly random, and backing off new commands too left
         late commands unsent at 30% loss.
         """
         cfg = self.retry
         self._attempt[cmd_id] = self._attempt.get(cmd_id, 0) + 1
-        self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
+        if back_off:
+            self._wait[cmd_id] = min(self._wait.get(cmd_id, self.timeout) * cfg.backoff, cfg.max_timeout)
         self.ctx.sim.recorder.request_retry(cmd_id)
 
     def finish(self, cmd_id: str) -> None:
@@ -97,12 +99,12 @@ class Client:
 class LeaderClient(Client):
     """Sends to the node it believes leads, follows redirects, retries elsewhere on timeout.
 
-    Each command remembers where it was last sent. A first timeout re-sends it to the same node
-    (one lost message is likelier than a crash, and a retry that lands on a follower costs a
-    redirect); a second one in a row moves that command on to the next node, and moves the
-    shared belief only if the silent node was the believed leader: many commands time out
-    together when a node crashes, and letting each of them advance one shared pointer would
-    walk new commands onto other crashed nodes.
+    Each command remembers where it was last sent. A timeout moves that command on to the next
+    node, and moves the shared belief only if the silent node was the believed leader: many
+    commands time out together when a node crashes, and letting each of them advance one shared
+    pointer would walk new commands onto other crashed nodes. The exception is the node that
+    last answered a command: one lost message there is likelier than a crash, and a retry that
+    lands on a follower costs a redirect, so it gets a second attempt before the command moves.
     """
 
     SILENCES_BEFORE_MOVING: ClassVar[int] = 2
@@ -111,6 +113,8 @@ class LeaderClient(Client):
         super().__init__(ctx, sim)
         self.leader = self.nodes[ctx.rng.randrange(len(self.nodes))]
         self.pending: dict[str, tuple[str, str, int]] = {}  # cmd_id -> (op, node last sent to, its timeouts in a row)
+        self.answered: str | None = None  # the node that completed our latest command
+        self._moves: dict[str, int] = {}  # cmd_id -> times it moved on to the next node
 
     def submit(self, cmd_id: str, op: str) -> None:
         """Send the command to the believed leader and arm its retry timer."""
@@ -127,21 +131,28 @@ class LeaderClient(Client):
             return
         if msg.ok:
             del self.pending[msg.cmd_id]
-            self.leader = src
+            self._moves.pop(msg.cmd_id, None)
+            self.leader = self.answered = src
             self.finish(msg.cmd_id)
         elif msg.leader is not None and msg.leader != src:
             self.leader = msg.leader
             self._send(msg.cmd_id, self.pending[msg.cmd_id][0], msg.leader)
 
     def on_timer(self, name: str) -> None:
-        """No answer in time: ask the same node again, or after repeated silence the next one."""
+        """No answer in time: try the next node (the node that answered last gets a second chance)."""
         if name not in self.pending:
             return
         op, silent, silences = self.pending[name]
-        self.retrying(name)
-        if silences + 1 < self.SILENCES_BEFORE_MOVING:
+        if silent == self.answered and silences + 1 < self.SILENCES_BEFORE_MOVING:
+            self.retrying(name)
             self._send(name, op, silent, silences + 1)
             return
+        if silent == self.answered:
+            self.answered = None
+        moves = self._moves[name] = self._moves.get(name, 0) + 1
+        # Walking on to the next node is not hammering the same one: back off once per round of
+        # the cluster, so a chain of crashed nodes is crossed quickly and a dead cluster is not.
+        self.retrying(name, back_off=moves % len(self.nodes) == 0)
         following = self.nodes[(self.nodes.index(silent) + 1) % len(self.nodes)]
         if silent == self.leader:
             self.leader = following

@@ -91,18 +91,39 @@ def _script(mechanism: str, times_ms: list[int], **workload: Any) -> dict[str, A
 
 
 def test_retries_back_off_exponentially() -> None:
-    """With no node up, one command is re-sent after 100, 200, 400, 800 and 1600 ms (backoff 2, no jitter), each counted."""
+    """With no node up, a command visits every node in turn and waits twice as long after each round, each retry counted."""
     data = _script("raft", [100], timeout="100ms", jitter=0.0, backoff=2.0)
     res = _run(data, trace=True, faults=[{"at": "0ms", "crash": "all"}])
+    sends = res.trace[(res.trace["src"] == "client0") & (res.trace["type"] == "client_request")]
+    times, targets = sends["send_ms"].tolist(), sends["dst"].tolist()
+    gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    assert gaps == [100.0, 100.0, 100.0, 200.0, 200.0, 200.0, 400.0, 400.0, 400.0, 800.0, 800.0, 800.0]
+    assert targets[:3] == targets[3:6] and len(set(targets[:3])) == 3
+    assert res.requests["retries"].tolist() == [len(gaps)] and res.summary["retries"] == len(gaps)
+
+
+def test_a_single_target_client_backs_off_on_every_retry() -> None:
+    """A gossip write is retried at its own node only: 100, 200, 400, 800 and 1600 ms apart while that node is down."""
+    data = {
+        "name": "gossip-down",
+        "mechanism": "gossip",
+        "nodes": 3,
+        "duration": "6s",
+        "network": {"delay": "1ms"},
+        "faults": [{"at": "0ms", "crash": "n1"}],
+        "workload": {"kind": "updates", "updates": [{"at": "100ms", "node": "n1", "key": "a"}], "timeout": "100ms", "jitter": 0.0},
+    }
+    res = _run(data, trace=True)
     sends = res.trace[(res.trace["src"] == "client0") & (res.trace["type"] == "client_request")]["send_ms"].tolist()
     gaps = [round(b - a, 6) for a, b in zip(sends, sends[1:], strict=False)]
     assert gaps == [100.0, 200.0, 400.0, 800.0, 1600.0]
-    assert res.requests["retries"].tolist() == [5] and res.summary["retries"] == 5
+    assert res.summary["retries"] == 5
 
 
 def test_backoff_is_capped_and_jittered() -> None:
     """`max_timeout` caps the backoff; jitter keeps each gap within +-jitter of the backed-off timeout."""
     data = _script("raft", [100], timeout="100ms", jitter=0.2, backoff=3.0, max_timeout="1s")
+    data["nodes"] = 1  # one node: every retry is a full round, so every retry backs off
     res = _run(data, trace=True, faults=[{"at": "0ms", "crash": "all"}])
     sends = res.trace[(res.trace["src"] == "client0") & (res.trace["type"] == "client_request")]["send_ms"].tolist()
     gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
