@@ -58,7 +58,16 @@ def cpu_timed(work: Callable[[], T]) -> tuple[T, float, float]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's `ru_maxrss` survives exec, so a benchmark started by a big process (`make docs`)
+    would report its parent's size; the memory map's own high-water mark (VmHWM) does not.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
