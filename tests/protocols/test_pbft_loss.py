@@ -20,7 +20,6 @@ from sim.protocols._pbft_messages import (
     ViewChange,
     next_state_digest,
 )
-from sim.protocols.base import NOOP
 from sim.protocols.pbft import Pbft
 from sim.testing import ManualContext, make_node
 
@@ -141,8 +140,9 @@ def test_lagging_replica_fetches_and_decides_every_skipped_sequence_number() -> 
     node.on_message("n0", FetchReply(tuple((s, r, 0) for s, r in enumerate(reqs[:3], start=1))))  # partial
     assert not ctx.decided and node.st.last_exec == 0
     node.on_message("n1", FetchReply(tuple((s, r, 0) for s, r in enumerate(reqs, start=1))))
-    # The second copy of a executes as a no-op: a command is decided in one slot only (exactly once).
-    assert [(s, v) for s, v, _ in ctx.decided] == [(1, a.cmd_id), (2, b.cmd_id), (3, NOOP), (4, c.cmd_id)]
+    assert [(s, v) for s, v, _ in ctx.decided] == [(s, r.cmd_id) for s, r in enumerate(reqs, start=1)]
+    # The second copy of a is chosen at 3 but not executed again: it says so (exactly once).
+    assert [s for s, _, fields in ctx.decided if fields.get("duplicate")] == [3]
     assert node.st.last_exec == 4 and node.st.state == states[-1]
     # It now answers fetches itself, from its history.
     node.on_message("n2", Fetch(3, 9))
