@@ -198,25 +198,20 @@ def test_gapless_catches_a_learner_that_skips_missing_slots() -> None:
 
 
 def test_pbft_request_ordered_twice_executes_once() -> None:
-    """A retransmitted request assigned a second sequence number after a view change (seed 5 ordered
-    client0:14 at 21 and 33) is executed once: the second decision says it was a skipped duplicate."""
-    result = run(
-        scenario_from_dict(
-            {
-                "name": "pbft-reordered-request",
-                "mechanism": "pbft",
-                "nodes": 4,
-                "seed": 5,
-                "duration": "2s",
-                "protocol": {"checkpoint_interval": 4, "view_change_timeout": "60ms"},
-                "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}, "loss": 0.15},
-                "faults": [{"at": "500ms", "crash": "n0", "for": "600ms"}],
-                "workload": {"kind": "poisson", "rate": "60/s", "until": "1.5s", "clients": 2, "timeout": "200ms"},
-            }
-        )
-    )
-    assert result.violations.empty, result.violations.to_string()
-    assert result.summary["liveness"] == 1.0
-    decided = result.decisions[result.decisions["node"] == "n1"].set_index("slot")
-    assert decided.loc[21, "value"] == decided.loc[33, "value"] == "client0:14"
-    assert decided.loc[21, "duplicate"] is not True and decided.loc[33, "duplicate"] is True
+    """A retransmitted request assigned a second sequence number after a view change (before the PBFT
+    fixes, seed 5 of a lossy crash run ordered client0:14 at 21 and 33) is executed once: the second
+    decision says it was a skipped duplicate, and the client is answered from the first execution."""
+    from sim.protocols._pbft_messages import Request
+    from sim.protocols.pbft import Pbft
+    from sim.testing import make_node
+
+    node, ctx = make_node(Pbft, "n1", ["n0", "n1", "n2", "n3"])
+    req = Request("client0", "client0:14", "op")
+    assert node.apply(1, req, 0, reply=True) is True
+    assert node.apply(2, req, 1, reply=True) is False
+    assert [(slot, value, fields.get("duplicate")) for slot, value, fields in ctx.decided] == [
+        (1, "client0:14", None),
+        (2, "client0:14", True),
+    ]
+    replies = [m for dst, m in ctx.sent if dst == "client0"]
+    assert len(replies) == 2 and replies[0].result == replies[1].result  # one execution, answered twice
