@@ -157,3 +157,48 @@ def test_safe_and_live_with_f_faults_under_loss(faults: list[dict]) -> None:
     assert result.summary["liveness"] == 1.0
     if any("crash" in fault for fault in faults):
         assert (result.events["kind"] == "crash").sum() == 1  # the fault struck (`leader` names a live leader)
+
+
+def test_deciding_inside_our_own_precommit_leaves_no_stale_valid_value() -> None:
+    """Our own precommit completing the quorum decides the height; the next height must not inherit its valid value.
+
+    Before the fix the polka rule set `validValue` after the precommit had moved the replica to the next
+    height, so it later proposed the previous height's value, which everyone drops (review finding).
+    """
+    node, ctx = make_node(Tendermint, "n2", NODES)
+    v = value("1", "n1")
+    node.on_message("n1", Proposal(1, 0, v, -1))
+    node.on_message("n0", Precommit(1, 0, v.id))
+    node.on_message("n1", Precommit(1, 0, v.id))
+    node.on_message("n0", Prevote(1, 0, v.id))
+    node.on_message("n1", Prevote(1, 0, v.id))  # polka: n2 precommits v, and its own precommit decides height 1
+    assert node.st.height == 2
+    assert node.st.valid_value is None and node.st.valid_round == -1
+    ctx.take()
+    node.on_message("c0", Request("c0", "c0:2"))  # n2 proposes at (2, 0)
+    (proposal,) = {m for _, m in ctx.take(Proposal)}
+    assert proposal.value.height == 2 and [c.cmd_id for c in proposal.value.cmds] == ["c0:2"]
+
+
+@pytest.mark.parametrize(
+    ("seed", "faults"),
+    [
+        (24, [{"at": "300ms", "crash": "n3"}]),
+        (
+            1,
+            [
+                {"at": "300ms", "crash": "n3"},
+                {"at": "500ms", "for": "2500ms", "set_link": {"from": "n0", "to": "n1", "loss": 0.5}},
+                {"at": "500ms", "for": "2500ms", "set_link": {"from": "n0", "to": "n2", "loss": 0.5}},
+            ],
+        ),
+    ],
+    ids=["stale-valid-value", "lost-commit"],
+)
+def test_review_stalls_are_gone(seed: int, faults: list[dict]) -> None:
+    """Two stalls within the bound found in review: a stale valid value (liveness 0.08) and laggards that
+    never learned a decision whose precommits they lost (they now adopt it on its commit certificate)."""
+    data = {**SCENARIO, "seed": seed, "duration": "4s", "faults": faults, "workload": {"kind": "poisson", "rate": "100/s", "until": "3.5s"}}
+    result = run(scenario_from_dict(data))
+    assert result.summary["safety_violations"] == 0
+    assert result.summary["liveness"] == 1.0

@@ -72,6 +72,8 @@ class TendermintState:
     signed: dict[tuple[int, int, str], Message] = field(default_factory=dict)
     """Every vote and proposal this replica signed, so that after a crash it never signs another."""
     decided: dict[int, Value] = field(default_factory=dict)
+    commits: dict[int, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    """height -> (round, the replicas whose precommits decided it): the commit certificate."""
     executed: dict[str, int] = field(default_factory=dict)
     slot: int = 0
 
@@ -168,11 +170,26 @@ class Tendermint(Protocol):
         self.ctx.set_timer(f"{step}:{st.height}:{st.round}", base + st.round * self.config.timeout_delta)
 
     def sign_and_send(self, msg: Proposal | Prevote | Precommit, kind: str) -> None:
-        """Sign at most one message per (height, round, kind) ever; count our own as received."""
+        """Sign at most one message per (height, round, kind) ever; count our own as received.
+
+        Our own message is tallied here, not delivered through the handlers: a handler would run
+        the rules again in the middle of the rule that sent it (and could decide the height under it).
+        """
         key = (msg.height, msg.round, kind)
         msg = self.st.signed.setdefault(key, msg)  # after a crash: the same vote again, never another
+        self.ctx.persist()  # what we signed is on disk before it leaves, as Tendermint's WAL has it
         self.ctx.broadcast(msg)
-        self.on_message(self.me, msg)
+        self._tally(self.me, msg)
+
+    def _tally(self, src: str, msg: Message) -> None:
+        """Record a message of the current height (a proposal, prevote or precommit)."""
+        if isinstance(msg, Proposal):
+            self.proposals.setdefault(msg.round, (msg.value, msg.valid_round))
+            self.values.setdefault(msg.value.id, msg.value)
+        else:
+            tally = self.prevotes if isinstance(msg, Prevote) else self.precommits
+            tally.setdefault(msg.round, {}).setdefault(src, msg.value)  # type: ignore[attr-defined]
+        self.senders.setdefault(msg.round, set()).add(src)  # type: ignore[attr-defined]
 
     # --- inputs ----------------------------------------------------------------------------
 
@@ -205,9 +222,7 @@ class Tendermint(Protocol):
             return
         if not self._height_check(src, msg.height, msg):
             return
-        self.proposals.setdefault(msg.round, (msg.value, msg.valid_round))
-        self.values.setdefault(msg.value.id, msg.value)
-        self.senders.setdefault(msg.round, set()).add(src)
+        self._tally(src, msg)
         self.kick()
         self.check()
 
@@ -215,9 +230,7 @@ class Tendermint(Protocol):
         """Tally a prevote or precommit (the first from each replica per round counts)."""
         if not self._height_check(src, msg.height, msg):
             return
-        tally = self.prevotes if isinstance(msg, Prevote) else self.precommits
-        tally.setdefault(msg.round, {}).setdefault(src, msg.value)
-        self.senders.setdefault(msg.round, set()).add(src)
+        self._tally(src, msg)
         self.kick()
         self.check()
 
@@ -247,7 +260,8 @@ class Tendermint(Protocol):
                 if self.count(self.precommits, rnd, vid) < q or h in st.decided:
                     continue
                 if vid in self.values:
-                    self.decide(self.values[vid])
+                    signers = frozenset(src for src, v in votes.items() if v == vid)
+                    self.decide(self.values[vid], rnd, signers)
                     return
                 if vid not in self.fetching:
                     self.fetching.add(vid)
@@ -273,10 +287,12 @@ class Tendermint(Protocol):
             value = prop[0]
             if self.count(self.prevotes, r, value.id) >= q:  # lines 36-43
                 self.fired.add(("polka", r))
-                if st.step == PREVOTE:
+                precommit = st.step == PREVOTE
+                if precommit:
                     st.locked_value, st.locked_round = value, r
-                    self.precommit(value.id)
                 st.valid_value, st.valid_round = value, r
+                if precommit:
+                    self.precommit(value.id)
         if st.step == PREVOTE and self.count(self.prevotes, r, None) >= q:  # lines 44-46
             self.precommit(None)
         if self.count(self.precommits, r) >= q and ("precommit_wait", r) not in self.fired:
@@ -323,10 +339,11 @@ class Tendermint(Protocol):
 
     # --- deciding --------------------------------------------------------------------------
 
-    def decide(self, value: Value) -> None:
-        """Commit `value` at this height, execute its new commands, and move to the next height."""
+    def decide(self, value: Value, rnd: int, signers: frozenset[str]) -> None:
+        """Commit `value` at this height (its certificate: `signers`' precommits in `rnd`), execute it, move on."""
         st = self.st
         st.decided[st.height] = value
+        st.commits[st.height] = (rnd, signers)
         for req in value.cmds:
             self.pending.pop(req.cmd_id, None)
             if req.cmd_id in st.executed:
@@ -366,17 +383,23 @@ class Tendermint(Protocol):
         """Send a replica that is behind the value decided at the height it asks for."""
         value = self.st.decided.get(msg.height)
         if value is not None:
-            self.ctx.send(src, SyncReply(msg.height, 0, value, frozenset()))
+            rnd, signers = self.st.commits.get(msg.height, (0, frozenset()))
+            self.ctx.send(src, SyncReply(msg.height, rnd, value, signers))
 
     def on_sync_reply(self, src: str, msg: SyncReply) -> None:
-        """Adopt a decided value once f + 1 replicas (one of them honest) report the same one."""
+        """Adopt a decided value on its commit certificate, or once f + 1 replicas report the same one.
+
+        The certificate names the replicas whose precommits decided it; as with PBFT's certificates,
+        the names stand for their signatures (a byzantine replica signs only as itself).
+        """
         if msg.height != self.st.height or msg.height in self.st.decided:
             return
+        certified = len(msg.signers) >= self.quorum and msg.signers <= frozenset(self.ctx.nodes)
         value, who = self.sync_votes.setdefault(msg.value.id, (msg.value, set()))
         who.add(src)
-        if len(who) >= self.f + 1:
+        if certified or len(who) >= self.f + 1:
             self.ctx.record("state_transfer", height=msg.height)
-            self.decide(value)
+            self.decide(value, msg.round, msg.signers)
 
     # --- class hooks -----------------------------------------------------------------------
 
