@@ -230,3 +230,35 @@ def test_the_lock_stops_a_fork_below_it(cls: type[HotStuff]) -> None:
     feed(b, forked[1:])  # with the lock gone the fork is certified by honest votes and commits
     conflicts = [s for s in decided(actx).keys() & decided(bctx).keys() if decided(actx)[s] != decided(bctx)[s]]
     assert conflicts == [2]
+
+
+def test_a_fork_event_is_a_violation() -> None:
+    """A replica asked to commit a block off its executed chain refuses and records `fork`; the no_fork rule reports it."""
+    import pandas as pd
+
+    from sim.protocols.hotstuff.checks import check_no_fork
+
+    class Tables:
+        events = pd.DataFrame(
+            [
+                {"time_ms": 5.0, "node": "n1", "kind": "fork", "block": "ab12", "view": 7},
+                {"time_ms": 6.0, "node": "n2", "kind": "fork", "block": "cd34", "view": 8},
+                {"time_ms": 1.0, "node": "n2", "kind": "byzantine", "block": None, "view": None},
+                {"time_ms": 2.0, "node": "n3", "kind": "leader", "block": None, "view": None},
+            ]
+        )
+
+    rows = check_no_fork(Tables(), None)  # type: ignore[arg-type]
+    assert [(r["nodes"], r["rule"]) for r in rows] == [("n1", "no_fork")]  # n2 is byzantine: not judged
+
+
+def test_new_views_count_each_replica_once() -> None:
+    """A leader that timed out into its own view counts itself once: two other new-views make a quorum of 3, one does not."""
+    node, ctx = make_node(HotStuff, "n1", NODES, leader_term=4)
+    node.on_message("c0", Request("c0", "c0:1"))
+    node.on_timer("view")  # n1 leaves view 1 for view 4, its own, and sends itself a new-view
+    assert node.st.view == 4 and 4 not in node.synced
+    node.on_message("n2", NewView(4, GENESIS_QC))
+    assert 4 not in node.synced  # n1 and n2: two replicas, below the quorum of 3
+    node.on_message("n3", NewView(4, GENESIS_QC))
+    assert 4 in node.synced and ctx.take(Proposal)

@@ -215,6 +215,7 @@ class HotStuff(Protocol):
         cmds = tuple(req for cmd_id, req in self.pending.items() if cmd_id not in in_chain)[: self.config.max_batch]
         block = Block(view, parent, st.qc_high, cmds, self.me)
         st.proposed = view
+        self.ctx.persist()
         self.ctx.record("leader", term=view)
         self.ctx.broadcast(Proposal(block))
         self.on_proposal(self.me, Proposal(block))
@@ -254,8 +255,9 @@ class HotStuff(Protocol):
             return
         senders = self.new_views.setdefault(nv.view, {})
         senders[src] = nv.qc
-        here = 1 if self.st.view >= nv.view else 0
-        if len(senders) + here >= self.quorum and nv.view not in self.synced:
+        # Distinct replicas that have left for this view, ourselves included once (our own new-view counts as us).
+        moved = set(senders) | ({self.me} if self.st.view >= nv.view else set())
+        if len(moved) >= self.quorum and nv.view not in self.synced:
             self.synced.add(nv.view)
             self.advance(nv.view)
             self.maybe_propose(force=True)
@@ -279,6 +281,7 @@ class HotStuff(Protocol):
             self.adopt_qc(self.early_qcs.pop(block.id))
         if block.view > st.voted and block.view >= st.view and self.safe(block):
             st.voted = block.view
+            self.ctx.persist()  # the vote is on disk before it leaves: a rebooted replica never votes twice in a view
             self.advance(block.view + 1)
             self.progress()
             to = self.leader(block.view + 1)
@@ -413,6 +416,15 @@ class HotStuff(Protocol):
         if config.f is not None and scenario.n < 3 * config.f + 1:
             return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
         return []
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity, validity, exactly-once, gapless, and no honest replica asked to commit a fork."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import LOG_CHECKERS
+        from sim.protocols.hotstuff.checks import check_no_fork
+
+        return [*GENERIC_CHECKERS, *LOG_CHECKERS, check_no_fork]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:

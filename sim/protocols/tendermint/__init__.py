@@ -417,6 +417,14 @@ class Tendermint(Protocol):
         return []
 
     @classmethod
+    def checkers(cls) -> list[Any]:
+        """Agreement, integrity, validity, exactly-once and gapless execution."""
+        from sim.checkers.agreement import GENERIC_CHECKERS
+        from sim.checkers.execution import LOG_CHECKERS
+
+        return [*GENERIC_CHECKERS, *LOG_CHECKERS]
+
+    @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
         """Heights decided, round changes and timeouts by step."""
         counters = tables.counters
