@@ -505,17 +505,19 @@ def explore_cmd(
     out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Output folder (default: results/<name>-explore/).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures."""
+    """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures (exit 3 if any)."""
     from sim.cli_explore import explore_command
     from sim.cli_sweep import EXIT_INTERRUPTED
 
     try:
         with guard():
-            _, text = explore_command(scenario, schedules, seed, jobs, backend, beyond, out, budget, quiet)
+            result, text = explore_command(scenario, schedules, seed, jobs, backend, beyond, out, budget, quiet)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished schedules are kept; run the same command again to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     typer.echo(text)
+    if result.failures:
+        raise typer.Exit(EXIT_UNSAFE)  # as `consim run --strict`: a script can tell a finding from a clean exploration
 
 
 def main() -> None:

@@ -251,7 +251,8 @@ class FaultInjector:
                 continue
             self.crash(node)
             incarnation = node.incarnation
-            yield self.env.timeout(self.rng.expovariate(1.0 / churn.mttr))
+            # Back after the repair time, and by `until` at the latest: churn ends with every node up.
+            yield self.env.timeout(min(self.rng.expovariate(1.0 / churn.mttr), stop - self.env.now))
             if not node.up and node.incarnation == incarnation:  # not recovered and crashed again meanwhile
                 self.recover(node)
 

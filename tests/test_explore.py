@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.explore import FaultBound, ddmin, draw_schedule, explore, judge, plan, schedule_rng
 from sim.explore.core import heal_time
+from sim.explore.draw import within
 from sim.units import parse_duration
 from tests.checkers.test_raft_checkers import DoubleVoteRaft
 
@@ -138,6 +139,23 @@ def test_explore_resumes_and_matches_a_fresh_run(base: Path, tmp_path: Path) -> 
     fresh = explore(base, schedules=5, seed=2, out=tmp_path / "b")
     columns = [c for c in fresh.runs.columns if c != "key"]
     pd.testing.assert_frame_equal(again.runs[columns], fresh.runs[columns])
+
+
+def test_another_seed_in_the_same_folder_reuses_nothing(base: Path, tmp_path: Path) -> None:
+    """Rows are keyed by what drew them: a second exploration with another seed in the same folder recomputes."""
+    explore(base, schedules=2, seed=0, out=tmp_path / "a")
+    other = explore(base, schedules=2, seed=7, out=tmp_path / "a")
+    assert (other.executed, other.reused) == (2, 0)
+    assert list(other.runs["seed"]) == [t.seed for t in plan(base, 2, seed=7)[2]]
+
+
+def test_a_schedule_within_the_bound_of_n_may_leave_it_at_a_smaller_n() -> None:
+    """Shrinking to fewer nodes must not turn a within-bound failure into an out-of-bound one."""
+    faults = [{"byzantine": ["n1"], "behaviour": "silent"}, {"at": "1s", "for": "1s", "crash": "n2"}]
+    assert not within(FaultBound("byzantine", 1), faults)  # one liar plus one crashed: two faulty at once
+    assert within(FaultBound("byzantine", 1), faults[:1])
+    assert not within(FaultBound("byzantine", 0), faults[:1])  # three nodes tolerate no liar
+    assert within(FaultBound("none", 0), [{"at": "1s", "for": "1s", "cut": {"from": "n0", "to": "n1"}}])
 
 
 def test_cli_explore_prints_tables_and_refuses_bad_options(base: Path, tmp_path: Path) -> None:

@@ -342,8 +342,11 @@ def test_churn_strikes_only_between_start_and_until() -> None:
     }
     events = run(scenario_from_dict(data)).events
     crashes = events.loc[events["kind"] == "crash", "time_ms"]
+    recoveries = events.loc[events["kind"] == "recover", "time_ms"]
     assert len(crashes) > 0
     assert crashes.between(2000, 4000).all()
+    # Every node churn took down is back by `until` (a repair may not outlast the window).
+    assert len(recoveries) == len(crashes) and (recoveries <= 4000).all()
 
 
 def test_churn_refuses_timing_that_it_would_ignore() -> None:

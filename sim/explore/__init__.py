@@ -8,7 +8,7 @@ no exception, progress after the last fault heals), writes one row per schedule 
 """
 
 from sim.explore.core import FAILING, ExploreResult, explore, judge, kind_table, outcome_table, plan
-from sim.explore.draw import FaultBound, draw_schedule, schedule_rng
+from sim.explore.draw import FaultBound, draw_schedule, faulty_at_once, schedule_rng, within
 from sim.explore.shrink import ddmin, shrink
 
 __all__ = [
@@ -18,10 +18,12 @@ __all__ = [
     "ddmin",
     "draw_schedule",
     "explore",
+    "faulty_at_once",
     "judge",
     "kind_table",
     "outcome_table",
     "plan",
     "schedule_rng",
     "shrink",
+    "within",
 ]

@@ -161,3 +161,28 @@ def fault_kinds(faults: list[dict[str, Any]]) -> str:
             if key in entry:
                 names.add(f"{key}:{entry.get('behaviour')}" if key == "byzantine" else key)
     return ",".join(sorted(names)) or "none"
+
+
+def _span(entry: dict[str, Any]) -> tuple[float, float] | None:
+    """When a crash-like entry (crash or churn) is in force, in ms; None for other entries."""
+    from sim.units import parse_duration
+
+    if "churn" in entry:
+        return parse_duration(entry.get("start", 0)), parse_duration(entry["until"]) if "until" in entry else float("inf")
+    if "crash" in entry and "at" in entry:
+        start = parse_duration(entry["at"])
+        return start, start + parse_duration(entry["for"]) if "for" in entry else float("inf")
+    return None
+
+
+def faulty_at_once(faults: list[dict[str, Any]]) -> int:
+    """The most faulty nodes at one instant: byzantine nodes plus crash and churn entries in force (one node each)."""
+    byzantine = {name for entry in faults if "byzantine" in entry for name in entry["byzantine"]}
+    spans = [span for span in map(_span, faults) if span is not None]
+    crashed = max((sum(1 for s, e in spans if s <= point < e) for point, _ in spans), default=0)
+    return len(byzantine) + crashed
+
+
+def within(bound: FaultBound, faults: list[dict[str, Any]]) -> bool:
+    """Whether a schedule stays inside `bound` (network faults are always allowed)."""
+    return faulty_at_once(faults) <= (bound.f if bound.kind != "none" else 0)
