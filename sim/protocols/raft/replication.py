@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.checkers.execution import STATE_INSTALLED
 from sim.protocols.base import NOOP, ClientReply, ClientRequest
 from sim.protocols.raft.election import FOLLOWER, HEARTBEAT, LEADER
 from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, Entry, InstallSnapshot, Snapshot
@@ -240,7 +241,8 @@ class Replication:
             self.commit_index = self.last_applied = snapshot.index
             # The indexes inside were decided elsewhere; this server never decided them one by one.
             self.recorded = self.ctx.storage["recorded"] = max(self.recorded, snapshot.index)
-            self.ctx.record("snapshot_installed", index=snapshot.index, term=snapshot.term)
+            # The execution checkers' contract: a node that installs state goes on from `slot` + 1.
+            self.ctx.record(STATE_INSTALLED, slot=snapshot.index, term=snapshot.term)
         self.ctx.send(src, AppendEntriesResponse(self.term, True, max(snapshot.index, self.commit_index)))
 
     # --- the state machine -------------------------------------------------------------------
