@@ -18,7 +18,7 @@ from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, REQUEST_COLUMNS, RunTab
 def tables(decisions: list[tuple[float, str, Any, str, int]], byzantine: tuple[str, ...] = (), requests: tuple[str, ...] = ()) -> RunTables:
     """Tables with the given decisions (time, node, slot, value, incarnation), byzantine nodes and submitted commands."""
     events = pd.DataFrame([(0.0, n, "byzantine") for n in byzantine], columns=list(EVENT_COLUMNS))
-    reqs = pd.DataFrame([(c, "client0", 0.0, 1.0, 1.0) for c in requests], columns=list(REQUEST_COLUMNS))
+    reqs = pd.DataFrame([(c, "client0", 0.0, 1.0, 1.0, 0) for c in requests], columns=list(REQUEST_COLUMNS))
     return RunTables(pd.DataFrame(decisions, columns=DECISION_COLUMNS), pd.DataFrame(), events, reqs)
 
 

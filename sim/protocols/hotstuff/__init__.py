@@ -43,6 +43,7 @@ from sim.protocols.hotstuff.messages import (
 )
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
+from sim.timing import NetworkTiming, shortfall, show_ms
 
 if TYPE_CHECKING:
     import random
@@ -57,8 +58,9 @@ class HotStuffConfig(ProtocolConfig):
 
     f: Annotated[int, Field(ge=0)] | None = None
     """Faults tolerated; derived as (n-1)//3 when not given."""
-    view_timeout: Annotated[Ms, Field(gt=0)] = 300.0
-    """How long a replica with work outstanding waits for progress before it leaves the view."""
+    view_timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(300ms, 8rtt)", validate_default=True)
+    """How long a replica with work outstanding waits for progress before it leaves the view (default: 300ms,
+    or 8 rtt on a slower network: a command needs about four round trips)."""
     max_backoff: Annotated[int, Field(ge=1)] = 64
     """Cap on the doubling of the view timeout after consecutive timeouts."""
     max_batch: Annotated[int, Field(ge=1)] = 64
@@ -416,6 +418,25 @@ class HotStuff(Protocol):
         if config.f is not None and scenario.n < 3 * config.f + 1:
             return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
         return []
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """A view must outlast its proposal and the votes that certify it (one round trip) plus the QC's CPU."""
+        assert isinstance(config, HotStuffConfig)
+        return shortfall(
+            "protocol.view_timeout",
+            config.view_timeout,
+            2 * net.rtt,
+            "what a view needs",
+            "replicas leave every view before its block can be certified",
+            "raise it, e.g. view_timeout: 8rtt",
+            f"proposal and votes, 2 x rtt {show_ms(net.rtt)}",
+        )
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float:
+        """Request, three proposal-vote rounds to the three-chain, the proposal carrying the last QC, reply."""
+        return 4.5 * net.rtt
 
     @classmethod
     def checkers(cls) -> list[Any]:

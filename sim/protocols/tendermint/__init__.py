@@ -27,6 +27,7 @@ from sim.protocols.base import Message, Protocol, ProtocolConfig, register
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
 from sim.scenario import Ms
+from sim.timing import NetworkTiming, shortfall, show_ms
 
 if TYPE_CHECKING:
     import random
@@ -46,14 +47,15 @@ class TendermintConfig(ProtocolConfig):
 
     f: Annotated[int, Field(ge=0)] | None = None
     """Faults tolerated; derived as (n-1)//3 when not given."""
-    timeout_propose: Annotated[Ms, Field(gt=0)] = 200.0
-    timeout_prevote: Annotated[Ms, Field(gt=0)] = 100.0
-    timeout_precommit: Annotated[Ms, Field(gt=0)] = 100.0
-    timeout_delta: Annotated[Ms, Field(ge=0)] = 50.0
+    timeout_propose: Annotated[Ms, Field(gt=0)] = Field(default="max(200ms, 4rtt)", validate_default=True)
+    """How long a replica waits for the round's proposal (default: 200ms, or 4 rtt on a slower network)."""
+    timeout_prevote: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
+    timeout_precommit: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
+    timeout_delta: Annotated[Ms, Field(ge=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
     """Added to each timeout per round, so that after GST some round lasts long enough."""
     max_batch: Annotated[int, Field(ge=1)] = 64
     """Most commands in one value."""
-    gossip_interval: Annotated[Ms, Field(gt=0)] = 100.0
+    gossip_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
     """While a height is undecided, a replica re-sends what it signed in it this often: Tendermint's
     gossip layer delivers every vote eventually, which the algorithm assumes and a lossy link breaks."""
 
@@ -415,6 +417,25 @@ class Tendermint(Protocol):
         if config.f is not None and scenario.n < 3 * config.f + 1:
             return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
         return []
+
+    @classmethod
+    def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
+        """The proposal must be able to arrive before a replica gives up on it (a one-way delay, from the proposer's request)."""
+        assert isinstance(config, TendermintConfig)
+        return shortfall(
+            "protocol.timeout_propose",
+            config.timeout_propose,
+            net.rtt,
+            "what a proposal needs",
+            "replicas prevote nil before the proposal can reach them, round after round",
+            "raise it, e.g. timeout_propose: 4rtt",
+            f"rtt {show_ms(net.rtt)}",
+        )
+
+    @classmethod
+    def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> float:
+        """Request, proposal, prevote, precommit, reply: five one-way delays."""
+        return 2.5 * net.rtt
 
     @classmethod
     def checkers(cls) -> list[Any]:
