@@ -86,7 +86,7 @@ def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert {p.name for p in (out / "plots").glob("*.png")} >= {"latency_cdf.png", "timeline.png"}
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {"messages_by_type.png", "message_load.png"}
 
 
 def test_batches_cover_every_task_with_a_few_runs_each() -> None:

@@ -23,7 +23,7 @@ def commit_all(node: Pbft, seq: int, digest: str) -> None:
 
 def test_executing_other_requests_does_not_restart_a_waiting_requests_timer() -> None:
     """A backup waiting for `a` since t=0 suspects the primary at t=T even though `b` executed at t=250."""
-    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout=300)
+    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout="300ms")
     a, b = Request("client1", "client1:0"), Request("client0", "client0:0")
     node.on_message("client1", a)
     assert ctx.timers["view_change"] == 300.0
@@ -42,7 +42,7 @@ def test_executing_other_requests_does_not_restart_a_waiting_requests_timer() ->
 
 def test_executing_the_last_waiting_request_stops_the_timer() -> None:
     """Once nothing waits, no view-change timer runs."""
-    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout=300)
+    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout="300ms")
     req = Request("client0", "client0:0")
     node.on_message("n0", PrePrepare(0, 1, req.digest, req))
     assert "view_change" in ctx.timers
@@ -52,7 +52,7 @@ def test_executing_the_last_waiting_request_stops_the_timer() -> None:
 
 def test_the_primary_runs_no_view_change_timer() -> None:
     """The primary does not suspect itself: neither requests waiting at it nor an execution arm the timer."""
-    node, ctx = make_node(Pbft, "n0", NODES, view_change_timeout=300)
+    node, ctx = make_node(Pbft, "n0", NODES, view_change_timeout="300ms")
     first, second = Request("client0", "client0:0"), Request("client0", "client0:1")
     node.on_message("client0", first)
     node.on_message("client0", second)
