@@ -86,3 +86,10 @@ class Quorums:
         if self.weights is not None:
             return weighted_reached(voters, self.weights)
         return len(voters) >= self.phase2
+
+
+def bft_size_problem(n: int, f: int | None) -> list[tuple[str, str]]:
+    """The load-time check of a BFT mechanism's `protocol.f`: n must be at least 3f + 1 (none when f is derived)."""
+    if f is not None and n < 3 * f + 1:
+        return [("protocol.f", f"f={f} needs at least {3 * f + 1} nodes (n >= 3f + 1), got {n}")]
+    return []

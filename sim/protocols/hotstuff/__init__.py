@@ -41,7 +41,8 @@ from sim.protocols.hotstuff.messages import (
     Proposal,
     Vote,
 )
-from sim.protocols.quorum import bft_quorum, byzantine_f
+from sim.protocols.hotstuff.pacemaker import Pacemaker
+from sim.protocols.quorum import bft_quorum, bft_size_problem, byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -91,7 +92,7 @@ class HotStuffState:
 
 
 @register("hotstuff")
-class HotStuff(Protocol):
+class HotStuff(Pacemaker, Protocol):
     """One chained-HotStuff replica: propose, vote, three-chain commit, pacemaker."""
 
     Config = HotStuffConfig
@@ -365,45 +366,6 @@ class HotStuff(Protocol):
         for waiting_src, child in self.orphans.pop(block.id, []):
             self.on_proposal(waiting_src, Proposal(child))
 
-    # --- pacemaker -------------------------------------------------------------------------
-
-    def advance(self, view: int) -> None:
-        """Enter `view` (views only move forward)."""
-        if view > self.st.view:
-            self.st.view = view
-
-    def progress(self) -> None:
-        """Something moved: reset the backoff and restart the view timer."""
-        self.timeouts_in_row = 0
-        self.timer_on = False
-        self.ctx.cancel_timer("view")
-        self.arm_timer()
-
-    def arm_timer(self) -> None:
-        """Start the view timer if work is outstanding and it is not running."""
-        if self.timer_on or not self.has_work():
-            return
-        self.timer_on = True
-        self.ctx.set_timer("view", self.config.view_timeout * min(2**self.timeouts_in_row, self.config.max_backoff))
-
-    def on_timer(self, name: str) -> None:
-        """No progress in time: leave the view and tell the next leader our highest QC."""
-        self.timer_on = False
-        if name != "view" or not self.has_work():
-            return
-        st = self.st
-        self.timeouts_in_row += 1
-        self.ctx.count("view_timeouts")
-        self.ctx.record("view_timeout", view=st.view)
-        st.view = (st.view // self.config.leader_term + 1) * self.config.leader_term
-        nv = NewView(st.view, st.qc_high)
-        to = self.leader(st.view)
-        if to == self.me:
-            self.on_new_view(self.me, nv)
-        else:
-            self.ctx.send(to, nv)
-        self.arm_timer()
-
     # --- class hooks -----------------------------------------------------------------------
 
     @classmethod
@@ -415,9 +377,7 @@ class HotStuff(Protocol):
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """The cluster must have at least 3f + 1 replicas."""
         assert isinstance(config, HotStuffConfig)
-        if config.f is not None and scenario.n < 3 * config.f + 1:
-            return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
-        return []
+        return bft_size_problem(scenario.n, config.f)
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:

@@ -24,7 +24,8 @@ from pydantic import Field
 
 from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
-from sim.protocols.quorum import bft_quorum, byzantine_f
+from sim.protocols.quorum import bft_quorum, bft_size_problem, byzantine_f
+from sim.protocols.tendermint.catch_up import CatchUp
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
@@ -81,7 +82,7 @@ class TendermintState:
 
 
 @register("tendermint")
-class Tendermint(Protocol):
+class Tendermint(CatchUp, Protocol):
     """One Tendermint replica: propose, prevote, precommit, locks and valid values, growing timeouts."""
 
     Config = TendermintConfig
@@ -369,40 +370,6 @@ class Tendermint(Protocol):
         for src, msg in waiting:
             self.on_message(src, msg)
 
-    def on_fetch_value(self, src: str, msg: FetchValue) -> None:
-        """Send a peer a value of the current or a decided height that it asks for by digest."""
-        value = self.values.get(msg.value) if msg.height == self.st.height else self.st.decided.get(msg.height)
-        if value is not None and value.id == msg.value:
-            self.ctx.send(src, ValueReply(msg.height, value))
-
-    def on_value_reply(self, src: str, msg: ValueReply) -> None:
-        """Keep a fetched value if it is one we asked for (its digest proves it)."""
-        if msg.height == self.st.height and msg.value.id in self.fetching:
-            self.values.setdefault(msg.value.id, msg.value)
-            self.check()
-
-    def on_sync_request(self, src: str, msg: SyncRequest) -> None:
-        """Send a replica that is behind the value decided at the height it asks for."""
-        value = self.st.decided.get(msg.height)
-        if value is not None:
-            rnd, signers = self.st.commits.get(msg.height, (0, frozenset()))
-            self.ctx.send(src, SyncReply(msg.height, rnd, value, signers))
-
-    def on_sync_reply(self, src: str, msg: SyncReply) -> None:
-        """Adopt a decided value on its commit certificate, or once f + 1 replicas report the same one.
-
-        The certificate names the replicas whose precommits decided it; as with PBFT's certificates,
-        the names stand for their signatures (a byzantine replica signs only as itself).
-        """
-        if msg.height != self.st.height or msg.height in self.st.decided:
-            return
-        certified = len(msg.signers) >= self.quorum and msg.signers <= frozenset(self.ctx.nodes)
-        value, who = self.sync_votes.setdefault(msg.value.id, (msg.value, set()))
-        who.add(src)
-        if certified or len(who) >= self.f + 1:
-            self.ctx.record("state_transfer", height=msg.height)
-            self.decide(value, msg.round, msg.signers)
-
     # --- class hooks -----------------------------------------------------------------------
 
     @classmethod
@@ -414,9 +381,7 @@ class Tendermint(Protocol):
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """The cluster must have at least 3f + 1 replicas."""
         assert isinstance(config, TendermintConfig)
-        if config.f is not None and scenario.n < 3 * config.f + 1:
-            return [("protocol.f", f"f={config.f} needs at least {3 * config.f + 1} nodes (n >= 3f + 1), got {scenario.n}")]
-        return []
+        return bft_size_problem(scenario.n, config.f)
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
