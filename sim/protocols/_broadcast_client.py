@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.protocols.base import Message
-from sim.protocols.quorum import byzantine_f
+from sim.protocols.quorum import bft_size_problem, byzantine_f
 from sim.workload import Client
 
 if TYPE_CHECKING:
     from sim.kernel import Simulation
     from sim.node import ClientEndpoint
+    from sim.protocols.base import ProtocolConfig
+    from sim.scenario import Scenario
 
 AUTH_BYTES = 32
 """Bytes of a signature on one message."""
@@ -86,3 +88,17 @@ class BroadcastClient(Client):
         request = self.pending.get(name)
         if request is not None:
             self._send(request)
+
+
+class BroadcastBft:
+    """Class hooks shared by the leader-rotating BFT mechanisms: their client, and n >= 3f + 1 at load."""
+
+    @classmethod
+    def client_class(cls) -> type[Client]:
+        """Clients send each command to every replica and accept f + 1 matching replies."""
+        return BroadcastClient
+
+    @classmethod
+    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
+        """The cluster must have at least 3f + 1 replicas (`protocol.f`, when given)."""
+        return bft_size_problem(scenario.n, getattr(config, "f", None))

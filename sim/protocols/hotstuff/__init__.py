@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
+from sim.protocols._broadcast_client import BroadcastBft, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
 from sim.protocols.hotstuff.messages import (
     GENESIS,
@@ -42,7 +42,7 @@ from sim.protocols.hotstuff.messages import (
     Vote,
 )
 from sim.protocols.hotstuff.pacemaker import Pacemaker
-from sim.protocols.quorum import bft_quorum, bft_size_problem, byzantine_f
+from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
     from sim.protocols.base import Context
     from sim.scenario import Scenario
-    from sim.workload import Client
 
 
 class HotStuffConfig(ProtocolConfig):
@@ -92,7 +91,7 @@ class HotStuffState:
 
 
 @register("hotstuff")
-class HotStuff(Pacemaker, Protocol):
+class HotStuff(BroadcastBft, Pacemaker, Protocol):
     """One chained-HotStuff replica: propose, vote, three-chain commit, pacemaker."""
 
     Config = HotStuffConfig
@@ -367,17 +366,6 @@ class HotStuff(Pacemaker, Protocol):
             self.on_proposal(waiting_src, Proposal(child))
 
     # --- class hooks -----------------------------------------------------------------------
-
-    @classmethod
-    def client_class(cls) -> type[Client]:
-        """Clients send each command to every replica and accept f + 1 matching replies."""
-        return BroadcastClient
-
-    @classmethod
-    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
-        """The cluster must have at least 3f + 1 replicas."""
-        assert isinstance(config, HotStuffConfig)
-        return bft_size_problem(scenario.n, config.f)
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from sim.protocols._broadcast_client import BroadcastClient, Reply, Request
+from sim.protocols._broadcast_client import BroadcastBft, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
-from sim.protocols.quorum import bft_quorum, bft_size_problem, byzantine_f
+from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.catch_up import CatchUp
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
 from sim.scenario import Ms
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from sim.protocols.base import Context
     from sim.scenario import Scenario
-    from sim.workload import Client
 
 PROPOSE, PREVOTE, PRECOMMIT = 0, 1, 2
 STEP_NAMES = ("propose", "prevote", "precommit")
@@ -82,7 +81,7 @@ class TendermintState:
 
 
 @register("tendermint")
-class Tendermint(CatchUp, Protocol):
+class Tendermint(BroadcastBft, CatchUp, Protocol):
     """One Tendermint replica: propose, prevote, precommit, locks and valid values, growing timeouts."""
 
     Config = TendermintConfig
@@ -371,17 +370,6 @@ class Tendermint(CatchUp, Protocol):
             self.on_message(src, msg)
 
     # --- class hooks -----------------------------------------------------------------------
-
-    @classmethod
-    def client_class(cls) -> type[Client]:
-        """Clients send each command to every replica and accept f + 1 matching replies."""
-        return BroadcastClient
-
-    @classmethod
-    def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
-        """The cluster must have at least 3f + 1 replicas."""
-        assert isinstance(config, TendermintConfig)
-        return bft_size_problem(scenario.n, config.f)
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
