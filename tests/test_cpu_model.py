@@ -6,7 +6,7 @@ from typing import Any
 
 from sim import run, scenario_from_dict
 from sim.kernel import Simulation
-from sim.protocols._pbft_messages import Checkpoint
+from sim.protocols.pbft.messages import Checkpoint
 from sim.records import RunTables
 
 

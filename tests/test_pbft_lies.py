@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols._pbft_messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PrePrepare, Reply, Request, ViewChange
 from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PrePrepare, Reply, Request, ViewChange
 from sim.testing import make_node
 
 NODES = ["n0", "n1", "n2", "n3"]

@@ -3,7 +3,7 @@
 Every figure has a title, axis labels with units and a legend where there is more than one
 series. PNGs are written without a timestamp or software version so the bytes are reproducible.
 The figures every mechanism gets live here; a mechanism adds its own through
-`Protocol.figures()` (for example sim/protocols/_gossip_plots.py), and nothing here switches on
+`Protocol.figures()` (for example sim/protocols/gossip/plots.py), and nothing here switches on
 mechanism names.
 """
 

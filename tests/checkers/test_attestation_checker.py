@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 
 from sim import run, scenario_from_dict
-from sim.checkers.attestation import check_attestation_soundness
 from sim.protocols.attestation import Attestation, AttestationProtocol
+from sim.protocols.attestation.checks import check_attestation_soundness
 from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, REQUEST_COLUMNS, RunTables
 
 

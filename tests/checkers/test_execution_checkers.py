@@ -201,8 +201,8 @@ def test_pbft_request_ordered_twice_executes_once() -> None:
     """A retransmitted request assigned a second sequence number after a view change (before the PBFT
     fixes, seed 5 of a lossy crash run ordered client0:14 at 21 and 33) is executed once: the second
     decision says it was a skipped duplicate, and the client is answered from the first execution."""
-    from sim.protocols._pbft_messages import Request
     from sim.protocols.pbft import Pbft
+    from sim.protocols.pbft.messages import Request
     from sim.testing import make_node
 
     node, ctx = make_node(Pbft, "n1", ["n0", "n1", "n2", "n3"])

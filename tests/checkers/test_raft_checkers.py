@@ -228,7 +228,7 @@ def test_late_leader_of_an_older_term_is_not_a_leader_completeness_violation() -
 def test_leader_completeness_judges_by_commit_term_on_hand_built_tables() -> None:
     """Hand-built journal: an entry committed in term 2 missing from a term-3 leader is reported;
     the same entry missing from a term-2 leader (elected late) is not."""
-    from sim.checkers.raft import check_leader_completeness
+    from sim.protocols.raft.checks import check_leader_completeness
     from sim.records import RunTables
 
     decisions = pd.DataFrame(

@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 
 from sim import run, scenario_from_dict
-from sim.checkers.voting import check_ballot_weight
 from sim.protocols.voting import Vote, Voting
+from sim.protocols.voting.checks import check_ballot_weight
 from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, REQUEST_COLUMNS, RunTables
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols._pbft_messages import (
+from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,
@@ -19,7 +20,6 @@ from sim.protocols._pbft_messages import (
     Request,
     ViewChange,
 )
-from sim.protocols.pbft import Pbft
 from sim.scenario import ScenarioError
 from sim.testing import make_node
 

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 
 from sim import run, scenario_from_dict
-from sim.protocols._pbft_checks import check_no_equivocation
-from sim.protocols._pbft_messages import NULL_DIGEST, PrePrepare
 from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.checks import check_no_equivocation
+from sim.protocols.pbft.messages import NULL_DIGEST, PrePrepare
 from sim.records import DECISION_COLUMNS, MESSAGE_COLUMNS, RunTables
 
 

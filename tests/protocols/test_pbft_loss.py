@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
-from sim.protocols._pbft_messages import (
+from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.messages import (
     Checkpoint,
     Commit,
     Fetch,
@@ -20,7 +21,6 @@ from sim.protocols._pbft_messages import (
     ViewChange,
     next_state_digest,
 )
-from sim.protocols.pbft import Pbft
 from sim.testing import ManualContext, make_node
 
 NODES = ["n0", "n1", "n2", "n3"]

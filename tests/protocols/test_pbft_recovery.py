@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sim import run, scenario_from_dict
-from sim.protocols._pbft_messages import Checkpoint, Commit, Prepare, PrePrepare, Request, ViewChange
 from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.messages import Checkpoint, Commit, Prepare, PrePrepare, Request, ViewChange
 from sim.testing import make_node
 
 NODES = ["n0", "n1", "n2", "n3"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim import load_scenario, run
-from sim.protocols._pbft_messages import Commit, Prepare, PrePrepare, Request
 from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.messages import Commit, Prepare, PrePrepare, Request
 from sim.testing import make_node
 
 NODES = ["n0", "n1", "n2", "n3"]

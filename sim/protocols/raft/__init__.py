@@ -130,7 +130,7 @@ class Raft(Election, Replication, Protocol):
         """Generic agreement (state machine safety), integrity, validity, plus Raft's own rules."""
         from sim.checkers.agreement import GENERIC_CHECKERS
         from sim.checkers.execution import LOG_CHECKERS
-        from sim.checkers.raft import RAFT_CHECKERS
+        from sim.protocols.raft.checks import RAFT_CHECKERS
 
         return [*GENERIC_CHECKERS, *LOG_CHECKERS, *RAFT_CHECKERS]
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import Checkpoint, Fetch, FetchReply, next_state_digest
 from sim.protocols.base import NOOP
+from sim.protocols.pbft.messages import Checkpoint, Fetch, FetchReply, next_state_digest
 
 if TYPE_CHECKING:
-    from sim.protocols._pbft_messages import Request
-    from sim.protocols._pbft_state import ReplicaState
     from sim.protocols.base import Context
+    from sim.protocols.pbft.messages import Request
+    from sim.protocols.pbft.state import ReplicaState
 
 
 class CheckpointMixin:

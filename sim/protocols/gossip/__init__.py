@@ -27,10 +27,10 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.protocols._gossip_checks import check_convergence, check_gossip_validity, gossip_summary
-from sim.protocols._gossip_workload import UpdatesWorkload, check_updates_workload
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
+from sim.protocols.gossip.checks import check_convergence, check_gossip_validity, gossip_summary
+from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
 
@@ -210,7 +210,7 @@ class Gossip(Protocol):
     @classmethod
     def figures(cls) -> dict[str, Any]:
         """The infection curve, and residue and messages per node for rumor mongering."""
-        from sim.protocols._gossip_plots import gossip_figures
+        from sim.protocols.gossip.plots import gossip_figures
 
         return gossip_figures()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import Reply, Request
+from sim.protocols.pbft.messages import Reply, Request
 from sim.protocols.quorum import byzantine_f
 from sim.workload import Client
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.protocols._attestation_support import ClaimsWorkload, attestation_summary, check_claims_workload
+from sim.protocols.attestation.support import ClaimsWorkload, attestation_summary, check_claims_workload
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.scenario import Scenario
 from sim.timing import NetworkTiming
@@ -115,7 +115,7 @@ class AttestationProtocol(Protocol):
     @classmethod
     def figures(cls) -> dict[str, Any]:
         """Acceptance of each claim over time, false accepts and forgeries rejected."""
-        from sim.protocols._attestation_plots import attestation_figures
+        from sim.protocols.attestation.plots import attestation_figures
 
         return attestation_figures()
 
@@ -172,7 +172,7 @@ class AttestationProtocol(Protocol):
     def checkers(cls) -> list[Any]:
         """Integrity (each claim judged at most once) and soundness (judged on really signed attestations)."""
         from sim.checkers.agreement import check_integrity
-        from sim.checkers.attestation import check_attestation_soundness
+        from sim.protocols.attestation.checks import check_attestation_soundness
 
         return [check_integrity, check_attestation_soundness]
 

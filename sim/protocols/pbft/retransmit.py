@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import Checkpoint, Commit, Prepare, PrePrepare, Status
+from sim.protocols.pbft.messages import Checkpoint, Commit, Prepare, PrePrepare, Status
 
 if TYPE_CHECKING:
-    from sim.protocols._pbft_state import ReplicaState
     from sim.protocols.base import Context
+    from sim.protocols.pbft.state import ReplicaState
 
 MAX_RETRANSMIT_BACKOFF = 4
 """So that a stalled replica still asks at least every 4R = 2/3 of the view-change timeout."""

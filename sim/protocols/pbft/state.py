@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.protocols._pbft_messages import Checkpoint, NewView, PreparedCert, Request, ViewChange, next_state_digest
 from sim.protocols.base import NOOP
+from sim.protocols.pbft.messages import Checkpoint, NewView, PreparedCert, Request, ViewChange, next_state_digest
 
 GENESIS = "genesis"
 """The state digest before any request is executed."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sim.protocols._pbft_messages import (
+from sim.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,

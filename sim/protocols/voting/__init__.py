@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
-from sim.protocols._voting_support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.voting.support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
 
@@ -130,7 +130,7 @@ class Voting(Protocol):
     @classmethod
     def figures(cls) -> dict[str, Any]:
         """Right, wrong and undecided questions over time, against the rule's threshold."""
-        from sim.protocols._voting_plots import voting_figures
+        from sim.protocols.voting.plots import voting_figures
 
         return voting_figures()
 
@@ -170,7 +170,7 @@ class Voting(Protocol):
     def checkers(cls) -> list[Any]:
         """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
         from sim.checkers.agreement import check_integrity
-        from sim.checkers.voting import check_ballot_weight
+        from sim.protocols.voting.checks import check_ballot_weight
 
         return [check_integrity, check_ballot_weight]
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.protocols._pbft_messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
-from sim.protocols._pbft_state import Slot
+from sim.protocols.pbft.messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
+from sim.protocols.pbft.state import Slot
 
 if TYPE_CHECKING:
-    from sim.protocols._pbft_state import ReplicaState
     from sim.protocols.base import Context
+    from sim.protocols.pbft.state import ReplicaState
 
 
 class ViewChangeMixin:

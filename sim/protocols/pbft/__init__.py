@@ -10,7 +10,7 @@ matching prepares from different backups) multicasts a commit; a replica that is
 sequence numbers are executed and replies to the client, which waits for f + 1 matching replies.
 Every `checkpoint_interval` executions a replica multicasts a checkpoint; q matching ones
 make it stable, which truncates the log and moves the watermarks (h, h + L]. A backup waiting
-too long for a request to execute starts a view change (see `_pbft_view_change.py`).
+too long for a request to execute starts a view change (see `view_change.py`).
 
 Messages are point-to-point, a replica never sends to itself and the primary sends no prepare,
 so a request costs 1 request, n-1 pre-prepares, (n-1)^2 prepares, n(n-1) commits and n replies.
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from sim.protocols import _pbft_lies as lies
-from sim.protocols._pbft_checkpoint import CheckpointMixin
-from sim.protocols._pbft_client import PbftClient
-from sim.protocols._pbft_messages import (
+from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
+from sim.protocols.pbft import lies
+from sim.protocols.pbft.checkpoint import CheckpointMixin
+from sim.protocols.pbft.client import PbftClient
+from sim.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
     Commit,
@@ -41,10 +42,9 @@ from sim.protocols._pbft_messages import (
     ViewChange,
     next_state_digest,
 )
-from sim.protocols._pbft_retransmit import RetransmitMixin
-from sim.protocols._pbft_state import ReplicaState, Slot
-from sim.protocols._pbft_view_change import ViewChangeMixin
-from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
+from sim.protocols.pbft.retransmit import RetransmitMixin
+from sim.protocols.pbft.state import ReplicaState, Slot
+from sim.protocols.pbft.view_change import ViewChangeMixin
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
@@ -375,7 +375,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     @classmethod
     def figures(cls) -> dict[str, Any]:
         """Views over time with view changes, checkpoints and state transfers."""
-        from sim.protocols._pbft_plots import pbft_figures
+        from sim.protocols.pbft.plots import pbft_figures
 
         return pbft_figures()
 
@@ -402,7 +402,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         """Agreement, integrity, validity, exactly-once and gapless execution, and no honest replica equivocating."""
         from sim.checkers.agreement import GENERIC_CHECKERS
         from sim.checkers.execution import LOG_CHECKERS
-        from sim.protocols._pbft_checks import PBFT_CHECKERS
+        from sim.protocols.pbft.checks import PBFT_CHECKERS
 
         return [*GENERIC_CHECKERS, *LOG_CHECKERS, *PBFT_CHECKERS]
 
@@ -455,7 +455,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     def mutate(
         cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, client: str = "client0"
     ) -> Message | tuple[Message, ...] | None:
-        """Lies in every message a replica sends (see `_pbft_lies.py`); `client` is whom `censor` shuts out."""
+        """Lies in every message a replica sends (see `lies.py`); `client` is whom `censor` shuts out."""
         protocol = getattr(ctx, "protocol", None)
         interval = protocol.config.checkpoint_interval if isinstance(protocol, Pbft) else PbftConfig().checkpoint_interval
         return lies.mutate(behaviour, msg, dst, rng, ctx, client, interval)

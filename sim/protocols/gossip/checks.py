@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.protocols._gossip_workload import written_values
+from sim.protocols.gossip.workload import written_values
 
 if TYPE_CHECKING:
     from sim.records import RunTables

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sim.plots.common import empty_note, fault_periods, mark_violations, node_names, shade_faults
-from sim.protocols._gossip_checks import CLIENT_KINDS, informed_times
+from sim.protocols.gossip.checks import CLIENT_KINDS, informed_times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
