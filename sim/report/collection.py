@@ -1,0 +1,164 @@
+"""The report of a sweep directory and of a compare directory (with its recommendation)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
+from sim.report.facts import describe_network, fault_lines, guarantee
+from sim.report.requirements import Requirements, Verdict, recommend
+from sim.report.run import caption, figures_in
+
+COMPARE_META = "compare.json"
+"""What `consim compare` ran and required: scenario name, candidates, replicates, requires, cheapest_by."""
+COMPARE_COLUMNS = (
+    "mechanism",
+    "tolerates",
+    "runs",
+    "failed",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "throughput_per_s",
+    "liveness",
+    "messages_per_decision",
+    "bytes_per_decision",
+    "unsafe_runs",
+    "violations_total",
+)
+
+
+def is_compare_dir(path: Path) -> bool:
+    """Whether a directory holds `consim compare` output."""
+    return (path / "table.parquet").is_file() and (path / "runs.parquet").is_file()
+
+
+def _scenario_section(scenario: dict[str, Any]) -> list[Block]:
+    return [Heading("Under which faults"), Paragraph(describe_network(scenario)), Bullets(tuple(fault_lines(scenario)))]
+
+
+def _guarantees(names: list[str], nodes: int | None) -> list[Block]:
+    blocks: list[Block] = [Heading("The guarantee each mechanism provides")]
+    for name in names:
+        blocks += [Heading(name, 3), Bullets(tuple(guarantee(name, nodes)))]
+    return blocks
+
+
+def sweep_blocks(sweep_dir: Path) -> list[Block]:
+    """Every block of a sweep directory's report: what was swept, the table, the figures."""
+    from sim.cli_sweep import sweep_overview
+    from sim.sweep import SweepResult
+
+    meta = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+    result = SweepResult.load(sweep_dir)
+    base = meta.get("base") or {}
+    blocks: list[Block] = [Heading(f"consim report: sweep {meta.get('name', sweep_dir.name)}", 1)]
+    if meta.get("description"):
+        blocks.append(Paragraph(str(meta["description"]).strip()))
+    grid = ", ".join(f"{p} ({result.runs[p].nunique() if p in result.runs else '?'} values)" for p in result.params) or "nothing"
+    blocks.append(
+        Paragraph(
+            f"{len(result.runs)} runs: {len(meta.get('points') or [])} grid points x {len(meta.get('seeds') or [])} seeds; "
+            f"swept: {grid}; {result.failed} failed. Sweep directory: {sweep_dir}."
+        )
+    )
+    blocks += _scenario_section(base)
+    if "mechanism" in result.runs:
+        names = [str(m) for m in result.runs["mechanism"].dropna().unique()]
+        nodes = int(result.runs["nodes"].iloc[0]) if "nodes" in result.runs and result.runs["nodes"].nunique() == 1 else None
+        blocks += _guarantees(sorted(names), nodes)
+    overview = sweep_overview(result.summary, result.params)
+    blocks += [Heading("Mean per grid point (± 95% CI half-width)"), Table.of(overview)]
+    root = sweep_dir / "plots"
+    pngs = figures_in(root)
+    if pngs:
+        blocks.append(Heading("Figures"))
+        blocks += [Figure(p.read_bytes(), caption(p, root)) for p in pngs]
+    else:
+        blocks.append(Paragraph("No figures: the sweep was saved without plots (draw them with `consim plot` first)."))
+    return blocks
+
+
+def compare_meta(compare_dir: Path) -> dict[str, Any]:
+    """The compare directory's compare.json ({} when it was written before requirements existed)."""
+    path = compare_dir / COMPARE_META
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def compare_verdicts(compare_dir: Path) -> list[Verdict] | None:
+    """The recommendation for a compare directory whose spec declared requirements (None otherwise)."""
+    meta = compare_meta(compare_dir)
+    if meta.get("requires") is None:
+        return None
+    table = pd.read_parquet(compare_dir / "table.parquet")
+    requires = Requirements.model_validate(meta["requires"])
+    return recommend(table.to_dict("records"), requires, meta.get("cheapest_by", "messages"))
+
+
+def _requirement_lines(meta: dict[str, Any]) -> list[str]:
+    from sim.units import format_ms
+
+    req = meta.get("requires") or {}
+    shown = {
+        "safety": lambda v: f"tolerates {v} faults" if v != "none" else None,
+        "latency_p99": lambda v: f"latency p99 at most {format_ms(v)}",
+        "latency_p50": lambda v: f"latency p50 at most {format_ms(v)}",
+        "liveness": lambda v: f"liveness at least {v:g}",
+        "throughput": lambda v: f"throughput at least {v:g}/s",
+        "max_messages_per_decision": lambda v: f"at most {v:g} messages per decision",
+        "max_bytes_per_decision": lambda v: f"at most {v:g} bytes per decision",
+    }
+    lines = [text for key, say in shown.items() if req.get(key) is not None and (text := say(req[key])) is not None]
+    lines.append("no checker may fire in any run (a safety violation under this fault plan rejects the mechanism)")
+    lines.append(f"of the candidates that meet these, the cheapest wins: lowest mean {meta.get('cheapest_by', 'messages')} per decision")
+    return lines
+
+
+def compare_blocks(compare_dir: Path) -> list[Block]:
+    """Every block of a compare directory's report: the candidates, the recommendation, the trade-off chart."""
+    table = pd.read_parquet(compare_dir / "table.parquet")
+    meta = compare_meta(compare_dir)
+    scenario_path = compare_dir / "scenario.yaml"
+    scenario = yaml.safe_load(scenario_path.read_text(encoding="utf-8")) if scenario_path.is_file() else {}
+    name = meta.get("name") or scenario.get("name") or compare_dir.name
+    names = [str(m) for m in table["mechanism"]]
+    blocks: list[Block] = [Heading(f"consim report: compare {name}", 1)]
+    if scenario.get("description"):
+        blocks.append(Paragraph(str(scenario["description"]).strip()))
+    replicates = meta.get("replicates", int(table["runs"].max()) if "runs" in table and len(table) else "?")
+    blocks.append(
+        Paragraph(f"The same scenario on {len(names)} mechanisms ({', '.join(names)}), {replicates} seeds each. Compare directory: {compare_dir}.")
+    )
+    if scenario:
+        blocks += _scenario_section(scenario)
+    else:
+        blocks.append(Paragraph("The fault plan is not recorded in this compare directory (it predates scenario.yaml)."))
+    nodes = scenario.get("nodes") if isinstance(scenario.get("nodes"), int) else None
+    blocks += _guarantees(names, nodes)
+    verdicts = compare_verdicts(compare_dir)
+    if verdicts is not None:
+        best = [v for v in verdicts if v.recommended]
+        cheapest_by = meta.get("cheapest_by", "messages")
+        blocks += [Heading("Recommendation"), Paragraph("Requirements:"), Bullets(tuple(_requirement_lines(meta)))]
+        if best:
+            blocks += [Paragraph(f"Recommended: {v.mechanism}" + (f" for plane {v.plane}" if v.plane else "") + f", {v.cost:,.1f} {cheapest_by} per decision.") for v in best]
+        else:
+            blocks.append(Paragraph("No candidate meets the requirements."))
+        rows = tuple(
+            (v.mechanism, "recommended" if v.recommended else ("meets, costlier" if v.meets else "rejected"), v.cost, "; ".join(v.reasons) or "-")
+            for v in verdicts
+        )
+        blocks.append(Table(("mechanism", "verdict", f"{cheapest_by} per decision", "why"), rows))
+    shown = table[[c for c in COMPARE_COLUMNS if c in table.columns]]
+    blocks += [Heading("What was measured (means over seeds)"), Table.of(shown)]
+    notes = [f"{r['mechanism']}: {r['notes']}" for r in table.to_dict("records") if r.get("notes")]
+    if notes:
+        blocks += [Paragraph("Adapting the scenario to each mechanism:"), Bullets(tuple(notes))]
+    chart = compare_dir / "tradeoff.png"
+    if chart.is_file():
+        blocks += [Heading("Figures"), Figure(chart.read_bytes(), "Latency against message cost per mechanism; a red cross is unsafe.")]
+    return blocks
