@@ -466,11 +466,27 @@ def sweep_cmd(
 
 @app.command("compare", short_help="Run one scenario on several mechanisms, side by side.")
 def compare_cmd(
-    scenario: ScenarioArg,
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SCENARIO_OR_SPEC",
+            help="Scenario YAML, or a compare spec (scenario, candidates, requires) to get a recommendation.",
+            show_default=False,
+        ),
+    ],
     mechanisms: Annotated[
-        str, typer.Option("--mechanisms", "-m", metavar="NAMES", help="Comma-separated mechanisms to run the scenario on.")
-    ] = "raft,multipaxos,pbft",
-    replicates: Annotated[int, typer.Option("--replicates", "-r", metavar="R", help="Seeds per mechanism (seed, seed+1, ...).")] = 3,
+        str | None,
+        typer.Option(
+            "--mechanisms",
+            "-m",
+            metavar="NAMES",
+            help="Comma-separated mechanisms to run the scenario on (default: the spec's candidates, else raft,multipaxos,pbft).",
+        ),
+    ] = None,
+    replicates: Annotated[
+        int | None,
+        typer.Option("--replicates", "-r", metavar="R", help="Seeds per mechanism (seed, seed+1, ...; default: the spec's, else 3)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Output folder (default: results/<name>-compare/).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Local worker processes (1 runs in this process).")] = 1,
     set_: Annotated[
@@ -480,12 +496,30 @@ def compare_cmd(
         ),
     ] = None,
 ) -> None:
-    """Run one scenario on several mechanisms: a table and a latency / messages-per-decision trade-off chart."""
+    """Run one scenario on several mechanisms: a table and a trade-off chart; with a spec's requirements, a recommendation."""
     from sim.cli_sweep import compare_command
 
     with guard():
         _, text = compare_command(scenario, mechanisms, replicates, out, jobs, set_)
     typer.echo(text)
+
+
+@app.command("report", short_help="Write a self-contained report (Markdown and HTML) of a run, sweep or compare.")
+def report_cmd(
+    target: Annotated[
+        Path,
+        typer.Argument(metavar="RUN_OR_SWEEP_OR_COMPARE_DIR", help="A run, sweep or compare directory.", show_default=False),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="DIR", help="Where to write report.md and report.html (default: the directory itself).")
+    ] = None,
+) -> None:
+    """Write report.md and report.html: guarantees, measurements, faults and figures; a compare spec's recommendation."""
+    from sim.report import write_report
+
+    with guard():
+        md, page = write_report(target, out)
+    typer.echo(f"report: {md} and {page}")
 
 
 @app.command("explore", short_help="Draw fault schedules, find safety and liveness failures, shrink them.")

@@ -141,26 +141,49 @@ def interrupted_text(path: Path, out: Path | None = None) -> str:
 
 
 def compare_command(
-    path: Path, mechanisms: str, replicates: int = 3, out: Path | None = None, jobs: int = 1, overrides: list[str] | None = None
+    path: Path,
+    mechanisms: str | None = None,
+    replicates: int | None = None,
+    out: Path | None = None,
+    jobs: int = 1,
+    overrides: list[str] | None = None,
 ) -> tuple[Any, str]:
-    """Run a scenario on each mechanism, save table, runs and trade-off chart; returns (Comparison, text).
+    """Run a scenario (or a compare spec's) on each mechanism, save table, runs and chart; returns (Comparison, text).
+
+    A compare spec (sim/report/requirements.py) names the scenario, the candidates and the
+    requirements; `mechanisms` and `replicates` given here override its candidates and seeds. With
+    requirements the text ends with the recommendation, and compare.json keeps them for `consim report`.
 
     Raises:
-        ScenarioError: bad scenario, unknown mechanism, bad option.
+        ScenarioError: bad scenario or spec, unknown mechanism, bad option.
 
     """
     from sim.compare import compare
+    from sim.report.requirements import is_compare_spec, load_compare_spec, recommend, recommendation_lines
     from sim.scenario import load_scenario, parse_overrides
 
-    names = [m.strip() for m in mechanisms.split(",") if m.strip()]
+    spec = None
+    scenario_path: Path = path
+    if is_compare_spec(path):
+        spec, found = load_compare_spec(path)
+        if isinstance(found, dict):
+            raise ScenarioError(str(path), "scenario", "give the path of a scenario file (inline scenarios are not supported)")
+        scenario_path = found
+    default = ",".join(spec.candidates) if spec is not None and spec.candidates else "raft,multipaxos,pbft"
+    names = [m.strip() for m in (mechanisms if mechanisms is not None else default).split(",") if m.strip()]
     if not names:
         raise ScenarioError("--mechanisms", "", "name at least one mechanism, e.g. raft,multipaxos,pbft")
-    if replicates < 1:
+    seeds = replicates if replicates is not None else (spec.replicates if spec is not None and spec.replicates else 3)
+    if seeds < 1:
         raise ScenarioError("--replicates", "", "must be at least 1")
-    scenario = load_scenario(path, overrides or [])
-    result = compare(path, names, replicates, jobs=jobs, overrides=parse_overrides(overrides))
+    scenario = load_scenario(scenario_path, overrides or [])
+    result = compare(scenario_path, names, seeds, jobs=jobs, overrides=parse_overrides(overrides))
     target = out if out is not None else Path("results") / f"{scenario.name}-compare"
-    result.save(target)
+    meta: dict[str, Any] = {"name": scenario.name, "scenario": str(scenario_path), "candidates": names, "replicates": seeds}
+    if spec is not None:
+        meta["requires"] = spec.requires.model_dump()
+        meta["cheapest_by"] = spec.cheapest_by
+    result.save(target, meta)
     shown = result.table[
         [
             "mechanism",
@@ -175,10 +198,13 @@ def compare_command(
             "violations_total",
         ]
     ]
-    lines = [f"compare {scenario.name}: {', '.join(names)} ({replicates} seeds each)", text_table(shown)]
+    lines = [f"compare {scenario.name}: {', '.join(names)} ({seeds} seeds each)", text_table(shown)]
     for name, notes in result.notes.items():
         for note in notes:
             lines.append(f"  {name}: {note}")
+    if spec is not None:
+        verdicts = recommend(result.table.to_dict("records"), spec.requires, spec.cheapest_by)
+        lines += recommendation_lines(verdicts, spec.cheapest_by)
     lines.append(f"table: {target / 'table.csv'} (and table.parquet, runs.parquet)")
     lines.append(f"chart: {target / 'tradeoff.png'}")
     return result, "\n".join(lines)

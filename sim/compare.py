@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ TABLE_METRICS = (
     "latency_ms_p99",
     "messages_per_command",
     "messages_per_decision",
+    "bytes_per_decision",
+    "throughput_per_s",
     "decisions",
     "liveness",
     "safety_violations",
@@ -110,11 +113,20 @@ class Comparison:
     runs: pd.DataFrame
     figure: Figure
     notes: dict[str, list[str]] = field(default_factory=dict)
+    scenario: dict[str, Any] = field(default_factory=dict)
+    """The scenario data every mechanism was adapted from (after overrides): its faults are the report's fault plan."""
 
-    def save(self, folder: str | Path) -> Path:
-        """Write table.csv, table.parquet, runs.parquet and tradeoff.png into `folder`."""
+    def save(self, folder: str | Path, meta: dict[str, Any] | None = None) -> Path:
+        """Write table.csv, table.parquet, runs.parquet, tradeoff.png, scenario.yaml and (given `meta`) compare.json into `folder`.
+
+        `meta` records what was asked (candidates, replicates, requirements) for `consim report`.
+        """
         root = Path(folder)
         root.mkdir(parents=True, exist_ok=True)
+        if self.scenario:
+            (root / "scenario.yaml").write_text(yaml.safe_dump(self.scenario, sort_keys=False), encoding="utf-8")
+        if meta is not None:
+            (root / "compare.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         self.table.to_csv(root / "table.csv", index=False)
         self.table.to_parquet(root / "table.parquet", index=False)
         self.runs.to_parquet(root / "runs.parquet", index=False)
@@ -185,12 +197,16 @@ def compare(
         raise ScenarioError("--mechanisms", "", f"none of the mechanisms can run this scenario ({why})")
     rows = sorted(execute(tasks, jobs=jobs), key=lambda r: (r["point"], r["seed"]))
     runs = pd.DataFrame(rows)
+    if {"bytes_sent", "decisions"} <= set(runs.columns):
+        # Bytes per decided slot, the byte cost a recommendation can rank by (see sim/report/requirements.py).
+        decided = pd.to_numeric(runs["decisions"], errors="coerce")
+        runs["bytes_per_decision"] = pd.to_numeric(runs["bytes_sent"], errors="coerce") / decided.where(decided > 0)
     if "error" in runs and runs["error"].notna().all():
         raise ScenarioError("--mechanisms", "", f"every run failed, e.g. {runs['error'].dropna().iloc[0]}")
     table = _table(runs, list(mechanisms), notes, nodes)
     x = "messages_per_command" if table["messages_per_command"].notna().any() else "messages_per_decision"
     figure = tradeoff_chart(table, x=x, title=f"Latency against message cost — {data.get('name', '')} ({replicates} seeds each)")
-    return Comparison(table, runs, figure, notes)
+    return Comparison(table, runs, figure, notes, data)
 
 
 def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], nodes: dict[str, int]) -> pd.DataFrame:

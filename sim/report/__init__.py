@@ -25,7 +25,7 @@ from sim.report.requirements import (
 
 
 def report_kind(target: Path) -> str:
-    """"run", "sweep" or "compare" for an output directory.
+    """Which kind of output directory `target` is: "run", "sweep" or "compare".
 
     Raises:
         ScenarioError: when `target` is none of them.

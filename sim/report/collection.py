@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from sim.report.document import Block, Bullets, Figure, Heading, Paragraph, Tabl
 from sim.report.facts import describe_network, fault_lines, guarantee
 from sim.report.requirements import Requirements, Verdict, recommend
 from sim.report.run import caption, figures_in
+from sim.scenario import set_path
 
 COMPARE_META = "compare.json"
 """What `consim compare` ran and required: scenario name, candidates, replicates, requires, cheapest_by."""
@@ -55,7 +57,9 @@ def sweep_blocks(sweep_dir: Path) -> list[Block]:
 
     meta = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
     result = SweepResult.load(sweep_dir)
-    base = meta.get("base") or {}
+    base = copy.deepcopy(meta.get("base") or {})
+    for path, value in (meta.get("set") or {}).items():
+        set_path(base, path, value)
     blocks: list[Block] = [Heading(f"consim report: sweep {meta.get('name', sweep_dir.name)}", 1)]
     if meta.get("description"):
         blocks.append(Paragraph(str(meta["description"]).strip()))
@@ -67,6 +71,10 @@ def sweep_blocks(sweep_dir: Path) -> list[Block]:
         )
     )
     blocks += _scenario_section(base)
+    if "set" not in meta:
+        blocks.append(Paragraph("These are the base scenario's faults: this sweep directory does not record its `set:` overrides."))
+    if any(p == "faults" or p.startswith("faults[") for p in result.params):
+        blocks.append(Paragraph("The fault plan is one of the swept parameters: each grid point has its own."))
     if "mechanism" in result.runs:
         names = [str(m) for m in result.runs["mechanism"].dropna().unique()]
         nodes = int(result.runs["nodes"].iloc[0]) if "nodes" in result.runs and result.runs["nodes"].nunique() == 1 else None
@@ -131,7 +139,9 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
         blocks.append(Paragraph(str(scenario["description"]).strip()))
     replicates = meta.get("replicates", int(table["runs"].max()) if "runs" in table and len(table) else "?")
     blocks.append(
-        Paragraph(f"The same scenario on {len(names)} mechanisms ({', '.join(names)}), {replicates} seeds each. Compare directory: {compare_dir}.")
+        Paragraph(
+            f"The same scenario on {len(names)} mechanisms ({', '.join(names)}), {replicates} seeds each. Compare directory: {compare_dir}."
+        )
     )
     if scenario:
         blocks += _scenario_section(scenario)
@@ -145,11 +155,23 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
         cheapest_by = meta.get("cheapest_by", "messages")
         blocks += [Heading("Recommendation"), Paragraph("Requirements:"), Bullets(tuple(_requirement_lines(meta)))]
         if best:
-            blocks += [Paragraph(f"Recommended: {v.mechanism}" + (f" for plane {v.plane}" if v.plane else "") + f", {v.cost:,.1f} {cheapest_by} per decision.") for v in best]
+            blocks += [
+                Paragraph(
+                    f"Recommended: {v.mechanism}"
+                    + (f" for plane {v.plane}" if v.plane else "")
+                    + f", {v.cost:,.1f} {cheapest_by} per decision."
+                )
+                for v in best
+            ]
         else:
             blocks.append(Paragraph("No candidate meets the requirements."))
         rows = tuple(
-            (v.mechanism, "recommended" if v.recommended else ("meets, costlier" if v.meets else "rejected"), v.cost, "; ".join(v.reasons) or "-")
+            (
+                v.mechanism,
+                "recommended" if v.recommended else ("meets, costlier" if v.meets else "rejected"),
+                v.cost,
+                "; ".join(v.reasons) or "-",
+            )
             for v in verdicts
         )
         blocks.append(Table(("mechanism", "verdict", f"{cheapest_by} per decision", "why"), rows))

@@ -132,7 +132,8 @@ def to_html(blocks: list[Block], title: str) -> str:
             rows = "".join("<tr>" + "".join(f"<td>{esc(cell(v))}</td>" for v in row) + "</tr>" for row in block.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         else:
-            body.append(f'<figure><img src="{data_uri(block.png)}" alt="{esc(block.caption)}"><figcaption>{esc(block.caption)}</figcaption></figure>')
+            text = esc(block.caption)
+            body.append(f'<figure><img src="{data_uri(block.png)}" alt="{text}"><figcaption>{text}</figcaption></figure>')
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"

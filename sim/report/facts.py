@@ -113,7 +113,9 @@ def staleness(decisions: pd.DataFrame, end_ms: float) -> dict[str, float] | None
         writes = rows.drop_duplicates("slot").sort_values(["version", "writer"], kind="stable")
         col = {slot: j for j, slot in enumerate(writes["slot"])}
         known = np.full((len(nodes), len(writes)), np.inf)
-        np.minimum.at(known, (rows["node"].astype(str).map(index).to_numpy(), rows["slot"].map(col).to_numpy()), rows["time_ms"].to_numpy(float))
+        np.minimum.at(
+            known, (rows["node"].astype(str).map(index).to_numpy(), rows["slot"].map(col).to_numpy()), rows["time_ms"].to_numpy(float)
+        )
         # Knowing a newer write of the key ends the staleness of an older one.
         known = np.minimum.accumulate(known[:, ::-1], axis=1)[:, ::-1]
         written = rows.groupby("slot")["time_ms"].min()

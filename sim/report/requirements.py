@@ -196,9 +196,7 @@ def rejections(row: dict[str, Any], requires: Requirements, cheapest_by: str = "
     return reasons
 
 
-def recommend(
-    rows: list[dict[str, Any]], requires: Requirements | dict[str, Requirements], cheapest_by: str = "messages"
-) -> list[Verdict]:
+def recommend(rows: list[dict[str, Any]], requires: Requirements | dict[str, Requirements], cheapest_by: str = "messages") -> list[Verdict]:
     """A verdict for every row, the cheapest passing row of each plane marked recommended.
 
     Rows are comparison-table records (mechanism, tolerates, runs, failed, unsafe_runs,
@@ -227,7 +225,9 @@ def recommend(
             best = passing[0]
             best.recommended = True
             for other in passing[1:]:
-                other.reasons.append(f"meets the requirements but costs more: {_fmt(other.cost)} vs {_fmt(best.cost)} {cheapest_by}/decision")
+                other.reasons.append(
+                    f"meets the requirements but costs more: {_fmt(other.cost)} vs {_fmt(best.cost)} {cheapest_by}/decision"
+                )
         verdicts.extend(mine)
     return verdicts
 
@@ -244,8 +244,11 @@ def recommendation_lines(verdicts: list[Verdict], cheapest_by: str = "messages")
         if best is None:
             lines.append(f"{where}no candidate meets the requirements")
         else:
-            lines.append(f"{where}recommended: {best.mechanism} ({_fmt(best.cost or 0.0)} {cheapest_by}/decision, the cheapest that meets them)")
+            lines.append(
+                f"{where}recommended: {best.mechanism} ({_fmt(best.cost or 0.0)} {cheapest_by}/decision, the cheapest that meets them)"
+            )
         for verdict in group:
             if not verdict.recommended:
-                lines.append(f"  {verdict.mechanism} rejected: {'; '.join(verdict.reasons)}")
+                how = "not chosen" if verdict.meets else "rejected"
+                lines.append(f"  {verdict.mechanism} {how}: {'; '.join(verdict.reasons)}")
     return lines

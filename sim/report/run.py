@@ -1,5 +1,8 @@
-"""The report of one run directory: per mechanism (or per plane, when the tables carry a `plane`
-column) the guarantee it provides, what was measured, under which faults, and its figures."""
+"""The report of one run directory, per mechanism or per plane.
+
+Per mechanism (per plane, when the tables carry a `plane` column): the guarantee it provides,
+what was measured, under which faults, and its figures.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +59,13 @@ class Plane:
 
 
 def _tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    return {"decisions": result.decisions, "requests": result.requests, "messages": result.messages, "events": result.events, "violations": result.violations}
+    return {
+        "decisions": result.decisions,
+        "requests": result.requests,
+        "messages": result.messages,
+        "events": result.events,
+        "violations": result.violations,
+    }
 
 
 def _plane_summary(summary: dict[str, Any], name: str) -> dict[str, Any]:

@@ -154,6 +154,7 @@ def run_sweep(
         "points": [{p: label(v) for p, v in point.items()} for point in sweep.points],
         "runs": len(sweep.tasks),
         "base": sweep.base_data,
+        "set": sweep.spec.set_,
     }
     _write_atomic(root / "sweep.json", json.dumps(meta, indent=2, default=str) + "\n")
 

@@ -1,0 +1,309 @@
+"""`consim report`: run, sweep and compare directories as Markdown and HTML; planes; bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim import load_scenario, run
+from sim.cli import app
+from sim.report import report_blocks, write_report
+from sim.report.document import Figure, Heading, Table
+from sim.report.facts import staleness
+from sim.results import TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+GOSSIP = ROOT / "scenarios" / "gossip-partition-heal.yaml"
+SHORT = ["duration=2s", "workload.until=1.5s", "faults=[{at: 1s, crash: leader, for: 500ms}]"]
+SHORT_SET = [arg for pair in zip(["--set"] * len(SHORT), SHORT, strict=True) for arg in pair]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short quickstart run (raft, leader crash) saved with its plots."""
+    return run(load_scenario(QUICKSTART, SHORT)).save(tmp_path_factory.mktemp("run") / "qs")
+
+
+@pytest.fixture(scope="module")
+def gossip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gossip partition-heal run saved with its plots."""
+    return run(load_scenario(GOSSIP)).save(tmp_path_factory.mktemp("run") / "gossip")
+
+
+class Page(HTMLParser):
+    """Collects the tags, attributes and headings of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Keep every start tag with its attributes."""
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        """Keep the text."""
+        self.text.append(data)
+
+
+def parse(page: Path) -> Page:
+    """The parsed HTML of a report."""
+    parser = Page()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def assert_self_contained(page: Path) -> int:
+    """The page loads nothing from outside: no script, no link, every image an embedded PNG. Returns the image count."""
+    parsed = parse(page)
+    tags = [t for t, _ in parsed.tags]
+    assert "script" not in tags and "link" not in tags and "iframe" not in tags
+    images = [a["src"] for t, a in parsed.tags if t == "img"]
+    for src in images:
+        assert src is not None and src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for _, attrs in parsed.tags:
+        for name, value in attrs.items():
+            assert not (value or "").startswith(("http:", "https:", "//")), f"external {name}={value}"
+    return len(images)
+
+
+def section(markdown: str, heading: str) -> str:
+    """The Markdown from `heading` to the next heading of the same or a higher level."""
+    level = len(heading) - len(heading.lstrip("#"))
+    start = markdown.index(heading + "\n")
+    rest = markdown[start + len(heading) :]
+    stop = re.search(rf"^#{{1,{level}}} ", rest, flags=re.MULTILINE)
+    return rest[: stop.start()] if stop else rest
+
+
+def test_report_on_a_run_dir_says_guarantee_measures_faults_and_embeds_every_plot(run_dir: Path, tmp_path: Path) -> None:
+    """A run's report names raft's declared bound, its latency, the leader crash and embeds each plots/*.png."""
+    md, page = write_report(run_dir, tmp_path / "out")
+    text = md.read_text(encoding="utf-8")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "# consim report: quickstart" in text
+    assert "crash f&lt;n/2 (f≤2 of 5)" in text and "crash leader at 1s for 500ms" in text
+    assert f"| latency p99 (ms) | {summary['latency_ms_p99']:,.3f}".rstrip("0").rstrip(".") in text
+    assert "Held: no safety checker fired" in text and "check\\_election\\_safety" in text
+    pngs = sorted((run_dir / "plots").glob("*.png"))
+    assert len(pngs) >= 3 and assert_self_contained(page) == len(pngs) == text.count("](data:image/png;base64,")
+
+
+def test_report_on_a_run_without_plots_draws_them(tmp_path: Path) -> None:
+    """A run saved with --no-plots still gets its figures, drawn for the report."""
+    folder = run(load_scenario(QUICKSTART, SHORT)).save(tmp_path / "bare", plots=False)
+    blocks = report_blocks(folder)
+    assert not (folder / "plots").exists()
+    assert sum(isinstance(b, Figure) for b in blocks) >= 3
+
+
+def test_report_on_a_gossip_run_reports_staleness(gossip_dir: Path, tmp_path: Path) -> None:
+    """Gossip's report says how long nodes worked on an old value: the 2s partition shows in the longest staleness."""
+    md, _ = write_report(gossip_dir, tmp_path)
+    text = md.read_text(encoding="utf-8")
+    assert "gossip staleness: time a node works on an old value, mean (ms)" in text
+    found = staleness(pd.read_parquet(gossip_dir / "decisions.parquet"), 4000.0)
+    assert found is not None and 1500 < found["staleness_ms_max"] < 2500 and found["never_informed"] == 0
+
+
+def test_staleness_counts_newer_writes_and_never_informed_nodes() -> None:
+    """A node that learns a newer write stops being stale on the older one; one that never learns is stale until the end."""
+    rows = [
+        # key k: v1 by a at 0, known by b at 10; v2 by a at 100, known by b at 150; c never hears anything.
+        (0.0, "a", "k@1:a", "k", 1, "a"),
+        (10.0, "b", "k@1:a", "k", 1, "a"),
+        (100.0, "a", "k@2:a", "k", 2, "a"),
+        (150.0, "b", "k@2:a", "k", 2, "a"),
+        (120.0, "c", "other@1:c", "other", 1, "c"),
+    ]
+    decisions = pd.DataFrame(rows, columns=["time_ms", "node", "slot", "key", "version", "writer"])
+    found = staleness(decisions, 200.0)
+    assert found is not None
+    # k@1: a 0, b 10, c 200; k@2: a 0, b 50, c 100; other@1: a 80, b 80, c 0 (never informed: c twice, a and b once each).
+    assert found["never_informed"] == 4
+    assert found["staleness_ms_max"] == 200.0
+    assert found["staleness_ms_mean"] == pytest.approx((0 + 10 + 200 + 0 + 50 + 100 + 80 + 80 + 0) / 9, abs=1e-3)
+    assert staleness(decisions.drop(columns="key"), 200.0) is None
+
+
+def planes_run(run_dir: Path, gossip_dir: Path, target: Path) -> Path:
+    """A hand-built two-plane run directory: the raft run as plane `model`, the gossip run as plane `routing`."""
+    target.mkdir()
+    model, routing = (json.loads((d / "summary.json").read_text()) for d in (run_dir, gossip_dir))
+    for name in TABLES:
+        a, b = pd.read_parquet(run_dir / f"{name}.parquet"), pd.read_parquet(gossip_dir / f"{name}.parquet")
+        frames = [f.assign(plane=p) for f, p in ((a, "model"), (b, "routing")) if len(f)]
+        both = pd.concat(frames, ignore_index=True) if frames else a.assign(plane=pd.Series(dtype=str))
+        for column in both.select_dtypes(include="object").columns:  # raft's slots are numbers, gossip's text: one type per column
+            both[column] = both[column].map(lambda v: v if v is None or v != v else str(v))
+        both.to_parquet(target / f"{name}.parquet")
+    scenario = yaml.safe_load((gossip_dir / "scenario.yaml").read_text())
+    scenario["planes"] = [{"name": "model", "mechanism": "raft", "nodes": 5}, {"name": "routing", "mechanism": "gossip"}]
+    del scenario["mechanism"]
+    (target / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    sent = model["messages_sent"] + routing["messages_sent"]
+    totals = {"name": "fleet", "nodes": 40, "seed": 5, "duration_ms": 4000.0, "messages_sent": sent}
+    (target / "summary.json").write_text(json.dumps({**totals, "model": model, "routing": routing}))
+    for plane, source in (("model", run_dir), ("routing", gossip_dir)):
+        (target / "plots" / plane).mkdir(parents=True)
+        for png in (source / "plots").glob("*.png"):
+            (target / "plots" / plane / png.name).write_bytes(png.read_bytes())
+    (target / "plots" / "timeline_shared.png").write_bytes((run_dir / "plots" / "performance.png").read_bytes())
+    return target
+
+
+def test_report_groups_by_plane_when_tables_carry_a_plane_column(run_dir: Path, gossip_dir: Path, tmp_path: Path) -> None:
+    """Each plane gets its own guarantee, numbers and figures; the shared figure lands in its own section."""
+    folder = planes_run(run_dir, gossip_dir, tmp_path / "fleet")
+    md, page = write_report(folder, tmp_path / "out")
+    text = md.read_text(encoding="utf-8")
+    model, routing = section(text, "## Plane model: raft"), section(text, "## Plane routing: gossip")
+    raft = json.loads((run_dir / "summary.json").read_text())
+    assert "crash f&lt;n/2 (f≤2 of 5)" in model and "| messages sent | " + f"{raft['messages_sent']:,}" + " |" in model
+    assert "gossip staleness" in routing and "gossip staleness" not in model
+    assert "crash, loss (eventual)" in routing
+    assert model.count("](data:image/png") == model.count("(model/") // 2 == len(list((run_dir / "plots").glob("*.png")))
+    assert routing.count("](data:image/png") == routing.count("(routing/") // 2 == len(list((gossip_dir / "plots").glob("*.png")))
+    assert "timeline\\_shared" in section(text, "## Shared figures")
+    assert assert_self_contained(page) == len(list((folder / "plots").rglob("*.png")))
+
+
+def test_report_on_a_sweep_dir_has_the_table_and_the_figures(tmp_path: Path) -> None:
+    """A sweep's report has one table row per grid point and embeds the sweep's plots."""
+    from sim.cli_sweep import sweep_command
+
+    spec = {
+        "name": "loss-small",
+        "base": str(QUICKSTART),
+        "set": {"duration": "1500ms", "workload.until": "1s", "faults": []},
+        "grid": {"network.loss": [0.0, 0.1]},
+        "replicates": 2,
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp_path / "sweep"
+    sweep_command(tmp_path / "sweep.yaml", jobs=1, out=out, quiet=True, plots=True)
+    md, page = write_report(out)
+    assert md.parent == out
+    blocks = report_blocks(out)
+    table = next(b for b in blocks if isinstance(b, Table))
+    assert len(table.rows) == 2 and "network.loss" in table.columns
+    assert "no faults injected" in md.read_text(encoding="utf-8")
+    assert assert_self_contained(page) == len(list((out / "plots").glob("*.png"))) > 0
+
+
+def write_spec(folder: Path, requires: dict, candidates: list[str], **extra: object) -> Path:
+    """A compare spec on the quickstart scenario."""
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump({"scenario": str(QUICKSTART), "candidates": candidates, "requires": requires, **extra}))
+    return path
+
+
+def test_compare_spec_recommends_and_the_report_says_why_others_lost(tmp_path: Path) -> None:
+    """A spec requiring byzantine tolerance rejects raft for its fault model; pbft is recommended; the report shows both."""
+    spec = write_spec(tmp_path, {"safety": "byzantine", "liveness": 0.5}, ["raft", "pbft"], replicates=1)
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(spec), "--out", str(out), *SHORT_SET])
+    assert result.exit_code == 0, result.output
+    assert "recommended: pbft" in result.output and "raft rejected: does not tolerate byzantine faults" in result.output
+    meta = json.loads((out / "compare.json").read_text())
+    assert meta["candidates"] == ["raft", "pbft"] and meta["requires"]["safety"] == "byzantine"
+    assert (out / "scenario.yaml").is_file()
+    report = CliRunner().invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    text = (out / "report.md").read_text(encoding="utf-8")
+    verdicts = section(text, "## Recommendation")
+    assert "Recommended: pbft" in verdicts and "| raft | rejected |" in verdicts and "does not tolerate byzantine faults" in verdicts
+    assert "crash leader at 1s for 500ms" in text
+    assert assert_self_contained(out / "report.html") == 1
+
+
+def test_plain_compare_dir_reports_without_a_recommendation(tmp_path: Path) -> None:
+    """Compare on a scenario (no spec) still reports: the candidates' table, no recommendation section."""
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(QUICKSTART), "-m", "raft", "-r", "1", "--out", str(out), *SHORT_SET])
+    assert result.exit_code == 0, result.output
+    assert "recommended" not in result.output
+    md, _ = write_report(out)
+    text = md.read_text(encoding="utf-8")
+    assert "## Recommendation" not in text and "## What was measured (means over seeds)" in text
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        (lambda p: write_spec(p, {"latency_p99": "fast"}, ["raft"]), "requires.latency_p99"),
+        (lambda p: write_spec(p, {"safety": "paranoid"}, ["raft"]), "requires.safety"),
+        (lambda p: write_spec(p, {"speed": 3}, ["raft"]), "requires.speed"),
+        (lambda p: write_spec(p, {}, ["raft"], cheapest_by="vibes"), "cheapest_by"),
+        (lambda p: write_spec(p, {"liveness": 2}, ["raft"]), "requires.liveness"),
+        (lambda p: write_spec(p, {}, ["raft", "nope"]), "unknown mechanism"),
+    ],
+)
+def test_bad_compare_spec_is_one_line_exit_2(tmp_path: Path, setup, words: str) -> None:
+    """Bad requirements, an unknown ranking and an unknown candidate are one line naming the field, exit 2."""
+    path = setup(tmp_path)
+    result = CliRunner().invoke(app, ["compare", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.output
+
+
+def test_compare_spec_naming_a_missing_scenario_is_one_line(tmp_path: Path) -> None:
+    """A spec whose scenario file does not exist names the spec file and the field."""
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump({"scenario": "nowhere.yaml", "requires": {}}))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "spec.yaml")])
+    assert result.exit_code == 2 and result.output.strip() == f"{tmp_path / 'spec.yaml'}: scenario: no such scenario file: nowhere.yaml"
+
+
+def test_report_bad_input_is_one_line_exit_2(tmp_path: Path, run_dir: Path) -> None:
+    """No directory, a folder that is no output, an unfinished sweep, --out naming a file: one line each, exit 2."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "sweep.json").write_text("{}")
+    (tmp_path / "file").write_text("x")
+    cases = [
+        ([str(tmp_path / "missing")], "no such directory"),
+        ([str(tmp_path / "empty")], "not a run, sweep or compare directory"),
+        ([str(tmp_path / "half")], "the sweep has not finished"),
+        ([str(run_dir), "--out", str(tmp_path / "file")], "--out: "),
+    ]
+    for args, words in cases:
+        result = CliRunner().invoke(app, ["report", *args])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and words in lines[0], result.output
+
+
+def test_report_on_a_run_dir_with_a_broken_table_is_one_line(run_dir: Path, tmp_path: Path) -> None:
+    """A run directory whose parquet file is damaged is reported as unreadable, not as a traceback."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for item in run_dir.iterdir():
+        if item.is_file():
+            (broken / item.name).write_bytes(item.read_bytes())
+    (broken / "decisions.parquet").write_bytes(b"not parquet")
+    result = CliRunner().invoke(app, ["report", str(broken)])
+    assert result.exit_code == 2 and "cannot read the run directory" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_headings_follow_the_documented_outline(run_dir: Path) -> None:
+    """A one-mechanism run: title, faults, the mechanism with its guarantee, measurements and figures."""
+    headings = [(b.level, b.text) for b in report_blocks(run_dir) if isinstance(b, Heading)]
+    assert headings[:6] == [
+        (1, "consim report: quickstart"),
+        (2, "Under which faults"),
+        (2, "Mechanism: raft"),
+        (3, "The guarantee it provides"),
+        (3, "What was measured"),
+        (3, "Figures"),
+    ]
