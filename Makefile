@@ -8,14 +8,31 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP     := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench docs docs-check clean
+.PHONY: demo test test-setup lint bench docs docs-check clean
 
 demo: $(RUNTIME_STAMP)
-	$(BIN)/consim run scenarios/quickstart.yaml
+	$(BIN)/consim run scenarios/quickstart.yaml --out results/quickstart/demo
+	$(BIN)/consim report results/quickstart/demo
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) test-setup
 	$(BIN)/ruff check sim tests benchmarks
 	$(BIN)/python -m pytest
+
+# The report's browser test (tests/test_report_browser.py) renders report.html in headless
+# Chromium from Debian's packages. Installed here when missing and apt-get can be used (as root,
+# or through passwordless sudo); otherwise a line says so and that test is skipped, naming why.
+CHROMIUM_PACKAGES := chromium chromium-driver
+test-setup:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "test-setup: no apt-get; install $(CHROMIUM_PACKAGES) yourself or the browser test is skipped"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+		if [ "$$SUDO" = none ]; then echo "test-setup: not root and no passwordless sudo; install $(CHROMIUM_PACKAGES) or the browser test is skipped"; \
+		else echo "test-setup: installing $(CHROMIUM_PACKAGES) (a few minutes, once)"; \
+			( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(CHROMIUM_PACKAGES) >/dev/null ) \
+			|| echo "test-setup: apt-get could not install $(CHROMIUM_PACKAGES); the browser test is skipped"; \
+		fi; \
+	fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check sim tests benchmarks

@@ -105,6 +105,8 @@ def to_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(out) + "\n"
 
 
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+"""The page's own content security policy: it may load nothing but its embedded images and inline style."""
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2.2rem; }
@@ -135,6 +137,6 @@ def to_html(blocks: list[Block], title: str) -> str:
             text = esc(block.caption)
             body.append(f'<figure><img src="{data_uri(block.png)}" alt="{text}"><figcaption>{text}</figcaption></figure>')
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
