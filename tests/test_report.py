@@ -145,7 +145,7 @@ def planes_run(run_dir: Path, gossip_dir: Path, target: Path) -> Path:
         a, b = pd.read_parquet(run_dir / f"{name}.parquet"), pd.read_parquet(gossip_dir / f"{name}.parquet")
         frames = [f.assign(plane=p) for f, p in ((a, "model"), (b, "routing")) if len(f)]
         both = pd.concat(frames, ignore_index=True) if frames else a.assign(plane=pd.Series(dtype=str))
-        for column in both.select_dtypes(include="object").columns:  # raft's slots are numbers, gossip's text: one type per column
+        for column in [c for c in ("slot", "value") if c in both]:  # raft's slots are numbers, gossip's text: one type per column
             both[column] = both[column].map(lambda v: v if v is None or v != v else str(v))
         both.to_parquet(target / f"{name}.parquet")
     scenario = yaml.safe_load((gossip_dir / "scenario.yaml").read_text())

@@ -177,7 +177,7 @@ def rejections(row: dict[str, Any], requires: Requirements, cheapest_by: str = "
     for key, limit, label in (("latency_ms_p99", requires.latency_p99, "p99"), ("latency_ms_p50", requires.latency_p50, "p50")):
         value = _number(row.get(key))
         if limit is not None and (value is None or value > limit):
-            shown = "no latency measured" if value is None else f"{label} {format_ms(value)}"
+            shown = "no latency measured" if value is None else f"{label} {format_ms(round(value, 1))}"
             reasons.append(f"too slow: {shown} > {format_ms(limit)} required")
     throughput = _number(row.get("throughput_per_s"))
     if requires.throughput is not None and (throughput is None or throughput < requires.throughput):

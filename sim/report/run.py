@@ -157,8 +157,10 @@ def _verdict(plane: Plane, values: dict[str, Any]) -> str:
 
 
 def figures_in(folder: Path) -> list[Path]:
-    """The PNGs of a plots folder, subfolders included, in a stable order."""
-    return sorted(folder.rglob("*.png")) if folder.is_dir() else []
+    """The PNGs of a plots folder, subfolders included: per folder the fault-shaded overviews first, then by name."""
+    order = {stem: i for i, stem in enumerate(CAPTIONS)}
+    found = folder.rglob("*.png") if folder.is_dir() else []
+    return sorted(found, key=lambda p: (p.parent.as_posix(), order.get(p.stem, len(order)), p.name))
 
 
 def _belongs(path: Path, root: Path, plane: str) -> bool:
