@@ -248,7 +248,7 @@ def test_every_command_and_option_has_help_text() -> None:
     import typer.main
 
     group = typer.main.get_command(app)
-    assert sorted(group.commands) == ["compare", "explore", "list", "plot", "run", "sweep", "validate"]
+    assert sorted(group.commands) == ["compare", "explore", "list", "plot", "report", "run", "sweep", "validate"]
     for name, command in group.commands.items():
         assert command.short_help and command.help, name
         for param in command.params:
