@@ -199,10 +199,11 @@ def describe_outputs(run_dir: Path) -> str:
 
 
 def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple[Path, list[str], list[str], Scenario | None]]:
-    """Each file (scenario or sweep) with its problems (none when valid), its warnings, and the loaded scenario.
+    """Each file (scenario, sweep or compare spec) with its problems (none when valid), its warnings, and the loaded scenario.
 
-    The scenario is None for a sweep file and for a file with problems; warnings are one line each.
+    The scenario is None for a sweep file, a compare spec and a file with problems; warnings are one line each.
     """
+    from sim.report.requirements import is_compare_spec
     from sim.scenario import load_scenario
     from sim.sweep import is_sweep_file, load_sweep
     from sim.validate import scenario_warnings
@@ -210,7 +211,12 @@ def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple
     results: list[tuple[Path, list[str], list[str], Scenario | None]] = []
     for path in paths:
         try:
-            if is_sweep_file(path):
+            if is_compare_spec(path):
+                from sim.cli_sweep import compare_spec_scenario
+
+                loaded, _ = compare_spec_scenario(path)
+                results.append((path, [], [f"{path}: warning: {w}" for w in scenario_warnings(loaded)], None))
+            elif is_sweep_file(path):
                 sweep = load_sweep(path, strict_timing=strict_timing)
                 warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
                 lines = [f"{path}: warning: {w}" for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]

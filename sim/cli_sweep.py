@@ -9,11 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
 from sim.scenario import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.report.requirements import CompareSpec
+    from sim.scenario import Scenario
 
 EXIT_INTERRUPTED = 130
 SUMMARY_METRICS = (
@@ -140,6 +144,31 @@ def interrupted_text(path: Path, out: Path | None = None) -> str:
         return "interrupted; run the same command again to finish"
 
 
+def compare_spec_scenario(
+    path: Path, overrides: list[str] | None = None
+) -> tuple[Scenario, tuple[CompareSpec, dict[str, Any] | Path] | None]:
+    """The scenario a compare command runs: the file itself, or a compare spec's scenario; and the spec, if any.
+
+    Raises:
+        ScenarioError: bad scenario, bad spec, unknown candidate.
+
+    """
+    from sim.protocols.base import mechanisms
+    from sim.report.requirements import is_compare_spec, load_compare_spec
+    from sim.scenario import load_scenario, parse_overrides, scenario_from_dict
+
+    if not is_compare_spec(path):
+        return load_scenario(path, overrides or []), None
+    spec, found = load_compare_spec(path)
+    known = list(mechanisms())
+    for i, name in enumerate(spec.candidates):
+        if name not in known:
+            raise ScenarioError(str(path), f"candidates[{i}]", f"unknown mechanism {name!r} (known: {', '.join(known)})")
+    if isinstance(found, dict):
+        return scenario_from_dict(found, f"{path}#scenario", parse_overrides(overrides)), (spec, found)
+    return load_scenario(found, overrides or []), (spec, found)
+
+
 def compare_command(
     path: Path,
     mechanisms: str | None = None,
@@ -159,16 +188,11 @@ def compare_command(
 
     """
     from sim.compare import compare
-    from sim.report.requirements import is_compare_spec, load_compare_spec, recommend, recommendation_lines
-    from sim.scenario import load_scenario, parse_overrides
+    from sim.report.requirements import recommend, recommendation_lines
+    from sim.scenario import parse_overrides
 
-    spec = None
-    scenario_path: Path = path
-    if is_compare_spec(path):
-        spec, found = load_compare_spec(path)
-        if isinstance(found, dict):
-            raise ScenarioError(str(path), "scenario", "give the path of a scenario file (inline scenarios are not supported)")
-        scenario_path = found
+    scenario, found = compare_spec_scenario(path, overrides)
+    spec, source = found if found is not None else (None, path)
     default = ",".join(spec.candidates) if spec is not None and spec.candidates else "raft,multipaxos,pbft"
     names = [m.strip() for m in (mechanisms if mechanisms is not None else default).split(",") if m.strip()]
     if not names:
@@ -176,10 +200,10 @@ def compare_command(
     seeds = replicates if replicates is not None else (spec.replicates if spec is not None and spec.replicates else 3)
     if seeds < 1:
         raise ScenarioError("--replicates", "", "must be at least 1")
-    scenario = load_scenario(scenario_path, overrides or [])
-    result = compare(scenario_path, names, seeds, jobs=jobs, overrides=parse_overrides(overrides))
+    result = compare(source, names, seeds, jobs=jobs, overrides=parse_overrides(overrides))
     target = out if out is not None else Path("results") / f"{scenario.name}-compare"
-    meta: dict[str, Any] = {"name": scenario.name, "scenario": str(scenario_path), "candidates": names, "replicates": seeds}
+    where = str(source) if isinstance(source, Path) else f"{path}#scenario"
+    meta: dict[str, Any] = {"name": scenario.name, "scenario": where, "candidates": names, "replicates": seeds}
     if spec is not None:
         meta["requires"] = spec.requires.model_dump()
         meta["cheapest_by"] = spec.cheapest_by

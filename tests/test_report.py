@@ -199,7 +199,12 @@ def test_report_on_a_sweep_dir_has_the_table_and_the_figures(tmp_path: Path) -> 
     table = next(b for b in blocks if isinstance(b, Table))
     assert len(table.rows) == 2 and "network.loss" in table.columns
     assert "no faults injected" in md.read_text(encoding="utf-8")
-    assert assert_self_contained(page) == len(list((out / "plots").glob("*.png"))) > 0
+    drawn = len(list((out / "plots").glob("*.png")))
+    assert assert_self_contained(page) == drawn > 0
+    for png in (out / "plots").glob("*.png"):
+        png.unlink()
+    _, again = write_report(out, tmp_path / "again")
+    assert assert_self_contained(again) == drawn  # a sweep saved without plots gets them drawn for the report
 
 
 def write_spec(folder: Path, requires: dict, candidates: list[str], **extra: object) -> Path:
@@ -307,3 +312,19 @@ def test_headings_follow_the_documented_outline(run_dir: Path) -> None:
         (3, "What was measured"),
         (3, "Figures"),
     ]
+
+
+def test_compare_spec_with_an_inline_scenario_runs_and_validates(tmp_path: Path) -> None:
+    """A spec may carry its scenario inline; `consim validate` accepts a good spec and rejects a bad candidate in one line."""
+    scenario = load_scenario(QUICKSTART, SHORT).resolved()
+    spec = tmp_path / "inline.yaml"
+    spec.write_text(yaml.safe_dump({"scenario": scenario, "candidates": ["raft"], "requires": {"liveness": 0.5}, "replicates": 1}))
+    assert CliRunner().invoke(app, ["validate", str(spec)]).output.startswith(f"{spec}: OK")
+    result = CliRunner().invoke(app, ["compare", str(spec), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    assert "recommended: raft" in result.output
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["scenario"] == f"{spec}#scenario"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"scenario": scenario, "candidates": ["raft", "nope"]}))
+    checked = CliRunner().invoke(app, ["validate", str(bad)])
+    assert checked.exit_code == 2 and checked.output.strip().startswith(f"{bad}: candidates[1]: unknown mechanism 'nope'")

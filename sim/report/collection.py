@@ -86,9 +86,21 @@ def sweep_blocks(sweep_dir: Path) -> list[Block]:
     if pngs:
         blocks.append(Heading("Figures"))
         blocks += [Figure(p.read_bytes(), caption(p, root)) for p in pngs]
-    else:
-        blocks.append(Paragraph("No figures: the sweep was saved without plots (draw them with `consim plot` first)."))
+    elif result.params and len(result.runs):
+        blocks.append(Heading("Figures"))
+        blocks += _drawn_sweep(result.runs, result.params)
     return blocks
+
+
+def _drawn_sweep(runs: pd.DataFrame, params: list[str]) -> list[Block]:
+    """A sweep's default figures drawn for the report (for a sweep saved without plots)."""
+    import tempfile
+
+    from sim.sweep_plots import save_sweep_plots
+
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = save_sweep_plots(runs, params, Path(scratch))
+        return [Figure(p.read_bytes(), f"{p.stem.replace('_', ' ')} (drawn for this report)") for p in paths]
 
 
 def compare_meta(compare_dir: Path) -> dict[str, Any]:
