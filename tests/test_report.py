@@ -91,6 +91,8 @@ def test_report_on_a_run_dir_says_guarantee_measures_faults_and_embeds_every_plo
     """A run's report names raft's declared bound, its latency, the leader crash and embeds each plots/*.png."""
     md, page = write_report(run_dir, tmp_path / "out")
     text = md.read_text(encoding="utf-8")
+    again = write_report(run_dir, tmp_path / "again")
+    assert again[0].read_bytes() == md.read_bytes() and again[1].read_bytes() == page.read_bytes()  # same run, same bytes
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "# consim report: quickstart" in text
     assert "crash f&lt;n/2 (f≤2 of 5)" in text and "crash leader at 1s for 500ms" in text
