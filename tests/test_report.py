@@ -96,6 +96,7 @@ def test_report_on_a_run_dir_says_guarantee_measures_faults_and_embeds_every_plo
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "# consim report: quickstart" in text
     assert "crash f&lt;n/2 (f≤2 of 5)" in text and "crash leader at 1s for 500ms" in text
+    assert re.search(r"- 1000 ms: n\d crash \(was leader\)\n- 1500 ms: n\d recover\n", text)
     assert f"| latency p99 (ms) | {summary['latency_ms_p99']:,.3f}".rstrip("0").rstrip(".") in text
     assert "Held: no safety checker fired" in text and "check\\_election\\_safety" in text
     pngs = sorted((run_dir / "plots").glob("*.png"))

@@ -134,3 +134,33 @@ def staleness(decisions: pd.DataFrame, end_ms: float) -> dict[str, float] | None
         "stale_node_seconds": round(float(values.sum()) / 1000.0, 3),
         "never_informed": float(never),
     }
+
+
+OBSERVED_KINDS = ("crash", "recover", "partition", "cut", "heal", "set_link", "churn", "byzantine")
+"""Event kinds that show a fault striking or ending (see sim/faults.py)."""
+
+
+def observed_faults(events: pd.DataFrame, limit: int = 20) -> list[str]:
+    """The faults as they struck, from the events table: "3000 ms: n3 crash (was leader)"; at most `limit` lines."""
+    if events.empty or "kind" not in events:
+        return []
+    rows = events[events["kind"].isin(OBSERVED_KINDS)].sort_values("time_ms", kind="stable")
+    lines = []
+    for row in rows.head(limit).to_dict("records"):
+        node = row.get("node")
+        who = f"{node} " if isinstance(node, str) and node else ""
+        extra = []
+        if row.get("was_leader") is True:
+            extra.append("was leader")
+        for key in ("behaviour", "plane"):
+            value = row.get(key)
+            if isinstance(value, str) and value:
+                extra.append(f"{key} {value}")
+        groups = row.get("groups")
+        if isinstance(groups, str) and groups:
+            sizes = [len([n for n in g.split(",") if n.strip()]) for g in groups.split(" | ")]
+            extra.append("groups of " + " / ".join(map(str, sizes)) + " nodes")
+        lines.append(f"{float(row['time_ms']):.0f} ms: {who}{row['kind']}" + (f" ({', '.join(extra)})" if extra else ""))
+    if len(rows) > limit:
+        lines.append(f"... and {len(rows) - limit} more fault events")
+    return lines

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sim.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
-from sim.report.facts import describe_network, fault_lines, guarantee, staleness
+from sim.report.facts import describe_network, fault_lines, guarantee, observed_faults, staleness
 from sim.results import RunResult
 
 CAPTIONS = {
@@ -209,6 +209,9 @@ def run_blocks(run_dir: Path) -> list[Block]:
         )
     )
     blocks += [Heading("Under which faults"), Paragraph(describe_network(scenario)), Bullets(tuple(fault_lines(scenario)))]
+    struck = observed_faults(result.events)
+    if struck:
+        blocks += [Paragraph("As they struck in this run (from the events table):"), Bullets(tuple(struck))]
     root = run_dir / "plots"
     pngs = figures_in(root)
     used: set[Path] = set()
