@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -63,6 +64,8 @@ Block = Heading | Paragraph | Bullets | Table | Figure
 
 def cell(value: Any) -> str:
     """A table cell as text: '-' for missing, floats to at most 3 decimals, thousands separated."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, bool):
@@ -111,11 +114,18 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2.2rem; }
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.55rem; text-align: right; }
-th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.55rem; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } td.num { text-align: right; white-space: nowrap; }
+.wide { overflow-x: auto; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.85rem; color: #555; }
 """
+
+
+def _td(value: Any) -> str:
+    # Numbers align right so that their digits line up; text reads better aligned left.
+    numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+    return f'<td class="num">{html.escape(cell(value))}</td>' if numeric else f"<td>{html.escape(cell(value))}</td>"
 
 
 def to_html(blocks: list[Block], title: str) -> str:
@@ -131,8 +141,8 @@ def to_html(blocks: list[Block], title: str) -> str:
             body.append("<ul>" + "".join(f"<li>{esc(item)}</li>" for item in block.items) + "</ul>")
         elif isinstance(block, Table):
             head = "".join(f"<th>{esc(c)}</th>" for c in block.columns)
-            rows = "".join("<tr>" + "".join(f"<td>{esc(cell(v))}</td>" for v in row) + "</tr>" for row in block.rows)
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            rows = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in block.rows)
+            body.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
         else:
             text = esc(block.caption)
             body.append(f'<figure><img src="{data_uri(block.png)}" alt="{text}"><figcaption>{text}</figcaption></figure>')

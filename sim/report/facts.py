@@ -43,8 +43,10 @@ def guarantee(mechanism: str, n: int | None) -> list[str]:
 
 
 def _when(fault: dict[str, Any]) -> str:
-    at = fault.get("at")
-    start = f"at {at}" if at is not None else "from the start"
+    if fault.get("at") is not None:
+        start = f"at {fault['at']}"
+    else:
+        start = f"from {fault['from']}" if fault.get("from") is not None else "from the start"
     if fault.get("for") is not None:
         return f"{start} for {fault['for']}"
     if fault.get("until") is not None:
@@ -58,7 +60,9 @@ def _target(value: Any) -> str:
             return " | ".join(f"[{', '.join(map(str, g[:6]))}{', ...' if len(g) > 6 else ''}]" for g in value)
         return ", ".join(map(str, value))
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        if "from" in value and "to" in value:
+            return f"{_target(value['from'])} -> {_target(value['to'])}"
+        return ", ".join(f"{k}={_target(v)}" for k, v in value.items())
     return str(value)
 
 
