@@ -17,7 +17,7 @@ from sim import load_scenario, run
 from sim.cli import app
 from sim.report import report_blocks, write_report
 from sim.report.document import Figure, Heading, Table
-from sim.report.facts import staleness
+from sim.report.facts import describe_fault, observed_faults, staleness
 from sim.results import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,3 +331,32 @@ def test_compare_spec_with_an_inline_scenario_runs_and_validates(tmp_path: Path)
     bad.write_text(yaml.safe_dump({"scenario": scenario, "candidates": ["raft", "nope"]}))
     checked = CliRunner().invoke(app, ["validate", str(bad)])
     assert checked.exit_code == 2 and checked.output.strip().startswith(f"{bad}: candidates[1]: unknown mechanism 'nope'")
+
+
+@pytest.mark.parametrize(
+    ("fault", "line"),
+    [
+        ({"at": "3s", "crash": "leader", "for": "2s"}, "crash leader at 3s for 2s"),
+        ({"at": "1s", "partition": [["n0", "n1"], ["n2", "n3", "n4"]], "until": "4s"}, "partition [n0, n1] | [n2, n3, n4] at 1s until 4s"),
+        ({"at": "0ms", "cut": {"from": ["n1", "n2"], "to": ["n3"]}}, "cut n1, n2 -> n3 at 0ms"),
+        ({"byzantine": ["n4"], "behaviour": "equivocate", "from": "1.6s"}, "byzantine n4 (equivocate) from 1.6s"),
+        ({"byzantine": ["n4"], "behaviour": "silent", "plane": "routing"}, "byzantine n4 (silent) on plane routing from the start"),
+    ],
+)
+def test_fault_plan_entries_read_as_one_line(fault: dict, line: str) -> None:
+    """Each kind of fault-plan entry is described with its target, its timing and (for planes) its plane."""
+    assert describe_fault(fault) == line
+
+
+def test_observed_faults_read_the_events_table() -> None:
+    """Crashes, partitions and heals from the events table, in time order, with what the row adds."""
+    events = pd.DataFrame(
+        [
+            {"time_ms": 2000.0, "node": "", "kind": "heal", "groups": None, "was_leader": None},
+            {"time_ms": 10.0, "node": "", "kind": "partition", "groups": "n0,n1 | n2,n3,n4", "was_leader": None},
+            {"time_ms": 500.0, "node": "n3", "kind": "crash", "groups": None, "was_leader": True},
+            {"time_ms": 600.0, "node": "n1", "kind": "leader", "groups": None, "was_leader": None},
+        ]
+    )
+    assert observed_faults(events) == ["10 ms: partition (groups of 2 / 3 nodes)", "500 ms: n3 crash (was leader)", "2000 ms: heal"]
+    assert observed_faults(events, limit=1) == ["10 ms: partition (groups of 2 / 3 nodes)", "... and 2 more fault events"]
