@@ -140,7 +140,7 @@ def test_staleness_counts_newer_writes_and_never_informed_nodes() -> None:
     assert staleness(decisions.drop(columns="key"), 200.0) is None
 
 
-def planes_run(run_dir: Path, gossip_dir: Path, target: Path) -> Path:
+def planes_run(run_dir: Path, gossip_dir: Path, target: Path, nested: bool = True) -> Path:
     """A hand-built two-plane run directory: the raft run as plane `model`, the gossip run as plane `routing`."""
     target.mkdir()
     model, routing = (json.loads((d / "summary.json").read_text()) for d in (run_dir, gossip_dir))
@@ -157,7 +157,7 @@ def planes_run(run_dir: Path, gossip_dir: Path, target: Path) -> Path:
     (target / "scenario.yaml").write_text(yaml.safe_dump(scenario))
     sent = model["messages_sent"] + routing["messages_sent"]
     totals = {"name": "fleet", "nodes": 40, "seed": 5, "duration_ms": 4000.0, "messages_sent": sent}
-    (target / "summary.json").write_text(json.dumps({**totals, "model": model, "routing": routing}))
+    (target / "summary.json").write_text(json.dumps({**totals, "model": model, "routing": routing} if nested else totals))
     for plane, source in (("model", run_dir), ("routing", gossip_dir)):
         (target / "plots" / plane).mkdir(parents=True)
         for png in (source / "plots").glob("*.png"):
@@ -360,3 +360,15 @@ def test_observed_faults_read_the_events_table() -> None:
     )
     assert observed_faults(events) == ["10 ms: partition (groups of 2 / 3 nodes)", "500 ms: n3 crash (was leader)", "2000 ms: heal"]
     assert observed_faults(events, limit=1) == ["10 ms: partition (groups of 2 / 3 nodes)", "... and 2 more fault events"]
+
+
+def test_plane_numbers_come_from_its_rows_when_the_summary_has_none(run_dir: Path, gossip_dir: Path, tmp_path: Path) -> None:
+    """Without per-plane summary keys, each plane's messages and latency are computed from its own table rows."""
+    folder = planes_run(run_dir, gossip_dir, tmp_path / "fleet", nested=False)
+    text = write_report(folder, tmp_path / "out")[0].read_text(encoding="utf-8")
+    model, routing = section(text, "## Plane model: raft"), section(text, "## Plane routing: gossip")
+    raft_sent = int(pd.read_parquet(run_dir / "messages.parquet")["sent"].sum())
+    gossip_sent = int(pd.read_parquet(gossip_dir / "messages.parquet")["sent"].sum())
+    assert f"| messages sent | {raft_sent:,} |" in model and f"| messages sent | {gossip_sent:,} |" in routing
+    done = pd.read_parquet(run_dir / "requests.parquet")["latency_ms"].dropna()
+    assert f"| latency p99 (ms) | {done.quantile(0.99):,.3f}".rstrip("0").rstrip(".") in model
