@@ -74,9 +74,10 @@ def _plane_summary(summary: dict[str, Any], name: str) -> dict[str, Any]:
         return dict(nested[name])
     if isinstance(summary.get(name), dict):
         return dict(summary[name])
-    # Flat keys prefixed with the plane's name ("model.latency_ms_p99" or "model_latency_ms_p99").
+    # Flat keys prefixed with the plane's name ("model.latency_ms_p99"); not "model_...", which a
+    # plane named like a key's first word ("messages") would mistake for its own.
     found = {}
-    for sep in (".", "/", "_"):
+    for sep in (".", "/"):
         prefix = f"{name}{sep}"
         found.update({k[len(prefix) :]: v for k, v in summary.items() if k.startswith(prefix)})
     return found
