@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 
 from sim.byzantine import BEHAVIOURS, describe
+from sim.errors import ScenarioError
 from sim.faults import FAULT_KINDS
-from sim.protocols.registry import Mechanism, broken_mechanisms, mechanisms
+from sim.protocols.registry import Mechanism, MechanismError, broken_mechanisms, get_mechanism, mechanisms
 from sim.scenario import (
     ConstantDelay,
     ExponentialDelay,
@@ -77,6 +78,22 @@ def catalog(folder: Path | None = None, extra: dict[str, Mechanism] | None = Non
         "workload kinds": sorted(workloads.items()),
         "scenarios": shipped_scenarios(folder),
     }
+
+
+def referenced(references: list[str]) -> dict[str, Mechanism]:
+    """The records of mechanisms named by reference (`module:Class`, or `file.py:Class` from the working folder).
+
+    Raises:
+        ScenarioError: a reference does not load (one line naming it and the problem).
+
+    """
+    found: dict[str, Mechanism] = {}
+    for reference in references:
+        try:
+            found[reference] = get_mechanism(reference)
+        except MechanismError as err:
+            raise ScenarioError("--mechanism", reference, str(err)) from None
+    return found
 
 
 def _mechanism_rows(mechs: dict[str, Mechanism]) -> list[tuple[str, str]]:

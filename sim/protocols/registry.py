@@ -196,6 +196,9 @@ def get_mechanism(name: str, folder: Path | None = None) -> Mechanism:
         if isinstance(value, MechanismError):
             raise value
         return as_mechanism(value)
+    module_part, _, attr = name.rpartition(":")
+    if not module_part or not attr:
+        raise MechanismError(f"{name!r} is not a reference: write module:Class or path/to/file.py:Class")
     return _load(absolute_reference(name, folder))
 
 
