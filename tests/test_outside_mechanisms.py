@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -208,6 +210,22 @@ def test_sweep_with_forked_workers_runs_a_file_mechanism(demo: Path, tmp_path: P
     assert "4 computed now, 0 reused, 0 failed" in result.stdout
     runs = pd.read_parquet(out / "runs.parquet")
     assert runs["error"].isna().all() and (runs["decisions"] > 0).all()
+
+
+def decisions_of(scenario: object) -> int:
+    """Run a scenario in whatever process this is called in (a spawned one, below)."""
+    from sim.runner import run
+
+    return int(run(scenario).summary["decisions"])  # type: ignore[arg-type]
+
+
+def test_a_fresh_worker_process_loads_the_file_itself(demo: Path) -> None:
+    """Where workers are not forked (a fork server, Dask), the resolved scenario is enough to find the file."""
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(demo / "demo.yaml")
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert pool.submit(decisions_of, scenario).result(timeout=240) > 0
 
 
 # --- installed packages: the consim.mechanisms entry-point group --------------------------------
