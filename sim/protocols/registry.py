@@ -149,7 +149,7 @@ def discover() -> Mapping[str, Mechanism | MechanismError]:
             continue  # a shipped name wins: an installed package cannot replace `raft`
         where = f"entry point {entry.name} = {entry.value}"
         try:
-            found[entry.name] = _record(_load_reference(entry.value, None), entry.value, where, entry.name)
+            found[entry.name] = _record(_load_reference(entry.value), entry.value, entry.name)
         except MechanismError as err:
             found[entry.name] = MechanismError(f"{where}: {err}")
     return MappingProxyType(dict(sorted(found.items())))
@@ -220,10 +220,10 @@ def _is_file(module_part: str) -> bool:
 @functools.cache
 def _load(reference: str) -> Mechanism:
     """Import a reference once per process (an absolute file path or a module name, then `:Class`)."""
-    return _record(_load_reference(reference, None), reference, reference, None)
+    return _record(_load_reference(reference), reference, None)
 
 
-def _load_reference(reference: str, folder: Path | None) -> Any:
+def _load_reference(reference: str) -> Any:
     module_part, colon, attr = reference.rpartition(":")
     if not colon or not module_part or not attr:
         raise MechanismError(f"{reference!r} is not a reference: write module:Class or path/to/file.py:Class")
@@ -237,7 +237,7 @@ def _load_reference(reference: str, folder: Path | None) -> Any:
         raise MechanismError(f"{module_part} has no attribute {attr!r}") from None
 
 
-def _record(value: Any, reference: str, where: str, name: str | None) -> Mechanism:
+def _record(value: Any, reference: str, name: str | None) -> Mechanism:
     if not (isinstance(value, type) and issubclass(value, Protocol)):
         raise MechanismError(f"{reference} is not a Protocol subclass (sim.protocols.base.Protocol): got {_kind(value)}")
     if value is Protocol:
