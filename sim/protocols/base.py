@@ -1,4 +1,8 @@
-"""The protocol interface: messages, the Protocol base class, its config, and the registry."""
+"""The mechanism API: messages, the Context, the Protocol base class and its declarations, `register`.
+
+The registry that reads these declarations once into a `Mechanism` record is `sim.protocols.registry`;
+`mechanisms`, `get_mechanism` and `get_protocol` here are thin doors to it.
+"""
 
 from __future__ import annotations
 
@@ -169,7 +173,7 @@ class Protocol:
         """
         return ()
 
-    # --- class-level hooks used by the kernel, the checkers and the metrics ---------------
+    # --- declarations: read once into the mechanism's record (sim.protocols.registry) -----
 
     @classmethod
     def client_class(cls) -> type[Client]:
