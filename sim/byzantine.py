@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import random
 
     from sim.node import Node
-    from sim.protocols.base import Message, Protocol
+    from sim.protocols.base import Message
+    from sim.protocols.registry import Mechanism
     from sim.scenario import FaultSpec
 
 Outgoing = list[tuple[str, "Message", str, float]]
@@ -30,11 +31,11 @@ class Behaviour:
     name = ""
     params: tuple[str, ...] = ()
 
-    def __init__(self, spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> None:
+    def __init__(self, spec: FaultSpec, mechanism: Mechanism, rng: random.Random) -> None:
         self.start = spec.from_ or 0.0
         self.stop = spec.until if spec.until is not None else math.inf
         self.kinds = frozenset(spec.messages) if spec.messages else None
-        self.protocol_cls = protocol_cls
+        self.mechanism = mechanism
         self.rng = rng
         self.params = dict(spec.params)
 
@@ -86,8 +87,8 @@ class Replay(Behaviour):
 
     name = "replay"
 
-    def __init__(self, spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> None:
-        super().__init__(spec, protocol_cls, rng)
+    def __init__(self, spec: FaultSpec, mechanism: Mechanism, rng: random.Random) -> None:
+        super().__init__(spec, mechanism, rng)
         self.history: list[Message] = []
 
     def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
@@ -114,11 +115,11 @@ class Forge(Behaviour):
 
 
 class Mutating(Behaviour):
-    """Sends the protocol's lying version of each message (see `Protocol.mutate`)."""
+    """Sends the protocol's lying version of each message (see `Protocol.mutate`, read through the mechanism's record)."""
 
     def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
         """The protocol's lying version of `msg` for `dst` (None: the truth)."""
-        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node)
+        return self.mechanism.mutate(self.name, msg, dst, self.rng, node)
 
     def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
         """Ask the protocol how to lie to `dst`."""
@@ -155,7 +156,7 @@ class Censor(Mutating):
     def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
         """The protocol's version of `msg` without the chosen client's requests."""
         client = str(self.params.get("client", "client0"))
-        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, client=client)  # type: ignore[call-arg]
+        return self.mechanism.mutate(self.name, msg, dst, self.rng, node, client=client)  # type: ignore[call-arg]
 
 
 class Fork(Mutating):
@@ -167,7 +168,7 @@ class Fork(Mutating):
     def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
         """The protocol's forking version of `msg`, `depth` certificates back."""
         depth = int(self.params.get("depth", 2))
-        return self.protocol_cls.mutate(self.name, msg, dst, self.rng, node, depth=depth)  # type: ignore[call-arg]
+        return self.mechanism.mutate(self.name, msg, dst, self.rng, node, depth=depth)  # type: ignore[call-arg]
 
 
 BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
@@ -175,9 +176,9 @@ BEHAVIOURS: MappingProxyType[str, type[Behaviour]] = MappingProxyType(
 )
 
 
-def make_behaviour(spec: FaultSpec, protocol_cls: type[Protocol], rng: random.Random) -> Behaviour:
+def make_behaviour(spec: FaultSpec, mechanism: Mechanism, rng: random.Random) -> Behaviour:
     """Build the behaviour a byzantine fault entry names."""
-    return BEHAVIOURS[spec.behaviour or ""](spec, protocol_cls, rng)
+    return BEHAVIOURS[spec.behaviour or ""](spec, mechanism, rng)
 
 
 def describe(name: str) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 
 from sim.byzantine import BEHAVIOURS, describe
+from sim.errors import ScenarioError
 from sim.faults import FAULT_KINDS
-from sim.protocols.base import mechanisms
+from sim.protocols.registry import Mechanism, MechanismError, broken_mechanisms, get_mechanism, mechanisms
 from sim.scenario import (
     ConstantDelay,
     ExponentialDelay,
@@ -54,15 +55,23 @@ def shipped_scenarios(folder: Path | None = None) -> list[tuple[str, str]]:
     return found
 
 
-def catalog(folder: Path | None = None) -> dict[str, list[tuple[str, str]]]:
-    """Every section of `consim list` as (name, one-line description) pairs."""
-    mechs = mechanisms()
+def catalog(folder: Path | None = None, extra: dict[str, Mechanism] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Every section of `consim list` as (name, one-line description) pairs.
+
+    Args:
+        folder: the folder of scenarios to list (default: see `scenarios_folder`).
+        extra: mechanisms named by reference (`file.py:Class`) to list beside the registered ones.
+
+    """
+    mechs = {**mechanisms(), **(extra or {})}
     workloads: dict[str, str] = {kind: first_line(cls) for kind, cls in workload_kinds().items()}
-    for mech_name, cls in mechs.items():
-        for kind, wl_cls in cls.workloads().items():
+    for mech_name, mech in mechs.items():
+        for kind, wl_cls in mech.workloads.items():
             workloads.setdefault(kind, f"{first_line(wl_cls)} ({mech_name} only)")
+    rows = _mechanism_rows(mechs)
+    rows += [(name, f"(does not load: {problem})") for name, problem in broken_mechanisms().items()]
     return {
-        "mechanisms": _mechanism_rows(mechs),
+        "mechanisms": rows,
         "delay distributions": [(_dist_name(model), first_line(model)) for model in DELAY_MODELS],
         "fault kinds": list(FAULT_KINDS.items()),
         "byzantine behaviours": [(name, describe(name)) for name in BEHAVIOURS],
@@ -71,10 +80,26 @@ def catalog(folder: Path | None = None) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def _mechanism_rows(mechs: dict[str, Any]) -> list[tuple[str, str]]:
+def referenced(references: list[str]) -> dict[str, Mechanism]:
+    """The records of mechanisms named by reference (`module:Class`, or `file.py:Class` from the working folder).
+
+    Raises:
+        ScenarioError: a reference does not load (one line naming it and the problem).
+
+    """
+    found: dict[str, Mechanism] = {}
+    for reference in references:
+        try:
+            found[reference] = get_mechanism(reference)
+        except MechanismError as err:
+            raise ScenarioError("--mechanism", reference, str(err)) from None
+    return found
+
+
+def _mechanism_rows(mechs: dict[str, Mechanism]) -> list[tuple[str, str]]:
     """(name, "tolerates  description") with the fault-model column padded to one width."""
-    width = max((len(cls.tolerates) for cls in mechs.values()), default=0)
-    return [(name, f"{cls.tolerates:<{width}}  {first_line(cls)}" if width else first_line(cls)) for name, cls in mechs.items()]
+    width = max((len(m.tolerates) for m in mechs.values()), default=0)
+    return [(name, f"{m.tolerates:<{width}}  {m.description}" if width else m.description) for name, m in mechs.items()]
 
 
 def _dist_name(model: Any) -> str:

@@ -367,11 +367,16 @@ def list_cmd(
         Path | None,
         typer.Option("--scenarios", metavar="DIR", help="Folder of shipped scenarios (default: ./scenarios, else the package's)."),
     ] = None,
+    mechanism: Annotated[
+        list[str] | None,
+        typer.Option("--mechanism", "-m", metavar="REF", help="Also list this module:Class or file.py:Class mechanism (repeatable)."),
+    ] = None,
 ) -> None:
     """List mechanisms, delay distributions, fault kinds, byzantine behaviours, workloads and scenarios."""
-    from sim.catalog import catalog, render_catalog
+    from sim.catalog import catalog, referenced, render_catalog
 
-    typer.echo(render_catalog(catalog(scenarios_dir)))
+    with guard():
+        typer.echo(render_catalog(catalog(scenarios_dir, referenced(mechanism or []))))
 
 
 @app.command("plot", short_help="Draw a run's or a sweep's plots again from its tables.")
@@ -558,6 +563,15 @@ def explore_cmd(
     typer.echo(text)
     if result.failures:
         raise typer.Exit(EXIT_UNSAFE)  # as `consim run --strict`: a script can tell a finding from a clean exploration
+
+
+def _add_subcommands() -> None:
+    from sim.cli_new import new_app  # `consim new ...`: its own module, as the sweep and explore commands
+
+    app.add_typer(new_app, name="new", short_help="Write a skeleton to start from: consim new mechanism NAME.")
+
+
+_add_subcommands()
 
 
 def main() -> None:

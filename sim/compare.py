@@ -14,8 +14,8 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from sim.protocols.base import get_protocol
-from sim.protocols.base import mechanisms as registered
+from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism, is_reference
+from sim.protocols.registry import mechanisms as registered
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, set_path
 from sim.sweep.execute import execute
 from sim.sweep.spec import Task, run_key
@@ -44,7 +44,10 @@ def tolerates(mechanism: str, n: int | None = None) -> str:
 
     A bound of the form `f<n/K` gets the largest such f for `n` nodes appended when `n` is given.
     """
-    declared = get_protocol(mechanism).tolerates if mechanism in registered() else ""
+    try:
+        declared = get_mechanism(mechanism).tolerates
+    except MechanismError:
+        declared = ""
     if not declared:
         return "?"
     bound = _BOUND.search(declared)
@@ -76,8 +79,9 @@ def adapt(data: dict[str, Any], mechanism: str, source: str = "<scenario>") -> t
     dropped_settings: list[str] = []
     if original != mechanism and isinstance(data.get("protocol"), dict):
         # Another mechanism's settings rarely mean the same thing here; keep only the ones this one knows.
-        known = set(get_protocol(mechanism).Config.model_fields)
-        aliases = {f.alias for f in get_protocol(mechanism).Config.model_fields.values() if f.alias}
+        fields = get_mechanism(mechanism).config.model_fields
+        known = set(fields)
+        aliases = {f.alias for f in fields.values() if f.alias}
         for key in sorted(data["protocol"]):
             if key not in known and key not in aliases:
                 dropped_settings.append(key)
@@ -166,7 +170,8 @@ def compare(
 
     Args:
         scenario: a Scenario, raw scenario data, or a YAML path.
-        mechanisms: the mechanisms to compare (registered names).
+        mechanisms: the mechanisms to compare (registered names, or `module:Class` / `file.py:Class`
+            references, a relative file being found from the working folder).
         replicates: seeds per mechanism.
         jobs: local worker processes (1 runs in this process).
         overrides: dotted overrides applied to the scenario first (e.g. {"duration": "3s"}).
@@ -178,14 +183,20 @@ def compare(
     """
     data, source = _load(scenario, overrides)
     known = list(registered())
+    targets: dict[str, str] = {}
     for name in mechanisms:
-        if name not in known:
+        if not is_reference(name) and name not in known:
             raise ScenarioError("--mechanisms", name, f"unknown mechanism (known: {', '.join(known)})")
+        try:
+            get_mechanism(name)  # a reference given on the command line is found from the working folder
+        except MechanismError as err:
+            raise ScenarioError("--mechanisms", name, str(err)) from None
+        targets[name] = absolute_reference(name, None)
     tasks: list[Task] = []
     notes: dict[str, list[str]] = {}
     nodes: dict[str, int] = {}
     for name in mechanisms:
-        adapted, notes[name] = adapt(data, name, source)
+        adapted, notes[name] = adapt(data, targets[name], source)
         if adapted is None:
             continue
         nodes[name] = adapted.n

@@ -259,6 +259,6 @@ class FaultInjector:
     def _install_byzantine(self, spec: FaultSpec) -> None:
         for name in self._resolve(spec.byzantine or [], "crash"):
             node = self.sim.nodes[name]
-            node.behaviours.append(make_behaviour(spec, self.sim.protocol_cls, self.sim.py_rng(f"byzantine:{name}")))
+            node.behaviours.append(make_behaviour(spec, self.sim.mechanism, self.sim.py_rng(f"byzantine:{name}")))
             until = spec.until if spec.until is not None else math.inf
             self.sim.recorder.event(0.0, name, "byzantine", {"behaviour": spec.behaviour, "from_ms": spec.from_ or 0.0, "until_ms": until})

@@ -13,7 +13,8 @@ import simpy
 from sim.faults import FaultInjector
 from sim.network import Delivery, Network
 from sim.node import ClientEndpoint, Node
-from sim.protocols.base import Protocol, ProtocolConfig, get_protocol
+from sim.protocols.base import Protocol, ProtocolConfig
+from sim.protocols.registry import get_mechanism, mechanism_of
 from sim.records import PAIR_COUNT_LIMIT, Recorder
 from sim.scenario import Scenario
 from sim.workload import Workload, workload_kinds
@@ -61,12 +62,13 @@ class Simulation:
         self.scenario = scenario
         self.env = Environment()
         self.recorder = Recorder(trace, pairs=scenario.n <= PAIR_COUNT_LIMIT)
-        self.protocol_cls = protocol_cls or get_protocol(scenario.mechanism)
-        self.config: ProtocolConfig = self.protocol_cls.Config.model_validate(scenario.protocol)
+        self.mechanism = mechanism_of(protocol_cls) if protocol_cls is not None else get_mechanism(scenario.mechanism)
+        self.protocol_cls = self.mechanism.protocol
+        self.config: ProtocolConfig = self.mechanism.config.model_validate(scenario.protocol)
         specs = scenario.node_specs
         self.node_names = [s.name for s in specs]
         weights = {s.name: s.weight for s in specs}
-        self.shared = self.protocol_cls.prepare(scenario, self.config, self.stream("protocol"))
+        self.shared = self.mechanism.prepare(scenario, self.config, self.stream("protocol"))
         self.network = Network(self.env, scenario.network, self.node_names, self.stream("network"), self.recorder)
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:
@@ -74,9 +76,9 @@ class Simulation:
             self.nodes[name] = node
             self.network.endpoints[name] = node
         workload_spec = scenario.workload.model_dump() if scenario.workload else {"kind": "none"}
-        wl_cls = workload_kinds(self.protocol_cls)[workload_spec["kind"]]
+        wl_cls = workload_kinds(self.mechanism)[workload_spec["kind"]]
         self.workload: Workload = wl_cls(self, wl_cls.Config.model_validate(workload_spec))
-        client_cls = getattr(self.workload, "client_class", None) or self.protocol_cls.client_class()
+        client_cls = getattr(self.workload, "client_class", None) or self.mechanism.client
         self.clients: list[ClientEndpoint] = []
         for i in range(self.workload.config.clients):
             name = f"client{i}"

@@ -17,7 +17,7 @@ from sim.records import percentiles
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.protocols.base import Protocol
+    from sim.protocols.registry import Mechanism
     from sim.records import RunTables
     from sim.scenario import Scenario
     from sim.workload import WorkloadConfig
@@ -35,14 +35,14 @@ def _num(value: Any) -> Any:
     return value
 
 
-def _workload_config(scenario: Scenario, protocol_cls: type[Protocol]) -> WorkloadConfig | None:
+def _workload_config(scenario: Scenario, mechanism: Mechanism) -> WorkloadConfig | None:
     """The scenario's workload settings, parsed (the resolved scenario keeps them as text)."""
     from sim.workload import workload_kinds  # late: workload imports the scenario models
 
     if scenario.workload is None:
         return None
     data = scenario.workload.model_dump()
-    kind = workload_kinds(protocol_cls).get(data.get("kind", ""))
+    kind = workload_kinds(mechanism).get(data.get("kind", ""))
     return kind.Config.model_validate(data) if kind is not None else None
 
 
@@ -59,18 +59,18 @@ class Window:
         return (times >= self.start) & (times < self.end)
 
 
-def measurement_window(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol]) -> Window:
+def measurement_window(tables: RunTables, scenario: Scenario, mechanism: Mechanism) -> Window:
     """The window the scenario asks for (`measure:`), defaulting to mechanism ready .. workload end."""
     measure = scenario.measure
-    workload = _workload_config(scenario, protocol_cls)
+    workload = _workload_config(scenario, mechanism)
     end = measure.until if measure.until is not None else (workload.until if workload is not None else None)
     end = min(float(end), scenario.duration) if end is not None else scenario.duration
     if measure.from_ != "ready":
         return Window(float(measure.from_), end, "measure.from")
-    ready = protocol_cls.ready_at(tables, scenario)
+    ready = mechanism.ready_at(tables, scenario)
     if ready is None:
         return Window(0.0, end, "never ready: whole run")
-    what = f"first {protocol_cls.ready_event} event" if protocol_cls.ready_event else "start"
+    what = f"first {mechanism.ready_event} event" if mechanism.ready_event else "start"
     return Window(min(float(ready), end), end, f"ready: {what}")
 
 
@@ -108,7 +108,7 @@ def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decide
     return out
 
 
-def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol], wall_time_s: float) -> dict[str, Any]:
+def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_time_s: float) -> dict[str, Any]:
     """Flat headline metrics: the keys every mechanism has, then the mechanism's own."""
     decisions, requests, messages = tables.decisions, tables.requests, tables.messages
     faulty = faulty_nodes(tables)
@@ -119,8 +119,8 @@ def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol
     cmd_ids = requests["cmd_id"]
     decided_cmds = set(cmd_ids[cmd_ids.isin(honest["value"].unique())]) if not honest.empty else set()
     sent = int(messages["sent"].sum())
-    window = measurement_window(tables, scenario, protocol_cls)
-    workload = _workload_config(scenario, protocol_cls)
+    window = measurement_window(tables, scenario, mechanism)
+    workload = _workload_config(scenario, mechanism)
     timeout = workload.timeout if workload is not None else DEFAULT_TIMEOUT_MS
     clients = client_metrics(tables, scenario, window, decided_cmds, timeout)
     summary: dict[str, Any] = {
@@ -147,7 +147,7 @@ def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol
         }
     )
     summary.update(tables.counters)
-    summary.update(protocol_cls.summarise(tables, scenario))
+    summary.update(mechanism.summarise(tables, scenario))
     summary = {key: _num(value) for key, value in summary.items()}
     summary["journal_sha256"] = tables.digest()
     summary["wall_time_s"] = round(wall_time_s, 3)

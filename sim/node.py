@@ -187,7 +187,7 @@ class Node(Endpoint):
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
         """Authenticate, queue on the CPU if modelled, then dispatch to the protocol."""
-        if src != true_src and self.protocol_cls.authenticated:
+        if src != true_src and self.sim.mechanism.authenticated:
             self.count("forged_rejected")
             return
         if self._cpu:
@@ -243,7 +243,7 @@ class ClientEndpoint(Endpoint):
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
         """Hand a reply to the client logic (rejecting forged senders, as nodes do)."""
-        if src != true_src and self.sim.protocol_cls.authenticated:
+        if src != true_src and self.sim.mechanism.authenticated:
             self.sim.recorder.count("forged_rejected")
             return
         self.client.on_message(src, msg)

@@ -58,8 +58,8 @@ def run(
         sim.run(progress=progress)
     wall = time.perf_counter() - started
     tables = RunTables.from_recorder(sim.recorder)
-    protocol = sim.protocol_cls
+    mechanism = sim.mechanism
     del sim  # the nodes' state and the recorder's columns are done with: free them before checking
-    tables.violations = run_checkers(tables, scenario, protocol)
-    summary = summarise(tables, scenario, protocol, wall)
+    tables.violations = run_checkers(tables, scenario, mechanism)
+    summary = summarise(tables, scenario, mechanism, wall)
     return RunResult(scenario.resolved(), summary, tables)

@@ -22,7 +22,8 @@ from sim.scenario import TimingWarning
 
 if TYPE_CHECKING:
     from sim.network import Link
-    from sim.protocols.base import Protocol, ProtocolConfig
+    from sim.protocols.base import ProtocolConfig
+    from sim.protocols.registry import Mechanism
     from sim.scenario import Scenario
 
 TYPICAL_MESSAGE_BYTES = 128
@@ -155,22 +156,22 @@ def leader_timing(config: Any, net: NetworkTiming) -> list[tuple[str, str]]:
 
 
 def check_timing(
-    scenario: Scenario, source: str, protocol_cls: type[Protocol], config: ProtocolConfig, workload: Any, net: NetworkTiming
+    scenario: Scenario, source: str, mechanism: Mechanism, config: ProtocolConfig, workload: Any, net: NetworkTiming
 ) -> list[TimingWarning]:
     """Every timing warning of a scenario: the mechanism's own, then the clients' retry timeout.
 
     Args:
         scenario: the scenario being loaded.
         source: its file, for the messages.
-        protocol_cls: its mechanism.
+        mechanism: its mechanism record.
         config: its validated `protocol:` settings.
         workload: its validated workload config (None when there is none).
         net: the network's timing.
 
     """
-    problems = list(protocol_cls.timing(scenario, config, net))
+    problems = list(mechanism.timing(scenario, config, net))
     if workload is not None and workload.kind != "none":
-        latency = protocol_cls.expected_latency(scenario, config, net)
+        latency = mechanism.expected_latency(scenario, config, net)
         if latency is not None:
             problems += shortfall(
                 "workload.timeout",
@@ -213,12 +214,12 @@ def timing_settings(scenario: Scenario) -> list[tuple[str, Any]]:
     `network.rtt`, every duration setting of its protocol, and the clients' retry timeout, as
     (dotted path, value) pairs.
     """
-    from sim.protocols.base import get_protocol
+    from sim.protocols.registry import get_mechanism
 
-    protocol_cls = get_protocol(scenario.mechanism)
+    mechanism = get_mechanism(scenario.mechanism)
     resolved = scenario.resolved()
     rows: list[tuple[str, Any]] = [("network.rtt", resolved["network"].get("rtt"))]
-    rows += [(f"protocol.{name}", scenario.protocol[name]) for name in duration_fields(protocol_cls.Config) if name in scenario.protocol]
+    rows += [(f"protocol.{name}", scenario.protocol[name]) for name in duration_fields(mechanism.config) if name in scenario.protocol]
     workload = resolved.get("workload") or {}
     if workload.get("kind", "none") != "none" and "timeout" in workload:
         rows.append(("workload.timeout", workload["timeout"]))

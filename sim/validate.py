@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
 from sim.errors import first_error
-from sim.protocols.base import get_protocol, mechanisms
+from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
 from sim.timing import check_timing, network_timing
 from sim.units import format_ms, parse_scenario_duration
@@ -53,10 +55,15 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         ScenarioError: the first problem found, as one line.
 
     """
+    # A file named by the scenario (`mechanism: my_proto.py:MyProtocol`) is found from the scenario's
+    # folder, and the resolved scenario keeps its absolute path, so that sweep and explore workers,
+    # compare and a later `consim plot` of the run directory find the same file from anywhere.
+    folder = Path(source).parent
     try:
-        protocol_cls = get_protocol(scenario.mechanism)
-    except KeyError:
-        raise ScenarioError(source, "mechanism", f"unknown mechanism {scenario.mechanism!r} (known: {', '.join(mechanisms())})") from None
+        mechanism = get_mechanism(scenario.mechanism, folder)
+    except MechanismError as err:
+        raise ScenarioError(source, "mechanism", str(err)) from None
+    scenario.mechanism = absolute_reference(scenario.mechanism, folder)
     known = set(scenario.node_names)
     for i, link in enumerate(scenario.network.links):
         _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
@@ -67,14 +74,14 @@ def check_scenario(scenario: Scenario, source: str) -> None:
     scenario.network.rtt = net.rtt
     context = {RTT_CONTEXT: net.rtt}
     try:
-        config = protocol_cls.Config.model_validate(scenario.protocol, context=context)
+        config = mechanism.config.model_validate(scenario.protocol, context=context)
     except ValidationError as err:
         raise first_error(source, err, "protocol") from None
     scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     wl_config = None
     if scenario.workload is not None:
-        kinds = workload_kinds(protocol_cls)
+        kinds = workload_kinds(mechanism)
         if scenario.workload.kind not in kinds:
             raise ScenarioError(
                 source, "workload.kind", f"unknown workload {scenario.workload.kind!r} for {scenario.mechanism} (known: {', '.join(kinds)})"
@@ -138,26 +145,26 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             behaviour = fault.behaviour or ""
             if behaviour not in BEHAVIOURS:
                 raise ScenarioError(source, f"{where}.behaviour", f"unknown behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
-            if behaviour not in protocol_cls.byzantine_behaviours:
+            if behaviour not in mechanism.byzantine_behaviours:
                 raise ScenarioError(
                     source,
                     f"{where}.behaviour",
-                    f"{behaviour!r} makes no sense for {scenario.mechanism} (supported: {', '.join(protocol_cls.byzantine_behaviours)})",
+                    f"{behaviour!r} makes no sense for {scenario.mechanism} (supported: {', '.join(mechanism.byzantine_behaviours)})",
                 )
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
             _check_params(source, f"{where}.params", fault.params)
 
-    problems = protocol_cls.validate(scenario, config)
+    problems = mechanism.validate(scenario, config)
     if problems:
         error = ScenarioError(source, *problems[0])
         error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
         raise error
-    scenario._timing_warnings = check_timing(scenario, source, protocol_cls, config, wl_config, net)
+    scenario._timing_warnings = check_timing(scenario, source, mechanism, config, wl_config, net)
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Legal settings that are probably not what was meant, one line each (for stderr)."""
-    protocol_cls = get_protocol(scenario.mechanism)
-    return protocol_cls.warnings(scenario, protocol_cls.Config.model_validate(scenario.protocol))
+    mechanism = get_mechanism(scenario.mechanism)
+    return mechanism.warnings(scenario, mechanism.config.model_validate(scenario.protocol))

@@ -319,9 +319,9 @@ class NoWorkload(Workload):
     kind = "none"
 
 
-def workload_kinds(protocol_cls: Any = None) -> dict[str, type[Workload]]:
-    """Workload kinds available to a mechanism: the shared ones plus the mechanism's own."""
+def workload_kinds(mechanism: Any = None) -> dict[str, type[Workload]]:
+    """Workload kinds available to a mechanism (its `Mechanism` record): the shared ones plus its own."""
     kinds: dict[str, type[Workload]] = {w.kind: w for w in (PoissonWorkload, ClosedWorkload, ScriptWorkload, NoWorkload)}
-    if protocol_cls is not None and hasattr(protocol_cls, "workloads"):
-        kinds.update(protocol_cls.workloads())
+    if mechanism is not None:
+        kinds.update(mechanism.workloads)
     return kinds

@@ -248,13 +248,16 @@ def test_every_command_and_option_has_help_text() -> None:
     import typer.main
 
     group = typer.main.get_command(app)
-    assert sorted(group.commands) == ["compare", "explore", "list", "plot", "report", "run", "sweep", "validate"]
-    for name, command in group.commands.items():
-        assert command.short_help and command.help, name
+    assert sorted(group.commands) == ["compare", "explore", "list", "new", "plot", "report", "run", "sweep", "validate"]
+    commands = [((name,), command) for name, command in group.commands.items()]
+    commands += [(("new", name), command) for name, command in group.commands["new"].commands.items()]  # type: ignore[attr-defined]
+    assert [words for words, _ in commands if words[0] == "new"] == [("new",), ("new", "mechanism")]
+    for words, command in commands:
+        assert command.short_help and command.help, words
         for param in command.params:
-            assert getattr(param, "help", None), f"{name} {param.name}"
-        result = runner.invoke(app, [name, "--help"])
-        assert result.exit_code == 0 and "Usage:" in result.output, name
+            assert getattr(param, "help", None), f"{words} {param.name}"
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, words
 
 
 def test_list_shows_each_mechanisms_fault_model() -> None:

@@ -9,15 +9,15 @@ import pandas as pd
 from sim.records import VIOLATION_COLUMNS
 
 if TYPE_CHECKING:
-    from sim.protocols.base import Protocol
+    from sim.protocols.registry import Mechanism
     from sim.records import RunTables
     from sim.scenario import Scenario
 
 
-def run_checkers(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol]) -> pd.DataFrame:
+def run_checkers(tables: RunTables, scenario: Scenario, mechanism: Mechanism) -> pd.DataFrame:
     """Run the mechanism's checkers; violations sorted by time, then rule."""
     rows: list[dict[str, object]] = []
-    for checker in protocol_cls.checkers():
+    for checker in mechanism.checkers:
         rows.extend(checker(tables, scenario))
     frame = pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
     return frame.sort_values(["time_ms", "rule", "nodes"], kind="stable").reset_index(drop=True)

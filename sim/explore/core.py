@@ -163,16 +163,13 @@ def plan(
     """
     base = read_yaml(source)
     scenario = scenario_from_dict(base, str(source))
-    if protocol_cls is None:
-        from sim.protocols.base import get_protocol
-
-        protocol_cls = get_protocol(scenario.mechanism)
-    kind, f = protocol_cls.fault_bound(scenario)
+    mechanism = _mechanism(scenario.mechanism, protocol_cls)
+    kind, f = mechanism.fault_bound(scenario)
     bound = FaultBound(kind, f)
     data = scenario.resolved()
     data.pop("faults", None)
     nodes = scenario.node_names
-    behaviours = tuple(b for b in protocol_cls.byzantine_behaviours if b not in ("forge",)) if kind == "byzantine" else ()
+    behaviours = tuple(b for b in mechanism.byzantine_behaviours if b not in ("forge",)) if kind == "byzantine" else ()
     # Rows are keyed by schedule and by what drew it (seed, bound, base scenario, class), so an output folder
     # reused with other settings never passes off another exploration's rows as this one's.
     origin = json.dumps([seed, beyond, data, getattr(protocol_cls, "__qualname__", "")], sort_keys=True, default=str)
@@ -313,8 +310,8 @@ def _same_failure(data: dict[str, Any], task: ExploreTask, sig: tuple[str, str |
             candidate = scenario_from_dict(data, task.source)
         except ScenarioError:
             return False
-        protocol_cls = task.protocol_cls or _protocol(candidate.mechanism)
-        if not within(FaultBound(*protocol_cls.fault_bound(candidate)), data.get("faults", [])):
+        mechanism = _mechanism(candidate.mechanism, task.protocol_cls)
+        if not within(FaultBound(*mechanism.fault_bound(candidate)), data.get("faults", [])):
             return False  # fewer nodes tolerate fewer faults: that would be another, out-of-bound failure
     row = judge(data, task.source, task.protocol_cls)
     if row["outcome"] == "violation" and sig[0] == "violation":
@@ -322,10 +319,11 @@ def _same_failure(data: dict[str, Any], task: ExploreTask, sig: tuple[str, str |
     return signature(row) == sig
 
 
-def _protocol(name: str) -> Any:
-    from sim.protocols.base import get_protocol
+def _mechanism(name: str, protocol_cls: Any = None) -> Any:
+    """The record of `protocol_cls` when one is given (broken variants in tests), else of the scenario's mechanism."""
+    from sim.protocols.registry import get_mechanism, mechanism_of
 
-    return get_protocol(name)
+    return mechanism_of(protocol_cls) if protocol_cls is not None else get_mechanism(name)
 
 
 def outcome_table(runs: pd.DataFrame) -> pd.DataFrame:

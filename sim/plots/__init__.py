@@ -52,7 +52,7 @@ def run_figures(result: RunResult, trace_window: tuple[float, float] | None = No
     in ms, by default from just before the first fault). A mechanism's `figures()` may add
     figures and, by mapping a shared stem to None, leave out one that means nothing for it.
     """
-    from sim.protocols.base import get_protocol, mechanisms
+    from sim.protocols.registry import MechanismError, get_mechanism
 
     name = result.summary.get("name", result.scenario.get("name", ""))
     nodes = node_names(result.scenario)
@@ -74,12 +74,15 @@ def run_figures(result: RunResult, trace_window: tuple[float, float] | None = No
         window = trace_window or default_window(result.events, duration)
         builders["spacetime"] = lambda: spacetime(result.trace, nodes, title=f"Space-time — {name}", window=window, events=result.events)
     mechanism = str(result.summary.get("mechanism", result.scenario.get("mechanism", "")))
-    if mechanism in mechanisms():
-        for stem, draw in get_protocol(mechanism).figures().items():
-            if draw is None:
-                builders.pop(stem, None)
-            else:
-                builders[stem] = lambda draw=draw: draw(result)
+    try:
+        own = get_mechanism(mechanism).figures if mechanism else {}
+    except MechanismError:
+        own = {}  # a run of a mechanism this process cannot load (e.g. a file since moved): the shared figures only
+    for stem, draw in own.items():
+        if draw is None:
+            builders.pop(stem, None)
+        else:
+            builders[stem] = lambda draw=draw: draw(result)
     drawn = {stem: build() for stem, build in builders.items()}
     return {stem: fig for stem, fig in drawn.items() if fig is not None}
 

@@ -1,9 +1,11 @@
-"""The protocol interface: messages, the Protocol base class, its config, and the registry."""
+"""The mechanism API: messages, the Context, the Protocol base class and its declarations, `register`.
+
+The registry that reads these declarations once into a `Mechanism` record is `sim.protocols.registry`;
+`mechanisms`, `get_mechanism` and `get_protocol` here are thin doors to it.
+"""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,9 +18,17 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from sim.protocols.registry import Mechanism
     from sim.scenario import Scenario
     from sim.timing import NetworkTiming
     from sim.workload import Client
+
+API_VERSION = "1.0"
+"""Version of the public mechanism API (Protocol, Context, Message, ProtocolConfig, the hooks, the record).
+
+The major number changes when a documented name is removed or changes meaning; the minor one when
+one is added. A mechanism outside the package can check it (see README, "The mechanism API").
+"""
 
 NOOP = "noop"
 """The value a protocol decides to fill a slot that no client asked for."""
@@ -163,7 +173,7 @@ class Protocol:
         """
         return ()
 
-    # --- class-level hooks used by the kernel, the checkers and the metrics ---------------
+    # --- declarations: read once into the mechanism's record (sim.protocols.registry) -----
 
     @classmethod
     def client_class(cls) -> type[Client]:
@@ -292,33 +302,44 @@ def register(name: str) -> Any:
     return wrap
 
 
-def _discover() -> dict[str, type[Protocol]]:
-    import sim.protocols as package
+def _discover() -> dict[str, Any]:
+    """A copy of the registry's table, name -> Mechanism record (found once per process; see `sim.protocols.registry`).
 
-    found: dict[str, type[Protocol]] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name in ("base", "quorum") or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"sim.protocols.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Protocol) and value.name and value.__module__ == module.__name__:
-                found[value.name] = value
-    return found
+    Tests swap this function with monkeypatch to add mechanisms of their own (a Protocol class is accepted there).
+    """
+    from sim.protocols.registry import discover
+
+    return dict(discover())
 
 
-def mechanisms() -> dict[str, type[Protocol]]:
-    """Every registered mechanism by name (modules in sim/protocols/ are discovered on call)."""
-    return dict(sorted(_discover().items()))
+def mechanisms() -> dict[str, Mechanism]:
+    """Every registered mechanism's record by name (see `sim.protocols.registry.mechanisms`)."""
+    from sim.protocols.registry import mechanisms as registered
+
+    return registered()
+
+
+def get_mechanism(name: str) -> Mechanism:
+    """The record of the mechanism registered as (or referenced by) `name`.
+
+    Raises:
+        KeyError: when no mechanism has that name or the reference does not load.
+
+    """
+    from sim.protocols.registry import MechanismError
+    from sim.protocols.registry import get_mechanism as lookup
+
+    try:
+        return lookup(name)
+    except MechanismError as err:
+        raise KeyError(name) from err
 
 
 def get_protocol(name: str) -> type[Protocol]:
-    """The Protocol class registered as `name`.
+    """The Protocol class registered as `name` (its record's `protocol`).
 
     Raises:
         KeyError: when no mechanism has that name.
 
     """
-    found = _discover()
-    if name not in found:
-        raise KeyError(name)
-    return found[name]
+    return get_mechanism(name).protocol
