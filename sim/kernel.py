@@ -1,53 +1,22 @@
-"""The simulation kernel: a SimPy environment, seeded random streams, the recorder, and the build."""
+"""The simulation kernel: the environment (sim/fastpath.py), seeded random streams, the recorder, and the build."""
 
 from __future__ import annotations
 
-import heapq
 import random
 import zlib
 from collections.abc import Callable
 
 import numpy as np
-import simpy
 
+from sim.fastpath import Environment
 from sim.faults import FaultInjector
-from sim.network import Delivery, Network
+from sim.network import Network
 from sim.node import ClientEndpoint, Node
 from sim.protocols.base import Protocol, ProtocolConfig
 from sim.protocols.registry import get_mechanism, mechanism_of
 from sim.records import PAIR_COUNT_LIMIT, Recorder
 from sim.scenario import Scenario
 from sim.workload import Workload, workload_kinds
-
-
-class Environment(simpy.Environment):
-    """SimPy's environment, with a lean loop for running up to a time.
-
-    `advance` does what `run(until=t)` does, minus a method call and an exception handler per
-    event: on this hot path that is a measurable share of the kernel's cost. Processes, events
-    and callbacks are SimPy's own.
-    """
-
-    def advance(self, until: float) -> None:
-        """Process every event scheduled strictly before `until`, then set the clock to it."""
-        queue = self._queue
-        pop = heapq.heappop
-        while queue and queue[0][0] < until:
-            self._now, _, _, event = pop(queue)
-            if event.__class__ is Delivery:
-                # Most events are message deliveries: one known callback that cannot fail.
-                event.callbacks = None
-                event.arrive()
-                continue
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                # Same as simpy.Environment.step: a failed, undefused event crashes the run.
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
-        self._now = until
 
 
 class Simulation:

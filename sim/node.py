@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sim.fastpath import Clocked, Timer
 from sim.protocols.base import ClientRequest, Message, Protocol, ProtocolConfig
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from sim.workload import Client
 
 
-class Endpoint:
+class Endpoint(Clocked):
     """Something with a name on the network: timers, sending, and an up/down state."""
 
     def __init__(self, sim: Simulation, name: str, rng: random.Random) -> None:
@@ -31,24 +32,18 @@ class Endpoint:
         self._timers: dict[str, int] = {}
         self._timer_seq = 0
 
-    @property
-    def now(self) -> float:
-        """Simulated time in milliseconds."""
-        return self.env._now  # SimPy's own `now` is a property over this; one call less per read
-
     def set_timer(self, name: str, delay: float) -> None:
         """Fire `on_timer(name)` after `delay` ms; replaces a pending timer of that name."""
         self._timer_seq += 1
         self._timers[name] = self._timer_seq
-        event = self.env.timeout(max(delay, 0.0), (name, self._timer_seq, self.incarnation))
-        event.callbacks.append(self._fire)
+        Timer(self.env, max(delay, 0.0), self._fire, (name, self._timer_seq, self.incarnation))
 
     def cancel_timer(self, name: str) -> None:
         """Forget a pending timer (no-op when none is pending)."""
         self._timers.pop(name, None)
 
-    def _fire(self, event: Any) -> None:
-        name, seq, incarnation = event._value
+    def _fire(self, timer: tuple[str, int, int]) -> None:
+        name, seq, incarnation = timer
         if self.up and incarnation == self.incarnation and self._timers.get(name) == seq:
             del self._timers[name]
             self.on_timer(name)
@@ -195,8 +190,7 @@ class Node(Endpoint):
             self.busy_until = start + self._verify
             self.cpu_ms += self._verify
             if self.busy_until > self.now:
-                event = self.env.timeout(self.busy_until - self.now, (src, msg, self.incarnation))
-                event.callbacks.append(self._dispatch_later)
+                Timer(self.env, self.busy_until - self.now, self._dispatch_later, (src, msg, self.incarnation))
                 return
         protocol = self.protocol
         if protocol is not None:
@@ -205,8 +199,8 @@ class Node(Endpoint):
             else:
                 protocol.on_message(src, msg)
 
-    def _dispatch_later(self, event: Any) -> None:
-        src, msg, incarnation = event._value
+    def _dispatch_later(self, queued: tuple[str, Message, int]) -> None:
+        src, msg, incarnation = queued
         if self.up and incarnation == self.incarnation:
             self._dispatch(src, msg)
 

@@ -18,6 +18,18 @@ VIOLATION_COLUMNS = ("time_ms", "nodes", "rule", "detail")
 REQUEST_COLUMNS = ("cmd_id", "client", "submit_ms", "done_ms", "latency_ms", "retries")
 
 
+SENT, DELIVERED, DROPPED, BYTES_SENT = 0, 1, 2, 3
+"""Positions in a count row: the message counts of one (type, src, dst), bumped on the network's hot path."""
+
+
+def count_row(counts: dict[Any, list[int]], key: Any) -> list[int]:
+    """The count row of `key` in `counts`, created (all zeros) on first use."""
+    row = counts.get(key)
+    if row is None:
+        row = counts[key] = [0, 0, 0, 0]
+    return row
+
+
 PAIR_COUNT_LIMIT = 1000
 """Above this many nodes the message counts aggregate destinations (dst '*'): n^2 pairs would not fit."""
 
@@ -90,7 +102,7 @@ class Recorder:
     def __init__(self, trace: bool = False, pairs: bool = True) -> None:
         self.trace_on = trace
         self.pairs = pairs
-        self.counts: dict[tuple[str, str, str], list[int]] = {}
+        self.counts: dict[tuple[str, str, str], list[int]] = {}  # count rows, by (type, src, dst)
         self.trace: list[tuple[float, float, str, str, str, int, str]] = []
         self.decisions = Columns(DECISION_COLUMNS)
         self.events: list[dict[str, Any]] = []
@@ -103,9 +115,10 @@ class Recorder:
         """A message was lost (loss, partition, or its receiver crashed)."""
         key = (kind, src, dst if self.pairs else "*")
         row = self.counts.get(key)
-        if row is None:
-            row = self.counts[key] = [1, 0, 0, 0]
-        row[2] += 1
+        if row is None:  # the network counts a message as sent before it can drop it; keep the row whole anyway
+            row = count_row(self.counts, key)
+            row[SENT] = 1
+        row[DROPPED] += 1
         if self.trace_on:
             self.trace.append((sent_at, float("nan"), src, dst, kind, 0, reason))
 

@@ -32,6 +32,7 @@ from pydantic import Field
 
 from sim.protocols.attestation.support import ClaimsWorkload, attestation_summary, check_claims_workload
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
+from sim.protocols.dispatch import Dispatch, handles
 from sim.scenario import Scenario
 from sim.timing import NetworkTiming
 
@@ -103,7 +104,7 @@ class Judgement:
 
 
 @register("attestation")
-class AttestationProtocol(Protocol):
+class AttestationProtocol(Dispatch, Protocol):
     """A node that relays claims and attestations, attests if it can, and judges claims."""
 
     Config = AttestationConfig
@@ -228,17 +229,12 @@ class AttestationProtocol(Protocol):
         truth = request.op.strip().lower() == "true"
         if request.cmd_id not in self.seen_claims:
             self.ctx.record("claim", claim_id=request.cmd_id, truth=truth)
-        self._on_claim(Claim(request.cmd_id, truth), None, origin=True)
+        self._on_claim(None, Claim(request.cmd_id, truth), origin=True)
         self.ctx.send(request.client, ClientReply(request.cmd_id, True))
 
-    def on_message(self, src: str, msg: Message) -> None:
-        """Relay and judge."""
-        if type(msg) is Attestation:
-            self._on_attestation(src, msg)
-        elif type(msg) is Claim:
-            self._on_claim(msg, src)
-
-    def _on_claim(self, claim: Claim, src: str | None, origin: bool = False) -> None:
+    @handles(Claim)
+    def _on_claim(self, src: str | None, claim: Claim, origin: bool = False) -> None:
+        """Relay a claim once; an attester judges it and spreads its signed verdict."""
         if claim.claim_id in self.seen_claims:
             return
         self.seen_claims.add(claim.claim_id)
@@ -254,6 +250,7 @@ class AttestationProtocol(Protocol):
             self._hold(attestation)
             self._spread(attestation, None)
 
+    @handles(Attestation)
     def _on_attestation(self, src: str, att: Attestation) -> None:
         key = (att.claim_id, att.attester, att.verdict)
         if key in self.held:

@@ -29,6 +29,7 @@ from pydantic import Field
 
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.gossip.checks import check_convergence, check_gossip_validity, gossip_summary
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
@@ -149,7 +150,7 @@ class GossipConfig(ProtocolConfig):
 
 
 @register("gossip")
-class Gossip(Protocol):
+class Gossip(Dispatch, Protocol):
     """One node of an epidemic protocol: anti-entropy or rumor mongering, by push, pull or both."""
 
     Config = GossipConfig
@@ -373,20 +374,20 @@ class Gossip(Protocol):
             self._learn(key, ver, self.ctx.name, value or request.cmd_id, cmd_id=request.cmd_id)
         self.ctx.send(request.client, ClientReply(request.cmd_id, True))
 
-    def on_message(self, src: str, msg: Message) -> None:
-        """Dispatch by message type."""
-        if type(msg) is Digest:
-            self._on_digest(src, msg)
-        elif type(msg) is Updates:
-            self._apply(msg.entries)
-            if msg.wants:
-                self.ctx.send(src, Updates(tuple(self._entry(k) for k in msg.wants if k in self.store)))
-        elif type(msg) is Rumor or type(msg) is RumorPoll:
-            self._on_rumor(src, msg)  # type: ignore[arg-type]
-        elif type(msg) is RumorFeedback:
-            for key in msg.needless:
-                self._contact(key)
+    @handles(Updates)
+    def _on_updates(self, src: str, msg: Updates) -> None:
+        """Take the fresher entries; send back those the peer asked for."""
+        self._apply(msg.entries)
+        if msg.wants:
+            self.ctx.send(src, Updates(tuple(self._entry(k) for k in msg.wants if k in self.store)))
 
+    @handles(RumorFeedback)
+    def _on_feedback(self, src: str, msg: RumorFeedback) -> None:
+        """The peer already knew these rumors: they cool down."""
+        for key in msg.needless:
+            self._contact(key)
+
+    @handles(Digest)
     def _on_digest(self, src: str, msg: Digest) -> None:
         store = self.store
         fresher = self._newer_than(msg.stamps, store) if self.pulling else ()
@@ -396,6 +397,7 @@ class Gossip(Protocol):
         if fresher or wants:
             self.ctx.send(src, Updates(fresher, wants))
 
+    @handles(Rumor, RumorPoll)
     def _on_rumor(self, src: str, msg: Rumor) -> None:
         hot_before = list(self.hot)  # rumors we just learn from this very message are not judged on it
         known = self._apply(msg.entries)

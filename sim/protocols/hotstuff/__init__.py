@@ -29,6 +29,7 @@ from pydantic import Field
 
 from sim.protocols._broadcast_client import BroadcastBft, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.hotstuff.messages import (
     GENESIS,
     GENESIS_BLOCK,
@@ -91,7 +92,7 @@ class HotStuffState:
 
 
 @register("hotstuff")
-class HotStuff(BroadcastBft, Pacemaker, Protocol):
+class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
     """One chained-HotStuff replica: propose, vote, three-chain commit, pacemaker."""
 
     Config = HotStuffConfig
@@ -120,14 +121,6 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
         """QCs this leader formed for blocks whose proposal has not reached it yet."""
         self.timeouts_in_row = 0
         self.timer_on = False
-        self.handlers = {
-            Request: self.on_client_request,
-            Proposal: self.on_proposal,
-            Vote: self.on_vote,
-            NewView: self.on_new_view,
-            FetchBlock: self.on_fetch,
-            BlockReply: self.on_block_reply,
-        }
 
     def leader(self, view: int) -> str:
         """The leader of `view`: replica (v // leader_term) mod n."""
@@ -146,14 +139,9 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
         """The view this replica is in (the fault plan's 'leader' is the leader of the highest view)."""
         return (self.st.view,)
 
-    def on_message(self, src: str, msg: Message) -> None:
-        """Dispatch on the message's type."""
-        handler = self.handlers.get(type(msg))
-        if handler is not None:
-            handler(src, msg)
-
     # --- clients ---------------------------------------------------------------------------
 
+    @handles(Request)
     def on_client_request(self, src: str, req: Request) -> None:
         """Keep the command until it executes (or answer again if it already did)."""
         st = self.st
@@ -222,6 +210,7 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
         self.ctx.broadcast(Proposal(block))
         self.on_proposal(self.me, Proposal(block))
 
+    @handles(Vote)
     def on_vote(self, src: str, vote: Vote) -> None:
         """Next leader: aggregate a quorum of votes for one block into a QC, then propose on it."""
         if self.leader(vote.view + 1) != self.me or vote.view in self.certified:
@@ -247,6 +236,7 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
         self.advance(qc.view + 1)
         self.maybe_propose()
 
+    @handles(NewView)
     def on_new_view(self, src: str, nv: NewView) -> None:
         """Adopt a higher QC; as the view's leader, propose once a quorum has moved to it."""
         if not self.valid_qc(nv.qc):
@@ -266,6 +256,7 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
 
     # --- replica ---------------------------------------------------------------------------
 
+    @handles(Proposal)
     def on_proposal(self, src: str, prop: Proposal) -> None:
         """Check the block, run the three-chain rules on its QC, and vote if it is safe."""
         block, st = prop.block, self.st
@@ -343,12 +334,14 @@ class HotStuff(BroadcastBft, Pacemaker, Protocol):
         st.executed_block = block.id
         self.progress()
 
+    @handles(FetchBlock)
     def on_fetch(self, src: str, msg: FetchBlock) -> None:
         """Send a peer a block it lacks."""
         block = self.st.blocks.get(msg.block)
         if block is not None:
             self.ctx.send(src, BlockReply(block))
 
+    @handles(BlockReply)
     def on_block_reply(self, src: str, msg: BlockReply) -> None:
         """A fetched ancestor: store it if its parent is known (else fetch further), then retry its children."""
         block, st = msg.block, self.st

@@ -18,10 +18,10 @@ Learning, execution and compaction are in `learner.py`; messages in `messages.py
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.protocols.base import NOOP, ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.multipaxos.config import FlexibleQuorums, MultiPaxosConfig
 from sim.protocols.multipaxos.learner import LearnerMixin
 from sim.protocols.multipaxos.messages import (
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 
 @register("multipaxos")
-class MultiPaxos(LearnerMixin, Protocol):
+class MultiPaxos(Dispatch, LearnerMixin, Protocol):
     """One Multi-Paxos replica: proposer, acceptor and learner."""
 
     Config = MultiPaxosConfig
@@ -147,6 +147,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         accepted = self.ctx.storage["accepted"]
         return tuple((s, accepted[s][0], accepted[s][1]) for s in sorted(accepted) if s >= low)
 
+    @handles(Promise)
     def on_promise(self, src: str, msg: Promise) -> None:
         """Collect promises for our ballot; a phase-1 quorum makes us leader."""
         if self.role != "candidate" or msg.ballot != self.ballot:
@@ -212,6 +213,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         self.ctx.broadcast(Accept(self.ballot, slot, value))
         self.check_chosen(slot)
 
+    @handles(Accepted)
     def on_accepted(self, src: str, msg: Accepted) -> None:
         """Count phase-2 votes for our ballot."""
         if self.role != "leader" or msg.ballot != self.ballot:
@@ -262,6 +264,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         self.promise(ballot)
         return True
 
+    @handles(Prepare)
     def on_prepare(self, src: str, msg: Prepare) -> None:
         """Promise a ballot at least as high as any promised, reporting accepted values; else nack."""
         if not self._admit(src, msg.ballot):
@@ -270,6 +273,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         self.ctx.send(src, Promise(msg.ballot, msg.low, self.accepted_from(msg.low)))
         self.reset_election_timer()  # give the candidate time to finish phase 1
 
+    @handles(Accept)
     def on_accept(self, src: str, msg: Accept) -> None:
         """Accept unless a higher ballot was promised."""
         if not self._admit(src, msg.ballot):
@@ -283,6 +287,7 @@ class MultiPaxos(LearnerMixin, Protocol):
         if self.role == "follower":
             self.reset_election_timer()
 
+    @handles(Heartbeat)
     def on_heartbeat(self, src: str, msg: Heartbeat) -> None:
         """A live leader: stay a follower, and ask for decisions we are missing."""
         if msg.ballot < self.promised:
@@ -301,6 +306,7 @@ class MultiPaxos(LearnerMixin, Protocol):
             self.ctx.send(src, CatchUp(self.ctx.storage["executed"]))
         self.seen_upto = msg.chosen_upto
 
+    @handles(Nack)
     def on_nack(self, src: str, msg: Nack) -> None:
         """Our ballot was rejected for a higher one: stop proposing."""
         if self.ballot is not None and msg.ballot == self.ballot and msg.promised > self.ballot:
@@ -328,12 +334,6 @@ class MultiPaxos(LearnerMixin, Protocol):
         self.propose(slot, cmd)
 
     # --- dispatch ------------------------------------------------------------------------------
-
-    def on_message(self, src: str, msg: Message) -> None:
-        """Route a message to its handler."""
-        handler = _HANDLERS.get(type(msg))
-        if handler is not None:
-            handler(self, src, msg)
 
     def on_timer(self, name: str) -> None:
         """Election timeout: start phase 1; heartbeat tick: assert leadership."""
@@ -404,18 +404,5 @@ class MultiPaxos(LearnerMixin, Protocol):
             return replace(msg, value=f"corrupt-{rng.randrange(1 << 30):x}")
         return None
 
-
-_HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
-    {
-        Prepare: MultiPaxos.on_prepare,
-        Promise: MultiPaxos.on_promise,
-        Accept: MultiPaxos.on_accept,
-        Accepted: MultiPaxos.on_accepted,
-        Decide: lambda self, src, msg: self.learn(msg.slot, msg.value, msg.round),
-        Nack: MultiPaxos.on_nack,
-        Heartbeat: MultiPaxos.on_heartbeat,
-        CatchUp: MultiPaxos.on_catch_up,
-    }
-)
 
 __all__ = ["FlexibleQuorums", "MultiPaxos", "MultiPaxosConfig"]

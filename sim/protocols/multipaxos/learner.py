@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.protocols.base import NOOP, ClientReply
+from sim.protocols.dispatch import handles
 from sim.protocols.multipaxos.messages import CatchUp, Decide
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class LearnerMixin:
                 del table[slot]
         st["compacted"] = below
 
+    @handles(CatchUp)
     def on_catch_up(self, src: str, msg: CatchUp) -> None:
         """Resend the decisions a lagging learner missed (a bounded batch)."""
         if self.role != "leader":
@@ -61,6 +63,11 @@ class LearnerMixin:
         for slot in range(start, end):
             value, round_ = chosen[slot]
             self.ctx.send(src, Decide(slot, value, round_))
+
+    @handles(Decide)
+    def on_decide(self, src: str, msg: Decide) -> None:
+        """A value the leader saw chosen."""
+        self.learn(msg.slot, msg.value, msg.round)
 
     def learn(self, slot: int, value: str, round_: int) -> None:
         """Record a chosen value (durably), then apply every slot that is now contiguous."""

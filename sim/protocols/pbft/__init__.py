@@ -18,28 +18,22 @@ so a request costs 1 request, n-1 pre-prepares, (n-1)^2 prepares, n(n-1) commits
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.pbft import lies
 from sim.protocols.pbft.checkpoint import CheckpointMixin
 from sim.protocols.pbft.client import PbftClient
 from sim.protocols.pbft.messages import (
     NULL_DIGEST,
-    Checkpoint,
     Commit,
-    Fetch,
-    FetchReply,
-    NewView,
     Prepare,
     PrePrepare,
     Reply,
     Request,
-    Status,
-    ViewChange,
     next_state_digest,
 )
 from sim.protocols.pbft.retransmit import RetransmitMixin
@@ -85,7 +79,7 @@ def _multicast_cpu(n: int, net: NetworkTiming) -> float:
 
 
 @register("pbft")
-class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
+class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     """One PBFT replica: pre-prepare, prepare, commit, checkpoints, view changes, retransmission."""
 
     Config = PbftConfig
@@ -155,6 +149,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
 
     # --- requests ------------------------------------------------------------------------------
 
+    @handles(Request)
     def on_client_request(self, src: str, req: Request) -> None:
         """Primary: assign a sequence number. Backup: forward to the primary and start the timer."""
         st = self.st
@@ -198,6 +193,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
             return True
         return view < st.view
 
+    @handles(PrePrepare)
     def on_pre_prepare(self, src: str, pp: PrePrepare) -> None:
         """Accept a pre-prepare from the primary of our view if its digest is right and unique."""
         st = self.st
@@ -239,6 +235,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         counts[digest] = counts.get(digest, 0) + 1
         return True
 
+    @handles(Prepare)
     def on_prepare(self, src: str, p: Prepare) -> None:
         """Log a backup's prepare for our view."""
         if self.defer(src, p.view, p) or src == self.primary(p.view) or not self.in_window(p.seq):
@@ -257,6 +254,7 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         self.multicast(Commit(view, seq, slot.digest))
         self.check_committed(view, seq, slot)
 
+    @handles(Commit)
     def on_commit(self, src: str, c: Commit) -> None:
         """Log a replica's commit for our view."""
         if self.defer(src, c.view, c) or not self.in_window(c.seq):
@@ -364,8 +362,8 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     # --- dispatch ------------------------------------------------------------------------------
 
     def on_message(self, src: str, msg: Message) -> None:
-        """Route a message to its handler."""
-        handler = _HANDLERS.get(type(msg))
+        """Route a message through the handler table, then re-arm retransmission for what it changed."""
+        handler = self.handlers.get(type(msg))
         if handler is not None:
             handler(self, src, msg)
             self.arm_retransmit()
@@ -459,19 +457,3 @@ class Pbft(ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
         protocol = getattr(ctx, "protocol", None)
         interval = protocol.config.checkpoint_interval if isinstance(protocol, Pbft) else PbftConfig().checkpoint_interval
         return lies.mutate(behaviour, msg, dst, rng, ctx, client, interval)
-
-
-_HANDLERS: MappingProxyType[type, Any] = MappingProxyType(
-    {
-        Request: Pbft.on_client_request,
-        PrePrepare: Pbft.on_pre_prepare,
-        Prepare: Pbft.on_prepare,
-        Commit: Pbft.on_commit,
-        Checkpoint: Pbft.on_checkpoint,
-        ViewChange: Pbft.on_view_change,
-        NewView: Pbft.on_new_view,
-        Status: Pbft.on_status,
-        Fetch: Pbft.on_fetch,
-        FetchReply: Pbft.on_fetch_reply,
-    }
-)

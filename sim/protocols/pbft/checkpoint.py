@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.protocols.base import NOOP
+from sim.protocols.dispatch import handles
 from sim.protocols.pbft.messages import Checkpoint, Fetch, FetchReply, next_state_digest
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class CheckpointMixin:
         self.ctx.broadcast(Checkpoint(seq, self.st.state))
         self.check_stable(seq)
 
+    @handles(Checkpoint)
     def on_checkpoint(self, src: str, c: Checkpoint) -> None:
         """Collect checkpoint messages above the low watermark."""
         if c.seq <= self.st.h:
@@ -101,6 +103,7 @@ class CheckpointMixin:
         for target in targets:
             self.ctx.send(target, msg)
 
+    @handles(Fetch)
     def on_fetch(self, src: str, msg: Fetch) -> None:
         """Answer with the requests we executed in the asked range (as much of it as we have)."""
         st = self.st
@@ -109,6 +112,7 @@ class CheckpointMixin:
         if entries:
             self.ctx.send(src, FetchReply(entries))
 
+    @handles(FetchReply)
     def on_fetch_reply(self, src: str, msg: FetchReply) -> None:
         """Execute a fetched range if it leads from our state to the stable checkpoint's digest."""
         st = self.st

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.protocols.dispatch import handles
 from sim.protocols.pbft.messages import Checkpoint, Commit, Prepare, PrePrepare, Status
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class RetransmitMixin:
             phases.append((seq, COMMITTED if slot.committed else PREPARED if slot.prepared else PRE_PREPARED))
         return Status(st.view, st.active, st.h, st.last_exec, tuple(phases))
 
+    @handles(Status)
     def on_status(self, src: str, s: Status) -> None:
         """Re-send to a stalled peer what it lacks of what we sent."""
         st, send = self.st, self.ctx.send

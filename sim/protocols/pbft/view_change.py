@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.protocols.dispatch import handles
 from sim.protocols.pbft.messages import NULL_DIGEST, Checkpoint, NewView, Prepare, PreparedCert, PrePrepare, Request, ViewChange
 from sim.protocols.pbft.state import Slot
 
@@ -135,6 +136,7 @@ class ViewChangeMixin:
                 return False
         return True
 
+    @handles(ViewChange)
     def on_view_change(self, src: str, vc: ViewChange) -> None:
         """Collect view-changes; join a view f + 1 others want; the new primary may start it."""
         st = self.st
@@ -192,6 +194,7 @@ class ViewChangeMixin:
         self.ctx.record("leader", term=view)
         self.enter_view(view, proof, min_s, pre_prepares)
 
+    @handles(NewView)
     def on_new_view(self, src: str, msg: NewView) -> None:
         """Check a new-view (V valid and O recomputed from it) and enter its view."""
         st = self.st

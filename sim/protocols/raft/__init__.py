@@ -8,6 +8,10 @@ Each node also keeps a CRC chain over its log (volatile, rebuilt on start): deci
 `leader` events carry it, so the checkers can test log matching and leader completeness from
 the journal alone. Election lives in election.py; replication, commit and snapshots in
 replication.py; the leader's per-follower flow control in progress.py.
+
+Messages are stepped as etcd's raft.go steps them: one term check for every message (section
+5.1: a higher term makes any server a follower first, a stale one is answered or dropped), then
+the handler of the message's type in the current role's table (`@handles(..., role=...)`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sim.protocols.base import Message, Protocol, register
-from sim.protocols.raft.election import ELECTION, FOLLOWER, HEARTBEAT, LEADER, Election
+from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.raft.election import CANDIDATE, ELECTION, FOLLOWER, HEARTBEAT, LEADER, PRECANDIDATE, Election
 from sim.protocols.raft.log import RaftLog
 from sim.protocols.raft.messages import (
     AppendEntries,
@@ -41,8 +46,10 @@ if TYPE_CHECKING:
 
 
 @register("raft")
-class Raft(Election, Replication, Protocol):
+class Raft(Dispatch, Election, Replication, Protocol):
     """One Raft server: follower, (pre-)candidate or leader."""
+
+    roles = (FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER)
 
     Config = RaftConfig
     tolerates = "crash f<n/2"
@@ -91,22 +98,43 @@ class Raft(Election, Replication, Protocol):
             self._election_timer()
 
     def on_message(self, src: str, msg: Message) -> None:
-        """Route a message to its handler."""
+        """Etcd's Step: the term check once, then the current role's handler for the message's type."""
+        if msg.term != self.term and not self._check_term(src, msg):  # type: ignore[attr-defined]
+            return
+        handler = self.role_handlers[self.role].get(type(msg))
+        if handler is not None:
+            handler(self, src, msg)
+
+    def _check_term(self, src: str, msg: Any) -> bool:
+        """A message of another term: whether it goes on to the role's handler (section 5.1, as etcd's Step).
+
+        A higher term makes this server a follower in it first, except for the pre-vote round
+        (thesis section 9.6): a pre-vote proposes a term nobody has entered, and a granted answer
+        carries that term, so neither moves ours. A stale request is answered with our term and
+        a refusal, so an old leader or candidate learns it is behind; a stale answer is dropped.
+        """
         kind = type(msg)
-        if kind is AppendEntries:
-            self._on_append_entries(src, msg)  # type: ignore[arg-type]
-        elif kind is AppendEntriesResponse:
-            self._on_append_response(src, msg)  # type: ignore[arg-type]
+        if msg.term > self.term:
+            if kind is not PreVote and not (kind is PreVoteResponse and msg.vote_granted):
+                self._observe_term(msg.term)
+            return True
+        if kind is AppendEntries or kind is InstallSnapshot:
+            self.ctx.send(src, AppendEntriesResponse(self.term, False, 0))
         elif kind is RequestVote:
-            self._on_request_vote(src, msg)  # type: ignore[arg-type]
-        elif kind is RequestVoteResponse:
-            self._on_vote_response(src, msg)  # type: ignore[arg-type]
+            self.ctx.send(src, RequestVoteResponse(self.term, False))
         elif kind is PreVote:
-            self._on_pre_vote(src, msg)  # type: ignore[arg-type]
-        elif kind is PreVoteResponse:
-            self._on_pre_vote_response(src, msg)  # type: ignore[arg-type]
-        elif kind is InstallSnapshot:
-            self._on_install_snapshot(src, msg)  # type: ignore[arg-type]
+            self.ctx.send(src, PreVoteResponse(self.term, False))
+        return False
+
+    @handles(AppendEntries, InstallSnapshot, role=(PRECANDIDATE, CANDIDATE, LEADER))
+    def _meet_leader(self, src: str, msg: AppendEntries | InstallSnapshot) -> None:
+        """The leader of our own term: a (pre-)candidate has lost and follows it.
+
+        A leader meets another leader of its term only from a byzantine sender (a term has one
+        leader); it steps down and follows it too, recording the step-down.
+        """
+        self._become_follower()
+        self.role_handlers[FOLLOWER][type(msg)](self, src, msg)
 
     # --- class hooks ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.protocols.base import NOOP
+from sim.protocols.dispatch import handles
 from sim.protocols.raft.messages import PreVote, PreVoteResponse, RequestVote, RequestVoteResponse
 from sim.protocols.raft.progress import Progress
 
@@ -115,14 +116,10 @@ class Election:
             self._arm_election()
         self.role = FOLLOWER
 
+    @handles(RequestVote)
     def _on_request_vote(self, src: str, msg: RequestVote) -> None:
-        self._observe_term(msg.term)
-        granted = (
-            msg.term == self.term
-            and self.voted_for in (None, msg.candidate)
-            and self.role != LEADER
-            and self._log_ok(msg.last_log_index, msg.last_log_term)
-        )
+        """Any role, in the request's term (the term check has adopted a higher one)."""
+        granted = self.voted_for in (None, msg.candidate) and self.role != LEADER and self._log_ok(msg.last_log_index, msg.last_log_term)
         if granted:
             self.voted_for = msg.candidate
             self._persist()
@@ -130,23 +127,26 @@ class Election:
             self.role = FOLLOWER  # a pre-candidate that votes for someone else stops campaigning
         self.ctx.send(src, RequestVoteResponse(self.term, granted))
 
+    @handles(PreVote)
     def _on_pre_vote(self, src: str, msg: PreVote) -> None:
+        """Any role: grant a later term to a log at least as up-to-date, unless a leader was heard lately."""
         # No term changes here: that is the point of the pre-vote.
         recent = self.role == LEADER or self.ctx.now - self.leader_contact < self.config.election_timeout[0]
         granted = msg.term > self.term and not recent and self._log_ok(msg.last_log_index, msg.last_log_term)
         self.ctx.send(src, PreVoteResponse(msg.term if granted else self.term, granted))
 
+    @handles(RequestVoteResponse, role=CANDIDATE)
     def _on_vote_response(self, src: str, msg: RequestVoteResponse) -> None:
-        self._observe_term(msg.term)
-        if self.role == CANDIDATE and msg.term == self.term and msg.vote_granted:
+        """A candidate counts the votes of its term; a majority makes it leader."""
+        if msg.vote_granted:
             self.votes.add(src)
             if len(self.votes) >= self.majority:
                 self._become_leader()
 
+    @handles(PreVoteResponse, role=PRECANDIDATE)
     def _on_pre_vote_response(self, src: str, msg: PreVoteResponse) -> None:
-        if not msg.vote_granted:
-            self._observe_term(msg.term)
-        elif self.role == PRECANDIDATE and msg.term == self.term + 1:
+        """A pre-candidate counts grants for the term it proposes; a majority starts the real election."""
+        if msg.vote_granted and msg.term == self.term + 1:
             self.votes.add(src)
             if len(self.votes) >= self.majority:
                 self._start_election()

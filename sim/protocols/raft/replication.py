@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sim.checkers.execution import STATE_INSTALLED
 from sim.protocols.base import NOOP, ClientReply, ClientRequest
+from sim.protocols.dispatch import handles
 from sim.protocols.raft.election import FOLLOWER, HEARTBEAT, LEADER
 from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, Entry, InstallSnapshot, Snapshot
 from sim.protocols.raft.progress import PROBE, REPLICATE, SNAPSHOT, Progress
@@ -44,11 +45,6 @@ class Replication:
     followed_term: int
     leader_contact: float
     reset_at: float
-
-    if TYPE_CHECKING:  # provided by the election half (declared for the type checker only)
-
-        def _observe_term(self, term: int) -> None: ...
-        def _become_follower(self, led: int | None = None) -> None: ...
 
     # --- the leader --------------------------------------------------------------------------
 
@@ -129,9 +125,10 @@ class Replication:
             self.ctx.send(peer, AppendEntries(self.term, self.ctx.name, prev, prev_term, (), min(self.commit_index, prev)))
         self.ctx.set_timer(HEARTBEAT, self.config.heartbeat_interval)
 
+    @handles(AppendEntriesResponse, role=LEADER)
     def _on_append_response(self, src: str, msg: AppendEntriesResponse) -> None:
-        self._observe_term(msg.term)
-        if self.role != LEADER or msg.term != self.term or src not in self.progress:
+        """The leader moves the follower's progress on, or back after a mismatch, and sends what fits."""
+        if src not in self.progress:
             return
         progress = self.progress[src]
         if not msg.success:
@@ -168,24 +165,18 @@ class Replication:
 
     # --- a follower --------------------------------------------------------------------------
 
-    def _heard_leader(self, src: str, leader: str, term: int) -> bool:
-        """A message from `leader` of `term`: False (after answering `src`) if the term is stale."""
-        if term < self.term:
-            self.ctx.send(src, AppendEntriesResponse(self.term, False, 0))
-            return False
-        self._observe_term(term)
-        if self.role != FOLLOWER:  # a candidate (or pre-candidate) meets the term's leader
-            self._become_follower()
+    def _heard_leader(self, leader: str, term: int) -> None:
+        """A follower heard from the leader of its term (the term check has run): note it, reset the election timer."""
         self.leader_id = leader
         self.leader_contact = self.reset_at = self.ctx.now
         if self.followed_term != term:
             self.followed_term = term
             self.ctx.record("follow", term=term, leader=leader)
-        return True
 
+    @handles(AppendEntries, role=FOLLOWER)
     def _on_append_entries(self, src: str, msg: AppendEntries) -> None:
-        if not self._heard_leader(src, msg.leader, msg.term):
-            return
+        """Section 5.3: append after a matching entry (truncating a conflict), then commit up to the leader's index."""
+        self._heard_leader(msg.leader, msg.term)
         log = self.log
         prev, entries = msg.prev_log_index, msg.entries
         if prev < log.offset:
@@ -223,10 +214,10 @@ class Replication:
                 self._apply()
         self.ctx.send(src, AppendEntriesResponse(self.term, True, last_new))
 
+    @handles(InstallSnapshot, role=FOLLOWER)
     def _on_install_snapshot(self, src: str, msg: InstallSnapshot) -> None:
         """Figure 13: keep the log after the snapshot if it agrees at its last entry, else discard it."""
-        if not self._heard_leader(src, msg.leader, msg.term):
-            return
+        self._heard_leader(msg.leader, msg.term)
         snapshot = msg.snapshot
         if snapshot.index > self.commit_index:
             log = self.log

@@ -24,9 +24,10 @@ from pydantic import Field
 
 from sim.protocols._broadcast_client import BroadcastBft, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.catch_up import CatchUp
-from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncReply, SyncRequest, Value, ValueReply
+from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncRequest, Value
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -81,7 +82,7 @@ class TendermintState:
 
 
 @register("tendermint")
-class Tendermint(BroadcastBft, CatchUp, Protocol):
+class Tendermint(Dispatch, BroadcastBft, CatchUp, Protocol):
     """One Tendermint replica: propose, prevote, precommit, locks and valid values, growing timeouts."""
 
     Config = TendermintConfig
@@ -109,16 +110,6 @@ class Tendermint(BroadcastBft, CatchUp, Protocol):
         self.future: list[tuple[str, Message]] = []
         self.sync_votes: dict[str, tuple[Value, set[str]]] = {}
         self.started = False
-        self.handlers = {
-            Request: self.on_client_request,
-            Proposal: self.on_proposal,
-            Prevote: self.on_vote,
-            Precommit: self.on_vote,
-            SyncRequest: self.on_sync_request,
-            SyncReply: self.on_sync_reply,
-            FetchValue: self.on_fetch_value,
-            ValueReply: self.on_value_reply,
-        }
         # Re-send what we signed in the current round: peers may have lost it while we were down.
         for (height, _, _), msg in sorted(self.st.signed.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
             if height == self.st.height:
@@ -135,12 +126,6 @@ class Tendermint(BroadcastBft, CatchUp, Protocol):
     def epoch(self) -> tuple[int, ...]:
         """Height and round (the fault plan's 'leader' is the proposer of the latest)."""
         return (self.st.height, self.st.round)
-
-    def on_message(self, src: str, msg: Message) -> None:
-        """Dispatch on the message's type."""
-        handler = self.handlers.get(type(msg))
-        if handler is not None:
-            handler(src, msg)
 
     # --- rounds ----------------------------------------------------------------------------
 
@@ -195,6 +180,7 @@ class Tendermint(BroadcastBft, CatchUp, Protocol):
 
     # --- inputs ----------------------------------------------------------------------------
 
+    @handles(Request)
     def on_client_request(self, src: str, req: Request) -> None:
         """Keep the command until decided; answer again if it already was."""
         if req.cmd_id in self.st.executed:
@@ -218,6 +204,7 @@ class Tendermint(BroadcastBft, CatchUp, Protocol):
             return False
         return True
 
+    @handles(Proposal)
     def on_proposal(self, src: str, msg: Proposal) -> None:
         """Keep the proposer's first proposal of each round."""
         if src != self.proposer(msg.height, msg.round) or msg.value.height != msg.height:
@@ -228,6 +215,7 @@ class Tendermint(BroadcastBft, CatchUp, Protocol):
         self.kick()
         self.check()
 
+    @handles(Prevote, Precommit)
     def on_vote(self, src: str, msg: Prevote | Precommit) -> None:
         """Tally a prevote or precommit (the first from each replica per round counts)."""
         if not self._height_check(src, msg.height, msg):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sim.protocols.dispatch import handles
 from sim.protocols.tendermint.messages import FetchValue, SyncReply, SyncRequest, Value, ValueReply
 
 if TYPE_CHECKING:
@@ -32,18 +33,21 @@ class CatchUp:
     def decide(self, value: Value, rnd: int, signers: frozenset[str]) -> None:  # noqa: D102 - provided by the replica
         raise NotImplementedError
 
+    @handles(FetchValue)
     def on_fetch_value(self, src: str, msg: FetchValue) -> None:
         """Send a peer a value of the current or a decided height that it asks for by digest."""
         value = self.values.get(msg.value) if msg.height == self.st.height else self.st.decided.get(msg.height)
         if value is not None and value.id == msg.value:
             self.ctx.send(src, ValueReply(msg.height, value))
 
+    @handles(ValueReply)
     def on_value_reply(self, src: str, msg: ValueReply) -> None:
         """Keep a fetched value if it is one we asked for (its digest proves it)."""
         if msg.height == self.st.height and msg.value.id in self.fetching:
             self.values.setdefault(msg.value.id, msg.value)
             self.check()
 
+    @handles(SyncRequest)
     def on_sync_request(self, src: str, msg: SyncRequest) -> None:
         """Send a replica that is behind the value decided at the height it asks for."""
         value = self.st.decided.get(msg.height)
@@ -51,6 +55,7 @@ class CatchUp:
             rnd, signers = self.st.commits.get(msg.height, (0, frozenset()))
             self.ctx.send(src, SyncReply(msg.height, rnd, value, signers))
 
+    @handles(SyncReply)
     def on_sync_reply(self, src: str, msg: SyncReply) -> None:
         """Adopt a decided value on its commit certificate, or once f + 1 replicas report the same one.
 

@@ -34,6 +34,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.voting.support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -119,7 +120,7 @@ class Poll:
 
 
 @register("voting")
-class Voting(Protocol):
+class Voting(Dispatch, Protocol):
     """A voter, and the collector of votes (the coordinator, or everyone with `collect: all`)."""
 
     Config = VotingConfig
@@ -272,15 +273,18 @@ class Voting(Protocol):
             self.ctx.send(self.coordinator, vote)
         self._count(vote)  # no-op unless we collect
 
-    def on_message(self, src: str, msg: Message) -> None:
-        """Questions are answered; votes are tallied by collectors."""
-        if type(msg) is Question:
-            self._open(msg.qid, None)
-            self._vote(msg.qid, msg.truth)
-        elif type(msg) is Vote:
-            if self.config.collect == "all" and msg.qid not in self.polls and msg.qid not in self.closed:
-                self._open(msg.qid, None)  # a vote overtook its question
-            self._count(msg)
+    @handles(Question)
+    def _on_question(self, src: str, msg: Question) -> None:
+        """Open the poll and answer."""
+        self._open(msg.qid, None)
+        self._vote(msg.qid, msg.truth)
+
+    @handles(Vote)
+    def _on_vote(self, src: str, msg: Vote) -> None:
+        """Collectors tally the vote."""
+        if self.config.collect == "all" and msg.qid not in self.polls and msg.qid not in self.closed:
+            self._open(msg.qid, None)  # a vote overtook its question
+        self._count(msg)
 
     # --- tallying ------------------------------------------------------------------------
 

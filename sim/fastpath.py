@@ -1,0 +1,161 @@
+"""The kernel's fast path: the one module that reaches into SimPy's internals, and the count rows.
+
+Every message delivery and every node timer is an event on SimPy's queue. SimPy's public way
+(`env.timeout(delay, value)` with a callback appended, `env.run`) costs several Python calls per
+event; at hundreds of thousands of events per run that is most of the kernel's time. So the hot
+path takes three shortcuts, all here, so that the rest of the code calls named functions and a
+SimPy release that changes its internals breaks this module (and tests/test_fastpath.py) alone:
+
+- `Environment.advance(until)` is `env.run(until=...)` without the per-event method call and
+  exception handler, and hands a `FastEvent` straight to its `arrive()`.
+- A `FastEvent` (a message in flight, a node's timer) is a slotted object with no `Event`
+  machinery. `InFlight` and `Timer` put themselves on the queue as they are made, with the heap
+  entry `env.schedule` would make, so they are ordered among SimPy's own events exactly as an
+  `env.timeout` would be.
+- `Clocked.now` reads the clock field that SimPy's `now` property wraps.
+
+The contract with SimPy (4.x), checked against plain SimPy in tests/test_fastpath.py:
+
+- `env._queue` is a heap of `(time, priority, eid, event)`; `env._eid` an iterator of
+  increasing ints (ties at one time and priority run in scheduling order); `env._now` the clock.
+- Processing an event sets its `callbacks` to None, calls each old callback with the event,
+  then raises if `event._ok` is false and the event has no `_defused`.
+
+Message counts are kept per (type, src, dst) in a row `[sent, delivered, dropped, bytes_sent]`:
+a plain list, the cheapest thing to bump on every message. `count_row` makes one and the
+indexes have names; they live in sim/records.py with the recorder (which must not import
+SimPy) and are part of this seam.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from typing import Any
+
+import simpy
+from simpy.events import NORMAL
+
+from sim.records import BYTES_SENT, DELIVERED, DROPPED, SENT, count_row
+
+__all__ = [
+    "BYTES_SENT",
+    "DELIVERED",
+    "DROPPED",
+    "FAST",
+    "SENT",
+    "Clocked",
+    "Environment",
+    "FastEvent",
+    "InFlight",
+    "Timer",
+    "count_row",
+]
+
+
+class FastEvent:
+    """An event the loop hands straight to `arrive()`; subclasses add their slots and set `callbacks = FAST`.
+
+    It never fails, so it needs no value or outcome of its own: the class attributes answer
+    SimPy's `step()` should a test drive the environment with `env.run`.
+    """
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def arrive(self) -> None:
+        """What happens when the event's time comes."""
+        raise NotImplementedError
+
+
+def _arrive(event: FastEvent) -> None:
+    event.arrive()
+
+
+FAST: tuple[Any, ...] = (_arrive,)
+"""The callbacks of every pending `FastEvent` (shared; SimPy's own loop calls `arrive` through it)."""
+
+
+class InFlight(FastEvent):
+    """A message on the wire, put on the queue as it is made; the network's `Delivery` adds `arrive()`.
+
+    It is due at `now + extra + delay`, summed in that order (the network's arithmetic, kept to
+    the bit so that journals do not move). `incarnation` is the receiver's as the message leaves,
+    or -1 when the receiver is down then: a crash in between loses the message.
+    """
+
+    __slots__ = ("network", "endpoint", "src", "msg", "true_src", "sent_at", "incarnation", "row")
+
+    def __init__(self, network: Any, endpoint: Any, src: str, msg: Any, true_src: str, row: list[int], extra: float, delay: float) -> None:
+        self.callbacks = FAST
+        self.network = network
+        self.endpoint = endpoint
+        self.src = src
+        self.msg = msg
+        self.true_src = true_src
+        self.row = row
+        self.incarnation = endpoint.incarnation if endpoint.up else -1
+        env = network.env
+        now = self.sent_at = env._now
+        heappush(env._queue, (now + extra + delay, NORMAL, next(env._eid), self))
+
+
+class Timer(FastEvent):
+    """`callback(payload)` after `delay` (>= 0): what `env.timeout(delay, payload)` with one callback does.
+
+    Put on the queue as it is made, at the time `env.timeout` would give it, to the bit.
+    """
+
+    __slots__ = ("callback", "payload")
+
+    def __init__(self, env: simpy.Environment, delay: float, callback: Any, payload: Any) -> None:
+        self.callbacks = FAST
+        self.callback = callback
+        self.payload = payload
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+
+    def arrive(self) -> None:
+        """Call back."""
+        self.callback(self.payload)
+
+
+class Clocked:
+    """Mixin for a component holding `env`: `now` reads the clock field directly."""
+
+    env: simpy.Environment
+
+    @property
+    def now(self) -> float:
+        """Simulated time in milliseconds."""
+        return self.env._now
+
+
+class Environment(simpy.Environment):
+    """SimPy's environment with a lean loop for running up to a time.
+
+    `advance` does what `run(until=t)` does, minus a method call and an exception handler per
+    event. Processes, events and callbacks are SimPy's own; a `FastEvent` goes straight to
+    its `arrive()`.
+    """
+
+    def advance(self, until: float) -> None:
+        """Process every event scheduled strictly before `until`, then set the clock to it."""
+        queue = self._queue
+        pop = heappop
+        fast = FAST
+        while queue and queue[0][0] < until:
+            self._now, _, _, event = pop(queue)
+            callbacks = event.callbacks
+            event.callbacks = None
+            if callbacks is fast:
+                # Most events are deliveries and timers: one known callback that cannot fail.
+                event.arrive()
+                continue
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                # Same as simpy.Environment.step: a failed, undefused event crashes the run.
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        self._now = until
