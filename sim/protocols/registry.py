@@ -138,7 +138,7 @@ def discover() -> Mapping[str, Mechanism | MechanismError]:
 
     found: dict[str, Mechanism | MechanismError] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name in ("base", "quorum", "registry") or info.name.startswith("_"):
+        if info.name in ("base", "dispatch", "quorum", "registry") or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"sim.protocols.{info.name}")
         for value in list(vars(module).values()):  # building a record may import submodules into it
