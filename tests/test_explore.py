@@ -53,6 +53,9 @@ def test_ddmin_finds_the_two_entries_that_matter() -> None:
 def _span(entry: dict) -> tuple[float, float]:
     if "churn" in entry:
         return parse_duration(entry["start"]), parse_duration(entry["until"])
+    if "every" in entry:  # repeated: one node at a time, back by the last repeat's end
+        assert parse_duration(entry["for"]) < parse_duration(entry["every"])
+        return parse_duration(entry["start"]), parse_duration(entry["until"]) + parse_duration(entry["for"])
     return parse_duration(entry["at"]), parse_duration(entry["at"]) + parse_duration(entry["for"])
 
 

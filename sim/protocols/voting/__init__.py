@@ -167,6 +167,23 @@ class Voting(Protocol):
         return {"questions": QuestionsWorkload}
 
     @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int, tuple[str, ...]]:
+        """Faulty voters (byzantine or crashed) up to `max_faulty`: as many as the heaviest voters that fit in it.
+
+        The coordinator is assumed honest (it may crash, never lie).
+        """
+        config = VotingConfig.model_validate(scenario.protocol)
+        rule = config.make_rule()
+        weights = {s.name: (s.weight if config.rule == "weighted" else 1.0) for s in scenario.node_specs}
+        budget = config.max_faulty if config.max_faulty is not None else tolerated_faulty(list(weights.values()), rule)
+        coordinator = config.coordinator or scenario.node_names[0]
+        heaviest = sorted((w for n, w in weights.items() if n != coordinator), reverse=True)
+        count = 0
+        while count < len(heaviest) and sum(heaviest[: count + 1]) <= budget + 1e-9:
+            count += 1
+        return ("byzantine", count, (coordinator,))
+
+    @classmethod
     def checkers(cls) -> list[Any]:
         """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
         from sim.checkers.agreement import check_integrity
