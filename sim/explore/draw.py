@@ -175,9 +175,12 @@ def draw_schedule(
         elif kind == "flap_leader":
             # The leader cut off (or crashed) again and again, each new one soon after its election:
             # the schedules that leave entries of many terms on minorities (Raft's Figure 8).
-            every = rng.uniform(0.04, 0.12) * duration
-            hold = every * rng.uniform(0.6, 0.95)
-            end = min(at + rng.uniform(0.15, 0.45) * duration, window_end - hold)
+            # Each leader gets only a moment connected: long enough to be elected and to take
+            # commands, too short to replicate them everywhere.
+            every = rng.uniform(0.025, 0.1) * duration
+            hold = every * rng.uniform(0.85, 0.97)
+            at = rng.uniform(0.05, 0.25) * duration  # many leaders in a row: start early, last long
+            end = min(at + rng.uniform(0.3, 0.5) * duration, window_end - hold)
             if end - at < every:
                 continue
             timing = {"every": _ms(every), "start": _ms(at), "until": _ms(end), "for": _ms(hold)}

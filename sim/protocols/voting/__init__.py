@@ -185,11 +185,11 @@ class Voting(Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
+        """Integrity (each question decided at most once; answers may differ across nodes), ballot weight, early decisions."""
         from sim.checkers.agreement import check_integrity
-        from sim.protocols.voting.checks import check_ballot_weight
+        from sim.protocols.voting.checks import check_ballot_weight, check_early_decision
 
-        return [check_integrity, check_ballot_weight]
+        return [check_integrity, check_ballot_weight, check_early_decision]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
@@ -281,7 +281,7 @@ class Voting(Protocol):
             wrong = [a for a in answers if a != truth]
             answer = wrong[rng.randrange(len(wrong))]
         self.ctx.storage["ballot"] += 1
-        self.ctx.record("ballot", qid=qid)
+        self.ctx.record("ballot", qid=qid, answer=answer)
         vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
         if self.config.collect == "all":
             self.ctx.broadcast(vote)
@@ -355,7 +355,7 @@ class Voting(Protocol):
         if answer is None:
             self.ctx.record("no_decision", qid=qid, reason=reason, cast_weight=cast, top_weight=top)
         else:
-            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots), top_weight=top)
+            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots), top_weight=top, early=not final)
         if poll.client is not None:
             self.ctx.send(poll.client, ClientReply(qid, answer is not None, None, answer or reason))
 
