@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -245,5 +246,71 @@ def test_hotstuff_and_tendermint_pass_exploration_within_their_bound(mechanism: 
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     result = explore(path, schedules=8, seed=1, out=tmp_path / "out")
     assert result.bound.kind == "byzantine" and result.bound.f == 1
+    assert result.failures == [], result.runs[["schedule", "kinds", "outcome", "rule"]].to_string()
+    assert result.runs["kinds"].str.contains("byzantine").any()
+
+
+def _scenario(mechanism: str, nodes: int | list, protocol: dict, workload: dict) -> Any:
+    from sim import scenario_from_dict
+
+    data = {"name": "b", "mechanism": mechanism, "nodes": nodes, "duration": "2s", "protocol": protocol, "workload": workload}
+    return scenario_from_dict(data, "bound")
+
+
+QUESTIONS = {"kind": "questions", "every": "100ms"}
+
+
+def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
+    """Gossip: any n - 1 crashed at once; voting: the faulty voters max_faulty weighs, coordinator honest;
+    attestation: faulty nodes plus configured false attesters below the lower threshold."""
+    from sim.protocols.attestation import AttestationProtocol
+    from sim.protocols.gossip import Gossip
+    from sim.protocols.voting import Voting
+
+    updates = {"kind": "updates", "rate": "5/s"}
+    assert Gossip.fault_bound(_scenario("gossip", 6, {}, updates)) == ("crash", 5)
+    assert Voting.fault_bound(_scenario("voting", 7, {}, QUESTIONS)) == ("byzantine", 3, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"rule": "supermajority"}, QUESTIONS)) == ("byzantine", 2, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"rule": "unanimous"}, QUESTIONS)) == ("byzantine", 0, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"max_faulty": 1, "coordinator": "n3"}, QUESTIONS)) == ("byzantine", 1, ("n3",))
+    weighted = [{"name": "a", "weight": 5}, {"name": "b"}, {"name": "c"}, {"name": "d", "weight": 3}]
+    # Unequal weights: max_faulty is half the weight itself (5), so d, b and c (5) fit, the coordinator a stays honest.
+    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted"}, QUESTIONS)) == ("byzantine", 3, ("a",))
+    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted", "max_faulty": 4}, QUESTIONS)) == ("byzantine", 2, ("a",))
+    claims = {"kind": "claims", "every": "100ms"}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, {"threshold": 3}, claims)) == ("byzantine", 2)
+    lower = {"threshold": 5, "reject_threshold": 2}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, lower, claims)) == ("byzantine", 1)
+    liars = {"threshold": 4, "attesters": ["n0", "n1", "n2", "n3", "n4"], "false_attesters": ["n0", "n1"]}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, liars, claims)) == ("byzantine", 1)
+
+
+def test_gossip_schedules_crash_many_but_every_fault_heals_and_no_one_lies() -> None:
+    """Within gossip's bound schedules crash several nodes at once, never all, never lie, and always heal."""
+    from sim.explore.draw import faulty_at_once
+
+    _, bound, tasks = plan(REPO / "scenarios/gossip-partition-heal.yaml", 200, seed=4)
+    assert bound == FaultBound("crash", 39)
+    assert max(faulty_at_once(t.data["faults"]) for t in tasks) >= 2
+    assert all(within(bound, t.data["faults"]) and heal_time(t.data["faults"]) is not None for t in tasks)
+    assert not any("byzantine" in e for t in tasks for e in t.data["faults"])
+
+
+def test_attestation_passes_exploration_within_its_bound(tmp_path: Path) -> None:
+    """Liars (forgers, silent, corrupt ...) below the threshold, crashes and network faults: no attestation checker fires."""
+    data = {
+        "name": "attest",
+        "mechanism": "attestation",
+        "nodes": 8,
+        "seed": 1,
+        "duration": "1.5s",
+        "protocol": {"attesters": 0.5, "accuracy": 0.95, "threshold": 3, "spread": "broadcast"},
+        "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": 0.5},
+    }
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = explore(path, schedules=4, seed=0, out=tmp_path / "out")
+    assert result.bound == FaultBound("byzantine", 2)
     assert result.failures == [], result.runs[["schedule", "kinds", "outcome", "rule"]].to_string()
     assert result.runs["kinds"].str.contains("byzantine").any()
