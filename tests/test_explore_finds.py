@@ -110,7 +110,7 @@ CASES = [
         8,
         "agreement",
     ),
-    Case("multipaxos-forgetful-leader", _base("multipaxos", 5, "1.5s", _poisson("50/s", "1.2s")), ForgetfulPaxos, 0, 6, "agreement"),
+    Case("multipaxos-forgetful-leader", _base("multipaxos", 5, "1.5s", _poisson("50/s", "1.2s")), ForgetfulPaxos, 2, 4, "agreement"),
     Case(
         "gossip-volatile-store",
         _base(
@@ -124,8 +124,8 @@ CASES = [
             settle="500ms",
         ),
         ForgetfulGossip,
-        0,
-        12,
+        3,
+        4,
         "no_progress_after_heal",
         "stuck",
     ),
