@@ -279,7 +279,7 @@ def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
     assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted", "max_faulty": 4}, QUESTIONS)) == ("byzantine", 2, ("a",))
     claims = {"kind": "claims", "every": "100ms"}
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, {"threshold": 3}, claims)) == ("byzantine", 2)
-    lower = {"threshold": 5, "reject_threshold": 2}
+    lower = {"threshold": 5, "reject_threshold": 2, "attesters": 0.5}
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, lower, claims)) == ("byzantine", 1)
     liars = {"threshold": 4, "attesters": ["n0", "n1", "n2", "n3", "n4"], "false_attesters": ["n0", "n1"]}
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, liars, claims)) == ("byzantine", 1)
