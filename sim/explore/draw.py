@@ -18,9 +18,6 @@ import numpy as np
 FAULT_KINDS = ("crash", "churn", "partition", "isolate_leader", "flap_leader", "cut", "link", "byzantine")
 """What a drawn entry can be; `byzantine` only where the mechanism tolerates byzantine nodes (or beyond the bound)."""
 
-NETWORK_KINDS = ("partition", "isolate_leader", "flap_leader", "cut", "link")
-NODE_KINDS = ("crash", "churn", "flap_leader")
-
 
 @dataclass(frozen=True)
 class FaultBound:
@@ -35,9 +32,10 @@ class FaultBound:
     honest: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """E.g. 'at most 1 byzantine-or-crashed node'."""
+        """E.g. 'at most 1 byzantine-or-crashed node', or '... (n0 honest)' where the model assumes some nodes honest."""
         if self.kind == "byzantine":
-            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}"
+            honest = f" ({', '.join(self.honest)} honest)" if self.honest else ""
+            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}{honest}"
         if self.kind == "crash":
             return f"at most {self.f} crashed node{'s' if self.f != 1 else ''} at once"
         return "no faulty nodes (network faults only)"
