@@ -34,7 +34,7 @@ from docs_session import (
     transcript,
     without_wall_time,
 )
-from docs_slow import benchmarks, pbft_loss, sweep_raft_election_timeout, sweeps_table
+from docs_slow import benchmarks, explore_campaign, pbft_loss, sweep_raft_election_timeout, sweeps_table
 
 TIERS = ("test", "docs", "bench")
 
@@ -437,4 +437,5 @@ REGIONS: tuple[Region, ...] = (
     Region("compare-raft-steady", "test", compare_raft_steady),
     Region("large-runs", "test", large_runs),
     Region("benchmarks", "bench", benchmarks),
+    Region("explore-campaign", "bench", explore_campaign),
 )

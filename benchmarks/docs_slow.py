@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from docs_session import ROOT, RegionError, Session, column, num, prose, sig, table, transcript
@@ -116,6 +117,39 @@ def _bench(name: str) -> dict[str, object]:
     if done.returncode != 0:
         raise RegionError(f"benchmarks/{name}.py failed: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+CAMPAIGN = 2000
+"""Schedules per mechanism in the full campaign (benchmarks/explore.py's default)."""
+
+
+def explore_campaign_text(record: dict[str, Any]) -> str:
+    """The explore campaign's table from `benchmarks/explore.py --json`'s record."""
+    rows = []
+    for name, m in record["mechanisms"].items():
+        outcomes = ", ".join(f"{count:,} {outcome}" for outcome, count in m["outcomes"].items())
+        found = "; ".join(f"schedule {f['schedule']}: {f['outcome']} {f['rule'] or ''}".rstrip() for f in m["failures"][:3]) or "nothing"
+        rows.append((f"`{name}`", str(m["bound"]), f"{m['schedules']:,}", f"{m['per_cpu_minute']:,}", outcomes, found))
+    schedules = max(m["schedules"] for m in record["mechanisms"].values())
+    stamp = prose(
+        f"Measured {record['finished_utc']} UTC by `python benchmarks/explore.py --schedules {schedules} --jobs "
+        f"{record['jobs']}` on a {record['cores']}-core machine (load average {record['load_at_start']} when it started), "
+        f"{record['python']}: explore seed {record['seed']}, each mechanism's shipped base scenario, within its bound. "
+        "Schedules per CPU minute count the workers' CPU time, so they are per core (shrinking a failure included); "
+        "other load on the machine changes them."
+    )
+    header = ("mechanism", "bound", "schedules", "per CPU minute", "outcomes", "found")
+    text = f"{stamp}\n\n{table(header, rows)}"
+    if schedules < CAMPAIGN:
+        rates = [(name, m["per_cpu_minute"]) for name, m in record["mechanisms"].items() if m["per_cpu_minute"]]
+        need = ", ".join(f"{CAMPAIGN / rate:.0f} CPU minutes for {name}" for name, rate in rates)
+        text += "\n\n" + prose(f"At these rates a campaign of {CAMPAIGN:,} schedules each takes about {need}.")
+    return text
+
+
+def explore_campaign(s: Session) -> str:
+    """A long `consim explore` campaign per mechanism (benchmarks/explore.py): speed and what it found."""
+    return explore_campaign_text(_bench("explore"))
 
 
 def benchmarks(s: Session) -> str:

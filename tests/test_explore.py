@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -53,6 +54,9 @@ def test_ddmin_finds_the_two_entries_that_matter() -> None:
 def _span(entry: dict) -> tuple[float, float]:
     if "churn" in entry:
         return parse_duration(entry["start"]), parse_duration(entry["until"])
+    if "every" in entry:  # repeated: one node at a time, back by the last repeat's end
+        assert parse_duration(entry["for"]) < parse_duration(entry["every"])
+        return parse_duration(entry["start"]), parse_duration(entry["until"]) + parse_duration(entry["for"])
     return parse_duration(entry["at"]), parse_duration(entry["at"]) + parse_duration(entry["for"])
 
 
@@ -168,3 +172,145 @@ def test_cli_explore_prints_tables_and_refuses_bad_options(base: Path, tmp_path:
     bad = runner.invoke(app, ["explore", str(base), "--budget", "soon"])
     assert bad.exit_code == 2
     assert "--budget" in bad.output and "Traceback" not in bad.output
+
+
+def test_local_and_dask_backends_write_the_same_rows(base: Path, tmp_path: Path) -> None:
+    """The same exploration on the process pool and on a local Dask cluster writes identical runs.parquet rows."""
+    kwargs = {"schedules": 4, "seed": 5, "jobs": 2, "protocol_cls": DoubleVoteRaft, "shrink_limit": 1}
+    local = explore(base, out=tmp_path / "local", **kwargs)
+    dask = explore(base, out=tmp_path / "dask", backend="dask", **kwargs)
+    assert (local.executed, dask.executed) == (4, 4)
+    rows = [pd.read_parquet(tmp_path / name / "runs.parquet") for name in ("local", "dask")]
+    pd.testing.assert_frame_equal(rows[0], rows[1])
+    assert list(rows[0]["schedule"]) == [0, 1, 2, 3]
+
+
+BFT_BASES = {
+    "pbft": "scenarios/pbft-normal.yaml",
+    "hotstuff": "scenarios/hotstuff-normal.yaml",
+    "tendermint": "scenarios/tendermint-normal.yaml",
+    "voting": "scenarios/voting-majority-third-faulty.yaml",
+    "attestation": "scenarios/attestation-forgers.yaml",
+}
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("mechanism", sorted(BFT_BASES))
+def test_byzantine_schedules_use_every_behaviour_the_mechanism_accepts(mechanism: str) -> None:
+    """Within the bound, liars draw every behaviour the mechanism accepts (double votes and equivocation
+    included; forge only where messages are authenticated), with the parameters each behaviour reads."""
+    from sim.protocols.base import get_protocol
+
+    _, bound, tasks = plan(REPO / BFT_BASES[mechanism], 200, seed=2)
+    cls = get_protocol(mechanism)
+    entries = [e for t in tasks for e in t.data["faults"] if "byzantine" in e]
+    assert bound.kind == "byzantine" and bound.f >= 1
+    assert {e["behaviour"] for e in entries} == set(cls.byzantine_behaviours)
+    assert all(name not in bound.honest for e in entries for name in e["byzantine"])
+    assert all(within(bound, t.data["faults"]) for t in tasks)
+    if "fork" in cls.byzantine_behaviours:
+        assert {e["params"]["depth"] for e in entries if e["behaviour"] == "fork"} == {2, 3}
+
+
+def test_beyond_the_bound_a_crash_tolerant_mechanism_meets_double_voters_and_equivocators(base: Path) -> None:
+    """Raft tolerates no liar: beyond its bound schedules draw one, with every behaviour Raft accepts but forge
+    (Raft's messages are not authenticated, so no model covers a forged sender)."""
+    from sim.protocols.raft import Raft
+
+    _, bound, tasks = plan(base, 200, seed=2, beyond=True)
+    entries = [e for t in tasks for e in t.data["faults"] if "byzantine" in e]
+    assert {e["behaviour"] for e in entries} == set(Raft.byzantine_behaviours) - {"forge"}
+    assert {len(e["byzantine"]) for e in entries} == {1}
+    _, _, inside = plan(base, 200, seed=2)
+    assert not any("byzantine" in e for t in inside for e in t.data["faults"])
+
+
+def test_a_drawn_double_voter_really_votes_twice(tmp_path: Path) -> None:
+    """Voting within its bound: a drawn double_vote liar's second ballots reach the coordinator, which catches them."""
+    from sim import run, scenario_from_dict
+
+    _, bound, tasks = plan(REPO / BFT_BASES["voting"], 60, seed=2)
+    task = next(t for t in tasks if any(e.get("behaviour") == "double_vote" and "from" not in e for e in t.data["faults"]))
+    result = run(scenario_from_dict(task.data, "drawn"))
+    assert result.summary["double_votes_detected"] > 0
+    assert result.violations.empty
+    assert bound.honest == ("n0",)
+
+
+@pytest.mark.parametrize("mechanism", ["hotstuff", "tendermint"])
+def test_hotstuff_and_tendermint_pass_exploration_within_their_bound(mechanism: str, tmp_path: Path) -> None:
+    """The correct HotStuff and Tendermint survive liars (forks, equivocation), crashes and network faults within f < n/3."""
+    data = yaml.safe_load((REPO / BFT_BASES[mechanism]).read_text(encoding="utf-8"))
+    data.update(duration="1.5s", workload={"kind": "poisson", "rate": "50/s", "until": "1.2s"})
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = explore(path, schedules=8, seed=1, out=tmp_path / "out")
+    assert result.bound.kind == "byzantine" and result.bound.f == 1
+    assert result.failures == [], result.runs[["schedule", "kinds", "outcome", "rule"]].to_string()
+    assert result.runs["kinds"].str.contains("byzantine").any()
+
+
+def _scenario(mechanism: str, nodes: int | list, protocol: dict, workload: dict) -> Any:
+    from sim import scenario_from_dict
+
+    data = {"name": "b", "mechanism": mechanism, "nodes": nodes, "duration": "2s", "protocol": protocol, "workload": workload}
+    return scenario_from_dict(data, "bound")
+
+
+QUESTIONS = {"kind": "questions", "every": "100ms"}
+
+
+def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
+    """Gossip: any n - 1 crashed at once; voting: the faulty voters max_faulty weighs, coordinator honest;
+    attestation: faulty nodes plus configured false attesters below the lower threshold."""
+    from sim.protocols.attestation import AttestationProtocol
+    from sim.protocols.gossip import Gossip
+    from sim.protocols.voting import Voting
+
+    updates = {"kind": "updates", "rate": "5/s"}
+    assert Gossip.fault_bound(_scenario("gossip", 6, {}, updates)) == ("crash", 5)
+    assert Voting.fault_bound(_scenario("voting", 7, {}, QUESTIONS)) == ("byzantine", 3, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"rule": "supermajority"}, QUESTIONS)) == ("byzantine", 2, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"rule": "unanimous"}, QUESTIONS)) == ("byzantine", 0, ("n0",))
+    assert Voting.fault_bound(_scenario("voting", 7, {"max_faulty": 1, "coordinator": "n3"}, QUESTIONS)) == ("byzantine", 1, ("n3",))
+    weighted = [{"name": "a", "weight": 5}, {"name": "b"}, {"name": "c"}, {"name": "d", "weight": 3}]
+    # Unequal weights: max_faulty is half the weight itself (5), so d, b and c (5) fit, the coordinator a stays honest.
+    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted"}, QUESTIONS)) == ("byzantine", 3, ("a",))
+    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted", "max_faulty": 4}, QUESTIONS)) == ("byzantine", 2, ("a",))
+    claims = {"kind": "claims", "every": "100ms"}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, {"threshold": 3}, claims)) == ("byzantine", 2)
+    lower = {"threshold": 5, "reject_threshold": 2, "attesters": 0.5}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, lower, claims)) == ("byzantine", 1)
+    liars = {"threshold": 4, "attesters": ["n0", "n1", "n2", "n3", "n4"], "false_attesters": ["n0", "n1"]}
+    assert AttestationProtocol.fault_bound(_scenario("attestation", 12, liars, claims)) == ("byzantine", 1)
+
+
+def test_gossip_schedules_crash_many_but_every_fault_heals_and_no_one_lies() -> None:
+    """Within gossip's bound schedules crash several nodes at once, never all, never lie, and always heal."""
+    from sim.explore.draw import faulty_at_once
+
+    _, bound, tasks = plan(REPO / "scenarios/gossip-partition-heal.yaml", 200, seed=4)
+    assert bound == FaultBound("crash", 39)
+    assert max(faulty_at_once(t.data["faults"]) for t in tasks) >= 2
+    assert all(within(bound, t.data["faults"]) and heal_time(t.data["faults"]) is not None for t in tasks)
+    assert not any("byzantine" in e for t in tasks for e in t.data["faults"])
+
+
+def test_attestation_passes_exploration_within_its_bound(tmp_path: Path) -> None:
+    """Liars (forgers, silent, corrupt ...) below the threshold, crashes and network faults: no attestation checker fires."""
+    data = {
+        "name": "attest",
+        "mechanism": "attestation",
+        "nodes": 8,
+        "seed": 1,
+        "duration": "1.5s",
+        "protocol": {"attesters": 0.5, "accuracy": 0.95, "threshold": 3, "spread": "broadcast"},
+        "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": 0.5},
+    }
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = explore(path, schedules=4, seed=0, out=tmp_path / "out")
+    assert result.bound == FaultBound("byzantine", 2)
+    assert result.failures == [], result.runs[["schedule", "kinds", "outcome", "rule"]].to_string()
+    assert result.runs["kinds"].str.contains("byzantine").any()

@@ -49,6 +49,8 @@ def heal_time(faults: list[dict[str, Any]]) -> float | None:
             end = max(end, parse_duration(entry["until"]))
         elif "at" in entry and "for" in entry:
             end = max(end, parse_duration(entry["at"]) + parse_duration(entry["for"]))
+        elif "every" in entry and "until" in entry and "for" in entry:
+            end = max(end, parse_duration(entry["until"]) + parse_duration(entry["for"]))  # the last repeat's undo
         else:
             return None
     return end
@@ -82,8 +84,10 @@ def judge(data: dict[str, Any], source: str, protocol_cls: Any = None) -> dict[s
         rules = list(dict.fromkeys(violations["rule"]))
         return {**row, "outcome": "violation", "rule": rules[0], "rules": ",".join(sorted(rules)), "violations": len(violations)}
     healed = heal_time(data.get("faults", []))
-    if healed is not None and _stuck_after(result.tables.requests, healed, scenario):
-        return {**row, "outcome": "stuck", "rule": "no_progress_after_heal"}
+    if healed is not None:
+        own = _mechanism(scenario.mechanism, protocol_cls).progress_after_heal(result.tables, result.summary, scenario, healed)
+        if own is False or (own is None and _stuck_after(result.tables.requests, healed, scenario)):
+            return {**row, "outcome": "stuck", "rule": "no_progress_after_heal"}
     return row
 
 
@@ -164,12 +168,11 @@ def plan(
     base = read_yaml(source)
     scenario = scenario_from_dict(base, str(source))
     mechanism = _mechanism(scenario.mechanism, protocol_cls)
-    kind, f = mechanism.fault_bound(scenario)
-    bound = FaultBound(kind, f)
+    bound = FaultBound(*mechanism.fault_bound(scenario))
     data = scenario.resolved()
     data.pop("faults", None)
     nodes = scenario.node_names
-    behaviours = tuple(b for b in mechanism.byzantine_behaviours if b not in ("forge",)) if kind == "byzantine" else ()
+    behaviours = drawn_behaviours(mechanism, bound, beyond)
     # Rows are keyed by schedule and by what drew it (seed, bound, base scenario, class), so an output folder
     # reused with other settings never passes off another exploration's rows as this one's.
     origin = json.dumps([seed, beyond, data, getattr(protocol_cls, "__qualname__", "")], sort_keys=True, default=str)
@@ -180,6 +183,18 @@ def plan(
         drawn["name"] = f"{scenario.name}-s{index}"
         tasks.append(ExploreTask(f"{index:06d}-{tag}", index, int(drawn["seed"]), drawn, f"{source} (schedule {index})", protocol_cls))
     return scenario, bound, tasks
+
+
+def drawn_behaviours(mechanism: Any, bound: FaultBound, beyond: bool) -> tuple[str, ...]:
+    """The byzantine behaviours schedules draw from: every one the mechanism accepts.
+
+    None within the bound of a mechanism that tolerates no liar; `forge` only where messages are
+    authenticated (an unauthenticated mechanism cannot tell a forged sender, so no bound covers it).
+    """
+    if bound.kind != "byzantine" and not (beyond and bound.kind == "crash"):
+        return ()
+    accepted = tuple(mechanism.byzantine_behaviours)
+    return accepted if mechanism.authenticated else tuple(b for b in accepted if b != "forge")
 
 
 def _rows_dir_rows(rows_dir: Path) -> dict[str, dict[str, Any]]:

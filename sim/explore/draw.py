@@ -15,21 +15,27 @@ from typing import Any
 
 import numpy as np
 
-FAULT_KINDS = ("crash", "churn", "partition", "isolate_leader", "cut", "link", "byzantine")
-"""What a drawn entry can be; `byzantine` only where the mechanism tolerates byzantine nodes."""
+FAULT_KINDS = ("crash", "churn", "partition", "isolate_leader", "flap_leader", "cut", "link", "byzantine")
+"""What a drawn entry can be; `byzantine` only where the mechanism tolerates byzantine nodes (or beyond the bound)."""
 
 
 @dataclass(frozen=True)
 class FaultBound:
-    """A mechanism's fault model for one cluster: `kind` is crash, byzantine or none; at most `f` faulty."""
+    """A mechanism's fault model for one cluster: `kind` is crash, byzantine or none; at most `f` faulty.
+
+    `honest` names nodes the model assumes honest (e.g. voting's coordinator): they may crash
+    but are never drawn byzantine.
+    """
 
     kind: str
     f: int
+    honest: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """E.g. 'at most 1 byzantine-or-crashed node'."""
+        """E.g. 'at most 1 byzantine-or-crashed node', or '... (n0 honest)' where the model assumes some nodes honest."""
         if self.kind == "byzantine":
-            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}"
+            honest = f" ({', '.join(self.honest)} honest)" if self.honest else ""
+            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}{honest}"
         if self.kind == "crash":
             return f"at most {self.f} crashed node{'s' if self.f != 1 else ''} at once"
         return "no faulty nodes (network faults only)"
@@ -43,6 +49,32 @@ def schedule_rng(explore_seed: int, index: int) -> random.Random:
 
 def _ms(value: float) -> str:
     return f"{int(round(value))}ms"
+
+
+def behaviour_params(behaviour: str, nodes: list[str], liar: str, rng: random.Random) -> dict[str, Any]:
+    """Parameters for a drawn byzantine behaviour: each setting it reads, drawn (empty when it reads none)."""
+    if behaviour == "omit":
+        return {"fraction": rng.choice((0.3, 0.6, 0.9))}
+    if behaviour == "delay":
+        return {"delay": _ms(rng.choice((20, 100, 400)))}
+    if behaviour == "fork":
+        # Depth 2 undoes what a two-chain committed; depth 3 conflicts with the lock (see HotStuff.mutate).
+        return {"depth": rng.choice((2, 3))}
+    if behaviour == "forge":
+        others = [n for n in nodes if n != liar]
+        return {"as": rng.choice(others)} if others else {}
+    return {}
+
+
+def _liars(nodes: list[str], count: int, honest: tuple[str, ...], rng: random.Random) -> list[str]:
+    """`count` byzantine nodes; half the time the first eligible one (the initial leader, primary or proposer) among them."""
+    pool = [n for n in nodes if n not in honest]
+    count = min(count, len(pool))
+    if count == 0:
+        return []
+    if rng.random() < 0.5:
+        return sorted([pool[0], *rng.sample(pool[1:], count - 1)])
+    return sorted(rng.sample(pool, count))
 
 
 @dataclass
@@ -78,7 +110,8 @@ def draw_schedule(
         bound: the mechanism's declared fault model.
         behaviours: byzantine behaviours the mechanism accepts.
         rng: this schedule's stream.
-        beyond: draw f + 1 faulty nodes instead of at most f (to show where the mechanism breaks).
+        beyond: draw f + 1 faulty nodes instead of at most f (to show where the mechanism breaks); for a
+            crash-tolerant mechanism, half the schedules make one of them a liar.
         max_faults: the most entries one schedule holds.
 
     """
@@ -87,20 +120,27 @@ def draw_schedule(
     limit = bound.f + 1 if beyond else bound.f
     faults: list[dict[str, Any]] = []
     byzantine: list[str] = []
-    if bound.kind == "byzantine" and limit > 0 and behaviours and rng.random() < (0.9 if beyond else 0.6):
-        count = limit if beyond else rng.randint(1, limit)
-        byzantine = sorted(rng.sample(nodes, min(count, len(nodes))))
+    # Beyond the bound a crash-tolerant mechanism meets liars too: one liar is already past its model.
+    liars = limit if bound.kind == "byzantine" else (1 if beyond and bound.kind == "crash" else 0)
+    chance = 0.6 if not beyond else (0.9 if bound.kind == "byzantine" else 0.5)
+    if liars > 0 and behaviours and rng.random() < chance:
+        count = liars if beyond else rng.randint(1, liars)
+        byzantine = _liars(nodes, count, bound.honest, rng)
         behaviour = rng.choice(sorted(behaviours))
         entry: dict[str, Any] = {"byzantine": byzantine, "behaviour": behaviour}
+        params = behaviour_params(behaviour, nodes, byzantine[0], rng) if byzantine else {}
+        if params:
+            entry["params"] = params
         if rng.random() < 0.3:
             start = rng.uniform(0.05, 0.4) * duration
             entry["from"] = _ms(start)
             entry["until"] = _ms(start + rng.uniform(0.1, 0.3) * duration)
-        faults.append(entry)
+        if byzantine:
+            faults.append(entry)
     budget = _Budget(limit if bound.kind != "none" else 0, [])
     fixed = len(byzantine)
     window_end = 0.6 * duration
-    kinds = ["crash", "churn", "partition", "isolate_leader", "cut", "link"]
+    kinds = ["crash", "churn", "partition", "isolate_leader", "flap_leader", "cut", "link"]
     for _ in range(rng.randint(1, max_faults)):
         kind = rng.choice(kinds)
         at = rng.uniform(0.05, 0.5) * duration
@@ -130,6 +170,24 @@ def draw_schedule(
             groups = [sorted(shuffled[:cut_at]), sorted(shuffled[cut_at:])]
             if all(groups):
                 faults.append({**timing, "partition": groups})
+        elif kind == "flap_leader":
+            # The leader cut off (or crashed) again and again, each new one soon after its election:
+            # the schedules that leave entries of many terms on minorities (Raft's Figure 8).
+            # Each leader gets only a moment connected: long enough to be elected and to take
+            # commands, too short to replicate them everywhere.
+            every = rng.uniform(0.025, 0.1) * duration
+            hold = every * rng.uniform(0.85, 0.97)
+            at = rng.uniform(0.05, 0.25) * duration  # many leaders in a row: start early, last long
+            end = min(at + rng.uniform(0.3, 0.5) * duration, window_end - hold)
+            if end - at < every:
+                continue
+            timing = {"every": _ms(every), "start": _ms(at), "until": _ms(end), "for": _ms(hold)}
+            if rng.random() < 0.7:
+                faults.append({**timing, "partition": [["leader"], ["rest"]]})
+            elif budget.fits(at, end + hold, fixed):
+                # One node down at a time (each comes back before the next crash).
+                budget.intervals.append((at, end + hold))
+                faults.append({**timing, "crash": "leader"})
         elif kind == "isolate_leader":
             # The commonest experiment: the leader stays up, believing it leads, cut off from the rest.
             faults.append({**timing, "partition": [["leader"], ["rest"]]})
@@ -159,7 +217,8 @@ def fault_kinds(faults: list[dict[str, Any]]) -> str:
     for entry in faults:
         for key in ("crash", "recover", "partition", "cut", "set_link", "heal", "churn", "byzantine"):
             if key in entry:
-                names.add(f"{key}:{entry.get('behaviour')}" if key == "byzantine" else key)
+                name = f"{key}:{entry.get('behaviour')}" if key == "byzantine" else key
+                names.add(f"{name}/every" if "every" in entry else name)
     return ",".join(sorted(names)) or "none"
 
 
@@ -172,6 +231,12 @@ def _span(entry: dict[str, Any]) -> tuple[float, float] | None:
     if "crash" in entry and "at" in entry:
         start = parse_duration(entry["at"])
         return start, start + parse_duration(entry["for"]) if "for" in entry else float("inf")
+    if "crash" in entry and "every" in entry:
+        # Repeated crashes of one node at a time: in force from the first until the last recovery.
+        start = parse_duration(entry.get("start", entry["every"]))
+        if "for" not in entry or "until" not in entry:
+            return start, float("inf")
+        return start, parse_duration(entry["until"]) + parse_duration(entry["for"])
     return None
 
 
@@ -184,5 +249,9 @@ def faulty_at_once(faults: list[dict[str, Any]]) -> int:
 
 
 def within(bound: FaultBound, faults: list[dict[str, Any]]) -> bool:
-    """Whether a schedule stays inside `bound` (network faults are always allowed)."""
+    """Whether a schedule stays inside `bound` (network faults are always allowed; nodes assumed honest never lie)."""
+    if any(name in bound.honest for entry in faults if "byzantine" in entry for name in entry["byzantine"]):
+        return False
+    if bound.kind == "crash" and any("byzantine" in entry for entry in faults):
+        return False
     return faulty_at_once(faults) <= (bound.f if bound.kind != "none" else 0)

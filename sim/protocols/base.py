@@ -259,16 +259,27 @@ class Protocol:
         return None
 
     @classmethod
-    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int] | tuple[str, int, tuple[str, ...]]:
         """The fault model `consim explore` stays within: ("crash" | "byzantine" | "none", f) for this cluster.
 
         The default reads `tolerates` when it has the form "<crash|byzantine> f<n/k>" (f is the largest
-        integer below n/k); a mechanism whose bound depends on its settings overrides this.
+        integer below n/k); a mechanism whose bound depends on its settings overrides this. A third
+        item may name nodes the model assumes honest (they may crash but are never drawn byzantine).
         """
         match = re.match(r"(crash|byzantine) f<n/(\d+)", cls.tolerates)
         if match is None:
             return ("none", 0)
         return (match.group(1), (scenario.n - 1) // int(match.group(2)))
+
+    @classmethod
+    def progress_after_heal(cls, tables: Any, summary: dict[str, Any], scenario: Scenario, healed: float) -> bool | None:
+        """`consim explore`'s liveness verdict once every fault has healed (at `healed` ms).
+
+        None (the default) judges by client commands: most of those submitted after the heal, with
+        time left to finish, must complete. A mechanism whose clients do not show progress (e.g.
+        gossip, whose writes are acknowledged at once) returns True or False from its own tables.
+        """
+        return None
 
     @classmethod
     def workloads(cls) -> dict[str, Any]:

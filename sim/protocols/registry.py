@@ -67,7 +67,9 @@ class Mechanism:
     mutate: Callable[..., Any]
     """The byzantine hook: (behaviour, msg, dst, rng, ctx, **params) -> the lie, or None."""
     tolerates: str
-    fault_bound: Callable[..., tuple[str, int]]
+    fault_bound: Callable[..., tuple[str, int] | tuple[str, int, tuple[str, ...]]]
+    progress_after_heal: Callable[..., bool | None]
+    """(tables, summary, scenario, healed) -> did it make progress after the last heal (None: judge by client commands)."""
     authenticated: bool
     validate: Callable[..., list[tuple[str, str]]]
     warnings: Callable[..., list[str]]
@@ -107,6 +109,7 @@ def mechanism_of(protocol: type[Protocol], name: str | None = None) -> Mechanism
         mutate=protocol.mutate,
         tolerates=protocol.tolerates,
         fault_bound=protocol.fault_bound,
+        progress_after_heal=protocol.progress_after_heal,
         authenticated=protocol.authenticated,
         validate=protocol.validate,
         warnings=protocol.warnings,

@@ -24,6 +24,7 @@ scenario a `crypto: {verify: ...}` cost to make it take CPU time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -168,6 +169,18 @@ class AttestationProtocol(Dispatch, Protocol):
     def workloads(cls) -> dict[str, Any]:
         """Adds `claims`: true or false claims appearing at nodes."""
         return {"claims": ClaimsWorkload}
+
+    @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+        """Faulty nodes (drawn byzantine ones plus the configured false attesters) stay below the lower threshold.
+
+        Signatures make forgers harmless; what the thresholds absorb is attesters whose valid
+        signatures lie, so `consim explore` keeps every faulty node a possible liar and their count under it.
+        """
+        config = AttestationConfig.model_validate(scenario.protocol)
+        lowest = min(config.threshold, config.reject_threshold or config.threshold)
+        below = math.ceil(lowest) - 1 - len(config.false_attesters)
+        return ("byzantine", max(0, min(below, scenario.n - 1)))
 
     @classmethod
     def checkers(cls) -> list[Any]:

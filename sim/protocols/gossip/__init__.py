@@ -199,6 +199,28 @@ class Gossip(Dispatch, Protocol):
         return {"updates": UpdatesWorkload}
 
     @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+        """Any node but one may be down at once, as long as each comes back (the store survives a crash).
+
+        Partitions and lossy links are network faults, always drawn; what gossip promises after they
+        heal is convergence, which `consim explore` checks through `progress_after_heal`.
+        """
+        return ("crash", max(0, scenario.n - 1))
+
+    @classmethod
+    def progress_after_heal(cls, tables: Any, summary: dict[str, Any], scenario: Scenario, healed: float) -> bool | None:
+        """Anti-entropy: every write reaches every live node it can reach, given `settle` after the heal and the last write.
+
+        None (no verdict) for rumor mongering, whose residue is a metric, or when the run ends too soon.
+        """
+        cfg = GossipConfig.model_validate(scenario.protocol)
+        submits = tables.requests["submit_ms"] if not tables.requests.empty else []
+        last = max([healed, *map(float, submits)])
+        if cfg.style != "anti_entropy" or last + cfg.settle > scenario.duration:
+            return None
+        return summary.get("liveness") in (None, 1.0)
+
+    @classmethod
     def checkers(cls) -> list[Any]:
         """Convergence (anti-entropy) and validity of held values."""
         return [check_convergence, check_gossip_validity]

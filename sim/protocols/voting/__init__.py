@@ -168,12 +168,29 @@ class Voting(Dispatch, Protocol):
         return {"questions": QuestionsWorkload}
 
     @classmethod
-    def checkers(cls) -> list[Any]:
-        """Integrity (each question decided at most once; answers may differ across nodes) and ballot weight."""
-        from sim.checkers.agreement import check_integrity
-        from sim.protocols.voting.checks import check_ballot_weight
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int, tuple[str, ...]]:
+        """Faulty voters (byzantine or crashed) up to `max_faulty`: as many as the heaviest voters that fit in it.
 
-        return [check_integrity, check_ballot_weight]
+        The coordinator is assumed honest (it may crash, never lie).
+        """
+        config = VotingConfig.model_validate(scenario.protocol)
+        rule = config.make_rule()
+        weights = {s.name: (s.weight if config.rule == "weighted" else 1.0) for s in scenario.node_specs}
+        budget = config.max_faulty if config.max_faulty is not None else tolerated_faulty(list(weights.values()), rule)
+        coordinator = config.coordinator or scenario.node_names[0]
+        heaviest = sorted((w for n, w in weights.items() if n != coordinator), reverse=True)
+        count = 0
+        while count < len(heaviest) and sum(heaviest[: count + 1]) <= budget + 1e-9:
+            count += 1
+        return ("byzantine", count, (coordinator,))
+
+    @classmethod
+    def checkers(cls) -> list[Any]:
+        """Integrity (each question decided at most once; answers may differ across nodes), ballot weight, early decisions."""
+        from sim.checkers.agreement import check_integrity
+        from sim.protocols.voting.checks import check_ballot_weight, check_early_decision
+
+        return [check_integrity, check_ballot_weight, check_early_decision]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
@@ -265,7 +282,7 @@ class Voting(Dispatch, Protocol):
             wrong = [a for a in answers if a != truth]
             answer = wrong[rng.randrange(len(wrong))]
         self.ctx.storage["ballot"] += 1
-        self.ctx.record("ballot", qid=qid)
+        self.ctx.record("ballot", qid=qid, answer=answer)
         vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
         if self.config.collect == "all":
             self.ctx.broadcast(vote)
@@ -342,7 +359,7 @@ class Voting(Dispatch, Protocol):
         if answer is None:
             self.ctx.record("no_decision", qid=qid, reason=reason, cast_weight=cast, top_weight=top)
         else:
-            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots), top_weight=top)
+            self.ctx.decide(qid, answer, cast_weight=cast, ballots=len(poll.ballots), top_weight=top, early=not final)
         if poll.client is not None:
             self.ctx.send(poll.client, ClientReply(qid, answer is not None, None, answer or reason))
 
