@@ -52,6 +52,10 @@ def run(
             to run deliberately broken variants).
 
     """
+    if scenario.planes is not None:
+        from sim.planes.run import run_fleet  # late: planes build on this module
+
+        return run_fleet(scenario, trace, progress)
     started = time.perf_counter()  # wall time of the run itself; never read by the simulation
     with collector_paused():
         sim = Simulation(scenario, trace=trace, protocol_cls=protocol_cls)

@@ -203,6 +203,8 @@ class FaultSpec(Strict):
     from_: Ms | None = Field(default=None, alias="from")
     messages: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    plane: str | None = None
+    """In a scenario with planes: the plane a byzantine entry lies in, or whose leader `leader` means."""
 
     @property
     def action(self) -> str:
@@ -306,12 +308,49 @@ class TimingWarning:
         return ScenarioError(self.source, self.field, self.problem)
 
 
+PLANE_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+"""A plane's name: it prefixes the plane's summary keys (`control.latency_ms_p50`), so no dots."""
+
+
+class PlaneSpec(Strict):
+    """One mechanism of a run with several ("planes"): its settings, workload and the nodes it runs on."""
+
+    name: Annotated[str, Field(pattern=PLANE_NAME)]
+    mechanism: str
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    workload: WorkloadSpec | None = Field(default_factory=lambda: WorkloadSpec(kind="none"))
+    nodes: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
+    """Every node (default), the first k nodes, or a list of node names."""
+
+
+class PlaneLink(Strict):
+    """A plane's decisions feed another plane's workload: each decision matching `when` submits one command."""
+
+    from_: str = Field(alias="from")
+    to: str
+    when: str | None = None
+    """The decided value that triggers (default: any; `linked`: only commands a link submitted to `from`)."""
+    submit: str | None = None
+    """The command submitted to the `to` plane (e.g. "load model-b on 20 servers")."""
+    write: str | None = None
+    """The key written in the `to` plane (a gossip store); its value is the command's id."""
+    after: Ms = 0.0
+    """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> PlaneLink:
+        if (self.submit is None) == (self.write is None):
+            raise ValueError("a link needs exactly one of 'submit' or 'write'")
+        return self
+
+
 class Scenario(Strict):
     """A whole experiment: mechanism, agents, network, faults and workload."""
 
     name: str
     description: str = ""
-    mechanism: str
+    mechanism: str | None = None
+    """Required unless the scenario declares `planes` (then each plane names its own)."""
     nodes: Annotated[int, Field(ge=1)] | list[NodeSpec] = 3
     seed: Annotated[int, Field(ge=0)] = 0
     duration: Annotated[Ms, Field(gt=0)] = 10_000.0
@@ -322,7 +361,10 @@ class Scenario(Strict):
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     crypto: CryptoSpec | None = None
     storage: StorageSpec | None = None
+    planes: list[PlaneSpec] | None = None
+    links: list[PlaneLink] | None = None
     _timing_warnings: list[TimingWarning] = PrivateAttr(default_factory=list)
+    _plane_scenarios: dict[str, Scenario] = PrivateAttr(default_factory=dict)
 
     @field_validator("nodes")
     @classmethod
@@ -352,6 +394,11 @@ class Scenario(Strict):
     def n(self) -> int:
         """Number of nodes."""
         return len(self.node_specs)
+
+    @property
+    def plane_scenarios(self) -> dict[str, Scenario]:
+        """Each plane as a one-mechanism scenario on its nodes, by plane name (empty without planes)."""
+        return dict(self._plane_scenarios)
 
     @property
     def timing_warnings(self) -> list[TimingWarning]:
@@ -468,7 +515,44 @@ def load_scenario(
     """
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    return scenario_from_dict(read_yaml(path), str(path), overrides, seed, strict_timing)
+    return scenario_from_dict(read_scenario_yaml(path), str(path), overrides, seed, strict_timing)
+
+
+def deep_merge(base: Any, child: Any) -> Any:
+    """`child` over `base`: mappings merge key by key, anything else (lists included) is replaced."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        merged = dict(base)
+        for key, value in child.items():
+            merged[key] = deep_merge(base[key], value) if key in base else value
+        return merged
+    return copy.deepcopy(child)
+
+
+def read_scenario_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
+    """Read a scenario file with its `extends:` resolved (a path relative to the file, merged under it).
+
+    Raises:
+        ScenarioError: unreadable or malformed files, a bad `extends` value, or a cycle of them.
+
+    """
+    data = read_yaml(path)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    source = str(path)
+    parent = data.pop("extends")
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(source, "extends", f"expected the path of a scenario file, got {parent!r}")
+    here = Path(path).resolve()
+    base_path = Path(path).parent / parent
+    if base_path.resolve() in (*_chain, here):
+        cycle = " -> ".join(p.name for p in (*_chain, here, base_path.resolve()))
+        raise ScenarioError(source, "extends", f"cycle of extends: {cycle}")
+    if not base_path.is_file():
+        raise ScenarioError(source, "extends", f"no file {str(base_path)!r}")
+    base = read_scenario_yaml(base_path, (*_chain, here))
+    if not isinstance(base, dict):
+        raise ScenarioError(source, "extends", f"{parent!r} is not a YAML mapping")
+    return deep_merge(base, data)
 
 
 def read_yaml(path: str | Path) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
@@ -11,6 +14,10 @@ from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
 from sim.timing import check_timing, network_timing
 from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
+
+if TYPE_CHECKING:
+    from sim.protocols.base import Protocol
+    from sim.scenario import FaultSpec
 
 TARGET_WORDS = frozenset({"all", "leader", "random"})
 
@@ -53,6 +60,18 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         ScenarioError: the first problem found, as one line.
 
     """
+    if scenario.planes is not None:
+        from sim.planes.validate import check_planes  # late: it builds on this module
+
+        check_planes(scenario, source)
+        return
+    if scenario.links is not None:
+        raise ScenarioError(source, "links", "links join planes: declare 'planes' to use them")
+    if scenario.mechanism is None:
+        raise ScenarioError(source, "mechanism", "missing: name a mechanism (or declare 'planes')")
+    for i, fault in enumerate(scenario.faults):
+        if fault.plane is not None:
+            raise ScenarioError(source, f"faults[{i}].plane", "names a plane, but this scenario has no 'planes'")
     try:
         protocol_cls = get_protocol(scenario.mechanism)
     except KeyError:
@@ -91,6 +110,26 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             end = format_ms(scenario.duration)
             raise ScenarioError(source, f"measure.{name}", f"{format_ms(value)} is after the end of the run ({end})")
 
+    check_faults(scenario, source, lambda _fault: [(scenario.mechanism or "", protocol_cls)])
+
+    problems = protocol_cls.validate(scenario, config)
+    if problems:
+        error = ScenarioError(source, *problems[0])
+        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
+        raise error
+    scenario._timing_warnings = check_timing(scenario, source, protocol_cls, config, wl_config, net)
+
+
+def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], list[tuple[str, type[Protocol]]]]) -> None:
+    """Check the network's link names and the fault plan against the nodes.
+
+    `liars(fault)` gives the mechanisms (name, class) a byzantine entry lies in: its behaviour
+    must make sense for each.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+
+    """
     known = set(scenario.node_names)
     for i, link in enumerate(scenario.network.links):
         _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
@@ -138,26 +177,23 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             behaviour = fault.behaviour or ""
             if behaviour not in BEHAVIOURS:
                 raise ScenarioError(source, f"{where}.behaviour", f"unknown behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
-            if behaviour not in protocol_cls.byzantine_behaviours:
-                raise ScenarioError(
-                    source,
-                    f"{where}.behaviour",
-                    f"{behaviour!r} makes no sense for {scenario.mechanism} (supported: {', '.join(protocol_cls.byzantine_behaviours)})",
-                )
+            for mechanism, protocol_cls in liars(fault):
+                if behaviour not in protocol_cls.byzantine_behaviours:
+                    raise ScenarioError(
+                        source,
+                        f"{where}.behaviour",
+                        f"{behaviour!r} makes no sense for {mechanism} (supported: {', '.join(protocol_cls.byzantine_behaviours)})",
+                    )
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
             _check_params(source, f"{where}.params", fault.params)
 
-    problems = protocol_cls.validate(scenario, config)
-    if problems:
-        error = ScenarioError(source, *problems[0])
-        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
-        raise error
-    scenario._timing_warnings = check_timing(scenario, source, protocol_cls, config, wl_config, net)
-
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Legal settings that are probably not what was meant, one line each (for stderr)."""
+    if scenario.planes is not None:
+        return [f"planes.{name}: {w}" for name, plane in scenario.plane_scenarios.items() for w in scenario_warnings(plane)]
+    assert scenario.mechanism is not None
     protocol_cls = get_protocol(scenario.mechanism)
     return protocol_cls.warnings(scenario, protocol_cls.Config.model_validate(scenario.protocol))
