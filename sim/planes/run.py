@@ -49,7 +49,14 @@ def join(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         columns += [c for c in frame.columns if c not in columns]
     parts = [p for p in parts if not p.empty] or parts[:1]
     joined = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    return joined.reindex(columns=columns)
+    joined = joined.reindex(columns=columns)
+    for column in joined.columns:
+        if joined[column].dtype == object:
+            present = joined[column].dropna()
+            if present.map(type).nunique() > 1:
+                # One plane's slots are numbers, another's names: text, as one run's mixed slots are (records.py).
+                joined[column] = joined[column].map(lambda v: v if v is None or v != v else str(v))
+    return joined
 
 
 def split(table: pd.DataFrame, plane: str) -> pd.DataFrame:
