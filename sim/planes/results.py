@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.planes.run import RUN_KEYS, split
+from sim.planes.validate import plane_faults
 from sim.records import RunTables
 from sim.results import RunResult
 
@@ -25,7 +26,7 @@ def plane_scenario(scenario: dict[str, Any], plane: dict[str, Any]) -> dict[str,
         data["nodes"] = specs[:chosen]
     else:
         data["nodes"] = [spec for spec in specs if spec["name"] in set(chosen)]
-    data["faults"] = [f for f in scenario.get("faults", []) if "byzantine" not in f or f.get("plane") in (None, plane["name"])]
+    data["faults"] = plane_faults(scenario.get("faults", []), {spec["name"] for spec in data["nodes"]}, plane["name"])
     return data
 
 

@@ -38,6 +38,51 @@ def _plane_nodes(scenario: Scenario, plane: PlaneSpec, where: str, source: str) 
     return [spec.model_dump() for spec in chosen]
 
 
+def _keep(targets: str | list[str], members: set[str], words: set[str]) -> list[str]:
+    items = [targets] if isinstance(targets, str) else list(targets)
+    return [item for item in items if item in members or item in words]
+
+
+def plane_faults(faults: list[dict[str, Any]], members: set[str], plane: str) -> list[dict[str, Any]]:
+    """The fault plan as one plane sees it (resolved entries): names outside the plane left out, `plane` dropped.
+
+    The fleet runs the fleet's plan; this view is what the plane's checkers, summary and figures
+    read, and it loads as a one-mechanism scenario's faults. An entry meant for another plane,
+    or left with no node of this one, is dropped.
+    """
+    out: list[dict[str, Any]] = []
+    for entry in faults:
+        entry = dict(entry)
+        named = entry.pop("plane", None)
+        if "byzantine" in entry:
+            if named not in (None, plane):
+                continue
+            entry["byzantine"] = _keep(entry["byzantine"], members, {"random"})
+            if not entry["byzantine"]:
+                continue
+        for action, words in (("crash", {"all", "leader", "random"}), ("recover", {"all", "leader", "random"})):
+            if action in entry:
+                entry[action] = _keep(entry[action], members, words)
+                if not entry[action]:
+                    entry = {}
+        if "partition" in entry:
+            entry["partition"] = [_keep(group, members, {"leader", "rest"}) for group in entry["partition"]]
+        for action in ("cut", "set_link"):
+            if action in entry:
+                ends = {end: _keep(entry[action][end], members, {"*", "leader"}) for end in ("from", "to")}
+                if not all(ends.values()):
+                    entry = {}
+                else:
+                    entry[action] = {**entry[action], **ends}
+        if "churn" in entry:
+            entry["churn"] = {**entry["churn"], "nodes": _keep(entry["churn"].get("nodes", "all"), members, {"all"})}
+            if not entry["churn"]["nodes"]:
+                entry = {}
+        if entry:
+            out.append(entry)
+    return out
+
+
 def _within(targets: str | list[str], names: set[str]) -> bool:
     items = [targets] if isinstance(targets, str) else targets
     return all(item == "*" or item in names for item in items)
@@ -69,19 +114,31 @@ def check_planes(scenario: Scenario, source: str) -> None:
             raise ScenarioError(source, f"planes[{i}].name", f"duplicate plane name {plane.name!r}")
         seen.add(plane.name)
 
+    chosen: list[list[dict[str, Any]]] = []
+    for i, plane in enumerate(planes):
+        try:
+            get_protocol(plane.mechanism)
+        except KeyError:
+            known = ", ".join(mechanisms())
+            raise ScenarioError(source, f"planes[{i}].mechanism", f"unknown mechanism {plane.mechanism!r} (known: {known})") from None
+        chosen.append(_plane_nodes(scenario, plane, f"planes[{i}]", source))
+    for i, link in enumerate(scenario.links or []):
+        for end, name in (("from", link.from_), ("to", link.to)):
+            if name not in seen:
+                raise ScenarioError(source, f"links[{i}].{end}", f"no plane named {name!r} (planes: {', '.join(p.name for p in planes)})")
+        if link.from_ == link.to:
+            raise ScenarioError(source, f"links[{i}].to", "a link joins two different planes")
+    _check_fleet_faults(scenario, source)
+
     base = scenario.resolved()
+    fleet_faults = base.get("faults", [])
     for key in ("planes", "links", "faults", "mechanism", "workload", "protocol"):
         base.pop(key, None)
     built: dict[str, Scenario] = {}
     warnings: list[TimingWarning] = []
     for i, plane in enumerate(planes):
         where = f"planes[{i}]"
-        try:
-            get_protocol(plane.mechanism)
-        except KeyError:
-            known = ", ".join(mechanisms())
-            raise ScenarioError(source, f"{where}.mechanism", f"unknown mechanism {plane.mechanism!r} (known: {known})") from None
-        nodes = _plane_nodes(scenario, plane, where, source)
+        nodes = chosen[i]
         names = {node["name"] for node in nodes}
         data = dict(base)
         data["mechanism"] = plane.mechanism
@@ -92,6 +149,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
         # Per-link settings between this plane's nodes shape its timing; the others are not its concern.
         network["links"] = [link for link in network.get("links", []) if _within(link["from"], names) and _within(link["to"], names)]
         data["network"] = network
+        data["faults"] = plane_faults(fleet_faults, names, plane.name)
         try:
             built[plane.name] = scenario_from_dict(data, source)
         except ScenarioError as err:
@@ -102,36 +160,41 @@ def check_planes(scenario: Scenario, source: str) -> None:
         plane.workload = done.workload
         warnings += [TimingWarning(w.source, f"{where}.{w.field}", w.problem) for w in done.timing_warnings]
 
-    for i, link in enumerate(scenario.links or []):
-        for end, name in (("from", link.from_), ("to", link.to)):
-            if name not in seen:
-                raise ScenarioError(source, f"links[{i}].{end}", f"no plane named {name!r} (planes: {', '.join(p.name for p in planes)})")
-        if link.from_ == link.to:
-            raise ScenarioError(source, f"links[{i}].to", "a link joins two different planes")
+    scenario._plane_scenarios = built
+    scenario._timing_warnings = warnings
 
+
+def _members(scenario: Scenario, plane: PlaneSpec) -> set[str]:
+    names = scenario.node_names
+    if plane.nodes == "all":
+        return set(names)
+    if isinstance(plane.nodes, int):
+        return set(names[: plane.nodes])
+    return set(plane.nodes)
+
+
+def _check_fleet_faults(scenario: Scenario, source: str) -> None:
+    """The fault plan against the fleet's nodes, and each byzantine entry against the planes it lies in."""
+    planes = {plane.name: plane for plane in scenario.planes or []}
     for i, fault in enumerate(scenario.faults):
         if fault.plane is None:
             continue
-        if fault.plane not in seen:
-            raise ScenarioError(source, f"faults[{i}].plane", f"no plane named {fault.plane!r} (planes: {', '.join(sorted(seen))})")
+        if fault.plane not in planes:
+            raise ScenarioError(source, f"faults[{i}].plane", f"no plane named {fault.plane!r} (planes: {', '.join(planes)})")
         if fault.byzantine is not None:
-            members = set(built[fault.plane].node_names)
+            members = _members(scenario, planes[fault.plane])
             targets = [fault.byzantine] if isinstance(fault.byzantine, str) else fault.byzantine
             outside = [t for t in targets if t != "random" and t not in members]
             if outside:
                 raise ScenarioError(source, f"faults[{i}].byzantine", f"{outside[0]!r} does not take part in plane {fault.plane!r}")
 
     def liars(fault: FaultSpec) -> list[tuple[str, type[Protocol]]]:
+        """The planes a byzantine entry lies in: its `plane`, or every plane its nodes take part in."""
         targets = [fault.byzantine] if isinstance(fault.byzantine, str) else list(fault.byzantine or [])
         out: list[tuple[str, type[Protocol]]] = []
-        for name, plane in built.items():
-            hosts = set(plane.node_names)
-            if (fault.plane is None or fault.plane == name) and ("random" in targets or hosts & set(targets)):
-                out.append((f"plane {name} ({plane.mechanism})", get_protocol(plane.mechanism or "")))
+        for name, plane in planes.items():
+            if (fault.plane is None or fault.plane == name) and ("random" in targets or _members(scenario, plane) & set(targets)):
+                out.append((f"plane {name} ({plane.mechanism})", get_protocol(plane.mechanism)))
         return out
 
     check_faults(scenario, source, liars)
-    for name, plane in built.items():
-        plane.faults = [f for f in scenario.faults if f.byzantine is None or f.plane in (None, name)]
-    scenario._plane_scenarios = built
-    scenario._timing_warnings = warnings

@@ -72,12 +72,14 @@ def fleet_timeline(
         for _, row in pipeline.iterrows():
             y = chains.index(row["chain"])
             end = row["decided_ms"] if not np.isnan(row["decided_ms"]) else duration_ms
-            ax.broken_barh([(row["trigger_ms"] / 1000.0, (end - row["trigger_ms"]) / 1000.0)], (y - 0.3, 0.6), color=cmap(int(row["stage"]) % 10))
+            colour = cmap(int(row["stage"]) % 10)
+            ax.broken_barh([(row["trigger_ms"] / 1000.0, (end - row["trigger_ms"]) / 1000.0)], (y - 0.3, 0.6), color=colour)
             if not np.isnan(row["done_ms"]):
                 ax.plot([row["done_ms"] / 1000.0], [y], marker="o", color="black", markersize=3)
         stages = pipeline.drop_duplicates("stage").sort_values("stage")
         for _, row in stages.iterrows():
-            handles.append(plt.Rectangle((0, 0), 1, 1, color=cmap(int(row["stage"]) % 10), label=f"{row['from_plane']} → {row['to_plane']}"))
+            label = f"{row['from_plane']} → {row['to_plane']}"
+            handles.append(plt.Rectangle((0, 0), 1, 1, color=cmap(int(row["stage"]) % 10), label=label))
         ax.set_yticks(range(len(chains)), [f"chain {c}" for c in chains], fontsize=7)
         ax.set_ylim(-0.7, len(chains) - 0.3)
         ax.invert_yaxis()
