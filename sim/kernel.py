@@ -93,7 +93,7 @@ class Simulation:
         else:
             from sim.planes.network import PlaneNetwork  # late: planes build on this module
 
-            self.network = PlaneNetwork(fabric, self.recorder)
+            self.network = PlaneNetwork(fabric, self.recorder)  # type: ignore[arg-type]  # a FabricNetwork
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:
             node = Node(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)

@@ -12,7 +12,7 @@ import numpy as np
 from sim.byzantine import make_behaviour
 from sim.faults import FaultInjector
 from sim.kernel import Environment, Simulation
-from sim.network import Network
+from sim.planes.network import FabricNetwork
 from sim.records import Recorder
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class Fleet:
         self.env = Environment()
         self.node_names = scenario.node_names
         # The fabric's own counters stay empty: every message is sent (and counted) through a plane's view.
-        self.fabric = Network(self.env, scenario.network, self.node_names, self.stream("network"), Recorder(False, pairs=False))
+        self.fabric = FabricNetwork(self.env, scenario.network, self.node_names, self.stream("network"), Recorder(False, pairs=False))
         self.network = self.fabric
         self.planes: dict[str, Simulation] = {}
         for name, plane in scenario.plane_scenarios.items():
