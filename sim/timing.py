@@ -215,7 +215,10 @@ def timing_settings(scenario: Scenario) -> list[tuple[str, Any]]:
     """
     from sim.protocols.base import get_protocol
 
-    protocol_cls = get_protocol(scenario.mechanism)
+    if scenario.planes is not None:
+        planes = scenario.plane_scenarios.values()
+        return [(f"planes[{i}].{path}", value) for i, plane in enumerate(planes) for path, value in timing_settings(plane)]
+    protocol_cls = get_protocol(scenario.mechanism or "")
     resolved = scenario.resolved()
     rows: list[tuple[str, Any]] = [("network.rtt", resolved["network"].get("rtt"))]
     rows += [(f"protocol.{name}", scenario.protocol[name]) for name in duration_fields(protocol_cls.Config) if name in scenario.protocol]
