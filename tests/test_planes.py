@@ -358,3 +358,18 @@ def test_bad_plane_file_through_the_cli_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "planes[1].mechanism" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_write_superseded_behind_a_partition_counts_when_the_newer_table_arrives() -> None:
+    """Regression: a route written during the partition, then overwritten, never reached the cut-off third as itself.
+
+    Those routers got the newer table at the heal; the stage used to end with 27 of 40 nodes and
+    a done_ms before the heal, so the chain looked complete and fast.
+    """
+    result = run(load_scenario(FLEET / "partition.yaml"))
+    pipeline = result.pipeline
+    assert pipeline is not None
+    routing = pipeline[pipeline["to_plane"] == "routing"]
+    assert (routing["nodes_decided"] == routing["plane_nodes"]).all() and (routing["plane_nodes"] == 40).all()
+    during = routing[(routing["submit_ms"] >= 6000) & (routing["submit_ms"] < 11000)]
+    assert not during.empty and (during["done_ms"] >= 11000).all()

@@ -42,14 +42,16 @@ PIPELINE_COLUMNS = (
     "decided_ms",
     "done_ms",
     "nodes_decided",
+    "plane_nodes",
     "stage_ms",
     "final",
 )
 """The pipeline table: one row per stage of a chain (times in simulated ms; NaN when it never happened).
 
 decided_ms: the first node of the `to` plane to decide the command (when the next link can fire);
-done_ms: the last one (e.g. every router has the new table); stage_ms: decided_ms - trigger_ms;
-final: the `to` plane feeds no further link (its done_ms ends the chain).
+done_ms: the last node to have it (for `write`: this write or a newer one of the key, as a router
+that gets the newer table directly never stores this one); nodes_decided of plane_nodes had it by
+the end; stage_ms: decided_ms - trigger_ms; final: the `to` plane feeds no further link.
 """
 
 
@@ -146,15 +148,22 @@ class LinkDriver:
             if s.cmd_id and not frame.empty:
                 mine = frame[(frame["value"] == s.cmd_id) | (frame["slot"].astype(str) == s.cmd_id)]
                 if not mine.empty:
-                    first, last = float(mine["time_ms"].min()), float(mine["time_ms"].max())
-                    count = int(mine["node"].nunique())
+                    first = float(mine["time_ms"].min())
+                    if link.write is not None and {"key", "version"} <= set(frame.columns):
+                        # A node that learns a newer write of the key first never stores this one,
+                        # but its table is as new: it counts from when it has this version or a later one.
+                        version = mine["version"].min()
+                        mine = frame[(frame["key"] == link.write) & (frame["version"] >= version)]
+                    reached = mine.groupby("node", sort=False)["time_ms"].min()
+                    last, count = float(reached.max()), len(reached)
             stage_ms = first - s.trigger_ms
+            size = len(self.fleet.planes[link.to].node_names)
             rows.append(
                 (s.chain, s.stage, s.link, link.from_, link.to, s.trigger_slot, s.trigger_value, s.trigger_ms)
-                + (s.submit_ms, s.cmd_id, first, last, count, stage_ms, link.to not in feeds)
+                + (s.submit_ms, s.cmd_id, first, last, count, size, stage_ms, link.to not in feeds)
             )
         frame = pd.DataFrame(rows, columns=list(PIPELINE_COLUMNS))
-        for col in ("chain", "stage", "link", "nodes_decided"):
+        for col in ("chain", "stage", "link", "nodes_decided", "plane_nodes"):
             frame[col] = frame[col].astype("int64")
         frame["final"] = frame["final"].astype(bool)
         return frame.sort_values(["chain", "stage"], kind="stable").reset_index(drop=True)
@@ -163,15 +172,16 @@ class LinkDriver:
 def pipeline_summary(pipeline: pd.DataFrame, links: list[PlaneLink]) -> dict[str, Any]:
     """`links.*` summary keys: chains started and completed, end-to-end and per-link times (ms).
 
-    A chain is complete when a final stage's command reached its plane; its end-to-end time runs
-    from the first trigger to the last node of that plane deciding it (done_ms).
+    A chain is complete when a final stage's command reached every node of its plane; its
+    end-to-end time runs from the first trigger to the last of those nodes (done_ms).
     """
     out: dict[str, Any] = {"links.chains": int(pipeline["chain"].nunique()) if not pipeline.empty else 0}
     totals: list[float] = []
     for _, rows in pipeline.groupby("chain", sort=True):
         start = float(rows["trigger_ms"].min())
-        ends = rows.loc[rows["final"], "done_ms"].dropna()
-        if not ends.empty:
+        finals = rows[rows["final"]]
+        ends = finals["done_ms"].dropna()
+        if not finals.empty and (finals["nodes_decided"] == finals["plane_nodes"]).all():
             totals.append(float(ends.max()) - start)
     out["links.chains_completed"] = len(totals)
     out.update(percentiles(np.asarray(totals, dtype=float), "links.e2e_ms"))
