@@ -373,3 +373,25 @@ def test_a_write_superseded_behind_a_partition_counts_when_the_newer_table_arriv
     assert (routing["nodes_decided"] == routing["plane_nodes"]).all() and (routing["plane_nodes"] == 40).all()
     during = routing[(routing["submit_ms"] >= 6000) & (routing["submit_ms"] < 11000)]
     assert not during.empty and (during["done_ms"] >= 11000).all()
+
+
+@pytest.mark.slow  # draws every figure of two planes (~30 s on a shared 2-core machine)
+def test_consim_plot_redraws_a_plane_run(tmp_path: Path) -> None:
+    """`consim plot` on a saved plane run draws each plane's figures in plots/<plane>/ and the fleet timeline."""
+    data = {
+        "name": "tiny-fleet",
+        "description": "two planes",
+        "nodes": 6,
+        "duration": "2s",
+        "planes": [
+            {"name": "control", "mechanism": "raft", "nodes": 3, "workload": {"kind": "poisson", "rate": "20/s"}},
+            {"name": "routing", "mechanism": "gossip", "workload": {"kind": "none"}},
+        ],
+        "links": [{"from": "control", "to": "routing", "write": "route"}],
+        "faults": [{"at": "1s", "crash": "n1", "for": "500ms"}],
+    }
+    out = run(scenario_from_dict(data)).save(tmp_path / "run", plots=False)
+    result = CliRunner().invoke(app, ["plot", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "plots" / "fleet_timeline.png").is_file()
+    assert (out / "plots" / "control" / "timeline.png").is_file() and any((out / "plots" / "routing").glob("*.png"))
