@@ -395,3 +395,10 @@ def test_consim_plot_redraws_a_plane_run(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "plots" / "fleet_timeline.png").is_file()
     assert (out / "plots" / "control" / "timeline.png").is_file() and any((out / "plots" / "routing").glob("*.png"))
+
+
+def test_explore_refuses_a_plane_scenario_in_one_line(tmp_path: Path) -> None:
+    """`consim explore` draws faults for one mechanism: on a plane scenario, exit 2 and one line."""
+    result = CliRunner().invoke(app, ["explore", str(FLEET / "no-faults.yaml"), "--schedules", "1", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "planes: consim explore draws faults for one mechanism" in result.output

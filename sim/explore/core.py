@@ -163,6 +163,8 @@ def plan(
     """
     base = read_yaml(source)
     scenario = scenario_from_dict(base, str(source))
+    if scenario.planes is not None:
+        raise ScenarioError(str(source), "planes", "consim explore draws faults for one mechanism; explore one plane as its own scenario")
     if protocol_cls is None:
         from sim.protocols.base import get_protocol
 
