@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError, first_error
-from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration
+from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
 
 DEFAULT_RTT_MS = 2.0
 """The round trip of the default network (1 ms each way): what 'rtt' means in a protocol or
@@ -336,11 +336,15 @@ class PlaneLink(Strict):
     """The key written in the `to` plane (a gossip store); its value is the command's id."""
     after: Ms = 0.0
     """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
+    size: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] | None = None
+    """With `write`: the value's size in bytes (e.g. '4KB', a routing table), carried by every gossip message that holds it."""
 
     @model_validator(mode="after")
     def _one_action(self) -> PlaneLink:
         if (self.submit is None) == (self.write is None):
             raise ValueError("a link needs exactly one of 'submit' or 'write'")
+        if self.size is not None and self.write is None:
+            raise ValueError("'size' applies to a 'write' link (a submitted command's size is its protocol's)")
         return self
 
 

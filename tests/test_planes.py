@@ -402,3 +402,36 @@ def test_explore_refuses_a_plane_scenario_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["explore", str(FLEET / "no-faults.yaml"), "--schedules", "1", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "planes: consim explore draws faults for one mechanism" in result.output
+
+
+def test_a_sized_write_costs_its_size_on_every_gossip_message_that_carries_it() -> None:
+    """`size: 4KB` on the write link: each of the 12 routers receives the table at least once, so >= 11 x 4KB more bytes per write."""
+    plain = run(scenario_from_dict(fleet()))
+    links = fleet()["links"]
+    links[1]["size"] = "4KB"
+    sized = run(scenario_from_dict(fleet(links=links)))
+    assert sized.pipeline is not None and plain.pipeline is not None
+    routed = sized.pipeline[sized.pipeline["to_plane"] == "routing"]
+    assert len(routed) == len(plain.pipeline[plain.pipeline["to_plane"] == "routing"]) >= 3
+    assert (routed["nodes_decided"] == 12).all()  # the padded values are still found
+    extra = sized.summary["routing.bytes_sent"] - plain.summary["routing.bytes_sent"]
+    assert extra >= len(routed) * 11 * 4000
+    values = sized.decisions.loc[sized.decisions["plane"] == "routing", "value"]
+    assert values.str.len().eq(4000).all()
+
+
+def test_size_belongs_to_write_links() -> None:
+    """`size` on a submit link is refused in one line."""
+    links = [{"from": "scale", "to": "control", "submit": "x", "size": "1KB"}]
+    with pytest.raises(ScenarioError, match="'size' applies to a 'write' link"):
+        scenario_from_dict(fleet(links=links), "fleet.yaml")
+
+
+def test_parse_size() -> None:
+    """Sizes in bytes: '4KB' is 4000, a bare integer is bytes; a bandwidth or a word is refused."""
+    from sim.units import parse_size
+
+    assert parse_size("4KB") == 4000 and parse_size("1.5MB") == 1_500_000 and parse_size(10) == 10
+    for bad in ("10MB/s", "big", True, 2.5):
+        with pytest.raises(ValueError):
+            parse_size(bad)

@@ -6,7 +6,7 @@ commands a link submitted to the `from` plane; no-ops never): after `after`
 (the time the decision takes to apply, e.g. loading a model) the `to` plane's first client
 submits the command, as any client command (it may be retried, redirected or lost with its
 node). `write: key` submits `key=` instead, so a gossip plane stores the command's id under
-`key`. A decision of a command a link submitted carries that command's chain on, so a trigger
+`key` (padded to `size` bytes when given). A decision of a command a link submitted carries that command's chain on, so a trigger
 followed through the planes is one chain of stages: the `pipeline` table has one row per stage.
 """
 
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 LINKED = "linked"
 """`when: linked`: fire only on decisions of commands a link submitted to the `from` plane."""
+
+SEPARATOR, FILL = "/", "."
+"""A sized write's value: `chain<c>.<stage>`, the separator, then filler up to the size."""
 
 PIPELINE_COLUMNS = (
     "chain",
@@ -67,6 +70,8 @@ class Stage:
     trigger_ms: float
     submit_ms: float = float("nan")
     cmd_id: str = ""
+    value: str = ""
+    """A sized write's stored value (empty: the store keeps the command's id)."""
 
 
 class LinkDriver:
@@ -131,10 +136,18 @@ class LinkDriver:
     def _submit(self, stage: Stage) -> None:
         link = self.links[stage.link]
         sim = self.fleet.planes[link.to]
-        op = link.submit if link.submit is not None else f"{link.write}="
         stage.submit_ms = self.fleet.env.now
-        stage.cmd_id = sim.workload.issue(sim.clients[0], op)
+        if link.submit is not None:
+            stage.cmd_id = sim.workload.issue(sim.clients[0], link.submit)
+        elif link.size is None:
+            stage.cmd_id = sim.workload.issue(sim.clients[0], f"{link.write}=")  # the store keeps the command's id
+        else:
+            # A value of `size` bytes that names its stage, so its decisions can be found.
+            stage.value = f"chain{stage.chain}.{stage.stage}{SEPARATOR}".ljust(link.size, FILL)
+            stage.cmd_id = sim.workload.issue(sim.clients[0], f"{link.write}={stage.value}")
         self._chain_of[(link.to, stage.cmd_id)] = (stage.chain, stage.stage)
+        if stage.value:
+            self._chain_of[(link.to, stage.value)] = (stage.chain, stage.stage)
 
     def table(self, decisions: dict[str, pd.DataFrame]) -> pd.DataFrame:
         """The pipeline table, from the stages fired and each plane's decisions (see `PIPELINE_COLUMNS`)."""
@@ -146,7 +159,8 @@ class LinkDriver:
             count = 0
             frame = decisions[link.to]
             if s.cmd_id and not frame.empty:
-                mine = frame[(frame["value"] == s.cmd_id) | (frame["slot"].astype(str) == s.cmd_id)]
+                wanted = s.value or s.cmd_id
+                mine = frame[(frame["value"] == wanted) | (frame["slot"].astype(str) == s.cmd_id)]
                 if not mine.empty:
                     first = float(mine["time_ms"].min())
                     if link.write is not None and {"key", "version"} <= set(frame.columns):
