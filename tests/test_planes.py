@@ -435,3 +435,14 @@ def test_parse_size() -> None:
     for bad in ("10MB/s", "big", True, 2.5):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+def test_the_resolved_plane_scenario_runs_again_to_the_same_journal(tmp_path: Path) -> None:
+    """scenario.yaml of a plane run (every default filled in, rtt resolved) loads and runs to the same journal hash."""
+    data = fleet(faults=[{"at": "2s", "crash": "leader", "plane": "control", "for": "1s"}])
+    first = run(scenario_from_dict(data))
+    out = first.save(tmp_path / "run", plots=False)
+    written = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert written["network"]["rtt"] and written["planes"][1]["protocol"]["election_timeout"]
+    again = run(load_scenario(out / "scenario.yaml"))
+    assert again.summary["journal_sha256"] == first.summary["journal_sha256"]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sim.errors import ScenarioError
 from sim.protocols.base import get_protocol, mechanisms
 from sim.scenario import Scenario, TimingWarning, scenario_from_dict
+from sim.timing import network_timing
 from sim.validate import check_faults
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ def check_planes(scenario: Scenario, source: str) -> None:
         if link.from_ == link.to:
             raise ScenarioError(source, f"links[{i}].to", "a link joins two different planes")
     _check_fleet_faults(scenario, source)
+    # 'rtt' of the whole fleet's network, as a one-mechanism scenario's resolved YAML has it.
+    scenario.network.rtt = network_timing(scenario).rtt
 
     base = scenario.resolved()
     fleet_faults = base.get("faults", [])
