@@ -18,7 +18,7 @@ from pathlib import Path
 from common import cpu_timed, heapq_rate, report
 
 from sim import run, scenario_from_dict
-from sim.scenario import read_scenario_yaml
+from sim.extends import read_scenario_yaml
 
 BASE = Path(__file__).resolve().parent.parent / "scenarios" / "fleet" / "no-faults.yaml"
 TARGET_S = 60.0

@@ -13,7 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sim.errors import first_error
-from sim.scenario import Scenario, ScenarioError, read_scenario_yaml, read_yaml, scenario_from_dict
+from sim.extends import read_scenario_yaml
+from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
 
 
 class SweepSpec(BaseModel):
