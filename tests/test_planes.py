@@ -446,3 +446,20 @@ def test_the_resolved_plane_scenario_runs_again_to_the_same_journal(tmp_path: Pa
     assert written["network"]["rtt"] and written["planes"][1]["protocol"]["election_timeout"]
     again = run(load_scenario(out / "scenario.yaml"))
     assert again.summary["journal_sha256"] == first.summary["journal_sha256"]
+
+
+def test_a_traced_plane_run_journals_every_delivery_under_its_plane() -> None:
+    """With trace, the journal has a plane column and each plane's delivered rows match its message counts."""
+    result = run(scenario_from_dict(fleet(duration="3s")), trace=True)
+    trace = result.trace
+    assert trace is not None and list(trace.columns)[0] == "plane"
+    delivered = trace[trace["fate"] == "delivered"].groupby("plane").size()
+    counted = result.messages.groupby("plane")["delivered"].sum()
+    for plane in ("scale", "control", "routing"):
+        assert int(delivered[plane]) == int(counted[plane]) > 0
+
+
+def test_run_refuses_one_protocol_class_for_a_plane_scenario() -> None:
+    """`run(..., protocol_cls=...)` on a plane scenario would be ambiguous: it says to pass one per plane."""
+    with pytest.raises(ValueError, match="protocols="):
+        run(scenario_from_dict(fleet()), protocol_cls=Raft)
