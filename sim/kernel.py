@@ -66,6 +66,7 @@ class Simulation:
         env: Environment | None = None,
         fabric: Network | None = None,
         prefix: str = "",
+        node_cls: Callable[..., Node] = Node,
     ) -> None:
         """Build the run; with `fabric`, one plane of a fleet (sim/planes): its env and network are shared.
 
@@ -76,6 +77,7 @@ class Simulation:
             env: the environment to build in (a fleet's planes share one).
             fabric: the fleet's network: this plane sends through a view of it with its own counts.
             prefix: prepended to every random stream's name, so each plane draws its own numbers.
+            node_cls: builds each node from Node's arguments (a fleet's nodes share their server's CPU).
 
         """
         self.scenario = scenario
@@ -96,7 +98,7 @@ class Simulation:
             self.network = PlaneNetwork(fabric, self.recorder)  # type: ignore[arg-type]  # a FabricNetwork
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:
-            node = Node(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)
+            node = node_cls(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)
             self.nodes[name] = node
             self.network.endpoints[name] = node
         workload_spec = scenario.workload.model_dump() if scenario.workload else {"kind": "none"}

@@ -463,3 +463,25 @@ def test_run_refuses_one_protocol_class_for_a_plane_scenario() -> None:
     """`run(..., protocol_cls=...)` on a plane scenario would be ambiguous: it says to pass one per plane."""
     with pytest.raises(ValueError, match="protocols="):
         run(scenario_from_dict(fleet()), protocol_cls=Raft)
+
+
+def _cpu_fleet(with_gossip: bool, crypto: bool) -> RunResult:
+    planes: list[dict[str, Any]] = [{"name": "control", "mechanism": "raft", "workload": {"kind": "poisson", "rate": "50/s"}}]
+    if with_gossip:
+        gossip = {"interval": "5ms", "fanout": 2}
+        planes.append({"name": "routing", "mechanism": "gossip", "protocol": gossip, "workload": {"kind": "none"}})
+    data: dict[str, Any] = {"name": "cpu", "nodes": 3, "duration": "2s", "network": {"delay": "1ms"}, "planes": planes}
+    if crypto:
+        data["crypto"] = {"sign": "0.5ms", "verify": "0.5ms"}
+    return run(scenario_from_dict(data))
+
+
+def test_the_planes_on_a_server_share_its_cpu() -> None:
+    """With signing and verifying costs, a busy gossip plane on the same servers slows Raft; without them it does not.
+
+    The network's delay is constant, so the gossip plane cannot change Raft's run except through the shared CPU.
+    """
+    alone, shared = _cpu_fleet(False, crypto=False), _cpu_fleet(True, crypto=False)
+    assert alone.summary["control.latency_ms_p50"] == shared.summary["control.latency_ms_p50"]
+    alone, shared = _cpu_fleet(False, crypto=True), _cpu_fleet(True, crypto=True)
+    assert shared.summary["control.latency_ms_p50"] > alone.summary["control.latency_ms_p50"]

@@ -12,14 +12,44 @@ import numpy as np
 from sim.byzantine import make_behaviour
 from sim.faults import FaultInjector
 from sim.kernel import Environment, Simulation
+from sim.node import Node
 from sim.planes.network import FabricNetwork
 from sim.records import Recorder
 
 if TYPE_CHECKING:
     from sim.byzantine import Behaviour
-    from sim.node import Node
     from sim.protocols.base import Protocol
     from sim.scenario import FaultSpec, Scenario
+
+
+class HostCpu:
+    """One server's CPU: the time until which it is busy signing and verifying, for every plane on it."""
+
+    __slots__ = ("busy_until",)
+
+    def __init__(self) -> None:
+        self.busy_until = 0.0
+
+
+class PlaneNode(Node):
+    """A plane's instance on a server: its crypto work queues on the server's one CPU (`crypto:` settings).
+
+    Each instance still counts its own `cpu_ms`; only the queue is shared, so one plane's
+    signatures delay another plane's messages on the same server.
+    """
+
+    def __init__(self, *args: Any, cpu: HostCpu) -> None:  # noqa: D107 - Node's arguments, and the server's CPU
+        self._host_cpu = cpu
+        super().__init__(*args)
+
+    @property  # type: ignore[override]
+    def busy_until(self) -> float:
+        """When the server's CPU is free."""
+        return self._host_cpu.busy_until
+
+    @busy_until.setter
+    def busy_until(self, value: float) -> None:
+        self._host_cpu.busy_until = value
 
 
 class Host:
@@ -188,10 +218,16 @@ class Fleet:
         self.fabric = FabricNetwork(self.env, scenario.network, self.node_names, self.stream("network"), Recorder(False, pairs=False))
         self.network = self.fabric
         self.planes: dict[str, Simulation] = {}
+        cpus = {host: HostCpu() for host in self.node_names}
+
+        def node(*args: Any) -> Node:
+            return PlaneNode(*args, cpu=cpus[args[1]])
+
         for name, plane in scenario.plane_scenarios.items():
             plane = plane.model_copy(update={"seed": scenario.seed, "duration": scenario.duration})
             cls = (protocols or {}).get(name)
-            self.planes[name] = Simulation(plane, trace, cls, env=self.env, fabric=self.fabric, prefix=f"plane:{name}:")
+            prefix = f"plane:{name}:"
+            self.planes[name] = Simulation(plane, trace, cls, env=self.env, fabric=self.fabric, prefix=prefix, node_cls=node)
         self.nodes: dict[str, Host] = {
             host: Host(host, [(name, sim, sim.nodes[host]) for name, sim in self.planes.items() if host in sim.nodes])
             for host in self.node_names
