@@ -268,6 +268,10 @@ def replot(run_dir: Path, trace_window: tuple[float, float] | None = None) -> li
     note = spacetime_note(result)
     if note:
         typer.echo(note, err=True)
+    if result.planes is not None:
+        from sim.plots.fleet import save_fleet_plots
+
+        return save_fleet_plots(result, run_dir / "plots", trace_window)
     return save_run_plots(result, run_dir / "plots", trace_window)
 
 

@@ -27,21 +27,49 @@ class Simulation:
     component's draws.
     """
 
-    def __init__(self, scenario: Scenario, trace: bool = False, protocol_cls: type[Protocol] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        trace: bool = False,
+        protocol_cls: type[Protocol] | None = None,
+        *,
+        env: Environment | None = None,
+        fabric: Network | None = None,
+        prefix: str = "",
+        node_cls: Callable[..., Node] = Node,
+    ) -> None:
+        """Build the run; with `fabric`, one plane of a fleet (sim/planes): its env and network are shared.
+
+        Args:
+            scenario: a validated one-mechanism scenario.
+            trace: keep the full message journal.
+            protocol_cls: run this class instead of the registered mechanism.
+            env: the environment to build in (a fleet's planes share one).
+            fabric: the fleet's network: this plane sends through a view of it with its own counts.
+            prefix: prepended to every random stream's name, so each plane draws its own numbers.
+            node_cls: builds each node from Node's arguments (a fleet's nodes share their server's CPU).
+
+        """
         self.scenario = scenario
-        self.env = Environment()
+        self.prefix = prefix
+        self.env = env if env is not None else Environment()
         self.recorder = Recorder(trace, pairs=scenario.n <= PAIR_COUNT_LIMIT)
-        self.mechanism = mechanism_of(protocol_cls) if protocol_cls is not None else get_mechanism(scenario.mechanism)
+        self.mechanism = mechanism_of(protocol_cls) if protocol_cls is not None else get_mechanism(scenario.mechanism or "")
         self.protocol_cls = self.mechanism.protocol
         self.config: ProtocolConfig = self.mechanism.config.model_validate(scenario.protocol)
         specs = scenario.node_specs
         self.node_names = [s.name for s in specs]
         weights = {s.name: s.weight for s in specs}
         self.shared = self.mechanism.prepare(scenario, self.config, self.stream("protocol"))
-        self.network = Network(self.env, scenario.network, self.node_names, self.stream("network"), self.recorder)
+        if fabric is None:
+            self.network = Network(self.env, scenario.network, self.node_names, self.stream("network"), self.recorder)
+        else:
+            from sim.planes.network import PlaneNetwork  # late: planes build on this module
+
+            self.network = PlaneNetwork(fabric, self.recorder)  # type: ignore[arg-type]  # a FabricNetwork
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:
-            node = Node(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)
+            node = node_cls(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)
             self.nodes[name] = node
             self.network.endpoints[name] = node
         workload_spec = scenario.workload.model_dump() if scenario.workload else {"kind": "none"}
@@ -54,11 +82,12 @@ class Simulation:
             client = ClientEndpoint(self, name, self.py_rng(f"client:{name}"), client_cls)
             self.clients.append(client)
             self.network.endpoints[name] = client
-        self.faults = FaultInjector(self)
+        # A fleet's planes share one fault plan, run by the fleet (sim/planes/kernel.py).
+        self.faults = FaultInjector(self) if fabric is None else None
 
     def seed_sequence(self, name: str) -> np.random.SeedSequence:
         """The seed sequence of the component called `name`."""
-        return np.random.SeedSequence(self.scenario.seed, spawn_key=(zlib.crc32(name.encode()),))
+        return np.random.SeedSequence(self.scenario.seed, spawn_key=(zlib.crc32((self.prefix + name).encode()),))
 
     def stream(self, name: str) -> np.random.Generator:
         """A numpy generator for batched draws, private to one component."""
@@ -78,7 +107,8 @@ class Simulation:
         """
         for node in self.nodes.values():
             node.start()
-        self.faults.start()
+        if self.faults is not None:
+            self.faults.start()
         self.workload.attach(self.clients)
         duration = self.scenario.duration
         if progress is None:

@@ -36,6 +36,10 @@ class RunResult:
     scenario: dict[str, Any]
     summary: dict[str, Any]
     tables: RunTables
+    planes: dict[str, RunResult] | None = None
+    """A run with planes: each plane's own result (its scenario, unprefixed summary and tables), by name."""
+    pipeline: pd.DataFrame | None = None
+    """A run with planes: the stages of the links between them (sim/planes/links.py), else None."""
 
     @property
     def decisions(self) -> pd.DataFrame:
@@ -89,7 +93,13 @@ class RunResult:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             if self.trace is not None:
                 self.trace.to_parquet(tmp / "trace.parquet", index=False)
-            if plots:
+            if self.pipeline is not None:
+                self.pipeline.to_parquet(tmp / "pipeline.parquet", index=False)
+            if plots and self.planes is not None:
+                from sim.plots.fleet import save_fleet_plots
+
+                save_fleet_plots(self, tmp / "plots", trace_window)
+            elif plots:
                 from sim.plots import save_run_plots
 
                 save_run_plots(self, tmp / "plots", trace_window)
@@ -117,4 +127,11 @@ class RunResult:
             trace=trace,
             violations=frames["violations"],
         )
-        return cls(scenario, summary, tables)
+        result = cls(scenario, summary, tables)
+        if scenario.get("planes") is not None:
+            from sim.planes.results import plane_results  # late: it builds on this module
+
+            result.planes = plane_results(result)
+            pipeline = root / "pipeline.parquet"
+            result.pipeline = pd.read_parquet(pipeline) if pipeline.exists() else None
+        return result

@@ -52,6 +52,12 @@ def run(
             to run deliberately broken variants).
 
     """
+    if scenario.planes is not None:
+        from sim.planes.run import run_fleet  # late: planes build on this module
+
+        if protocol_cls is not None:
+            raise ValueError("a scenario with planes takes a Protocol class per plane: run_fleet(scenario, protocols={plane: cls})")
+        return run_fleet(scenario, trace, progress)
     started = time.perf_counter()  # wall time of the run itself; never read by the simulation
     with collector_paused():
         sim = Simulation(scenario, trace=trace, protocol_cls=protocol_cls)

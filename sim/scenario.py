@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError, first_error
-from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration
+from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
 
 DEFAULT_RTT_MS = 2.0
 """The round trip of the default network (1 ms each way): what 'rtt' means in a protocol or
@@ -203,6 +203,8 @@ class FaultSpec(Strict):
     from_: Ms | None = Field(default=None, alias="from")
     messages: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    plane: str | None = None
+    """In a scenario with planes: the plane a byzantine entry lies in, or whose leader `leader` means."""
 
     @property
     def action(self) -> str:
@@ -306,12 +308,53 @@ class TimingWarning:
         return ScenarioError(self.source, self.field, self.problem)
 
 
+PLANE_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+"""A plane's name: it prefixes the plane's summary keys (`control.latency_ms_p50`), so no dots."""
+
+
+class PlaneSpec(Strict):
+    """One mechanism of a run with several ("planes"): its settings, workload and the nodes it runs on."""
+
+    name: Annotated[str, Field(pattern=PLANE_NAME)]
+    mechanism: str
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    workload: WorkloadSpec | None = Field(default_factory=lambda: WorkloadSpec(kind="none"))
+    nodes: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
+    """Every node (default), the first k nodes, or a list of node names."""
+
+
+class PlaneLink(Strict):
+    """A plane's decisions feed another plane's workload: each decision matching `when` submits one command."""
+
+    from_: str = Field(alias="from")
+    to: str
+    when: str | None = None
+    """The decided value that triggers (default: any; `linked`: only commands a link submitted to `from`)."""
+    submit: str | None = None
+    """The command submitted to the `to` plane (e.g. "load model-b on 20 servers")."""
+    write: str | None = None
+    """The key written in the `to` plane (a gossip store); its value is the command's id."""
+    after: Ms = 0.0
+    """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
+    size: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] | None = None
+    """With `write`: the value's size in bytes (e.g. '4KB', a routing table), carried by every gossip message that holds it."""
+
+    @model_validator(mode="after")
+    def _one_action(self) -> PlaneLink:
+        if (self.submit is None) == (self.write is None):
+            raise ValueError("a link needs exactly one of 'submit' or 'write'")
+        if self.size is not None and self.write is None:
+            raise ValueError("'size' applies to a 'write' link (a submitted command's size is its protocol's)")
+        return self
+
+
 class Scenario(Strict):
     """A whole experiment: mechanism, agents, network, faults and workload."""
 
     name: str
     description: str = ""
-    mechanism: str
+    mechanism: str | None = None
+    """Required unless the scenario declares `planes` (then each plane names its own)."""
     nodes: Annotated[int, Field(ge=1)] | list[NodeSpec] = 3
     seed: Annotated[int, Field(ge=0)] = 0
     duration: Annotated[Ms, Field(gt=0)] = 10_000.0
@@ -322,7 +365,10 @@ class Scenario(Strict):
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     crypto: CryptoSpec | None = None
     storage: StorageSpec | None = None
+    planes: list[PlaneSpec] | None = None
+    links: list[PlaneLink] | None = None
     _timing_warnings: list[TimingWarning] = PrivateAttr(default_factory=list)
+    _plane_scenarios: dict[str, Scenario] = PrivateAttr(default_factory=dict)
 
     @field_validator("nodes")
     @classmethod
@@ -352,6 +398,11 @@ class Scenario(Strict):
     def n(self) -> int:
         """Number of nodes."""
         return len(self.node_specs)
+
+    @property
+    def plane_scenarios(self) -> dict[str, Scenario]:
+        """Each plane as a one-mechanism scenario on its nodes, by plane name (empty without planes)."""
+        return dict(self._plane_scenarios)
 
     @property
     def timing_warnings(self) -> list[TimingWarning]:
@@ -468,7 +519,9 @@ def load_scenario(
     """
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    return scenario_from_dict(read_yaml(path), str(path), overrides, seed, strict_timing)
+    from sim.extends import read_scenario_yaml  # late: it reads files with this module's reader
+
+    return scenario_from_dict(read_scenario_yaml(path), str(path), overrides, seed, strict_timing)
 
 
 def read_yaml(path: str | Path) -> Any:

@@ -216,7 +216,10 @@ def timing_settings(scenario: Scenario) -> list[tuple[str, Any]]:
     """
     from sim.protocols.registry import get_mechanism
 
-    mechanism = get_mechanism(scenario.mechanism)
+    if scenario.planes is not None:
+        planes = scenario.plane_scenarios.values()
+        return [(f"planes[{i}].{path}", value) for i, plane in enumerate(planes) for path, value in timing_settings(plane)]
+    mechanism = get_mechanism(scenario.mechanism or "")
     resolved = scenario.resolved()
     rows: list[tuple[str, Any]] = [("network.rtt", resolved["network"].get("rtt"))]
     rows += [(f"protocol.{name}", scenario.protocol[name]) for name in duration_fields(mechanism.config) if name in scenario.protocol]

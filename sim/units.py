@@ -102,6 +102,22 @@ def parse_bandwidth(value: object) -> float:
     raise ValueError(f"expected a bandwidth such as '10MB/s' or '1Gbit/s', got {value!r}")
 
 
+def parse_size(value: object) -> int:
+    """Parse a size into bytes ('4KB', '1MB', or a bare number of bytes).
+
+    Raises:
+        ValueError: if the value is not a whole number of bytes or a size such as '4KB'.
+
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and "/" not in value:
+        match = _SIZE_RE.match(value)
+        if match:
+            return round(float(match.group(1)) * _SIZE_SCALE[(match.group(2) or "B").lower()])
+    raise ValueError(f"expected a size such as '4KB' or '1MB', got {value!r}")
+
+
 def format_ms(ms: float) -> str:
     """Format milliseconds compactly and exactly: parse_duration(format_ms(x)) == x."""
     if ms >= 1000 and ms % 1000 == 0:

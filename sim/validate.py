@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -13,6 +15,9 @@ from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
 from sim.timing import check_timing, network_timing
 from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
+
+if TYPE_CHECKING:
+    from sim.scenario import FaultSpec
 
 TARGET_WORDS = frozenset({"all", "leader", "random"})
 
@@ -55,6 +60,18 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         ScenarioError: the first problem found, as one line.
 
     """
+    if scenario.planes is not None:
+        from sim.planes.validate import check_planes  # late: it builds on this module
+
+        check_planes(scenario, source)
+        return
+    if scenario.links is not None:
+        raise ScenarioError(source, "links", "links join planes: declare 'planes' to use them")
+    if scenario.mechanism is None:
+        raise ScenarioError(source, "mechanism", "missing: name a mechanism (or declare 'planes')")
+    for i, fault in enumerate(scenario.faults):
+        if fault.plane is not None:
+            raise ScenarioError(source, f"faults[{i}].plane", "names a plane, but this scenario has no 'planes'")
     # A file named by the scenario (`mechanism: my_proto.py:MyProtocol`) is found from the scenario's
     # folder, and the resolved scenario keeps its absolute path, so that sweep and explore workers,
     # compare and a later `consim plot` of the run directory find the same file from anywhere.
@@ -98,6 +115,26 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             end = format_ms(scenario.duration)
             raise ScenarioError(source, f"measure.{name}", f"{format_ms(value)} is after the end of the run ({end})")
 
+    check_faults(scenario, source, lambda _fault: [(scenario.mechanism or "", mechanism)])
+
+    problems = mechanism.validate(scenario, config)
+    if problems:
+        error = ScenarioError(source, *problems[0])
+        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
+        raise error
+    scenario._timing_warnings = check_timing(scenario, source, mechanism, config, wl_config, net)
+
+
+def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], list[tuple[str, Any]]]) -> None:
+    """Check the network's link names and the fault plan against the nodes.
+
+    `liars(fault)` gives the mechanisms (name, record or class) a byzantine entry lies in: its behaviour
+    must make sense for each.
+
+    Raises:
+        ScenarioError: the first problem found, as one line.
+
+    """
     known = set(scenario.node_names)
     for i, link in enumerate(scenario.network.links):
         _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
@@ -145,26 +182,23 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             behaviour = fault.behaviour or ""
             if behaviour not in BEHAVIOURS:
                 raise ScenarioError(source, f"{where}.behaviour", f"unknown behaviour {behaviour!r} (known: {', '.join(BEHAVIOURS)})")
-            if behaviour not in mechanism.byzantine_behaviours:
-                raise ScenarioError(
-                    source,
-                    f"{where}.behaviour",
-                    f"{behaviour!r} makes no sense for {scenario.mechanism} (supported: {', '.join(mechanism.byzantine_behaviours)})",
-                )
+            for mechanism, declared in liars(fault):
+                if behaviour not in declared.byzantine_behaviours:
+                    raise ScenarioError(
+                        source,
+                        f"{where}.behaviour",
+                        f"{behaviour!r} makes no sense for {mechanism} (supported: {', '.join(declared.byzantine_behaviours)})",
+                    )
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
             _check_params(source, f"{where}.params", fault.params)
 
-    problems = mechanism.validate(scenario, config)
-    if problems:
-        error = ScenarioError(source, *problems[0])
-        error.problems = [str(ScenarioError(source, field, problem)) for field, problem in problems]
-        raise error
-    scenario._timing_warnings = check_timing(scenario, source, mechanism, config, wl_config, net)
-
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
     """Legal settings that are probably not what was meant, one line each (for stderr)."""
+    if scenario.planes is not None:
+        return [f"planes.{name}: {w}" for name, plane in scenario.plane_scenarios.items() for w in scenario_warnings(plane)]
+    assert scenario.mechanism is not None
     mechanism = get_mechanism(scenario.mechanism)
     return mechanism.warnings(scenario, mechanism.config.model_validate(scenario.protocol))

@@ -167,7 +167,9 @@ def plan(
     """
     base = read_yaml(source)
     scenario = scenario_from_dict(base, str(source))
-    mechanism = _mechanism(scenario.mechanism, protocol_cls)
+    if scenario.planes is not None:
+        raise ScenarioError(str(source), "planes", "consim explore draws faults for one mechanism; explore one plane as its own scenario")
+    mechanism = _mechanism(scenario.mechanism or "", protocol_cls)
     bound = FaultBound(*mechanism.fault_bound(scenario))
     data = scenario.resolved()
     data.pop("faults", None)

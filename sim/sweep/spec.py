@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sim.errors import first_error
+from sim.extends import read_scenario_yaml
 from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
 
 
@@ -192,6 +193,11 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
             raise ScenarioError(source, "base", f"cannot read {spec.base!r}: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
             raise ScenarioError(source, "base", f"{spec.base!r} is malformed YAML: {str(exc).splitlines()[0]}") from None
+        if isinstance(base_data, dict) and "extends" in base_data:
+            try:
+                base_data = read_scenario_yaml(base_path)
+            except ScenarioError as err:
+                raise ScenarioError(source, "base", str(err)) from None
     try:
         scenario_from_dict(base_data, str(base_path), spec.set_)
     except ScenarioError as err:
