@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where the tables are built: the journal (Recorder) is also used by the
+# network that `consim validate` builds to estimate rtt, which must not pay for pandas.
 
 MESSAGE_COLUMNS = ("type", "src", "dst", "sent", "delivered", "dropped", "bytes_sent")
 TRACE_COLUMNS = ("send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "fate")
@@ -66,6 +71,8 @@ class Columns:
 
     def frame(self, fixed: tuple[str, ...]) -> pd.DataFrame:
         """The rows as a DataFrame: the fixed columns, then the extra ones sorted by name."""
+        import pandas as pd
+
         names = [*fixed, *sorted(set(self.columns) - set(fixed))]
         data: dict[str, Any] = {}
         for name in names:
@@ -141,6 +148,8 @@ class Recorder:
 
 
 def _frame(rows: list[dict[str, Any]], fixed: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
     extra = sorted({key for row in rows for key in row} - set(fixed))
     frame = pd.DataFrame(rows, columns=[*fixed, *extra])
     return frame
@@ -156,11 +165,13 @@ class RunTables:
     requests: pd.DataFrame
     trace: pd.DataFrame | None = None
     counters: dict[str, int] = field(default_factory=dict)
-    violations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VIOLATION_COLUMNS))
+    violations: pd.DataFrame = field(default_factory=lambda: _frame([], VIOLATION_COLUMNS))
 
     @classmethod
     def from_recorder(cls, rec: Recorder) -> RunTables:
         """Freeze a recorder into tables, sorted so that output order never depends on hashing."""
+        import pandas as pd
+
         decisions = rec.decisions.frame(DECISION_COLUMNS)
         if not decisions.empty:
             decisions["slot"] = decisions["slot"].astype(str) if decisions["slot"].map(type).nunique() > 1 else decisions["slot"]
@@ -177,6 +188,8 @@ class RunTables:
 
     def digest(self) -> str:
         """A hash of every table: equal for equal runs (the journal hash of the design)."""
+        import pandas as pd
+
         h = hashlib.sha256()
         for frame in (self.decisions, self.messages, self.events, self.requests, self.violations, self.trace):
             if frame is not None:

@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from sim.checkers.agreement import Violation, first_conflicts
-from sim.protocols.base import NOOP
+from sim.protocols.base import NOOP, STATE_INSTALLED
 
 if TYPE_CHECKING:
     from sim.records import RunTables
     from sim.scenario import Scenario
 
 Checker = Callable[["RunTables", "Scenario"], list[Violation]]
-STATE_INSTALLED = "state_installed"
-"""Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
 def byzantine_windows(tables: RunTables) -> dict[str, list[tuple[float, float]]]:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 NOOP = "noop"
 """The value a protocol decides to fill a slot that no client asked for."""
+STATE_INSTALLED = "state_installed"
+"""Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
 def snake_case(name: str) -> str:
@@ -292,6 +294,14 @@ def register(name: str) -> Any:
     return wrap
 
 
+def _registered_in(module: Any) -> dict[str, type[Protocol]]:
+    found: dict[str, type[Protocol]] = {}
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Protocol) and value.name and value.__module__ == module.__name__:
+            found[value.name] = value
+    return found
+
+
 def _discover() -> dict[str, type[Protocol]]:
     import sim.protocols as package
 
@@ -299,11 +309,21 @@ def _discover() -> dict[str, type[Protocol]]:
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if info.name in ("base", "quorum") or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"sim.protocols.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Protocol) and value.name and value.__module__ == module.__name__:
-                found[value.name] = value
+        found.update(_registered_in(importlib.import_module(f"sim.protocols.{info.name}")))
     return found
+
+
+def _named_package(name: str) -> type[Protocol] | None:
+    """The mechanism `name` if the package of that name registers it (the usual layout), else None."""
+    if not name.isidentifier() or name in ("base", "quorum") or name.startswith("_"):
+        return None
+    try:
+        module = importlib.import_module(f"sim.protocols.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"sim.protocols.{name}":
+            raise  # the package exists but something it imports does not
+        return None
+    return _registered_in(module).get(name)
 
 
 def mechanisms() -> dict[str, type[Protocol]]:
@@ -318,6 +338,11 @@ def get_protocol(name: str) -> type[Protocol]:
         KeyError: when no mechanism has that name.
 
     """
+    # A mechanism usually lives in the package of its name: importing only that one keeps
+    # `consim validate` and `consim run` from importing every other mechanism.
+    cls = _named_package(name)
+    if cls is not None:
+        return cls
     found = _discover()
     if name not in found:
         raise KeyError(name)
