@@ -6,7 +6,10 @@ crypto model, and the byzantine behaviours that rewrite what it sends.
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
+
+from simpy.events import NORMAL
 
 from sim.protocols.base import ClientRequest, Message, Protocol, ProtocolConfig
 
@@ -16,6 +19,21 @@ if TYPE_CHECKING:
     from sim.byzantine import Behaviour
     from sim.kernel import Simulation
     from sim.workload import Client
+
+
+class TimerEvent:
+    """A pending timer in the event queue: what `env.timeout(delay, value)` with one callback is, minus SimPy's generic event.
+
+    Like the network's `Delivery`: SimPy's loop only reads `callbacks`, `_ok` and `_value`. Timers
+    are about half the events of a large gossip run, so the generic machinery showed.
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value")
+
+    def __init__(self, callback: Any, value: tuple[str, int, int]) -> None:
+        self.callbacks = (callback,)
+        self._ok = True
+        self._value = value
 
 
 class Endpoint:
@@ -40,8 +58,10 @@ class Endpoint:
         """Fire `on_timer(name)` after `delay` ms; replaces a pending timer of that name."""
         self._timer_seq += 1
         self._timers[name] = self._timer_seq
-        event = self.env.timeout(max(delay, 0.0), (name, self._timer_seq, self.incarnation))
-        event.callbacks.append(self._fire)
+        env = self.env
+        # env.timeout(delay, value) with `_fire` as its callback, scheduled as SimPy schedules it (same order).
+        event = TimerEvent(self._fire, (name, self._timer_seq, self.incarnation))
+        heappush(env._queue, (env._now + max(delay, 0.0), NORMAL, next(env._eid), event))
 
     def cancel_timer(self, name: str) -> None:
         """Forget a pending timer (no-op when none is pending)."""
