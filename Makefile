@@ -50,7 +50,9 @@ docs-check: $(RUNTIME_STAMP)
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pbft64.py
+	$(BIN)/python benchmarks/pbft_scaling.py
 	$(BIN)/python benchmarks/gossip10k.py
+	$(BIN)/python benchmarks/gossip_scale.py
 	$(BIN)/python benchmarks/startup.py
 
 $(BIN)/python:

@@ -105,7 +105,7 @@ def pbft_loss(s: Session) -> str:
 
 # --- benchmarks (tier bench) --------------------------------------------------------------------
 
-BENCHMARKS = ("throughput", "pbft64", "gossip10k", "startup")
+BENCHMARKS = ("throughput", "pbft64", "pbft_scaling", "gossip10k", "gossip_scale", "startup")
 
 
 def _bench(name: str) -> dict[str, object]:

@@ -4,34 +4,67 @@ Times `consim --help`, `consim validate` and `consim sweep SWEEP --jobs 1` again
 (each a fresh process, as a user runs them; wall time, the best of five for the first two and
 of `--repeat` for the sweeps). On an idle machine
 `--jobs 2` should approach twice as fast; another load on the machine eats that margin first.
+For `--help` and `validate` it also reports the CPU time of the process (user + system, which
+another load on the machine inflates far less than the wall time) and which of the heavy
+libraries the command imported.
 
-    python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 1] [--json]
+    python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 1] [--no-sweep] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from common import report
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+HEAVY = ("numpy", "pandas", "pyarrow", "matplotlib", "networkx", "pydantic", "simpy")
+# Runs a command as `python -m sim` does, then names the heavy libraries it left in sys.modules.
+PROBE = (
+    "import sys; from sim.cli import app\n"
+    "try:\n    app(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+    "print('HEAVY', __import__('json').dumps([m for m in {heavy!r} if m in sys.modules]))"
+)
+
+
 def wall(args: list[str], repeat: int) -> float:
     """Best wall time of `python -m sim ARGS` over `repeat` fresh processes."""
+    return timed(args, repeat)[0]
+
+
+def timed(args: list[str], repeat: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + system) of `python -m sim ARGS` over `repeat` fresh processes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    best = float("inf")
+    best_wall = best_cpu = float("inf")
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+        best_wall = min(best_wall, time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best_wall, best_cpu
+
+
+def heavy_imports(args: list[str]) -> list[str]:
+    """The heavy libraries (numpy, pandas, ...) that the command `consim ARGS` imports."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    line = next(line for line in done.stdout.splitlines() if line.startswith("HEAVY "))
+    return list(json.loads(line.removeprefix("HEAVY ")))
 
 
 def main() -> None:
@@ -39,37 +72,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default="scenarios/sweeps/pbft-cluster-size.yaml")
     parser.add_argument("--repeat", type=int, default=1, help="sweeps per --jobs value; the best is reported (default 1)")
+    parser.add_argument("--no-sweep", action="store_true", help="time only --help and validate (seconds instead of minutes)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (what `make docs` reads)")
     args = parser.parse_args()
-    help_s = wall(["--help"], 5)
-    validate_s = wall(["validate", "scenarios/quickstart.yaml"], 5)
-    sweeps: dict[int, float] = {}
-    for jobs in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            # A fresh folder each time: a sweep reuses finished rows, and these must all be computed.
-            sweeps[jobs] = min(
-                wall(["sweep", args.sweep, "--jobs", str(jobs), "--out", f"{tmp}/{i}", "-q", "--no-plots"], 1) for i in range(args.repeat)
-            )
-    name = Path(args.sweep).stem
-    record = {
+    validate_args = ["validate", "scenarios/quickstart.yaml"]
+    help_s, help_cpu = timed(["--help"], 5)
+    validate_s, validate_cpu = timed(validate_args, 5)
+    validate_heavy = heavy_imports(validate_args)
+    record: dict[str, Any] = {
         "benchmark": "startup",
         "help_s": round(help_s, 3),
+        "help_cpu_s": round(help_cpu, 3),
         "validate_s": round(validate_s, 3),
-        "sweep": name,
-        "sweep_jobs1_s": round(sweeps[1], 2),
-        "sweep_jobs2_s": round(sweeps[2], 2),
-        "sweep_speedup": round(sweeps[1] / sweeps[2], 2),
+        "validate_cpu_s": round(validate_cpu, 3),
+        "validate_imports": validate_heavy,
     }
-    record["text"] = (
-        f"`consim --help` {help_s:.2f} s, `consim validate` {validate_s:.2f} s; `consim sweep {name}` "
-        f"{sweeps[1]:.1f} s with `--jobs 1`, {sweeps[2]:.1f} s with `--jobs 2` (x{record['sweep_speedup']}); "
-        "wall time"
+    text = (
+        f"`consim --help` {help_s:.2f} s wall ({help_cpu:.2f} s CPU), `consim validate` {validate_s:.2f} s wall "
+        f"({validate_cpu:.2f} s CPU; imports {', '.join(validate_heavy) or 'none of the heavy libraries'})"
     )
     lines = [
-        f"consim --help        {help_s:.3f} s",
-        f"consim validate      {validate_s:.3f} s",
-        f"sweep {name}: --jobs 1 {sweeps[1]:.2f} s, --jobs 2 {sweeps[2]:.2f} s, speedup x{record['sweep_speedup']}",
+        f"consim --help        {help_s:.3f} s wall, {help_cpu:.3f} s CPU",
+        f"consim validate      {validate_s:.3f} s wall, {validate_cpu:.3f} s CPU, imports {', '.join(validate_heavy)}",
     ]
+    if not args.no_sweep:
+        sweeps: dict[int, float] = {}
+        for jobs in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                # A fresh folder each time: a sweep reuses finished rows, and these must all be computed.
+                sweeps[jobs] = min(
+                    wall(["sweep", args.sweep, "--jobs", str(jobs), "--out", f"{tmp}/{i}", "-q", "--no-plots"], 1)
+                    for i in range(args.repeat)
+                )
+        name = Path(args.sweep).stem
+        speedup = round(sweeps[1] / sweeps[2], 2)
+        record.update(sweep=name, sweep_jobs1_s=round(sweeps[1], 2), sweep_jobs2_s=round(sweeps[2], 2), sweep_speedup=speedup)
+        text += f"; `consim sweep {name}` {sweeps[1]:.1f} s wall with `--jobs 1`, {sweeps[2]:.1f} s with `--jobs 2` (x{speedup})"
+        lines.append(f"sweep {name}: --jobs 1 {sweeps[1]:.2f} s, --jobs 2 {sweeps[2]:.2f} s, speedup x{speedup}")
+    record["text"] = text
     report(record, lines, args.json)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sim.checkers.agreement import faulty_nodes
-from sim.records import percentiles
+from sim.records import member_of, percentiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,11 +100,11 @@ def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decide
     # A command issued less than one timeout before the end had no fair chance to finish: it is
     # still in flight, neither a success nor a failure (closed loops always end with some).
     young = requests["submit_ms"] > scenario.duration - timeout
-    undecided = ~requests["cmd_id"].isin(decided) & requests["done_ms"].isna()
+    undecided = ~member_of(requests["cmd_id"], decided) & requests["done_ms"].isna()
     in_flight = young & undecided
     out["in_flight_at_end"] = int(in_flight.sum())
     counted = requests[~in_flight]
-    out["liveness"] = round(float(counted["cmd_id"].isin(decided).mean()), 6) if len(counted) else None
+    out["liveness"] = round(float(member_of(counted["cmd_id"], decided).mean()), 6) if len(counted) else None
     return out
 
 
@@ -114,10 +114,10 @@ def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_
     faulty = faulty_nodes(tables)
     honest = decisions[~decisions["node"].isin(faulty)] if faulty else decisions
     decided_slots = int(honest["slot"].nunique()) if not honest.empty else 0
-    # Client commands an honest node decided (no-ops and null requests are not commands). Vectorised:
-    # a long run has millions of decision rows, and a Python set of them costs ~100 MB.
+    # Client commands an honest node decided (no-ops and null requests are not commands). Through the
+    # unique values: a long run has millions of decision rows, and a Python set of them costs ~100 MB.
     cmd_ids = requests["cmd_id"]
-    decided_cmds = set(cmd_ids[cmd_ids.isin(honest["value"].unique())]) if not honest.empty else set()
+    decided_cmds = set(cmd_ids[member_of(cmd_ids, honest["value"].unique())]) if not honest.empty else set()
     sent = int(messages["sent"].sum())
     window = measurement_window(tables, scenario, mechanism)
     workload = _workload_config(scenario, mechanism)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,10 @@ FOLDER = ROOT / "scenarios"
 # scenarios/tutorial/ holds the README tutorial's scenarios: their mechanism's code lives in the README,
 # and tests/test_tutorial.py extracts it next to a copy of them and runs them.
 SCENARIOS = sorted(p for p in FOLDER.rglob("*.yaml") if not {"sweeps", "tutorial"} & set(p.relative_to(FOLDER).parts))
+
+# Journal hashes recorded by `python benchmarks/journal_hashes.py --write`: speed work must leave
+# them unchanged; a change meant to alter a scenario's behaviour rewrites them and says why.
+RECORDED_HASHES: dict[str, str] = json.loads((ROOT / "tests" / "journal_hashes.json").read_text())
 
 # Scenarios that demonstrate a safety violation on purpose (file stem -> why). They must show
 # one; every other scenario must show none. Add a line here with a scenario that breaks a mechanism.
@@ -42,6 +47,10 @@ def test_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
         assert (run_dir / f"{name}.parquet").is_file()
     assert (run_dir / "summary.json").is_file() and (run_dir / "scenario.yaml").is_file()
     assert result.summary["messages_delivered"] > 0
+    assert result.summary["journal_sha256"] == RECORDED_HASHES.get(_id(path)), (
+        f"{_id(path)}: the journal differs from tests/journal_hashes.json (rerun benchmarks/journal_hashes.py --write "
+        "only if the change is meant to alter this scenario's behaviour)"
+    )
     stem = path.stem
     violations = len(pd.read_parquet(run_dir / "violations.parquet"))
     if stem in EXPECT_VIOLATIONS:

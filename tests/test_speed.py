@@ -74,6 +74,28 @@ def test_help_imports_none_of_the_heavy_libraries() -> None:
     assert not HEAVY & _imported_by("from sim.cli import app; app(['--help'], standalone_mode=False)")
 
 
+VALIDATED = ("quickstart", "gossip-small-world-loss", "voting-weighted", "attestation-forgers", "pbft-n64", "sweeps/pbft-cluster-size")
+
+
+def test_validate_imports_no_tables_plots_or_graphs() -> None:
+    """`consim validate` on scenarios of several mechanisms and a sweep loads no pandas, pyarrow, matplotlib or networkx.
+
+    Validation needs pydantic and numpy (the rtt estimate draws from numpy's generator); the
+    tables, the plots and the overlay graphs belong to a run.
+    """
+    files = [f"scenarios/{name}.yaml" for name in VALIDATED]
+    loaded = _imported_by(f"from sim.cli import app; app(['validate', *{files!r}], standalone_mode=False)")
+    assert {"pydantic", "numpy", "sim.validate"} <= loaded  # it did validate
+    assert not {"pandas", "pyarrow", "matplotlib", "networkx"} & loaded
+
+
+def test_validate_imports_only_the_mechanism_it_checks() -> None:
+    """Validating a Raft scenario imports Raft's package and no other mechanism's."""
+    loaded = _imported_by("from sim.cli import app; app(['validate', 'scenarios/quickstart.yaml'], standalone_mode=False)")
+    modules = {m.split(".")[2] for m in loaded if m.startswith("sim.protocols.")}
+    assert modules - {"base", "quorum"} - {m for m in modules if m.startswith("_")} == {"raft"}
+
+
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
     """Plots are drawn with Agg although matplotlib is imported only once a command draws."""
     out = tmp_path / "run"

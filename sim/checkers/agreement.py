@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.protocols.base import NOOP
+from sim.records import member_of
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -91,7 +92,7 @@ def check_validity(tables: RunTables, scenario: Scenario) -> list[Violation]:
     if decisions.empty:
         return []
     proposed = set(tables.requests["cmd_id"]) | {NOOP}
-    bad = decisions[~decisions["value"].isin(proposed)].drop_duplicates(["value"])
+    bad = decisions[~member_of(decisions["value"], proposed)].drop_duplicates(["value"])
     return [
         {"time_ms": float(r.time_ms), "nodes": r.node, "rule": "validity", "detail": f"slot {r.slot}: {r.value!r} was never proposed"}
         for r in bad.itertuples()

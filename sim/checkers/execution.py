@@ -20,20 +20,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim.checkers.agreement import Violation, first_conflicts
-from sim.protocols.base import NOOP
+from sim.protocols.base import NOOP, STATE_INSTALLED
 
 if TYPE_CHECKING:
     from sim.records import RunTables
     from sim.scenario import Scenario
 
 Checker = Callable[["RunTables", "Scenario"], list[Violation]]
-STATE_INSTALLED = "state_installed"
-"""Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
 def byzantine_windows(tables: RunTables) -> dict[str, list[tuple[float, float]]]:
@@ -90,15 +89,17 @@ def gapless_from(first: int) -> Checker:
             return []
         judged = judged_mask(decisions, byzantine_windows(tables))
         # (time, order, node, incarnation, slot, judged): installed states first within an instant.
-        steps = [
-            (float(r.time_ms), 1, str(r.node), int(r.incarnation), int(r.slot), bool(ok))
-            for r, ok in zip(decisions.itertuples(), judged, strict=True)
-        ]
+        # Built column-wise: a long run has millions of rows, and a namedtuple per row is the slow part.
+        times, names, incarnations, slots = (decisions[name].tolist() for name in ("time_ms", "node", "incarnation", "slot"))
+        ones = [1] * len(times)
+        steps = list(
+            zip(map(float, times), ones, map(str, names), map(int, incarnations), map(int, slots), map(bool, judged.tolist()), strict=True)
+        )
         events = tables.events
         if not events.empty and "slot" in events:
             installed = events[events["kind"] == STATE_INSTALLED]
             steps += [(float(r.time_ms), 0, str(r.node), -1, int(r.slot), True) for r in installed.itertuples()]
-        steps.sort(key=lambda step: (step[0], step[1]))  # stable: recording order within an instant
+        steps.sort(key=itemgetter(0, 1))  # stable: recording order within an instant
         nodes: dict[str, _Progress] = {}
         out: list[Violation] = []
         for time_ms, order, node, inc, slot, ok in steps:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import networkx as nx
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class _Spec(BaseModel):
@@ -131,6 +132,8 @@ def build_overlay(spec: TopologySpec, nodes: list[str], rng: np.random.Generator
     index = {name: i for i, name in enumerate(nodes)}
     if isinstance(spec, MeshTopology):
         return Overlay(tuple(nodes), index, None)
+    import networkx as nx  # only overlays other than the full mesh need it; validation does not
+
     n = len(nodes)
     seed = int(rng.integers(2**32))
     if isinstance(spec, RingTopology):

@@ -32,6 +32,8 @@ one is added. A mechanism outside the package can check it (see README, "The mec
 
 NOOP = "noop"
 """The value a protocol decides to fill a slot that no client asked for."""
+STATE_INSTALLED = "state_installed"
+"""Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
 def snake_case(name: str) -> str:

@@ -164,6 +164,30 @@ def _table() -> Mapping[str, Any]:
     return base._discover()
 
 
+def _default_table() -> bool:
+    """Whether the table is the registry's own (a test that swapped `base._discover` must be obeyed)."""
+    from sim.protocols import base
+
+    return getattr(base._discover, "__module__", "") == "sim.protocols.base"
+
+
+@functools.cache
+def _named_package(name: str) -> Mechanism | None:
+    """The mechanism `name` if sim/protocols/<name>/ registers it (the usual layout), else None."""
+    if not name.isidentifier() or name in ("base", "dispatch", "quorum", "registry") or name.startswith("_"):
+        return None
+    try:
+        module = importlib.import_module(f"sim.protocols.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"sim.protocols.{name}":
+            raise  # the package exists but something it imports does not
+        return None
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and issubclass(value, Protocol) and value.name == name and value.__module__ == module.__name__:
+            return mechanism_of(value)
+    return None
+
+
 def mechanisms() -> dict[str, Mechanism]:
     """Every mechanism that loads, by name (shipped and installed; no scenario-named files)."""
     return {name: as_mechanism(value) for name, value in sorted(_table().items()) if not isinstance(value, MechanismError)}
@@ -191,6 +215,11 @@ def get_mechanism(name: str, folder: Path | None = None) -> Mechanism:
 
     """
     if not is_reference(name):
+        # A shipped mechanism lives in the package of its name: importing only that one keeps
+        # `consim validate` and `consim run` from importing every other mechanism (and pandas).
+        named = _named_package(name) if _default_table() else None
+        if named is not None:
+            return named
         table = _table()
         if name not in table:
             known = ", ".join(name for name, value in table.items() if not isinstance(value, MechanismError))

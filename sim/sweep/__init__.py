@@ -18,10 +18,33 @@ only what is missing. At the end the rows become `runs.parquet` and the per-poin
 (mean, standard deviation, 95% CI over seeds) `summary.parquet`.
 """
 
-from sim.sweep.core import SweepResult, consolidate, is_sweep_dir, run_sweep
-from sim.sweep.execute import BACKENDS, default_jobs, execute, run_task
-from sim.sweep.spec import Sweep, SweepSpec, Task, build_sweep, is_sweep_file, label, load_sweep, run_key
-from sim.sweep.stats import aggregate, describe, metric_columns, t975
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.sweep.core import SweepResult, consolidate, is_sweep_dir, run_sweep
+    from sim.sweep.execute import BACKENDS, default_jobs, execute, run_task
+    from sim.sweep.spec import Sweep, SweepSpec, Task, build_sweep, is_sweep_file, label, load_sweep, run_key
+    from sim.sweep.stats import aggregate, describe, metric_columns, t975
+
+# Each name is imported from its module on first use: `consim validate` reads sweep files
+# through `spec` and must not pay for pandas, which `core` and `stats` import.
+_HOME = {
+    **dict.fromkeys(("SweepResult", "consolidate", "is_sweep_dir", "run_sweep"), "core"),
+    **dict.fromkeys(("BACKENDS", "default_jobs", "execute", "run_task"), "execute"),
+    **dict.fromkeys(("Sweep", "SweepSpec", "Task", "build_sweep", "is_sweep_file", "label", "load_sweep", "run_key"), "spec"),
+    **dict.fromkeys(("aggregate", "describe", "metric_columns", "t975"), "stats"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from the submodule that defines it (PEP 562)."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"sim.sweep.{_HOME[name]}"), name)
+
 
 __all__ = [
     "BACKENDS",

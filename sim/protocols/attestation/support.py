@@ -8,7 +8,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
-from sim.records import percentiles
 from sim.scenario import Ms, PerSecond
 from sim.workload import Client, Workload, WorkloadConfig
 
@@ -108,6 +107,7 @@ def check_claims_workload(scenario: Scenario) -> list[tuple[str, str]]:
 def attestation_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     """Acceptance latency per node, false accept/reject rates over honest nodes, costs."""
     from sim.checkers.agreement import faulty_nodes, honest_decisions
+    from sim.records import percentiles  # pandas: imported by the run's summary, not by validation
 
     events = tables.events
     claims = events[events["kind"] == "claim"] if not events.empty else events

@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
-from sim.protocols.gossip.checks import check_convergence, check_gossip_validity, gossip_summary
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Entry = tuple[str, int, str, str]
 """(key, version, writer, value): one stored write."""
@@ -223,11 +224,15 @@ class Gossip(Dispatch, Protocol):
     @classmethod
     def checkers(cls) -> list[Any]:
         """Convergence (anti-entropy) and validity of held values."""
+        from sim.protocols.gossip.checks import check_convergence, check_gossip_validity
+
         return [check_convergence, check_gossip_validity]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
         """Spread times, residue and per-node costs."""
+        from sim.protocols.gossip.checks import gossip_summary
+
         return gossip_summary(tables, scenario)
 
     @classmethod

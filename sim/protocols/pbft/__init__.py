@@ -121,6 +121,8 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
         # clocks are volatile, so after a recovery every request known to wait starts afresh.
         self.since: dict[str, float] = dict.fromkeys(self.st.waiting, ctx.now)
         self.rt_on, self.rt_tries, self.rt_mark = False, 0, None
+        self.rt_quiet: int | None = None
+        self.rt_touched: dict[tuple[int, int], Slot] = {}
         if first and self.primary(0) == self.me:
             ctx.record("leader", term=0)
         if not self.st.active:
@@ -142,6 +144,16 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
     def epoch(self) -> tuple[int, ...]:
         """The current view."""
         return (self.st.view,)
+
+    def slot(self, view: int, seq: int) -> Slot:
+        """The log entry for (view, seq), created empty on first use; every change to the log goes through here."""
+        key = (view, seq)
+        slot = self.st.log.get(key)
+        if slot is None:
+            slot = self.st.log[key] = Slot()
+        if self.rt_quiet is not None:
+            self.rt_touched[key] = slot  # the retransmission check looks at it again (see `outstanding`)
+        return slot
 
     def in_window(self, seq: int) -> bool:
         """H < seq <= h + L."""
@@ -177,7 +189,7 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
             seq = st.next_seq
             st.next_seq += 1
             st.assigned[cmd_id] = seq
-            slot = st.log.setdefault((st.view, seq), Slot())
+            slot = self.slot(st.view, seq)
             slot.digest, slot.request = req.digest, req
             self.multicast(PrePrepare(st.view, seq, req.digest, req))
             self.check_prepared(st.view, seq, slot)
@@ -196,13 +208,12 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
     @handles(PrePrepare)
     def on_pre_prepare(self, src: str, pp: PrePrepare) -> None:
         """Accept a pre-prepare from the primary of our view if its digest is right and unique."""
-        st = self.st
         if self.defer(src, pp.view, pp) or src != self.primary(pp.view) or not self.in_window(pp.seq):
             return
         expected = pp.request.digest if pp.request is not None else NULL_DIGEST
         if pp.digest != expected:
             return  # a digest that does not match the request: a faulty primary
-        slot = st.log.setdefault((pp.view, pp.seq), Slot())
+        slot = self.slot(pp.view, pp.seq)
         if slot.digest is not None:
             return  # already accepted one for (v, n): keep the first, ignore conflicts
         self.accept_pre_prepare(pp, slot)
@@ -240,7 +251,7 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
         """Log a backup's prepare for our view."""
         if self.defer(src, p.view, p) or src == self.primary(p.view) or not self.in_window(p.seq):
             return
-        slot = self.st.log.setdefault((p.view, p.seq), Slot())
+        slot = self.slot(p.view, p.seq)
         if self.vote(slot.prepares, slot.prepare_votes, src, p.digest):
             self.check_prepared(p.view, p.seq, slot)
 
@@ -259,7 +270,7 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
         """Log a replica's commit for our view."""
         if self.defer(src, c.view, c) or not self.in_window(c.seq):
             return
-        slot = self.st.log.setdefault((c.view, c.seq), Slot())
+        slot = self.slot(c.view, c.seq)
         if self.vote(slot.commits, slot.commit_votes, src, c.digest):
             self.check_committed(c.view, c.seq, slot)
 

@@ -29,7 +29,7 @@ from sim.protocols.pbft.messages import Checkpoint, Commit, Prepare, PrePrepare,
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
-    from sim.protocols.pbft.state import ReplicaState
+    from sim.protocols.pbft.state import ReplicaState, Slot
 
 MAX_RETRANSMIT_BACKOFF = 4
 """So that a stalled replica still asks at least every 4R = 2/3 of the view-change timeout."""
@@ -46,6 +46,10 @@ class RetransmitMixin:
     rt_on: bool
     rt_tries: int
     rt_mark: tuple[int, bool, int, int] | None
+    rt_quiet: int | None
+    """The view in which the last look at the whole log found nothing in progress (None: look again)."""
+    rt_touched: dict[tuple[int, int], Slot]
+    """The log entries handed out by `slot` since that look: the only ones that can have changed."""
 
     if TYPE_CHECKING:  # provided by Pbft
 
@@ -67,21 +71,37 @@ class RetransmitMixin:
         st = self.st
         return (st.view, st.active, st.last_exec, st.h)
 
-    def outstanding(self) -> bool:
-        """Whether the replica waits for something that a lost message could hold up."""
+    def in_progress(self, view: int, seq: int, slot: Slot) -> bool:
+        """Whether a logged sequence number of our view, not executed here yet, is under way."""
         st = self.st
-        if not st.active or st.waiting or st.committed or st.future or st.last_exec < st.h:
+        if view != st.view or seq <= st.last_exec:
+            return False
+        # Votes from f + 1 replicas show a sequence number is really in progress (one faulty
+        # replica alone cannot keep us busy).
+        return slot.digest is not None or len(slot.prepares.keys() | slot.commits.keys()) > self.f
+
+    def outstanding(self) -> bool:
+        """Whether the replica waits for something that a lost message could hold up.
+
+        Called after every message, so the log (up to a window of entries) is not scanned each
+        time: once a scan finds nothing in progress, only entries touched since can change that
+        (within a view, execution only moves forward and the log only loses entries otherwise).
+        """
+        st = self.st
+        if not st.active or st.waiting or st.committed or st.future or st.last_exec < st.h or st.checkpoints:
+            # (A checkpoint in `checkpoints`, ours or one beyond what we executed, is not stable yet.)
+            self.rt_quiet, self.rt_touched = None, {}
             return True
-        if st.checkpoints:
-            return True  # a checkpoint (ours, or one beyond what we executed) is not stable yet
-        for (view, seq), slot in st.log.items():
-            # Votes from f + 1 replicas show a sequence number is really in progress (one faulty
-            # replica alone cannot keep us busy).
-            if view != st.view or seq <= st.last_exec:
-                continue
-            if slot.digest is not None or len(slot.prepares.keys() | slot.commits.keys()) > self.f:
-                return True
-        return False
+        touched, self.rt_touched = self.rt_touched, {}
+        if self.rt_quiet == st.view:
+            if not any(self.in_progress(view, seq, slot) for (view, seq), slot in touched.items()):
+                return False
+        # Newest first: what is in progress is usually the latest entries.
+        elif not any(self.in_progress(view, seq, slot) for (view, seq), slot in reversed(st.log.items())):
+            self.rt_quiet = st.view
+            return False
+        self.rt_quiet = None
+        return True
 
     def lagging(self) -> bool:
         """Whether replicas other than us evidently executed past us (so the primary is not stuck).

@@ -42,6 +42,8 @@ class ViewChangeMixin:
 
         def check_prepared(self, view: int, seq: int, slot: Slot) -> None: ...  # noqa: D102
 
+        def slot(self, view: int, seq: int) -> Slot: ...  # noqa: D102
+
         def make_stable(self, seq: int, state: str, proof: tuple[tuple[str, Checkpoint], ...]) -> None: ...  # noqa: D102
 
         def assign_pending(self) -> None: ...  # noqa: D102
@@ -233,7 +235,7 @@ class ViewChangeMixin:
         for pp in pre_prepares:
             if pp.seq <= st.h:
                 continue
-            slot = st.log.setdefault((view, pp.seq), Slot())
+            slot = self.slot(view, pp.seq)
             slot.digest, slot.request = pp.digest, pp.request
             if pp.request is not None:
                 st.assigned[pp.request.cmd_id] = pp.seq

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.checkers.execution import STATE_INSTALLED
-from sim.protocols.base import NOOP, ClientReply, ClientRequest
+from sim.protocols.base import NOOP, STATE_INSTALLED, ClientReply, ClientRequest
 from sim.protocols.dispatch import handles
 from sim.protocols.raft.election import FOLLOWER, HEARTBEAT, LEADER
 from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, Entry, InstallSnapshot, Snapshot

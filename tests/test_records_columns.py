@@ -1,0 +1,62 @@
+"""The journal's column store gives the frame the rows themselves would give, whatever the chunk size."""
+
+from __future__ import annotations
+
+import random
+from array import array
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sim.records import Columns
+
+FIXED = ("a", "b", "c")
+
+
+def frame_of_rows(rows: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> pd.DataFrame:
+    """The reference: one Python list per column (None where a row lacks an extra field)."""
+    extras = sorted({name for _, extra in rows for name in extra})
+    data = {name: [values[i] for values, _ in rows] for i, name in enumerate(FIXED)}
+    data.update({name: [extra.get(name) for _, extra in rows] for name in extras})
+    return pd.DataFrame(data, columns=[*FIXED, *extras])
+
+
+def draw_rows(rng: random.Random) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Rows whose columns are mostly one type, with the odd value of another (None, a bool, a huge int...)."""
+    pools = [lambda: rng.randint(-9, 9), rng.random, lambda: f"s{rng.randint(0, 3)}", lambda: None, lambda: True, lambda: 2**70]
+    kinds = [rng.choice(pools[:3]) for _ in FIXED]
+    extra_kinds = {name: rng.choice(pools) for name in "xyz"}
+    rows = []
+    for _ in range(rng.randint(0, 60)):
+        values = tuple(kind() if rng.random() > 0.03 else rng.choice(pools)() for kind in kinds)
+        extra = {name: kind() for name, kind in extra_kinds.items() if rng.random() < 0.8}
+        rows.append((values, extra))
+    return rows
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 16, 2048])
+def test_columns_frame_equals_the_rows_frame(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunked or not, typed or not, the frame matches one built from the rows (values and dtypes)."""
+    monkeypatch.setattr(Columns, "CHUNK", chunk)
+    rng = random.Random(chunk)
+    for _ in range(150):
+        rows = draw_rows(rng)
+        columns = Columns(FIXED)
+        for values, extra in rows:
+            columns.append(values, dict(extra))
+        pd.testing.assert_frame_equal(columns.frame(FIXED), frame_of_rows(rows), check_exact=True)
+
+
+def test_numbers_are_stored_in_typed_arrays_until_another_type_appears(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact ints and floats take 8 bytes each; one value of another type turns that column into a list."""
+    monkeypatch.setattr(Columns, "CHUNK", 4)
+    columns = Columns(("t", "n"))
+    for i in range(10):
+        columns.append((float(i), i), {"k": i})
+    columns.frame(("t", "n"))
+    assert all(isinstance(columns.columns[name], array) for name in ("t", "n", "k"))
+    columns.append((10.0, 2**70), {})
+    columns.frame(("t", "n"))
+    assert isinstance(columns.columns["t"], array)
+    assert columns.columns["n"] == [*range(10), 2**70] and columns.columns["k"] == [*range(10), None]
