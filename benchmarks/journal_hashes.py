@@ -24,7 +24,7 @@ FOLDER = ROOT / "scenarios"
 
 def shipped() -> list[Path]:
     """Every shipped scenario file (sweep files aside), sorted."""
-    return sorted(p for p in FOLDER.rglob("*.yaml") if "sweeps" not in p.relative_to(FOLDER).parts)
+    return sorted(p for p in FOLDER.rglob("*.yaml") if not {"sweeps", "tutorial"} & set(p.relative_to(FOLDER).parts))
 
 
 def key(path: Path) -> str:

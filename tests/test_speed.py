@@ -93,7 +93,7 @@ def test_validate_imports_only_the_mechanism_it_checks() -> None:
     """Validating a Raft scenario imports Raft's package and no other mechanism's."""
     loaded = _imported_by("from sim.cli import app; app(['validate', 'scenarios/quickstart.yaml'], standalone_mode=False)")
     modules = {m.split(".")[2] for m in loaded if m.startswith("sim.protocols.")}
-    assert modules - {"base", "quorum"} - {m for m in modules if m.startswith("_")} == {"raft"}
+    assert modules - {"base", "dispatch", "quorum", "registry"} - {m for m in modules if m.startswith("_")} == {"raft"}
 
 
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:

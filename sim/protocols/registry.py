@@ -57,8 +57,6 @@ class Mechanism:
     """The client that talks to this mechanism (a workload may bring its own)."""
     workloads: Mapping[str, type]
     """Workload kinds of this mechanism's own, beyond the shared ones."""
-    checkers: tuple[Callable[..., Any], ...]
-    """Safety checkers: (tables, scenario) -> violation rows."""
     summarise: Callable[..., dict[str, Any]]
     """(tables, scenario) -> the mechanism's own summary keys."""
     ready_event: str | None
@@ -82,6 +80,15 @@ class Mechanism:
     """Where it came from: its module, an entry point, or a file."""
 
     @cached_property
+    def checkers(self) -> tuple[Callable[..., Any], ...]:
+        """Safety checkers: (tables, scenario) -> violation rows.
+
+        Read on first use, not with the record: checker modules import pandas, which `consim
+        validate` should not pay for.
+        """
+        return tuple(self.protocol.checkers())
+
+    @cached_property
     def figures(self) -> Mapping[str, Callable[..., Any] | None]:
         """The mechanism's own figures (stem -> function(RunResult) -> Figure, or None to drop a shared one).
 
@@ -101,7 +108,6 @@ def mechanism_of(protocol: type[Protocol], name: str | None = None) -> Mechanism
         config=protocol.Config,
         client=protocol.client_class(),
         workloads=MappingProxyType(dict(protocol.workloads())),
-        checkers=tuple(protocol.checkers()),
         summarise=protocol.summarise,
         ready_event=protocol.ready_event,
         ready_at=protocol.ready_at,

@@ -9,9 +9,9 @@ recommendation with every rejection's reason (see sim/report/requirements.py).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.errors import ScenarioError
-from sim.report.document import Block, to_html, to_markdown
 from sim.report.requirements import (
     CompareSpec,
     Requirements,
@@ -22,6 +22,11 @@ from sim.report.requirements import (
     recommend,
     recommendation_lines,
 )
+
+if TYPE_CHECKING:
+    # The document module builds tables with pandas: imported where a report is written, so that
+    # `consim validate` reading a compare spec (sim.report.requirements) imports no pandas.
+    from sim.report.document import Block
 
 
 def report_kind(target: Path) -> str:
@@ -83,6 +88,8 @@ def write_report(target: str | Path, out: str | Path | None = None) -> tuple[Pat
     title = next((b.text for b in blocks if getattr(b, "level", 0) == 1), "consim report")
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "report.md", folder / "report.html"
+    from sim.report.document import to_html, to_markdown
+
     md.write_text(to_markdown(blocks), encoding="utf-8")
     page.write_text(to_html(blocks, title), encoding="utf-8")
     return md, page
