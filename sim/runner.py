@@ -11,7 +11,7 @@ from sim.checkers import run_checkers
 from sim.kernel import Simulation
 from sim.metrics import summarise
 from sim.protocols.base import Protocol
-from sim.records import RunTables
+from sim.records import RunTables, release_memory
 from sim.results import RunResult
 from sim.scenario import Scenario
 
@@ -62,12 +62,19 @@ def run(
     wall = time.perf_counter() - started
     mark = stage or (lambda _name: None)
     mark("simulated")
-    tables = RunTables.from_recorder(sim.recorder)
-    protocol = sim.protocol_cls
-    del sim  # the nodes' state and the recorder's columns are done with: free them before checking
+    recorder, protocol = sim.recorder, sim.protocol_cls
+    # The nodes, the network and the clients are done with. They hold one another in cycles, so
+    # only a collection frees them: do it now, before the tables are built beside the journal.
+    del sim
+    gc.collect()
+    tables = RunTables.from_recorder(recorder)  # hands the journal's columns over (it is emptied)
+    del recorder
+    release_memory()
     mark("tables")
     tables.violations = run_checkers(tables, scenario, protocol)
+    release_memory()
     mark("checked")
     summary = summarise(tables, scenario, protocol, wall)
+    release_memory()
     mark("summarised")
     return RunResult(scenario.resolved(), summary, tables)
