@@ -8,6 +8,7 @@ the window was and how many commands it left out. Message costs and liveness cov
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +75,7 @@ def measurement_window(tables: RunTables, scenario: Scenario, protocol_cls: type
     return Window(min(float(ready), end), end, f"ready: {what}")
 
 
-def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decided: set[str], timeout: float) -> dict[str, Any]:
+def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decided: Collection[str], timeout: float) -> dict[str, Any]:
     """Window, latency (all measured commands, and those answered at their first attempt), retries, throughput."""
     requests = tables.requests
     retries = requests["retries"] if "retries" in requests else None
@@ -117,7 +118,8 @@ def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol
     # Client commands an honest node decided (no-ops and null requests are not commands). Vectorised:
     # a long run has millions of decision rows, and a Python set of them costs ~100 MB.
     cmd_ids = requests["cmd_id"]
-    decided_cmds = set(cmd_ids[cmd_ids.isin(honest["value"].unique())]) if not honest.empty else set()
+    # Kept as a column (not a Python set of strings): the same commands, without an object for each.
+    decided_cmds = cmd_ids[cmd_ids.isin(honest["value"].unique())].drop_duplicates() if not honest.empty else cmd_ids.iloc[:0]
     sent = int(messages["sent"].sum())
     window = measurement_window(tables, scenario, protocol_cls)
     workload = _workload_config(scenario, protocol_cls)
@@ -141,7 +143,7 @@ def summarise(tables: RunTables, scenario: Scenario, protocol_cls: type[Protocol
             "messages_delivered": int(messages["delivered"].sum()),
             "messages_dropped": int(messages["dropped"].sum()),
             "bytes_sent": int(messages["bytes_sent"].sum()),
-            "messages_per_command": round(sent / len(decided_cmds), 6) if decided_cmds else None,
+            "messages_per_command": round(sent / len(decided_cmds), 6) if len(decided_cmds) else None,
             "messages_per_decision": round(sent / decided_slots, 6) if decided_slots else None,
             "safety_violations": len(tables.violations),
         }

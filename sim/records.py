@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 from array import array
 from dataclasses import dataclass, field
@@ -193,9 +194,15 @@ class RunTables:
         for frame in (self.decisions, self.messages, self.events, self.requests, self.violations, self.trace):
             if frame is not None:
                 h.update(repr(list(frame.columns)).encode())
-                # Mixed-type object columns (None beside numbers) hash as their text form. Only they
-                # are converted: the other columns are hashed where they are, not copied.
-                texts = {name: frame[name].astype(str) for name in frame.columns if frame[name].dtype == object}
+                # Mixed-type object columns (None beside numbers) hash as their text form. A text
+                # column is hashed as a categorical, which gives each row the same hash as its text
+                # but makes a Python string only per distinct value, not per row (a million rows).
+                # The other columns are hashed where they are, not copied.
+                texts = {
+                    name: frame[name].astype(str) if frame[name].dtype == object else frame[name].astype("category")
+                    for name in frame.columns
+                    if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)
+                }
                 hashable = frame.assign(**texts) if texts else frame
                 h.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())
         h.update(repr(self.counters).encode())
@@ -212,6 +219,11 @@ def release_memory() -> None:
     import pyarrow  # pandas has loaded it already
 
     pyarrow.default_memory_pool().release_unused()
+    # The C heap likewise keeps what the freed tables and simulation used; glibc can hand it back.
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def percentiles(values: pd.Series | np.ndarray, prefix: str, qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float | None]:
