@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,6 +209,25 @@ class RunTables:
                 h.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())
         h.update(repr(self.counters).encode())
         return h.hexdigest()
+
+
+@contextmanager
+def system_allocator_for_arrow() -> Iterator[None]:
+    """Let pyarrow allocate from the C heap (malloc) inside the block, then restore its pool.
+
+    Text columns are Arrow arrays, and the tables, checkers and summary make many short-lived ones.
+    Arrow's default pool (mimalloc) keeps each thread's freed segments for reuse, which on a 1200 s
+    Raft run held 25-60 MB more at the peak than malloc does (benchmarks/raft_recovery.py). Buffers
+    remember the pool they came from, so switching back afterwards is safe; results are unchanged.
+    """
+    import pyarrow  # pandas has loaded it already
+
+    previous = pyarrow.default_memory_pool()
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    try:
+        yield
+    finally:
+        pyarrow.set_memory_pool(previous)
 
 
 def release_memory() -> None:

@@ -11,7 +11,7 @@ from sim.checkers import run_checkers
 from sim.kernel import Simulation
 from sim.metrics import summarise
 from sim.protocols.base import Protocol
-from sim.records import RunTables, release_memory
+from sim.records import RunTables, release_memory, system_allocator_for_arrow
 from sim.results import RunResult
 from sim.scenario import Scenario
 
@@ -67,14 +67,15 @@ def run(
     # only a collection frees them: do it now, before the tables are built beside the journal.
     del sim
     gc.collect()
-    tables = RunTables.from_recorder(recorder)  # hands the journal's columns over (it is emptied)
-    del recorder
-    release_memory()
-    mark("tables")
-    tables.violations = run_checkers(tables, scenario, protocol)
-    release_memory()
-    mark("checked")
-    summary = summarise(tables, scenario, protocol, wall)
-    release_memory()
-    mark("summarised")
+    with system_allocator_for_arrow():
+        tables = RunTables.from_recorder(recorder)  # hands the journal's columns over (it is emptied)
+        del recorder
+        release_memory()
+        mark("tables")
+        tables.violations = run_checkers(tables, scenario, protocol)
+        release_memory()
+        mark("checked")
+        summary = summarise(tables, scenario, protocol, wall)
+        release_memory()
+        mark("summarised")
     return RunResult(scenario.resolved(), summary, tables)

@@ -129,7 +129,7 @@ def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
     """
     decisions, events = tables.decisions, tables.events
     judged = judged_mask(decisions, byzantine_windows(tables)).to_numpy()
-    nodes = decisions["node"].to_numpy(dtype=object)
+    nodes = decisions["node"]
     times = decisions["time_ms"].to_numpy(dtype=np.float64)
     incs = decisions["incarnation"].to_numpy(dtype=np.int64)
     slots = decisions["slot"].to_numpy().astype(np.int64)
@@ -137,14 +137,17 @@ def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
     if not events.empty and "slot" in events:
         installed = events[events["kind"] == STATE_INSTALLED]
         if not installed.empty:
-            nodes = np.concatenate([nodes, installed["node"].to_numpy(dtype=object)])
+            nodes = pd.concat([nodes, installed["node"]], ignore_index=True)
             times = np.concatenate([times, installed["time_ms"].to_numpy(dtype=np.float64)])
             incs = np.concatenate([incs, np.full(len(installed), -1, dtype=np.int64)])
             slots = np.concatenate([slots, installed["slot"].to_numpy().astype(np.int64)])
             kinds = np.concatenate([kinds, np.zeros(len(installed), dtype=np.int8)])
             judged = np.concatenate([judged, np.ones(len(installed), dtype=bool)])
+    # Node names as codes (never a Python string per row), then the rows in the run's order.
+    codes, names = pd.factorize(nodes, sort=True)
+    del nodes
     order = np.lexsort((kinds, times))  # stable: recording order within an instant
-    codes, names = pd.factorize(nodes[order], sort=True)
+    codes = codes[order]
     by_node = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[by_node], np.arange(len(names) + 1))
     for code, name in enumerate(names):
