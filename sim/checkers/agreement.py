@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -90,17 +89,28 @@ def _conflicting(rows: pd.DataFrame, keys: list[str], column: str, where: np.nda
     on a long run's million decision rows cost more memory than the table. Missing keys and values
     count as a groupby and `nunique` count them: not at all.
     """
-    coded = [pd.factorize(rows[name]) for name in [*keys, column]]
-    if math.prod(len(uniques) + 1 for _, uniques in coded) >= 2**62:  # the codes would overflow
-        return np.ones(len(rows), dtype=bool) if where is None else where  # the plain groupby decides
-    keyed = np.logical_and.reduce([codes >= 0 for codes, _ in coded[:-1]] + ([] if where is None else [where]))
+    keyed = np.ones(len(rows), dtype=bool) if where is None else where.copy()
     group = np.zeros(len(rows), dtype=np.int64)
-    for codes, uniques in coded[:-1]:
-        group = group * (len(uniques) + 1) + codes  # a mixed-radix number: one per key tuple
-    values, uniques = coded[-1]
+    span = 1
+    for name in keys:
+        codes, uniques = pd.factorize(rows[name])
+        span *= len(uniques) + 1
+        keyed &= codes >= 0
+        group *= len(uniques) + 1  # in place: a mixed-radix number, one per key tuple
+        group += codes
+        del codes, uniques
+    values, uniques = pd.factorize(rows[column])
     radix = len(uniques) + 1
-    pairs = np.unique((group * radix + values)[keyed & (values >= 0)])  # the distinct (key tuple, value) pairs
-    groups, counts = np.unique(pairs // radix, return_counts=True)
+    if span * radix >= 2**62:  # the codes overflowed: keep every row (the plain groupby decides)
+        return np.ones(len(rows), dtype=bool) if where is None else where
+    pairs = group * radix  # then the distinct (key tuple, value) pairs, sorted in place
+    pairs += values
+    pairs = pairs[keyed & (values >= 0)]
+    del values, uniques
+    pairs.sort()
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+    pairs //= radix
+    groups, counts = np.unique(pairs, return_counts=True)
     return keyed & np.isin(group, groups[counts > 1])
 
 
