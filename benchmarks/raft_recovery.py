@@ -10,7 +10,19 @@ and what stays resident after it), and whether the issue's target (peak under 30
 
     python benchmarks/raft_recovery.py [--duration 1200s] [--snapshot-interval 10000] [--seed 1]
 
-Measured: see the README's benchmark section.
+Measured 2026-12-01 on the shared 2-core machine (CPython 3.11.7), peak within each stage / resident
+after it, MB:
+
+    stage        300 s       1200 s
+    imports      114 / 114   114 / 114   (pandas with pyarrow ~90 MB; the mechanism registry ~18 MB more)
+    baseline     132 / 132   132 / 132
+    simulated    159 / 159   209 / 209
+    tables       173 / 161   259 / 220
+    checked      179 / 165   273 / 220
+    summarised   180 / 168   267 / 223
+    peak         180         273         (before the work on issue 8's last point: 240 and 552)
+
+1200 s: 399 leader crashes, 120,841 indexes, 603,941 decision rows, liveness 1.0, CPU 55 s.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from sim import run, scenario_from_dict
 
 TARGET_MB = 300.0
 """Issue 8: the 1200 s run must finish with peak memory under this."""
+TARGET_DURATION_MS = 1_200_000.0
 
 
 class Stages:
@@ -101,8 +114,11 @@ def main() -> None:
     for name, stage_peak, resident in stages.rows:
         print(f"  {name:<19} {stage_peak:7,.0f} / {resident:7,.0f}")
     print(f"peak memory (RSS)     {peak:,.0f} MB")
-    met = "met" if peak < TARGET_MB else "NOT met"
-    print(f"target                peak under {TARGET_MB:.0f} MB for the 1200 s run: {met} at {args.duration} ({peak:,.0f} MB)")
+    if scenario.duration >= TARGET_DURATION_MS:
+        verdict = f"{'met' if peak < TARGET_MB else 'NOT met'} ({peak:,.0f} MB)"
+    else:
+        verdict = f"not judged: this run is {args.duration}"
+    print(f"target                peak under {TARGET_MB:.0f} MB for the 1200 s run: {verdict}")
 
 
 if __name__ == "__main__":
