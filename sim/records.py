@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,20 +112,27 @@ class Columns:
         column.extend(values)
 
     def frame(self, fixed: tuple[str, ...]) -> pd.DataFrame:
-        """The rows as a DataFrame: the fixed columns, then the extra ones sorted by name."""
+        """The rows as a DataFrame: the fixed columns, then the extra ones sorted by name.
+
+        The rows are handed over, not copied: a number column becomes the frame's own (a view of
+        the typed array, which the frame keeps alive), a text column is converted and its list
+        dropped at once. Afterwards these Columns are empty, so the journal is never held twice.
+        """
         import pandas as pd
 
         self._flush()
         names = [*fixed, *sorted(set(self.columns) - set(fixed))]
         data: dict[str, Any] = {}
         for name in names:
-            column = self.columns[name]
+            column = self.columns.pop(name)
             if isinstance(column, array):
-                # A view: the DataFrame copies it into its own block, so no copy here.
                 data[name] = np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.float64)
             else:
-                data[name] = column
-        return pd.DataFrame(data, columns=names)
+                data[name] = pd.Series(column)  # the frame's own array; the list goes now
+            del column
+        self.count = 0
+        # copy=False: each column stays its own block instead of being consolidated (copied) into one.
+        return pd.DataFrame(data, columns=names, copy=False)
 
 
 class Recorder:
@@ -222,9 +231,14 @@ class RunTables:
         for col in ("sent", "delivered", "dropped", "bytes_sent"):
             messages[col] = messages[col].astype("int64")
         events = _frame(rec.events, EVENT_COLUMNS)
-        requests = pd.DataFrame([row[:4] for row in rec.requests.values()], columns=list(REQUEST_COLUMNS[:4]))
+        rows = list(rec.requests.values())
+        if rows:
+            # Column by column (each inferred as the rows would be), never a second list per row.
+            requests = pd.DataFrame({name: pd.Series([row[i] for row in rows]) for i, name in enumerate(REQUEST_COLUMNS[:4])}, copy=False)
+        else:
+            requests = pd.DataFrame([], columns=list(REQUEST_COLUMNS[:4]))
         requests["latency_ms"] = requests["done_ms"] - requests["submit_ms"]
-        requests["retries"] = pd.Series([row[4] for row in rec.requests.values()], dtype="int64")
+        requests["retries"] = pd.Series([row[4] for row in rows], dtype="int64")
         trace = pd.DataFrame(rec.trace, columns=TRACE_COLUMNS) if rec.trace_on else None
         return cls(decisions, messages, events, requests, trace, dict(sorted(rec.counters.items())))
 
@@ -236,23 +250,55 @@ class RunTables:
         for frame in (self.decisions, self.messages, self.events, self.requests, self.violations, self.trace):
             if frame is not None:
                 h.update(repr(list(frame.columns)).encode())
-                # Mixed-type object columns (None beside numbers) hash as their text form.
-                hashable = frame.apply(lambda col: col.astype(str) if col.dtype == object else col)
+                # Mixed-type object columns (None beside numbers) hash as their text form. A text
+                # column is hashed as a categorical, which gives each row the same hash as its text
+                # but makes a Python string only per distinct value, not per row (a million rows).
+                # The other columns are hashed where they are, not copied.
+                texts = {
+                    name: frame[name].astype(str) if frame[name].dtype == object else frame[name].astype("category")
+                    for name in frame.columns
+                    if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)
+                }
+                hashable = frame.assign(**texts) if texts else frame
                 h.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())
         h.update(repr(self.counters).encode())
         return h.hexdigest()
 
 
-def member_of(series: pd.Series, values: Iterable[Any]) -> pd.Series:
-    """`series.isin(values)` for many values (and a series without missing values), as booleans on the same index.
+@contextmanager
+def system_allocator_for_arrow() -> Iterator[None]:
+    """Let pyarrow allocate from the C heap (malloc) inside the block, then restore its pool.
 
-    pandas' arrow-backed strings turn every one of `values` into a pyarrow scalar first (some
-    µs each: a second for a long run's command ids); a set lookup per row costs tens of ns.
+    Text columns are Arrow arrays, and the tables, checkers and summary make many short-lived ones.
+    Arrow's default pool (mimalloc) keeps each thread's freed segments for reuse, which on a 1200 s
+    Raft run held 25-60 MB more at the peak than malloc does (benchmarks/raft_recovery.py). Buffers
+    remember the pool they came from, so switching back afterwards is safe; results are unchanged.
     """
-    import pandas as pd
+    import pyarrow  # pandas has loaded it already
 
-    lookup = values if isinstance(values, set | frozenset) else set(values)
-    return pd.Series([value in lookup for value in series.tolist()], index=series.index, dtype=bool)
+    previous = pyarrow.default_memory_pool()
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    try:
+        yield
+    finally:
+        pyarrow.set_memory_pool(previous)
+
+
+def release_memory() -> None:
+    """Give pyarrow's freed memory back to the system.
+
+    pandas keeps text columns in Arrow arrays, and the checkers' temporary ones are allocated from
+    Arrow's own pool, which keeps freed pages for reuse: after checking a long run that was ~200 MB
+    held and never used again. Nothing computed depends on it.
+    """
+    import pyarrow  # pandas has loaded it already
+
+    pyarrow.default_memory_pool().release_unused()
+    # The C heap likewise keeps what the freed tables and simulation used; glibc can hand it back.
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def percentiles(values: pd.Series | np.ndarray, prefix: str, qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float | None]:

@@ -11,7 +11,7 @@ from sim.checkers import run_checkers
 from sim.kernel import Simulation
 from sim.metrics import summarise
 from sim.protocols.base import Protocol
-from sim.records import RunTables
+from sim.records import RunTables, release_memory, system_allocator_for_arrow
 from sim.results import RunResult
 from sim.scenario import Scenario
 
@@ -41,6 +41,7 @@ def run(
     trace: bool = False,
     progress: Callable[[float], None] | None = None,
     protocol_cls: type[Protocol] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run one scenario and return its tables, violations and summary.
 
@@ -50,6 +51,8 @@ def run(
         progress: called with the simulated time reached (ms) as the run advances.
         protocol_cls: run this Protocol class instead of the registered mechanism (tests use it
             to run deliberately broken variants).
+        stage: called with the name of each step as it ends ("simulated", "tables", "checked",
+            "summarised"); benchmarks/raft_recovery.py measures memory there.
 
     """
     if scenario.planes is not None:
@@ -63,9 +66,22 @@ def run(
         sim = Simulation(scenario, trace=trace, protocol_cls=protocol_cls)
         sim.run(progress=progress)
     wall = time.perf_counter() - started
-    tables = RunTables.from_recorder(sim.recorder)
-    mechanism = sim.mechanism
-    del sim  # the nodes' state and the recorder's columns are done with: free them before checking
-    tables.violations = run_checkers(tables, scenario, mechanism)
-    summary = summarise(tables, scenario, mechanism, wall)
+    mark = stage or (lambda _name: None)
+    mark("simulated")
+    recorder, mechanism = sim.recorder, sim.mechanism
+    # The nodes, the network and the clients are done with. They hold one another in cycles, so
+    # only a collection frees them: do it now, before the tables are built beside the journal.
+    del sim
+    gc.collect()
+    with system_allocator_for_arrow():
+        tables = RunTables.from_recorder(recorder)  # hands the journal's columns over (it is emptied)
+        del recorder
+        release_memory()
+        mark("tables")
+        tables.violations = run_checkers(tables, scenario, mechanism)
+        release_memory()
+        mark("checked")
+        summary = summarise(tables, scenario, mechanism, wall)
+        release_memory()
+        mark("summarised")
     return RunResult(scenario.resolved(), summary, tables)

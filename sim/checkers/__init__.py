@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.records import VIOLATION_COLUMNS
+from sim.records import VIOLATION_COLUMNS, release_memory
 
 if TYPE_CHECKING:
     from sim.protocols.registry import Mechanism
@@ -19,5 +19,6 @@ def run_checkers(tables: RunTables, scenario: Scenario, mechanism: Mechanism) ->
     rows: list[dict[str, object]] = []
     for checker in mechanism.checkers:
         rows.extend(checker(tables, scenario))
+        release_memory()  # each checker's temporaries go before the next one's
     frame = pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
     return frame.sort_values(["time_ms", "rule", "nodes"], kind="stable").reset_index(drop=True)

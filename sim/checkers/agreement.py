@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from sim.protocols.base import NOOP
-from sim.records import member_of
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -46,13 +45,22 @@ def check_agreement(tables: RunTables, scenario: Scenario) -> list[Violation]:
 
 
 def first_conflicts(
-    rows: pd.DataFrame, keys: list[str], column: str, rule: str, detail: Callable[[tuple[Any, ...], Any, Any], str]
+    rows: pd.DataFrame,
+    keys: list[str],
+    column: str,
+    rule: str,
+    detail: Callable[[tuple[Any, ...], Any, Any], str],
+    where: np.ndarray | None = None,
 ) -> list[Violation]:
     """One violation per group of `keys` whose `column` takes more than one value.
 
     It names the earliest row of the group and the earliest row that disagrees with it; the
-    violation's time is when the disagreement first appeared.
+    violation's time is when the disagreement first appeared. `where` (a boolean per row) limits
+    the check to some rows without copying the table.
     """
+    if rows.empty:
+        return []
+    rows = rows[_conflicting(rows, keys, column, where)]  # almost always none: the groupby below stays small
     if rows.empty:
         return []
     out: list[Violation] = []
@@ -74,6 +82,38 @@ def first_conflicts(
     return out
 
 
+def _conflicting(rows: pd.DataFrame, keys: list[str], column: str, where: np.ndarray | None) -> np.ndarray:
+    """Which rows belong to a group of `keys` whose `column` takes more than one value.
+
+    Works on integer codes (8 bytes a row and column) rather than grouping the table itself, which
+    on a long run's million decision rows cost more memory than the table. Missing keys and values
+    count as a groupby and `nunique` count them: not at all.
+    """
+    keyed = np.ones(len(rows), dtype=bool) if where is None else where.copy()
+    group = np.zeros(len(rows), dtype=np.int64)
+    span = 1
+    for name in keys:
+        codes, uniques = pd.factorize(rows[name])
+        span *= len(uniques) + 1
+        keyed &= codes >= 0
+        group *= len(uniques) + 1  # in place: a mixed-radix number, one per key tuple
+        group += codes
+        del codes, uniques
+    values, uniques = pd.factorize(rows[column])
+    radix = len(uniques) + 1
+    if span * radix >= 2**62:  # the codes overflowed: keep every row (the plain groupby decides)
+        return np.ones(len(rows), dtype=bool) if where is None else where
+    pairs = group * radix  # then the distinct (key tuple, value) pairs, sorted in place
+    pairs += values
+    pairs = pairs[keyed & (values >= 0)]
+    del values, uniques
+    pairs.sort()
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+    pairs //= radix
+    groups, counts = np.unique(pairs, return_counts=True)
+    return keyed & np.isin(group, groups[counts > 1])
+
+
 def check_integrity(tables: RunTables, scenario: Scenario) -> list[Violation]:
     """An honest node decides each slot at most once per incarnation (a recovered node may replay)."""
     decisions = honest_decisions(tables)
@@ -91,8 +131,8 @@ def check_validity(tables: RunTables, scenario: Scenario) -> list[Violation]:
     decisions = honest_decisions(tables)
     if decisions.empty:
         return []
-    proposed = set(tables.requests["cmd_id"]) | {NOOP}
-    bad = decisions[~member_of(decisions["value"], proposed)].drop_duplicates(["value"])
+    values = decisions["value"]
+    bad = decisions[~(values.isin(tables.requests["cmd_id"]) | (values == NOOP))].drop_duplicates(["value"])
     return [
         {"time_ms": float(r.time_ms), "nodes": r.node, "rule": "validity", "detail": f"slot {r.slot}: {r.value!r} was never proposed"}
         for r in bad.itertuples()

@@ -18,11 +18,10 @@ the window are judged (the fault plan rewrites what it sends, not what it execut
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from operator import itemgetter
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from sim.checkers.agreement import Violation, first_conflicts
@@ -65,16 +64,18 @@ def check_exactly_once(tables: RunTables, scenario: Scenario) -> list[Violation]
     decisions = tables.decisions
     if decisions.empty:
         return []
-    rows = decisions[decisions["value"] != NOOP]
-    if "duplicate" in rows:
-        rows = rows[rows["duplicate"] != True]  # noqa: E712 (None where a mechanism never says)
-    rows = rows[judged_mask(rows, byzantine_windows(tables))]
+    # A mask rather than filtered copies of the table: a long run has a million rows.
+    counted = (decisions["value"] != NOOP).to_numpy(dtype=bool, na_value=True)
+    if "duplicate" in decisions:
+        counted = counted & (decisions["duplicate"] != True).to_numpy(dtype=bool)  # noqa: E712 (None where a mechanism never says)
+    counted = counted & judged_mask(decisions, byzantine_windows(tables)).to_numpy(dtype=bool)
     found = first_conflicts(
-        rows,
+        decisions,
         ["node", "value"],
         "slot",
         "exactly_once",
         lambda key, a, b: f"{key[0]} decided {key[1]!r} in slot {a['slot']} and again in slot {b['slot']}",
+        where=counted,
     )
     return [{**v, "nodes": v["nodes"].split(",")[0]} for v in found]  # one node, named once
 
@@ -87,50 +88,78 @@ def gapless_from(first: int) -> Checker:
         decisions = tables.decisions
         if decisions.empty:
             return []
-        judged = judged_mask(decisions, byzantine_windows(tables))
-        # (time, order, node, incarnation, slot, judged): installed states first within an instant.
-        # Built column-wise: a long run has millions of rows, and a namedtuple per row is the slow part.
-        times, names, incarnations, slots = (decisions[name].tolist() for name in ("time_ms", "node", "incarnation", "slot"))
-        ones = [1] * len(times)
-        steps = list(
-            zip(map(float, times), ones, map(str, names), map(int, incarnations), map(int, slots), map(bool, judged.tolist()), strict=True)
-        )
-        events = tables.events
-        if not events.empty and "slot" in events:
-            installed = events[events["kind"] == STATE_INSTALLED]
-            steps += [(float(r.time_ms), 0, str(r.node), -1, int(r.slot), True) for r in installed.itertuples()]
-        steps.sort(key=itemgetter(0, 1))  # stable: recording order within an instant
-        nodes: dict[str, _Progress] = {}
-        out: list[Violation] = []
-        for time_ms, order, node, inc, slot, ok in steps:
-            p = nodes.setdefault(node, _Progress(inc, None, first - 1))
-            if order == 0:
-                p.high = max(p.high, slot)
-                p.prev = slot if p.prev is None else max(p.prev, slot)
-                continue
-            if inc != p.inc:
-                p.inc, p.prev = inc, None  # a new incarnation may replay from any slot it reached
-            expected = p.prev + 1 if p.prev is not None else min(slot, p.high + 1)
-            if p.prev is not None and slot <= p.prev:
-                continue  # a repeat within an incarnation is the integrity checker's business
-            if slot > expected and ok:
-                detail = f"{node} executed slot {slot} without slot{'s' if slot - expected > 1 else ''} {_span(expected, slot - 1)}"
-                out.append({"time_ms": time_ms, "nodes": node, "rule": "gapless", "detail": detail})
-            p.prev = slot
-            p.high = max(p.high, slot)
-        return out
+        steps = _steps(tables)
+        out: list[tuple[int, Violation]] = []
+        # Node by node (each node's state is its own), in time order; a violation keeps its place
+        # in the run so that the output is ordered by time as a single pass over all nodes gives.
+        for positions, times, kinds, incs, slots, judged, node in steps:
+            # This node's incarnation, last slot in it (None: none yet), highest slot ever reached.
+            current, prev, high = incs[0], None, first - 1
+            for position, time_ms, kind, inc, slot, ok in zip(positions, times, kinds, incs, slots, judged, strict=True):
+                if not kind:  # an installed state
+                    high = max(high, slot)
+                    prev = slot if prev is None else max(prev, slot)
+                    continue
+                if inc != current:
+                    current, prev = inc, None  # a new incarnation may replay from any slot it reached
+                expected = prev + 1 if prev is not None else min(slot, high + 1)
+                if prev is not None and slot <= prev:
+                    continue  # a repeat within an incarnation is the integrity checker's business
+                if slot > expected and ok:
+                    detail = f"{node} executed slot {slot} without slot{'s' if slot - expected > 1 else ''} {_span(expected, slot - 1)}"
+                    out.append((position, {"time_ms": time_ms, "nodes": node, "rule": "gapless", "detail": detail}))
+                prev = slot
+                high = max(high, slot)
+        out.sort(key=lambda item: item[0])
+        return [violation for _, violation in out]
 
     check_gapless.__name__ = "check_gapless"
     return check_gapless
 
 
-@dataclass
-class _Progress:
-    """One node's execution so far: its incarnation, last slot in it, highest slot ever reached."""
+def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
+    """Per node, its executions and installed states in time order, as plain lists.
 
-    inc: int
-    prev: int | None
-    high: int
+    Each node yields (position in the run's order, time, kind (1 a decision, 0 an installed
+    state), incarnation, slot, judged, node). The run's order is by time, installed states first
+    within an instant, then recording order. Built from numpy columns one node at a time, so a
+    long run never holds a Python object per row of the whole table.
+    """
+    decisions, events = tables.decisions, tables.events
+    judged = judged_mask(decisions, byzantine_windows(tables)).to_numpy()
+    nodes = decisions["node"]
+    times = decisions["time_ms"].to_numpy(dtype=np.float64)
+    incs = decisions["incarnation"].to_numpy(dtype=np.int64)
+    slots = decisions["slot"].to_numpy().astype(np.int64)
+    kinds = np.ones(len(decisions), dtype=np.int8)
+    if not events.empty and "slot" in events:
+        installed = events[events["kind"] == STATE_INSTALLED]
+        if not installed.empty:
+            nodes = pd.concat([nodes, installed["node"]], ignore_index=True)
+            times = np.concatenate([times, installed["time_ms"].to_numpy(dtype=np.float64)])
+            incs = np.concatenate([incs, np.full(len(installed), -1, dtype=np.int64)])
+            slots = np.concatenate([slots, installed["slot"].to_numpy().astype(np.int64)])
+            kinds = np.concatenate([kinds, np.zeros(len(installed), dtype=np.int8)])
+            judged = np.concatenate([judged, np.ones(len(installed), dtype=bool)])
+    # Node names as codes (never a Python string per row), then the rows in the run's order.
+    codes, names = pd.factorize(nodes, sort=True)
+    del nodes
+    order = np.lexsort((kinds, times))  # stable: recording order within an instant
+    codes = codes[order]
+    by_node = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[by_node], np.arange(len(names) + 1))
+    for code, name in enumerate(names):
+        positions = by_node[bounds[code] : bounds[code + 1]]
+        rows = order[positions]
+        yield (
+            positions.tolist(),
+            times[rows].tolist(),
+            kinds[rows].tolist(),
+            incs[rows].tolist(),
+            slots[rows].tolist(),
+            judged[rows].tolist(),
+            str(name),
+        )
 
 
 def _span(low: int, high: int) -> str:

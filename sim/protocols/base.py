@@ -66,13 +66,16 @@ class ClientRequest(Message):
     client: str
     cmd_id: str
     op: str = ""
+    floor: int = -1
+    """The lowest sequence number of this client's commands still unanswered (Raft's client
+    sessions, thesis section 6.3); -1 when the client does not say (then it costs no bytes)."""
 
     kind: ClassVar[str] = "client_request"
 
     @property
     def size_bytes(self) -> int:
-        """Header plus the command."""
-        return self.header_bytes + len(self.cmd_id) + len(self.op)
+        """Header plus the command (and the floor, when sent)."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + (8 if self.floor >= 0 else 0)
 
 
 @dataclass(frozen=True, slots=True)

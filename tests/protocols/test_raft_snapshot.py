@@ -28,7 +28,7 @@ def test_a_follower_snapshots_every_interval_and_compacts_its_log() -> None:
     raft, ctx = follower(snapshot_interval=3)
     raft.on_message("n0", AppendEntries(1, "n0", 0, 0, entries(1, 5), 5))
     snapshot = ctx.storage["snapshot"]
-    assert (snapshot.index, snapshot.term) == (5, 1) and snapshot.applied == {f"c{i}" for i in range(1, 6)}
+    assert (snapshot.index, snapshot.term) == (5, 1) and snapshot.loose == {f"c{i}" for i in range(1, 6)}
     assert snapshot.chain == raft.log.chain_at(5)
     assert raft.log.offset == 5 and ctx.storage["log"] == [(1, "")]
     raft.on_message("n0", AppendEntries(1, "n0", 5, 1, entries(6, 7), 7))
@@ -45,10 +45,10 @@ def test_recovery_starts_from_the_snapshot_replays_the_tail_and_records_nothing_
     raft.on_message("n0", AppendEntries(1, "n0", 7, 1, entries(8, 9), 9))
     again = Raft(ctx, raft.config)
     again.on_start()
-    assert again.commit_index == again.last_applied == 7 and again.snapshot_applied == {f"c{i}" for i in range(1, 8)}
+    assert again.commit_index == again.last_applied == 7 and again.sessions.loose == {f"c{i}" for i in range(1, 8)}
     assert again.log.offset == 7 and again.log.last_index == 9
     again.on_message("n0", AppendEntries(1, "n0", 9, 1, (), 9))
-    assert again.last_applied == 9 and again.applied == {"c8", "c9"}
+    assert again.last_applied == 9 and again.sessions.loose == {f"c{i}" for i in range(1, 10)}
     assert [slot for slot, _, _ in ctx.decided] == list(range(1, 10))
 
 
@@ -82,16 +82,16 @@ def test_the_leader_sends_its_snapshot_to_a_follower_behind_its_first_retained_i
 def test_install_snapshot_keeps_a_matching_suffix_and_discards_a_conflicting_log() -> None:
     """Figure 13: a log that has the snapshot's last entry keeps what follows it; one that does not
     is replaced by the snapshot alone."""
-    snapshot = Snapshot(3, 1, 0, frozenset({"c1", "c2", "c3"}))
+    snapshot = Snapshot(3, 1, 0, loose=frozenset({"c1", "c2", "c3"}))
     keep, kctx = follower()
     keep.on_message("n0", AppendEntries(1, "n0", 0, 0, entries(1, 5), 0))
     keep.on_message("n0", InstallSnapshot(1, "n0", snapshot))
     assert keep.log.offset == 3 and keep.log.entries[1:] == list(entries(4, 5)) and keep.commit_index == 3
     drop, dctx = follower()
     drop.on_message("n0", AppendEntries(1, "n0", 0, 0, ((1, "c1"), (1, "x2")), 0))
-    drop.on_message("n0", InstallSnapshot(2, "n0", Snapshot(3, 2, 0, frozenset({"c1", "c2", "c3"}))))
+    drop.on_message("n0", InstallSnapshot(2, "n0", Snapshot(3, 2, 0, loose=frozenset({"c1", "c2", "c3"}))))
     assert drop.log.offset == 3 and drop.log.entries == [(2, "")] and drop.log.last_index == 3
-    assert drop.snapshot_applied == {"c1", "c2", "c3"} and not drop.applied and "x2" not in drop.log.cmd_index
+    assert drop.sessions.loose == {"c1", "c2", "c3"} and "x2" not in drop.log.cmd_index
 
 
 def churn(seconds: int) -> Any:

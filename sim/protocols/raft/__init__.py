@@ -36,6 +36,7 @@ from sim.protocols.raft.messages import (
 )
 from sim.protocols.raft.progress import Progress
 from sim.protocols.raft.replication import Replication
+from sim.protocols.raft.session import Sessions
 from sim.timing import NetworkTiming, leader_timing
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from sim.protocols.base import Context
     from sim.scenario import Scenario
+    from sim.workload import Client
 
 
 @register("raft")
@@ -65,10 +67,9 @@ class Raft(Dispatch, Election, Replication, Protocol):
         snapshot: Snapshot | None = storage.get("snapshot")
         offset = snapshot.index if snapshot else 0
         self.log = RaftLog(storage.setdefault("log", [(0, "")]), offset, snapshot.chain if snapshot else 0)
-        # The state machine restarts from the snapshot (shared, not copied); entries after it
-        # are replayed as they are learned committed again, without being recorded twice.
-        self.snapshot_applied: frozenset[str] = snapshot.applied if snapshot else frozenset()
-        self.applied: set[str] = set()  # commands applied after the snapshot
+        # The state machine restarts from the snapshot's sessions; entries after it are replayed
+        # as they are learned committed again, without being recorded twice.
+        self.sessions = Sessions(snapshot.sessions, snapshot.loose) if snapshot else Sessions()
         self.commit_index = self.last_applied = offset
         self.recorded: int = storage.setdefault("recorded", 0)
         self.role = FOLLOWER
@@ -137,6 +138,13 @@ class Raft(Dispatch, Election, Replication, Protocol):
         self.role_handlers[FOLLOWER][type(msg)](self, src, msg)
 
     # --- class hooks ---------------------------------------------------------------------
+
+    @classmethod
+    def client_class(cls) -> type[Client]:
+        """The leader-following client, sending its session floor with every request (session.py)."""
+        from sim.protocols.raft.client import SessionClient
+
+        return SessionClient
 
     @classmethod
     def validate(cls, scenario: Scenario, config: RaftConfig) -> list[tuple[str, str]]:  # type: ignore[override]

@@ -30,7 +30,7 @@ def mutate(behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Cont
     """
     if behaviour == "equivocate":
         if isinstance(msg, AppendEntries) and msg.entries and _second_half(dst, ctx):
-            return replace(msg, entries=tuple((term, NOOP) for term, _value in msg.entries))
+            return replace(msg, entries=tuple((entry[0], NOOP) for entry in msg.entries))
         if isinstance(msg, RequestVote) and _second_half(dst, ctx):
             return AppendEntries(msg.term, msg.candidate, msg.last_log_index, msg.last_log_term, (), 0)
         return None

@@ -10,8 +10,9 @@ from pydantic import Field, field_validator
 from sim.protocols.base import Message, ProtocolConfig
 from sim.scenario import Ms
 
-Entry = tuple[int, str]
-"""A log entry: (term, value). Values are client command ids or NOOP."""
+Entry = tuple[int, str] | tuple[int, str, int]
+"""A log entry: (term, value), or (term, command, floor) for a command whose client said its
+session floor (see session.py). Values are client command ids or NOOP."""
 
 TERM_BYTES = 8
 INDEX_BYTES = 8
@@ -89,8 +90,8 @@ class AppendEntries(Message):
     def size_bytes(self) -> int:
         """Header, four integers, the leader id, and each entry's term, length and command."""
         size = self.header_bytes + 2 * TERM_BYTES + 2 * INDEX_BYTES + len(self.leader)
-        for _term, value in self.entries:
-            size += ENTRY_OVERHEAD + len(value)
+        for entry in self.entries:
+            size += ENTRY_OVERHEAD + len(entry[1]) + (INDEX_BYTES if len(entry) > 2 else 0)
         return size
 
 
@@ -115,21 +116,26 @@ class AppendEntriesResponse(Message):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The state machine as of `index` (section 7).
+    """The state machine as of `index` (section 7), with the term and CRC chain of its last entry.
 
-    It holds the commands applied so far, with the term and CRC chain of the last entry it
-    includes. Immutable, so it can be stored and shipped as is.
+    The state machine is the client sessions table (session.py): per client its floor and the
+    numbers applied at or above it, plus any applied ids not of the form `client:seq`.
+    Immutable, so it can be stored and shipped as is.
     """
 
     index: int
     term: int
     chain: int
-    applied: frozenset[str]
+    sessions: tuple[tuple[str, int, tuple[int, ...]], ...] = ()
+    loose: frozenset[str] = frozenset()
 
     @property
     def size_bytes(self) -> int:
-        """Three integers and every applied command id with a length prefix."""
-        return 3 * INDEX_BYTES + sum(len(cmd) + 4 for cmd in self.applied)
+        """Three integers and the sessions table (per client: id, floor, count, numbers)."""
+        size = 3 * INDEX_BYTES + sum(len(cmd) + 4 for cmd in self.loose)
+        for client, _floor, done in self.sessions:
+            size += len(client) + 4 + INDEX_BYTES + 4 + INDEX_BYTES * len(done)
+        return size
 
 
 @dataclass(frozen=True, slots=True)

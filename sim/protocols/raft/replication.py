@@ -1,11 +1,12 @@
 """Raft's log replication (section 5.3), the commit rule (5.4.2), and snapshots (section 7).
 
 The leader paces each follower with a `Progress` (probe / replicate / snapshot, as etcd/raft).
-The state machine is the set of applied command ids (those in the snapshot, and those applied
-since in `applied`); every `snapshot_interval` applied entries
-it is written to storage with the index, term and CRC chain it covers, and the log before it is
-dropped. A recovering server starts from its snapshot and replays only the entries after it,
-and never records an index as a new decision twice (storage remembers the highest recorded).
+The state machine is the client sessions table (session.py, thesis section 6.3): per client
+the commands applied at or above its floor, so duplicate detection is exact and the state is
+O(clients), not O(commands). Every `snapshot_interval` applied entries it is written to storage
+with the index, term and CRC chain it covers, and the log before it is dropped. A recovering
+server starts from its snapshot and replays only the entries after it, and never records an
+index as a new decision twice (storage remembers the highest recorded).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sim.protocols.dispatch import handles
 from sim.protocols.raft.election import FOLLOWER, HEARTBEAT, LEADER
 from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, Entry, InstallSnapshot, Snapshot
 from sim.protocols.raft.progress import PROBE, REPLICATE, SNAPSHOT, Progress
+from sim.protocols.raft.session import Sessions, request_entry
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
@@ -36,8 +38,7 @@ class Replication:
     log: RaftLog
     progress: dict[str, Progress]
     pending: dict[str, str]
-    applied: set[str]
-    snapshot_applied: frozenset[str]
+    sessions: Sessions
     commit_index: int
     last_applied: int
     recorded: int
@@ -48,12 +49,12 @@ class Replication:
     # --- the leader --------------------------------------------------------------------------
 
     def on_request(self, request: ClientRequest) -> None:
-        """Leader: append the command once (ids dedupe retries); others redirect."""
+        """Leader: append the command once (the sessions and the log dedupe retries); others redirect."""
         if self.role != LEADER:
             self.ctx.send(request.client, ClientReply(request.cmd_id, False, self.leader_id))
             return
         cmd = request.cmd_id
-        if cmd in self.applied or cmd in self.snapshot_applied:
+        if self.sessions.applied(cmd):
             self.ctx.send(request.client, ClientReply(cmd, True, self.ctx.name))
             return
         self.pending[cmd] = request.client
@@ -64,7 +65,7 @@ class Replication:
                 # thesis's section 6.4 no-op, appended on demand when noop_on_elect is off).
                 self._leader_append((self.term, NOOP))
             return
-        self._leader_append((self.term, cmd))
+        self._leader_append(request_entry(self.term, request))
 
     def _leader_append(self, entry: Entry) -> None:
         """Append an entry of the leader's term and ship it to every follower with room for it."""
@@ -226,8 +227,7 @@ class Replication:
                 log.reset(snapshot.index, snapshot.term, snapshot.chain)
             self.ctx.storage["snapshot"] = snapshot
             self.ctx.persist()
-            self.snapshot_applied = snapshot.applied
-            self.applied = set()
+            self.sessions = Sessions(snapshot.sessions, snapshot.loose)
             self.commit_index = self.last_applied = snapshot.index
             # The indexes inside were decided elsewhere; this server never decided them one by one.
             self.recorded = self.ctx.storage["recorded"] = max(self.recorded, snapshot.index)
@@ -238,15 +238,15 @@ class Replication:
     # --- the state machine -------------------------------------------------------------------
 
     def _apply(self) -> None:
-        log, ctx, applied = self.log, self.ctx, self.applied
+        log, ctx, sessions = self.log, self.ctx, self.sessions
         leading = self.role == LEADER
         recorded = self.recorded
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             index = self.last_applied
-            term, value = log.entry(index)
-            if value != NOOP:
-                applied.add(value)
+            entry = log.entry(index)
+            term, value = entry[0], entry[1]
+            sessions.apply(entry)
             if index > recorded:
                 # commit_term: the term whose leader committed it (for a follower, an upper bound).
                 ctx.decide(index, value, term=term, commit_term=self.term, chain=log.chain_at(index))
@@ -263,9 +263,7 @@ class Replication:
         log, index = self.log, self.last_applied
         term = log.term(index)
         assert term is not None
-        snapshot = Snapshot(index, term, log.chain_at(index), self.snapshot_applied | self.applied)
+        snapshot = Snapshot(index, term, log.chain_at(index), self.sessions.rows(), frozenset(self.sessions.loose))
         self.ctx.storage["snapshot"] = snapshot
-        self.snapshot_applied = snapshot.applied
-        self.applied = set()
         log.compact(index)
         self.ctx.persist()
