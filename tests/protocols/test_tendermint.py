@@ -203,3 +203,28 @@ def test_review_stalls_are_gone(seed: int, faults: list[dict]) -> None:
     result = run(scenario_from_dict(data))
     assert result.summary["safety_violations"] == 0
     assert result.summary["liveness"] == 1.0
+
+
+def test_double_vote_tells_the_odd_half_the_other_value() -> None:
+    """A double voter's prevote for v reaches odd-index replicas as nil, its nil as the round's proposal; colluders hear the truth."""
+    from sim.protocols.tendermint.lies import mutate
+
+    node, ctx = make_node(Tendermint, "n0", NODES)
+    v = value("v", "n1")
+    node.on_message("n1", Proposal(1, 0, v, -1))
+    ctx.protocol = node
+    assert mutate("double_vote", Prevote(1, 0, v.id), "n2", ctx) is None  # even index: the truth
+    assert mutate("double_vote", Prevote(1, 0, v.id), "n1", ctx) == Prevote(1, 0, None)
+    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) == Precommit(1, 0, v.id)
+    assert mutate("double_vote", Proposal(1, 0, v, -1), "n3", ctx) is None  # votes only
+    ctx.colluders = frozenset({"n3"})
+    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) is None
+
+
+@pytest.mark.parametrize("liars", [["n0"], ["n3"]])
+def test_one_double_voter_breaks_nothing(liars: list[str]) -> None:
+    """With f = 1 double-voting replica (the first proposer, or another), every command is decided in one order."""
+    data = {**SCENARIO, "duration": "3s", "faults": [{"byzantine": liars, "behaviour": "double_vote"}]}
+    result = run(scenario_from_dict(data))
+    assert result.summary["safety_violations"] == 0
+    assert result.summary["liveness"] == 1.0
