@@ -296,7 +296,7 @@ def test_double_votes_alone_break_nothing(liars: list[str]) -> None:
     ids=["two-forkers", "forker-and-double-voter"],
 )
 def test_f_plus_one_liars_fork_hotstuff(faults: list[dict]) -> None:
-    """Beyond the bound (2 of 4): a colluder double-votes for the fork, so it is certified past the lock and honest replicas commit conflicting blocks."""
+    """Beyond the bound (2 of 4): a colluder votes for the fork too, so it is certified past the lock and honest replicas conflict."""
     result = _forked(faults)
     assert "no_fork" in set(result.violations["rule"]) or "agreement" in set(result.violations["rule"])
 
