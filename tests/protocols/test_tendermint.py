@@ -205,20 +205,24 @@ def test_review_stalls_are_gone(seed: int, faults: list[dict]) -> None:
     assert result.summary["liveness"] == 1.0
 
 
-def test_double_vote_tells_the_odd_half_the_other_value() -> None:
-    """A double voter's prevote for v reaches odd-index replicas as nil, its nil as the round's proposal; colluders hear the truth."""
+def test_double_vote_claims_a_nil_vote_for_the_proposal() -> None:
+    """A double voter's nil prevote reaches the honest replicas but one as a prevote for the round's proposal, its nil
+    precommit only that one (the first honest replica after the proposer); votes for a value and colluders get the truth."""
     from sim.protocols.tendermint.lies import mutate
 
     node, ctx = make_node(Tendermint, "n0", NODES)
     v = value("v", "n1")
-    node.on_message("n1", Proposal(1, 0, v, -1))
+    node.on_message("n1", Proposal(1, 0, v, -1))  # round 0 at height 1: proposer n1
     ctx.protocol = node
-    assert mutate("double_vote", Prevote(1, 0, v.id), "n2", ctx) is None  # even index: the truth
-    assert mutate("double_vote", Prevote(1, 0, v.id), "n1", ctx) == Prevote(1, 0, None)
-    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) == Precommit(1, 0, v.id)
-    assert mutate("double_vote", Proposal(1, 0, v, -1), "n3", ctx) is None  # votes only
-    ctx.colluders = frozenset({"n3"})
-    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) is None
+    claim = Prevote(1, 0, v.id)
+    assert [mutate("double_vote", Prevote(1, 0, None), dst, ctx) for dst in ("n1", "n2", "n3")] == [claim, None, claim]
+    assert [mutate("double_vote", Precommit(1, 0, None), dst, ctx) for dst in ("n1", "n2", "n3")] == [None, Precommit(1, 0, v.id), None]
+    assert mutate("double_vote", Prevote(1, 0, v.id), "n3", ctx) is None
+    assert mutate("double_vote", Prevote(1, 1, None), "n1", ctx) == ()  # no proposal of round 1 yet: held back once
+    assert mutate("double_vote", Prevote(1, 1, None), "n1", ctx) is None
+    ctx.colluders = frozenset({"n0", "n2"})
+    assert mutate("double_vote", Prevote(1, 0, None), "n2", ctx) is None
+    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) == Precommit(1, 0, v.id)  # n2 lies with us: n3 is next
 
 
 @pytest.mark.parametrize("liars", [["n0"], ["n3"]])
