@@ -69,3 +69,21 @@ def test_safe_with_f_liars_and_a_network_fault(mechanism: str, data: st.DataObje
     plan = data.draw(plans(mechanism))
     result = run(scenario_from_dict(plan))
     assert result.violations.empty, result.violations.to_string()
+
+
+@pytest.mark.parametrize(("mechanism", "behaviour"), [("hotstuff", "fork"), ("hotstuff", "double_vote"), ("tendermint", "double_vote")])
+def test_the_new_lies_are_deterministic(mechanism: str, behaviour: str) -> None:
+    """The same scenario with a forking or double-voting liar gives the same decisions and message counts twice."""
+    plan = {
+        "name": "lies-determinism",
+        "mechanism": mechanism,
+        "nodes": 4,
+        "seed": 3,
+        "duration": "1s",
+        "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}, "loss": 0.05},
+        "faults": [{"byzantine": ["n1"], "behaviour": behaviour}],
+        "workload": {"kind": "poisson", "rate": "50/s", "until": "800ms"},
+    }
+    first, second = run(scenario_from_dict(plan)), run(scenario_from_dict(plan))
+    assert len(first.decisions) > 0
+    assert first.decisions.equals(second.decisions) and first.messages.equals(second.messages)
