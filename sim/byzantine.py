@@ -160,14 +160,14 @@ class Censor(Mutating):
 
 
 class Fork(Mutating):
-    """As leader, tells one replica the truth and the rest a block `depth` certificates back (default 2)."""
+    """As leader, gets its block certified, then tells one replica the truth and the rest a block `depth` certificates back (default 3)."""
 
     name = "fork"
     params = ("depth",)
 
     def lie(self, node: Node, dst: str, msg: Message) -> Message | tuple[Message, ...] | None:
         """The protocol's forking version of `msg`, `depth` certificates back."""
-        depth = int(self.params.get("depth", 2))
+        depth = int(self.params.get("depth", 3))
         return self.mechanism.mutate(self.name, msg, dst, self.rng, node, depth=depth)  # type: ignore[call-arg]
 
 

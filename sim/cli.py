@@ -408,7 +408,10 @@ def plot_cmd(
     theory: Annotated[
         str | None,
         typer.Option(
-            "--theory", metavar="LAW", help="Sweep only: overlay a scaling law fitted to the means: n, n^2, 'log n' or 'n log n'."
+            "--theory",
+            metavar="LAW",
+            help="Sweep only: overlay a scaling law fitted to the means: n, n^2, 'log n' or 'n log n'; "
+            "or one per line, e.g. 'pbft=n^2,hotstuff=n'.",
         ),
     ] = None,
 ) -> None:

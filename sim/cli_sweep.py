@@ -260,9 +260,15 @@ def plot_sweep_command(
         raise ScenarioError(str(target), "", "the sweep has no swept parameter to plot against")
     from sim.sweep_plots import LAWS
 
-    if theory is not None and theory not in LAWS:
-        raise ScenarioError("--theory", "", f"unknown law {theory!r} (choose from {', '.join(LAWS)})")
+    laws: str | dict[str, str] | None = theory
+    if theory is not None and "=" in theory:
+        # One law per line: "pbft=n^2,hotstuff=n" (the values of --hue).
+        pairs = [part.split("=", 1) for part in theory.split(",") if part.strip()]
+        laws = {name.strip(): law.strip() for name, law in pairs} if all(len(p) == 2 for p in pairs) else theory
+    for law in [laws] if isinstance(laws, str) else list((laws or {}).values()):
+        if law not in LAWS:
+            raise ScenarioError("--theory", "", f"unknown law {law!r} (choose from {', '.join(LAWS)})")
     try:
-        return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue, theory)
+        return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue, laws)
     except ValueError as exc:  # a theory overlay on a category axis
         raise ScenarioError("--theory", "", str(exc)) from None

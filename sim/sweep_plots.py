@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -146,7 +146,7 @@ def metric_vs_param(
     hue: str | None = None,
     title: str | None = None,
     ax: Any = None,
-    theory: str | None = None,
+    theory: str | Mapping[str, str] | None = None,
 ) -> Figure:
     """The mean of `metric` against parameter `x` with a 95% confidence band, one line per `hue`.
 
@@ -155,13 +155,15 @@ def metric_vs_param(
     Student's t otherwise, clipped to the metric's range; a proportion's axis shows [0, 1] or
     says it is zoomed. Range-valued parameters (e.g. `[150ms, 300ms]`) sit at their midpoint
     on a numeric axis; other categories in the order they first appear. `theory` (a key of
-    LAWS, e.g. "n^2") overlays that law, fitted to each line's means.
+    LAWS, e.g. "n^2") overlays that law, fitted to each line's means; a mapping from `hue` values
+    to laws (e.g. {"pbft": "n^2", "hotstuff": "n"}) gives each line its own, labelled with its value.
     """
     runs = with_derived(runs)
     if metric not in runs.columns:
         raise KeyError(f"no metric {metric!r} in the runs (have: {', '.join(metric_columns(runs, [x] + ([hue] if hue else [])))})")
-    if theory is not None and theory not in LAWS:
-        raise ValueError(f"unknown law {theory!r} (choose from {', '.join(LAWS)})")
+    for law in [theory] if isinstance(theory, str) else list((theory or {}).values()):
+        if law not in LAWS:
+            raise ValueError(f"unknown law {law!r} (choose from {', '.join(LAWS)})")
     by = [x] + ([hue] if hue else [])
     stats = aggregate(runs, by, [metric])
     pos, ticks, unit = numeric_axis(stats[x].tolist())
@@ -179,8 +181,10 @@ def metric_vs_param(
         band = part["ci_low"].notna()
         if band.any():
             ax.fill_between(part["_pos"][band], part["ci_low"][band], part["ci_high"][band], color=line.get_color(), alpha=0.2, linewidth=0)
-        if theory is not None:
-            _overlay(ax, part, theory, line.get_color(), first=value == hues[0])
+        if isinstance(theory, str):
+            _overlay(ax, part, theory, line.get_color(), "theory" if value == hues[0] else None)
+        elif theory is not None and str(value) in theory:
+            _overlay(ax, part, theory[str(value)], line.get_color(), f"{value}")
     if ticks is not None:
         first_pos = dict(zip((str(v) for v in stats[x]), pos, strict=True))
         ax.set_xticks([first_pos[t] for t in ticks], ticks, rotation=20 if max(len(t) for t in ticks) > 8 else 0)
@@ -201,16 +205,28 @@ def metric_vs_param(
     return fig
 
 
-def _overlay(ax: Any, part: pd.DataFrame, law: str, colour: Any, first: bool) -> None:
-    """Draw `law` scaled by the least-squares constant through the origin that best fits the means."""
+def _overlay(ax: Any, part: pd.DataFrame, law: str, colour: Any, name: str | None) -> None:
+    """Draw `law` scaled by the least-squares constant through the origin that best fits the means (labelled when `name` is given)."""
     ok = part[part["mean"].notna()]
     if ok.empty:
         return
     shape = LAWS[law](ok["_pos"].to_numpy(dtype=float))
     scale = float(np.dot(shape, ok["mean"]) / np.dot(shape, shape)) if np.dot(shape, shape) > 0 else 0.0
     grid = np.linspace(float(ok["_pos"].min()), float(ok["_pos"].max()), 100)
-    label = f"theory: ∝ {law} (fitted)" if first else None
+    label = f"{name}: ∝ {law} (fitted)" if name else None
     ax.plot(grid, scale * LAWS[law](grid), linestyle="--", color=colour, linewidth=1, alpha=0.8, label=label)
+
+
+MESSAGE_LAWS = MappingProxyType({"pbft": "n^2", "tendermint": "n^2", "hotstuff": "n"})
+"""How each BFT mechanism's messages per decision grow with n: all-to-all phases against a leader that aggregates votes."""
+
+
+def message_complexity(runs: pd.DataFrame, x: str = "nodes", hue: str = "mechanism") -> Figure:
+    """Messages per decision against n, one line per mechanism, each with its own law (MESSAGE_LAWS) fitted as a reference."""
+    mechanisms = {str(m) for m in runs[hue].dropna().unique()} if hue in runs.columns else set()
+    laws = {name: law for name, law in MESSAGE_LAWS.items() if name in mechanisms}
+    title = "Messages per decision against n\n(mean and 95% CI; dashed: the quadratic or linear law, fitted)"
+    return metric_vs_param(runs, "messages_per_decision", x, hue, title=title, theory=laws)
 
 
 UNSAFE_COLOUR = "#c0392b"
@@ -346,7 +362,7 @@ def save_sweep_plots(
     metric: str | None = None,
     x: str | None = None,
     hue: str | None = None,
-    theory: str | None = None,
+    theory: str | Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write metric-against-parameter plots of a sweep as PNGs into `folder` (`<metric>_vs_<x>.png`).
 

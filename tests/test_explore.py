@@ -209,7 +209,7 @@ def test_byzantine_schedules_use_every_behaviour_the_mechanism_accepts(mechanism
     assert all(name not in bound.honest for e in entries for name in e["byzantine"])
     assert all(within(bound, t.data["faults"]) for t in tasks)
     if "fork" in cls.byzantine_behaviours:
-        assert {e["params"]["depth"] for e in entries if e["behaviour"] == "fork"} == {2, 3}
+        assert {e["params"]["depth"] for e in entries if e["behaviour"] == "fork"} == {3, 4}
 
 
 def test_beyond_the_bound_a_crash_tolerant_mechanism_meets_double_voters_and_equivocators(base: Path) -> None:

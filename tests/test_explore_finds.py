@@ -9,7 +9,7 @@ against the real mechanism and find nothing. The broken variants break what the 
 - Multi-Paxos whose new leader ignores the values reported in promises;
 - gossip whose store is not persisted (a crash loses the writes that node alone held);
 - voting that decides early as if no faulty voter's ballot could be voided;
-- HotStuff voting without its lock (a forking leader then splits the chain).
+- HotStuff voting without its lock, or committing on a two-chain (a forking leader then splits the chain).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sim.protocols.pbft import Pbft
 from sim.protocols.raft import Raft
 from sim.protocols.voting import Poll, Voting
 from sim.units import parse_duration
-from tests.protocols.test_hotstuff import NoLockHotStuff
+from tests.protocols.test_hotstuff import NoLockHotStuff, TwoChainHotStuff
 from tests.protocols.test_multipaxos import ForgetfulPaxos
 
 
@@ -100,6 +100,7 @@ RAFT3 = _base(
     heartbeat_interval="50ms",
     noop_on_elect=False,  # the paper's Figure 8: no entry of the new term until a client asks
 )
+HOTSTUFF4 = _base("hotstuff", 4, "1.5s", _poisson("50/s", "1.2s"))
 CASES = [
     Case("raft-figure-8", RAFT3, CountingRaft, 0, 21, "leader_completeness"),
     Case(
@@ -129,8 +130,10 @@ CASES = [
         "no_progress_after_heal",
         "stuck",
     ),
-    # A liar forking three certificates back (below the others' lock) gets their votes only without the lock.
-    Case("hotstuff-without-lock", _base("hotstuff", 4, "1.5s", _poisson("50/s", "1.2s")), NoLockHotStuff, 0, 17, "no_fork"),
+    # A liar forking four certificates back (below the others' lock) gets their votes only without the lock.
+    Case("hotstuff-without-lock", HOTSTUFF4, NoLockHotStuff, 0, 17, "no_fork"),
+    # A liar that got its block certified forks below what one honest replica committed on the two-chain.
+    Case("hotstuff-two-chain-commit", HOTSTUFF4, TwoChainHotStuff, 0, 6, "no_fork"),
     Case(
         "voting-decides-early",
         _base("voting", 7, "2s", {"kind": "questions", "every": "50ms", "truth": "yes"}, rule="majority", accuracy=0.9, timeout="100ms"),

@@ -71,3 +71,23 @@ def test_capacity_sweep_shows_saturation(tmp_path):
         assert low["throughput_per_s"] == pytest.approx(low["offered_per_s"], rel=0.1), mechanism
         assert high["throughput_per_s"] < 0.9 * high["offered_per_s"], mechanism
         assert high["latency_ms_p99"] > 3 * low["latency_ms_p99"] and high["retries"] > low["retries"], mechanism
+
+
+def test_bft_message_complexity_sweep_draws_quadratic_and_linear_references(tmp_path):
+    """The shipped BFT sweep over n (trimmed to n = 4, 10): PBFT and Tendermint grow faster than HotStuff, and its
+    figure carries each mechanism's fitted law, n^2 or n, labelled."""
+    from sim.sweep_plots import message_complexity
+
+    path = SWEEPS / "bft-message-complexity.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["grid"]["nodes"] = [4, 10]
+    data["replicates"] = 1
+    result = run_sweep(build_sweep(data, "bft-message-complexity (trimmed)", SWEEPS), out=tmp_path / "out", jobs=1, quiet=True)
+    assert result.failed == 0
+    per = result.runs.pivot_table(index="nodes", columns="mechanism", values="messages_per_decision")
+    growth = per.loc[10] / per.loc[4]
+    assert growth["pbft"] > growth["hotstuff"] and growth["tendermint"] > growth["hotstuff"]
+    figure = message_complexity(result.runs)
+    labels = {line.get_label() for line in figure.axes[0].get_lines()}
+    figure.clear()
+    assert {"pbft: ∝ n^2 (fitted)", "tendermint: ∝ n^2 (fitted)", "hotstuff: ∝ n (fitted)"} <= labels

@@ -317,3 +317,42 @@ def test_compare_command_prints_unsafe_runs_and_violation_counts(tmp_path):
     row = result.table.iloc[0]
     assert row["unsafe_runs"] == 1 and row["violations_total"] > 0
     assert f" {int(row['violations_total'])}" in text.splitlines()[2]
+
+
+def test_message_complexity_draws_each_mechanisms_own_law_with_a_label():
+    """PBFT and Tendermint get a fitted n^2 reference, HotStuff a fitted n, each labelled with its mechanism and law."""
+    from sim.sweep_plots import message_complexity
+
+    growth = {"pbft": lambda n: 2.0 * n * n, "tendermint": lambda n: 1.5 * n * n, "hotstuff": lambda n: 3.0 * n}
+    runs = pd.DataFrame(
+        [
+            {"mechanism": m, "nodes": n, "seed": s, "messages_per_decision": law(n), "error": None}
+            for m, law in growth.items()
+            for n in (4, 7, 10, 13)
+            for s in (0, 1)
+        ]
+    )
+    ax = message_complexity(runs).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for name, label in (("pbft", "n^2"), ("tendermint", "n^2"), ("hotstuff", "n")):
+        reference = lines[f"{name}: ∝ {label} (fitted)"]
+        xs, ys = reference.get_xdata(), reference.get_ydata()
+        assert np.allclose(ys, growth[name](xs)), name  # exact: the data follow the law
+        assert reference.get_linestyle() == "--"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "hotstuff: ∝ n (fitted)" in legend and "pbft: ∝ n^2 (fitted)" in legend
+    plt.close("all")
+
+
+def test_theory_per_line_on_the_command_line(tmp_path, monkeypatch):
+    """`--theory 'a=n,b=n^2'` gives each line of --hue its own law; an unknown law in it is a one-line error."""
+    import io
+
+    from sim.cli_sweep import plot_sweep_command, sweep_command
+    from tests.sweep_toy import GRID_SMALL, write_sweep
+
+    allow_toys(monkeypatch)
+    out = tmp_path / "out"
+    sweep_command(write_sweep(tmp_path, GRID_SMALL), jobs=1, out=out, quiet=True, stream=io.StringIO())
+    with pytest.raises(ScenarioError, match="--theory: unknown law 'n\\^3'"):
+        plot_sweep_command(out, metric="messages_sent", theory="a=n,b=n^3")

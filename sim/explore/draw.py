@@ -58,8 +58,8 @@ def behaviour_params(behaviour: str, nodes: list[str], liar: str, rng: random.Ra
     if behaviour == "delay":
         return {"delay": _ms(rng.choice((20, 100, 400)))}
     if behaviour == "fork":
-        # Depth 2 undoes what a two-chain committed; depth 3 conflicts with the lock (see HotStuff.mutate).
-        return {"depth": rng.choice((2, 3))}
+        # Depth 3 undoes what a two-chain committed; depth 4 conflicts with the lock (see sim/protocols/hotstuff/lies.py).
+        return {"depth": rng.choice((3, 4))}
     if behaviour == "forge":
         others = [n for n in nodes if n != liar]
         return {"as": rng.choice(others)} if others else {}

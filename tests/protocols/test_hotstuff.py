@@ -262,3 +262,53 @@ def test_new_views_count_each_replica_once() -> None:
     assert 4 not in node.synced  # n1 and n2: two replicas, below the quorum of 3
     node.on_message("n3", NewView(4, GENESIS_QC))
     assert 4 in node.synced and ctx.take(Proposal)
+
+
+def _forked(faults: list[dict], cls: type[HotStuff] = HotStuff):
+    data = {**SCENARIO, "duration": "1.5s", "faults": faults, "workload": {"kind": "poisson", "rate": "50/s", "until": "1.2s"}}
+    return run(scenario_from_dict(data), protocol_cls=cls)
+
+
+@pytest.mark.parametrize(("depth", "broken"), [(3, TwoChainHotStuff), (4, NoLockHotStuff)])
+@pytest.mark.parametrize("liar", ["n0", "n1"])
+def test_one_forking_leader_breaks_only_the_broken_variants(liar: str, depth: int, broken: type[HotStuff]) -> None:
+    """A forking leader gets its block certified, then forks `depth` certificates back: below a two-chain commit
+    (depth 3) or below the lock (depth 4). The broken variant forks; HotStuff stays safe and live (f = 1)."""
+    faults = [{"byzantine": [liar], "behaviour": "fork", "params": {"depth": depth}}]
+    assert _forked(faults, broken).summary["safety_violations"] > 0
+    result = _forked(faults)
+    assert result.summary["safety_violations"] == 0 and result.summary["liveness"] == 1.0
+
+
+@pytest.mark.parametrize("liars", [["n0"], ["n1"], ["n0", "n1"]])
+def test_double_votes_alone_break_nothing(liars: list[str]) -> None:
+    """Votes for a block and its twin certify nothing an honest leader did not propose, even from two replicas."""
+    result = _forked([{"byzantine": liars, "behaviour": "double_vote"}])
+    assert result.summary["safety_violations"] == 0 and result.summary["liveness"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [{"byzantine": ["n1", "n2"], "behaviour": "fork", "params": {"depth": 4}}],
+        [{"byzantine": ["n1"], "behaviour": "fork", "params": {"depth": 4}}, {"byzantine": ["n2"], "behaviour": "double_vote"}],
+    ],
+    ids=["two-forkers", "forker-and-double-voter"],
+)
+def test_f_plus_one_liars_fork_hotstuff(faults: list[dict]) -> None:
+    """Beyond the bound (2 of 4): a colluder votes for the fork too, so it is certified past the lock and honest replicas conflict."""
+    result = _forked(faults)
+    assert "no_fork" in set(result.violations["rule"]) or "agreement" in set(result.violations["rule"])
+
+
+def test_double_vote_adds_a_vote_for_the_twin_block() -> None:
+    """A double voter's vote for block b also goes out for b's equivocating twin (the block it holds of no other view)."""
+    from sim.protocols.hotstuff.lies import mutate, twin
+
+    node, ctx = make_node(HotStuff, "n2", NODES, leader_term=1)
+    (b1,) = chain([1])
+    feed(node, [b1])
+    ctx.protocol = node
+    vote = Vote(1, b1.id)
+    assert mutate("double_vote", vote, "n2", ctx, 3) == (vote, Vote(1, twin(b1).id))
+    assert mutate("double_vote", Proposal(b1), "n3", ctx, 3) is None

@@ -203,3 +203,32 @@ def test_review_stalls_are_gone(seed: int, faults: list[dict]) -> None:
     result = run(scenario_from_dict(data))
     assert result.summary["safety_violations"] == 0
     assert result.summary["liveness"] == 1.0
+
+
+def test_double_vote_claims_a_nil_vote_for_the_proposal() -> None:
+    """A double voter's nil prevote reaches the honest replicas but one as a prevote for the round's proposal, its nil
+    precommit only that one (the first honest replica after the proposer); votes for a value and colluders get the truth."""
+    from sim.protocols.tendermint.lies import mutate
+
+    node, ctx = make_node(Tendermint, "n0", NODES)
+    v = value("v", "n1")
+    node.on_message("n1", Proposal(1, 0, v, -1))  # round 0 at height 1: proposer n1
+    ctx.protocol = node
+    claim = Prevote(1, 0, v.id)
+    assert [mutate("double_vote", Prevote(1, 0, None), dst, ctx) for dst in ("n1", "n2", "n3")] == [claim, None, claim]
+    assert [mutate("double_vote", Precommit(1, 0, None), dst, ctx) for dst in ("n1", "n2", "n3")] == [None, Precommit(1, 0, v.id), None]
+    assert mutate("double_vote", Prevote(1, 0, v.id), "n3", ctx) is None
+    assert mutate("double_vote", Prevote(1, 1, None), "n1", ctx) == ()  # no proposal of round 1 yet: held back once
+    assert mutate("double_vote", Prevote(1, 1, None), "n1", ctx) is None
+    ctx.colluders = frozenset({"n0", "n2"})
+    assert mutate("double_vote", Prevote(1, 0, None), "n2", ctx) is None
+    assert mutate("double_vote", Precommit(1, 0, None), "n3", ctx) == Precommit(1, 0, v.id)  # n2 lies with us: n3 is next
+
+
+@pytest.mark.parametrize("liars", [["n0"], ["n3"]])
+def test_one_double_voter_breaks_nothing(liars: list[str]) -> None:
+    """With f = 1 double-voting replica (the first proposer, or another), every command is decided in one order."""
+    data = {**SCENARIO, "duration": "3s", "faults": [{"byzantine": liars, "behaviour": "double_vote"}]}
+    result = run(scenario_from_dict(data))
+    assert result.summary["safety_violations"] == 0
+    assert result.summary["liveness"] == 1.0

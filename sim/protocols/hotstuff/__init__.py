@@ -22,7 +22,7 @@ model (one verify per QC).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -98,7 +98,16 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
     Config = HotStuffConfig
     tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
-    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "fork")
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = (
+        "silent",
+        "omit",
+        "delay",
+        "replay",
+        "forge",
+        "equivocate",
+        "double_vote",
+        "fork",
+    )
     config: HotStuffConfig
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -401,28 +410,9 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
 
     @classmethod
     def mutate(
-        cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, depth: int = 2
+        cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context, depth: int = 3
     ) -> Message | tuple[Message, ...] | None:
-        """Lying leaders.
+        """Equivocating and forking leaders, double votes (see sim/protocols/hotstuff/lies.py)."""
+        from sim.protocols.hotstuff import lies
 
-        equivocate: half the replicas get a conflicting block for the same view (without commands).
-        fork: the first other replica gets the true proposal; the rest get a block extending the
-        certificate `depth` levels below the highest, orphaning the blocks above it. Depth 2 undoes
-        what a two-chain would have committed; depth 3 conflicts with the lock, which is what the
-        safety rule refuses.
-        """
-        if not isinstance(msg, Proposal):
-            return None
-        block = msg.block
-        if behaviour == "equivocate":
-            return None if ctx.nodes.index(dst) % 2 == 0 else Proposal(replace(block, cmds=(), salt=1))
-        if behaviour != "fork" or dst == next(n for n in ctx.nodes if n != ctx.name):
-            return None
-        state: HotStuffState | None = ctx.storage.get("hotstuff")
-        qc = block.justify
-        for _ in range(depth - 1):
-            certified = state.blocks.get(qc.block) if state is not None else None
-            if certified is None or certified.justify == GENESIS_QC:
-                return None
-            qc = certified.justify
-        return Proposal(replace(block, parent=qc.block, justify=qc, salt=2))
+        return lies.mutate(behaviour, msg, dst, ctx, depth)

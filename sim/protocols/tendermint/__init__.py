@@ -17,7 +17,7 @@ f + 1 of them send the same one, so at least one honest replica vouches for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -88,7 +88,7 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Protocol):
     Config = TendermintConfig
     tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
-    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate")
+    byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "double_vote")
     config: TendermintConfig
 
     def on_start(self) -> None:
@@ -398,7 +398,7 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Protocol):
 
     @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:
-        """Equivocate: as proposer, half the replicas get a different value for the same round."""
-        if behaviour != "equivocate" or not isinstance(msg, Proposal) or ctx.nodes.index(dst) % 2 == 0:
-            return None
-        return replace(msg, value=replace(msg.value, cmds=(), salt=1))
+        """Equivocating proposals and double votes (see sim/protocols/tendermint/lies.py)."""
+        from sim.protocols.tendermint.lies import mutate
+
+        return mutate(behaviour, msg, dst, ctx)
