@@ -321,6 +321,9 @@ class PlaneSpec(Strict):
     workload: WorkloadSpec | None = Field(default_factory=lambda: WorkloadSpec(kind="none"))
     nodes: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
     """Every node (default), the first k nodes, or a list of node names."""
+    requires: dict[str, Any] | None = None
+    """What this plane needs (the `requires:` of a compare spec, e.g. {safety: crash, latency_p99: 200ms});
+    the report checks the run against it and `consim compare` ranks a plane's candidates by it."""
 
 
 class PlaneLink(Strict):

@@ -42,8 +42,9 @@ class Requirements(BaseModel):
     throughput: float | None = Field(None, description="Lowest acceptable throughput (a rate, e.g. 100/s).")
     max_messages_per_decision: float | None = Field(None, gt=0, description="Dearest acceptable message cost.")
     max_bytes_per_decision: float | None = Field(None, gt=0, description="Dearest acceptable byte cost.")
+    staleness_p99: float | None = Field(None, description="Gossip: longest acceptable p99 time a node works on an old value.")
 
-    @field_validator("latency_p99", "latency_p50", mode="before")
+    @field_validator("latency_p99", "latency_p50", "staleness_p99", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
@@ -66,7 +67,7 @@ class CompareSpec(BaseModel):
     replicates: int | None = Field(None, ge=1)
 
 
-def parse_requirements(data: Any, source: str = "<requires>") -> Requirements:
+def parse_requirements(data: Any, source: str = "<requires>", where: str = "requires") -> Requirements:
     """Validate a `requires:` mapping.
 
     Raises:
@@ -76,7 +77,7 @@ def parse_requirements(data: Any, source: str = "<requires>") -> Requirements:
     try:
         return Requirements.model_validate(data if data is not None else {})
     except ValidationError as err:
-        raise first_error(source, err, "requires") from None
+        raise first_error(source, err, where) from None
 
 
 def is_compare_spec(path: str | Path) -> bool:
@@ -179,6 +180,10 @@ def rejections(row: dict[str, Any], requires: Requirements, cheapest_by: str = "
         if limit is not None and (value is None or value > limit):
             shown = "no latency measured" if value is None else f"{label} {format_ms(round(value, 1))}"
             reasons.append(f"too slow: {shown} > {format_ms(limit)} required")
+    stale = _number(row.get("staleness_ms_p99"))
+    if requires.staleness_p99 is not None and (stale is None or stale > requires.staleness_p99):
+        shown = "none measured" if stale is None else f"p99 {format_ms(round(stale, 1))}"
+        reasons.append(f"too stale: {shown} > {format_ms(requires.staleness_p99)} allowed")
     throughput = _number(row.get("throughput_per_s"))
     if requires.throughput is not None and (throughput is None or throughput < requires.throughput):
         shown = "none measured" if throughput is None else f"{_fmt(throughput)}/s"
