@@ -340,14 +340,14 @@ class PlaneLink(Strict):
     after: Ms = 0.0
     """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
     size: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] | None = None
-    """With `write`: the value's size in bytes (e.g. '4KB', a routing table), carried by every gossip message that holds it."""
+    """The size in bytes of what the link sends: with `write`, the value (e.g. '4KB', a routing table) carried by every
+    gossip message that holds it; with `submit`, the command's payload (e.g. '64KB', a model manifest) carried by every
+    message that holds the command (a ClientRequest, Raft's AppendEntries, Multi-Paxos's Accept, PBFT's PrePrepare)."""
 
     @model_validator(mode="after")
     def _one_action(self) -> PlaneLink:
         if (self.submit is None) == (self.write is None):
             raise ValueError("a link needs exactly one of 'submit' or 'write'")
-        if self.size is not None and self.write is None:
-            raise ValueError("'size' applies to a 'write' link (a submitted command's size is its protocol's)")
         return self
 
 

@@ -34,6 +34,31 @@ NOOP = "noop"
 """The value a protocol decides to fill a slot that no client asked for."""
 
 
+class Command(str):
+    """A command id whose command carries a payload of `payload` bytes (e.g. a model manifest).
+
+    It compares, hashes and prints as its id, so it goes wherever an id goes (a log entry, a
+    decision, a request table); a message that carries the command itself (Raft's AppendEntries,
+    Multi-Paxos's Accept, PBFT's request in a PrePrepare, a ClientRequest) adds `payload_bytes`.
+    """
+
+    payload: int
+
+    def __new__(cls, value: str, payload: int) -> Command:  # noqa: D102 - the id and the payload's size
+        self = super().__new__(cls, value)
+        self.payload = payload
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        """Pickles (a sweep's workers, a deep copy) keep the payload."""
+        return (Command, (str(self), self.payload))
+
+
+def payload_bytes(value: str) -> int:
+    """The payload a command id carries (a `Command`'s), 0 for a plain id or value."""
+    return value.payload if type(value) is Command else 0
+
+
 def snake_case(name: str) -> str:
     """`AppendEntries` -> `append_entries`."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -69,8 +94,8 @@ class ClientRequest(Message):
 
     @property
     def size_bytes(self) -> int:
-        """Header plus the command."""
-        return self.header_bytes + len(self.cmd_id) + len(self.op)
+        """Header plus the command (and its payload)."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + payload_bytes(self.cmd_id)
 
 
 @dataclass(frozen=True, slots=True)
