@@ -55,14 +55,31 @@ class Requirements(BaseModel):
         return None if value is None else parse_rate(value)
 
 
-class CompareSpec(BaseModel):
-    """A compare spec file: the scenario, the candidates, the requirements and how to rank cost."""
+class PlaneCandidates(BaseModel):
+    """One plane of a compare spec on a scenario with planes: its candidate mechanisms and what it requires."""
 
     model_config = ConfigDict(extra="forbid")
 
+    candidates: list[str] = Field(min_length=1)
+    requires: Requirements | None = None
+    """Default: the plane's own `requires:` in the scenario, else nothing."""
+
+
+class CompareSpec(BaseModel):
+    """A compare spec file: the scenario, the candidates, the requirements and how to rank cost.
+
+    On a scenario with planes, `planes:` gives each compared plane its candidates and requirements
+    (the others keep their mechanism); `candidates` and `requires` are then not used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str | None = None
     scenario: str | dict[str, Any]
     candidates: list[str] = Field(default_factory=list)
     requires: Requirements = Field(default_factory=Requirements)
+    planes: dict[str, PlaneCandidates] | None = None
     cheapest_by: Literal["messages", "bytes"] = "messages"
     replicates: int | None = Field(None, ge=1)
 
@@ -81,12 +98,12 @@ def parse_requirements(data: Any, source: str = "<requires>", where: str = "requ
 
 
 def is_compare_spec(path: str | Path) -> bool:
-    """Whether a YAML file is a compare spec (a top-level `scenario:` with `candidates:` or `requires:`)."""
+    """Whether a YAML file is a compare spec (a top-level `scenario:` with `candidates:`, `requires:` or `planes:`)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and "scenario" in data and ("candidates" in data or "requires" in data)
+    return isinstance(data, dict) and "scenario" in data and ("candidates" in data or "requires" in data or "planes" in data)
 
 
 def load_compare_spec(path: str | Path) -> tuple[CompareSpec, dict[str, Any] | Path]:
