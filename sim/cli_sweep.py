@@ -309,7 +309,7 @@ def compare_planes_command(
     shown = result.table[
         ["plane", "mechanism", "tolerates", "runs", "latency_ms_p99", "messages_per_decision", "staleness_ms_p99", "e2e_ms_p50"]
     ]
-    lines = [f"compare {scenario.name}: each plane's candidates ({seeds} seeds each)", text_table(shown)]
+    lines = [f"compare {scenario.name}: each plane's candidates ({seeds} seed{'s' if seeds > 1 else ''} each)", text_table(shown)]
     for label, notes in result.notes.items():
         lines += [f"  {label}: {note}" for note in notes]
     lines += recommendation_lines(recommend(result.table.to_dict("records"), requires, spec.cheapest_by), spec.cheapest_by)

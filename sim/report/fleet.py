@@ -22,14 +22,18 @@ def _describe(requires: dict[str, Any]) -> str:
     return ", ".join(f"{key} {value}" for key, value in requires.items())
 
 
+def unmet(requires: dict[str, Any], mechanism_tolerates: str, values: dict[str, Any], violations: int) -> list[str]:
+    """Why one run of a plane misses its `requires:` (empty: it meets them), from its measured values."""
+    row = dict(values)
+    row.update(runs=1, failed=0, tolerates=mechanism_tolerates, unsafe_runs=1 if violations else 0, violations_total=violations)
+    return [r for r in rejections(row, parse_requirements(requires)) if not r.startswith("no messages per decision")]
+
+
 def needs_blocks(requires: dict[str, Any] | None, mechanism_tolerates: str, values: dict[str, Any], violations: int) -> list[Block]:
     """What the plane needs (its scenario's `requires:`) and whether this run met it, with the reasons when not."""
     if not requires:
         return []
-    wanted = parse_requirements(requires)
-    row = dict(values)
-    row.update(runs=1, failed=0, tolerates=mechanism_tolerates, unsafe_runs=1 if violations else 0, violations_total=violations)
-    reasons = [r for r in rejections(row, wanted) if not r.startswith("no messages per decision")]
+    reasons = unmet(requires, mechanism_tolerates, values, violations)
     verdict = "Met in this run." if not reasons else "NOT met in this run: " + "; ".join(reasons) + "."
     kind = tolerated_kind(mechanism_tolerates)
     return [
