@@ -122,3 +122,43 @@ def test_pipeline_section_counts_a_chain_that_never_reached_every_node_as_incomp
     assert table.rows[0][1:4] == (2, "30 ms", "50 ms")
     assert [h.text for h in blocks if isinstance(h, Heading)][0] == "The pipeline: end-to-end time"
     assert pipeline_blocks(None, []) == []
+
+
+@pytest.mark.parametrize(
+    ("requires", "words"),
+    [
+        ({"speed": 3}, "planes[1].requires.speed: unknown field"),
+        ({"latency_p99": "soon"}, "planes[1].requires.latency_p99: expected a duration"),
+        ({"safety": "paranoid"}, "planes[1].requires.safety"),
+    ],
+)
+def test_a_bad_plane_requirement_is_one_line_naming_the_plane(requires: dict, words: str) -> None:
+    from sim.errors import ScenarioError
+    from sim.extends import read_scenario_yaml
+    from sim.scenario import scenario_from_dict
+
+    data = read_scenario_yaml(ROOT / "scenarios" / "fleet" / "no-faults.yaml")
+    data["planes"][1]["requires"] = requires
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict(data, "fleet.yaml")
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_staleness_of_a_log_counts_a_later_entry_and_skips_named_slots() -> None:
+    from sim.report.facts import staleness
+
+    log = pd.DataFrame(
+        {
+            "node": ["n0", "n1", "n0", "n1"],
+            "slot": [1, 2, 2, 2],
+            "value": ["a", "b", "b", "b"],
+            "time_ms": [100.0, 400.0, 200.0, 400.0],
+        }
+    )
+    # Entry 1 from 100 ms: n0 at once, n1 only through entry 2 at 400 ms (300 ms stale);
+    # entry 2 from 200 ms: n0 at once, n1 at 400 ms (200 ms).
+    found = staleness(log, 1000.0)
+    assert found is not None and found["staleness_ms_max"] == 300.0 and found["staleness_ms_mean"] == 125.0
+    assert found["never_informed"] == 0.0
+    votes = log.assign(slot=["client0:1", "client0:2", "client0:2", "client0:2"])
+    assert staleness(votes, 1000.0) is None
