@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+from docs_fleet import fleet_answers, fleet_benchmark, fleet_compare
 from docs_session import (
     Facts,
     RegionError,
@@ -28,7 +29,6 @@ from docs_session import (
     pct,
     prose,
     safety,
-    shell,
     sig,
     table,
     transcript,
@@ -60,32 +60,6 @@ def quickstart_run(s: Session) -> str:
 # --- the worked example ----------------------------------------------------------------------
 
 
-def fleet_log(s: Session) -> str:
-    """The replicated-log commands of the worked example, with what each run shows."""
-    steady, big, crash = s.facts("raft-steady"), s.facts("raft-steady", "nodes=7"), s.facts("raft-leader-crash")
-    return shell(
-        [
-            (
-                "consim run scenarios/raft-steady.yaml",
-                f"baseline: p50 {sig(steady['latency_ms_p50'])} ms, {sig(steady['messages_per_decision'])} messages per change",
-            ),
-            (
-                "consim run scenarios/raft-steady.yaml --set nodes=7",
-                f"a bigger fleet: p50 {sig(big['latency_ms_p50'])} ms, {sig(big['messages_per_decision'])} messages per change",
-            ),
-            (
-                "consim run scenarios/raft-leader-crash.yaml",
-                f"the leader dies twice: {num(crash['failover_ms_p50'])} ms (median) without a leader",
-            ),
-            ("consim compare scenarios/raft-steady.yaml --replicates 2", "what each mechanism costs"),
-            ("consim compare scenarios/crash-vs-byzantine-raft.yaml", "a compromised server: which mechanism stays safe"),
-            ("consim sweep scenarios/sweeps/raft-election-timeout.yaml --jobs 2", "failover time against the election timeout"),
-            ("consim sweep scenarios/sweeps/raft-vs-multipaxos-loss.yaml --jobs 2", "Raft against Multi-Paxos as the network degrades"),
-            ("consim sweep scenarios/sweeps/pbft-cluster-size.yaml --jobs 2", "the price of byzantine tolerance as the fleet grows"),
-        ]
-    )
-
-
 def _compare_table(s: Session, name: str) -> pd.DataFrame:
     return pd.read_parquet(s.path(f"results/{name}-compare/table.parquet")).set_index("mechanism")
 
@@ -109,66 +83,6 @@ def compare_crash_vs_byzantine(s: Session) -> str:
         f"in messages and in its tail latency (p99 {sig(column(frame, 'latency_ms_p99', where)['pbft'])} ms). "
         "`pbft-cluster-size` shows the bill growing with the square of the fleet, and `raft-election-timeout` "
         "failover following the election timeout (both in the [shipped sweeps](#sweeps) table)."
-    )
-
-
-def fleet_voting(s: Session) -> str:
-    """The voting commands of the worked example."""
-    major, superm = s.facts("voting-majority-third-faulty"), s.facts("voting-supermajority-third-faulty")
-    weighted, noisy = s.facts("voting-weighted"), s.facts("voting-majority-third-faulty", "protocol.accuracy=0.7")
-    block = shell(
-        [
-            (
-                "consim run scenarios/voting-majority-third-faulty.yaml",
-                f"5 of 15 vote against the truth: {major['decisions']}/{major['questions']} decided, "
-                f"{pct(major['decision_accuracy'])} right",
-            ),
-            (
-                "consim run scenarios/voting-supermajority-third-faulty.yaml",
-                f"2/3 rule: {pct(superm['decision_accuracy'])} right, {superm['decisions']} of {superm['questions']} decided",
-            ),
-            (
-                "consim run scenarios/voting-weighted.yaml",
-                f"weight voters (e.g. by capacity): {pct(weighted['decision_accuracy'])} right",
-            ),
-            (
-                "consim run scenarios/voting-majority-third-faulty.yaml --set protocol.accuracy=0.7",
-                f"noisier sensors: {pct(noisy['decision_accuracy'])} right",
-            ),
-        ]
-    )
-    return f"{block}\n\n" + prose(
-        "A supermajority trades decisions for accuracy; with a third of the voters lying, honest voters must be "
-        f"accurate for any rule to help (at 70% accuracy the majority is right {pct(noisy['decision_accuracy'])} of the time)."
-    )
-
-
-def fleet_gossip(s: Session) -> str:
-    """The gossip commands of the worked example."""
-    pushpull, push, pull = s.facts("gossip-pushpull-1000"), s.facts("gossip-push-1000"), s.facts("gossip-pull-1000")
-    rumor, world, heal = s.facts("gossip-rumor-k2"), s.facts("gossip-small-world-loss"), s.result("gossip-partition-heal")
-    return shell(
-        [
-            (
-                "consim run scenarios/gossip-pushpull-1000.yaml",
-                f"one update reaches {pushpull['nodes']} servers in {count(pushpull['time_to_all_rounds_mean'])} rounds "
-                f"(push: {count(push['time_to_all_rounds_mean'])}, pull: {count(pull['time_to_all_rounds_mean'])})",
-            ),
-            (
-                "consim run scenarios/gossip-rumor-k2.yaml",
-                f"rumor mongering: {sig(rumor['messages_per_node'], 2)} messages per server, "
-                f"but {pct(rumor['residue_mean'])} never hear it",
-            ),
-            (
-                "consim run scenarios/gossip-small-world-loss.yaml",
-                f"sparse overlay, 10% loss: {world['updates_reached_all']} of {world['updates']} updates reach everyone",
-            ),
-            (
-                "consim run scenarios/gossip-partition-heal.yaml",
-                f"conflicting updates in two halves, then a heal: {safety(heal)}",
-            ),
-            ("consim sweep scenarios/sweeps/gossip-fanout-mode.yaml --jobs 2", "time to all against fanout and mode"),
-        ]
     )
 
 
@@ -421,10 +335,9 @@ def large_runs(s: Session) -> str:
 
 REGIONS: tuple[Region, ...] = (
     Region("quickstart-run", "test", quickstart_run),
-    Region("fleet-log", "test", fleet_log),
+    Region("fleet-answers", "test", fleet_answers),
+    Region("fleet-compare", "test", fleet_compare),
     Region("compare-crash-vs-byzantine", "test", compare_crash_vs_byzantine),
-    Region("fleet-voting", "test", fleet_voting),
-    Region("fleet-gossip", "test", fleet_gossip),
     Region("raft-scenarios", "test", raft_scenarios),
     Region("multipaxos-scenarios", "test", multipaxos_scenarios),
     Region("pbft-loss", "docs", pbft_loss),
@@ -438,4 +351,5 @@ REGIONS: tuple[Region, ...] = (
     Region("large-runs", "test", large_runs),
     Region("benchmarks", "bench", benchmarks),
     Region("explore-campaign", "bench", explore_campaign),
+    Region("fleet-benchmark", "bench", fleet_benchmark),
 )

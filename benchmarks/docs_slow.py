@@ -108,11 +108,11 @@ def pbft_loss(s: Session) -> str:
 BENCHMARKS = ("throughput", "pbft64", "pbft_scaling", "gossip10k", "gossip_scale", "startup")
 
 
-def _bench(name: str) -> dict[str, object]:
-    """Run one benchmark in its own process (its peak memory is its own) and read its JSON line."""
+def _bench(name: str, *args: str) -> dict[str, object]:
+    """Run one benchmark (with `args`) in its own process (its peak memory is its own) and read its JSON line."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--json"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args, "--json"], capture_output=True, text=True, env=env, check=False
     )
     if done.returncode != 0:
         raise RegionError(f"benchmarks/{name}.py failed: {done.stderr.strip()[-500:]}")

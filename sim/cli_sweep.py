@@ -6,6 +6,7 @@ stderr and exit status 2, and `KeyboardInterrupt` into exit status 130.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -164,9 +165,38 @@ def compare_spec_scenario(
     for i, name in enumerate(spec.candidates):
         if name not in known:
             raise ScenarioError(str(path), f"candidates[{i}]", f"unknown mechanism {name!r} (known: {', '.join(known)})")
+    for plane, wanted in (spec.planes or {}).items():
+        for i, name in enumerate(wanted.candidates):
+            if name not in known:
+                raise ScenarioError(str(path), f"planes.{plane}.candidates[{i}]", f"unknown mechanism {name!r} (known: {', '.join(known)})")
     if isinstance(found, dict):
-        return scenario_from_dict(found, f"{path}#scenario", parse_overrides(overrides)), (spec, found)
-    return load_scenario(found, overrides or []), (spec, found)
+        scenario = scenario_from_dict(found, f"{path}#scenario", parse_overrides(overrides))
+    else:
+        scenario = load_scenario(found, overrides or [])
+    if spec.planes is not None:
+        have = [p.name for p in scenario.planes or []]
+        if not have:
+            raise ScenarioError(str(path), "planes", "the scenario has no planes; name candidates with 'candidates:' instead")
+        for plane in spec.planes:
+            if plane not in have:
+                raise ScenarioError(str(path), f"planes.{plane}", f"the scenario has no plane named {plane!r} (planes: {', '.join(have)})")
+    return scenario, (spec, found)
+
+
+def plane_requirements(spec: CompareSpec, scenario: Scenario) -> dict[str, Any]:
+    """Each compared plane's requirements: the spec's, else the scenario plane's own `requires:`, else none."""
+    from sim.report.requirements import Requirements, parse_requirements
+
+    own = {p.name: p.requires for p in scenario.planes or []}
+    out: dict[str, Any] = {}
+    for plane, wanted in (spec.planes or {}).items():
+        if wanted.requires is not None:
+            out[plane] = wanted.requires
+        elif own.get(plane):
+            out[plane] = parse_requirements(own[plane], scenario.name, f"planes.{plane}.requires")
+        else:
+            out[plane] = Requirements()
+    return out
 
 
 def compare_command(
@@ -193,6 +223,8 @@ def compare_command(
 
     scenario, found = compare_spec_scenario(path, overrides)
     spec, source = found if found is not None else (None, path)
+    if spec is not None and spec.planes is not None:
+        return compare_planes_command(path, scenario, spec, source, replicates, out, jobs, overrides)
     default = ",".join(spec.candidates) if spec is not None and spec.candidates else "raft,multipaxos,pbft"
     names = [m.strip() for m in (mechanisms if mechanisms is not None else default).split(",") if m.strip()]
     if not names:
@@ -231,6 +263,57 @@ def compare_command(
         lines += recommendation_lines(verdicts, spec.cheapest_by)
     lines.append(f"table: {target / 'table.csv'} (and table.parquet, runs.parquet)")
     lines.append(f"chart: {target / 'tradeoff.png'}")
+    return result, "\n".join(lines)
+
+
+def compare_planes_command(
+    path: Path,
+    scenario: Scenario,
+    spec: CompareSpec,
+    source: dict[str, Any] | Path,
+    replicates: int | None,
+    out: Path | None,
+    jobs: int,
+    overrides: list[str] | None,
+) -> tuple[Any, str]:
+    """A compare spec with `planes:`: each plane's candidates, the others kept; the recommendation per plane."""
+    from sim.planes.compare import compare_planes
+    from sim.report.requirements import recommend, recommendation_lines
+    from sim.scenario import parse_overrides, set_path
+
+    assert spec.planes is not None
+    seeds = replicates if replicates is not None else (spec.replicates or 1)
+    if seeds < 1:
+        raise ScenarioError("--replicates", "", "must be at least 1")
+    if isinstance(source, Path):
+        from sim.extends import read_scenario_yaml
+
+        data, where = read_scenario_yaml(source), str(source)
+    else:
+        data, where = copy.deepcopy(source), f"{path}#scenario"
+    for key, value in parse_overrides(overrides).items():
+        set_path(data, key, value)
+    candidates = {plane: list(wanted.candidates) for plane, wanted in spec.planes.items()}
+    result = compare_planes(data, candidates, seeds, jobs=jobs, source=where)
+    requires = plane_requirements(spec, scenario)
+    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    meta: dict[str, Any] = {
+        "name": scenario.name,
+        "scenario": where,
+        "planes": {plane: {"candidates": candidates[plane], "requires": requires[plane].model_dump()} for plane in candidates},
+        "candidates": [f"{plane}: {name}" for plane, names in candidates.items() for name in names],
+        "replicates": seeds,
+        "cheapest_by": spec.cheapest_by,
+    }
+    result.save(target, meta)
+    shown = result.table[
+        ["plane", "mechanism", "tolerates", "runs", "latency_ms_p99", "messages_per_decision", "staleness_ms_p99", "e2e_ms_p50"]
+    ]
+    lines = [f"compare {scenario.name}: each plane's candidates ({seeds} seed{'s' if seeds > 1 else ''} each)", text_table(shown)]
+    for label, notes in result.notes.items():
+        lines += [f"  {label}: {note}" for note in notes]
+    lines += recommendation_lines(recommend(result.table.to_dict("records"), requires, spec.cheapest_by), spec.cheapest_by)
+    lines.append(f"table: {target / 'table.csv'} (and table.parquet, runs.parquet)")
     return result, "\n".join(lines)
 
 

@@ -321,6 +321,9 @@ class PlaneSpec(Strict):
     workload: WorkloadSpec | None = Field(default_factory=lambda: WorkloadSpec(kind="none"))
     nodes: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
     """Every node (default), the first k nodes, or a list of node names."""
+    requires: dict[str, Any] | None = None
+    """What this plane needs (the `requires:` of a compare spec, e.g. {safety: crash, latency_p99: 200ms});
+    the report checks the run against it and `consim compare` ranks a plane's candidates by it."""
 
 
 class PlaneLink(Strict):
@@ -337,14 +340,14 @@ class PlaneLink(Strict):
     after: Ms = 0.0
     """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
     size: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] | None = None
-    """With `write`: the value's size in bytes (e.g. '4KB', a routing table), carried by every gossip message that holds it."""
+    """The size in bytes of what the link sends: with `write`, the value (e.g. '4KB', a routing table) carried by every
+    gossip message that holds it; with `submit`, the command's payload (e.g. '64KB', a model manifest) carried by every
+    message that holds the command (a ClientRequest, Raft's AppendEntries, Multi-Paxos's Accept, PBFT's PrePrepare)."""
 
     @model_validator(mode="after")
     def _one_action(self) -> PlaneLink:
         if (self.submit is None) == (self.write is None):
             raise ValueError("a link needs exactly one of 'submit' or 'write'")
-        if self.size is not None and self.write is None:
-            raise ValueError("'size' applies to a 'write' link (a submitted command's size is its protocol's)")
         return self
 
 

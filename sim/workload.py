@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.protocols.base import ClientReply, ClientRequest, Message
+from sim.protocols.base import ClientReply, ClientRequest, Command, Message
 from sim.scenario import Ms, PerSecond
 
 if TYPE_CHECKING:
@@ -209,9 +209,11 @@ class Workload:
         self.clients = clients
         self.sim.env.process(self.run())
 
-    def issue(self, client: ClientEndpoint, op: str = "") -> str:
-        """Submit one new command through `client`; returns its id."""
-        cmd_id = f"{client.name}:{self._seq}"
+    def issue(self, client: ClientEndpoint, op: str = "", payload: int = 0) -> str:
+        """Submit one new command through `client` (carrying `payload` bytes when given); returns its id."""
+        cmd_id: str = f"{client.name}:{self._seq}"
+        if payload:
+            cmd_id = Command(cmd_id, payload)
         self._seq += 1
         self.sim.recorder.request_submitted(cmd_id, client.name, self.sim.env.now)
         client.client.submit(cmd_id, op or f"op{self._seq}")

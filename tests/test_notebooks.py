@@ -9,7 +9,13 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 def test_notebooks_are_committed_without_outputs():
     """Notebooks are stored clean: no outputs or execution counts in git."""
-    assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_sweeps.ipynb", "03_tradeoffs.ipynb", "04_explore.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_quickstart.ipynb",
+        "02_sweeps.ipynb",
+        "03_tradeoffs.ipynb",
+        "04_explore.ipynb",
+        "05_inference_fleet.ipynb",
+    ]
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
         for cell in book.cells:

@@ -420,11 +420,67 @@ def test_a_sized_write_costs_its_size_on_every_gossip_message_that_carries_it() 
     assert values.str.len().eq(4000).all()
 
 
-def test_size_belongs_to_write_links() -> None:
-    """`size` on a submit link is refused in one line."""
-    links = [{"from": "scale", "to": "control", "submit": "x", "size": "1KB"}]
-    with pytest.raises(ScenarioError, match="'size' applies to a 'write' link"):
-        scenario_from_dict(fleet(links=links), "fleet.yaml")
+def _sized_submit(size: str | None, **network: Any) -> Any:
+    links = fleet()["links"]
+    if size is not None:
+        links[0]["size"] = size
+    changes: dict[str, Any] = {"links": links}
+    if network:
+        changes["network"] = network
+    return run(scenario_from_dict(fleet(**changes)))
+
+
+def test_a_sized_submit_costs_its_payload_on_every_message_that_carries_the_command() -> None:
+    """`size: 256KB` on the submit link: the ClientRequest and Raft's AppendEntries to both followers carry it."""
+    plain, sized = _sized_submit(None), _sized_submit("256KB")
+    fired = sized.pipeline[sized.pipeline["to_plane"] == "control"]
+    assert len(fired) == len(plain.pipeline[plain.pipeline["to_plane"] == "control"]) >= 3
+    extra = sized.summary["control.bytes_sent"] - plain.summary["control.bytes_sent"]
+    # Per command at least: the request to the leader, AppendEntries to each of the 2 followers.
+    assert extra >= len(fired) * 3 * 256_000
+    # The other planes do not carry it.
+    assert sized.summary["scale.bytes_sent"] == plain.summary["scale.bytes_sent"]
+    # The decided values are still the command ids, so the pipeline finds them.
+    assert (fired["nodes_decided"] == 3).all()
+
+
+def test_with_a_bandwidth_limit_a_larger_command_takes_longer_to_commit() -> None:
+    """At 10MB/s a 1MB manifest takes 100 ms per hop (1KB: 0.1 ms): the request and the AppendEntries add two hops."""
+    small = _sized_submit("1KB", bandwidth="10MB/s")
+    large = _sized_submit("1MB", bandwidth="10MB/s")
+    stage = [r.pipeline.loc[r.pipeline["to_plane"] == "control", "stage_ms"] for r in (small, large)]
+    assert len(stage[0]) == len(stage[1]) >= 3
+    assert stage[1].min() > stage[0].max() + 2 * 99.0
+    assert large.summary["control.latency_ms_p99"] > small.summary["control.latency_ms_p99"]
+
+
+@pytest.mark.parametrize("mechanism", ["multipaxos", "pbft"])
+def test_a_sized_submit_is_carried_by_multipaxos_accept_and_pbft_preprepare(mechanism: str) -> None:
+    """The payload reaches the bytes of the other logs too (Accept, PrePrepare's request)."""
+    runs = []
+    for size in (None, "64KB"):
+        data = fleet()
+        data["planes"][1]["mechanism"] = mechanism
+        data["planes"][1]["nodes"] = 4
+        if size is not None:
+            data["links"][0]["size"] = size
+        runs.append(run(scenario_from_dict(data)))
+    plain, sized = runs
+    fired = sized.pipeline[sized.pipeline["to_plane"] == "control"]
+    assert len(fired) >= 3
+    # Accept / PrePrepare to each of the 3 others, for every linked command.
+    assert sized.summary["control.bytes_sent"] - plain.summary["control.bytes_sent"] >= len(fired) * 3 * 64_000
+
+
+def test_command_keeps_its_payload_through_a_pickle_and_acts_as_its_id() -> None:
+    import pickle
+
+    from sim.protocols.base import Command, payload_bytes
+
+    cmd = Command("client0:3", 4096)
+    back = pickle.loads(pickle.dumps(cmd))
+    assert back == "client0:3" and hash(back) == hash("client0:3") and payload_bytes(back) == 4096
+    assert payload_bytes("client0:3") == 0 and type(str(cmd)) is str
 
 
 def test_parse_size() -> None:

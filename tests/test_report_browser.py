@@ -75,3 +75,14 @@ def test_the_browser_check_catches_a_broken_image_and_an_external_url(tmp_path: 
     images, broken, console = render(page, tmp_path)
     assert images == 2 and broken == 2
     assert any("example.invalid" in line for line in console)
+
+
+def test_plane_report_html_renders_without_errors_or_broken_images(tmp_path: Path) -> None:
+    """A fleet run's report (three planes, the fleet timeline, the pipeline tables) opens in Chromium cleanly."""
+    fleet = Path(__file__).resolve().parent.parent / "scenarios" / "fleet" / "partition.yaml"
+    folder = run(load_scenario(fleet)).save(tmp_path / "run")
+    _, page = write_report(folder)
+    images, broken, console = render(page, tmp_path)
+    assert images == len(list((folder / "plots").rglob("*.png"))) > 10
+    assert broken == 0 and console == []
+    assert "The pipeline: end-to-end time" in page.read_text(encoding="utf-8")

@@ -15,8 +15,9 @@ from sim.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "scenarios"
 # scenarios/tutorial/ holds the README tutorial's scenarios: their mechanism's code lives in the README,
-# and tests/test_tutorial.py extracts it next to a copy of them and runs them.
-SCENARIOS = sorted(p for p in FOLDER.rglob("*.yaml") if not {"sweeps", "tutorial"} & set(p.relative_to(FOLDER).parts))
+# and tests/test_tutorial.py extracts it next to a copy of them and runs them. scenarios/compare/ holds
+# compare specs (a scenario, candidates, requirements), run by tests/test_compare_planes.py.
+SCENARIOS = sorted(p for p in FOLDER.rglob("*.yaml") if not {"sweeps", "tutorial", "compare"} & set(p.relative_to(FOLDER).parts))
 
 # Journal hashes recorded by `python benchmarks/journal_hashes.py --write`: speed work must leave
 # them unchanged; a change meant to alter a scenario's behaviour rewrites them and says why.

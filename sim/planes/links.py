@@ -5,7 +5,8 @@ A link `{from: scale, when: up, to: control, submit: "load model-b"}` fires once
 commands a link submitted to the `from` plane; no-ops never): after `after`
 (the time the decision takes to apply, e.g. loading a model) the `to` plane's first client
 submits the command, as any client command (it may be retried, redirected or lost with its
-node). `write: key` submits `key=` instead, so a gossip plane stores the command's id under
+node), carrying a payload of `size` bytes when given (a `Command`, counted by every message that
+holds the command). `write: key` submits `key=` instead, so a gossip plane stores the command's id under
 `key` (padded to `size` bytes when given). A decision of a command a link submitted carries that command's chain on, so a trigger
 followed through the planes is one chain of stages: the `pipeline` table has one row per stage.
 """
@@ -138,7 +139,7 @@ class LinkDriver:
         sim = self.fleet.planes[link.to]
         stage.submit_ms = self.fleet.env.now
         if link.submit is not None:
-            stage.cmd_id = sim.workload.issue(sim.clients[0], link.submit)
+            stage.cmd_id = sim.workload.issue(sim.clients[0], link.submit, link.size or 0)
         elif link.size is None:
             stage.cmd_id = sim.workload.issue(sim.clients[0], f"{link.write}=")  # the store keeps the command's id
         else:

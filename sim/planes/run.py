@@ -15,6 +15,7 @@ from sim.planes import PLANE_COLUMN
 from sim.planes.kernel import Fleet
 from sim.planes.links import pipeline_summary
 from sim.records import RunTables
+from sim.report.facts import staleness
 from sim.results import RunResult
 
 if TYPE_CHECKING:
@@ -82,6 +83,11 @@ def fleet_summary(scenario: Scenario, planes: dict[str, RunResult], pipeline: pd
         summary.update(pipeline_summary(pipeline, scenario.links))
     for name, result in planes.items():
         summary.update({f"{name}.{key}": value for key, value in result.summary.items() if key not in RUN_KEYS})
+        # A keyed store (gossip): how long its nodes work on an old value, which a plane's requirements may bound.
+        stale = staleness(result.decisions, scenario.duration)
+        for key in ("staleness_ms_mean", "staleness_ms_p99", "staleness_ms_max", "never_informed"):
+            if stale is not None and f"{name}.{key}" not in summary:
+                summary[f"{name}.{key}"] = stale[key]
     summary = {key: round(value, 6) if isinstance(value, float) else value for key, value in summary.items()}
     summary["journal_sha256"] = digest
     summary["wall_time_s"] = round(wall, 3)

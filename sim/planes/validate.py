@@ -123,6 +123,10 @@ def check_planes(scenario: Scenario, source: str) -> None:
         except MechanismError as err:
             raise ScenarioError(source, f"planes[{i}].mechanism", str(err)) from None
         chosen.append(_plane_nodes(scenario, plane, f"planes[{i}]", source))
+        if plane.requires is not None:
+            from sim.report.requirements import parse_requirements
+
+            parse_requirements(plane.requires, source, f"planes[{i}].requires")
     for i, link in enumerate(scenario.links or []):
         for end, name in (("from", link.from_), ("to", link.to)):
             if name not in seen:

@@ -36,6 +36,31 @@ STATE_INSTALLED = "state_installed"
 """Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
+class Command(str):
+    """A command id whose command carries a payload of `payload` bytes (e.g. a model manifest).
+
+    It compares, hashes and prints as its id, so it goes wherever an id goes (a log entry, a
+    decision, a request table); a message that carries the command itself (Raft's AppendEntries,
+    Multi-Paxos's Accept, PBFT's request in a PrePrepare, a ClientRequest) adds `payload_bytes`.
+    """
+
+    payload: int
+
+    def __new__(cls, value: str, payload: int) -> Command:  # noqa: D102 - the id and the payload's size
+        self = super().__new__(cls, value)
+        self.payload = payload
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        """Pickles (a sweep's workers, a deep copy) keep the payload."""
+        return (Command, (str(self), self.payload))
+
+
+def payload_bytes(value: str) -> int:
+    """The payload a command id carries (a `Command`'s), 0 for a plain id or value."""
+    return value.payload if type(value) is Command else 0
+
+
 def snake_case(name: str) -> str:
     """`AppendEntries` -> `append_entries`."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -74,8 +99,8 @@ class ClientRequest(Message):
 
     @property
     def size_bytes(self) -> int:
-        """Header plus the command (and the floor, when sent)."""
-        return self.header_bytes + len(self.cmd_id) + len(self.op) + (8 if self.floor >= 0 else 0)
+        """Header plus the command (and its payload, and the floor when sent)."""
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + payload_bytes(self.cmd_id) + (8 if self.floor >= 0 else 0)
 
 
 @dataclass(frozen=True, slots=True)

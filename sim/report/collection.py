@@ -33,6 +33,9 @@ COMPARE_COLUMNS = (
     "violations_total",
 )
 
+PLANE_EXTRA = ("staleness_ms_p99", "e2e_ms_p50", "e2e_ms_p99")
+"""A plane compare's extra columns: the plane's staleness and the run's end-to-end time through the links."""
+
 
 def is_compare_dir(path: Path) -> bool:
     """Whether a directory holds `consim compare` output."""
@@ -112,9 +115,12 @@ def compare_meta(compare_dir: Path) -> dict[str, Any]:
 def compare_verdicts(compare_dir: Path) -> list[Verdict] | None:
     """The recommendation for a compare directory whose spec declared requirements (None otherwise)."""
     meta = compare_meta(compare_dir)
+    table = pd.read_parquet(compare_dir / "table.parquet")
+    if isinstance(meta.get("planes"), dict):
+        per_plane = {plane: Requirements.model_validate(wanted.get("requires") or {}) for plane, wanted in meta["planes"].items()}
+        return recommend(table.to_dict("records"), per_plane, meta.get("cheapest_by", "messages"))
     if meta.get("requires") is None:
         return None
-    table = pd.read_parquet(compare_dir / "table.parquet")
     requires = Requirements.model_validate(meta["requires"])
     return recommend(table.to_dict("records"), requires, meta.get("cheapest_by", "messages"))
 
@@ -131,8 +137,21 @@ def _requirement_lines(meta: dict[str, Any]) -> list[str]:
         "throughput": lambda v: f"throughput at least {v:g}/s",
         "max_messages_per_decision": lambda v: f"at most {v:g} messages per decision",
         "max_bytes_per_decision": lambda v: f"at most {v:g} bytes per decision",
+        "staleness_p99": lambda v: f"staleness p99 at most {format_ms(v)}",
     }
-    lines = [text for key, say in shown.items() if req.get(key) is not None and (text := say(req[key])) is not None]
+    if isinstance(meta.get("planes"), dict):
+        lines = []
+        for plane, wanted in meta["planes"].items():
+            own = [
+                text
+                for key, say in shown.items()
+                if (wanted.get("requires") or {}).get(key) is not None and (text := say(wanted["requires"][key]))
+            ]
+            lines.append(
+                f"plane {plane} (candidates {', '.join(wanted.get('candidates') or [])}): {'; '.join(own) or 'nothing beyond safety'}"
+            )
+    else:
+        lines = [text for key, say in shown.items() if req.get(key) is not None and (text := say(req[key])) is not None]
     lines.append("no checker may fire in any run (a safety violation under this fault plan rejects the mechanism)")
     lines.append(f"of the candidates that meet these, the cheapest wins: lowest mean {meta.get('cheapest_by', 'messages')} per decision")
     return lines
@@ -145,22 +164,33 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
     scenario_path = compare_dir / "scenario.yaml"
     scenario = yaml.safe_load(scenario_path.read_text(encoding="utf-8")) if scenario_path.is_file() else {}
     name = meta.get("name") or scenario.get("name") or compare_dir.name
-    names = [str(m) for m in table["mechanism"]]
+    by_plane = "plane" in table.columns
+    names = (
+        [f"{p}: {m}" for p, m in zip(table["plane"], table["mechanism"], strict=True)] if by_plane else [str(m) for m in table["mechanism"]]
+    )
     blocks: list[Block] = [Heading(f"consim report: compare {name}", 1)]
     if scenario.get("description"):
         blocks.append(Paragraph(str(scenario["description"]).strip()))
     replicates = meta.get("replicates", int(table["runs"].max()) if "runs" in table and len(table) else "?")
-    blocks.append(
-        Paragraph(
-            f"The same scenario on {len(names)} mechanisms ({', '.join(names)}), {replicates} seeds each. Compare directory: {compare_dir}."
-        )
-    )
+    if by_plane:
+        what = "Each plane's candidates in turn, the other planes kept as the scenario has them"
+        blocks.append(Paragraph(f"{what}: {', '.join(names)}; {replicates} seeds each, same faults. Compare directory: {compare_dir}."))
+    else:
+        listed = f"{len(names)} mechanisms ({', '.join(names)})"
+        blocks.append(Paragraph(f"The same scenario on {listed}, {replicates} seeds each. Compare directory: {compare_dir}."))
     if scenario:
         blocks += _scenario_section(scenario)
     else:
         blocks.append(Paragraph("The fault plan is not recorded in this compare directory (it predates scenario.yaml)."))
     nodes = scenario.get("nodes") if isinstance(scenario.get("nodes"), int) else None
-    blocks += _guarantees(names, nodes)
+    if by_plane:
+        blocks.append(Heading("The guarantee each candidate provides"))
+        for row in table.to_dict("records"):
+            found = guarantee(str(row["mechanism"]), None)
+            found = [f"Tolerates on this plane's nodes: {row['tolerates']}." if line.startswith("Tolerates:") else line for line in found]
+            blocks += [Heading(f"{row['plane']}: {row['mechanism']}", 3), Bullets(tuple(found))]
+    else:
+        blocks += _guarantees(names, nodes)
     verdicts = compare_verdicts(compare_dir)
     if verdicts is not None:
         best = [v for v in verdicts if v.recommended]
@@ -178,7 +208,8 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
         else:
             blocks.append(Paragraph("No candidate meets the requirements."))
         rows = tuple(
-            (
+            ((v.plane,) if by_plane else ())
+            + (
                 v.mechanism,
                 "recommended" if v.recommended else ("meets, costlier" if v.meets else "rejected"),
                 v.cost,
@@ -186,10 +217,11 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
             )
             for v in verdicts
         )
-        blocks.append(Table(("mechanism", "verdict", f"{cheapest_by} per decision", "why"), rows))
-    shown = table[[c for c in COMPARE_COLUMNS if c in table.columns]]
+        blocks.append(Table((("plane",) if by_plane else ()) + ("mechanism", "verdict", f"{cheapest_by} per decision", "why"), rows))
+    columns = (("plane",) if by_plane else ()) + COMPARE_COLUMNS + (PLANE_EXTRA if by_plane else ())
+    shown = table[[c for c in columns if c in table.columns]]
     blocks += [Heading("What was measured (means over seeds)"), Table.of(shown)]
-    notes = [f"{r['mechanism']}: {r['notes']}" for r in table.to_dict("records") if r.get("notes")]
+    notes = [f"{r['plane'] + ': ' if by_plane else ''}{r['mechanism']}: {r['notes']}" for r in table.to_dict("records") if r.get("notes")]
     if notes:
         blocks += [Paragraph("Adapting the scenario to each mechanism:"), Bullets(tuple(notes))]
     chart = compare_dir / "tradeoff.png"

@@ -103,11 +103,19 @@ def staleness(decisions: pd.DataFrame, end_ms: float) -> dict[str, float] | None
     For each write of a key (ordered by version, then writer, as last-writer-wins orders them),
     a node is stale from the write until it knows that write or a newer one of the key; a node
     that never learns it is stale until `end_ms` (counted in `never_informed`). The nodes are
-    those that decided any write of the table. None when the table is not a keyed store
-    (no `key`, `version` and `writer` columns) or holds no writes.
+    those that decided any write of the table. A log (numbered slots, no `key` column) is one
+    key whose writes are its slots in order: a node is stale on an entry until it has applied it
+    or a later one. None for anything else (e.g. a vote's questions) or no writes.
     """
     needed = {"key", "version", "writer", "slot", "node", "time_ms"}
-    if decisions.empty or not needed <= set(decisions.columns):
+    if decisions.empty:
+        return None
+    if not needed <= set(decisions.columns) and "key" not in decisions.columns and {"slot", "node", "time_ms"} <= set(decisions.columns):
+        index = pd.to_numeric(decisions["slot"], errors="coerce")
+        if index.isna().any():
+            return None
+        decisions = decisions.assign(key="log", version=index.astype("int64"), writer="", slot=index.astype("int64"))
+    if not needed <= set(decisions.columns):
         return None
     nodes = sorted(decisions["node"].astype(str).unique())
     index = {n: i for i, n in enumerate(nodes)}

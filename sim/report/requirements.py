@@ -42,8 +42,9 @@ class Requirements(BaseModel):
     throughput: float | None = Field(None, description="Lowest acceptable throughput (a rate, e.g. 100/s).")
     max_messages_per_decision: float | None = Field(None, gt=0, description="Dearest acceptable message cost.")
     max_bytes_per_decision: float | None = Field(None, gt=0, description="Dearest acceptable byte cost.")
+    staleness_p99: float | None = Field(None, description="Gossip: longest acceptable p99 time a node works on an old value.")
 
-    @field_validator("latency_p99", "latency_p50", mode="before")
+    @field_validator("latency_p99", "latency_p50", "staleness_p99", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
@@ -54,19 +55,36 @@ class Requirements(BaseModel):
         return None if value is None else parse_rate(value)
 
 
-class CompareSpec(BaseModel):
-    """A compare spec file: the scenario, the candidates, the requirements and how to rank cost."""
+class PlaneCandidates(BaseModel):
+    """One plane of a compare spec on a scenario with planes: its candidate mechanisms and what it requires."""
 
     model_config = ConfigDict(extra="forbid")
 
+    candidates: list[str] = Field(min_length=1)
+    requires: Requirements | None = None
+    """Default: the plane's own `requires:` in the scenario, else nothing."""
+
+
+class CompareSpec(BaseModel):
+    """A compare spec file: the scenario, the candidates, the requirements and how to rank cost.
+
+    On a scenario with planes, `planes:` gives each compared plane its candidates and requirements
+    (the others keep their mechanism); `candidates` and `requires` are then not used.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str | None = None
     scenario: str | dict[str, Any]
     candidates: list[str] = Field(default_factory=list)
     requires: Requirements = Field(default_factory=Requirements)
+    planes: dict[str, PlaneCandidates] | None = None
     cheapest_by: Literal["messages", "bytes"] = "messages"
     replicates: int | None = Field(None, ge=1)
 
 
-def parse_requirements(data: Any, source: str = "<requires>") -> Requirements:
+def parse_requirements(data: Any, source: str = "<requires>", where: str = "requires") -> Requirements:
     """Validate a `requires:` mapping.
 
     Raises:
@@ -76,16 +94,16 @@ def parse_requirements(data: Any, source: str = "<requires>") -> Requirements:
     try:
         return Requirements.model_validate(data if data is not None else {})
     except ValidationError as err:
-        raise first_error(source, err, "requires") from None
+        raise first_error(source, err, where) from None
 
 
 def is_compare_spec(path: str | Path) -> bool:
-    """Whether a YAML file is a compare spec (a top-level `scenario:` with `candidates:` or `requires:`)."""
+    """Whether a YAML file is a compare spec (a top-level `scenario:` with `candidates:`, `requires:` or `planes:`)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and "scenario" in data and ("candidates" in data or "requires" in data)
+    return isinstance(data, dict) and "scenario" in data and ("candidates" in data or "requires" in data or "planes" in data)
 
 
 def load_compare_spec(path: str | Path) -> tuple[CompareSpec, dict[str, Any] | Path]:
@@ -179,6 +197,10 @@ def rejections(row: dict[str, Any], requires: Requirements, cheapest_by: str = "
         if limit is not None and (value is None or value > limit):
             shown = "no latency measured" if value is None else f"{label} {format_ms(round(value, 1))}"
             reasons.append(f"too slow: {shown} > {format_ms(limit)} required")
+    stale = _number(row.get("staleness_ms_p99"))
+    if requires.staleness_p99 is not None and (stale is None or stale > requires.staleness_p99):
+        shown = "none measured" if stale is None else f"p99 {format_ms(round(stale, 1))}"
+        reasons.append(f"too stale: {shown} > {format_ms(requires.staleness_p99)} allowed")
     throughput = _number(row.get("throughput_per_s"))
     if requires.throughput is not None and (throughput is None or throughput < requires.throughput):
         shown = "none measured" if throughput is None else f"{_fmt(throughput)}/s"

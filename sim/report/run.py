@@ -13,8 +13,10 @@ from typing import Any
 
 import pandas as pd
 
+from sim.compare import tolerates
 from sim.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from sim.report.facts import describe_network, fault_lines, guarantee, observed_faults, staleness
+from sim.report.fleet import needs_blocks, pipeline_blocks, plane_fault_blocks
 from sim.results import RunResult
 
 CAPTIONS = {
@@ -26,6 +28,10 @@ CAPTIONS = {
     "spacetime": "Space-time diagram of the messages around the first fault.",
     "infection": "How many nodes knew each write over time.",
 }
+FLEET_CAPTION = (
+    "Every plane on one time axis, faults shaded: who led, who was down or cut off, when each plane decided, "
+    "and (last row) each chain of the pipeline stage by stage"
+)
 MEASURES = (
     ("decisions", "decisions (slots decided by honest nodes)"),
     ("commands_committed", "client commands committed"),
@@ -56,6 +62,7 @@ class Plane:
     nodes: int | None
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
+    requires: dict[str, Any] | None = None
 
 
 def _tables(result: RunResult) -> dict[str, pd.DataFrame]:
@@ -129,7 +136,8 @@ def planes(result: RunResult) -> list[Plane]:
         if not isinstance(nodes, int):
             nodes = own.get("nodes", summary.get("nodes"))
         mechanism = str(spec.get("mechanism") or own.get("mechanism") or scenario.get("mechanism", "?"))
-        out.append(Plane(name, mechanism, nodes, own, mine))
+        requires = spec.get("requires") if isinstance(spec.get("requires"), dict) else None
+        out.append(Plane(name, mechanism, nodes, own, mine, requires))
     return out
 
 
@@ -216,6 +224,12 @@ def run_blocks(run_dir: Path) -> list[Block]:
     root = run_dir / "plots"
     pngs = figures_in(root)
     used: set[Path] = set()
+    timeline = [p for p in pngs if p.stem == "fleet_timeline"]
+    if timeline:
+        used.update(timeline)
+        blocks += [Heading("The fleet timeline")]
+        blocks += [Figure(p.read_bytes(), f"{FLEET_CAPTION} ({p.relative_to(root).as_posix()})") for p in timeline]
+    blocks += pipeline_blocks(result.pipeline, [dict(link) for link in scenario.get("links") or []])
     for plane in found:
         title = f"Plane {plane.name}: {plane.mechanism}" if plane.name else f"Mechanism: {plane.mechanism}"
         values = measured(plane, duration)
@@ -224,6 +238,11 @@ def run_blocks(run_dir: Path) -> list[Block]:
             Heading(title),
             Heading("The guarantee it provides", 3),
             Bullets(tuple(guarantee(plane.mechanism, plane.nodes))),
+        ]
+        if plane.name is not None:
+            blocks += needs_blocks(plane.requires, tolerates(plane.mechanism, plane.nodes), values, len(plane.tables["violations"]))
+            blocks += plane_fault_blocks(plane.tables["events"])
+        blocks += [
             Heading("What was measured", 3),
             Table(("measure", "value"), rows),
             Paragraph(_verdict(plane, values)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.protocols.base import Message
+from sim.protocols.base import Message, payload_bytes
 
 Ballot = tuple[int, int]
 """(round, node index): totally ordered, unique to one proposer."""
@@ -43,8 +43,8 @@ class Accept(Message):
 
     @property
     def size_bytes(self) -> int:
-        """Header plus the value."""
-        return self.header_bytes + len(self.value)
+        """Header plus the value (with a command's payload)."""
+        return self.header_bytes + len(self.value) + payload_bytes(self.value)
 
 
 @dataclass(frozen=True, slots=True)

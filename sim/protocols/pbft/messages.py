@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sim.protocols.base import Message
+from sim.protocols.base import Message, payload_bytes
 
 AUTH_BYTES = 32
 """Bytes of the authenticator (signature or MAC vector) every message carries."""
@@ -51,7 +51,7 @@ class Request(Message):
     @property
     def size_bytes(self) -> int:
         """Header, operation and authenticator."""
-        return self.header_bytes + len(self.cmd_id) + len(self.op) + AUTH_BYTES
+        return self.header_bytes + len(self.cmd_id) + len(self.op) + payload_bytes(self.cmd_id) + AUTH_BYTES
 
 
 @dataclass(frozen=True, slots=True)

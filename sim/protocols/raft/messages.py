@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from sim.protocols.base import Message, ProtocolConfig
+from sim.protocols.base import Message, ProtocolConfig, payload_bytes
 from sim.scenario import Ms
 
 Entry = tuple[int, str] | tuple[int, str, int]
@@ -88,10 +88,11 @@ class AppendEntries(Message):
 
     @property
     def size_bytes(self) -> int:
-        """Header, four integers, the leader id, and each entry's term, length and command."""
+        """Header, four integers, the leader id, and each entry's term, length and command (with its payload)."""
         size = self.header_bytes + 2 * TERM_BYTES + 2 * INDEX_BYTES + len(self.leader)
         for entry in self.entries:
-            size += ENTRY_OVERHEAD + len(entry[1]) + (INDEX_BYTES if len(entry) > 2 else 0)
+            value = entry[1]
+            size += ENTRY_OVERHEAD + len(value) + payload_bytes(value) + (INDEX_BYTES if len(entry) > 2 else 0)
         return size
 
 

@@ -3,7 +3,9 @@
 A question starts at the coordinator (a client's `ClientRequest` with `op="truth=<answer>"`, or
 the coordinator's own timer with `ask_every`). It broadcasts a `Question`; every voter answers
 with a `Vote`, naming the true answer with probability `accuracy` (independently, from its
-own stream) and a uniformly chosen wrong answer otherwise. The coordinator (or every node,
+own stream) and a uniformly chosen wrong answer otherwise; under the `load` workload the question
+carries a load reading instead, which each voter observes with Gaussian noise and compares with
+the threshold (sim/protocols/voting/load.py). The coordinator (or every node,
 `collect: all`, where votes are broadcast) tallies valid votes under the rule, decides as soon
 as no ballot still unseen can change the result, and otherwise decides at `timeout` on the
 votes it got (judged against the weight cast).
@@ -35,6 +37,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.voting.load import LoadWorkload, Signal, check_load_workload
 from sim.protocols.voting.support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -54,11 +57,13 @@ class Question(Message):
 
     qid: str
     truth: str
+    signal: Signal | None = None
+    """A load reading voters observe with noise (the `load` workload) instead of `truth` with `accuracy`."""
 
     @property
     def size_bytes(self) -> int:
-        """Header plus the question."""
-        return self.header_bytes + len(self.qid) + len(self.truth)
+        """Header plus the question (and its load reading)."""
+        return self.header_bytes + len(self.qid) + len(self.truth) + (self.signal.size_bytes if self.signal is not None else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,7 @@ class Voting(Dispatch, Protocol):
         assert isinstance(config, VotingConfig)
         if config.coordinator is not None and config.coordinator not in scenario.node_names:
             return [("protocol.coordinator", f"no node named {config.coordinator!r}")]
-        return check_questions_workload(scenario, config.answers)
+        return check_questions_workload(scenario, config.answers) + check_load_workload(scenario, config.answers)
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
@@ -164,8 +169,8 @@ class Voting(Dispatch, Protocol):
 
     @classmethod
     def workloads(cls) -> dict[str, Any]:
-        """Adds `questions`: questions with a true answer, at a rate or a fixed count."""
-        return {"questions": QuestionsWorkload}
+        """Adds `questions` (a true answer observed with `accuracy`) and `load` (a load signal observed with noise)."""
+        return {"questions": QuestionsWorkload, "load": LoadWorkload}
 
     @classmethod
     def fault_bound(cls, scenario: Scenario) -> tuple[str, int, tuple[str, ...]]:
@@ -241,9 +246,10 @@ class Voting(Dispatch, Protocol):
     # --- questions -----------------------------------------------------------------------
 
     def on_request(self, request: ClientRequest) -> None:
-        """A client asks a question; `op` carries the world's true answer."""
-        truth = request.op.partition("truth=")[2] or self.config.answers[0]
-        self._ask(request.cmd_id, truth, request.client)
+        """A client asks a question; `op` carries the world's true answer (and, from a `load` workload, the reading)."""
+        fields = dict(pair.partition("=")[::2] for pair in request.op.split(";"))
+        truth = fields.get("truth") or self.config.answers[0]
+        self._ask(request.cmd_id, truth, request.client, Signal.decode(fields))
 
     def on_timer(self, name: str) -> None:
         """Ask our own question, or close a poll at its timeout."""
@@ -255,28 +261,33 @@ class Voting(Dispatch, Protocol):
         elif name.startswith("close:"):
             self._evaluate(name[len("close:") :], final=True)
 
-    def _ask(self, qid: str, truth: str, client: str | None) -> None:
+    def _ask(self, qid: str, truth: str, client: str | None, signal: Signal | None = None) -> None:
         if qid in self.closed or qid in self.polls or qid in self.ctx.storage["seen"]:
             return
-        self.ctx.record("question", qid=qid, truth=truth)
-        self.ctx.broadcast(Question(qid, truth))
+        if signal is None:
+            self.ctx.record("question", qid=qid, truth=truth)
+        else:
+            self.ctx.record("question", qid=qid, truth=truth, load=signal.load)
+        self.ctx.broadcast(Question(qid, truth, signal))
         self._open(qid, client)
-        self._vote(qid, truth)
+        self._vote(qid, truth, signal)
 
     def _open(self, qid: str, client: str | None) -> None:
         if self.collects() and qid not in self.polls and qid not in self.closed:
             self.polls[qid] = Poll(qid, self.ctx.now, client)
             self.ctx.set_timer(f"close:{qid}", self.config.timeout)
 
-    def _vote(self, qid: str, truth: str) -> None:
-        """Observe the world with `accuracy` and cast one ballot."""
+    def _vote(self, qid: str, truth: str, signal: Signal | None = None) -> None:
+        """Observe the world (the load reading with its noise, or the truth with `accuracy`) and cast one ballot."""
         seen = self.ctx.storage["seen"]
         if qid in seen:
             return
         seen[qid] = truth
         rng = self.ctx.rng
         answers = self.config.answers
-        if rng.random() < self.config.accuracy:
+        if signal is not None:
+            answer = signal.observe(rng.gauss(0.0, 1.0))
+        elif rng.random() < self.config.accuracy:
             answer = truth
         else:
             wrong = [a for a in answers if a != truth]
@@ -294,7 +305,7 @@ class Voting(Dispatch, Protocol):
     def _on_question(self, src: str, msg: Question) -> None:
         """Open the poll and answer."""
         self._open(msg.qid, None)
-        self._vote(msg.qid, msg.truth)
+        self._vote(msg.qid, msg.truth, msg.signal)
 
     @handles(Vote)
     def _on_vote(self, src: str, msg: Vote) -> None:
