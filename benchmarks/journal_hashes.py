@@ -22,9 +22,15 @@ RECORD = ROOT / "tests" / "journal_hashes.json"
 FOLDER = ROOT / "scenarios"
 
 
+NOT_SCENARIOS = frozenset({"sweeps", "tutorial", "compare"})
+"""Folders of scenarios/ that hold other files: sweep specs, the README tutorial's scenarios (their
+mechanism's code lives in the README; tests/test_tutorial.py runs them) and compare specs
+(tests/test_compare_planes.py runs them)."""
+
+
 def shipped() -> list[Path]:
-    """Every shipped scenario file (sweep files aside), sorted."""
-    return sorted(p for p in FOLDER.rglob("*.yaml") if not {"sweeps", "tutorial"} & set(p.relative_to(FOLDER).parts))
+    """Every shipped scenario file, sorted (tests/test_scenarios.py runs this same list)."""
+    return sorted(p for p in FOLDER.rglob("*.yaml") if not NOT_SCENARIOS & set(p.relative_to(FOLDER).parts))
 
 
 def key(path: Path) -> str:
