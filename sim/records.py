@@ -128,7 +128,9 @@ class Columns:
             if isinstance(column, array):
                 data[name] = np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.float64)
             else:
-                data[name] = pd.Series(column)  # the frame's own array; the list goes now
+                # The frame's own array; the list goes now. An empty one is left to the frame, whose
+                # inference for no values differs from a Series'.
+                data[name] = pd.Series(column) if column else column
             del column
         self.count = 0
         # copy=False: each column stays its own block instead of being consolidated (copied) into one.

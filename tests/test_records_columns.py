@@ -54,9 +54,11 @@ def test_numbers_are_stored_in_typed_arrays_until_another_type_appears(monkeypat
     columns = Columns(("t", "n"))
     for i in range(10):
         columns.append((float(i), i), {"k": i})
-    columns.frame(("t", "n"))
+    columns._flush()  # what frame() does first: the pending chunk goes into the columns
     assert all(isinstance(columns.columns[name], array) for name in ("t", "n", "k"))
     columns.append((10.0, 2**70), {})
-    columns.frame(("t", "n"))
+    columns._flush()
     assert isinstance(columns.columns["t"], array)
     assert columns.columns["n"] == [*range(10), 2**70] and columns.columns["k"] == [*range(10), None]
+    frame = columns.frame(("t", "n"))
+    assert frame["n"].tolist() == [*range(10), 2**70] and not columns.columns  # handed over, not kept twice

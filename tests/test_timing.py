@@ -262,11 +262,19 @@ def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
     """The checks are a hook on the protocol class: a mechanism outside sim/protocols adds its own, and its expected latency."""
     from tests.conftest import TOY_SCENARIO
 
-    def timing(cls: Any, scen: Any, config: Any, net: Any) -> list[tuple[str, str]]:
-        return [("protocol.toy", f"needs {net.rtt:g}ms")]
+    from sim.protocols import base
 
-    monkeypatch.setattr(toy_mechanism, "timing", classmethod(timing))
-    monkeypatch.setattr(toy_mechanism, "expected_latency", classmethod(lambda cls, scen, config, net: 10 * net.rtt))
+    class TimedToy(toy_mechanism):  # a subclass: a registered class's record is read once, so patching it is not seen
+        @classmethod
+        def timing(cls, scen: Any, config: Any, net: Any) -> list[tuple[str, str]]:
+            return [("protocol.toy", f"needs {net.rtt:g}ms")]
+
+        @classmethod
+        def expected_latency(cls, scen: Any, config: Any, net: Any) -> float:
+            return 10 * net.rtt
+
+    table = base._discover
+    monkeypatch.setattr(base, "_discover", lambda: {**table(), "toy": TimedToy})
     data = {**TOY_SCENARIO, "network": {"delay": "30ms"}}
     found = warnings_of(scenario_from_dict(data, "toy.yaml"))
     assert list(found) == ["protocol.toy", "workload.timeout"]
