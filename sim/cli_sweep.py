@@ -128,6 +128,8 @@ def sweep_command(
         from sim.sweep_plots import save_sweep_plots
 
         drawn = save_sweep_plots(result.runs, sweep.params, target / "plots")
+        for metric, law in sweep.spec.theory.items():  # the spec's reference laws redraw their metric's figure
+            drawn += [p for p in save_sweep_plots(result.runs, sweep.params, target / "plots", metric, theory=law) if p not in drawn]
         lines.append(f"plots:      {target / 'plots'}/ ({', '.join(p.name for p in drawn)})")
     return result, "\n".join(lines)
 

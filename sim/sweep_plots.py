@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sim.sweep.laws import LAWS  # the laws live where a sweep spec can check their names without matplotlib
 from sim.sweep.stats import aggregate, metric_columns, metric_range
 from sim.units import parse_duration
 
@@ -31,15 +32,6 @@ DEFAULT_METRICS = (
     "liveness",
     "unsafe_runs",
 )
-LAWS = MappingProxyType(
-    {
-        "n": lambda n: n,
-        "n^2": lambda n: n**2,
-        "log n": lambda n: np.log(n),
-        "n log n": lambda n: n * np.log(n),
-    }
-)
-"""Theory overlays: scaling laws fitted (one constant) to the means, e.g. n^2 for PBFT's messages against n."""
 ZOOM_SPAN = 0.2
 """A proportion whose values and bands span less than this is drawn zoomed in (and says so)."""
 

@@ -91,3 +91,43 @@ def test_bft_message_complexity_sweep_draws_quadratic_and_linear_references(tmp_
     labels = {line.get_label() for line in figure.axes[0].get_lines()}
     figure.clear()
     assert {"pbft: ∝ n^2 (fitted)", "tendermint: ∝ n^2 (fitted)", "hotstuff: ∝ n (fitted)"} <= labels
+
+
+def test_the_bft_sweep_draws_its_reference_laws_itself(tmp_path, monkeypatch):
+    """`consim sweep` on the shipped BFT sweep (trimmed) draws messages per decision with the spec's per-mechanism laws."""
+    import sim.sweep_plots as sweep_plots
+    from sim.cli_sweep import sweep_command
+
+    seen: dict[str, object] = {}
+    original = sweep_plots.metric_vs_param
+
+    def spy(runs, metric, x, hue=None, **kwargs):
+        seen[metric] = kwargs.get("theory")
+        return original(runs, metric, x, hue, **kwargs)
+
+    monkeypatch.setattr(sweep_plots, "metric_vs_param", spy)
+    data = yaml.safe_load((SWEEPS / "bft-message-complexity.yaml").read_text())
+    data["grid"]["nodes"] = [4, 7]
+    data["grid"]["mechanism"] = ["pbft", "hotstuff"]
+    data["replicates"] = 1
+    trimmed = tmp_path / "bft.yaml"
+    data["base"] = str((SWEEPS / data["base"]).resolve())
+    trimmed.write_text(yaml.safe_dump(data))
+    sweep_command(trimmed, jobs=1, out=tmp_path / "out", quiet=True, plots=True)
+    assert seen["messages_per_decision"] == {"pbft": "n^2", "tendermint": "n^2", "hotstuff": "n"}
+    assert (tmp_path / "out" / "plots" / "messages_per_decision_vs_nodes.png").is_file()
+
+
+def test_a_sweep_naming_an_unknown_law_is_refused_in_one_line(tmp_path):
+    """A typo in `theory:` is a load-time error naming the field, not a plot that silently lacks its reference."""
+    from sim.errors import ScenarioError
+    from sim.sweep.spec import load_sweep
+
+    data = yaml.safe_load((SWEEPS / "bft-message-complexity.yaml").read_text())
+    data["base"] = str((SWEEPS / data["base"]).resolve())
+    data["theory"] = {"messages_per_decision": {"pbft": "n^3"}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(path)
+    assert "theory" in str(err.value) and "n^3" in str(err.value) and "\n" not in str(err.value)

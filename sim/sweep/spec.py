@@ -32,6 +32,9 @@ class SweepSpec(BaseModel):
     zip: list[Annotated[list[str], Field(min_length=2)]] = Field(default_factory=list)
     replicates: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
+    theory: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+    """Reference laws drawn on the sweep's plots: metric -> one law, or hue value -> law (e.g. a
+    mechanism's), as `consim plot --theory` draws them."""
     """The first seed when `replicates` is a count (seeds seed, seed+1, ...)."""
 
     @field_validator("name")
@@ -39,6 +42,17 @@ class SweepSpec(BaseModel):
     def _plain_name(cls, value: str) -> str:
         if not value or "/" in value or value.startswith("."):
             raise ValueError("must be a plain name (used as the results folder)")
+        return value
+
+    @field_validator("theory")
+    @classmethod
+    def _known_laws(cls, value: dict[str, str | dict[str, str]]) -> dict[str, str | dict[str, str]]:
+        from sim.sweep.laws import LAWS
+
+        for metric, law in value.items():
+            for name in [law] if isinstance(law, str) else law.values():
+                if name not in LAWS:
+                    raise ValueError(f"{metric}: unknown law {name!r} (choose from {', '.join(LAWS)})")
         return value
 
     @field_validator("grid")
