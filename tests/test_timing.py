@@ -260,9 +260,8 @@ def test_sweep_warns_once_per_grid_point_and_strict_timing_refuses(tmp_path):
 
 def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
     """The checks are a hook on the protocol class: a mechanism outside sim/protocols adds its own, and its expected latency."""
-    from tests.conftest import TOY_SCENARIO
-
     from sim.protocols import base
+    from tests.conftest import TOY_SCENARIO
 
     class TimedToy(toy_mechanism):  # a subclass: a registered class's record is read once, so patching it is not seen
         @classmethod
