@@ -16,7 +16,7 @@ demo: $(RUNTIME_STAMP)
 
 test: $(DEV_STAMP) test-setup
 	$(BIN)/ruff check sim tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto  # one worker per core: the suite is CPU-bound and single-threaded
 
 # The report's browser test (tests/test_report_browser.py) renders report.html in headless
 # Chromium from Debian's packages. Installed here when missing and apt-get can be used (as root,
