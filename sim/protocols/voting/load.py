@@ -12,7 +12,7 @@ threshold, or a noisy sensor, makes voters err. `noise_sd: 0` observes exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,8 +21,6 @@ from sim.scenario import Ms, PerSecond
 from sim.workload import WorkloadConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
-
     from sim.kernel import Simulation
     from sim.scenario import Scenario
 
@@ -110,19 +108,11 @@ class LoadWorkload(QuestionsWorkload):
         self.above = config.above or self.answers[0]
         self.below = config.below or self.answers[1]
 
-    def run(self) -> Generator[Any, Any, None]:
-        """Issue questions until `until`, the end of the run, or `count`."""
-        env, cfg = self.sim.env, self.config
-        yield env.timeout(cfg.start)
-        asked = 0
-        while cfg.count is None or asked < cfg.count:
-            gap = cfg.every if cfg.every is not None else self.rng.expovariate((cfg.rate or 1.0) / 1000.0)
-            yield env.timeout(gap)
-            if env.now >= self.end():
-                return
-            signal = Signal(round(level(cfg.curve, env.now), 6), cfg.threshold, cfg.noise_sd, self.above, self.below)
-            self.issue(self.clients[asked % len(self.clients)], f"{self.target}|truth={signal.truth};{signal.encode()}")
-            asked += 1
+    def question(self, now: float) -> str:
+        """The op of the question asked at `now` (ms): the truth of the load's reading, and the reading."""
+        cfg = self.config
+        signal = Signal(round(level(cfg.curve, now), 6), cfg.threshold, cfg.noise_sd, self.above, self.below)
+        return f"truth={signal.truth};{signal.encode()}"
 
 
 def check_load_workload(scenario: Scenario, answers: list[str]) -> list[tuple[str, str]]:

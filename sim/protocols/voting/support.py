@@ -74,9 +74,14 @@ class QuestionsWorkload(Workload):
             yield env.timeout(gap)
             if env.now >= self.end():
                 return
-            truth = cfg.truth if cfg.truth != "random" else self.answers[self.rng.randrange(len(self.answers))]
-            self.issue(self.clients[asked % len(self.clients)], f"{self.target}|truth={truth}")
+            self.issue(self.clients[asked % len(self.clients)], f"{self.target}|{self.question(env.now)}")
             asked += 1
+
+    def question(self, now: float) -> str:
+        """The op of the question asked at `now` (ms): its true answer, fixed or drawn from the answers."""
+        cfg = self.config
+        truth = cfg.truth if cfg.truth != "random" else self.answers[self.rng.randrange(len(self.answers))]
+        return f"truth={truth}"
 
 
 def check_questions_workload(scenario: Scenario, answers: list[str]) -> list[tuple[str, str]]:
