@@ -110,12 +110,16 @@ class Simulation:
         if self.faults is not None:
             self.faults.start()
         self.workload.attach(self.clients)
-        duration = self.scenario.duration
-        if progress is None:
-            self.env.advance(duration)
-        else:
-            for i in range(1, steps + 1):
-                self.env.advance(duration * i / steps)
-                progress(self.env.now)
+        advance_with_progress(self.env, self.scenario.duration, steps, progress)
         for node in self.nodes.values():
             node.stop()
+
+
+def advance_with_progress(env: Environment, duration: float, steps: int, progress: Callable[[float], None] | None) -> None:
+    """Run `env` until `duration` (ms): in one go, or in `steps` equal chunks calling `progress(now)` after each."""
+    if progress is None:
+        env.advance(duration)
+        return
+    for i in range(1, steps + 1):
+        env.advance(duration * i / steps)
+        progress(env.now)

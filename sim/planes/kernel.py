@@ -11,7 +11,7 @@ import numpy as np
 
 from sim.byzantine import make_behaviour
 from sim.faults import FaultInjector
-from sim.kernel import Environment, Simulation
+from sim.kernel import Environment, Simulation, advance_with_progress
 from sim.node import Node
 from sim.planes.network import FabricNetwork
 from sim.records import Recorder
@@ -256,13 +256,7 @@ class Fleet:
         self.faults.start()
         for sim in self.planes.values():
             sim.workload.attach(sim.clients)
-        duration = self.scenario.duration
-        if progress is None:
-            self.env.advance(duration)
-        else:
-            for i in range(1, steps + 1):
-                self.env.advance(duration * i / steps)
-                progress(self.env.now)
+        advance_with_progress(self.env, self.scenario.duration, steps, progress)
         for sim in self.planes.values():
             for node in sim.nodes.values():
                 node.stop()
