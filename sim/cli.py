@@ -206,7 +206,7 @@ def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple
     from sim.report.requirements import is_compare_spec
     from sim.scenario import load_scenario
     from sim.sweep import is_sweep_file, load_sweep
-    from sim.validate import scenario_warnings
+    from sim.validate import scenario_warnings, warning_line, warning_lines
 
     results: list[tuple[Path, list[str], list[str], Scenario | None]] = []
     for path in paths:
@@ -215,16 +215,15 @@ def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple
                 from sim.cli_sweep import compare_spec_scenario
 
                 loaded, _ = compare_spec_scenario(path)
-                results.append((path, [], [f"{path}: warning: {w}" for w in scenario_warnings(loaded)], None))
+                results.append((path, [], warning_lines(loaded, str(path)), None))
             elif is_sweep_file(path):
                 sweep = load_sweep(path, strict_timing=strict_timing)
                 warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
-                lines = [f"{path}: warning: {w}" for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]
+                lines = [warning_line(str(path), w) for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]
                 results.append((path, [], lines, None))
             else:
                 loaded = load_scenario(path, strict_timing=strict_timing)
-                lines = [f"{path}: warning: {w}" for w in scenario_warnings(loaded)]
-                lines += [f"warning: {w}" for w in loaded.timing_warnings]
+                lines = warning_lines(loaded, str(path))
                 results.append((path, [], lines, loaded))
         except ScenarioError as exc:
             results.append((path, exc.problems, [], None))
@@ -239,12 +238,6 @@ def timing_lines(scenario: Scenario) -> list[str]:
         return f"[{', '.join(map(str, value))}]" if isinstance(value, list) else str(value)
 
     return [f"  {path}: {shown(value)}" for path, value in timing_settings(scenario)]
-
-
-def warn_timing(scenario: Scenario) -> None:
-    """Print each timing warning of a loaded scenario as one line on stderr."""
-    for warning in scenario.timing_warnings:
-        typer.echo(f"warning: {warning}", err=True)
 
 
 def replot(run_dir: Path, trace_window: tuple[float, float] | None = None) -> list[Path]:
@@ -315,11 +308,10 @@ def run_cmd(
     with guard():
         window = trace_window_option(trace_window, trace)
         resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
-    from sim.validate import scenario_warnings
+    from sim.validate import warning_lines
 
-    for warning in scenario_warnings(resolved):
-        typer.echo(f"{scenario}: warning: {warning}", err=True)
-    warn_timing(resolved)
+    for line in warning_lines(resolved, str(scenario)):
+        typer.echo(line, err=True)
     with guard():
         progress = RunProgress(resolved.duration, enabled=not quiet and sys.stderr.isatty())
         try:

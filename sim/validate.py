@@ -202,3 +202,18 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
     assert scenario.mechanism is not None
     mechanism = get_mechanism(scenario.mechanism)
     return mechanism.warnings(scenario, mechanism.config.model_validate(scenario.protocol))
+
+
+def warning_lines(scenario: Scenario, source: str) -> list[str]:
+    """Every warning of a loaded scenario, one line each, shaped like an error line: `warning: FILE: [FIELD: ]PROBLEM`.
+
+    The mechanism's own (`Protocol.warnings`) first, then its timeouts' (`scenario.timing_warnings`),
+    so that a user sees one kind of warning line whichever check wrote it.
+    """
+    lines = [warning_line(source, problem) for problem in scenario_warnings(scenario)]
+    return lines + [f"warning: {w}" for w in scenario.timing_warnings]
+
+
+def warning_line(source: str, problem: str, field: str = "") -> str:
+    """One warning in the shape of a `ScenarioError` line, after `warning: `."""
+    return f"warning: {ScenarioError(source, field, problem)}"

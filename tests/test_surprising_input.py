@@ -93,10 +93,24 @@ def test_pbft_that_tolerates_no_fault_says_so_on_stderr(tmp_path: Path) -> None:
     four = _write(tmp_path, {**RAFT, "mechanism": "pbft", "nodes": 4}, "pbft4.yaml")
     checked = runner.invoke(app, ["validate", str(three), str(four)])
     assert checked.exit_code == 0
-    assert _one_line(checked.stderr) == f"{three}: warning: pbft on 3 nodes tolerates no faulty replica (f = 0; 4 nodes tolerate one)"
+    assert _one_line(checked.stderr) == f"warning: {three}: pbft on 3 nodes tolerates no faulty replica (f = 0; 4 nodes tolerate one)"
     ran = runner.invoke(app, ["run", str(three), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
     assert ran.exit_code == 0
     assert "tolerates no faulty replica" in ran.stderr
+
+
+def test_mechanism_and_timing_warnings_are_one_kind_of_line(tmp_path: Path) -> None:
+    """A mechanism's own warning and a timing warning print alike: `warning: FILE: [FIELD: ]PROBLEM`, in validate and run."""
+    data = {**RAFT, "mechanism": "pbft", "protocol": {"view_change_timeout": "1ms"}}
+    path = _write(tmp_path, data, "pbft3-short.yaml")
+    checked = runner.invoke(app, ["validate", str(path)])
+    ran = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
+    for result in (checked, ran):
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert len(lines) == 2, result.stderr
+        assert lines[0] == f"warning: {path}: pbft on 3 nodes tolerates no faulty replica (f = 0; 4 nodes tolerate one)"
+        assert lines[1].startswith(f"warning: {path}: protocol.view_change_timeout: 1ms is below")
 
 
 @pytest.mark.parametrize(
