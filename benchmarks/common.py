@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout the benchmarks run from."""
 # Run from a checkout without installing: put the repository first on the import path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(ROOT))
 
 T = TypeVar("T")
 

@@ -1,0 +1,230 @@
+"""The supported Pythons: same journals under each, and which one is fastest per message.
+
+consim supports CPython 3.11, 3.12 and 3.13 (pyproject.toml). For each minor version other than
+the one running this script, an interpreter is looked for (`python3.X` on the PATH, else pyenv's
+newest 3.X) and a virtual environment `.venv-3.X` is made beside `.venv` with the runtime
+dependencies (once; again when pyproject.toml changes).
+
+    python benchmarks/pythons.py            # per-message speed under each Python (the benchmark)
+    python benchmarks/pythons.py --json     # the same as one JSON object (what `make docs` reads)
+    python benchmarks/pythons.py --test     # every shipped scenario's journal hash under each (`make test-pythons`)
+
+The benchmark runs `throughput.py` (5-node Raft end to end, and the echo kernel) and
+`pbft_scaling.py` under each interpreter, each in its own process, and quotes their ratios to
+the bare heapq loop measured by the same interpreter, and their CPU time per message: the ratio
+says how close each Python's kernel comes to its own ceiling, the µs say which is fastest.
+An interpreter that is absent or whose environment cannot be made is left out, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, python_version, report
+
+SUPPORTED = ("3.11", "3.12", "3.13")
+"""The minor versions pyproject.toml declares (its classifiers); tests/test_pythons.py checks they agree."""
+SAMPLE = ("raft-steady.yaml", "pbft-normal.yaml", "gossip-rumor-k2.yaml", "voting-weighted.yaml", "fleet/no-faults.yaml")
+"""Scenarios whose journals tests/test_pythons.py compares under each ready environment (seconds, not minutes)."""
+
+
+def others() -> list[str]:
+    """The supported minor versions other than the running one."""
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return [v for v in SUPPORTED if v != running]
+
+
+def _reports(command: str, version: str) -> bool:
+    try:
+        done = subprocess.run([command, "-c", "import sys; print(*sys.version_info[:2], sep='.')"], capture_output=True, text=True)
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.strip() == version
+
+
+def interpreter(version: str) -> str | None:
+    """A CPython `version` (e.g. '3.12'): `python3.12` on the PATH if it runs, else pyenv's newest 3.12.x."""
+    found = shutil.which(f"python{version}")
+    if found and _reports(found, version):
+        return found
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+
+    def patch(path: Path) -> int:
+        tail = path.name.removeprefix(f"{version}.")
+        return int(tail) if tail.isdigit() else -1
+
+    for home in sorted(root.glob(f"versions/{version}.*"), key=patch, reverse=True):
+        candidate = home / "bin" / f"python{version}"
+        if patch(home) >= 0 and candidate.exists() and _reports(str(candidate), version):
+            return str(candidate)
+    return None
+
+
+def venv_dir(version: str) -> Path:
+    """Where the environment of `version` lives: `.venv-3.12` beside `.venv`."""
+    return ROOT / f".venv-{version}"
+
+
+def venv_python(version: str) -> Path:
+    """The environment's interpreter."""
+    return venv_dir(version) / "bin" / "python"
+
+
+def stamp(version: str) -> Path:
+    """Written when the install finished; older than pyproject.toml means install again (as Makefile's stamps)."""
+    return venv_dir(version) / ".installed-runtime"
+
+
+def ready(version: str) -> bool:
+    """Whether the environment of `version` is installed and as new as pyproject.toml."""
+    mark = stamp(version)
+    return mark.exists() and mark.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime
+
+
+def make_venv(version: str, log: Any = sys.stderr) -> tuple[Path | None, str]:
+    """The environment of `version`, made (runtime dependencies, editable consim) unless ready.
+
+    Returns:
+        Its interpreter (None when it cannot be had) and a note: how long the install took, or why not.
+
+    """
+    if ready(version):
+        return venv_python(version), "ready"
+    found = interpreter(version)
+    if found is None:
+        return None, f"no python{version} on the PATH or under pyenv"
+    print(f"pythons: making {venv_dir(version).name} from {found} (a minute or two, once)", file=log, flush=True)
+    started = time.perf_counter()
+    steps = [[found, "-m", "venv", str(venv_dir(version))], [str(venv_python(version)), "-m", "pip", "install", "--quiet", "-e", str(ROOT)]]
+    for step in steps:
+        done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+            return None, f"could not make {venv_dir(version).name}: {last}"
+    stamp(version).touch()
+    return venv_python(version), f"made in {time.perf_counter() - started:.0f} s"
+
+
+def check_hashes(python: Path | str, scenarios: list[str] | None = None) -> tuple[bool, str]:
+    """Run journal_hashes.py under `python` (all shipped scenarios, or these); whether every hash matched, and its output."""
+    paths = [str(ROOT / "scenarios" / s) for s in scenarios or []]
+    done = subprocess.run([str(python), str(ROOT / "benchmarks" / "journal_hashes.py"), *paths], cwd=ROOT, capture_output=True, text=True)
+    return done.returncode == 0, done.stdout + done.stderr
+
+
+def test_all() -> int:
+    """`make test-pythons`: every shipped scenario's journal hash under each other supported Python; 1 if one differs."""
+    failed = False
+    for version in others():
+        python, note = make_venv(version)
+        if python is None:
+            print(f"test-pythons: {version} skipped: {note}")
+            continue
+        started = time.perf_counter()
+        same, output = check_hashes(python)
+        took = time.perf_counter() - started
+        scenarios = sum(1 for line in output.splitlines() if line.startswith(("same", "CHANGED")))
+        if same:
+            print(f"test-pythons: {version} ({note}): {scenarios} scenarios, every journal as recorded ({took:.0f} s)")
+        else:
+            failed = True
+            print(f"test-pythons: {version}: journals differ\n{output}")
+    return 1 if failed else 0
+
+
+def _bench(python: Path | str, name: str, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(
+        [str(python), str(ROOT / "benchmarks" / f"{name}.py"), *args, "--json"], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmarks/{name}.py under {python} failed: {done.stderr.strip()[-300:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(python: Path | str, duration: str, repeat: int, nodes: str, messages: int) -> dict[str, Any]:
+    """throughput.py and pbft_scaling.py under one interpreter: ratios and µs per message."""
+    raft = _bench(python, "throughput", "--duration", duration, "--repeat", str(repeat))
+    pbft = _bench(python, "pbft_scaling", "--nodes", nodes, "--messages", str(messages))
+    return {
+        "python": raft["python"],
+        "raft_ratio": raft["ratio"],
+        "raft_us": raft["us_per_message"],
+        "echo_ratio": raft["echo_ratio"],
+        "echo_us": raft["echo_us_per_message"],
+        "pbft": [{k: r[k] for k in ("nodes", "ratio", "us_per_message")} for r in pbft["sizes"]],
+        "cpu_s": round(raft["cpu_s"] + sum(r["cpu_s"] for r in pbft["sizes"]), 2),
+        "peak_rss_mb": max(raft["peak_rss_mb"], pbft["peak_rss_mb"]),
+    }
+
+
+def fastest(rows: list[dict[str, Any]]) -> str:
+    """The Python with the least CPU per message over the Raft, echo and PBFT measurements (their geometric mean)."""
+
+    def cost(row: dict[str, Any]) -> float:
+        values = [row["raft_us"], row["echo_us"], *(r["us_per_message"] for r in row["pbft"])]
+        product = 1.0
+        for v in values:
+            product *= v
+        return product ** (1 / len(values))
+
+    return min(rows, key=cost)["python"]
+
+
+def main() -> None:
+    """Measure (or with --test, check the journals) under every supported Python present."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--test", action="store_true", help="compare every shipped scenario's journal hash under each Python")
+    parser.add_argument("--duration", default="20s", help="throughput.py's simulated time (default 20s)")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput.py's runs, the best counts (default 3)")
+    parser.add_argument("--nodes", default="4,16,64,100", help="pbft_scaling.py's sizes")
+    parser.add_argument("--messages", type=int, default=80_000, help="pbft_scaling.py's messages per size")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (what `make docs` reads)")
+    args = parser.parse_args()
+    if args.test:
+        sys.exit(test_all())
+    pythons: list[tuple[str, Path | str]] = [(python_version(), sys.executable)]
+    left_out: list[str] = []
+    for version in others():
+        python, note = make_venv(version)
+        if python is None:
+            left_out.append(f"{version}: {note}")
+        else:
+            pythons.append((version, python))
+    rows = [measure(python, args.duration, args.repeat, args.nodes, args.messages) for _, python in pythons]
+    rows.sort(key=lambda r: [int(p) for p in re.findall(r"\d+", r["python"])])
+    best = fastest(rows)
+    record: dict[str, Any] = {
+        "benchmark": "pythons",
+        "rows": rows,
+        "fastest": best,
+        "left_out": left_out,
+        "cpu_s": round(sum(r["cpu_s"] for r in rows), 2),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    per = "; ".join(
+        f"{r['python']}: Raft {r['raft_us']} µs (ratio {r['raft_ratio']}), echo {r['echo_us']} µs (ratio {r['echo_ratio']}), "
+        f"PBFT n={r['pbft'][-1]['nodes']} {r['pbft'][-1]['us_per_message']} µs"
+        for r in rows
+    )
+    record["text"] = f"CPU per message by Python: {per}; fastest {best}" + (f" (left out: {'; '.join(left_out)})" if left_out else "")
+    lines = [f"{'python':<16} {'raft µs':>8} {'ratio':>6} {'echo µs':>8} {'ratio':>6}  pbft µs per message (ratio) by n"]
+    for r in rows:
+        pbft = ", ".join(f"{p['nodes']}: {p['us_per_message']} ({p['ratio']})" for p in r["pbft"])
+        lines.append(f"{r['python']:<16} {r['raft_us']:>8} {r['raft_ratio']:>6} {r['echo_us']:>8} {r['echo_ratio']:>6}  {pbft}")
+    lines.append(f"fastest per message: {best}")
+    lines += [f"left out {line}" for line in left_out]
+    report(record, lines, args.json)
+
+
+if __name__ == "__main__":
+    main()
