@@ -73,6 +73,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_peak_rss_mb() -> float:
+    """Peak resident memory of the largest process this one started and waited for (0 when none), in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def python_version() -> str:
     """The interpreter, e.g. `CPython 3.12.3`."""
     return f"{platform.python_implementation()} {platform.python_version()}"
@@ -81,9 +86,11 @@ def python_version() -> str:
 def report(record: dict[str, Any], lines: list[str], as_json: bool) -> None:
     """Print a benchmark's result: its lines for a reader, or one JSON object (`--json`, read by `make docs`).
 
-    The record gains the peak memory and the Python version; `text` is its one-line summary.
+    The record gains the peak memory (of this process, or of the largest command it ran when that
+    is larger: startup.py and pythons.py measure commands) and the Python version; `text` is its
+    one-line summary.
     """
-    record = {**record, "peak_rss_mb": round(peak_rss_mb()), "python": python_version()}
+    record = {**record, "peak_rss_mb": round(max(peak_rss_mb(), children_peak_rss_mb())), "python": python_version()}
     if as_json:
         print(json.dumps(record, sort_keys=True))
         return

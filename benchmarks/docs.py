@@ -9,6 +9,7 @@ scenarios, sweeps and benchmarks (see `docs_regions.py`) and rewrites it in plac
     python benchmarks/docs.py --check         # rewrite nothing; exit 1 if a deterministic region differs
     python benchmarks/docs.py --only quickstart-run,raft-scenarios
     python benchmarks/docs.py --tier test     # only what tests/test_readme.py checks (a minute)
+    python benchmarks/docs.py --only benchmarks --quick   # print the region from small benchmark runs; README untouched
 
 It lives in benchmarks/, not in sim/, because it is a tool of this repository (it edits
 README.md and reads scenarios/ and benchmarks/), not part of the installed package; and beside
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-bench", action="store_true", help="leave the benchmark regions as they are")
     parser.add_argument("--only", default="", help="comma-separated region names")
     parser.add_argument("--tier", default="", help="comma-separated tiers: test (checked by make test), docs (sweeps), bench")
+    parser.add_argument("--quick", action="store_true", help="benchmarks with small arguments; print the regions, write nothing")
     parser.add_argument("--readme", type=Path, default=README)
     args = parser.parse_args(argv)
 
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check or args.skip_bench:
         chosen = [r for r in chosen if r.tier != "bench"]
 
-    session = Session()
+    session = Session(quick=args.quick)
     try:
         bodies, errors = render(chosen, session)
     finally:
@@ -117,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, error in errors.items():
         print(f"region {name}: {error}", file=sys.stderr)
     changed = [name for name, body in bodies.items() if body != present[name]]
-    if args.check:
+    if args.quick:
+        for name, body in bodies.items():
+            print(f"<!-- generated: {name} (--quick: small runs, not for the README) -->\n{body}\n<!-- /generated -->")
+    elif args.check:
         for name in changed:
             print(diff(name, present[name], bodies[name]))
         if changed:

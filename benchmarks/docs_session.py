@@ -63,7 +63,9 @@ def column(frame: pd.DataFrame, name: str, where: str) -> pd.Series:
 class Session:
     """Runs and command outputs shared by the regions rendered together; `close()` removes the scratch folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, quick: bool = False) -> None:
+        self.quick = quick
+        """Benchmarks with small arguments (`docs.py --quick`): checks the generator, never numbers for the README."""
         self._scratch = tempfile.TemporaryDirectory(prefix="consim-docs-")
         self.scratch = Path(self._scratch.name)
         (self.scratch / "scenarios").symlink_to(SCENARIOS, target_is_directory=True)

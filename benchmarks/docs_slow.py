@@ -105,7 +105,26 @@ def pbft_loss(s: Session) -> str:
 
 # --- benchmarks (tier bench) --------------------------------------------------------------------
 
-BENCHMARKS = ("throughput", "pbft64", "pbft_scaling", "gossip10k", "gossip_scale", "startup")
+BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("throughput", ()),
+    ("pbft64", ()),
+    ("pbft_scaling", ()),
+    ("gossip10k", ()),
+    ("gossip_scale", ()),
+    ("gossip_scale", ("--nodes", "1000000", "--duration", "2.5s")),
+    ("startup", ()),
+)
+"""Every benchmark `make bench` runs, with its arguments, in the order of the README's table (then pythons.py)."""
+QUICK: dict[str, tuple[str, ...]] = {
+    "throughput": ("--duration", "1s", "--repeat", "1"),
+    "pbft64": ("--nodes", "16", "--requests", "5"),
+    "pbft_scaling": ("--nodes", "4,16", "--messages", "3000"),
+    "gossip10k": ("--nodes", "500"),
+    "gossip_scale": ("--nodes", "2000"),
+    "startup": ("--no-sweep",),
+    "pythons": ("--duration", "1s", "--repeat", "1", "--nodes", "4,16", "--messages", "3000", "--no-make"),
+}
+"""`docs.py --quick`: small arguments in place of each benchmark's own, to check the generator in seconds (never for the README)."""
 
 
 def _bench(name: str, *args: str) -> dict[str, object]:
@@ -152,20 +171,84 @@ def explore_campaign(s: Session) -> str:
     return explore_campaign_text(_bench("explore"))
 
 
-def benchmarks(s: Session) -> str:
-    """The benchmark results table, stamped with when, where and on which Python, and the cost per message."""
-    load = os.getloadavg()[0]
-    records = {name: _bench(name) for name in BENCHMARKS}
-    throughput = records["throughput"]
-    stamp = prose(
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make docs` on a {os.cpu_count()}-core {platform.machine()} "
-        f"machine (load average {load:.1f} when it started), {throughput['python']}. Ratios are messages per CPU second "
-        "against the bare heapq loop run in the same process; other load on the machine changes these numbers, so "
-        "rerun `make docs` on an idle machine to refresh them."
+def _command(name: str, args: tuple[str, ...]) -> str:
+    return f"`{' '.join([f'{name}.py', *args])}`"
+
+
+def _cell(record: dict[str, Any], key: str, fmt: str) -> str:
+    value = record.get(key)
+    return "—" if value is None else format(value, fmt)
+
+
+def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pythons: dict[str, Any], stamp: dict[str, Any]) -> str:
+    """The `benchmarks` region from one run of every benchmark: when, where and how loaded, a row each, the Python comparison.
+
+    Args:
+        runs: (script name, its arguments, its `--json` record) in `BENCHMARKS` order.
+        pythons: `pythons.py --json`'s record.
+        stamp: `when` (UTC text), `cores`, `machine`, `load_before` and `load_after` (1-minute load averages).
+
+    """
+    python = runs[0][2]["python"]
+    head = prose(
+        f"Measured {stamp['when']} UTC by `make docs` on a {stamp['cores']}-core {stamp['machine']} machine (load average "
+        f"{stamp['load_before']:.1f} when it started, {stamp['load_after']:.1f} when it ended), {python}, all from one run. "
+        "Ratios are messages per CPU second against the bare heapq loop run in the same process (for `startup.py`: how many "
+        "times faster `--jobs 2` finishes the sweep than `--jobs 1`, in wall time); CPU is the measured work's own, peak RSS "
+        "the benchmark process's. Other load on the machine changes these numbers, so rerun `make docs` on an idle machine "
+        "to refresh them."
     )
-    rows = [(f"`{name}.py`", str(record["text"])) for name, record in records.items()]
+    rows = [
+        (
+            _command(name, args),
+            _cell(record, "ratio", ""),
+            _cell(record, "cpu_s", ",.2f"),
+            _cell(record, "peak_rss_mb", ",.0f"),
+            str(record["text"]),
+        )
+        for name, args, record in runs
+    ]
+    result = table(("benchmark", "ratio", "CPU s", "peak RSS MB", "result"), rows)
+    throughput = next(record for name, _, record in runs if name == "throughput")
     cost = prose(
         f"The kernel (network, journal, event loop) delivers a message in about {throughput['echo_us_per_message']} µs of "
         f"CPU; a Raft message costs about {throughput['us_per_message']} µs in all, end to end."
     )
-    return f"{stamp}\n\n{table(('benchmark', 'result'), rows)}\n\n{cost}"
+    by_python = [
+        (
+            row["python"] + (" (fastest)" if row["python"] == pythons["fastest"] else ""),
+            f"{row['raft_us']} ({row['raft_ratio']})",
+            f"{row['echo_us']} ({row['echo_ratio']})",
+            ", ".join(f"n={p['nodes']}: {p['us_per_message']} ({p['ratio']})" for p in row["pbft"]),
+        )
+        for row in pythons["rows"]
+    ]
+    versions = prose(
+        f"Per Python (`pythons.py`, each interpreter in its own environment, same run): µs of CPU per message, with the "
+        f"ratio to that interpreter's own heapq loop in brackets. Fastest per message: {pythons['fastest']}."
+        + (f" Left out: {'; '.join(pythons['left_out'])}." if pythons["left_out"] else "")
+    )
+    header = ("Python", "Raft end to end", "echo kernel", "PBFT by cluster size")
+    return f"{head}\n\n{result}\n\n{cost}\n\n{versions}\n\n{table(header, by_python)}"
+
+
+def benchmarks(s: Session) -> str:
+    """The benchmark results from one run of `make bench`'s benchmarks, stamped with when, where, the load and the Python."""
+    import importlib.util
+
+    load_before = os.getloadavg()[0]
+    runs = []
+    for name, args in BENCHMARKS:
+        if name == "startup" and importlib.util.find_spec("distributed") is not None:
+            args = (*args, "--dask")
+        used = QUICK.get(name, args) if s.quick else args
+        runs.append((name, used, _bench(name, *used)))
+    pythons = _bench("pythons", *(QUICK["pythons"] if s.quick else ()))
+    stamp = {
+        "when": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }
+    return benchmarks_text(runs, pythons, stamp)

@@ -67,7 +67,17 @@ def main() -> None:
             }
         )
     spread = max(r["us_per_message"] for r in rows) / min(r["us_per_message"] for r in rows)
-    record = {"benchmark": "pbft_scaling", "baseline_rate": round(baseline), "sizes": rows, "max_over_min": round(spread, 2)}
+    cpu = sum(r["cpu_s"] for r in rows)
+    messages = sum(r["messages"] for r in rows)
+    record = {
+        "benchmark": "pbft_scaling",
+        "baseline_rate": round(baseline),
+        "sizes": rows,
+        "max_over_min": round(spread, 2),
+        "cpu_s": round(cpu, 3),
+        "messages": messages,
+        "ratio": round(messages / cpu / baseline, 3),
+    }
     record["text"] = (
         "PBFT µs per message "
         + ", ".join(f"n={r['nodes']}: {r['us_per_message']} (ratio {r['ratio']})" for r in rows)

@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="throughput.py's runs, the best counts (default 3)")
     parser.add_argument("--nodes", default="4,16,64,100", help="pbft_scaling.py's sizes")
     parser.add_argument("--messages", type=int, default=80_000, help="pbft_scaling.py's messages per size")
+    parser.add_argument("--no-make", action="store_true", help="use only the environments already made")
     parser.add_argument("--json", action="store_true", help="print one JSON object (what `make docs` reads)")
     args = parser.parse_args()
     if args.test:
@@ -195,7 +196,10 @@ def main() -> None:
     pythons: list[tuple[str, Path | str]] = [(python_version(), sys.executable)]
     left_out: list[str] = []
     for version in others():
-        python, note = make_venv(version)
+        if args.no_make and not ready(version):
+            python, note = None, f"{venv_dir(version).name} not made (--no-make)"
+        else:
+            python, note = make_venv(version)
         if python is None:
             left_out.append(f"{version}: {note}")
         else:

@@ -1,0 +1,68 @@
+"""The README's `benchmarks` region: every benchmark `make bench` runs, with its ratio, CPU, memory, Python and the load."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the generator is a repository tool, not part of the package
+
+from docs_slow import BENCHMARKS, QUICK, benchmarks_text  # noqa: E402
+
+
+def _bench_commands() -> list[tuple[str, tuple[str, ...]]]:
+    """The (script, arguments) that the Makefile's `bench` target runs, in order."""
+    recipe = re.search(r"^bench:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe is not None
+    found = []
+    for line in recipe[1].splitlines():
+        words = line.split()
+        script = next(w for w in words if w.startswith("benchmarks/"))
+        found.append((Path(script).stem, tuple(words[words.index(script) + 1 :])))
+    return found
+
+
+def test_make_bench_runs_what_the_region_renders() -> None:
+    """`make bench` runs exactly the region's benchmarks with the same arguments, then pythons.py; --quick covers each."""
+    assert _bench_commands() == [*BENCHMARKS, ("pythons", ())]
+    assert {name for name, _ in BENCHMARKS} | {"pythons"} == set(QUICK)
+    issue_13 = {"throughput", "pbft64", "pbft_scaling", "gossip10k", "gossip_scale", "startup"}
+    assert issue_13 <= {name for name, _ in BENCHMARKS}
+
+
+def _record(name: str, i: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"text": f"result of {name} #{i}", "cpu_s": 1.5 + i, "peak_rss_mb": 100 + i, "python": "CPython 3.11.7"}
+    if name != "startup":
+        record["ratio"] = round(0.01 * (i + 1), 3)
+    if name == "throughput":
+        record.update(echo_us_per_message=3.3, us_per_message=21.5)
+    return record
+
+
+def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
+    """Each benchmark's row has its command, ratio, CPU and peak memory; each Python its row; the stamp states the load."""
+    runs = [(name, args, _record(name, i)) for i, (name, args) in enumerate(BENCHMARKS)]
+    pbft = [{"nodes": 4, "ratio": 0.05, "us_per_message": 7.0}, {"nodes": 100, "ratio": 0.03, "us_per_message": 11.0}]
+    rows = [
+        {"python": f"CPython 3.{minor}.0", "raft_us": 20.0 - minor, "raft_ratio": 0.05, "echo_us": 3.0, "echo_ratio": 0.3, "pbft": pbft}
+        for minor in (11, 12, 13)
+    ]
+    pythons = {"rows": rows, "fastest": "CPython 3.13.0", "left_out": ["3.14: not supported yet"]}
+    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "load_before": 0.31, "load_after": 1.26}
+    text = benchmarks_text(runs, pythons, stamp)
+    lines = text.splitlines()
+    for i, (name, args) in enumerate(BENCHMARKS):
+        command = "`" + " ".join([f"{name}.py", *args]) + "`"
+        row = next(line for line in lines if line.startswith(f"| {command} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        ratio = "—" if name == "startup" else str(runs[i][2]["ratio"])
+        assert cells == [command, ratio, f"{1.5 + i:.2f}", str(100 + i), f"result of {name} #{i}"]
+    assert "load average 0.3 when it started, 1.3 when it ended" in " ".join(lines)
+    assert "CPython 3.11.7" in lines[0] + lines[1]
+    fastest = "| CPython 3.13.0 (fastest) | 7.0 (0.05) | 3.0 (0.3) | n=4: 7.0 (0.05), n=100: 11.0 (0.03) |"
+    assert fastest in lines
+    assert sum(line.startswith("| CPython 3.1") for line in lines) == 3
+    assert "Left out: 3.14: not supported yet." in " ".join(lines)
