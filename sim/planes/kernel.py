@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import random
-import zlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from sim.byzantine import make_behaviour
 from sim.faults import FaultInjector
@@ -236,17 +232,11 @@ class Fleet:
         self.links = LinkDriver(self)
         self.faults = FleetFaultInjector(self)
 
-    def seed_sequence(self, name: str) -> np.random.SeedSequence:
-        """The seed sequence of the fleet-wide component called `name` (the network, the faults)."""
-        return np.random.SeedSequence(self.scenario.seed, spawn_key=(zlib.crc32(name.encode()),))
-
-    def stream(self, name: str) -> np.random.Generator:
-        """A numpy generator private to one fleet-wide component."""
-        return np.random.Generator(np.random.PCG64(self.seed_sequence(name)))
-
-    def py_rng(self, name: str) -> random.Random:
-        """A `random.Random` private to one fleet-wide component."""
-        return random.Random(int(self.seed_sequence(name).generate_state(2, np.uint64)[0]))
+    # The fleet-wide components (the network, the faults) draw from streams named as a single
+    # run's are (`self.prefix` is empty), so the same code spawns them.
+    seed_sequence = Simulation.seed_sequence
+    stream = Simulation.stream
+    py_rng = Simulation.py_rng
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
         """Start every plane's nodes, the faults and the workloads at time 0; run to the end; stop the nodes."""
