@@ -66,3 +66,16 @@ def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
     assert fastest in lines
     assert sum(line.startswith("| CPython 3.1") for line in lines) == 3
     assert "Left out: 3.14: not supported yet." in " ".join(lines)
+
+
+def test_a_benchmark_that_failed_is_a_row_saying_so() -> None:
+    """A failed benchmark's row says why and has no numbers; the others keep theirs."""
+    runs = [(name, args, _record(name, i)) for i, (name, args) in enumerate(BENCHMARKS)]
+    runs[-1] = (runs[-1][0], runs[-1][1], {"text": "failed: MemoryError", "python": "CPython 3.11.7"})
+    pythons = {"rows": [], "fastest": "", "left_out": []}
+    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "load_before": 0.3, "load_after": 0.3}
+    lines = benchmarks_text(runs, pythons, stamp).splitlines()
+    name, args = BENCHMARKS[-1]
+    command = "`" + " ".join([f"{name}.py", *args]) + "`"
+    assert f"| {command} | — | — | — | failed: MemoryError |" in lines
+    assert sum(" | — | — | — | " in line for line in lines) == 1
