@@ -6,8 +6,6 @@ write the work as a plain function (in its own module when it is large) and a th
 wrapper that catches `ScenarioError` through `guard`.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +18,8 @@ from typer.core import TyperGroup
 
 from sim.errors import ScenarioError
 
+# No `from __future__ import annotations` here: typer reads every command's parameters on every
+# call (even --help), and string annotations would each be compiled and evaluated again.
 # Each command imports what it needs when it runs (pydantic, numpy, pandas, matplotlib, the plain
 # functions in sim/cli_*.py), so that `consim --help` and `consim validate` stay quick (issue 13).
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def guard() -> Iterator[None]:
         raise bad_input(str(exc)) from None
 
 
-def warn_timing(scenario: Scenario) -> None:
+def warn_timing(scenario: "Scenario") -> None:
     """Print each timing warning of a loaded scenario as one line on stderr."""
     for warning in scenario.timing_warnings:
         typer.echo(f"warning: {warning}", err=True)
