@@ -50,7 +50,8 @@ Targets = str | list[str]
 class Strict(BaseModel):
     """Base for scenario models: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first use: validating a `Scenario` builds the parts it holds, once, inside its own schema.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- network ---------------------------------------------------------------------------

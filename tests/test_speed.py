@@ -68,12 +68,13 @@ def _imported_by(code: str) -> set[str]:
 
 
 # Runs `consim ARGS` in a fresh interpreter, then prints its exit status, the modules it left in
-# sys.modules, and the modules that define the pydantic models it created (none without pydantic).
+# sys.modules, the modules that define the pydantic models it created (none without pydantic), and
+# the models it built (a model with `defer_build` is built on first use).
 PROBE = """
 import json, sys
 from sim.cli import app
 status = app(sys.argv[1:], standalone_mode=False)
-models = []
+models, built = [], []
 if "pydantic" in sys.modules:
     from pydantic import BaseModel
     todo = [BaseModel]
@@ -81,12 +82,15 @@ if "pydantic" in sys.modules:
         cls = todo.pop()
         todo += cls.__subclasses__()
         models.append(cls.__module__)
-print("PROBE", json.dumps({"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"})}))
+        if cls.__pydantic_complete__ and cls.__module__.startswith("sim."):
+            built.append(f"{cls.__module__}.{cls.__qualname__}")
+found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built}
+print("PROBE", json.dumps(found))
 """
 
 
 def _probe(*args: str) -> dict[str, Any]:
-    """What `consim ARGS` imports, run in a fresh process: {status, modules, models} (see PROBE)."""
+    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built} (see PROBE)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
@@ -147,6 +151,10 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     assert "sim.protocols.raft.messages" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
     others = {m for m in models if not m.startswith("sim.protocols.raft.")}
     assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base"}
+    # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
+    built = set(checked["built"])
+    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.messages.RaftConfig"} <= built
+    assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
     loaded = set(checked["modules"])
     assert "numpy" in loaded and not ({"numpy.ma", "sim.sweep", "sim.report"} | KERNEL) & loaded
 
