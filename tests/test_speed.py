@@ -224,3 +224,11 @@ def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> Non
     pooled = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
     assert inline.executed == pooled.executed == 12 and pooled.failed == 0
     pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), pooled.runs.drop(columns="wall_time_s"))
+
+
+def test_validate_of_a_compare_spec_imports_no_tables_plots_or_kernel() -> None:
+    """`consim validate` of compare specs reads their requirements (sim.report) but loads no pandas, plots or kernel."""
+    checked = _probe("validate", "scenarios/compare/fleet-mechanisms.yaml", "scenarios/bft-byzantine-compare.yaml")
+    loaded = set(checked["modules"])
+    assert checked["status"] == 0 and "sim.report.requirements" in loaded  # it did read them as compare specs
+    assert not ({"pandas", "pyarrow", "matplotlib", "networkx"} | KERNEL) & loaded
