@@ -6,7 +6,9 @@ of `--repeat` for the sweeps). On an idle machine
 `--jobs 2` should approach twice as fast; another load on the machine eats that margin first.
 For `--help` and `validate` it also reports the CPU time of the process (user + system, which
 another load on the machine inflates far less than the wall time) and which of the heavy
-libraries the command imported.
+libraries the command imported. Each command runs once untimed first, which writes its bytecode
+as a user's machine does; with PYTHONDONTWRITEBYTECODE=1 in the environment consim's own modules
+are compiled on every start instead (the record says which).
 
     python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 1] [--no-sweep] [--dask] [--json]
 """
@@ -46,6 +48,8 @@ def wall(args: list[str], repeat: int) -> float:
 def timed(args: list[str], repeat: int) -> tuple[float, float]:
     """Best wall time and best CPU time (user + system) of `python -m sim ARGS` over `repeat` fresh processes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # One untimed run first: it writes the bytecode a user's machine keeps (unless PYTHONDONTWRITEBYTECODE is set).
+    subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, check=True, capture_output=True)
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -99,6 +103,7 @@ def main() -> None:
         "validate_s": round(validate_s, 3),
         "validate_cpu_s": round(validate_cpu, 3),
         "validate_imports": validate_heavy,
+        "bytecode_written": not os.environ.get("PYTHONDONTWRITEBYTECODE"),
     }
     text = (
         f"`consim --help` {help_s:.2f} s wall ({help_cpu:.2f} s CPU), `consim validate` {validate_s:.2f} s wall "
@@ -107,6 +112,7 @@ def main() -> None:
     lines = [
         f"consim --help        {help_s:.3f} s wall, {help_cpu:.3f} s CPU",
         f"consim validate      {validate_s:.3f} s wall, {validate_cpu:.3f} s CPU, imports {', '.join(validate_heavy)}",
+        f"bytecode             {'written and reused' if record['bytecode_written'] else 'not written (PYTHONDONTWRITEBYTECODE)'}",
     ]
     record["cpu_s"] = round(help_cpu + validate_cpu, 3)
     if not args.no_sweep:

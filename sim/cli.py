@@ -6,26 +6,22 @@ write the work as a plain function (in its own module when it is large) and a th
 wrapper that catches `ScenarioError` through `guard`.
 """
 
-from __future__ import annotations
-
-import hashlib
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from sim.console import RunProgress, format_summary
 from sim.errors import ScenarioError
 
-if TYPE_CHECKING:  # pydantic, pandas, numpy and matplotlib are imported by the commands that need them
-    from sim.scenario import Scenario
-
+# No `from __future__ import annotations` here: typer reads every command's parameters on every
+# call (even --help), and string annotations would each be compiled and evaluated again.
+# Each command imports what it needs when it runs (pydantic, numpy, pandas, matplotlib, the plain
+# functions in sim/cli_*.py), so that `consim --help` and `consim validate` stay quick (issue 13).
 EXIT_BAD_INPUT = 2
 EXIT_UNSAFE = 3
 """Show a progress bar only once a run has taken this much wall time."""
@@ -99,173 +95,9 @@ def guard() -> Iterator[None]:
         raise bad_input(str(exc)) from None
 
 
-# --- plain functions ---------------------------------------------------------------------
-
-
-def run_id(scenario: Scenario) -> str:
-    """A reproducible run id: the seed plus a short hash of the resolved scenario."""
-    canonical = json.dumps(scenario.resolved(), sort_keys=True, separators=(",", ":"))
-    return f"seed{scenario.seed}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
-
-
-def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
-    """Where `consim run` writes by default: `results/<name>/<run-id>/`."""
-    return root / scenario.name / run_id(scenario)
-
-
-def check_out_dir(path: Path) -> None:
-    """Refuse to replace anything that is not a run directory.
-
-    Raises:
-        ScenarioError: when `path` is a file or a non-empty folder that is not a run directory.
-
-    """
-    if path.exists() and not path.is_dir():
-        raise ScenarioError("--out", "", f"{path} is a file")
-    if path.is_dir() and any(path.iterdir()) and not (path / "summary.json").exists():
-        raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
-
-
-def prepare_run(
-    path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None, strict_timing: bool = False
-) -> tuple[Scenario, Path]:
-    """Load and validate a scenario and choose its run directory; nothing is written.
-
-    Raises:
-        ScenarioError: for bad input of any kind (with `strict_timing`, a timeout that does not fit the network).
-
-    """
-    from sim.scenario import load_scenario
-
-    if seed is not None and seed < 0:
-        raise ScenarioError("--seed", "", f"must be >= 0 (got {seed})")
-    scenario = load_scenario(path, overrides or [], seed, strict_timing)
-    target = out if out is not None else default_run_dir(scenario)
-    check_out_dir(target)
-    return scenario, target
-
-
-def trace_window_option(text: str | None, trace: bool = True) -> tuple[float, float] | None:
-    """Read `--trace-window START:END` (e.g. 2.9s:3.3s) into ms; None when not given.
-
-    Raises:
-        ScenarioError: when the text is not a window, or there is no trace to draw it from.
-
-    """
-    from sim.plots import parse_window
-
-    if text is None:
-        return None
-    if not trace:
-        raise ScenarioError("--trace-window", "", "needs --trace (the space-time diagram is drawn from the message journal)")
-    try:
-        return parse_window(text)
-    except ValueError as exc:
-        raise ScenarioError("--trace-window", "", str(exc)) from None
-
-
-def execute_run(
-    scenario: Scenario,
-    target: Path,
-    trace: bool = False,
-    plots: bool = True,
-    progress: Callable[[float], None] | None = None,
-    trace_window: tuple[float, float] | None = None,
-) -> Any:
-    """Run a validated scenario and save its run directory atomically; returns the RunResult.
-
-    Raises:
-        ScenarioError: when the run directory cannot be written.
-
-    """
-    from sim.runner import run
-
-    result = run(scenario, trace=trace, progress=progress)
-    try:
-        result.save(target, plots=plots, trace_window=trace_window)
-    except OSError as exc:
-        raise ScenarioError("--out", "", f"cannot write {target}: {exc.strerror or exc}") from None
-    return result
-
-
-def describe_outputs(run_dir: Path) -> str:
-    """Lines saying where the tables and plots of a run directory are."""
-    tables = sorted(p.name for p in run_dir.glob("*.parquet"))
-    lines = [f"tables: {run_dir}/ ({', '.join(tables)}, summary.json, scenario.yaml)"]
-    plots = sorted(p.name for p in (run_dir / "plots").glob("*.png"))
-    if plots:
-        lines.append(f"plots:  {run_dir / 'plots'}/ ({', '.join(plots)})")
-    return "\n".join(lines)
-
-
-def validate_files(paths: list[Path], strict_timing: bool = False) -> list[tuple[Path, list[str], list[str], Scenario | None]]:
-    """Each file (scenario, sweep or compare spec) with its problems (none when valid), its warnings, and the loaded scenario.
-
-    The scenario is None for a sweep file, a compare spec and a file with problems; warnings are one line each.
-    """
-    from sim.report.requirements import is_compare_spec
-    from sim.scenario import load_scenario
-    from sim.sweep import is_sweep_file, load_sweep
-    from sim.validate import scenario_warnings, warning_line, warning_lines
-
-    results: list[tuple[Path, list[str], list[str], Scenario | None]] = []
-    for path in paths:
-        try:
-            if is_compare_spec(path):
-                from sim.cli_sweep import compare_spec_scenario
-
-                loaded, _ = compare_spec_scenario(path)
-                results.append((path, [], warning_lines(loaded, str(path)), None))
-            elif is_sweep_file(path):
-                sweep = load_sweep(path, strict_timing=strict_timing)
-                warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
-                lines = [warning_line(str(path), w) for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]
-                results.append((path, [], lines, None))
-            else:
-                loaded = load_scenario(path, strict_timing=strict_timing)
-                lines = warning_lines(loaded, str(path))
-                results.append((path, [], lines, loaded))
-        except ScenarioError as exc:
-            results.append((path, exc.problems, [], None))
-    return results
-
-
-def timing_lines(scenario: Scenario) -> list[str]:
-    """The resolved timing settings of a scenario, one indented `path: value` line each."""
-    from sim.timing import timing_settings
-
-    def shown(value: Any) -> str:
-        return f"[{', '.join(map(str, value))}]" if isinstance(value, list) else str(value)
-
-    return [f"  {path}: {shown(value)}" for path, value in timing_settings(scenario)]
-
-
-def replot(run_dir: Path, trace_window: tuple[float, float] | None = None) -> list[Path]:
-    """Draw a saved run's plots again from its tables; returns the PNG files.
-
-    Raises:
-        ScenarioError: when `run_dir` is not a run directory.
-
-    """
-    from sim.plots import save_run_plots, spacetime_note
-    from sim.results import RunResult
-
-    if not (run_dir / "summary.json").is_file():
-        raise ScenarioError(str(run_dir), "", "not a run directory (no summary.json)")
-    try:
-        result = RunResult.load(run_dir)
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(str(run_dir), "", f"cannot read run directory: {exc}") from None
-    if trace_window is not None and result.trace is None:
-        raise ScenarioError("--trace-window", "", f"{run_dir} has no trace.parquet (run it with --trace)")
-    note = spacetime_note(result)
-    if note:
-        typer.echo(note, err=True)
-    if result.planes is not None:
-        from sim.plots.fleet import save_fleet_plots
-
-        return save_fleet_plots(result, run_dir / "plots", trace_window)
-    return save_run_plots(result, run_dir / "plots", trace_window)
+def note(line: str) -> None:
+    """Print a note (e.g. why a space-time plot was left out) as one line on stderr."""
+    typer.echo(line, err=True)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -305,6 +137,9 @@ def run_cmd(
     strict_timing: StrictTiming = False,
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
+    from sim.cli_run import describe_outputs, execute_run, prepare_run, trace_window_option
+    from sim.console import RunProgress, format_summary
+
     with guard():
         window = trace_window_option(trace_window, trace)
         resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
@@ -341,6 +176,8 @@ def validate_cmd(
     strict_timing: StrictTiming = False,
 ) -> None:
     """Check scenario and sweep files without running them: OK and the resolved timing, or every problem (exit 2 if any is bad)."""
+    from sim.cli_validate import timing_lines, validate_files
+
     bad = 0
     for path, problems, warnings, loaded in validate_files(scenarios, strict_timing):
         for warning in warnings:
@@ -408,6 +245,7 @@ def plot_cmd(
     ] = None,
 ) -> None:
     """Draw plots again from saved tables: a run's plots, or a sweep's metric against a parameter with 95% CI bands."""
+    from sim.cli_run import replot, trace_window_option
     from sim.cli_sweep import plot_sweep_command
     from sim.sweep import is_sweep_dir
 
@@ -419,7 +257,7 @@ def plot_cmd(
         else:
             if metric or x or hue or theory:
                 raise ScenarioError("--metric/--x/--hue/--theory", "", "apply to sweep directories only")
-            paths = replot(target, trace_window_option(trace_window))
+            paths = replot(target, trace_window_option(trace_window), note)
     typer.echo(f"plots:  {target / 'plots'}/ ({', '.join(sorted(p.name for p in paths))})")
 
 

@@ -1,7 +1,5 @@
 """`consim new`: write skeletons to start from (a mechanism, for now)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,354 +1,99 @@
-"""Scenario models (pydantic) and loading from YAML, with one-line errors for bad input."""
+"""The scenario: an experiment's mechanism, nodes, network, faults and workload, loaded from YAML.
+
+Bad input is one line naming the file, the field and the problem.
+
+Its parts (the network, faults, workload, ... models and the duration fields) live in
+sim/scenario_parts.py and are importable from here.
+"""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from sim.errors import ScenarioError, first_error
-from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
+from sim.scenario_parts import (
+    DEFAULT_RTT_MS,
+    FAULT_ACTIONS,
+    PLANE_NAME,
+    RTT_CONTEXT,
+    BytesPerSecond,
+    ChurnSpec,
+    ConstantDelay,
+    CryptoSpec,
+    CutSpec,
+    DelaySpec,
+    ExponentialDelay,
+    FaultSpec,
+    LinkSettings,
+    LinkSpec,
+    LognormalDelay,
+    MeasureSpec,
+    Ms,
+    NetworkSpec,
+    NodeSpec,
+    NormalDelay,
+    ParetoDelay,
+    PerSecond,
+    PlaneLink,
+    PlaneSpec,
+    Probability,
+    ReadyOrMs,
+    StorageSpec,
+    Strict,
+    Targets,
+    TimingWarning,
+    UniformDelay,
+    WorkloadSpec,
+    parse_duration_in_context,
+)
 
-DEFAULT_RTT_MS = 2.0
-"""The round trip of the default network (1 ms each way): what 'rtt' means in a protocol or
-workload config built without a scenario (e.g. `RaftConfig()` in a unit test)."""
-RTT_CONTEXT = "rtt"
-"""Validation-context key carrying the scenario's round trip in ms (None: 'rtt' not allowed here)."""
-
-
-def parse_duration_in_context(value: object, info: ValidationInfo) -> float:
-    """A duration; 'rtt' means the round trip given in the validation context (see `RTT_CONTEXT`)."""
-    context = info.context if isinstance(info.context, dict) else {}
-    return parse_scenario_duration(value, context.get(RTT_CONTEXT, DEFAULT_RTT_MS))
-
-
-Ms = Annotated[float, BeforeValidator(parse_duration_in_context), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
-"""A non-negative duration in milliseconds, written as '150ms', '2s', '8rtt' or 'max(300ms, 8rtt)' in YAML (a bare
-number is refused)."""
-PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
-"""A non-negative rate in events per second, written as '200/s'."""
-BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-Targets = str | list[str]
-
-
-class Strict(BaseModel):
-    """Base for scenario models: unknown fields are errors."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-# --- network ---------------------------------------------------------------------------
-
-
-class ConstantDelay(Strict):
-    """Every message takes exactly `value`."""
-
-    dist: Literal["constant"] = "constant"
-    value: Ms = 0.0
-
-
-class UniformDelay(Strict):
-    """Delay uniform in [low, high]."""
-
-    dist: Literal["uniform"]
-    low: Ms
-    high: Ms
-
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformDelay:
-        if self.high < self.low:
-            raise ValueError("high must be >= low")
-        return self
-
-
-class NormalDelay(Strict):
-    """Normal delay, truncated at 0."""
-
-    dist: Literal["normal"]
-    mean: Ms
-    std: Ms
-
-
-class LognormalDelay(Strict):
-    """Log-normal delay with the given median and shape sigma."""
-
-    dist: Literal["lognormal"]
-    median: Ms
-    sigma: Annotated[float, Field(ge=0)] = 0.5
-
-
-class ExponentialDelay(Strict):
-    """Exponential delay with the given mean, plus an optional fixed minimum."""
-
-    dist: Literal["exponential"]
-    mean: Ms
-    min: Ms = 0.0
-
-
-class ParetoDelay(Strict):
-    """Pareto (heavy-tailed) delay: scale is the minimum, shape the tail index alpha."""
-
-    dist: Literal["pareto"]
-    scale: Ms
-    shape: Annotated[float, Field(gt=0)] = 2.0
-
-
-def _delay_shorthand(value: object) -> object:
-    # "5ms" or 5 is a constant delay; keeps simple scenarios short.
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return {"dist": "constant", "value": value}
-    return value
-
-
-DelaySpec = Annotated[
-    ConstantDelay | UniformDelay | NormalDelay | LognormalDelay | ExponentialDelay | ParetoDelay,
-    Field(discriminator="dist"),
-    BeforeValidator(_delay_shorthand),
+__all__ = [
+    "DEFAULT_RTT_MS",
+    "FAULT_ACTIONS",
+    "PLANE_NAME",
+    "RTT_CONTEXT",
+    "BytesPerSecond",
+    "ChurnSpec",
+    "ConstantDelay",
+    "CryptoSpec",
+    "CutSpec",
+    "DelaySpec",
+    "ExponentialDelay",
+    "FaultSpec",
+    "LinkSettings",
+    "LinkSpec",
+    "LognormalDelay",
+    "MeasureSpec",
+    "Ms",
+    "NetworkSpec",
+    "NodeSpec",
+    "NormalDelay",
+    "ParetoDelay",
+    "PerSecond",
+    "PlaneLink",
+    "PlaneSpec",
+    "Probability",
+    "ReadyOrMs",
+    "Scenario",
+    "ScenarioError",
+    "StorageSpec",
+    "Strict",
+    "Targets",
+    "TimingWarning",
+    "UniformDelay",
+    "WorkloadSpec",
+    "load_scenario",
+    "parse_duration_in_context",
+    "parse_overrides",
+    "read_yaml",
+    "scenario_from_dict",
+    "set_path",
 ]
-
-
-class LinkSettings(Strict):
-    """Settings that one link may override; unset fields keep the network default."""
-
-    delay: DelaySpec | None = None
-    loss: Probability | None = None
-    duplicate: Probability | None = None
-    bandwidth: BytesPerSecond | None = None
-    ordered: bool | None = None
-
-
-class LinkSpec(LinkSettings):
-    """A per-link override; `from`/`to` are node names, lists of them, or '*'."""
-
-    from_: Targets = Field(alias="from")
-    to: Targets
-
-
-class NetworkSpec(Strict):
-    """Default link behaviour plus per-link overrides."""
-
-    delay: DelaySpec = Field(default_factory=lambda: ConstantDelay(value="1ms"))
-    loss: Probability = 0.0
-    duplicate: Probability = 0.0
-    ordered: bool = False
-    bandwidth: BytesPerSecond | None = None
-    links: list[LinkSpec] = Field(default_factory=list)
-    rtt: Annotated[Ms, Field(gt=0)] | None = None
-    """What 'rtt' stands for in timeouts: computed at load time (sim/timing.py) unless given."""
-
-
-# --- nodes, faults, workload -------------------------------------------------------------
-
-
-class NodeSpec(Strict):
-    """One agent: a unique name and a voting weight."""
-
-    name: str
-    weight: Annotated[float, Field(gt=0)] = 1.0
-
-
-class CutSpec(Strict):
-    """A one-way cut: messages from `from` to `to` are dropped."""
-
-    from_: Targets = Field(alias="from")
-    to: Targets
-
-
-class ChurnSpec(Strict):
-    """Random crashes and recoveries: exponential up and down times."""
-
-    mtbf: Annotated[Ms, Field(gt=0)]
-    mttr: Annotated[Ms, Field(gt=0)]
-    max_down: Annotated[int, Field(ge=1)] = 1
-    nodes: Targets = "all"
-
-
-FAULT_ACTIONS = ("crash", "recover", "partition", "cut", "heal", "set_link", "churn", "byzantine")
-
-
-class FaultSpec(Strict):
-    """One entry of the fault plan: one action, with its timing."""
-
-    at: Ms | None = None
-    every: Annotated[Ms, Field(gt=0)] | None = None
-    start: Ms | None = None
-    until: Ms | None = None
-    jitter: Ms = 0.0
-    for_: Ms | None = Field(default=None, alias="for")
-    crash: Targets | None = None
-    recover: Targets | None = None
-    partition: list[list[str]] | None = None
-    cut: CutSpec | None = None
-    heal: Literal["all"] | bool | None = None
-    set_link: LinkSpec | None = None
-    churn: ChurnSpec | None = None
-    byzantine: Targets | None = None
-    behaviour: str | None = None
-    from_: Ms | None = Field(default=None, alias="from")
-    messages: list[str] | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    plane: str | None = None
-    """In a scenario with planes: the plane a byzantine entry lies in, or whose leader `leader` means."""
-
-    @property
-    def action(self) -> str:
-        """The one action this entry performs."""
-        return next(name for name in FAULT_ACTIONS if getattr(self, name) is not None)
-
-    @model_validator(mode="after")
-    def _one_action(self) -> FaultSpec:
-        actions = [name for name in FAULT_ACTIONS if getattr(self, name) is not None]
-        if len(actions) != 1:
-            raise ValueError(f"each fault needs exactly one of {', '.join(FAULT_ACTIONS)}; got {actions or 'none'}")
-        action = actions[0]
-        if action == "byzantine":
-            if self.behaviour is None:
-                raise ValueError("a byzantine fault needs a 'behaviour'")
-        elif self.behaviour is not None or self.messages is not None or self.from_ is not None:
-            raise ValueError("'behaviour', 'messages' and 'from' belong to byzantine faults only")
-        if action not in ("churn", "byzantine") and self.at is None and self.every is None:
-            raise ValueError(f"a {action} fault needs 'at' or 'every'")
-        if self.at is not None and self.every is not None:
-            raise ValueError("give either 'at' or 'every', not both")
-        if self.partition is not None and len(self.partition) < 2:
-            raise ValueError("a partition needs at least two groups")
-        return self
-
-
-class WorkloadSpec(BaseModel):
-    """The client workload; `kind` picks a registered workload whose own model checks the rest."""
-
-    model_config = ConfigDict(extra="allow")
-    kind: str = "poisson"
-
-
-def _ready_or_duration(value: object) -> object:
-    if value == "ready":
-        return value
-    try:
-        return parse_scenario_duration(value)
-    except ValueError:
-        raise ValueError(f"expected 'ready' or a duration such as '2s', got {value!r}") from None
-
-
-def _ready_or_ms(value: float | str) -> str:
-    return value if isinstance(value, str) else format_ms(value)
-
-
-ReadyOrMs = Annotated[float | Literal["ready"], BeforeValidator(_ready_or_duration), PlainSerializer(_ready_or_ms, return_type=str)]
-
-
-class MeasureSpec(Strict):
-    """The measurement window of latency and throughput.
-
-    `from: ready` (the default) starts it when the mechanism can first decide a command (e.g. its
-    first leader is elected), so start-up is not mistaken for the mechanism's latency; `until`
-    defaults to the end of the workload (or of the run).
-    """
-
-    from_: ReadyOrMs = Field(default="ready", alias="from")
-    until: Annotated[Ms, Field(gt=0)] | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MeasureSpec:
-        if self.until is not None and not isinstance(self.from_, str) and self.until <= self.from_:
-            raise ValueError("'until' must be after 'from'")
-        return self
-
-    @field_validator("from_")
-    @classmethod
-    def _non_negative(cls, value: float | str) -> float | str:
-        if not isinstance(value, str) and value < 0:
-            raise ValueError("must be 'ready' or a duration >= 0")
-        return value
-
-
-class CryptoSpec(Strict):
-    """CPU time a node spends signing each message it sends and verifying each it receives."""
-
-    sign: Ms = 0.0
-    verify: Ms = 0.0
-
-
-class StorageSpec(Strict):
-    """Time a node takes to make a write to stable storage durable (an fsync)."""
-
-    write: Annotated[Ms, Field(ge=0)] = 0.0
-
-
-@dataclass(frozen=True)
-class TimingWarning:
-    """A timeout that does not fit the network: printed as one line, or raised with --strict-timing."""
-
-    source: str
-    field: str
-    problem: str
-
-    def __str__(self) -> str:
-        return str(self.error())
-
-    def error(self) -> ScenarioError:
-        """The same, as the one-line error that --strict-timing raises."""
-        return ScenarioError(self.source, self.field, self.problem)
-
-
-PLANE_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
-"""A plane's name: it prefixes the plane's summary keys (`control.latency_ms_p50`), so no dots."""
-
-
-class PlaneSpec(Strict):
-    """One mechanism of a run with several ("planes"): its settings, workload and the nodes it runs on."""
-
-    name: Annotated[str, Field(pattern=PLANE_NAME)]
-    mechanism: str
-    protocol: dict[str, Any] = Field(default_factory=dict)
-    workload: WorkloadSpec | None = Field(default_factory=lambda: WorkloadSpec(kind="none"))
-    nodes: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
-    """Every node (default), the first k nodes, or a list of node names."""
-    requires: dict[str, Any] | None = None
-    """What this plane needs (the `requires:` of a compare spec, e.g. {safety: crash, latency_p99: 200ms});
-    the report checks the run against it and `consim compare` ranks a plane's candidates by it."""
-
-
-class PlaneLink(Strict):
-    """A plane's decisions feed another plane's workload: each decision matching `when` submits one command."""
-
-    from_: str = Field(alias="from")
-    to: str
-    when: str | None = None
-    """The decided value that triggers (default: any; `linked`: only commands a link submitted to `from`)."""
-    submit: str | None = None
-    """The command submitted to the `to` plane (e.g. "load model-b on 20 servers")."""
-    write: str | None = None
-    """The key written in the `to` plane (a gossip store); its value is the command's id."""
-    after: Ms = 0.0
-    """Time the decision takes to apply before it feeds the next plane (e.g. loading a model)."""
-    size: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] | None = None
-    """The size in bytes of what the link sends: with `write`, the value (e.g. '4KB', a routing table) carried by every
-    gossip message that holds it; with `submit`, the command's payload (e.g. '64KB', a model manifest) carried by every
-    message that holds the command (a ClientRequest, Raft's AppendEntries, Multi-Paxos's Accept, PBFT's PrePrepare)."""
-
-    @model_validator(mode="after")
-    def _one_action(self) -> PlaneLink:
-        if (self.submit is None) == (self.write is None):
-            raise ValueError("a link needs exactly one of 'submit' or 'write'")
-        return self
 
 
 class Scenario(Strict):

@@ -16,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from sim.scenario import TimingWarning
 
 if TYPE_CHECKING:
-    from sim.network import Link
+    import numpy as np
+
     from sim.protocols.base import ProtocolConfig
     from sim.protocols.registry import Mechanism
     from sim.scenario import Scenario
@@ -59,45 +58,115 @@ def _three_figures(ms: float) -> float:
     return float(f"{ms:.3g}")
 
 
+@dataclass(frozen=True, eq=False)
+class _Link:
+    """What the estimate needs of one directed link: its delay spec and its bandwidth."""
+
+    delay: Any
+    bandwidth: float | None
+
+
+def _links(scenario: Scenario) -> tuple[_Link, dict[tuple[str, str], _Link]]:
+    """The default link and every overridden directed link, resolved as the network resolves `links:`.
+
+    Each entry is laid over the ones before it (sim/network.py, `Network.set_link`); resolved here
+    rather than by building a `Network`, so that validation does not import the kernel and simpy.
+    """
+    network, nodes = scenario.network, scenario.node_names
+
+    def expand(targets: str | list[str]) -> list[str]:
+        items = [targets] if isinstance(targets, str) else targets
+        return list(nodes) if "*" in items else list(items)
+
+    default = _Link(network.delay, network.bandwidth)
+    overrides: dict[tuple[str, str], _Link] = {}
+    for spec in network.links:
+        for src in expand(spec.from_):
+            for dst in expand(spec.to):
+                if src != dst:
+                    under = overrides.get((src, dst), default)
+                    delay = spec.delay if spec.delay is not None else under.delay
+                    bandwidth = spec.bandwidth if spec.bandwidth is not None else under.bandwidth
+                    overrides[(src, dst)] = _Link(delay, bandwidth)
+    return default, overrides
+
+
+def draw_delays(spec: Any, gen: np.random.Generator, count: int) -> np.ndarray:
+    """`count` delays in ms of a non-constant delay spec, drawn as the network draws them (`DelaySampler.draw`)."""
+    import numpy as np
+
+    match spec.dist:
+        case "uniform":
+            return gen.uniform(spec.low, spec.high, count)
+        case "normal":
+            return np.maximum(gen.normal(spec.mean, spec.std, count), 0.0)
+        case "lognormal":
+            return spec.median * np.exp(gen.normal(0.0, spec.sigma, count))
+        case "exponential":
+            return spec.min + gen.exponential(spec.mean, count)
+        case "pareto":
+            return spec.scale * (1.0 + gen.pareto(spec.shape, count))
+    raise ValueError(f"unknown delay distribution {spec.dist!r}")
+
+
+def quantile(values: float | np.ndarray, q: float = QUANTILE) -> float:
+    """`np.quantile(values, q)` (its default, linear method) to the last bit; a float stands for a constant sample.
+
+    Interpolates between the two order statistics itself, after a partial sort: `np.quantile`
+    would also import numpy.ma, which validation does not otherwise need.
+    """
+    if isinstance(values, float):
+        return values  # every draw equal: the interpolation of two equal values is that value
+    n = len(values)
+    index = (n - 1) * q
+    low = int(index // 1)
+    if index >= n - 1:
+        low = high = n - 1
+    else:
+        high = low + 1
+    ordered = values.copy()
+    ordered.partition([low, high])
+    a, b = float(ordered[low]), float(ordered[high])
+    gamma = index - low
+    # numpy's _lerp: from the nearer end, so that gamma 0 and 1 give exactly a and b.
+    return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
+
+
 def network_timing(scenario: Scenario) -> NetworkTiming:
-    """Estimate `rtt` and the one-way delay of a scenario's network at time 0 (see the module doc)."""
-    import simpy
+    """Estimate `rtt` and the one-way delay of a scenario's network at time 0 (see the module doc).
 
-    from sim.network import DelaySampler, Network
-    from sim.records import Recorder
-
-    # The network itself resolves the per-link overrides, so the estimate sees the links a run does.
-    net = Network(simpy.Environment(), scenario.network, scenario.node_names, np.random.default_rng(SAMPLE_SEED), Recorder())
+    A network of constant delays needs no sample (nor numpy): its quantiles are the sums themselves.
+    """
+    default, overrides = _links(scenario)
     crypto = scenario.crypto
     cpu = (crypto.sign + crypto.verify) if crypto is not None else 0.0
-    draws: dict[tuple[int, int], np.ndarray] = {}
+    draws: dict[tuple[int, int], float | np.ndarray] = {}
 
-    def sample(link: Link, half: int) -> np.ndarray:
+    def sample(link: _Link, half: int) -> float | np.ndarray:
         # Out and back come from different streams: the two legs of a round trip are independent.
-        key = (id(link.delay.spec), half)
+        if link.delay.dist == "constant":
+            return float(link.delay.value)
+        key = (id(link.delay), half)
         if key not in draws:
-            draws[key] = DelaySampler(link.delay.spec, np.random.default_rng([SAMPLE_SEED, half])).draw(SAMPLES)
+            import numpy as np
+
+            draws[key] = draw_delays(link.delay, np.random.default_rng([SAMPLE_SEED, half]), SAMPLES)
         return draws[key]
 
-    def wire(link: Link) -> float:
+    def wire(link: _Link) -> float:
         return TYPICAL_MESSAGE_BYTES * 1000.0 / link.bandwidth if link.bandwidth else 0.0
 
-    one_way = max(float(np.quantile(sample(link, 0), QUANTILE)) + wire(link) + cpu for link in [net.default, *net.overrides.values()])
-    pairs: dict[tuple[Any, ...], str] = {(id(net.default), id(net.default)): "the default link"}
-    links = {id(net.default): net.default}
-    for (src, dst), link in net.overrides.items():
-        back = net.overrides.get((dst, src), net.default)
-        links[id(link)], links[id(back)] = link, back
-        pairs.setdefault((id(link), id(back)), f"{src}<->{dst}")
+    one_way = max(quantile(sample(link, 0)) + wire(link) + cpu for link in [default, *overrides.values()])
+    pairs = [("the default link", default, default)]
+    pairs += [(f"{src}<->{dst}", link, overrides.get((dst, src), default)) for (src, dst), link in overrides.items()]
     rtt, where = 0.0, "the default link"
     seen: set[tuple[Any, ...]] = set()
-    for (out_id, back_id), name in pairs.items():
-        out, back = links[out_id], links[back_id]
-        key = (id(out.delay.spec), wire(out), id(back.delay.spec), wire(back))
+    for name, out, back in pairs:
+        key = (id(out.delay), wire(out), id(back.delay), wire(back))
         if key in seen:
             continue
         seen.add(key)
-        value = float(np.quantile(sample(out, 0) + sample(back, 1), QUANTILE)) + wire(out) + wire(back) + 2 * cpu
+        value = quantile(sample(out, 0) + sample(back, 1)) + wire(out) + wire(back) + 2 * cpu
         if value > rtt:
             rtt, where = value, name
     if scenario.network.rtt is not None:

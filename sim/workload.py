@@ -162,7 +162,8 @@ class LeaderClient(Client):
 class WorkloadConfig(BaseModel):
     """Settings every workload shares."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first use, not at import: a scenario validates one workload kind of the several defined here.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     kind: str
     clients: Annotated[int, Field(ge=1)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""

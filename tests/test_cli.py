@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 import sim.protocols.base as base
 from sim import console, load_scenario, run
-from sim.cli import app, run_id
+from sim.cli import app
+from sim.cli_run import run_id
 from sim.console import format_summary
 from sim.protocols.base import Message
 from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -65,28 +67,71 @@ def _imported_by(code: str) -> set[str]:
     return set(out.stdout.split())
 
 
+# Runs `consim ARGS` in a fresh interpreter, then prints its exit status, the modules it left in
+# sys.modules, the modules that define the pydantic models it created (none without pydantic), and
+# the models it built (a model with `defer_build` is built on first use).
+PROBE = """
+import json, sys
+from sim.cli import app
+status = app(sys.argv[1:], standalone_mode=False)
+models, built = [], []
+if "pydantic" in sys.modules:
+    from pydantic import BaseModel
+    todo = [BaseModel]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        models.append(cls.__module__)
+        if cls.__pydantic_complete__ and cls.__module__.startswith("sim."):
+            built.append(f"{cls.__module__}.{cls.__qualname__}")
+found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built}
+print("PROBE", json.dumps(found))
+"""
+
+
+def _probe(*args: str) -> dict[str, Any]:
+    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built} (see PROBE)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE "))
+    return dict(json.loads(line.removeprefix("PROBE ")))
+
+
 HEAVY = {"pandas", "numpy", "matplotlib", "pydantic", "simpy", "networkx", "pyarrow"}
+KERNEL = {"simpy", "sim.kernel", "sim.network", "sim.fastpath", "sim.node", "sim.records", "sim.runner"}
+"""What a run needs and validation must not import: the event loop, the network, the journal."""
 
 
 def test_help_imports_none_of_the_heavy_libraries() -> None:
     """`consim --help` (and `import sim`) load no pandas, numpy, matplotlib or pydantic: they start in a fraction of a second."""
     assert not HEAVY & _imported_by("import sim")
-    assert not HEAVY & _imported_by("from sim.cli import app; app(['--help'], standalone_mode=False)")
+    helped = _probe("--help")
+    assert helped["status"] == 0 and "sim.cli" in helped["modules"]
+    assert not HEAVY & set(helped["modules"])
+    # Nor what only some commands need: YAML, the scenario models, the plain functions behind run and validate.
+    assert not {"yaml", "sim.scenario", "sim.cli_run", "sim.cli_validate", "sim.cli_sweep"} & set(helped["modules"])
 
 
 VALIDATED = ("quickstart", "gossip-small-world-loss", "voting-weighted", "attestation-forgers", "pbft-n64", "sweeps/pbft-cluster-size")
 
 
-def test_validate_imports_no_tables_plots_or_graphs() -> None:
-    """`consim validate` on scenarios of several mechanisms and a sweep loads no pandas, pyarrow, matplotlib or networkx.
+def test_validate_imports_no_tables_plots_graphs_or_kernel() -> None:
+    """`consim validate` on scenarios of several mechanisms and a sweep loads no tables, plots, graphs, kernel or reports.
 
-    Validation needs pydantic and numpy (the rtt estimate draws from numpy's generator); the
-    tables, the plots and the overlay graphs belong to a run.
+    The tables, the plots, the overlay graphs, the event loop and the network belong to a run;
+    the reports and the compare machinery to their own commands.
     """
-    files = [f"scenarios/{name}.yaml" for name in VALIDATED]
-    loaded = _imported_by(f"from sim.cli import app; app(['validate', *{files!r}], standalone_mode=False)")
-    assert {"pydantic", "numpy", "sim.validate"} <= loaded  # it did validate
-    assert not {"pandas", "pyarrow", "matplotlib", "networkx"} & loaded
+    checked = _probe("validate", *(f"scenarios/{name}.yaml" for name in VALIDATED))
+    loaded = set(checked["modules"])
+    assert checked["status"] == 0 and {"pydantic", "sim.validate", "sim.sweep.spec"} <= loaded  # it did validate
+    assert not {"pandas", "pyarrow", "matplotlib", "networkx", "sim.report", "sim.compare", "numpy.ma"} & loaded
+    assert not KERNEL & loaded
 
 
 def test_validate_imports_only_the_mechanism_it_checks() -> None:
@@ -94,6 +139,32 @@ def test_validate_imports_only_the_mechanism_it_checks() -> None:
     loaded = _imported_by("from sim.cli import app; app(['validate', 'scenarios/quickstart.yaml'], standalone_mode=False)")
     modules = {m.split(".")[2] for m in loaded if m.startswith("sim.protocols.")}
     assert modules - {"base", "dispatch", "quorum", "registry"} - {m for m in modules if m.startswith("_")} == {"raft"}
+
+
+def test_validate_builds_only_the_models_its_scenario_uses() -> None:
+    """Validating a Raft scenario creates the scenario's models, the workloads' and Raft's config: no other mechanism's,
+    no sweep's, compare spec's or report's, and it loads no kernel (its rtt estimate needs numpy's generator only).
+    """
+    checked = _probe("validate", "scenarios/quickstart.yaml")
+    assert checked["status"] == 0
+    models = set(checked["models"])
+    assert "sim.protocols.raft.messages" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
+    others = {m for m in models if not m.startswith("sim.protocols.raft.")}
+    assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base"}
+    # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
+    built = set(checked["built"])
+    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.messages.RaftConfig"} <= built
+    assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
+    loaded = set(checked["modules"])
+    assert "numpy" in loaded and not ({"numpy.ma", "sim.sweep", "sim.report"} | KERNEL) & loaded
+
+
+@pytest.mark.parametrize("name", ["multipaxos-equivocation-violation", "gossip-rumor-k1"])
+def test_validate_of_a_network_of_constant_delays_imports_no_numpy(name: str) -> None:
+    """A network of constant delays has its rtt without a sample: validating such a scenario imports no numpy."""
+    checked = _probe("validate", f"scenarios/{name}.yaml")
+    assert checked["status"] == 0 and "sim.timing" in checked["modules"]
+    assert "numpy" not in checked["modules"]
 
 
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
@@ -153,3 +224,11 @@ def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> Non
     pooled = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
     assert inline.executed == pooled.executed == 12 and pooled.failed == 0
     pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), pooled.runs.drop(columns="wall_time_s"))
+
+
+def test_validate_of_a_compare_spec_imports_no_tables_plots_or_kernel() -> None:
+    """`consim validate` of compare specs reads their requirements (sim.report) but loads no pandas, plots or kernel."""
+    checked = _probe("validate", "scenarios/compare/fleet-mechanisms.yaml", "scenarios/bft-byzantine-compare.yaml")
+    loaded = set(checked["modules"])
+    assert checked["status"] == 0 and "sim.report.requirements" in loaded  # it did read them as compare specs
+    assert not ({"pandas", "pyarrow", "matplotlib", "networkx"} | KERNEL) & loaded

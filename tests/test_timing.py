@@ -278,3 +278,69 @@ def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
     found = warnings_of(scenario_from_dict(data, "toy.yaml"))
     assert list(found) == ["protocol.toy", "workload.timeout"]
     assert found["protocol.toy"] == "needs 60ms" and ", 600ms" in found["workload.timeout"]
+
+
+# --- the estimate without the kernel (issue 13: `consim validate` imports neither simpy nor the network) ---
+
+DELAYS = [
+    {"dist": "constant", "value": "3ms"},
+    {"dist": "uniform", "low": "1ms", "high": "9ms"},
+    {"dist": "normal", "mean": "2ms", "std": "3ms"},
+    {"dist": "lognormal", "median": "5ms", "sigma": 0.4},
+    {"dist": "exponential", "mean": "4ms", "min": "1ms"},
+    {"dist": "pareto", "scale": "2ms", "shape": 1.5},
+]
+
+
+@pytest.mark.parametrize("delay", DELAYS, ids=[d["dist"] for d in DELAYS])
+def test_the_estimate_draws_what_the_network_draws(delay: dict[str, Any]) -> None:
+    """For every delay distribution, the estimate's sample is the network's sampler's, draw for draw."""
+    import numpy as np
+
+    from sim.network import DelaySampler
+    from sim.timing import draw_delays, quantile
+
+    spec = unresolved({"delay": delay}).network.delay
+    network = DelaySampler(spec, np.random.default_rng([14, 1])).draw(2000)
+    if spec.dist == "constant":
+        assert quantile(float(spec.value)) == float(np.quantile(network, 0.99)) == 3.0
+    else:
+        assert np.array_equal(draw_delays(spec, np.random.default_rng([14, 1]), 2000), network)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 101, 50_000])
+def test_quantile_is_numpys_to_the_last_bit(size: int) -> None:
+    """`quantile` gives exactly `np.quantile`'s value (default linear method) at every q, sizes 1 to 50,000."""
+    import numpy as np
+
+    from sim.timing import quantile
+
+    values = np.random.default_rng(size).lognormal(1.0, 0.8, size)
+    for q in (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 0.999, 1.0):
+        assert quantile(values, q) == float(np.quantile(values, q)), q
+    assert quantile(values, 0.5) == float(np.median(values))
+
+
+def test_links_resolve_as_the_network_resolves_them() -> None:
+    """Layered `links:` entries give the estimate the network's overridden links: same pairs, order, delay and bandwidth."""
+    import numpy as np
+    import simpy
+
+    from sim.network import Network
+    from sim.records import Recorder
+    from sim.timing import _links
+
+    links = [
+        {"from": "*", "to": "n3", "delay": "20ms"},
+        {"from": ["n0", "n1"], "to": "*", "bandwidth": "64KB/s"},
+        {"from": "n3", "to": "n0", "delay": {"dist": "uniform", "low": "1ms", "high": "2ms"}, "loss": 0.1},
+    ]
+    loaded = unresolved({"delay": "5ms", "links": links})
+    network = Network(simpy.Environment(), loaded.network, loaded.node_names, np.random.default_rng(0), Recorder())
+    default, overrides = _links(loaded)
+    assert default.delay is network.default.delay.spec and default.bandwidth == network.default.bandwidth
+    assert list(overrides) == list(network.overrides)
+    for key, link in overrides.items():
+        assert link.delay is network.overrides[key].delay.spec, key
+        assert link.bandwidth == network.overrides[key].bandwidth, key
+    assert overrides[("n1", "n3")].bandwidth == 64_000 and overrides[("n1", "n3")].delay.value == 20.0

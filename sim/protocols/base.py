@@ -118,7 +118,8 @@ class ClientReply(Message):
 class ProtocolConfig(BaseModel):
     """Base for a mechanism's `protocol:` settings; unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first use, not at import: a process validates the configs of the mechanisms it uses only.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Context(TypingProtocol):

@@ -99,11 +99,9 @@ def parse_requirements(data: Any, source: str = "<requires>", where: str = "requ
 
 def is_compare_spec(path: str | Path) -> bool:
     """Whether a YAML file is a compare spec (a top-level `scenario:` with `candidates:`, `requires:` or `planes:`)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and "scenario" in data and ("candidates" in data or "requires" in data or "planes" in data)
+    from sim.yaml_kind import is_compare_data, read_or_none
+
+    return is_compare_data(read_or_none(path))
 
 
 def load_compare_spec(path: str | Path) -> tuple[CompareSpec, dict[str, Any] | Path]:

@@ -257,8 +257,6 @@ def load_sweep(path: str | Path, strict_timing: bool = False) -> Sweep:
 
 def is_sweep_file(path: str | Path) -> bool:
     """Whether a YAML file is a sweep (it has a top-level `grid:`) rather than a scenario."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and "grid" in data
+    from sim.yaml_kind import is_sweep_data, read_or_none
+
+    return is_sweep_data(read_or_none(path))
