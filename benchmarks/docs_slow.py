@@ -196,8 +196,8 @@ def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pyt
         f"{stamp['load_before']:.1f} when it started, {stamp['load_after']:.1f} when it ended), {python}, all from one run. "
         "Ratios are messages per CPU second against the bare heapq loop run in the same process (for `startup.py`: how many "
         "times faster `--jobs 2` finishes the sweep than `--jobs 1`, in wall time); CPU is the measured work's own, peak RSS "
-        "the benchmark process's. Other load on the machine changes these numbers, so rerun `make docs` on an idle machine "
-        "to refresh them."
+        "the benchmark process's (for `startup.py`, the largest command it timed). Other load on the machine changes these "
+        "numbers, so rerun `make docs` on an idle machine to refresh them."
     )
     rows = [
         (
