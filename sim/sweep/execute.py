@@ -155,21 +155,32 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
     cluster = None
     if scheduler:
         client = Client(scheduler)
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
     else:
-        # In-process workers: starts in a moment, needs no import path set-up, and stays quiet.
+        # One worker process per job: threads of one process would share the interpreter lock and
+        # run no faster than one job. A single job stays in this process (starts in a moment).
         cluster = LocalCluster(
-            n_workers=1, threads_per_worker=max(1, jobs), processes=False, dashboard_address=None, silence_logs=logging.ERROR
+            n_workers=max(1, jobs),
+            threads_per_worker=1,
+            processes=jobs > 1,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
         )
         client = Client(cluster)
+        workers = max(1, jobs)
+    # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
+    size = batch_size(len(tasks), workers)
+    batches = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
     try:
-        futures = [client.submit(fn, task, key=f"consim-run-{task.key}", pure=False) for task in tasks]
-        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
+        futures = [client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False) for batch in batches]
+        by_key = {future.key: batch for future, batch in zip(futures, batches, strict=True)}
         for future in as_completed(futures):
-            task = by_key[future.key]
+            batch = by_key[future.key]
             try:
-                yield future.result()
-            except Exception as exc:  # a worker died or the task could not be shipped: not the run's fault
-                yield {**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True}
+                rows = future.result()
+            except Exception as exc:  # a worker died or the task could not be shipped: not the runs' fault
+                rows = [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
+            yield from rows
             future.release()
     finally:
         client.close()
@@ -184,9 +195,9 @@ def execute(
 
     Args:
         tasks: the runs to do.
-        jobs: local worker processes (1 runs in this process); threads for a local Dask cluster.
+        jobs: worker processes, on the local pool or a local Dask cluster (1 runs in this process).
         backend: "local" (process pool) or "dask" (a dask.distributed cluster).
-        scheduler: the Dask scheduler address; without one a local in-process cluster starts.
+        scheduler: the Dask scheduler address; without one a local cluster starts (one worker process per job).
         fn: what runs one task (default: one sweep run; `consim explore` passes its own).
 
     """
