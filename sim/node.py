@@ -163,6 +163,9 @@ class Node(Endpoint):
 
     def broadcast(self, msg: Message) -> None:
         """Send to every other node."""
+        if not self._cpu and not self.behaviours and self.disk_until <= self.now:
+            self.sim.network.multicast(self.name, self.peers, msg)  # what `send` would do, peer by peer
+            return
         for peer in self.peers:
             self.send(peer, msg)
 

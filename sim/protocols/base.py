@@ -72,15 +72,24 @@ class Message:
 
     kind: ClassVar[str] = "message"
     header_bytes: ClassVar[int] = 48
+    _header_sized: ClassVar[bool] = True
+    """Whether this class's size is its header alone (then `size_bytes` is a class constant)."""
 
     def __init_subclass__(cls) -> None:
         # No super() call: dataclass(slots=True) rebuilds the class, which breaks the zero-arg form.
         if "kind" not in cls.__dict__:
             cls.kind = snake_case(cls.__name__)
+        # A message whose size does not depend on its fields has it as a class constant: the
+        # network reads `size_bytes` on every send, and a property costs a call each time.
+        # A class that defines its own `size_bytes` (a property or a constant) keeps it.
+        if "_header_sized" not in cls.__dict__:
+            cls._header_sized = "size_bytes" not in cls.__dict__ and cls._header_sized
+            if cls._header_sized:
+                cls.size_bytes = cls.header_bytes  # type: ignore[assignment,misc]
 
     @property
     def size_bytes(self) -> int:
-        """Bytes on the wire; subclasses with payloads add to the header."""
+        """Bytes on the wire; subclasses with payloads add to the header (a constant when it is the header alone)."""
         return self.header_bytes
 
 

@@ -92,10 +92,8 @@ class Prepare(Message):
     seq: int
     digest: str
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    """Header, digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +104,8 @@ class Commit(Message):
     seq: int
     digest: str
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    """Header, digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +115,8 @@ class Checkpoint(Message):
     seq: int
     state: str
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, state digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    """Header, state digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +219,8 @@ class Fetch(Message):
     low: int
     high: int
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, authenticator and the range."""
-        return self.header_bytes + AUTH_BYTES + 8
+    size_bytes: ClassVar[int] = Message.header_bytes + AUTH_BYTES + 8
+    """Header, authenticator and the range."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,10 +72,11 @@ class RaftLog:
 
     def append(self, entry: Entry) -> None:
         """Add an entry at the end."""
-        self.entries.append(entry)
+        entries = self.entries
+        entries.append(entry)
         self.chain.append(chain_step(self.chain[-1], entry))
         if entry[1] != NOOP:
-            self.cmd_index[entry[1]] = self.last_index
+            self.cmd_index[entry[1]] = self.offset + len(entries) - 1  # the new last index
 
     def truncate(self, index: int) -> None:
         """Delete the entry at `index` and all that follow it (section 5.3)."""
