@@ -34,6 +34,7 @@ from sim.protocols.pbft.messages import (
     PrePrepare,
     Reply,
     Request,
+    Vote,
     next_state_digest,
 )
 from sim.protocols.pbft.retransmit import RetransmitMixin
@@ -228,7 +229,7 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
         self.multicast(Prepare(pp.view, pp.seq, pp.digest))
         self.check_prepared(pp.view, pp.seq, slot)
 
-    def multicast(self, msg: PrePrepare | Prepare | Commit) -> None:
+    def multicast(self, msg: PrePrepare | Vote) -> None:
         """Multicast a first-time pre-prepare, prepare or commit, and journal what it said.
 
         The `sent` events let `check_no_equivocation` see whether an honest replica ever said

@@ -85,8 +85,8 @@ class PrePrepare(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class Prepare(Message):
-    """<PREPARE, v, n, d, i>: a backup agrees to the primary's assignment."""
+class Vote(Message):
+    """The shape of the two agreement phases' messages: a replica's vote for digest `digest` at (v, n)."""
 
     view: int
     seq: int
@@ -97,15 +97,13 @@ class Prepare(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class Commit(Message):
+class Prepare(Vote):
+    """<PREPARE, v, n, d, i>: a backup agrees to the primary's assignment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(Vote):
     """<COMMIT, v, n, D(m), i>: the sender has prepared the request."""
-
-    view: int
-    seq: int
-    digest: str
-
-    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
-    """Header, digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
