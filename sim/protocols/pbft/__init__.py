@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from sim.protocols._broadcast_client import BroadcastBft
 from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.pbft import lies
@@ -40,7 +41,7 @@ from sim.protocols.pbft.messages import (
 from sim.protocols.pbft.retransmit import RetransmitMixin
 from sim.protocols.pbft.state import ReplicaState, Slot
 from sim.protocols.pbft.view_change import ViewChangeMixin
-from sim.protocols.quorum import bft_quorum, byzantine_f
+from sim.protocols.quorum import byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -80,12 +81,10 @@ def _multicast_cpu(n: int, net: NetworkTiming) -> float:
 
 
 @register("pbft")
-class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
+class Pbft(Dispatch, BroadcastBft, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     """One PBFT replica: pre-prepare, prepare, commit, checkpoints, view changes, retransmission."""
 
     Config = PbftConfig
-    tolerates: ClassVar[str] = "byzantine f<n/3"
-    authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = (
         "silent",
         "omit",
@@ -104,13 +103,11 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
     def on_start(self) -> None:
         """Load (or create) the replica state; re-arm the view-change timer if something waits."""
         ctx = self.ctx
-        self.n = len(ctx.nodes)
-        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
-        self.me = ctx.name
+        self.count_replicas()
         self.window = self.config.log_size or 2 * self.config.checkpoint_interval
         # One quorum size q for commits, view changes, new views and checkpoints: 2f + 1 when
         # n = 3f + 1, ceil((n + f + 1) / 2) in general, so that any two quorums share an honest replica.
-        self.commit_quorum = bft_quorum(self.n, self.f)
+        self.commit_quorum = self.quorum
         self.prepare_quorum = self.commit_quorum - 1  # the pre-prepare stands for the primary's vote (it sends no prepare)
         first = "pbft" not in ctx.storage
         if not first:  # a reboot: only what was on stable storage is left
