@@ -14,12 +14,14 @@ empty inbox, as a restarted process does).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain, count, repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.fastpath import BYTES_SENT, DELIVERED, SENT, InFlight, count_row
+from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, InFlight, count_row
 from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
 
 if TYPE_CHECKING:
@@ -33,36 +35,37 @@ BATCH = 4096
 
 
 class UniformStream:
-    """Uniform [0, 1) numbers drawn in batches from one generator."""
+    """Uniform [0, 1) numbers drawn in batches from one generator; `next()` gives the next one.
 
-    __slots__ = ("_gen", "_buf", "_i")
+    `next` is the `__next__` of a C iterator over the batches, so a draw costs no Python frame:
+    the network draws once or twice per message.
+    """
+
+    __slots__ = ("next",)
 
     def __init__(self, gen: np.random.Generator) -> None:
-        self._gen = gen
-        self._buf: list[float] = []
-        self._i = 0
+        self.next: Callable[[], float] = chain.from_iterable(gen.random(BATCH).tolist() for _ in count()).__next__
 
     def __call__(self) -> float:
         """The next number."""
-        if self._i >= len(self._buf):
-            self._buf = self._gen.random(BATCH).tolist()
-            self._i = 0
-        value = self._buf[self._i]
-        self._i += 1
-        return value
+        return self.next()
 
 
 class DelaySampler:
     """Draws message delays (ms) for one delay spec, in batches."""
 
-    __slots__ = ("spec", "_gen", "_buf", "_i", "constant")
+    __slots__ = ("spec", "_gen", "constant", "next")
 
     def __init__(self, spec: Any, gen: np.random.Generator) -> None:
         self.spec = spec
         self._gen = gen
-        self._buf: list[float] = []
-        self._i = 0
         self.constant: float | None = spec.value if isinstance(spec, ConstantDelay) else None
+        # `next()` gives the next delay: the `__next__` of a C iterator over batches (see UniformStream).
+        self.next: Callable[[], float] = (
+            repeat(self.constant).__next__
+            if self.constant is not None
+            else chain.from_iterable(self.draw(BATCH).tolist() for _ in count()).__next__
+        )
 
     def draw(self, count: int) -> np.ndarray:
         """`count` delays in ms from this sampler's generator (also used by sim/timing.py)."""
@@ -84,14 +87,7 @@ class DelaySampler:
 
     def __call__(self) -> float:
         """The next delay in ms."""
-        if self.constant is not None:
-            return self.constant
-        if self._i >= len(self._buf):
-            self._buf = self.draw(BATCH).tolist()
-            self._i = 0
-        value = self._buf[self._i]
-        self._i += 1
-        return value
+        return self.next()
 
 
 @dataclass(slots=True)
@@ -124,7 +120,7 @@ class Network:
         self._pairs = recorder.pairs
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
-        self._uniform = UniformStream(gen)
+        self._uniform = UniformStream(gen).next
         self.default = self._make_link(spec)
         self.overrides: dict[tuple[str, str], Link] = {}
         # Each `links:` entry and each `set_link` fault is a layer over the default; a link is the
@@ -299,7 +295,38 @@ class Network:
         if link.bandwidth or link.ordered:
             self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
         else:
-            Delivery(self, endpoint, src, msg, true_src, row, extra_delay, link.delay())
+            Delivery(self, endpoint, src, msg, true_src, row, extra_delay, link.delay.next())
+
+    def multicast(self, src: str, dsts: list[str], msg: Message) -> None:
+        """`send(src, dst, msg)` to each of `dsts` in order (the same counts, draws and events).
+
+        A broadcast sends one message to many: on a plain network (no partition, cut or link
+        override; the default link lossless, without duplication, bandwidth or FIFO) the size,
+        the kind and the link are looked up once for all of them, and no draw but the delay's is made.
+        """
+        default = self.default
+        if self._partitions or self._cuts or self.overrides or default.loss or default.duplicate or default.bandwidth or default.ordered:
+            for dst in dsts:
+                self.send(src, dst, msg)
+            return
+        kind, size = msg.kind, msg.size_bytes
+        counts, endpoints, delay = self._counts, self.endpoints, default.delay.next
+        pairs = self._pairs
+        env = self.env
+        now, eid = env._now, env._eid
+        due = []
+        for dst in dsts:
+            key = (kind, src, dst) if pairs else (kind, src, "*")
+            row = counts.get(key)
+            if row is None:
+                row = count_row(counts, key)
+            row[SENT] += 1
+            row[BYTES_SENT] += size
+            endpoint = endpoints[dst]
+            # The time and queue id a `Delivery` would get (`now + 0.0 + delay` is `now + delay`).
+            due.append((now + delay(), next(eid), endpoint, endpoint.incarnation if endpoint.up else -1, row))
+        if due:
+            Multicast(env, due, self, src, msg, now)
 
     def _schedule(
         self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, extra: float, size: int, row: list[int]
@@ -310,7 +337,7 @@ class Network:
             pair = (true_src, endpoint.name)
             start = max(start, self._wire_free.get(pair, 0.0)) + size * 1000.0 / link.bandwidth
             self._wire_free[pair] = start
-        arrival = start + link.delay()
+        arrival = start + link.delay.next()
         if link.ordered:
             pair = (true_src, endpoint.name)
             arrival = max(arrival, self._fifo.get(pair, 0.0))
@@ -345,3 +372,40 @@ class Delivery(InFlight):
         if rec.trace_on:
             rec.trace.append((self.sent_at, network.env.now, self.true_src, endpoint.name, self.msg.kind, self.msg.size_bytes, "delivered"))
         endpoint.receive(self.src, self.msg, self.true_src)
+
+
+class Multicast(Burst):
+    """The messages of one multicast in flight (see `Burst`): each is handed over as a `Delivery` would be."""
+
+    __slots__ = ("network", "src", "msg", "sent_at")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        due: list[tuple[float, int, Endpoint, int, list[int]]],
+        network: Network,
+        src: str,
+        msg: Message,
+        sent_at: float,
+    ) -> None:
+        self.network = network
+        self.src = src
+        self.msg = msg
+        self.sent_at = sent_at
+        super().__init__(env, due)
+
+    def deliver(self, item: tuple[float, int, Endpoint, int, list[int]]) -> None:
+        """Deliver one, unless its receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
+        _, _, endpoint, incarnation, row = item
+        network, src, msg, sent_at = self.network, self.src, self.msg, self.sent_at
+        if not endpoint.up or endpoint.incarnation != incarnation:
+            network.recorder.dropped(msg.kind, src, endpoint.name, "crashed", sent_at)
+            return
+        if network.last_block_at >= sent_at and network.cut_in_flight(src, endpoint.name, sent_at):
+            network.recorder.dropped(msg.kind, src, endpoint.name, "partition", sent_at)
+            return
+        row[DELIVERED] += 1
+        rec = network.recorder
+        if rec.trace_on:
+            rec.trace.append((sent_at, network.env.now, src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
+        endpoint.receive(src, msg, src)

@@ -141,7 +141,8 @@ class Node(Endpoint):
 
     def send(self, dst: str, msg: Message) -> None:
         """Send to one node or client (through byzantine behaviours, the CPU and the disk model)."""
-        if not self._cpu and not self.behaviours and self.disk_until <= self.now:
+        # Without a storage model the disk is never behind the clock (`persist` needs a write time).
+        if not self._cpu and not self.behaviours and (not self._write or self.disk_until <= self.now):
             self._net_send(self.name, dst, msg)
             return
         extra = 0.0
@@ -163,6 +164,9 @@ class Node(Endpoint):
 
     def broadcast(self, msg: Message) -> None:
         """Send to every other node."""
+        if not self._cpu and not self.behaviours and (not self._write or self.disk_until <= self.now):
+            self.sim.network.multicast(self.name, self.peers, msg)  # what `send` would do, peer by peer
+            return
         for peer in self.peers:
             self.send(peer, msg)
 

@@ -9,7 +9,7 @@ import pytest
 import simpy
 from simpy.events import NORMAL
 
-from sim.fastpath import FAST, Clocked, Environment, FastEvent, InFlight, Timer, count_row
+from sim.fastpath import FAST, Burst, Clocked, Environment, FastEvent, InFlight, Timer, count_row
 
 # Delays whose sums round differently depending on how they are added.
 DELAYS = [0.1, 0.2, 0.30000000000000004, 0.7, 1.1, 0.0, 2.5, 0.1]
@@ -107,6 +107,70 @@ def test_fast_events_also_run_under_simpys_own_loop() -> None:
     schedule_mixed(again, reference, fast=True)
     again.advance(100)
     assert log == reference and len(log) == len(DELAYS) * 5
+
+
+class Logged(Burst):
+    """A burst whose items are (time, eid, name); delivering one logs the clock and the name."""
+
+    __slots__ = ("log",)
+
+    def __init__(self, env: simpy.Environment, due: list[tuple[Any, ...]], log: list[tuple[float, str]]) -> None:
+        self.log = log
+        super().__init__(env, due)
+
+    def deliver(self, item: tuple[Any, ...]) -> None:
+        """Log."""
+        self.log.append((self.env.now, item[2]))
+
+
+def schedule_bursts(env: simpy.Environment, log: list[tuple[float, str]], fast: bool) -> None:
+    """At each step, one multicast of messages at several delays (ties included) beside a SimPy timeout.
+
+    With `fast`, each multicast is one `Burst` (its ids drawn in the order the messages are made);
+    without, every message is its own `env.timeout`.
+    """
+    delays = [0.7, 0.1, 0.7, 0.0, 2.5, 0.1, 0.30000000000000004]
+
+    def proc() -> Any:
+        for step, delay in enumerate(DELAYS):
+            yield env.timeout(delay)
+            names = [f"m{step}.{k}" for k in range(len(delays))]
+            if fast:
+                Logged(env, [(env.now + later, next(env._eid), name) for name, later in zip(names, delays, strict=True)], log)
+            else:
+                for name, later in zip(names, delays, strict=True):
+                    env.timeout(later).callbacks.append(lambda _event, name=name: log.append((env.now, name)))
+            env.timeout(0.1).callbacks.append(lambda _event, step=step: log.append((env.now, f"step{step}")))
+
+    env.process(proc())
+
+
+@pytest.mark.parametrize("loop", ["advance", "run"])
+def test_a_burst_delivers_at_the_times_and_in_the_order_one_timeout_per_message_would(loop: str) -> None:
+    """A `Burst` keeps one queue entry, yet its items come out interleaved with other events exactly as separate events would."""
+    plain_log: list[tuple[float, str]] = []
+    plain = simpy.Environment()
+    schedule_bursts(plain, plain_log, fast=False)
+    plain.run(until=100)
+    fast_log: list[tuple[float, str]] = []
+    fast = Environment()
+    schedule_bursts(fast, fast_log, fast=True)
+    if loop == "advance":
+        fast.advance(100)
+    else:
+        fast.run(until=100)
+    assert len(plain_log) == len(DELAYS) * 8
+    assert fast_log == plain_log
+
+
+def test_a_burst_waits_on_the_queue_as_one_entry() -> None:
+    """Only the earliest undelivered item of a burst is queued (that is what keeps the heap shallow)."""
+    env = Environment()
+    log: list[tuple[float, str]] = []
+    Logged(env, [(at, next(env._eid), f"m{at}") for at in (3.0, 1.0, 2.0)], log)
+    assert [entry[0] for entry in env._queue] == [1.0]
+    env.advance(1.5)
+    assert log == [(1.0, "m1.0")] and [entry[0] for entry in env._queue] == [2.0]
 
 
 def test_timer_is_env_timeout_to_the_bit_and_in_flight_sums_now_extra_delay_in_order() -> None:

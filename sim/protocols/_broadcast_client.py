@@ -7,16 +7,16 @@ accepts a result once f + 1 replicas report the same one: at least one of them i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sim.protocols.base import Message
-from sim.protocols.quorum import bft_size_problem, byzantine_f
+from sim.protocols.quorum import bft_quorum, bft_size_problem, byzantine_f
 from sim.workload import Client
 
 if TYPE_CHECKING:
     from sim.kernel import Simulation
     from sim.node import ClientEndpoint
-    from sim.protocols.base import ProtocolConfig
+    from sim.protocols.base import Context, ProtocolConfig
     from sim.scenario import Scenario
 
 AUTH_BYTES = 32
@@ -91,7 +91,27 @@ class BroadcastClient(Client):
 
 
 class BroadcastBft:
-    """Class hooks shared by the leader-rotating BFT mechanisms: their client, and n >= 3f + 1 at load."""
+    """What the BFT mechanisms share: their fault model, authenticated messages, the replica count and quorum.
+
+    Also the leader-rotating mechanisms' (HotStuff, Tendermint) client and their n >= 3f + 1 check
+    at load; PBFT, whose client follows the primary, brings its own of both.
+    """
+
+    tolerates: ClassVar[str] = "byzantine f<n/3"
+    authenticated: ClassVar[bool] = True
+    ctx: Context
+    config: Any
+    n: int
+    f: int
+    quorum: int
+    me: str
+
+    def count_replicas(self) -> None:
+        """At start: n, f (`protocol.f`, or the most n tolerates), the quorum q (2f + 1 when n = 3f + 1) and our name."""
+        self.n = len(self.ctx.nodes)
+        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
+        self.quorum = bft_quorum(self.n, self.f)
+        self.me = self.ctx.name
 
     @classmethod
     def client_class(cls) -> type[Client]:

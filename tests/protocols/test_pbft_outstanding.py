@@ -71,4 +71,5 @@ def test_a_vote_on_an_entry_above_the_last_execution_ends_the_quiet() -> None:
     replica.on_message("n2", Prepare(0, 1, digest))
     assert not replica.outstanding()  # one vote could be a faulty replica's alone
     replica.on_message("n3", Prepare(0, 1, digest))
-    assert replica.outstanding() and replica.rt_quiet is None  # f + 1 = 2 voters: it is really in progress
+    assert replica.outstanding()  # f + 1 = 2 voters: it is really in progress
+    assert list(replica.rt_touched) == [(0, 1)]  # and stays a candidate for the next check, which needs no scan

@@ -43,7 +43,6 @@ from sim.protocols.hotstuff.messages import (
     Vote,
 )
 from sim.protocols.hotstuff.pacemaker import Pacemaker
-from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -96,8 +95,6 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
     """One chained-HotStuff replica: propose, vote, three-chain commit, pacemaker."""
 
     Config = HotStuffConfig
-    tolerates: ClassVar[str] = "byzantine f<n/3"
-    authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = (
         "silent",
         "omit",
@@ -115,10 +112,7 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
     def on_start(self) -> None:
         """Load the persistent state; rebuild the volatile parts (mempool, tallies, pacemaker)."""
         ctx = self.ctx
-        self.n = len(ctx.nodes)
-        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
-        self.quorum = bft_quorum(self.n, self.f)
-        self.me = ctx.name
+        self.count_replicas()
         self.st: HotStuffState = ctx.storage.setdefault("hotstuff", HotStuffState())
         self.pending: dict[str, Request] = {}
         self.votes: dict[tuple[int, str], set[str]] = {}

@@ -12,36 +12,34 @@ Every `checkpoint_interval` executions a replica multicasts a checkpoint; q matc
 make it stable, which truncates the log and moves the watermarks (h, h + L]. A backup waiting
 too long for a request to execute starts a view change (see `view_change.py`).
 
+This module is the replica's frame (its state at start, timers, dispatch) and the mechanism's
+class hooks; the normal case is `normal.py`, checkpoints `checkpoint.py`, retransmission and
+state transfer `retransmit.py`, the settings `config.py`.
+
 Messages are point-to-point, a replica never sends to itself and the primary sends no prepare,
 so a request costs 1 request, n-1 pre-prepares, (n-1)^2 prepares, n(n-1) commits and n replies.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
-
-from sim.protocols.base import NOOP, Message, Protocol, ProtocolConfig, register
-from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols._broadcast_client import BroadcastBft
+from sim.protocols.base import Message, Protocol, ProtocolConfig, register
+from sim.protocols.dispatch import Dispatch
 from sim.protocols.pbft import lies
 from sim.protocols.pbft.checkpoint import CheckpointMixin
 from sim.protocols.pbft.client import PbftClient
-from sim.protocols.pbft.messages import (
-    NULL_DIGEST,
-    Commit,
-    Prepare,
-    PrePrepare,
-    Reply,
-    Request,
-    next_state_digest,
-)
+from sim.protocols.pbft.config import PbftConfig
+from sim.protocols.pbft.messages import Request
+from sim.protocols.pbft.normal import NormalCase
 from sim.protocols.pbft.retransmit import RetransmitMixin
 from sim.protocols.pbft.state import ReplicaState, Slot
 from sim.protocols.pbft.view_change import ViewChangeMixin
-from sim.protocols.quorum import bft_quorum, byzantine_f
-from sim.scenario import Ms
+from sim.protocols.quorum import byzantine_f
 from sim.timing import NetworkTiming, shortfall, show_ms
+
+__all__ = ["Pbft", "PbftConfig"]
 
 if TYPE_CHECKING:
     import random
@@ -51,26 +49,6 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.workload import Client
 
-FUTURE_LIMIT = 100_000
-"""Most messages of not-yet-entered views a replica keeps (a faulty peer must not exhaust memory)."""
-
-
-class PbftConfig(ProtocolConfig):
-    """PBFT settings."""
-
-    f: Annotated[int, Field(ge=0)] | None = None
-    """Faults tolerated; derived as (n-1)//3 when not given."""
-    checkpoint_interval: Annotated[int, Field(ge=1)] = 64
-    log_size: Annotated[int, Field(ge=1)] | None = None
-    """L, the width of the watermark window; 2 x checkpoint_interval when not given."""
-    view_change_timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(300ms, 8rtt)", validate_default=True)
-    """T: how long a backup waits for a request to execute before suspecting the primary (default: 300ms, or 8 rtt)."""
-    max_backoff: Annotated[int, Field(ge=1)] = 64
-    """Cap on the exponential backoff factor of the view-change timer."""
-    retransmit_timeout: Annotated[Ms, Field(gt=0)] | None = None
-    """How long a replica may make no progress before it asks peers to re-send (and re-sends its
-    view-change, or fetch); view_change_timeout / 6 when not given. Backs off x2 up to x4."""
-
 
 def _multicast_cpu(n: int, net: NetworkTiming) -> float:
     # Pre-prepare, prepare and commit each sign n-1 messages at the sender and verify n-1 at a
@@ -79,12 +57,10 @@ def _multicast_cpu(n: int, net: NetworkTiming) -> float:
 
 
 @register("pbft")
-class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
+class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol):
     """One PBFT replica: pre-prepare, prepare, commit, checkpoints, view changes, retransmission."""
 
     Config = PbftConfig
-    tolerates: ClassVar[str] = "byzantine f<n/3"
-    authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = (
         "silent",
         "omit",
@@ -103,13 +79,11 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
     def on_start(self) -> None:
         """Load (or create) the replica state; re-arm the view-change timer if something waits."""
         ctx = self.ctx
-        self.n = len(ctx.nodes)
-        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
-        self.me = ctx.name
+        self.count_replicas()
         self.window = self.config.log_size or 2 * self.config.checkpoint_interval
         # One quorum size q for commits, view changes, new views and checkpoints: 2f + 1 when
         # n = 3f + 1, ceil((n + f + 1) / 2) in general, so that any two quorums share an honest replica.
-        self.commit_quorum = bft_quorum(self.n, self.f)
+        self.commit_quorum = self.quorum
         self.prepare_quorum = self.commit_quorum - 1  # the pre-prepare stands for the primary's vote (it sends no prepare)
         first = "pbft" not in ctx.storage
         if not first:  # a reboot: only what was on stable storage is left
@@ -158,170 +132,6 @@ class Pbft(Dispatch, ViewChangeMixin, CheckpointMixin, RetransmitMixin, Protocol
     def in_window(self, seq: int) -> bool:
         """H < seq <= h + L."""
         return self.st.h < seq <= self.st.h + self.window
-
-    # --- requests ------------------------------------------------------------------------------
-
-    @handles(Request)
-    def on_client_request(self, src: str, req: Request) -> None:
-        """Primary: assign a sequence number. Backup: forward to the primary and start the timer."""
-        st = self.st
-        if req.cmd_id in st.executed:
-            self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
-            return
-        self.wait_for(req)
-        if not st.active:
-            return
-        if self.is_leader():
-            self.assign_pending()
-            return
-        if src not in self.ctx.nodes:
-            self.ctx.send(self.primary(st.view), req)
-        self.arm_timer()
-
-    def assign_pending(self) -> None:
-        """Primary: give every waiting, unassigned request the next sequence number in the window."""
-        st = self.st
-        for cmd_id, req in list(st.waiting.items()):
-            if cmd_id in st.assigned:
-                continue
-            if not self.in_window(st.next_seq):
-                return
-            seq = st.next_seq
-            st.next_seq += 1
-            st.assigned[cmd_id] = seq
-            slot = self.slot(st.view, seq)
-            slot.digest, slot.request = req.digest, req
-            self.multicast(PrePrepare(st.view, seq, req.digest, req))
-            self.check_prepared(st.view, seq, slot)
-
-    # --- normal case ---------------------------------------------------------------------------
-
-    def defer(self, src: str, view: int, msg: Message) -> bool:
-        """Keep a message of a view not entered yet; True when the message is not for now."""
-        st = self.st
-        if view > st.view or (view == st.view and not st.active):
-            if len(st.future) < FUTURE_LIMIT:
-                st.future.append((src, msg))
-            return True
-        return view < st.view
-
-    @handles(PrePrepare)
-    def on_pre_prepare(self, src: str, pp: PrePrepare) -> None:
-        """Accept a pre-prepare from the primary of our view if its digest is right and unique."""
-        if self.defer(src, pp.view, pp) or src != self.primary(pp.view) or not self.in_window(pp.seq):
-            return
-        expected = pp.request.digest if pp.request is not None else NULL_DIGEST
-        if pp.digest != expected:
-            return  # a digest that does not match the request: a faulty primary
-        slot = self.slot(pp.view, pp.seq)
-        if slot.digest is not None:
-            return  # already accepted one for (v, n): keep the first, ignore conflicts
-        self.accept_pre_prepare(pp, slot)
-
-    def accept_pre_prepare(self, pp: PrePrepare, slot: Slot) -> None:
-        """Log the pre-prepare, multicast our prepare, and start waiting for the request."""
-        slot.digest, slot.request = pp.digest, pp.request
-        if pp.request is not None:
-            self.wait_for(pp.request)
-            self.arm_timer()
-        self.vote(slot.prepares, slot.prepare_votes, self.me, pp.digest)
-        self.multicast(Prepare(pp.view, pp.seq, pp.digest))
-        self.check_prepared(pp.view, pp.seq, slot)
-
-    def multicast(self, msg: PrePrepare | Prepare | Commit) -> None:
-        """Multicast a first-time pre-prepare, prepare or commit, and journal what it said.
-
-        The `sent` events let `check_no_equivocation` see whether an honest replica ever said
-        two things about one (kind, view, seq); retransmissions re-send these and are not journaled.
-        """
-        self.ctx.record("sent", msg=msg.kind, view=msg.view, seq=msg.seq, digest=msg.digest)
-        self.ctx.broadcast(msg)
-
-    @staticmethod
-    def vote(votes: dict[str, str], counts: dict[str, int], sender: str, digest: str) -> bool:
-        """Record one vote per sender; False when the sender already voted."""
-        if sender in votes:
-            return False
-        votes[sender] = digest
-        counts[digest] = counts.get(digest, 0) + 1
-        return True
-
-    @handles(Prepare)
-    def on_prepare(self, src: str, p: Prepare) -> None:
-        """Log a backup's prepare for our view."""
-        if self.defer(src, p.view, p) or src == self.primary(p.view) or not self.in_window(p.seq):
-            return
-        slot = self.slot(p.view, p.seq)
-        if self.vote(slot.prepares, slot.prepare_votes, src, p.digest):
-            self.check_prepared(p.view, p.seq, slot)
-
-    def check_prepared(self, view: int, seq: int, slot: Slot) -> None:
-        """prepared(m, v, n, i): the pre-prepare and q - 1 matching prepares from different backups."""
-        if slot.prepared or slot.digest is None or slot.prepare_votes.get(slot.digest, 0) < self.prepare_quorum:
-            return
-        slot.prepared = True
-        self.st.certs[seq] = self.make_cert(seq, view, slot)
-        self.vote(slot.commits, slot.commit_votes, self.me, slot.digest)
-        self.multicast(Commit(view, seq, slot.digest))
-        self.check_committed(view, seq, slot)
-
-    @handles(Commit)
-    def on_commit(self, src: str, c: Commit) -> None:
-        """Log a replica's commit for our view."""
-        if self.defer(src, c.view, c) or not self.in_window(c.seq):
-            return
-        slot = self.slot(c.view, c.seq)
-        if self.vote(slot.commits, slot.commit_votes, src, c.digest):
-            self.check_committed(c.view, c.seq, slot)
-
-    def check_committed(self, view: int, seq: int, slot: Slot) -> None:
-        """committed-local(m, v, n, i): prepared and q matching commits (ours included)."""
-        if slot.committed or not slot.prepared or slot.commit_votes.get(slot.digest or "", 0) < self.commit_quorum:
-            return
-        slot.committed = True
-        assert slot.digest is not None
-        if seq > self.st.last_exec:
-            self.st.committed.setdefault(seq, (slot.digest, slot.request, view))
-        self.execute()
-
-    def execute(self) -> None:
-        """Execute committed requests in sequence order, reply to clients, checkpoint."""
-        st = self.st
-        progress = False
-        while st.last_exec + 1 in st.committed:
-            seq = st.last_exec + 1
-            _, req, view = st.committed.pop(seq)
-            progress = self.apply(seq, req, view, True) or progress
-            if seq % self.config.checkpoint_interval == 0:
-                self.take_checkpoint(seq)
-        if progress:
-            st.backoff = 1
-        self.arm_timer()  # executed requests no longer count; the next-oldest one sets the deadline
-
-    def apply(self, seq: int, req: Request | None, view: int, reply: bool) -> bool:
-        """Decide and execute `seq` (the next one); True when it executed a new request."""
-        st = self.st
-        # A request ordered a second time (a retransmission assigned again after a view change)
-        # is executed once: the decision says so, for the exactly-once checker.
-        fresh = req is not None and req.cmd_id not in st.executed
-        if req is not None and not fresh:
-            self.ctx.decide(seq, req.cmd_id, view=view, duplicate=True)
-        else:
-            self.ctx.decide(seq, NOOP if req is None else req.cmd_id, view=view)
-        st.last_exec = seq
-        st.history[seq] = (req, view)
-        # The digest chains every decided value, duplicates included, so that a checkpoint
-        # certifies the whole decided sequence (which is what a fetched history is checked against).
-        st.state = next_state_digest(st.state, seq, NOOP if req is None else req.cmd_id)
-        if req is None:
-            return False
-        if fresh:  # a request is executed once, whatever its sequence numbers
-            st.executed[req.cmd_id] = st.state
-        st.waiting.pop(req.cmd_id, None)
-        self.since.pop(req.cmd_id, None)
-        if reply:
-            self.ctx.send(req.client, Reply(st.view, req.cmd_id, st.executed[req.cmd_id]))
-        return fresh
 
     # --- timers --------------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from sim.protocols.pbft.messages import (
     NULL_DIGEST,
     Checkpoint,
-    Commit,
     NewView,
     Prepare,
     PreparedCert,
@@ -34,6 +33,7 @@ from sim.protocols.pbft.messages import (
     Reply,
     Request,
     ViewChange,
+    Vote,
     next_state_digest,
 )
 
@@ -84,7 +84,7 @@ def censor(msg: Message, dst: str, ctx: Context, client: str) -> Lie:
 def corrupt(msg: Message, rng: random.Random, ctx: Context, interval: int) -> Lie:
     """Random digests, states and results; a view-change claiming an unproven stable checkpoint."""
     noise = f"{rng.getrandbits(64):016x}"
-    if isinstance(msg, PrePrepare | Prepare | Commit):
+    if isinstance(msg, PrePrepare | Vote):
         return replace(msg, digest=noise)
     if isinstance(msg, Checkpoint):
         return replace(msg, state=noise)
@@ -101,7 +101,7 @@ def corrupt(msg: Message, rng: random.Random, ctx: Context, interval: int) -> Li
 
 def split(behaviour: str, msg: Message, ctx: Context) -> Lie:
     """What an equivocator (or double voter) tells the honest replicas of odd index."""
-    if isinstance(msg, Prepare | Commit):
+    if isinstance(msg, Vote):
         other = alternate(ctx, msg.view, msg.seq)
         return replace(msg, digest=other.digest if other is not None else NULL_DIGEST)
     if behaviour == "double_vote":

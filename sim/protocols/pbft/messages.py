@@ -85,31 +85,25 @@ class PrePrepare(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class Prepare(Message):
-    """<PREPARE, v, n, d, i>: a backup agrees to the primary's assignment."""
+class Vote(Message):
+    """The shape of the two agreement phases' messages: a replica's vote for digest `digest` at (v, n)."""
 
     view: int
     seq: int
     digest: str
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    """Header, digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
-class Commit(Message):
+class Prepare(Vote):
+    """<PREPARE, v, n, d, i>: a backup agrees to the primary's assignment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(Vote):
     """<COMMIT, v, n, D(m), i>: the sender has prepared the request."""
-
-    view: int
-    seq: int
-    digest: str
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +113,8 @@ class Checkpoint(Message):
     seq: int
     state: str
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, state digest and authenticator."""
-        return self.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    size_bytes: ClassVar[int] = Message.header_bytes + DIGEST_BYTES + AUTH_BYTES
+    """Header, state digest and authenticator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +217,8 @@ class Fetch(Message):
     low: int
     high: int
 
-    @property
-    def size_bytes(self) -> int:
-        """Header, authenticator and the range."""
-        return self.header_bytes + AUTH_BYTES + 8
+    size_bytes: ClassVar[int] = Message.header_bytes + AUTH_BYTES + 8
+    """Header, authenticator and the range."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,13 +43,14 @@ class RetransmitMixin:
     st: ReplicaState
     f: int
     me: str
+    window: int
     rt_on: bool
     rt_tries: int
     rt_mark: tuple[int, bool, int, int] | None
     rt_quiet: int | None
-    """The view in which the last look at the whole log found nothing in progress (None: look again)."""
+    """The view whose log was last looked at whole (None: look again)."""
     rt_touched: dict[tuple[int, int], Slot]
-    """The log entries handed out by `slot` since that look: the only ones that can have changed."""
+    """The entries in progress at that look and those handed out by `slot` since: the only ones that can be in progress."""
 
     if TYPE_CHECKING:  # provided by Pbft
 
@@ -84,24 +85,26 @@ class RetransmitMixin:
         """Whether the replica waits for something that a lost message could hold up.
 
         Called after every message, so the log (up to a window of entries) is not scanned each
-        time: once a scan finds nothing in progress, only entries touched since can change that
-        (within a view, execution only moves forward and the log only loses entries otherwise).
+        time. A scan of the view `rt_quiet` leaves in `rt_touched` the entries in progress; from
+        then on every entry `slot()` hands out is added there, and only those can be in progress:
+        within a view an entry starts being in progress only when it is touched, and execution
+        only moves forward (the log only loses entries otherwise). So a check looks at
+        `rt_touched` alone and keeps what is still in progress; a new view, or a busy stretch that
+        touched more than a window's worth, makes the next check scan the log again.
         """
         st = self.st
         if not st.active or st.waiting or st.committed or st.future or st.last_exec < st.h or st.checkpoints:
             # (A checkpoint in `checkpoints`, ours or one beyond what we executed, is not stable yet.)
-            self.rt_quiet, self.rt_touched = None, {}
+            if len(self.rt_touched) > self.window:
+                self.rt_quiet, self.rt_touched = None, {}
             return True
-        touched, self.rt_touched = self.rt_touched, {}
+        in_progress = self.in_progress
         if self.rt_quiet == st.view:
-            if not any(self.in_progress(view, seq, slot) for (view, seq), slot in touched.items()):
-                return False
-        # Newest first: what is in progress is usually the latest entries.
-        elif not any(self.in_progress(view, seq, slot) for (view, seq), slot in reversed(st.log.items())):
-            self.rt_quiet = st.view
-            return False
-        self.rt_quiet = None
-        return True
+            candidates = self.rt_touched
+        else:
+            self.rt_quiet, candidates = st.view, st.log
+        self.rt_touched = busy = {key: slot for key, slot in candidates.items() if in_progress(key[0], key[1], slot)}
+        return bool(busy)
 
     def lagging(self) -> bool:
         """Whether replicas other than us evidently executed past us (so the primary is not stuck).

@@ -27,11 +27,14 @@ class RaftLog:
 
     """
 
-    __slots__ = ("chain", "cmd_index", "entries", "offset")
+    __slots__ = ("chain", "cmd_index", "entries", "last_index", "offset")
 
     def __init__(self, entries: list[Entry], offset: int = 0, chain: int = 0) -> None:
         self.entries = entries
         self.offset = offset
+        self.last_index = offset + len(entries) - 1
+        """Index of the last entry (the snapshot's index when none follows it); kept as the log
+        changes, since the replication handlers read it several times per message."""
         self.chain: list[int] = [chain]
         self.cmd_index: dict[str, int] = {}
         for position in range(1, len(entries)):
@@ -39,11 +42,6 @@ class RaftLog:
             self.chain.append(chain_step(self.chain[-1], entry))
             if entry[1] != NOOP:
                 self.cmd_index[entry[1]] = offset + position
-
-    @property
-    def last_index(self) -> int:
-        """Index of the last entry (the snapshot's index when none follows it)."""
-        return self.offset + len(self.entries) - 1
 
     @property
     def last_term(self) -> int:
@@ -73,6 +71,7 @@ class RaftLog:
     def append(self, entry: Entry) -> None:
         """Add an entry at the end."""
         self.entries.append(entry)
+        self.last_index += 1
         self.chain.append(chain_step(self.chain[-1], entry))
         if entry[1] != NOOP:
             self.cmd_index[entry[1]] = self.last_index
@@ -82,6 +81,7 @@ class RaftLog:
         self._forget(index, self.last_index)
         del self.entries[index - self.offset :]
         del self.chain[index - self.offset :]
+        self.last_index = self.offset + len(self.entries) - 1
 
     def compact(self, index: int) -> None:
         """Drop every entry up to `index`, which becomes the sentinel (section 7)."""
@@ -91,13 +91,14 @@ class RaftLog:
         del self.entries[1 : cut + 1]
         del self.chain[:cut]
         self.offset = index
+        self.last_index = self.offset + len(self.entries) - 1
 
     def reset(self, index: int, term: int, chain: int) -> None:
         """Discard the whole log: it now starts after a snapshot ending at (index, term)."""
         self.cmd_index.clear()
         self.entries[:] = [(term, "")]
         self.chain = [chain]
-        self.offset = index
+        self.offset = self.last_index = index
 
     def _forget(self, first: int, last: int) -> None:
         for index in range(first, last + 1):

@@ -84,12 +84,15 @@ class Replication:
         if progress.is_paused():
             return False
         log = self.log
+        last = log.last_index
+        if progress.next == last + 1 and not empty_ok:
+            return False  # the follower has everything sent (the usual case once it acknowledged)
         prev = progress.next - 1
         prev_term = log.term(prev)
         if prev_term is None:  # compacted away: only the snapshot can bring this follower up
             self._send_snapshot(peer, progress)
             return True
-        entries = log.slice(progress.next, self.config.max_batch) if progress.next <= log.last_index else ()
+        entries = log.slice(progress.next, self.config.max_batch) if progress.next <= last else ()
         if not entries and not empty_ok:
             return False
         self.ctx.send(peer, AppendEntries(self.term, self.ctx.name, prev, prev_term, entries, self.commit_index))
