@@ -255,6 +255,7 @@ class Gossip(Dispatch, Protocol):
         self.ticking = False
         self._stamps: tuple[Stamp, ...] | None = None
         self._stamps_size = 0
+        self._digest_msg: Digest | None = None
         cfg = self.config
         self.rumor = cfg.style == "rumor"
         self.pushing = cfg.mode in ("push", "pushpull")
@@ -318,8 +319,10 @@ class Gossip(Dispatch, Protocol):
     def _initiate(self, peer: str) -> None:
         send = self.ctx.send
         if not self.rumor:
-            stamps = self._digest()
-            send(peer, Digest(stamps, self._stamps_size))
+            # The same digest goes out every round until the store changes: one message object serves them all.
+            if self._digest_msg is None:
+                self._digest_msg = Digest(self._digest(), self._stamps_size)
+            send(peer, self._digest_msg)
             return
         hot = self._hot_entries()
         if self.pulling:
@@ -361,7 +364,7 @@ class Gossip(Dispatch, Protocol):
 
     def _learn(self, key: str, ver: int, writer: str, value: str, **fields: Any) -> None:
         self.store[key] = (ver, writer, value)
-        self._stamps = None
+        self._stamps = self._digest_msg = None
         self.ctx.decide(f"{key}@{ver}:{writer}", value, key=key, version=ver, writer=writer, **fields)
         if self.rumor:
             self.hot[key] = 0
@@ -416,6 +419,8 @@ class Gossip(Dispatch, Protocol):
 
     @handles(Digest)
     def _on_digest(self, src: str, msg: Digest) -> None:
+        if msg.stamps == self._digest():
+            return  # the same versions on both sides: nothing to exchange (the common case once a write has spread)
         store = self.store
         fresher = self._newer_than(msg.stamps, store) if self.pulling else ()
         wants: tuple[str, ...] = ()
