@@ -29,6 +29,7 @@ from pydantic import Field
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.gossip.draws import NodeDraws
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -252,6 +253,9 @@ class Gossip(Dispatch, Protocol):
         self.hot: dict[str, int] = {}
         self.overlay: Overlay = self.ctx.shared
         self.me = self.overlay.index[self.ctx.name]
+        # The node's own stream (not ctx.rng: see draws.py), fresh at each start as a rebooted process's would be.
+        boots = storage["boots"] = storage.get("boots", 0) + 1
+        self.rng = NodeDraws(self.overlay.key, self.me, boots)
         self.ticking = False
         self._stamps: tuple[Stamp, ...] | None = None
         self._stamps_size = 0
@@ -280,10 +284,10 @@ class Gossip(Dispatch, Protocol):
             # Round r starts at r * interval for every node; the epsilon absorbs float error.
             delay = (math.floor(now / interval + 1e-9) + 1) * interval - now
         elif first:
-            delay = self.ctx.rng.uniform(0.0, interval)
+            delay = self.rng.uniform(0.0, interval)
         else:
             j = self.config.jitter
-            delay = interval * self.ctx.rng.uniform(1.0 - j, 1.0 + j)
+            delay = interval * self.rng.uniform(1.0 - j, 1.0 + j)
         self.ticking = True
         self.ctx.set_timer("round", delay)
 
@@ -297,7 +301,7 @@ class Gossip(Dispatch, Protocol):
         self._schedule()
 
     def _pick_peers(self) -> list[str]:
-        rng = self.ctx.rng
+        rng = self.rng
         fanout = self.config.fanout
         neighbours = self.overlay.neighbours
         if neighbours is None:
@@ -379,7 +383,7 @@ class Gossip(Dispatch, Protocol):
             self.hot[key] += 1
             if self.hot[key] >= self.config.k:
                 del self.hot[key]
-        elif self.ctx.rng.random() < 1.0 / self.config.k:
+        elif self.rng.random() < 1.0 / self.config.k:
             del self.hot[key]
 
     def _newer_than(self, stamps: tuple[Stamp, ...], keys: Any) -> tuple[Entry, ...]:
