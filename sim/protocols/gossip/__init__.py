@@ -307,7 +307,7 @@ class Gossip(Dispatch, Protocol):
         if neighbours is None:
             nodes = self.overlay.nodes
             if fanout == 1:
-                # random() is C code; randrange costs several Python calls, and this runs n times a round.
+                # One draw, skipping our own index: this runs n times a round.
                 i = int(rng.random() * (len(nodes) - 1))
                 return [nodes[i + 1 if i >= self.me else i]]
             return [nodes[i + 1 if i >= self.me else i] for i in rng.sample(range(len(nodes) - 1), fanout)]
