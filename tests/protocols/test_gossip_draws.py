@@ -65,3 +65,24 @@ def test_mix64_is_a_bijection_on_a_sample_and_scatters_neighbours():
     assert len(set(outs)) == 10_000 and all(0 <= o < 2**64 for o in outs)
     flips = [bin(x ^ y).count("1") for x, y in zip(outs, outs[1:], strict=False)]
     assert 30 < sum(flips) / len(flips) < 34
+
+
+def test_gossip_nodes_never_make_a_random_random_and_a_late_one_is_the_same_stream():
+    """A gossip run leaves every node's `random.Random` unmade; made later, it is the `node:<name>` stream all the same."""
+    from sim.kernel import Simulation
+    from sim.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(
+        {
+            "name": "t",
+            "mechanism": "gossip",
+            "nodes": 20,
+            "duration": "1s",
+            "protocol": {"sync_rounds": False},
+            "workload": {"kind": "updates", "updates": [{"at": "5ms", "node": "n0", "key": "a", "value": "x"}]},
+        }
+    )
+    sim = Simulation(scenario)
+    sim.run()
+    assert all(node._rng is None for node in sim.nodes.values())
+    assert sim.nodes["n3"].rng.random() == sim.py_rng("node:n3").random()
