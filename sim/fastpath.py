@@ -46,6 +46,8 @@ __all__ = [
     "SENT",
     "Burst",
     "Clocked",
+    "TimerBatch",
+    "TimerBatches",
     "Environment",
     "FastEvent",
     "InFlight",
@@ -159,6 +161,86 @@ class Timer(FastEvent):
     def arrive(self) -> None:
         """Call back."""
         self.callback(self.payload)
+
+
+class TimerBatch(FastEvent):
+    """Timers due at one instant, behind one heap entry: the first one's callback and payload, then `later`.
+
+    Each timer still draws its own eid, and fires only when nothing on the queue comes before
+    it: if an event due at the same instant with a smaller `(priority, eid)` is queued, the
+    batch steps back into the heap under its next timer's key. So callbacks run in exactly the
+    order individual `Timer`s would give, at the cost of one heap entry per instant instead of
+    one per timer (gossip's synchronised rounds: every node's round timer is due at once). A
+    timer alone at its instant costs about what a `Timer` does: the list of later ones is made
+    only for a second.
+    """
+
+    __slots__ = ("batches", "due", "callback", "payload", "later", "next")
+
+    def __init__(self, batches: TimerBatches, due: float, eid: int, callback: Any, payload: Any) -> None:
+        self.callbacks = FAST
+        self.batches = batches
+        self.due = due
+        self.callback = callback
+        self.payload = payload
+        self.later: list[tuple[int, Any, Any]] | None = None
+        self.next = -1  # index into `later` of the next timer to fire; -1 before the first has fired
+        heappush(batches.env._queue, (due, NORMAL, eid, self))
+
+    def arrive(self) -> None:
+        """Fire the timers in eid order, stepping back into the heap when another event comes between two."""
+        i = self.next
+        if i < 0:
+            self.callback(self.payload)
+            i = 0
+        later = self.later  # read after the first callback: it may have set a timer due now
+        if later is not None:
+            queue = self.batches.env._queue
+            due = self.due
+            while i < len(later):
+                eid, callback, payload = later[i]
+                if queue:
+                    head = queue[0]
+                    # Nothing is queued before `due`; an entry at `due` runs first if URGENT or older.
+                    if head[0] == due and (head[1] < NORMAL or head[2] < eid):
+                        self.next = i
+                        self.callbacks = FAST
+                        heappush(queue, (due, NORMAL, eid, self))
+                        return
+                i += 1
+                callback(payload)
+        if self.batches.last is self:
+            self.batches.last = None  # fired: a timer due at this instant from now on starts a new batch
+
+
+class TimerBatches:
+    """Schedules `callback(payload)` after `delay`, batching timers due at the same instant (see `TimerBatch`).
+
+    A timer joins the batch of the timer scheduled just before it when both are due at the
+    same instant and that batch has not finished firing (as each node's next round timer does
+    while a synchronised round fires); otherwise it starts a batch of its own. The result is
+    the same as one `Timer` per call: the same due time to the bit, the same order among every
+    other event.
+    """
+
+    __slots__ = ("env", "last")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.last: TimerBatch | None = None
+
+    def schedule(self, delay: float, callback: Any, payload: Any) -> None:
+        """`callback(payload)` after `delay` (>= 0) ms."""
+        env = self.env
+        due = env._now + delay
+        eid = next(env._eid)
+        batch = self.last
+        if batch is None or batch.due != due:
+            self.last = TimerBatch(self, due, eid, callback, payload)
+        elif batch.later is None:
+            batch.later = [(eid, callback, payload)]
+        else:
+            batch.later.append((eid, callback, payload))
 
 
 class Clocked:

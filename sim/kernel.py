@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.fastpath import Environment
+from sim.fastpath import Environment, TimerBatches
 from sim.faults import FaultInjector
 from sim.network import Network
 from sim.node import ClientEndpoint, Node
@@ -53,6 +53,7 @@ class Simulation:
         self.scenario = scenario
         self.prefix = prefix
         self.env = env if env is not None else Environment()
+        self.timers = TimerBatches(self.env)
         self.recorder = Recorder(trace, pairs=scenario.n <= PAIR_COUNT_LIMIT)
         self.mechanism = mechanism_of(protocol_cls) if protocol_cls is not None else get_mechanism(scenario.mechanism or "")
         self.protocol_cls = self.mechanism.protocol
@@ -69,7 +70,8 @@ class Simulation:
             self.network = PlaneNetwork(fabric, self.recorder)  # type: ignore[arg-type]  # a FabricNetwork
         self.nodes: dict[str, Node] = {}
         for name in self.node_names:
-            node = node_cls(self, name, self.py_rng(f"node:{name}"), self.protocol_cls, self.config, self.node_names, weights)
+            # None: the node makes its `node:<name>` stream on first use (see Endpoint.rng).
+            node = node_cls(self, name, None, self.protocol_cls, self.config, self.node_names, weights)
             self.nodes[name] = node
             self.network.endpoints[name] = node
         workload_spec = scenario.workload.model_dump() if scenario.workload else {"kind": "none"}

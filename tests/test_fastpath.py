@@ -9,7 +9,7 @@ import pytest
 import simpy
 from simpy.events import NORMAL
 
-from sim.fastpath import FAST, Burst, Clocked, Environment, FastEvent, InFlight, Timer, count_row
+from sim.fastpath import FAST, Burst, Clocked, Environment, FastEvent, InFlight, Timer, TimerBatches, count_row
 
 # Delays whose sums round differently depending on how they are added.
 DELAYS = [0.1, 0.2, 0.30000000000000004, 0.7, 1.1, 0.0, 2.5, 0.1]
@@ -261,3 +261,68 @@ def test_clocked_now_is_the_environment_clock_and_count_rows_are_made_once() -> 
     row = count_row(counts, ("ping", "a", "b"))
     row[0] += 2
     assert counts == {("ping", "a", "b"): [2, 0, 0, 0]} and count_row(counts, ("ping", "a", "b")) is row
+
+
+def tied_schedule(env: Environment, log: list[tuple[float, str]], batched: bool) -> None:
+    """Many timers due at the same instants, interleaved with SimPy timeouts, marks, processes and zero delays.
+
+    Each fired timer sets more timers (some with delay 0, some at a tie with others), as rounds do.
+    With `batched` the node-style timers go through `TimerBatches`, else each is a `Timer`.
+    """
+    batches = TimerBatches(env)
+
+    def timer(delay: float, name: str) -> None:
+        if batched:
+            batches.schedule(delay, fire, name)
+        else:
+            Timer(env, delay, fire, name)
+
+    def fire(name: str) -> None:
+        log.append((env.now, name))
+        depth = name.count(".")
+        if depth < 3:
+            k = len(name)
+            timer(1.0, name + ".a")  # a tie with every other timer of this generation
+            if k % 3 == 0:
+                timer(0.0, name + ".z")  # due now: joins (or follows) the batch being fired
+            if k % 4 == 0:
+                Mark(env, log, name + ".m", env.now)  # a fast event due now, between two timers
+            if k % 5 == 0:
+                timeout = env.timeout(0.0)
+                timeout.callbacks.append(lambda _event, name=name: log.append((env.now, name + ".t")))
+
+    def proc() -> Any:
+        for step in range(4):
+            log.append((env.now, f"proc{step}"))
+            yield env.timeout(1.0)  # a process wakes at the same instants as the timers
+
+    for i in range(12):
+        timer(1.0 if i % 4 else 2.0, f"n{i}")
+    env.process(proc())
+
+
+def test_batched_timers_fire_in_exactly_the_order_single_timers_do() -> None:
+    """`TimerBatches` gives the same times and the same order as one `Timer` per call, ties and zero delays included."""
+    single: list[tuple[float, str]] = []
+    env = Environment()
+    tied_schedule(env, single, batched=False)
+    env.advance(10)
+    for runner in ("advance", "run"):
+        batched: list[tuple[float, str]] = []
+        env = Environment()
+        tied_schedule(env, batched, batched=True)
+        env.advance(10) if runner == "advance" else env.run(until=10)
+        assert batched == single, runner
+    assert len(single) > 60 and any(name.endswith(".m") for _, name in single) and any(name.endswith(".t") for _, name in single)
+
+
+def test_batched_timers_share_one_heap_entry_per_instant() -> None:
+    """A thousand timers due at one instant are one entry on the queue; the batch is forgotten once fired."""
+    env = Environment()
+    batches = TimerBatches(env)
+    fired: list[int] = []
+    for i in range(1000):
+        batches.schedule(5.0, fired.append, i)
+    assert len(env._queue) == 1
+    env.advance(6)
+    assert fired == list(range(1000)) and batches.last is None and not env._queue

@@ -75,6 +75,8 @@ class Overlay:
     nodes: tuple[str, ...]
     index: dict[str, int]
     neighbours: dict[str, tuple[str, ...]] | None
+    key: int = 0
+    """A 63-bit number drawn from the run's protocol stream, for the nodes' own random streams."""
 
 
 def read_edges(path: str) -> list[tuple[str, str]]:
@@ -128,14 +130,15 @@ def check_topology(spec: TopologySpec, nodes: list[str]) -> list[tuple[str, str]
 
 
 def build_overlay(spec: TopologySpec, nodes: list[str], rng: np.random.Generator) -> Overlay:
-    """Build the overlay; random graphs are seeded from `rng` so a run is reproducible."""
+    """Build the overlay; random graphs and the streams' key are drawn from `rng` so a run is reproducible."""
     index = {name: i for i, name in enumerate(nodes)}
     if isinstance(spec, MeshTopology):
-        return Overlay(tuple(nodes), index, None)
+        return Overlay(tuple(nodes), index, None, int(rng.integers(2**63)))
     import networkx as nx  # only overlays other than the full mesh need it; validation does not
 
     n = len(nodes)
     seed = int(rng.integers(2**32))
+    key = int(rng.integers(2**63))
     if isinstance(spec, RingTopology):
         graph = nx.cycle_graph(n)
     elif isinstance(spec, RandomRegularTopology):
@@ -149,4 +152,4 @@ def build_overlay(spec: TopologySpec, nodes: list[str], rng: np.random.Generator
         graph.add_nodes_from(range(n))
         graph.add_edges_from((index[a], index[b]) for a, b in read_edges(spec.path) if a != b)
     neighbours = {nodes[i]: tuple(nodes[j] for j in sorted(graph.adj[i])) for i in range(n)}
-    return Overlay(tuple(nodes), index, neighbours)
+    return Overlay(tuple(nodes), index, neighbours, key)

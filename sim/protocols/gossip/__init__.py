@@ -29,6 +29,7 @@ from pydantic import Field
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.gossip.draws import NodeDraws
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -252,9 +253,13 @@ class Gossip(Dispatch, Protocol):
         self.hot: dict[str, int] = {}
         self.overlay: Overlay = self.ctx.shared
         self.me = self.overlay.index[self.ctx.name]
+        # The node's own stream (not ctx.rng: see draws.py), fresh at each start as a rebooted process's would be.
+        boots = storage["boots"] = storage.get("boots", 0) + 1
+        self.rng = NodeDraws(self.overlay.key, self.me, boots)
         self.ticking = False
         self._stamps: tuple[Stamp, ...] | None = None
         self._stamps_size = 0
+        self._digest_msg: Digest | None = None
         cfg = self.config
         self.rumor = cfg.style == "rumor"
         self.pushing = cfg.mode in ("push", "pushpull")
@@ -279,10 +284,10 @@ class Gossip(Dispatch, Protocol):
             # Round r starts at r * interval for every node; the epsilon absorbs float error.
             delay = (math.floor(now / interval + 1e-9) + 1) * interval - now
         elif first:
-            delay = self.ctx.rng.uniform(0.0, interval)
+            delay = self.rng.uniform(0.0, interval)
         else:
             j = self.config.jitter
-            delay = interval * self.ctx.rng.uniform(1.0 - j, 1.0 + j)
+            delay = interval * self.rng.uniform(1.0 - j, 1.0 + j)
         self.ticking = True
         self.ctx.set_timer("round", delay)
 
@@ -296,13 +301,13 @@ class Gossip(Dispatch, Protocol):
         self._schedule()
 
     def _pick_peers(self) -> list[str]:
-        rng = self.ctx.rng
+        rng = self.rng
         fanout = self.config.fanout
         neighbours = self.overlay.neighbours
         if neighbours is None:
             nodes = self.overlay.nodes
             if fanout == 1:
-                # random() is C code; randrange costs several Python calls, and this runs n times a round.
+                # One draw, skipping our own index: this runs n times a round.
                 i = int(rng.random() * (len(nodes) - 1))
                 return [nodes[i + 1 if i >= self.me else i]]
             return [nodes[i + 1 if i >= self.me else i] for i in rng.sample(range(len(nodes) - 1), fanout)]
@@ -318,8 +323,10 @@ class Gossip(Dispatch, Protocol):
     def _initiate(self, peer: str) -> None:
         send = self.ctx.send
         if not self.rumor:
-            stamps = self._digest()
-            send(peer, Digest(stamps, self._stamps_size))
+            # The same digest goes out every round until the store changes: one message object serves them all.
+            if self._digest_msg is None:
+                self._digest_msg = Digest(self._digest(), self._stamps_size)
+            send(peer, self._digest_msg)
             return
         hot = self._hot_entries()
         if self.pulling:
@@ -361,7 +368,7 @@ class Gossip(Dispatch, Protocol):
 
     def _learn(self, key: str, ver: int, writer: str, value: str, **fields: Any) -> None:
         self.store[key] = (ver, writer, value)
-        self._stamps = None
+        self._stamps = self._digest_msg = None
         self.ctx.decide(f"{key}@{ver}:{writer}", value, key=key, version=ver, writer=writer, **fields)
         if self.rumor:
             self.hot[key] = 0
@@ -376,7 +383,7 @@ class Gossip(Dispatch, Protocol):
             self.hot[key] += 1
             if self.hot[key] >= self.config.k:
                 del self.hot[key]
-        elif self.ctx.rng.random() < 1.0 / self.config.k:
+        elif self.rng.random() < 1.0 / self.config.k:
             del self.hot[key]
 
     def _newer_than(self, stamps: tuple[Stamp, ...], keys: Any) -> tuple[Entry, ...]:
@@ -416,6 +423,8 @@ class Gossip(Dispatch, Protocol):
 
     @handles(Digest)
     def _on_digest(self, src: str, msg: Digest) -> None:
+        if msg.stamps == self._digest():
+            return  # the same versions on both sides: nothing to exchange (the common case once a write has spread)
         store = self.store
         fresher = self._newer_than(msg.stamps, store) if self.pulling else ()
         wants: tuple[str, ...] = ()
