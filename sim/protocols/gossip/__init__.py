@@ -21,36 +21,21 @@ every live node records a `final_state` event, which the convergence checker com
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_overlay, check_topology
-from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
+from sim.protocols.base import ClientReply, ClientRequest, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.gossip.draws import NodeDraws
+from sim.protocols.gossip.messages import Digest, Entry, Rumor, RumorFeedback, RumorPoll, Stamp, Updates, digest_bytes, newer
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
 
 if TYPE_CHECKING:
     import numpy as np
-
-Entry = tuple[str, int, str, str]
-"""(key, version, writer, value): one stored write."""
-Stamp = tuple[str, int, str]
-"""(key, version, writer): one digest item."""
-
-
-def newer(version: int, writer: str, than: tuple[int, str] | None) -> bool:
-    """Last writer wins: whether (version, writer) beats `than` (a higher version, or the same one by a later writer name).
-
-    The writer breaks ties between concurrent writes of one version; without it two nodes that
-    took different writes of one version would each keep their own forever.
-    """
-    return than is None or (version, writer) > than
-
 
 # Settings that only some styles read: (field, the setting that reads it, the value it needs).
 _USED_ONLY_WITH = (
@@ -60,78 +45,6 @@ _USED_ONLY_WITH = (
     ("settle", "style", "anti_entropy"),
     ("jitter", "sync_rounds", False),
 )
-
-
-def _entries_bytes(entries: tuple[Entry, ...]) -> int:
-    return sum(len(k) + 8 + len(w) + len(v) for k, _, w, v in entries)
-
-
-def _stamps_bytes(stamps: tuple[Stamp, ...] | None) -> int:
-    return sum(len(k) + 8 + len(w) for k, _, w in stamps) if stamps else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Digest(Message):
-    """Anti-entropy: the sender's version of every key it holds."""
-
-    stamps: tuple[Stamp, ...]
-    stamps_bytes: int = -1
-    """Size of `stamps`, if the sender already knows it (it sends the same digest every round)."""
-
-    @property
-    def size_bytes(self) -> int:
-        """Header plus the digest."""
-        return self.header_bytes + (self.stamps_bytes if self.stamps_bytes >= 0 else _stamps_bytes(self.stamps))
-
-
-@dataclass(frozen=True, slots=True)
-class Updates(Message):
-    """Anti-entropy: values the receiver lacks, and keys the sender wants back."""
-
-    entries: tuple[Entry, ...]
-    wants: tuple[str, ...] = ()
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, values and wanted keys."""
-        return self.header_bytes + _entries_bytes(self.entries) + sum(len(k) for k in self.wants)
-
-
-@dataclass(frozen=True, slots=True)
-class Rumor(Message):
-    """Rumor mongering: hot values; `stamps` asks for the receiver's hot rumors the sender lacks.
-
-    On a reply, `needless` lists the keys of the receiver's rumors the sender already knew.
-    """
-
-    entries: tuple[Entry, ...]
-    stamps: tuple[Stamp, ...] | None = None
-    needless: tuple[str, ...] = ()
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, values, digest and feedback."""
-        return self.header_bytes + _entries_bytes(self.entries) + _stamps_bytes(self.stamps) + sum(len(k) for k in self.needless)
-
-
-@dataclass(frozen=True, slots=True)
-class RumorPoll(Rumor):
-    """Pull rumor mongering: a round's request for the receiver's hot rumors, carrying none.
-
-    Its own kind, so that a round's background polling is not counted as spreading a write.
-    """
-
-
-@dataclass(frozen=True, slots=True)
-class RumorFeedback(Message):
-    """Push rumor mongering with feedback: the pushed keys the receiver already knew."""
-
-    needless: tuple[str, ...]
-
-    @property
-    def size_bytes(self) -> int:
-        """Header plus keys."""
-        return self.header_bytes + sum(len(k) for k in self.needless)
 
 
 class GossipConfig(ProtocolConfig):
@@ -343,7 +256,7 @@ class Gossip(Dispatch, Protocol):
     def _digest(self) -> tuple[Stamp, ...]:
         if self._stamps is None:
             self._stamps = tuple((k, ver, w) for k, (ver, w, _) in self.store.items())
-            self._stamps_size = _stamps_bytes(self._stamps)
+            self._stamps_size = digest_bytes(self._stamps)
         return self._stamps
 
     def _entry(self, key: str) -> Entry:
