@@ -79,3 +79,20 @@ def test_a_benchmark_that_failed_is_a_row_saying_so() -> None:
     command = "`" + " ".join([f"{name}.py", *args]) + "`"
     assert f"| {command} | — | — | — | failed: MemoryError |" in lines
     assert sum(" | — | — | — | " in line for line in lines) == 1
+
+
+def test_a_timed_sweep_computes_its_runs(monkeypatch: Any) -> None:
+    """startup.py times each sweep into a folder no earlier run wrote: a warm-up into the same folder
+    left the timed sweep nothing to compute (it reused every row and took 2 s instead of 22 s)."""
+    import startup
+
+    outs: list[str] = []
+
+    def record(command: list[str], **_: Any) -> None:
+        if "sweep" in command:
+            outs.append(command[command.index("--out") + 1])
+
+    monkeypatch.setattr(startup.subprocess, "run", record)
+    startup.sweep_times("scenarios/sweeps/pbft-cluster-size.yaml", "local", jobs=2, repeat=2)
+    assert len(outs) == 2
+    assert len(set(outs)) == len(outs)
