@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.delays import draw_delays
 from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, InFlight, count_row
 from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
 
@@ -68,22 +69,10 @@ class DelaySampler:
         )
 
     def draw(self, count: int) -> np.ndarray:
-        """`count` delays in ms from this sampler's generator (also used by sim/timing.py)."""
-        spec, gen = self.spec, self._gen
-        match spec.dist:
-            case "constant":
-                return np.full(count, float(spec.value))
-            case "uniform":
-                return gen.uniform(spec.low, spec.high, count)
-            case "normal":
-                return np.maximum(gen.normal(spec.mean, spec.std, count), 0.0)
-            case "lognormal":
-                return spec.median * np.exp(gen.normal(0.0, spec.sigma, count))
-            case "exponential":
-                return spec.min + gen.exponential(spec.mean, count)
-            case "pareto":
-                return spec.scale * (1.0 + gen.pareto(spec.shape, count))
-        raise ValueError(f"unknown delay distribution {spec.dist!r}")
+        """`count` delays in ms from this sampler's generator."""
+        if self.constant is not None:
+            return np.full(count, float(self.spec.value))
+        return draw_delays(self.spec, self._gen, count)
 
     def __call__(self) -> float:
         """The next delay in ms."""

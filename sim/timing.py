@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sim.delays import draw_delays
 from sim.scenario import TimingWarning
 
 if TYPE_CHECKING:
@@ -89,24 +90,6 @@ def _links(scenario: Scenario) -> tuple[_Link, dict[tuple[str, str], _Link]]:
                     bandwidth = spec.bandwidth if spec.bandwidth is not None else under.bandwidth
                     overrides[(src, dst)] = _Link(delay, bandwidth)
     return default, overrides
-
-
-def draw_delays(spec: Any, gen: np.random.Generator, count: int) -> np.ndarray:
-    """`count` delays in ms of a non-constant delay spec, drawn as the network draws them (`DelaySampler.draw`)."""
-    import numpy as np
-
-    match spec.dist:
-        case "uniform":
-            return gen.uniform(spec.low, spec.high, count)
-        case "normal":
-            return np.maximum(gen.normal(spec.mean, spec.std, count), 0.0)
-        case "lognormal":
-            return spec.median * np.exp(gen.normal(0.0, spec.sigma, count))
-        case "exponential":
-            return spec.min + gen.exponential(spec.mean, count)
-        case "pareto":
-            return spec.scale * (1.0 + gen.pareto(spec.shape, count))
-    raise ValueError(f"unknown delay distribution {spec.dist!r}")
 
 
 def quantile(values: float | np.ndarray, q: float = QUANTILE) -> float:
