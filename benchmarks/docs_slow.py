@@ -123,7 +123,7 @@ QUICK: dict[str, tuple[str, ...]] = {
     "gossip10k": ("--nodes", "500"),
     "gossip_scale": ("--nodes", "2000"),
     "startup": ("--no-sweep",),
-    "pythons": ("--duration", "1s", "--repeat", "1", "--nodes", "4,16", "--messages", "3000", "--no-make"),
+    "pythons": ("--duration", "1s", "--rounds", "1", "--nodes", "4,16", "--messages", "3000", "--no-make"),
 }
 """`docs.py --quick`: small arguments in place of each benchmark's own, to check the generator in seconds (never for the README)."""
 
@@ -227,9 +227,9 @@ def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pyt
         for row in pythons["rows"]
     ]
     versions = prose(
-        f"Per Python (`pythons.py`, each interpreter in its own environment, same run): µs of CPU per message, with the "
-        f"ratio to that interpreter's own heapq loop in brackets. Fastest per message: {pythons['fastest']}."
-        + (f" Left out: {'; '.join(pythons['left_out'])}." if pythons["left_out"] else "")
+        f"Per Python (`pythons.py`, each interpreter in its own environment, same run, the best of {pythons['rounds']} rounds "
+        f"that interleave them): µs of CPU per message, with the ratio to that interpreter's own heapq loop in brackets. "
+        f"Fastest per message: {pythons['verdict']}." + (f" Left out: {'; '.join(pythons['left_out'])}." if pythons["left_out"] else "")
     )
     header = ("Python", "Raft end to end", "echo kernel", "PBFT by cluster size")
     return f"{head}\n\n{result}\n\n{cost}\n\n{versions}\n\n{table(header, by_python)}"
