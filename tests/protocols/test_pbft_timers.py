@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim import load_scenario, run
+from sim import load_scenario, run, scenario_from_dict
 from sim.protocols.pbft import Pbft
 from sim.protocols.pbft.messages import Commit, Prepare, PrePrepare, Request
 from sim.testing import make_node
@@ -83,3 +83,37 @@ def test_a_censoring_primary_is_suspected_and_replaced() -> None:
     assert heard + 200 <= first["time_ms"] < heard + 200 + 30
     early0 = requests[(requests["client"] == "client0") & (requests["submit_ms"] < first["time_ms"] - 50)]
     assert len(early0) > 5 and (early0["done_ms"] < first["time_ms"]).all()
+
+
+# Found by `consim explore` on pbft-normal (schedule 1287): byzantine n0 corrupts what it sends; a cut
+# from n3 to n2 and the isolation of view 1's primary leave n2 two requests behind, with checkpoint
+# messages beyond it from n0, n1 and n3 but no stable checkpoint to fetch. n2 counted as lagging at
+# every expiry of its view-change timer and restarted its clocks instead of suspecting the primary,
+# for ever; n3 and n0 waited in view 2 for a third view-change. Nothing executed after 870 ms.
+LAGGING = {
+    "name": "pbft-lagging-for-ever",
+    "mechanism": "pbft",
+    "nodes": 4,
+    "seed": 1084328531,
+    "duration": "3s",
+    "protocol": {"checkpoint_interval": 16, "view_change_timeout": "300ms", "max_backoff": 64},
+    "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.3}},
+    "workload": {"kind": "poisson", "clients": 1, "rate": 100.0, "until": "2500ms", "max_timeout": "10s"},
+    "measure": {"from": "ready"},
+    "crypto": {"sign": "0.05ms", "verify": "0.1ms"},
+    "faults": [
+        {"byzantine": ["n0"], "behaviour": "corrupt"},
+        {"at": "1093ms", "for": "269ms", "partition": [["leader"], ["rest"]]},
+        {"at": "850ms", "for": "596ms", "cut": {"from": "n3", "to": "n2"}},
+    ],
+}
+
+
+def test_a_replica_whose_catch_up_stalls_still_suspects_the_primary() -> None:
+    """Lagging defers a view change only while catching up advances: after the heal the cluster executes again."""
+    result = run(scenario_from_dict(LAGGING, "lagging"))
+    requests = result.tables.requests
+    after_heal = requests[(requests["submit_ms"] >= 1446) & (requests["submit_ms"] <= 2000)]
+    assert len(after_heal) > 20
+    assert after_heal["done_ms"].notna().all()
+    assert result.tables.violations.empty

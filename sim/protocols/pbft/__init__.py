@@ -91,6 +91,7 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
         self.timer_at: float | None = None
+        self.lag_mark: int | None = None  # last_exec when the timer last expired while lagging
         # When this replica started waiting for each request (the paper's per-request timer); the
         # clocks are volatile, so after a recovery every request known to wait starts afresh.
         self.since: dict[str, float] = dict.fromkeys(self.st.waiting, ctx.now)
@@ -171,11 +172,17 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         """The primary is suspected (or the new view is late): move to the next view; or retransmit."""
         if name == "view_change":
             self.timer_on, self.timer_at = False, None
-            if self.st.active and self.lagging():
-                self.restart_clocks()  # the others execute past us: catch up rather than blame the primary
+            st = self.st
+            if st.active and self.lagging() and st.last_exec != self.lag_mark:
+                # The others execute past us: catch up rather than blame the primary, for as long as
+                # catching up advances. A catch-up that stalls for a whole period (no stable
+                # checkpoint to fetch, say) must not hold back the view change for ever.
+                self.lag_mark = st.last_exec
+                self.restart_clocks()
                 self.arm_timer()
             else:
-                self.start_view_change(self.st.view + 1)
+                self.lag_mark = None
+                self.start_view_change(st.view + 1)
         elif name == "retransmit":
             self.on_retransmit_timer()
         self.arm_retransmit()
