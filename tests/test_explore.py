@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,47 @@ def test_attestation_passes_exploration_within_its_bound(tmp_path: Path) -> None
     assert result.bound == FaultBound("byzantine", 2)
     assert result.failures == [], result.runs[["schedule", "kinds", "outcome", "rule"]].to_string()
     assert result.runs["kinds"].str.contains("byzantine").any()
+
+
+# Schedule 1159 of a campaign on pbft-normal: byzantine n0 omits 90% of what it sends and the leader
+# is isolated again and again until 1.8 s. By then the view-change timers have backed off (x2 per
+# view change), so the views that follow wait 600 ms and more: nothing was decided between the heal
+# and the end at 3 s, and explore called it stuck. Run to 6 s, every command after the heal finishes.
+BACKED_OFF = {
+    "name": "pbft-backed-off",
+    "mechanism": "pbft",
+    "nodes": 4,
+    "seed": 217373332,
+    "duration": "3s",
+    "protocol": {"checkpoint_interval": 16, "view_change_timeout": "300ms", "max_backoff": 64},
+    "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.3}},
+    "workload": {"kind": "poisson", "clients": 1, "rate": 100.0, "until": "2500ms"},
+    "measure": {"from": "ready"},
+    "crypto": {"sign": "0.05ms", "verify": "0.1ms"},
+    "faults": [
+        {"byzantine": ["n0"], "behaviour": "omit", "params": {"fraction": 0.9}},
+        {"at": "1253ms", "for": "271ms", "partition": [["n2", "n3"], ["n0", "n1"]]},
+        {"every": "98ms", "start": "281ms", "until": "1415ms", "for": "87ms", "partition": [["leader"], ["rest"]]},
+        {"every": "139ms", "start": "629ms", "until": "1670ms", "for": "130ms", "partition": [["leader"], ["rest"]]},
+    ],
+}
+
+
+def test_liveness_is_judged_over_a_run_long_enough_for_backed_off_timers() -> None:
+    """A schedule that looks stuck only because the run ends before the backed-off timers expire is rerun longer, and passes."""
+    from sim.protocols.registry import get_mechanism
+    from sim.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(BACKED_OFF, "test")
+    pbft = get_mechanism("pbft")
+    recovery = pbft.recovery_time(scenario, pbft.config.model_validate(scenario.protocol))
+    assert recovery == 3 * 300.0 * 64  # a request's timer, then f + 1 new-view waits, all at the cap
+    row = judge(BACKED_OFF, "test")
+    assert row["outcome"] == "ok"
+    assert row["liveness"] == 1.0
+    healed = 1670.0 + 130.0
+    assert row["judged_ms"] == math.ceil((healed + recovery) / 0.8)  # its last fifth is the grace
+    never = {**BACKED_OFF, "network": {"delay": "2ms", "links": [{"from": "*", "to": "*", "loss": 1.0}]}}
+    row = judge(never, "test")
+    assert (row["outcome"], row["judged_ms"]) == ("stuck", math.ceil((healed + recovery) / 0.8))
+    assert judge(BASE, "test")["judged_ms"] is None  # nothing looked stuck: the run is judged as it is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import traceback
 from collections.abc import Iterator
@@ -61,12 +62,14 @@ def judge(data: dict[str, Any], source: str, protocol_cls: Any = None) -> dict[s
 
     Returns:
         outcome ("ok", "violation", "error", "stuck" or "invalid"), the first violated rule, every
-        rule that fired, the violation count, liveness, and the error text.
+        rule that fired, the violation count, liveness, the error text, and `judged_ms`: the
+        length of the longer run liveness was judged over, when the schedule's own was too short.
 
     """
     from sim.runner import run  # late: keeps worker start-up light
 
     row: dict[str, Any] = {"outcome": "ok", "rule": None, "rules": "", "violations": 0, "liveness": None, "decisions": 0, "error": None}
+    row["judged_ms"] = None  # set when the run had to be extended to judge liveness (see `_longer_run`)
     try:
         scenario = scenario_from_dict(data, source)
     except ScenarioError as exc:
@@ -85,14 +88,36 @@ def judge(data: dict[str, Any], source: str, protocol_cls: Any = None) -> dict[s
         return {**row, "outcome": "violation", "rule": rules[0], "rules": ",".join(sorted(rules)), "violations": len(violations)}
     healed = heal_time(data.get("faults", []))
     if healed is not None:
-        own = _mechanism(scenario.mechanism, protocol_cls).progress_after_heal(result.tables, result.summary, scenario, healed)
+        mechanism = _mechanism(scenario.mechanism, protocol_cls)
+        own = mechanism.progress_after_heal(result.tables, result.summary, scenario, healed)
         if own is False or (own is None and _stuck_after(result.tables.requests, healed, scenario)):
+            longer = _longer_run(data, scenario, healed, mechanism)
+            if longer is not None:
+                # Stuck so far, but the run ended before the mechanism's backed-off timers could
+                # expire: judged again over a run long enough for them (the same run, extended).
+                return {**judge(longer, source, protocol_cls), "judged_ms": parse_duration(longer["duration"])}
             return {**row, "outcome": "stuck", "rule": "no_progress_after_heal"}
     return row
 
 
+def _longer_run(data: dict[str, Any], scenario: Scenario, healed: float, mechanism: Any) -> dict[str, Any] | None:
+    """The schedule run until `healed` + the mechanism's recovery time + the grace, or None when it already is that long.
+
+    Only the end moves: the workload keeps the end it had (its `until`, else the old duration),
+    so the longer run issues the same commands.
+    """
+    config = mechanism.config.model_validate(scenario.protocol)
+    recovered = healed + mechanism.recovery_time(scenario, config)
+    end = math.ceil(max(recovered + 1000.0, recovered / 0.8))  # so that end - liveness_grace >= recovered
+    if end <= scenario.duration:
+        return None
+    workload = dict(data.get("workload") or {})
+    workload.setdefault("until", data.get("duration", f"{scenario.duration:g}ms"))
+    return {**data, "duration": f"{end}ms", "workload": workload}
+
+
 def liveness_grace(scenario: Scenario) -> float:
-    """How long before the end a command must have been submitted to be expected to finish (ms)."""
+    """How long before the end a command must have been submitted to be expected to finish (ms): a second, or a fifth of the run."""
     return max(1000.0, 0.2 * scenario.duration)
 
 

@@ -369,6 +369,17 @@ class Protocol:
         return None
 
     @classmethod
+    def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:
+        """How long (ms) after every fault has healed a correct run may still wait before it makes progress again.
+
+        `consim explore` calls a schedule stuck only if it stays stuck this long past the last heal
+        (plus its own grace). 0, the default, suits a mechanism whose timers do not grow: the grace
+        covers them. A mechanism whose timers back off returns its longest wait with the backoff
+        at its cap (PBFT's and HotStuff's views).
+        """
+        return 0.0
+
+    @classmethod
     def workloads(cls) -> dict[str, Any]:
         """Workload kinds of this mechanism's own, by name (beyond poisson, closed, script)."""
         return {}

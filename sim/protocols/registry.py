@@ -68,6 +68,8 @@ class Mechanism:
     fault_bound: Callable[..., tuple[str, int] | tuple[str, int, tuple[str, ...]]]
     progress_after_heal: Callable[..., bool | None]
     """(tables, summary, scenario, healed) -> did it make progress after the last heal (None: judge by client commands)."""
+    recovery_time: Callable[..., float]
+    """(scenario, config) -> ms a correct run may wait after the last heal before progress resumes."""
     authenticated: bool
     validate: Callable[..., list[tuple[str, str]]]
     warnings: Callable[..., list[str]]
@@ -116,6 +118,7 @@ def mechanism_of(protocol: type[Protocol], name: str | None = None) -> Mechanism
         tolerates=protocol.tolerates,
         fault_bound=protocol.fault_bound,
         progress_after_heal=protocol.progress_after_heal,
+        recovery_time=protocol.recovery_time,
         authenticated=protocol.authenticated,
         validate=protocol.validate,
         warnings=protocol.warnings,

@@ -43,6 +43,7 @@ from sim.protocols.hotstuff.messages import (
     Vote,
 )
 from sim.protocols.hotstuff.pacemaker import Pacemaker
+from sim.protocols.quorum import byzantine_f
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
 
@@ -362,6 +363,12 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
             self.on_proposal(waiting_src, Proposal(child))
 
     # --- class hooks -----------------------------------------------------------------------
+
+    @classmethod
+    def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:
+        """The view timer at its capped backoff, once for each of up to f faulty leaders in a row and once more."""
+        f = byzantine_f(scenario.n) if config.f is None else config.f  # type: ignore[attr-defined]
+        return (f + 2) * config.view_timeout * config.max_backoff  # type: ignore[attr-defined]
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
