@@ -111,8 +111,14 @@ def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decide
     return out
 
 
-def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_time_s: float) -> dict[str, Any]:
-    """Flat headline metrics: the keys every mechanism has, then the mechanism's own."""
+def summarise(
+    tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_time_s: float, workload: WorkloadConfig | None = None
+) -> dict[str, Any]:
+    """Flat headline metrics: the keys every mechanism has, then the mechanism's own.
+
+    `workload` is the scenario's workload settings as the run parsed them, when the caller has
+    them (parsing again costs a scripted workload a parse per command); else they are parsed here.
+    """
     decisions, requests, messages = tables.decisions, tables.requests, tables.messages
     faulty = faulty_nodes(tables)
     honest = decisions[~decisions["node"].isin(faulty)] if faulty else decisions
@@ -124,8 +130,9 @@ def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_
     decided = isin(requests["cmd_id"], honest["value"]) if not honest.empty else np.zeros(len(requests), dtype=bool)
     committed = int(decided.sum())
     sent = int(messages["sent"].sum())
-    # Parsed once: a scripted workload's settings hold every command (thousands of durations to parse).
-    workload = _workload_config(scenario, mechanism)
+    # Parsed once at most: a scripted workload's settings hold every command (thousands of durations to parse).
+    if workload is None or scenario.workload is None:
+        workload = _workload_config(scenario, mechanism)
     window = measurement_window(tables, scenario, mechanism, workload)
     timeout = workload.timeout if workload is not None else DEFAULT_TIMEOUT_MS
     clients = client_metrics(tables, scenario, window, decided, timeout)

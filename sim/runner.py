@@ -67,6 +67,7 @@ def run(
         sim.run(progress=progress)
         wall = time.perf_counter() - started
         recorder, mechanism = sim.recorder, sim.mechanism
+        workload = sim.workload.config if scenario.workload is not None else None  # as the run parsed it
         # The nodes, the network and the clients are done with. They hold one another in cycles, so
         # only a collection frees them: do it now, before the tables are built beside the journal,
         # and while what existed before the run is still frozen, so that only the run's own
@@ -83,7 +84,7 @@ def run(
         tables.violations = run_checkers(tables, scenario, mechanism)
         release_memory()
         mark("checked")
-        summary = summarise(tables, scenario, mechanism, wall)
+        summary = summarise(tables, scenario, mechanism, wall, workload)
         release_memory()
         mark("summarised")
     return RunResult(scenario.resolved(), summary, tables)
