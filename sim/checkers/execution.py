@@ -39,7 +39,10 @@ def byzantine_windows(tables: RunTables) -> dict[str, list[tuple[float, float]]]
     events = tables.events
     if events.empty:
         return {}
-    rows = events[events["kind"] == "byzantine"]
+    byzantine = events["kind"] == "byzantine"
+    if not byzantine.any():
+        return {}
+    rows = events[byzantine]
     out: dict[str, list[tuple[float, float]]] = {}
     for row in rows.itertuples():
         start = float(getattr(row, "from_ms", 0.0) or 0.0)
