@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.checkers.agreement import faulty_nodes
+from sim.checkers.agreement import faulty_nodes, isin
 from sim.records import percentiles
 
 if TYPE_CHECKING:
@@ -60,10 +60,9 @@ class Window:
         return (times >= self.start) & (times < self.end)
 
 
-def measurement_window(tables: RunTables, scenario: Scenario, mechanism: Mechanism) -> Window:
-    """The window the scenario asks for (`measure:`), defaulting to mechanism ready .. workload end."""
+def measurement_window(tables: RunTables, scenario: Scenario, mechanism: Mechanism, workload: WorkloadConfig | None) -> Window:
+    """The window the scenario asks for (`measure:`), defaulting to mechanism ready .. workload end (`workload`: the parsed settings)."""
     measure = scenario.measure
-    workload = _workload_config(scenario, mechanism)
     end = measure.until if measure.until is not None else (workload.until if workload is not None else None)
     end = min(float(end), scenario.duration) if end is not None else scenario.duration
     if measure.from_ != "ready":
@@ -112,22 +111,14 @@ def client_metrics(tables: RunTables, scenario: Scenario, window: Window, decide
     return out
 
 
-def _isin(column: pd.Series, values: pd.Series) -> np.ndarray:
-    """Which entries of `column` occur among `values`, as a boolean array.
+def summarise(
+    tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_time_s: float, workload: WorkloadConfig | None = None
+) -> dict[str, Any]:
+    """Flat headline metrics: the keys every mechanism has, then the mechanism's own.
 
-    Two Arrow text columns (pandas' default for text) are compared in Arrow against the distinct
-    values: pandas' `isin` converted them to Python strings, ~60 MB for a long run's journal.
+    `workload` is the scenario's workload settings as the run parsed them, when the caller has
+    them (parsing again costs a scripted workload a parse per command); else they are parsed here.
     """
-    if all(isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" for s in (column, values)):
-        import pyarrow.compute as pc
-
-        found = pc.is_in(column.array.__arrow_array__(), value_set=pc.unique(values.array.__arrow_array__()))
-        return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-    return column.isin(values.unique()).to_numpy(dtype=bool)
-
-
-def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_time_s: float) -> dict[str, Any]:
-    """Flat headline metrics: the keys every mechanism has, then the mechanism's own."""
     decisions, requests, messages = tables.decisions, tables.requests, tables.messages
     faulty = faulty_nodes(tables)
     honest = decisions[~decisions["node"].isin(faulty)] if faulty else decisions
@@ -136,11 +127,13 @@ def summarise(tables: RunTables, scenario: Scenario, mechanism: Mechanism, wall_
     # a long run has millions of decision rows, and a Python set of them costs ~100 MB.
     # A mask over the requests (whose ids are distinct), not a Python set of strings: the same
     # commands without an object for each.
-    decided = _isin(requests["cmd_id"], honest["value"]) if not honest.empty else np.zeros(len(requests), dtype=bool)
+    decided = isin(requests["cmd_id"], honest["value"]) if not honest.empty else np.zeros(len(requests), dtype=bool)
     committed = int(decided.sum())
     sent = int(messages["sent"].sum())
-    window = measurement_window(tables, scenario, mechanism)
-    workload = _workload_config(scenario, mechanism)
+    # Parsed once at most: a scripted workload's settings hold every command (thousands of durations to parse).
+    if workload is None or scenario.workload is None:
+        workload = _workload_config(scenario, mechanism)
+    window = measurement_window(tables, scenario, mechanism, workload)
     timeout = workload.timeout if workload is not None else DEFAULT_TIMEOUT_MS
     clients = client_metrics(tables, scenario, window, decided, timeout)
     summary: dict[str, Any] = {

@@ -182,3 +182,26 @@ def test_throughput_obeys_littles_law_in_a_closed_loop() -> None:
     data = {**BASELINE, "nodes": 3, "duration": "3s", "workload": {"kind": "closed", "clients": 3, "until": "2.5s"}}
     s = _run(data, measure={"from": "1s"}).summary
     assert s["throughput_per_s"] * s["latency_ms_mean"] / 1000.0 == pytest.approx(3.0, rel=0.05)
+
+
+def test_summary_from_the_runs_own_workload_settings_equals_one_parsed_from_the_scenario() -> None:
+    """The runner hands summarise the workload settings it ran with; parsing them again from the scenario gives the same summary."""
+    from sim.metrics import _workload_config, summarise
+    from sim.protocols.registry import get_mechanism
+
+    scenario = scenario_from_dict(
+        {
+            "name": "scripted",
+            "mechanism": "pbft",
+            "nodes": 4,
+            "duration": "1s",
+            "workload": {"kind": "script", "timeout": "300ms", "until": "700ms", "commands": [{"at": f"{i * 40}ms"} for i in range(20)]},
+        }
+    )
+    result = run(scenario)
+    mechanism = get_mechanism(scenario.mechanism)
+    parsed = summarise(result.tables, scenario, mechanism, 0.0)
+    handed = summarise(result.tables, scenario, mechanism, 0.0, _workload_config(scenario, mechanism))
+    assert parsed == handed
+    assert parsed["measure_until_ms"] == 700.0 and parsed["commands_measured"] > 0
+    assert {k: v for k, v in result.summary.items() if k != "wall_time_s"} == {k: v for k, v in parsed.items() if k != "wall_time_s"}

@@ -39,7 +39,10 @@ def byzantine_windows(tables: RunTables) -> dict[str, list[tuple[float, float]]]
     events = tables.events
     if events.empty:
         return {}
-    rows = events[events["kind"] == "byzantine"]
+    byzantine = events["kind"] == "byzantine"
+    if not byzantine.any():
+        return {}
+    rows = events[byzantine]
     out: dict[str, list[tuple[float, float]]] = {}
     for row in rows.itertuples():
         start = float(getattr(row, "from_ms", 0.0) or 0.0)
@@ -88,7 +91,7 @@ def gapless_from(first: int) -> Checker:
         decisions = tables.decisions
         if decisions.empty:
             return []
-        steps = _steps(tables)
+        steps = _steps(tables, first)
         out: list[tuple[int, Violation]] = []
         # Node by node (each node's state is its own), in time order; a violation keeps its place
         # in the run so that the output is ordered by time as a single pass over all nodes gives.
@@ -117,13 +120,15 @@ def gapless_from(first: int) -> Checker:
     return check_gapless
 
 
-def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
-    """Per node, its executions and installed states in time order, as plain lists.
+def _steps(tables: RunTables, first: int) -> Iterator[tuple[Any, ...]]:
+    """Per node that is not plainly gapless, its executions and installed states in time order, as plain lists.
 
     Each node yields (position in the run's order, time, kind (1 a decision, 0 an installed
     state), incarnation, slot, judged, node). The run's order is by time, installed states first
     within an instant, then recording order. Built from numpy columns one node at a time, so a
-    long run never holds a Python object per row of the whole table.
+    long run never holds a Python object per row of the whole table. A node is left out when
+    whole-column arithmetic shows it has nothing to report (`_plain`): the walk costs a Python
+    step per decision, 10-20% of checking a Raft run.
     """
     decisions, events = tables.decisions, tables.events
     judged = judged_mask(decisions, byzantine_windows(tables)).to_numpy()
@@ -148,7 +153,10 @@ def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
     codes = codes[order]
     by_node = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[by_node], np.arange(len(names) + 1))
+    plain = _plain(codes[by_node], kinds[order[by_node]], slots[order[by_node]], incs[order[by_node]], bounds, first)
     for code, name in enumerate(names):
+        if plain[code]:
+            continue
         positions = by_node[bounds[code] : bounds[code + 1]]
         rows = order[positions]
         yield (
@@ -160,6 +168,32 @@ def _steps(tables: RunTables) -> Iterator[tuple[Any, ...]]:
             judged[rows].tolist(),
             str(name),
         )
+
+
+def _plain(codes: np.ndarray, kinds: np.ndarray, slots: np.ndarray, incs: np.ndarray, bounds: np.ndarray, first: int) -> np.ndarray:
+    """Per node, whether its rows (node by node, each in the run's order) plainly have no hole.
+
+    Plain: a node's first decision is at most `first` (or it starts from an installed state),
+    each later decision is one past the row before it, each installed state is at or past the
+    row before it, and all its decisions are of one incarnation. The walk would find nothing
+    there; a node that is not plain is walked (it may still be fine, say a replay after a crash).
+    """
+    nodes = len(bounds) - 1
+    if not len(codes):
+        return np.ones(nodes, dtype=bool)
+    start = np.zeros(len(codes), dtype=bool)
+    start[bounds[:-1][bounds[:-1] < len(codes)]] = True
+    step = np.diff(slots, prepend=slots[0])
+    decided = kinds == 1
+    fine = np.where(decided, step == 1, step >= 0)
+    fine[start] = ~decided[start] | (slots[start] <= first)
+    # One incarnation per node among its decisions: the lowest and highest are equal.
+    marked = np.where(decided, incs, np.iinfo(np.int64).max)
+    low = np.minimum.reduceat(marked, bounds[:-1].clip(max=len(codes) - 1))
+    high = np.maximum.reduceat(np.where(decided, incs, np.iinfo(np.int64).min), bounds[:-1].clip(max=len(codes) - 1))
+    bad = np.add.reduceat((~fine).astype(np.int64), bounds[:-1].clip(max=len(codes) - 1))
+    empty = bounds[1:] == bounds[:-1]
+    return empty | ((bad == 0) & ((low == high) | (high < low)))
 
 
 def _span(low: int, high: int) -> str:

@@ -98,6 +98,36 @@ def test_gapless_flags_holes_within_and_across_incarnations() -> None:
     assert rules(from_zero(tables([(1, "a", 1, "y", 0)]), None)) == [("a", "a executed slot 1 without slot 0")]  # type: ignore[arg-type]
 
 
+def walked(table: RunTables) -> list[str]:
+    """The nodes the gapless checker walks row by row (the others are plainly gapless)."""
+    from sim.checkers.execution import _steps
+
+    return [step[-1] for step in _steps(table, 1)]
+
+
+def test_gapless_reads_each_node_in_time_order_not_recording_order() -> None:
+    """Rows recorded out of time order: 1, 2, 3 in time is fine, 1, 3, 2 in time is a hole (the whole-column check agrees with the walk)."""
+    fine = tables([(2, "a", 2, "y", 0), (1, "b", 1, "x", 0), (1, "a", 1, "x", 0), (3, "a", 3, "z", 0), (2, "b", 2, "y", 0)])
+    assert walked(fine) == [] and check_gapless(fine, None) == []  # type: ignore[arg-type]
+    hole = tables([(1, "a", 1, "x", 0), (3, "a", 2, "y", 0), (2, "a", 3, "z", 0), (1, "b", 1, "x", 0)])
+    assert walked(hole) == ["a"]
+    assert rules(check_gapless(hole, None)) == [("a", "a executed slot 3 without slot 2")]  # type: ignore[arg-type]
+    # A node's incarnation changing, or a node starting past the first slot, is always walked.
+    assert walked(tables([(1, "a", 1, "x", 0), (2, "a", 2, "y", 1)])) == ["a"]
+    assert walked(tables([(1, "a", 1, "x", 0), (2, "b", 2, "y", 0)])) == ["b"]
+
+
+def test_gapless_plain_check_covers_installed_states() -> None:
+    """A snapshot that continues the log is plain; one followed by a hole is walked and reported."""
+    event = {"time_ms": 5.0, "node": "a", "kind": STATE_INSTALLED, "slot": 10}
+    other = {"time_ms": 5.0, "node": "b", "kind": STATE_INSTALLED, "slot": 10}
+    fine = tables([(1, "a", 1, "x", 0), (6, "a", 11, "y", 0), (7, "b", 11, "y", 0)], [event, other])
+    assert walked(fine) == [] and check_gapless(fine, None) == []  # type: ignore[arg-type]
+    hole = tables([(1, "a", 1, "x", 0), (6, "a", 12, "y", 0), (7, "b", 11, "y", 0)], [event, other])
+    assert walked(hole) == ["a"]
+    assert rules(check_gapless(hole, None)) == [("a", "a executed slot 12 without slot 11")]  # type: ignore[arg-type]
+
+
 def test_gapless_installed_state_fills_what_it_covers() -> None:
     """A snapshot or state transfer up to slot 10 lets execution continue at 11, not at 12."""
     event = {"time_ms": 5.0, "node": "a", "kind": STATE_INSTALLED, "slot": 10}

@@ -50,6 +50,18 @@ def test_validity_accepts_submitted_commands_and_noops_only() -> None:
     assert check_validity(tables(rows[:2], requests=("c:1",)), None) == []  # type: ignore[arg-type]
 
 
+def test_validity_on_text_columns_of_either_kind() -> None:
+    """Arrow text columns (pandas' default) and Python-object ones give the same violations; a missing value is never valid."""
+    rows = [(1, "a", 1, "c:1", 0), (2, "a", 2, NOOP, 0), (3, "a", 3, "bogus", 0), (4, "b", 4, None, 0)]
+    arrow = tables(rows, requests=("c:1",))
+    assert isinstance(arrow.decisions["value"].dtype, pd.StringDtype)
+    objects = tables(rows, requests=("c:1",))
+    objects.decisions["value"] = objects.decisions["value"].astype(object)
+    objects.requests["cmd_id"] = objects.requests["cmd_id"].astype(object)
+    for table in (arrow, objects):
+        assert details(check_validity(table, None)) == [(3, "a", "validity"), (4, "b", "validity")]  # type: ignore[arg-type]
+
+
 # --- broken voting and attestation make integrity fire -------------------------------------------
 
 

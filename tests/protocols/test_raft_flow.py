@@ -109,3 +109,44 @@ def test_one_reordered_append_no_longer_collapses_replication() -> None:
     assert result.violations.empty
     assert result.summary["liveness"] >= 0.99
     assert result.summary["latency_ms_p50"] < 200.0
+
+
+def test_appends_go_as_one_multicast_only_when_every_follower_gets_the_same_message(monkeypatch: Any) -> None:
+    """The leader's steady-state multicast leaves the run byte-identical to sending peer by peer, and is really used."""
+    from sim.protocols.raft.replication import Replication
+
+    scenario = scenario_from_dict(
+        {
+            "name": "raft-multicast",
+            "mechanism": "raft",
+            "nodes": 5,
+            "seed": 3,
+            "duration": "2s",
+            "network": {"delay": {"dist": "lognormal", "median": "2ms", "sigma": 0.3}},
+            "workload": {"kind": "poisson", "rate": "500/s"},
+        }
+    )
+    used = []
+    multicast = Replication._send_append_to_all
+
+    def counted(self: Replication) -> bool:
+        sent = multicast(self)
+        used.append(sent)
+        return sent
+
+    monkeypatch.setattr(Replication, "_send_append_to_all", counted)
+    together = run(scenario).summary
+    assert any(used) and not all(used)  # both paths ran
+    monkeypatch.setattr(Replication, "_send_append_to_all", lambda self: False)
+    apart = run(scenario).summary
+    assert together["journal_sha256"] == apart["journal_sha256"]
+    assert together["messages_sent"] == apart["messages_sent"] > 0
+
+
+def test_the_multicast_skips_a_follower_that_is_probing() -> None:
+    """n2 still probes (paused with its probe out): the leader sends n1 the new entry and n2 nothing, as peer by peer."""
+    raft, ctx = leader()
+    raft.progress["n2"].paused = True  # type: ignore[attr-defined]
+    submit(raft, 1)
+    assert len(appends_to(ctx, "n1")) == 1
+    assert appends_to(ctx, "n2") == []

@@ -71,9 +71,34 @@ class Replication:
         """Append an entry of the leader's term and ship it to every follower with room for it."""
         self.log.append(entry)
         self.ctx.persist()
-        for peer in self.ctx.peers:
-            self._send_append(peer)
+        if not self._send_append_to_all():
+            for peer in self.ctx.peers:
+                self._send_append(peer)
         self._advance_commit()
+
+    def _send_append_to_all(self) -> bool:
+        """The steady state: every follower streams, has room and waits for the same entries; send them as one multicast.
+
+        The followers then get equal messages, one after another in peer order, which is what
+        `_send_append` peer by peer sends (a multicast is the same sends, drawn in the same
+        order, without the per-message overhead). False, having sent nothing, in any other case.
+        """
+        peers, log = self.ctx.peers, self.log
+        if not peers:
+            return False
+        progress = [self.progress[peer] for peer in peers]
+        start = progress[0].next
+        if not log.offset < start <= log.last_index:
+            return False
+        for follower in progress:
+            if follower.next != start or follower.state != REPLICATE or follower.is_paused():
+                return False
+        prev = start - 1
+        entries = log.slice(start, self.config.max_batch)
+        self.ctx.broadcast(AppendEntries(self.term, self.ctx.name, prev, log.term(prev), entries, self.commit_index))  # type: ignore[arg-type]
+        for follower in progress:
+            follower.sent_entries(prev + len(entries))
+        return True
 
     def _send_append(self, peer: str, empty_ok: bool = False) -> bool:
         """Send `peer` the entries from its `next` on if its progress allows; True if something left.
@@ -81,12 +106,12 @@ class Replication:
         Without entries to send, only an `empty_ok` call sends (a heartbeat or a probe).
         """
         progress = self.progress[peer]
-        if progress.is_paused():
-            return False
         log = self.log
         last = log.last_index
         if progress.next == last + 1 and not empty_ok:
             return False  # the follower has everything sent (the usual case once it acknowledged)
+        if progress.is_paused():
+            return False
         prev = progress.next - 1
         prev_term = log.term(prev)
         if prev_term is None:  # compacted away: only the snapshot can bring this follower up
