@@ -232,6 +232,10 @@ def sum_cdf(x: DelayLaw, y: DelayLaw, s: float, tol: float = 1e-10) -> float:
     where either law's CDF jumps or bends, so that each piece is smooth; X's atom (a normal
     clipped at 0) adds its mass times F_Y(s - 0).
     """
+    if x.dist == "constant":
+        return y.cdf(s - x.a)
+    if y.dist == "constant":
+        return x.cdf(s - y.a)
     top = s - y.low
     if top < x.low:
         return 0.0

@@ -90,6 +90,7 @@ def test_a_constant_leg_shifts_the_other_and_degenerate_specs_are_constants() ->
     """Constant + X is the constant plus X's quantile; zero spread (std 0, sigma 0, low = high) is a constant."""
     lognormal = DelayLaw("lognormal", 5.0, 0.4)
     assert sum_quantile(DelayLaw("constant", 3.0), lognormal, 0.99) == 3.0 + lognormal.quantile(0.99)
+    assert sum_cdf(DelayLaw("constant", 3.0), lognormal, 8.0) == sum_cdf(lognormal, DelayLaw("constant", 3.0), 8.0) == lognormal.cdf(5.0)
     assert DelayLaw.of(spec_of({"dist": "normal", "mean": "5ms", "std": "0ms"})) == DelayLaw("constant", 5.0)
     assert DelayLaw.of(spec_of({"dist": "lognormal", "median": "5ms", "sigma": 0})) == DelayLaw("constant", 5.0)
     assert DelayLaw.of(spec_of({"dist": "uniform", "low": "2ms", "high": "2ms"})) == DelayLaw("constant", 2.0)
