@@ -8,7 +8,10 @@ For `--help` and `validate` it also reports the CPU time of the process (user + 
 another load on the machine inflates far less than the wall time) and which of the heavy
 libraries the command imported. Each command runs once untimed first, which writes its bytecode
 as a user's machine does; with PYTHONDONTWRITEBYTECODE=1 in the environment consim's own modules
-are compiled on every start instead (the record says which).
+are compiled on every start instead (the record says which). The CPU time of a sweep is what the
+process tree this script waits for used: workers forked by a fork server (dask's local cluster
+with `--jobs 2`, and the local pool when the parent has threads) are not in it, so compare wall
+times across backends, not CPU.
 
     python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 1] [--no-sweep] [--dask] [--json]
 """

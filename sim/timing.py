@@ -3,9 +3,11 @@
 `rtt` is the 99th percentile of a round trip over the slowest pair of nodes (and the default
 link, which clients use): a message out and one back, each drawn from its link's delay
 distribution, plus the serialisation of a typical message on links with a bandwidth and the
-CPU cost of signing and verifying both (when `crypto:` is modelled). It is estimated from a
-fixed-seed sample, so it depends on the network only, never on the run's seed: a sweep over
-seeds keeps its timeouts. `network.rtt` in a scenario overrides the estimate.
+CPU cost of signing and verifying both (when `crypto:` is modelled). It is computed exactly
+from the delay distributions (sim/delays.py: the quantile of the sum of two independent delays,
+by numerical integration of one leg's density against the other's CDF and a root find), in pure
+Python, then rounded to three significant figures. It depends on the network only, never on the
+run's seed: a sweep over seeds keeps its timeouts. `network.rtt` in a scenario overrides it.
 
 Each mechanism checks its own timeouts against these numbers (`Protocol.timing`); the checks
 here are the shared arithmetic and wording.
@@ -16,12 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sim.delays import draw_delays
+from sim.delays import DelayLaw, sum_quantile
 from sim.scenario import TimingWarning
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from sim.protocols.base import ProtocolConfig
     from sim.protocols.registry import Mechanism
     from sim.scenario import Scenario
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 TYPICAL_MESSAGE_BYTES = 128
 """The message whose serialisation counts in `rtt` on links with a bandwidth."""
 QUANTILE = 0.99
-SAMPLES = 50_000
-SAMPLE_SEED = 14
-"""Fixed, so that the estimate is the same for every run seed (and every run of a sweep)."""
 
 
 @dataclass(frozen=True)
@@ -92,64 +89,31 @@ def _links(scenario: Scenario) -> tuple[_Link, dict[tuple[str, str], _Link]]:
     return default, overrides
 
 
-def quantile(values: float | np.ndarray, q: float = QUANTILE) -> float:
-    """`np.quantile(values, q)` (its default, linear method) to the last bit; a float stands for a constant sample.
-
-    Interpolates between the two order statistics itself, after a partial sort: `np.quantile`
-    would also import numpy.ma, which validation does not otherwise need.
-    """
-    if isinstance(values, float):
-        return values  # every draw equal: the interpolation of two equal values is that value
-    n = len(values)
-    index = (n - 1) * q
-    low = int(index // 1)
-    if index >= n - 1:
-        low = high = n - 1
-    else:
-        high = low + 1
-    ordered = values.copy()
-    ordered.partition([low, high])
-    a, b = float(ordered[low]), float(ordered[high])
-    gamma = index - low
-    # numpy's _lerp: from the nearer end, so that gamma 0 and 1 give exactly a and b.
-    return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
-
-
 def network_timing(scenario: Scenario) -> NetworkTiming:
-    """Estimate `rtt` and the one-way delay of a scenario's network at time 0 (see the module doc).
-
-    A network of constant delays needs no sample (nor numpy): its quantiles are the sums themselves.
-    """
+    """`rtt` and the one-way delay of a scenario's network at time 0, exactly (see the module doc)."""
     default, overrides = _links(scenario)
     crypto = scenario.crypto
     cpu = (crypto.sign + crypto.verify) if crypto is not None else 0.0
-    draws: dict[tuple[int, int], float | np.ndarray] = {}
+    laws: dict[int, DelayLaw] = {}
 
-    def sample(link: _Link, half: int) -> float | np.ndarray:
-        # Out and back come from different streams: the two legs of a round trip are independent.
-        if link.delay.dist == "constant":
-            return float(link.delay.value)
-        key = (id(link.delay), half)
-        if key not in draws:
-            import numpy as np
-
-            draws[key] = draw_delays(link.delay, np.random.default_rng([SAMPLE_SEED, half]), SAMPLES)
-        return draws[key]
+    def law(link: _Link) -> DelayLaw:
+        if id(link.delay) not in laws:
+            laws[id(link.delay)] = DelayLaw.of(link.delay)
+        return laws[id(link.delay)]
 
     def wire(link: _Link) -> float:
         return TYPICAL_MESSAGE_BYTES * 1000.0 / link.bandwidth if link.bandwidth else 0.0
 
-    one_way = max(quantile(sample(link, 0)) + wire(link) + cpu for link in [default, *overrides.values()])
+    one_way = max(law(link).quantile(QUANTILE) + wire(link) + cpu for link in [default, *overrides.values()])
     pairs = [("the default link", default, default)]
     pairs += [(f"{src}<->{dst}", link, overrides.get((dst, src), default)) for (src, dst), link in overrides.items()]
     rtt, where = 0.0, "the default link"
-    seen: set[tuple[Any, ...]] = set()
+    seen: dict[tuple[DelayLaw, DelayLaw], float] = {}
     for name, out, back in pairs:
-        key = (id(out.delay), wire(out), id(back.delay), wire(back))
-        if key in seen:
-            continue
-        seen.add(key)
-        value = quantile(sample(out, 0) + sample(back, 1)) + wire(out) + wire(back) + 2 * cpu
+        legs = (law(out), law(back))
+        if legs not in seen:
+            seen[legs] = sum_quantile(*legs, QUANTILE)
+        value = seen[legs] + wire(out) + wire(back) + 2 * cpu
         if value > rtt:
             rtt, where = value, name
     if scenario.network.rtt is not None:

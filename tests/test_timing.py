@@ -280,45 +280,7 @@ def test_a_mechanism_declares_its_own_timing_checks(toy_mechanism, monkeypatch):
     assert found["protocol.toy"] == "needs 60ms" and ", 600ms" in found["workload.timeout"]
 
 
-# --- the estimate without the kernel (issue 13: `consim validate` imports neither simpy nor the network) ---
-
-DELAYS = [
-    {"dist": "constant", "value": "3ms"},
-    {"dist": "uniform", "low": "1ms", "high": "9ms"},
-    {"dist": "normal", "mean": "2ms", "std": "3ms"},
-    {"dist": "lognormal", "median": "5ms", "sigma": 0.4},
-    {"dist": "exponential", "mean": "4ms", "min": "1ms"},
-    {"dist": "pareto", "scale": "2ms", "shape": 1.5},
-]
-
-
-@pytest.mark.parametrize("delay", DELAYS, ids=[d["dist"] for d in DELAYS])
-def test_the_estimate_draws_what_the_network_draws(delay: dict[str, Any]) -> None:
-    """For every delay distribution, the estimate's sample is the network's sampler's, draw for draw."""
-    import numpy as np
-
-    from sim.network import DelaySampler
-    from sim.timing import draw_delays, quantile
-
-    spec = unresolved({"delay": delay}).network.delay
-    network = DelaySampler(spec, np.random.default_rng([14, 1])).draw(2000)
-    if spec.dist == "constant":
-        assert quantile(float(spec.value)) == float(np.quantile(network, 0.99)) == 3.0
-    else:
-        assert np.array_equal(draw_delays(spec, np.random.default_rng([14, 1]), 2000), network)
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 101, 50_000])
-def test_quantile_is_numpys_to_the_last_bit(size: int) -> None:
-    """`quantile` gives exactly `np.quantile`'s value (default linear method) at every q, sizes 1 to 50,000."""
-    import numpy as np
-
-    from sim.timing import quantile
-
-    values = np.random.default_rng(size).lognormal(1.0, 0.8, size)
-    for q in (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 0.999, 1.0):
-        assert quantile(values, q) == float(np.quantile(values, q)), q
-    assert quantile(values, 0.5) == float(np.median(values))
+# --- the links the statistic reads, without the kernel (issue 13: `consim validate` imports neither simpy nor the network) ---
 
 
 def test_links_resolve_as_the_network_resolves_them() -> None:

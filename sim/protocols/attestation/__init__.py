@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field
 
 from sim.protocols.attestation.support import ClaimsWorkload, attestation_summary, check_claims_workload
@@ -39,6 +38,8 @@ from sim.timing import NetworkTiming
 
 if TYPE_CHECKING:
     import random
+
+    import numpy as np
 
     from sim.protocols.base import Context
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
@@ -106,6 +105,8 @@ def check_claims_workload(scenario: Scenario) -> list[tuple[str, str]]:
 
 def attestation_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     """Acceptance latency per node, false accept/reject rates over honest nodes, costs."""
+    import numpy as np  # a run's tables: validation of a scenario never gets here
+
     from sim.checkers.agreement import faulty_nodes, honest_decisions
     from sim.records import percentiles  # pandas: imported by the run's summary, not by validation
 

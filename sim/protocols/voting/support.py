@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
@@ -100,6 +99,8 @@ def check_questions_workload(scenario: Scenario, answers: list[str]) -> list[tup
 
 def voting_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     """decisions, decision_accuracy, no_decision (with reasons), decision latency, ballots per decision."""
+    import numpy as np  # a run's tables: validation of a scenario never gets here
+
     from sim.checkers.agreement import honest_decisions
     from sim.records import percentiles  # pandas: imported by the run's summary, not by validation
 
