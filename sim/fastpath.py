@@ -78,6 +78,8 @@ def _arrive(event: FastEvent) -> None:
 
 
 _NEVER = float("inf")
+_DONE: tuple[Any, ...] = ()
+"""What a burst or a timer batch leaves in place of an item it has handed over."""
 
 FAST: tuple[Any, ...] = (_arrive,)
 """The callbacks of every pending `FastEvent` (shared; SimPy's own loop calls `arrive` through it)."""
@@ -141,8 +143,12 @@ class Burst(FastEvent):
         queue = env._queue
         until = getattr(env, "_until", _NEVER)  # fixed while `advance` runs; plain SimPy stops on its own event
         last = len(due) - 1
+        item = due[index]
         while True:
-            deliver(due[index])
+            # Dropped from the list as it is handed over, the item is freed while its objects are
+            # still in cache (all at once at the end, a big burst's frees would each miss it).
+            due[index] = _DONE
+            deliver(item)
             if index == last:
                 return
             index += 1
@@ -272,6 +278,7 @@ class TimerBatch(FastEvent):
                         self.callbacks = FAST
                         heappush(queue, (due, NORMAL, eid, self))
                         return
+                later[i] = _DONE  # freed as it fires, while the node it calls is in cache (see Burst._run)
                 i += 1
                 callback(payload)
         if self.batches.last is self:
