@@ -31,6 +31,7 @@ SimPy) and are part of this seam.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -173,8 +174,8 @@ class Burst(FastEvent):
         raise NotImplementedError
 
 
-def _at(item: tuple[Any, ...]) -> float:
-    return item[0]
+_at = itemgetter(0)
+"""An item's time: the sort key of a gathered burst (a C callable, no Python call per item)."""
 
 
 class Gathered(Burst):
