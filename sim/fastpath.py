@@ -31,6 +31,7 @@ SimPy) and are part of this seam.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -46,6 +47,7 @@ __all__ = [
     "SENT",
     "Burst",
     "Clocked",
+    "Gathered",
     "TimerBatch",
     "TimerBatches",
     "Environment",
@@ -75,6 +77,10 @@ class FastEvent:
 def _arrive(event: FastEvent) -> None:
     event.arrive()
 
+
+_NEVER = float("inf")
+_DONE: tuple[Any, ...] = ()
+"""What a burst or a timer batch leaves in place of an item it has handed over."""
 
 FAST: tuple[Any, ...] = (_arrive,)
 """The callbacks of every pending `FastEvent` (shared; SimPy's own loop calls `arrive` through it)."""
@@ -109,11 +115,12 @@ class Burst(FastEvent):
 
     `due` holds one `(time, eid, ...)` item per event, each with the time and id the event would
     have on the queue (ids drawn in the order the events were made); sorted, it is handed over
-    one item at a time: `arrive` re-queues the burst under the next item's key, then calls
-    `deliver` with the item due now. The queue therefore yields exactly the order it would give
-    with one entry per event (a k-way merge), while holding one entry per burst instead of one
-    per message: a 100-node broadcast round keeps ~100 entries on the queue, not ~10,000, and
-    each pop sifts through a heap that much shallower.
+    in order: `arrive` delivers the item due now, then each following item for as long as it
+    still comes before everything else on the queue (and before the time `advance` runs to),
+    and otherwise steps back into the queue under the next item's key. The queue therefore
+    yields exactly the order it would give with one entry per event (a k-way merge), while
+    holding one entry per burst instead of one per message, and a run of items that nothing
+    else comes between costs no heap operation at all.
     """
 
     __slots__ = ("env", "due", "index")
@@ -128,19 +135,84 @@ class Burst(FastEvent):
         heappush(env._queue, (first[0], NORMAL, first[1], self))
 
     def arrive(self) -> None:
-        """Queue the next item, then deliver this one."""
-        due, index = self.due, self.index
+        """Deliver the item due now, then the following ones while nothing on the queue comes first."""
+        self._run(self.index)
+
+    def _run(self, index: int) -> None:
+        """Deliver `due[index]` (due now), then go on while the next item precedes the queue's head; else re-queue."""
+        due, env, deliver = self.due, self.env, self.deliver
+        queue = env._queue
+        until = getattr(env, "_until", _NEVER)  # fixed while `advance` runs; plain SimPy stops on its own event
+        last = len(due) - 1
         item = due[index]
-        index += 1
-        if index < len(due):
+        while True:
+            # Dropped from the list as it is handed over, the item is freed while its objects are
+            # still in cache (all at once at the end, a big burst's frees would each miss it).
+            due[index] = _DONE
+            deliver(item)
+            if index == last:
+                return
+            index += 1
+            item = due[index]
+            at = item[0]
+            if at < until:
+                if not queue:
+                    env._now = at
+                    continue
+                head = queue[0]
+                # The head runs first if it is earlier, or at the same time and URGENT or older.
+                if at < head[0] or (at == head[0] and head[1] == NORMAL and item[1] < head[2]):
+                    env._now = at
+                    continue
             self.index = index
             self.callbacks = FAST  # the loop cleared it; the burst is pending again
-            following = due[index]
-            heappush(self.env._queue, (following[0], NORMAL, following[1], self))
-        self.deliver(item)
+            heappush(queue, (at, NORMAL, item[1], self))
+            return
 
     def deliver(self, item: tuple[Any, ...]) -> None:
         """What happens when one item's time comes."""
+        raise NotImplementedError
+
+
+_at = itemgetter(0)
+"""An item's time: the sort key of a gathered burst (a C callable, no Python call per item)."""
+
+
+class Gathered(Burst):
+    """A burst gathered while one instant lasts: events made at `now`, each due at `now` or later.
+
+    It waits on the queue under the key of its first event, `(now, NORMAL, eid)`, which comes
+    before the key of every event it gathers (each is due no earlier, with a later id), so when
+    it comes up none of them is yet due to have been handed over. Then it closes (`close`: what
+    is made later in the instant goes elsewhere), sorts its items by time (stably, so ties stay
+    in id order, the order they were made) and delivers them as a `Burst`. The owner appends
+    to `due` until it closes.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, env: simpy.Environment, first: tuple[Any, ...]) -> None:
+        self.callbacks = FAST
+        self.env = env
+        self.due = [first]
+        self.index = -1  # still gathering
+        heappush(env._queue, (env._now, NORMAL, first[1], self))
+
+    def arrive(self) -> None:
+        """Close, sort and queue the earliest item on first arrival; after that, deliver as a burst."""
+        if self.index >= 0:
+            self._run(self.index)
+            return
+        self.close()
+        due = self.due
+        due.sort(key=_at)
+        self.index = 0
+        first = due[0]
+        self.callbacks = FAST
+        heappush(self.env._queue, (first[0], NORMAL, first[1], self))
+
+    def close(self) -> None:
+        """Stop gathering: nothing may be appended from now on."""
         raise NotImplementedError
 
 
@@ -207,6 +279,7 @@ class TimerBatch(FastEvent):
                         self.callbacks = FAST
                         heappush(queue, (due, NORMAL, eid, self))
                         return
+                later[i] = _DONE  # freed as it fires, while the node it calls is in cache (see Burst._run)
                 i += 1
                 callback(payload)
         if self.batches.last is self:
@@ -262,8 +335,12 @@ class Environment(simpy.Environment):
     its `arrive()`.
     """
 
+    _until = _NEVER
+    """The time `advance` is running to: a `Burst` delivers an item itself only before it (`env.run` has its own stop event)."""
+
     def advance(self, until: float) -> None:
         """Process every event scheduled strictly before `until`, then set the clock to it."""
+        self._until = until
         queue = self._queue
         pop = heappop
         fast = FAST
@@ -283,3 +360,5 @@ class Environment(simpy.Environment):
                 exc.__cause__ = event._value
                 raise exc
         self._now = until
+        # An `env.run` after this stops on its own event; a stale bound here would only make bursts re-queue.
+        self._until = _NEVER

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.delays import draw_delays
-from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, InFlight, count_row
+from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, Gathered, InFlight, count_row
 from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
 
 if TYPE_CHECKING:
@@ -127,6 +127,9 @@ class Network:
         self.last_block_at = float("-inf")
         self._fifo: dict[tuple[str, str], float] = {}
         self._wire_free: dict[tuple[str, str], float] = {}
+        # The plain sends of one instant after its first share a queue entry (see `Sends`).
+        self._sent_at = -1.0
+        self._open: Sends | None = None
 
     # --- configuration -------------------------------------------------------------------
 
@@ -283,8 +286,22 @@ class Network:
             self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
         if link.bandwidth or link.ordered:
             self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
-        else:
+            return
+        env = self.env
+        now = env._now
+        if now != self._sent_at:
+            self._sent_at = now
             Delivery(self, endpoint, src, msg, true_src, row, extra_delay, link.delay.next())
+            return
+        # A second send at this instant (each node's round timer firing at once sends one apiece):
+        # it joins the instant's open batch, with the time and queue id a `Delivery` would get.
+        at = now + extra_delay + link.delay.next()
+        item = (at, next(env._eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, true_src)
+        batch = self._open
+        if batch is None:
+            self._open = Sends(self, item)
+        else:
+            batch.due.append(item)
 
     def multicast(self, src: str, dsts: list[str], msg: Message) -> None:
         """`send(src, dst, msg)` to each of `dsts` in order (the same counts, draws and events).
@@ -398,3 +415,35 @@ class Multicast(Burst):
         if rec.trace_on:
             rec.trace.append((sent_at, network.env.now, src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
         endpoint.receive(src, msg, src)
+
+
+class Sends(Gathered):
+    """The plain sends of one instant after its first, in flight (see `Gathered`): each handed over as a `Delivery` would be."""
+
+    __slots__ = ("network", "sent_at")
+
+    def __init__(self, network: Network, first: tuple[float, int, Endpoint, int, list[int], str, Message, str]) -> None:
+        self.network = network
+        self.sent_at = network.env._now
+        super().__init__(network.env, first)
+
+    def close(self) -> None:
+        """A send later in this instant opens a new batch."""
+        if self.network._open is self:
+            self.network._open = None
+
+    def deliver(self, item: tuple[float, int, Endpoint, int, list[int], str, Message, str]) -> None:
+        """Deliver one, unless its receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
+        _, _, endpoint, incarnation, row, src, msg, true_src = item
+        network, sent_at = self.network, self.sent_at
+        if not endpoint.up or endpoint.incarnation != incarnation:
+            network.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
+            return
+        if network.last_block_at >= sent_at and network.cut_in_flight(true_src, endpoint.name, sent_at):
+            network.recorder.dropped(msg.kind, true_src, endpoint.name, "partition", sent_at)
+            return
+        row[DELIVERED] += 1
+        rec = network.recorder
+        if rec.trace_on:
+            rec.trace.append((sent_at, network.env.now, true_src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
+        endpoint.receive(src, msg, true_src)

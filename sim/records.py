@@ -62,6 +62,10 @@ class Columns:
         self.columns: dict[str, array[Any] | list[Any]] = {name: [] for name in names}
         self._rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
+    def __len__(self) -> int:
+        """Rows so far."""
+        return self.count + len(self._rows)
+
     def append(self, values: tuple[Any, ...], extra: dict[str, Any]) -> None:
         """Add one row: the fixed columns in order, then any named extra fields."""
         rows = self._rows

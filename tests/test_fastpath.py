@@ -163,6 +163,23 @@ def test_a_burst_delivers_at_the_times_and_in_the_order_one_timeout_per_message_
     assert fast_log == plain_log
 
 
+def test_a_burst_delivering_a_run_of_items_itself_stops_where_advance_stops() -> None:
+    """Advancing in small steps (each ending between items of a burst) gives the log of one long advance, step by step."""
+    whole: list[tuple[float, str]] = []
+    env = Environment()
+    schedule_bursts(env, whole, fast=True)
+    env.advance(100)
+    stepped: list[tuple[float, str]] = []
+    env = Environment()
+    schedule_bursts(env, stepped, fast=True)
+    for step in range(1, 401):
+        until = step * 0.05
+        env.advance(until)
+        assert all(at < until for at, _ in stepped)
+    env.advance(100)
+    assert stepped == whole and len(whole) == len(DELAYS) * 8
+
+
 def test_a_burst_waits_on_the_queue_as_one_entry() -> None:
     """Only the earliest undelivered item of a burst is queued (that is what keeps the heap shallow)."""
     env = Environment()

@@ -45,6 +45,7 @@ def test_columns_frame_equals_the_rows_frame(chunk: int, monkeypatch: pytest.Mon
         columns = Columns(FIXED)
         for values, extra in rows:
             columns.append(values, dict(extra))
+        assert len(columns) == len(rows)  # flushed chunks and the pending one
         pd.testing.assert_frame_equal(columns.frame(FIXED), frame_of_rows(rows), check_exact=True)
 
 

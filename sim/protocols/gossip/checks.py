@@ -74,12 +74,10 @@ def reachable_groups(tables: RunTables) -> tuple[dict[str, str], dict[str, int]]
     states = dict(zip(final["node"], final["state"].fillna(""), strict=True))
     partitions, cut_nodes = _end_partitions(events)
     live = [n for n in states if n not in cut_nodes]
-    sig = {n: tuple(p.get(n) for p in partitions) for n in live}
+    sig = {n: tuple(p.get(n) for p in partitions) for n in live} if partitions else dict.fromkeys(live, ())
 
     def compatible(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
-
-    parent = {n: n for n in live}
 
     def find(x: str) -> str:
         while parent[x] != x:
@@ -92,28 +90,33 @@ def reachable_groups(tables: RunTables) -> tuple[dict[str, str], dict[str, int]]
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
+    # A group is labelled by the rank of its least node name among the groups' least names.
     if "neighbours" in final.columns and final["neighbours"].notna().any():
+        parent = {n: n for n in live}
         neighbours = dict(zip(final["node"], final["neighbours"].fillna(""), strict=True))
         for n in live:
             for m in str(neighbours[n]).split(","):
                 if m in parent and compatible(sig[n], sig[m]):
                     union(n, m)
+        roots = {n: find(n) for n in live}
     else:
-        # Full mesh: nodes with one partition signature form a clique; join compatible classes.
-        classes: dict[tuple[Any, ...], str] = {}
+        # Full mesh: nodes with one partition signature form a clique, so each signature class is
+        # joined as a whole (by its least name) to the compatible classes: work per class, not per node.
+        least: dict[tuple[Any, ...], str] = {}
         for n in live:
-            if sig[n] in classes:
-                union(classes[sig[n]], n)
-            else:
-                classes[sig[n]] = n
-        keys = list(classes)
+            held = least.get(sig[n])
+            if held is None or n < held:
+                least[sig[n]] = n
+        parent = {m: m for m in least.values()}
+        keys = list(least)
         for i, a in enumerate(keys):
             for b in keys[i + 1 :]:
                 if compatible(a, b):
-                    union(classes[a], classes[b])
-    roots = sorted({find(n) for n in live})
-    label = {r: i for i, r in enumerate(roots)}
-    return states, {n: label[find(n)] for n in live}
+                    union(least[a], least[b])
+        class_root = {key: find(m) for key, m in least.items()}
+        roots = {n: class_root[sig[n]] for n in live}
+    label = {r: i for i, r in enumerate(sorted(set(roots.values())))}
+    return states, {n: label[roots[n]] for n in live}
 
 
 def _first_difference(a: str, b: str) -> str:
