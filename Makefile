@@ -64,7 +64,7 @@ bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/pbft_scaling.py
 	$(BIN)/python benchmarks/gossip10k.py
 	$(BIN)/python benchmarks/gossip_scale.py
-	$(BIN)/python benchmarks/gossip_scale.py --nodes 1000000 --duration 2.5s
+	$(BIN)/python benchmarks/gossip_scale.py --nodes 1000000
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/pythons.py
 
