@@ -223,6 +223,8 @@ class RunTables:
     trace: pd.DataFrame | None = None
     counters: dict[str, int] = field(default_factory=dict)
     violations: pd.DataFrame = field(default_factory=lambda: _frame([], VIOLATION_COLUMNS))
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Results derived from the tables that several checkers and summary steps need, each made once (see gossip's `reachable_groups`)."""
 
     @classmethod
     def from_recorder(cls, rec: Recorder) -> RunTables:

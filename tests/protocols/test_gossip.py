@@ -70,11 +70,11 @@ def test_pushpull_digest_exchange_sends_newer_and_asks_for_missing():
     """On a digest, a pushpull node sends what the peer lacks and asks for what it lacks itself."""
     node, ctx = manual("n1", ["n0", "n1"], mode="pushpull")
     node.on_message("n0", Updates((("a", 2, "n1", "mine"),)))
-    node.on_message("n0", Digest((("a", 1, "n0"), ("b", 3, "n0"))))
+    node.on_message("n0", Digest.of((("a", 1, "n0"), ("b", 3, "n0"))))
     [(dst, reply)] = ctx.take(Updates)
     assert dst == "n0" and reply.entries == (("a", 2, "n1", "mine"),) and reply.wants == ("b",)
     pull, pctx = manual("n1", ["n0", "n1"], mode="pull")
-    pull.on_message("n0", Digest((("b", 3, "n0"),)))
+    pull.on_message("n0", Digest.of((("b", 3, "n0"),)))
     assert pctx.take(Updates) == []  # pull: the responder never asks for anything
 
 
@@ -303,3 +303,11 @@ def test_push_rumor_mongering_has_no_background_traffic():
     s = summary("gossip-rumor-k1")
     assert s["background_messages_per_node_per_round"] == 0.0
     assert s["spread_messages_per_write_per_node"] == pytest.approx(s["messages_per_node"], rel=1e-6)
+
+
+def test_digest_size_is_the_header_plus_each_stamp() -> None:
+    """The stored size is what the property computed: 48-byte header, then per stamp the key, 8 bytes of version, the writer."""
+    assert Digest.of(()).size_bytes == 48
+    assert Digest.of((("a", 1, "n0"), ("bb", 3, "n12"))).size_bytes == 48 + (1 + 8 + 2) + (2 + 8 + 3)
+    with pytest.raises(TypeError):
+        Digest((("a", 1, "n0"),))  # type: ignore[call-arg]  # no size: it has no default to fall back on

@@ -99,3 +99,29 @@ def test_full_mesh_groups_are_those_of_the_union_find_over_every_node(faults: li
     expected = reference_groups(tables)
     assert reachable_groups(tables) == expected
     assert (len(expected[1]), len(set(expected[1].values()))) == (judged, groups)
+
+
+def test_groups_are_made_once_per_events_table() -> None:
+    """Both checkers and the summary share one computation; a new events table gets its own."""
+    scenario = scenario_from_dict(
+        {
+            "name": "groups-once",
+            "mechanism": "gossip",
+            "nodes": 6,
+            "seed": 3,
+            "duration": "200ms",
+            "protocol": {"style": "anti_entropy", "interval": "20ms", "settle": "100ms"},
+            "faults": [{"at": "10ms", "partition": [["n0", "n1", "n2"], ["n3", "n4", "n5"]]}],
+            "workload": {"kind": "updates", "updates": [{"at": "5ms", "node": "n0", "key": "a", "value": "1"}]},
+        }
+    )
+    tables = run(scenario).tables
+    first = reachable_groups(tables)
+    assert reachable_groups(tables) is first
+    assert first == reference_groups(tables)
+    # A changed events table (n5 gone from the final states) is not answered from the old one.
+    tables.events = tables.events[~((tables.events["kind"] == "final_state") & (tables.events["node"] == "n5"))]
+    again = reachable_groups(tables)
+    assert again is not first
+    assert "n5" not in again[0] and "n5" in first[0]
+    assert again == reference_groups(tables)

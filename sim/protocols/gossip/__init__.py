@@ -29,7 +29,7 @@ from sim.protocols._topology import MeshTopology, Overlay, TopologySpec, build_o
 from sim.protocols.base import ClientReply, ClientRequest, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.gossip.draws import NodeDraws
-from sim.protocols.gossip.messages import Digest, Entry, Rumor, RumorFeedback, RumorPoll, Stamp, Updates, digest_bytes, newer
+from sim.protocols.gossip.messages import Digest, Entry, Rumor, RumorFeedback, RumorPoll, Stamp, Updates, newer
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
 from sim.scenario import Ms, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -171,7 +171,6 @@ class Gossip(Dispatch, Protocol):
         self.rng = NodeDraws(self.overlay.key, self.me, boots)
         self.ticking = False
         self._stamps: tuple[Stamp, ...] | None = None
-        self._stamps_size = 0
         self._digest_msg: Digest | None = None
         cfg = self.config
         self.rumor = cfg.style == "rumor"
@@ -238,7 +237,7 @@ class Gossip(Dispatch, Protocol):
         if not self.rumor:
             # The same digest goes out every round until the store changes: one message object serves them all.
             if self._digest_msg is None:
-                self._digest_msg = Digest(self._digest(), self._stamps_size)
+                self._digest_msg = Digest.of(self._digest())
             send(peer, self._digest_msg)
             return
         hot = self._hot_entries()
@@ -256,7 +255,6 @@ class Gossip(Dispatch, Protocol):
     def _digest(self) -> tuple[Stamp, ...]:
         if self._stamps is None:
             self._stamps = tuple((k, ver, w) for k, (ver, w, _) in self.store.items())
-            self._stamps_size = digest_bytes(self._stamps)
         return self._stamps
 
     def _entry(self, key: str) -> Entry:

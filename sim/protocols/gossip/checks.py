@@ -65,9 +65,22 @@ def reachable_groups(tables: RunTables) -> tuple[dict[str, str], dict[str, int]]
 
     Two live nodes share a group when a path of live nodes joins them over the overlay and
     no partition in force at the end separates any hop. Nodes under a one-way cut still in
-    force are left out of the groups (they are not judged).
+    force are left out of the groups (they are not judged). Two checkers and the summary ask
+    for it, so it is made once per events table and kept in `tables.derived` (read, never change it).
     """
     events = tables.events
+    derived = getattr(tables, "derived", None)  # a `RunResult` (which reads through to its tables) has none
+    if derived is None:
+        return _reachable_groups(events)
+    made = derived.get("gossip_reachable_groups")
+    if made is not None and made[0] is events:
+        return made[1]
+    groups = _reachable_groups(events)
+    derived["gossip_reachable_groups"] = (events, groups)
+    return groups
+
+
+def _reachable_groups(events: pd.DataFrame) -> tuple[dict[str, str], dict[str, int]]:
     if events.empty:
         return {}, {}
     final = events[events["kind"] == "final_state"]

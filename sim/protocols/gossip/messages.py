@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.protocols.base import Message
 
@@ -36,13 +36,14 @@ class Digest(Message):
     """Anti-entropy: the sender's version of every key it holds."""
 
     stamps: tuple[Stamp, ...]
-    stamps_bytes: int = -1
-    """Size of `stamps`, if the sender already knows it (it sends the same digest every round)."""
+    size_bytes: int = field()  # a field with no default (a bare annotation would take Message's property as its default)
+    """Header plus the digest, stored: a node sends the same digest every round, and the network
+    reads the size on every send (a property would recompute it each time). Make one with `of`."""
 
-    @property
-    def size_bytes(self) -> int:
-        """Header plus the digest."""
-        return self.header_bytes + (self.stamps_bytes if self.stamps_bytes >= 0 else digest_bytes(self.stamps))
+    @classmethod
+    def of(cls, stamps: tuple[Stamp, ...]) -> Digest:
+        """The digest of `stamps`, with its size."""
+        return cls(stamps, cls.header_bytes + digest_bytes(stamps))
 
 
 @dataclass(frozen=True, slots=True)
