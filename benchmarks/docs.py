@@ -130,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.readme.write_text(replace_regions(text, bodies), encoding="utf-8")
         print(f"{args.readme}: {len(bodies)} regions rendered, {len(changed)} changed ({', '.join(changed) or 'none'})")
+        if args.readme == README:
+            # What the slow regions were made from, for the tests to compare with (docs_inputs.py).
+            import docs_inputs
+
+            found = docs_inputs.for_regions({name for name in bodies if name not in errors})
+            if found:
+                docs_inputs.write(found)
+                print(f"{docs_inputs.RECORD.relative_to(ROOT)}: {len(found)} fingerprints recorded")
     return 1 if errors or stray or missing or (args.check and changed) else 0
 
 

@@ -1,9 +1,13 @@
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sim.sweep import build_sweep, is_sweep_file, load_sweep, run_sweep
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))  # a repository tool, not part of the package
+import docs_inputs  # noqa: E402
 
 SWEEPS = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps"
 FILES = sorted(SWEEPS.glob("*.yaml"))
@@ -47,15 +51,16 @@ def test_raft_election_timeout_sweep_runs_end_to_end_small(tmp_path):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_every_shipped_sweep_runs_trimmed(path, tmp_path):
     """Each shipped sweep runs end to end on the ends of its grid with one seed: no failed run, rows and aggregates written."""
-    data = yaml.safe_load(path.read_text())
-    # Zipped paths keep equal lengths: every grid list is cut to its two ends.
-    data["grid"] = {key: [values[0], values[-1]] for key, values in data["grid"].items()}
-    data["replicates"] = 1
-    sweep = build_sweep(data, f"{path.stem} (trimmed)", SWEEPS)
+    sweep = build_sweep(docs_inputs.trimmed(path), f"{path.stem} (trimmed)", SWEEPS)
     result = run_sweep(sweep, out=tmp_path / "out", jobs=1, quiet=True)
     assert result.failed == 0 and result.executed == len(sweep.tasks) >= 2
     assert (result.runs["safety_violations"] == 0).all()
     assert (tmp_path / "out" / "runs.parquet").exists() and (tmp_path / "out" / "summary.parquet").exists()
+    # The README's sweep regions were rendered from code that gave these same runs (else they are stale).
+    recorded = docs_inputs.recorded().get(f"sweep:{path.stem}")
+    assert docs_inputs.fingerprint(result.runs) == recorded, (
+        f"{path.stem}'s runs changed since the README's sweep regions were rendered: run `make docs` (it records the new fingerprint)"
+    )
 
 
 def test_capacity_sweep_shows_saturation(tmp_path):
