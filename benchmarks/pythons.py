@@ -221,8 +221,8 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def verdict(rows: list[dict[str, Any]]) -> tuple[str, str]:
-    """The fastest Python (least `cost`) and a sentence saying by how much, and whether that beats the noise.
+def verdict(rows: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """The fastest Python (least `cost`), or None when its lead is within the noise, and a sentence saying which.
 
     A lead smaller than the spread between an interpreter's own rounds is not a ranking: the
     sentence says so instead of naming a winner that another run could reverse.
@@ -230,14 +230,14 @@ def verdict(rows: list[dict[str, Any]]) -> tuple[str, str]:
     ranked = sorted(rows, key=cost)
     best = ranked[0]
     if len(ranked) == 1:
-        return best["python"], f"{best['python']} (the only one measured)"
+        return None, f"{best['python']} (the only one measured)"
     second = ranked[1]
     lead = cost(second) / cost(best) - 1
     noise = max(best["spread"], second["spread"])
     first, runner_up = best["python"], second["python"]
     if lead > noise:
         return first, f"{first}, {lead:.1%} less CPU per message than {runner_up} (more than the {noise:.1%} between rounds)"
-    return first, f"{first} by {lead:.1%} over {runner_up}, less than the {noise:.1%} between an interpreter's own rounds: no clear fastest"
+    return None, f"{first} by {lead:.1%} over {runner_up}, less than the {noise:.1%} between an interpreter's own rounds: no clear fastest"
 
 
 def main() -> None:
@@ -281,7 +281,7 @@ def main() -> None:
         "benchmark": "pythons",
         "rows": rows,
         "rounds": args.rounds,
-        "fastest": best,
+        "fastest": best,  # None: the lead was within the noise
         "verdict": said,
         "left_out": left_out,
         "cpu_s": round(sum(r["cpu_s"] for r in rows), 2),

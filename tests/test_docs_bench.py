@@ -69,6 +69,8 @@ def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
     assert "Left out: 3.14: not supported yet." in " ".join(lines)
     assert "the best of 3 rounds that interleave them" in " ".join(lines)
     assert f"Fastest per message: {verdict}." in " ".join(lines)
+    pythons.update(fastest=None, verdict="CPython 3.13.0 by 1.0% over CPython 3.12.0, less than the 5.0% ...: no clear fastest")
+    assert "(fastest)" not in benchmarks_text(runs, pythons, stamp)  # a lead within the noise labels no row
 
 
 def test_a_benchmark_that_failed_is_a_row_saying_so() -> None:
