@@ -303,6 +303,26 @@ class Network:
         else:
             batch.due.append(item)
 
+    def hand_over(
+        self, endpoint: Endpoint, incarnation: int, src: str, msg: Message, true_src: str, row: list[int], sent_at: float
+    ) -> None:
+        """A message in flight arrives (`Delivery`, `Multicast`, `Sends`): the receiver gets it, unless dropped.
+
+        Dropped if the receiver was down when it was sent or crashed meanwhile (its incarnation
+        moved), or if a partition or cut fell across the link while it was on the wire.
+        """
+        if not endpoint.up or endpoint.incarnation != incarnation:
+            self.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
+            return
+        if self.last_block_at >= sent_at and self.cut_in_flight(true_src, endpoint.name, sent_at):
+            self.recorder.dropped(msg.kind, true_src, endpoint.name, "partition", sent_at)
+            return
+        row[DELIVERED] += 1
+        rec = self.recorder
+        if rec.trace_on:
+            rec.trace.append((sent_at, self.env._now, true_src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
+        endpoint.receive(src, msg, true_src)
+
     def multicast(self, src: str, dsts: list[str], msg: Message) -> None:
         """`send(src, dst, msg)` to each of `dsts` in order (the same counts, draws and events).
 
@@ -364,20 +384,8 @@ class Delivery(InFlight):
     msg: Message
 
     def arrive(self) -> None:
-        """Deliver, unless the receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
-        endpoint = self.endpoint
-        network = self.network
-        if not endpoint.up or endpoint.incarnation != self.incarnation:
-            network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "crashed", self.sent_at)
-            return
-        if network.last_block_at >= self.sent_at and network.cut_in_flight(self.true_src, endpoint.name, self.sent_at):
-            network.recorder.dropped(self.msg.kind, self.true_src, endpoint.name, "partition", self.sent_at)
-            return
-        self.row[DELIVERED] += 1
-        rec = network.recorder
-        if rec.trace_on:
-            rec.trace.append((self.sent_at, network.env.now, self.true_src, endpoint.name, self.msg.kind, self.msg.size_bytes, "delivered"))
-        endpoint.receive(self.src, self.msg, self.true_src)
+        """Hand the message over (see `Network.hand_over`)."""
+        self.network.hand_over(self.endpoint, self.incarnation, self.src, self.msg, self.true_src, self.row, self.sent_at)
 
 
 class Multicast(Burst):
@@ -401,20 +409,9 @@ class Multicast(Burst):
         super().__init__(env, due)
 
     def deliver(self, item: tuple[float, int, Endpoint, int, list[int]]) -> None:
-        """Deliver one, unless its receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
+        """Hand one over (see `Network.hand_over`)."""
         _, _, endpoint, incarnation, row = item
-        network, src, msg, sent_at = self.network, self.src, self.msg, self.sent_at
-        if not endpoint.up or endpoint.incarnation != incarnation:
-            network.recorder.dropped(msg.kind, src, endpoint.name, "crashed", sent_at)
-            return
-        if network.last_block_at >= sent_at and network.cut_in_flight(src, endpoint.name, sent_at):
-            network.recorder.dropped(msg.kind, src, endpoint.name, "partition", sent_at)
-            return
-        row[DELIVERED] += 1
-        rec = network.recorder
-        if rec.trace_on:
-            rec.trace.append((sent_at, network.env.now, src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
-        endpoint.receive(src, msg, src)
+        self.network.hand_over(endpoint, incarnation, self.src, self.msg, self.src, row, self.sent_at)
 
 
 class Sends(Gathered):
@@ -433,17 +430,6 @@ class Sends(Gathered):
             self.network._open = None
 
     def deliver(self, item: tuple[float, int, Endpoint, int, list[int], str, Message, str]) -> None:
-        """Deliver one, unless its receiver was down, crashed meanwhile, or a partition or cut fell across the link."""
+        """Hand one over (see `Network.hand_over`)."""
         _, _, endpoint, incarnation, row, src, msg, true_src = item
-        network, sent_at = self.network, self.sent_at
-        if not endpoint.up or endpoint.incarnation != incarnation:
-            network.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
-            return
-        if network.last_block_at >= sent_at and network.cut_in_flight(true_src, endpoint.name, sent_at):
-            network.recorder.dropped(msg.kind, true_src, endpoint.name, "partition", sent_at)
-            return
-        row[DELIVERED] += 1
-        rec = network.recorder
-        if rec.trace_on:
-            rec.trace.append((sent_at, network.env.now, true_src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
-        endpoint.receive(src, msg, true_src)
+        self.network.hand_over(endpoint, incarnation, src, msg, true_src, row, self.sent_at)
