@@ -94,8 +94,9 @@ def test_replica_that_missed_the_new_view_re_sends_its_view_change_and_gets_the_
     """The new-view to n2 is lost; n2's retransmission timer re-sends its view-change, n1 re-sends the new-view."""
     new_primary, pctx = make_node(Pbft, "n1", NODES)
     backup, bctx = make_node(Pbft, "n2", NODES)
-    new_primary.on_timer("view_change")  # both suspect n0
-    backup.on_timer("view_change")
+    for node in (new_primary, backup):  # both suspect n0: what an expired request timer does
+        node.start_view_change(1)
+        node.arm_retransmit()
     own_vc = bctx.take(ViewChange)[0][1]
     new_primary.on_message("n2", own_vc)
     new_primary.on_message("n3", ViewChange(1, 0, "genesis", (), ()))

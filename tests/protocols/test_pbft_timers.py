@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from sim import load_scenario, run, scenario_from_dict
 from sim.protocols.pbft import Pbft
+from sim.protocols.pbft.alarm import delay_to
 from sim.protocols.pbft.messages import Commit, Prepare, PrePrepare, Request
 from sim.testing import make_node
 
@@ -41,13 +43,35 @@ def test_executing_other_requests_does_not_restart_a_waiting_requests_timer() ->
 
 
 def test_executing_the_last_waiting_request_stops_the_timer() -> None:
-    """Once nothing waits, no view-change timer runs."""
+    """Once nothing waits, no view-change timer runs: the kernel timer left set goes off unheeded."""
     node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout="300ms")
     req = Request("client0", "client0:0")
     node.on_message("n0", PrePrepare(0, 1, req.digest, req))
-    assert "view_change" in ctx.timers
+    assert ctx.timers["view_change"] == 300.0
     commit_all(node, 1, req.digest)
-    assert "view_change" not in ctx.timers
+    assert not node.timer_on and node.vc_alarm.due is None
+    ctx.now, ctx.sent = 300.0, []
+    node.on_timer("view_change")
+    assert node.st.view == 0 and node.st.active and not ctx.sent
+
+
+def test_a_request_arriving_later_reuses_the_pending_timer_and_fires_at_its_own_deadline() -> None:
+    """The request timer is one kernel timer: a later deadline waits for it to go off, then sets it again exactly."""
+    node, ctx = make_node(Pbft, "n1", NODES, view_change_timeout="300ms")
+    first, second = Request("client0", "client0:0"), Request("client0", "client0:1")
+    node.on_message("n0", PrePrepare(0, 1, first.digest, first))
+    commit_all(node, 1, first.digest)
+    ctx.now = 0.1
+    node.on_message("n0", PrePrepare(0, 2, second.digest, second))
+    assert ctx.timers["view_change"] == 300.0  # not set again: the pending one goes off first
+    ctx.now = 300.0
+    node.on_timer("view_change")
+    assert node.st.view == 0 and node.st.active  # early: set again for the new deadline
+    due = ctx.timers["view_change"]
+    assert due == 0.1 + 300.0  # to the bit what setting it at 0.1 for 300 ms would fire at
+    ctx.now = due
+    node.on_timer("view_change")
+    assert node.st.view == 1 and not node.st.active
 
 
 def test_the_primary_runs_no_view_change_timer() -> None:
@@ -117,3 +141,19 @@ def test_a_replica_whose_catch_up_stalls_still_suspects_the_primary() -> None:
     assert len(after_heal) > 20
     assert after_heal["done_ms"].notna().all()
     assert result.tables.violations.empty
+
+
+def test_delay_to_lands_exactly_on_the_deadline() -> None:
+    """`now + delay_to(now, due)` is `due` to the bit, or a unit early and then exact from there."""
+    rng = random.Random(7)
+    missed = early = 0
+    for _ in range(5000):
+        due = rng.uniform(0.0, 1.0) * 10 ** rng.randint(0, 6)
+        now = rng.uniform(0.0, due)
+        missed += now + (due - now) != due
+        landed = now + delay_to(now, due)
+        assert landed <= due
+        if landed < due:
+            early += 1
+            assert landed + delay_to(landed, due) == due
+    assert missed and early  # the plain difference misses, and some deadlines take the second step

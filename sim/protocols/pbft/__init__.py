@@ -28,6 +28,7 @@ from sim.protocols._broadcast_client import BroadcastBft
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch
 from sim.protocols.pbft import lies
+from sim.protocols.pbft.alarm import Alarm
 from sim.protocols.pbft.checkpoint import CheckpointMixin
 from sim.protocols.pbft.client import PbftClient
 from sim.protocols.pbft.config import PbftConfig
@@ -91,6 +92,8 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         self.st: ReplicaState = ctx.storage.setdefault("pbft", ReplicaState())
         self.timer_on = False
         self.timer_at: float | None = None
+        self.vc_alarm = Alarm(ctx, "view_change")  # the request timer, and the new-view timer while inactive
+        self.rt_alarm = Alarm(ctx, "retransmit")
         self.lag_mark: int | None = None  # last_exec when the timer last expired while lagging
         # When this replica started waiting for each request (the paper's per-request timer); the
         # clocks are volatile, so after a recovery every request known to wait starts afresh.
@@ -159,18 +162,20 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
             return
         if not self.since or self.primary(st.view) == self.me:
             if self.timer_on:
-                self.ctx.cancel_timer("view_change")
+                self.vc_alarm.stop()
             self.timer_on, self.timer_at = False, None
             return
         # `since` only ever gains later times or is reset to one time, so its first entry is the oldest.
         deadline = next(iter(self.since.values())) + self.config.view_change_timeout * st.backoff
         if not self.timer_on or deadline != self.timer_at:
             self.timer_on, self.timer_at = True, deadline
-            self.ctx.set_timer("view_change", deadline - self.ctx.now)
+            self.vc_alarm.set(deadline - self.ctx.now)
 
     def on_timer(self, name: str) -> None:
         """The primary is suspected (or the new view is late): move to the next view; or retransmit."""
         if name == "view_change":
+            if not self.vc_alarm.expired():
+                return  # went off before a deadline that has moved later (or stopped) since it was set
             self.timer_on, self.timer_at = False, None
             st = self.st
             if st.active and self.lagging() and st.last_exec != self.lag_mark:
@@ -184,6 +189,8 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
                 self.lag_mark = None
                 self.start_view_change(st.view + 1)
         elif name == "retransmit":
+            if not self.rt_alarm.expired():
+                return
             self.on_retransmit_timer()
         self.arm_retransmit()
 

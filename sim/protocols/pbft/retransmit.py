@@ -29,6 +29,7 @@ from sim.protocols.pbft.messages import Checkpoint, Commit, Prepare, PrePrepare,
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
+    from sim.protocols.pbft.alarm import Alarm
     from sim.protocols.pbft.state import ReplicaState, Slot
 
 MAX_RETRANSMIT_BACKOFF = 4
@@ -50,6 +51,7 @@ class RetransmitMixin:
     rt_quiet: int | None
     """The view whose log was last looked at whole (None: look again)."""
     rt_touched: dict[tuple[int, int], Slot]
+    rt_alarm: Alarm
     """The entries in progress at that look and those handed out by `slot` since: the only ones that can be in progress."""
 
     if TYPE_CHECKING:  # provided by Pbft
@@ -129,7 +131,7 @@ class RetransmitMixin:
         self.rt_on, self.rt_mark = True, mark
         # R, R, R, 2R, 4R, 4R, ...: a few quick tries (a view change is due at 6R), then back off.
         backoff = min(2 ** max(0, self.rt_tries - 2), MAX_RETRANSMIT_BACKOFF)
-        self.ctx.set_timer("retransmit", self.retransmit_delay() * backoff)
+        self.rt_alarm.set(self.retransmit_delay() * backoff)
 
     def on_retransmit_timer(self) -> None:
         """No progress since the timer was armed: the replica is stalled, so ask for help."""

@@ -20,6 +20,7 @@ from sim.protocols.pbft.state import Slot
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
+    from sim.protocols.pbft.alarm import Alarm
     from sim.protocols.pbft.state import ReplicaState
 
 
@@ -35,6 +36,7 @@ class ViewChangeMixin:
     window: int
     me: str
     timer_on: bool
+    vc_alarm: Alarm
 
     if TYPE_CHECKING:  # provided by Pbft
 
@@ -85,7 +87,7 @@ class ViewChangeMixin:
         if st.active or self.timer_on or len(st.view_changes.get(st.view, {})) < self.commit_quorum:
             return
         cfg = self.config
-        self.ctx.set_timer("view_change", cfg.view_change_timeout * st.backoff)  # type: ignore[attr-defined]
+        self.vc_alarm.set(cfg.view_change_timeout * st.backoff)  # type: ignore[attr-defined]
         self.timer_on = True
         st.backoff = min(st.backoff * 2, cfg.max_backoff)  # type: ignore[attr-defined]
 
@@ -102,7 +104,7 @@ class ViewChangeMixin:
         st.own_view_changes[view] = vc
         self.ctx.record("view_change", view=view)
         self.ctx.broadcast(vc)
-        self.ctx.cancel_timer("view_change")
+        self.vc_alarm.cancel()
         self.timer_on = False
         self.set_vc_timer()
         self.maybe_new_view(view)
@@ -220,7 +222,7 @@ class ViewChangeMixin:
         st.view = view
         st.view_changes = {v: d for v, d in st.view_changes.items() if v > view}
         st.own_view_changes = {v: vc for v, vc in st.own_view_changes.items() if v > view}
-        self.ctx.cancel_timer("view_change")
+        self.vc_alarm.cancel()
         self.timer_on = False
         st.assigned = {}  # the previous view's assignments mean nothing in this one
         if min_s > st.h:
