@@ -91,19 +91,20 @@ class NormalCase:
 
     # --- normal case ---------------------------------------------------------------------------
 
-    def defer(self, src: str, view: int, msg: Message) -> bool:
-        """Keep a message of a view not entered yet; True when the message is not for now."""
+    def keep_if_later(self, src: str, view: int, msg: Message) -> None:
+        """A message not of the view we are active in: keep it for its view if we have not entered that yet, else drop it."""
         st = self.st
-        if view > st.view or (view == st.view and not st.active):
-            if len(st.future) < FUTURE_LIMIT:
-                st.future.append((src, msg))
-            return True
-        return view < st.view
+        if view >= st.view and len(st.future) < FUTURE_LIMIT:
+            st.future.append((src, msg))
 
     @handles(PrePrepare)
     def on_pre_prepare(self, src: str, pp: PrePrepare) -> None:
         """Accept a pre-prepare from the primary of our view if its digest is right and unique."""
-        if self.defer(src, pp.view, pp) or src != self.primary(pp.view) or not self.in_window(pp.seq):
+        st = self.st
+        if pp.view != st.view or not st.active:
+            self.keep_if_later(src, pp.view, pp)
+            return
+        if src != self.primary(pp.view) or not self.in_window(pp.seq):
             return
         expected = pp.request.digest if pp.request is not None else NULL_DIGEST
         if pp.digest != expected:
@@ -144,7 +145,11 @@ class NormalCase:
     @handles(Prepare)
     def on_prepare(self, src: str, p: Prepare) -> None:
         """Log a backup's prepare for our view."""
-        if self.defer(src, p.view, p) or src == self.primary(p.view) or not self.in_window(p.seq):
+        st = self.st
+        if p.view != st.view or not st.active:
+            self.keep_if_later(src, p.view, p)
+            return
+        if src == self.primary(p.view) or not self.in_window(p.seq):
             return
         slot = self.slot(p.view, p.seq)
         if self.vote(slot.prepares, slot.prepare_votes, src, p.digest):
@@ -163,7 +168,11 @@ class NormalCase:
     @handles(Commit)
     def on_commit(self, src: str, c: Commit) -> None:
         """Log a replica's commit for our view."""
-        if self.defer(src, c.view, c) or not self.in_window(c.seq):
+        st = self.st
+        if c.view != st.view or not st.active:
+            self.keep_if_later(src, c.view, c)
+            return
+        if not self.in_window(c.seq):
             return
         slot = self.slot(c.view, c.seq)
         if self.vote(slot.commits, slot.commit_votes, src, c.digest):

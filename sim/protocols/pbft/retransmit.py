@@ -122,7 +122,8 @@ class RetransmitMixin:
 
     def arm_retransmit(self) -> None:
         """(Re)start the retransmission timer: on progress, or when work appears and none runs."""
-        mark = self.progress_mark()
+        st = self.st
+        mark = (st.view, st.active, st.last_exec, st.h)  # `progress_mark`, inline: this runs after every message
         progressed = mark != self.rt_mark
         if progressed:
             self.rt_tries = 0
