@@ -56,9 +56,11 @@ class Columns:
 
     CHUNK = 2048
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, names: tuple[str, ...], missing: Any = None) -> None:
         self.count = 0
         self.fixed = names
+        self.missing = missing
+        """What a row lacking an extra field holds there (None; the events table has NaN, as a frame of dicts does)."""
         self.columns: dict[str, array[Any] | list[Any]] = {name: [] for name in names}
         self._rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
@@ -77,25 +79,30 @@ class Columns:
         rows, self._rows = self._rows, []
         if not rows:
             return
-        start = self.count
-        for name, values in zip(self.fixed, zip(*(values for values, _ in rows), strict=True), strict=False):
-            self._extend(name, values, start)
+        start, missing = self.count, self.missing
+        # The extra fields of the chunk, in order of first appearance; rows mostly share one set.
         extras: dict[str, None] = {}
-        for _, extra in rows:
-            if extra:
-                extras.update(dict.fromkeys(extra))
+        for keys in dict.fromkeys(tuple(extra) for _, extra in rows):
+            extras.update(dict.fromkeys(keys))
+        fixed = self.fixed
+        clashes = [name for name in extras if name in fixed]
+        for name, values in zip(fixed, zip(*(values for values, _ in rows), strict=True), strict=False):
+            if name in clashes:  # an extra field named as a fixed column replaces it, as in a row dict
+                values = [extra.get(name, value) for value, (_, extra) in zip(values, rows, strict=True)]
+            self._extend(name, values, start)
         for name in extras:
-            self._extend(name, [extra.get(name) for _, extra in rows], start)
+            if name not in clashes:
+                self._extend(name, [extra.get(name, missing) for _, extra in rows], start)
         self.count = start + len(rows)
         for name, column in self.columns.items():
             if len(column) < self.count:  # an extra field absent from this whole chunk
-                self._extend(name, [None] * (self.count - len(column)), len(column))
+                self._extend(name, [missing] * (self.count - len(column)), len(column))
 
     def _extend(self, name: str, values: Any, start: int) -> None:
         """Add `values` (rows `start` on) to a column, keeping it typed only while every value is exactly one number type."""
         column = self.columns.get(name)
         if column is None:
-            column = self.columns[name] = [None] * start  # absent from earlier rows
+            column = self.columns[name] = [self.missing] * start  # absent from earlier rows
         kinds = set(map(type, values))
         kind = next(iter(kinds)) if len(kinds) == 1 else None
         if isinstance(column, array):
@@ -114,6 +121,21 @@ class Columns:
             except OverflowError:
                 pass
         column.extend(values)
+
+    def records_frame(self, fixed: tuple[str, ...]) -> pd.DataFrame:
+        """The rows as the DataFrame pandas makes of one record per row (the events table's contract).
+
+        A frame of records infers each column's type as a whole, where `frame` infers a Series per
+        column: the two differ for None beside numbers (object there, float here). The rows go to
+        pandas as tuples, zipped from the columns in C, which costs about half of a dict per row.
+        """
+        import pandas as pd
+
+        self._flush()
+        names = [*fixed, *sorted(set(self.columns) - set(fixed))]
+        columns = [self.columns.pop(name) for name in names]
+        self.count = 0
+        return pd.DataFrame.from_records(list(zip(*columns, strict=True)), columns=names)
 
     def frame(self, fixed: tuple[str, ...]) -> pd.DataFrame:
         """The rows as a DataFrame: the fixed columns, then the extra ones sorted by name.
@@ -156,7 +178,7 @@ class Recorder:
         self.counts: dict[tuple[str, str, str], list[int]] = {}  # count rows, by (type, src, dst)
         self.trace: list[tuple[float, float, str, str, str, int, str]] = []
         self.decisions = Columns(DECISION_COLUMNS)
-        self.events: list[dict[str, Any]] = []
+        self.events = Columns(EVENT_COLUMNS, missing=float("nan"))
         self.requests: dict[str, list[Any]] = {}
         self.counters: dict[str, int] = {}
 
@@ -183,9 +205,7 @@ class Recorder:
 
     def event(self, time_ms: float, node: str, kind: str, fields: dict[str, Any]) -> None:
         """Something worth a row: an election, a crash, a view change..."""
-        row = {"time_ms": time_ms, "node": node, "kind": kind}
-        row.update(fields)
-        self.events.append(row)
+        self.events.append((time_ms, node, kind), fields)
 
     def request_submitted(self, cmd_id: str, client: str, time_ms: float) -> None:
         """A client issued a command."""
@@ -238,7 +258,7 @@ class RunTables:
         messages = messages.sort_values(["type", "src", "dst"], kind="stable").reset_index(drop=True)
         for col in ("sent", "delivered", "dropped", "bytes_sent"):
             messages[col] = messages[col].astype("int64")
-        events = _frame(rec.events, EVENT_COLUMNS)
+        events = rec.events.records_frame(EVENT_COLUMNS)
         rows = list(rec.requests.values())
         if rows:
             # Column by column (each inferred as the rows would be), never a second list per row.

@@ -15,6 +15,7 @@ from pydantic import Field
 from sim import run, scenario_from_dict
 from sim.errors import ScenarioError
 from sim.kernel import Simulation
+from sim.records import RunTables
 from sim.results import RunResult
 from sim.scenario import Scenario
 from tests.test_kernel import Chatter, ChatterConfig, simulate
@@ -85,8 +86,8 @@ def test_set_link_overlap_reproduction_leaves_no_override_behind() -> None:
     sim = Simulation(scenario)
     sim.run()
     assert sim.network.overrides == {}
-    events = sim.recorder.events
-    assert [e["links"] for e in events if e["kind"] == "restore_link"] == [1, 1]
+    events = RunTables.from_recorder(sim.recorder).events
+    assert events.loc[events["kind"] == "restore_link", "links"].tolist() == [1, 1]
 
 
 def test_heal_all_does_not_let_an_old_cut_end_a_new_one() -> None:

@@ -63,3 +63,33 @@ def test_numbers_are_stored_in_typed_arrays_until_another_type_appears(monkeypat
     assert columns.columns["n"] == [*range(10), 2**70] and columns.columns["k"] == [*range(10), None]
     frame = columns.frame(("t", "n"))
     assert frame["n"].tolist() == [*range(10), 2**70] and not columns.columns  # handed over, not kept twice
+
+
+def frame_of_dicts(rows: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> pd.DataFrame:
+    """The events table as it was built before: one dict per row (extra fields update it), read by pandas."""
+    dicts = []
+    for values, extra in rows:
+        row = dict(zip(FIXED, values, strict=True))
+        row.update(extra)
+        dicts.append(row)
+    extras = sorted({key for row in dicts for key in row} - set(FIXED))
+    return pd.DataFrame(dicts, columns=[*FIXED, *extras])
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 2048])
+def test_columns_with_nan_for_missing_fields_equal_a_frame_of_row_dicts(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events table: NaN where a row lacks a field, and an extra field named as a fixed column replaces it."""
+    monkeypatch.setattr(Columns, "CHUNK", chunk)
+    rng = random.Random(100 + chunk)
+    clashed = 0
+    for _ in range(150):
+        rows = draw_rows(rng)
+        for _, extra in rows:
+            if rng.random() < 0.05:
+                extra["b"] = rng.choice(["over", 7, None])  # clashes with the fixed column "b"
+                clashed += 1
+        columns = Columns(FIXED, missing=float("nan"))
+        for values, extra in rows:
+            columns.append(values, dict(extra))
+        pd.testing.assert_frame_equal(columns.records_frame(FIXED), frame_of_dicts(rows), check_exact=True)
+    assert clashed

@@ -129,8 +129,10 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         slot = self.st.log.get(key)
         if slot is None:
             slot = self.st.log[key] = Slot()
-        if self.rt_quiet is not None:
-            self.rt_touched[key] = slot  # the retransmission check looks at it again (see `outstanding`)
+        if self.rt_quiet is not None and seq > self.st.last_exec:
+            # The retransmission check looks at it again (see `outstanding`); an entry already
+            # executed here is never in progress again (late votes for it are most messages at large n).
+            self.rt_touched[key] = slot
         return slot
 
     def in_window(self, seq: int) -> bool:

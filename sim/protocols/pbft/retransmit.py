@@ -88,9 +88,10 @@ class RetransmitMixin:
 
         Called after every message, so the log (up to a window of entries) is not scanned each
         time. A scan of the view `rt_quiet` leaves in `rt_touched` the entries in progress; from
-        then on every entry `slot()` hands out is added there, and only those can be in progress:
-        within a view an entry starts being in progress only when it is touched, and execution
-        only moves forward (the log only loses entries otherwise). So a check looks at
+        then on every entry `slot()` hands out above the last execution is added there, and only
+        those can be in progress: within a view an entry starts being in progress only when it
+        is touched, and execution only moves forward (the log only loses entries otherwise), so
+        an entry at or below the last execution never is again. So a check looks at
         `rt_touched` alone and keeps what is still in progress; a new view, or a busy stretch that
         touched more than a window's worth, makes the next check scan the log again.
         """
@@ -102,6 +103,8 @@ class RetransmitMixin:
             return True
         in_progress = self.in_progress
         if self.rt_quiet == st.view:
+            if not self.rt_touched:
+                return False  # the last look found nothing in progress, and nothing was touched since
             candidates = self.rt_touched
         else:
             self.rt_quiet, candidates = st.view, st.log
