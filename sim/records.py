@@ -81,8 +81,9 @@ class Columns:
             return
         start, missing = self.count, self.missing
         # The extra fields of the chunk, in order of first appearance; rows mostly share one set.
+        keysets = dict.fromkeys(tuple(extra) for _, extra in rows)
         extras: dict[str, None] = {}
-        for keys in dict.fromkeys(tuple(extra) for _, extra in rows):
+        for keys in keysets:
             extras.update(dict.fromkeys(keys))
         fixed = self.fixed
         clashes = [name for name in extras if name in fixed]
@@ -90,9 +91,15 @@ class Columns:
             if name in clashes:  # an extra field named as a fixed column replaces it, as in a row dict
                 values = [extra.get(name, value) for value, (_, extra) in zip(values, rows, strict=True)]
             self._extend(name, values, start)
-        for name in extras:
-            if name not in clashes:
-                self._extend(name, [extra.get(name, missing) for _, extra in rows], start)
+        if len(keysets) == 1 and not clashes:
+            # Every row has the same fields in the same order (a protocol's decisions, say): their
+            # values line up, so the chunk's extra columns are one transposition, as the fixed ones.
+            for name, values in zip(extras, zip(*(extra.values() for _, extra in rows), strict=True), strict=True):
+                self._extend(name, values, start)
+        else:
+            for name in extras:
+                if name not in clashes:
+                    self._extend(name, [extra.get(name, missing) for _, extra in rows], start)
         self.count = start + len(rows)
         for name, column in self.columns.items():
             if len(column) < self.count:  # an extra field absent from this whole chunk
