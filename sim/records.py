@@ -259,8 +259,10 @@ class RunTables:
         import pandas as pd
 
         decisions = rec.decisions.frame(DECISION_COLUMNS)
-        if not decisions.empty:
-            decisions["slot"] = decisions["slot"].astype(str) if decisions["slot"].map(type).nunique() > 1 else decisions["slot"]
+        slot = decisions["slot"]
+        # Slots of mixed types (ints beside names) become text; only an object column can mix them.
+        if slot.dtype == object and slot.map(type).nunique() > 1:
+            decisions["slot"] = slot.astype(str)
         messages = pd.DataFrame([(k[0], k[1], k[2], v[0], v[1], v[2], v[3]) for k, v in rec.counts.items()], columns=MESSAGE_COLUMNS)
         messages = messages.sort_values(["type", "src", "dst"], kind="stable").reset_index(drop=True)
         for col in ("sent", "delivered", "dropped", "bytes_sent"):
