@@ -38,6 +38,9 @@ def count_row(counts: dict[Any, list[int]], key: Any) -> list[int]:
     return row
 
 
+CATEGORIZE_ROWS = 500_000
+"""From this many rows on, the journal hash reads a text column through a categorical (the same hash, less memory)."""
+
 PAIR_COUNT_LIMIT = 1000
 """Above this many nodes the message counts aggregate destinations (dst '*'): n^2 pairs would not fit."""
 
@@ -288,13 +291,15 @@ class RunTables:
             if frame is not None:
                 h.update(repr(list(frame.columns)).encode())
                 # Mixed-type object columns (None beside numbers) hash as their text form. A text
-                # column is hashed as a categorical, which gives each row the same hash as its text
-                # but makes a Python string only per distinct value, not per row (a million rows).
+                # column of a long table is hashed as a categorical, which gives each row the same
+                # hash as its text but makes a Python string only per distinct value, not per row (a
+                # million rows); below that, the cast costs more than it saves (x2 on a short run).
                 # The other columns are hashed where they are, not copied.
+                categorize = len(frame) >= CATEGORIZE_ROWS
                 texts = {
                     name: frame[name].astype(str) if frame[name].dtype == object else frame[name].astype("category")
                     for name in frame.columns
-                    if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)
+                    if frame[name].dtype == object or (categorize and isinstance(frame[name].dtype, pd.StringDtype))
                 }
                 hashable = frame.assign(**texts) if texts else frame
                 h.update(pd.util.hash_pandas_object(hashable, index=False).to_numpy().tobytes())

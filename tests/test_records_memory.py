@@ -7,7 +7,9 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from sim import records
 from sim.checkers.agreement import first_conflicts
 from sim.records import DECISION_COLUMNS, Columns, Recorder, RunTables
 
@@ -50,6 +52,18 @@ def test_the_digest_converts_only_mixed_columns_and_is_unchanged() -> None:
     assert tables.decisions["duplicate"].dtype == object  # None beside a flag: the converted case
     assert tables.digest() == old_digest(tables)
     assert tables.requests["submit_ms"].dtype == np.int64  # inferred per column, as the rows gave it
+
+
+def test_the_digest_of_a_long_table_reads_text_through_a_categorical_and_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above CATEGORIZE_ROWS text columns are hashed as categoricals (less memory): the same journal hash."""
+    rec = Recorder()
+    for i in range(40):
+        rec.decision(float(i), f"n{i % 3}", i, f"c:{i % 7}", 0, {"term": 1, "note": None if i % 5 else "x"})
+        rec.event(float(i), f"n{i % 2}", "sent", {"msg": "prepare", "seq": i} if i % 4 else {"term": i})
+    tables = RunTables.from_recorder(rec)
+    plain = tables.digest()
+    monkeypatch.setattr(records, "CATEGORIZE_ROWS", 10)
+    assert tables.digest() == plain == old_digest(tables)
 
 
 def test_first_conflicts_where_limits_the_rows_without_copying_them() -> None:
