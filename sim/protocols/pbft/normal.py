@@ -85,8 +85,9 @@ class NormalCase:
             st.next_seq += 1
             st.assigned[cmd_id] = seq
             slot = self.slot(st.view, seq)
-            slot.digest, slot.request = req.digest, req
-            self.multicast(PrePrepare(st.view, seq, req.digest, req))
+            digest = req.digest  # a hash: computed once
+            slot.digest, slot.request = digest, req
+            self.multicast(PrePrepare(st.view, seq, digest, req))
             self.check_prepared(st.view, seq, slot)
 
     # --- normal case ---------------------------------------------------------------------------
