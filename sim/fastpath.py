@@ -320,6 +320,7 @@ class TimerBatches:
 class Clocked:
     """Mixin for a component holding `env`: `now` reads the clock field directly."""
 
+    __slots__ = ()
     env: simpy.Environment
 
     @property
