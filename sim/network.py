@@ -112,6 +112,7 @@ class Network:
         self.recorder = recorder
         self._counts = recorder.counts
         self._pairs = recorder.pairs
+        self._rows: dict[str, dict[Any, list[int]]] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen).next
@@ -273,10 +274,12 @@ class Network:
         if true_src is None:
             true_src = src
         size = msg.size_bytes
-        key = (msg.kind, true_src, dst) if self._pairs else (msg.kind, true_src, "*")
-        row = self._counts.get(key)
-        if row is None:
-            row = count_row(self._counts, key)
+        # The count row, by kind then by sender (or pair): a name compares by identity, where a
+        # (kind, src, dst) key would be built, hashed and compared (fetching the stored key) per message.
+        try:
+            row = self._rows[msg.kind][(true_src, dst) if self._pairs else true_src]
+        except KeyError:
+            row = self._count_row(msg.kind, true_src, dst)
         row[SENT] += 1
         row[BYTES_SENT] += size
         if (self._partitions or self._cuts) and self.blocked(true_src, dst):
@@ -340,16 +343,16 @@ class Network:
                 self.send(src, dst, msg)
             return
         kind, size = msg.kind, msg.size_bytes
-        counts, endpoints, delay = self._counts, self.endpoints, default.delay.next
+        endpoints, delay = self.endpoints, default.delay.next
+        rows = self._rows.setdefault(kind, {})
         pairs = self._pairs
         env = self.env
         now, eid = env._now, env._eid
         due = []
         for dst in dsts:
-            key = (kind, src, dst) if pairs else (kind, src, "*")
-            row = counts.get(key)
+            row = rows.get((src, dst) if pairs else src)
             if row is None:
-                row = count_row(counts, key)
+                row = self._count_row(kind, src, dst)
             row[SENT] += 1
             row[BYTES_SENT] += size
             endpoint = endpoints[dst]
@@ -357,6 +360,14 @@ class Network:
             due.append((now + delay(), next(eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, src, now))
         if due:
             Burst(env, due, self.hand_over)  # one queue entry for the lot
+
+    def _count_row(self, kind: str, src: str, dst: str) -> list[int]:
+        """The recorder's count row for `kind` from `src` to `dst` (to '*' unless counting pairs), made on first use."""
+        if self._pairs:
+            row = self._rows.setdefault(kind, {})[src, dst] = count_row(self._counts, (kind, src, dst))
+        else:
+            row = self._rows.setdefault(kind, {})[src] = count_row(self._counts, (kind, src, "*"))
+        return row
 
     def _schedule(
         self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, extra: float, size: int, row: list[int]
