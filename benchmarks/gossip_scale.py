@@ -79,12 +79,15 @@ def run_until_everyone_knows(nodes: int, cap: str, mark: Callable[[str], None]) 
                 stop = min(until + INTERVAL_MS, stop)  # one more round: the first in which nobody learns anything
         for node in sim.nodes.values():
             node.stop()
-    wall = time.perf_counter() - started
+        wall = time.perf_counter() - started
+        recorder, mechanism = sim.recorder, sim.mechanism
+        # As `sim.run` does: the nodes and the network are freed before the tables are built, by a
+        # collection made while the collector is still paused and what existed before is frozen (after
+        # it, the first automatic collection would scan every object the run made, then this one again).
+        del sim
+        gc.collect()
     mark("simulated")
     ran = scenario(nodes, f"{until:g}ms")  # the scenario as simulated: the tables and checks are for the run's end
-    recorder, mechanism = sim.recorder, sim.mechanism
-    del sim
-    gc.collect()  # as `sim.run` does: the nodes and the network are freed before the tables are built
     with system_allocator_for_arrow():
         tables = RunTables.from_recorder(recorder)
         del recorder

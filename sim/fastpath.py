@@ -30,6 +30,7 @@ SimPy) and are part of this seam.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
 from operator import itemgetter
 from typing import Any
@@ -120,14 +121,17 @@ class Burst(FastEvent):
     and otherwise steps back into the queue under the next item's key. The queue therefore
     yields exactly the order it would give with one entry per event (a k-way merge), while
     holding one entry per burst instead of one per message, and a run of items that nothing
-    else comes between costs no heap operation at all.
+    else comes between costs no heap operation at all. `deliver(item)` is what happens when an
+    item's time comes (a plain callable, called straight from the loop: a method that only
+    forwarded the item would cost a call per message).
     """
 
-    __slots__ = ("env", "due", "index")
+    __slots__ = ("env", "due", "index", "deliver")
 
-    def __init__(self, env: simpy.Environment, due: list[tuple[Any, ...]]) -> None:
+    def __init__(self, env: simpy.Environment, due: list[tuple[Any, ...]], deliver: Callable[[Any], None]) -> None:
         self.callbacks = FAST
         self.env = env
+        self.deliver = deliver
         due.sort()  # by (time, eid); ids are unique, so the rest of an item is never compared
         self.due = due
         self.index = 0
@@ -169,10 +173,6 @@ class Burst(FastEvent):
             heappush(queue, (at, NORMAL, item[1], self))
             return
 
-    def deliver(self, item: tuple[Any, ...]) -> None:
-        """What happens when one item's time comes."""
-        raise NotImplementedError
-
 
 _at = itemgetter(0)
 """An item's time: the sort key of a gathered burst (a C callable, no Python call per item)."""
@@ -191,9 +191,10 @@ class Gathered(Burst):
 
     __slots__ = ()
 
-    def __init__(self, env: simpy.Environment, first: tuple[Any, ...]) -> None:
+    def __init__(self, env: simpy.Environment, first: tuple[Any, ...], deliver: Callable[[Any], None]) -> None:
         self.callbacks = FAST
         self.env = env
+        self.deliver = deliver
         self.due = [first]
         self.index = -1  # still gathering
         heappush(env._queue, (env._now, NORMAL, first[1], self))
@@ -319,6 +320,7 @@ class TimerBatches:
 class Clocked:
     """Mixin for a component holding `env`: `now` reads the clock field directly."""
 
+    __slots__ = ()
     env: simpy.Environment
 
     @property

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 BATCH = 4096
 
+Item = tuple[Any, Any, "Endpoint", int, list[int], str, "Message", str, float]
+"""A message in flight as `Network.hand_over` takes it: (due time, queue id, receiver, the receiver's
+incarnation as it was sent or -1, count row, claimed sender, message, true sender, sent at); the
+first two order a burst's items (a `Delivery` holds its own and passes None)."""
+
 
 class UniformStream:
     """Uniform [0, 1) numbers drawn in batches from one generator; `next()` gives the next one.
@@ -107,6 +112,7 @@ class Network:
         self.recorder = recorder
         self._counts = recorder.counts
         self._pairs = recorder.pairs
+        self._rows: dict[str, dict[Any, list[int]]] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._gen = gen
         self._uniform = UniformStream(gen).next
@@ -268,10 +274,12 @@ class Network:
         if true_src is None:
             true_src = src
         size = msg.size_bytes
-        key = (msg.kind, true_src, dst) if self._pairs else (msg.kind, true_src, "*")
-        row = self._counts.get(key)
-        if row is None:
-            row = count_row(self._counts, key)
+        # The count row, by kind then by sender (or pair): a name compares by identity, where a
+        # (kind, src, dst) key would be built, hashed and compared (fetching the stored key) per message.
+        try:
+            row = self._rows[msg.kind][(true_src, dst) if self._pairs else true_src]
+        except KeyError:
+            row = self._count_row(msg.kind, true_src, dst)
         row[SENT] += 1
         row[BYTES_SENT] += size
         if (self._partitions or self._cuts) and self.blocked(true_src, dst):
@@ -296,21 +304,20 @@ class Network:
         # A second send at this instant (each node's round timer firing at once sends one apiece):
         # it joins the instant's open batch, with the time and queue id a `Delivery` would get.
         at = now + extra_delay + link.delay.next()
-        item = (at, next(env._eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, true_src)
+        item = (at, next(env._eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, true_src, now)
         batch = self._open
         if batch is None:
             self._open = Sends(self, item)
         else:
             batch.due.append(item)
 
-    def hand_over(
-        self, endpoint: Endpoint, incarnation: int, src: str, msg: Message, true_src: str, row: list[int], sent_at: float
-    ) -> None:
-        """A message in flight arrives (`Delivery`, `Multicast`, `Sends`): the receiver gets it, unless dropped.
+    def hand_over(self, item: Item) -> None:
+        """A message in flight arrives (a `Delivery`, a multicast's `Burst`, `Sends`): the receiver gets it, unless dropped.
 
         Dropped if the receiver was down when it was sent or crashed meanwhile (its incarnation
         moved), or if a partition or cut fell across the link while it was on the wire.
         """
+        _, _, endpoint, incarnation, row, src, msg, true_src, sent_at = item
         if not endpoint.up or endpoint.incarnation != incarnation:
             self.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
             return
@@ -336,23 +343,31 @@ class Network:
                 self.send(src, dst, msg)
             return
         kind, size = msg.kind, msg.size_bytes
-        counts, endpoints, delay = self._counts, self.endpoints, default.delay.next
+        endpoints, delay = self.endpoints, default.delay.next
+        rows = self._rows.setdefault(kind, {})
         pairs = self._pairs
         env = self.env
         now, eid = env._now, env._eid
         due = []
         for dst in dsts:
-            key = (kind, src, dst) if pairs else (kind, src, "*")
-            row = counts.get(key)
+            row = rows.get((src, dst) if pairs else src)
             if row is None:
-                row = count_row(counts, key)
+                row = self._count_row(kind, src, dst)
             row[SENT] += 1
             row[BYTES_SENT] += size
             endpoint = endpoints[dst]
             # The time and queue id a `Delivery` would get (`now + 0.0 + delay` is `now + delay`).
-            due.append((now + delay(), next(eid), endpoint, endpoint.incarnation if endpoint.up else -1, row))
+            due.append((now + delay(), next(eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, src, now))
         if due:
-            Multicast(env, due, self, src, msg, now)
+            Burst(env, due, self.hand_over)  # one queue entry for the lot
+
+    def _count_row(self, kind: str, src: str, dst: str) -> list[int]:
+        """The recorder's count row for `kind` from `src` to `dst` (to '*' unless counting pairs), made on first use."""
+        if self._pairs:
+            row = self._rows.setdefault(kind, {})[src, dst] = count_row(self._counts, (kind, src, dst))
+        else:
+            row = self._rows.setdefault(kind, {})[src] = count_row(self._counts, (kind, src, "*"))
+        return row
 
     def _schedule(
         self, link: Link, endpoint: Endpoint, src: str, msg: Message, true_src: str, extra: float, size: int, row: list[int]
@@ -385,51 +400,19 @@ class Delivery(InFlight):
 
     def arrive(self) -> None:
         """Hand the message over (see `Network.hand_over`)."""
-        self.network.hand_over(self.endpoint, self.incarnation, self.src, self.msg, self.true_src, self.row, self.sent_at)
-
-
-class Multicast(Burst):
-    """The messages of one multicast in flight (see `Burst`): each is handed over as a `Delivery` would be."""
-
-    __slots__ = ("network", "src", "msg", "sent_at")
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        due: list[tuple[float, int, Endpoint, int, list[int]]],
-        network: Network,
-        src: str,
-        msg: Message,
-        sent_at: float,
-    ) -> None:
-        self.network = network
-        self.src = src
-        self.msg = msg
-        self.sent_at = sent_at
-        super().__init__(env, due)
-
-    def deliver(self, item: tuple[float, int, Endpoint, int, list[int]]) -> None:
-        """Hand one over (see `Network.hand_over`)."""
-        _, _, endpoint, incarnation, row = item
-        self.network.hand_over(endpoint, incarnation, self.src, self.msg, self.src, row, self.sent_at)
+        self.network.hand_over((None, None, self.endpoint, self.incarnation, self.row, self.src, self.msg, self.true_src, self.sent_at))
 
 
 class Sends(Gathered):
     """The plain sends of one instant after its first, in flight (see `Gathered`): each handed over as a `Delivery` would be."""
 
-    __slots__ = ("network", "sent_at")
+    __slots__ = ("network",)
 
-    def __init__(self, network: Network, first: tuple[float, int, Endpoint, int, list[int], str, Message, str]) -> None:
+    def __init__(self, network: Network, first: Item) -> None:
         self.network = network
-        self.sent_at = network.env._now
-        super().__init__(network.env, first)
+        super().__init__(network.env, first, network.hand_over)
 
     def close(self) -> None:
         """A send later in this instant opens a new batch."""
         if self.network._open is self:
             self.network._open = None
-
-    def deliver(self, item: tuple[float, int, Endpoint, int, list[int], str, Message, str]) -> None:
-        """Hand one over (see `Network.hand_over`)."""
-        _, _, endpoint, incarnation, row, src, msg, true_src = item
-        self.network.hand_over(endpoint, incarnation, src, msg, true_src, row, self.sent_at)

@@ -109,18 +109,9 @@ def test_fast_events_also_run_under_simpys_own_loop() -> None:
     assert log == reference and len(log) == len(DELAYS) * 5
 
 
-class Logged(Burst):
+def Logged(env: simpy.Environment, due: list[tuple[Any, ...]], log: list[tuple[float, str]]) -> Burst:  # noqa: N802 - a burst
     """A burst whose items are (time, eid, name); delivering one logs the clock and the name."""
-
-    __slots__ = ("log",)
-
-    def __init__(self, env: simpy.Environment, due: list[tuple[Any, ...]], log: list[tuple[float, str]]) -> None:
-        self.log = log
-        super().__init__(env, due)
-
-    def deliver(self, item: tuple[Any, ...]) -> None:
-        """Log."""
-        self.log.append((self.env.now, item[2]))
+    return Burst(env, due, lambda item: log.append((env.now, item[2])))
 
 
 def schedule_bursts(env: simpy.Environment, log: list[tuple[float, str]], fast: bool) -> None:

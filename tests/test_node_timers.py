@@ -60,3 +60,20 @@ def test_a_stale_or_cancelled_timer_does_not_reach_the_protocol() -> None:
     n0.protocol.on_timer = heard.append  # type: ignore[method-assign]  # the restarted protocol would hear "c"
     sim.env.advance(10.0)
     assert heard == ["a"]  # "c" was set before the crash; the new protocol has its own timers
+
+
+def test_a_timer_set_before_a_crash_is_dropped_even_when_the_name_is_set_again_after_recovery() -> None:
+    """The pre-crash "c" (due at 3 ms) is dropped; the post-recovery "c" (due at 5 ms) fires once, and only once."""
+    sim = simulation()
+    for node in sim.nodes.values():
+        node.start()
+    n0 = sim.nodes["n0"]
+    n0.set_timer("c", 3.0)
+    n0.crash()
+    n0.recover()
+    assert n0.protocol is not None
+    heard: list[tuple[float, str]] = []
+    n0.protocol.on_timer = lambda name: heard.append((sim.env.now, name))  # type: ignore[method-assign]
+    n0.set_timer("c", 5.0)
+    sim.env.advance(20.0)
+    assert heard == [(5.0, "c")]

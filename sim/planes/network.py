@@ -60,6 +60,7 @@ class PlaneNetwork(Network):
         self.recorder = recorder
         self._counts = recorder.counts
         self._pairs = recorder.pairs
+        self._rows = {}  # the plane's own count rows (see Network.send)
         self.endpoints: dict[str, Endpoint] = {}
         fabric.views.append(self)
 

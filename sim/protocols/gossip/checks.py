@@ -84,7 +84,8 @@ def _reachable_groups(events: pd.DataFrame) -> tuple[dict[str, str], dict[str, i
     if events.empty:
         return {}, {}
     final = events[events["kind"] == "final_state"]
-    states = dict(zip(final["node"], final["state"].fillna(""), strict=True))
+    # Lists first: iterating an Arrow-backed column makes its Python values one at a time (100,000 nodes).
+    states = dict(zip(final["node"].tolist(), final["state"].fillna("").tolist(), strict=True))
     partitions, cut_nodes = _end_partitions(events)
     live = [n for n in states if n not in cut_nodes]
     sig = {n: tuple(p.get(n) for p in partitions) for n in live} if partitions else dict.fromkeys(live, ())
@@ -106,7 +107,7 @@ def _reachable_groups(events: pd.DataFrame) -> tuple[dict[str, str], dict[str, i
     # A group is labelled by the rank of its least node name among the groups' least names.
     if "neighbours" in final.columns and final["neighbours"].notna().any():
         parent = {n: n for n in live}
-        neighbours = dict(zip(final["node"], final["neighbours"].fillna(""), strict=True))
+        neighbours = dict(zip(final["node"].tolist(), final["neighbours"].fillna("").tolist(), strict=True))
         for n in live:
             for m in str(neighbours[n]).split(","):
                 if m in parent and compatible(sig[n], sig[m]):
