@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,9 @@ def _imported_by(code: str) -> set[str]:
 
 
 # Runs `consim ARGS` in a fresh interpreter, then prints its exit status, the modules it left in
-# sys.modules, the modules that define the pydantic models it created (none without pydantic), and
-# the models it built (a model with `defer_build` is built on first use).
+# sys.modules, the modules that define the pydantic models it created (none without pydantic), the
+# models it built (a model with `defer_build` is built on first use), and whether pydantic looked
+# for plugins (its loader caches what it found).
 PROBE = """
 import json, sys
 from sim.cli import app
@@ -84,20 +86,23 @@ if "pydantic" in sys.modules:
         models.append(cls.__module__)
         if cls.__pydantic_complete__ and cls.__module__.startswith("sim."):
             built.append(f"{cls.__module__}.{cls.__qualname__}")
-found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built}
+loader = sys.modules.get("pydantic.plugin._loader")
+scanned = loader is not None and loader._plugins is not None
+found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built,
+         "plugins_scanned": scanned}
 print("PROBE", json.dumps(found))
 """
 
 
-def _probe(*args: str) -> dict[str, Any]:
-    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built} (see PROBE)."""
+def _probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built, plugins_scanned} (see PROBE)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **(env or {})},
     )
     line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE "))
     return dict(json.loads(line.removeprefix("PROBE ")))
@@ -157,6 +162,31 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
     loaded = set(checked["modules"])
     assert not ({"numpy", "sim.sweep", "sim.report"} | KERNEL) & loaded
+
+
+def test_validate_reads_no_distribution_metadata_for_pydantic_plugins() -> None:
+    """A command builds its models with pydantic's plugins off (no scan of every installed distribution), unless the user chose."""
+    checked = _probe("validate", "scenarios/quickstart.yaml")
+    assert checked["status"] == 0 and "sim.scenario.Scenario" in checked["built"]
+    assert not checked["plugins_scanned"]
+    # The user's own setting wins: an empty name list disables nothing, so pydantic scans for plugins.
+    chosen = _probe("validate", "scenarios/quickstart.yaml", env={"PYDANTIC_DISABLE_PLUGINS": ""})
+    assert chosen["status"] == 0 and chosen["plugins_scanned"]
+
+
+def test_the_plugin_switch_is_scoped_to_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch is set while a command runs and removed after it, also when the command fails; a user's value is kept."""
+    from sim.cli import PLUGINS_SWITCH, pydantic_plugins_off
+
+    monkeypatch.delenv(PLUGINS_SWITCH, raising=False)
+    with pytest.raises(RuntimeError), pydantic_plugins_off():
+        assert os.environ[PLUGINS_SWITCH] == "__all__"
+        raise RuntimeError("boom")
+    assert PLUGINS_SWITCH not in os.environ
+    monkeypatch.setenv(PLUGINS_SWITCH, "logfire")
+    with pydantic_plugins_off():
+        assert os.environ[PLUGINS_SWITCH] == "logfire"
+    assert os.environ[PLUGINS_SWITCH] == "logfire"
 
 
 def test_validate_of_every_shipped_scenario_sweep_and_compare_spec_imports_no_numpy() -> None:
