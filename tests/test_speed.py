@@ -153,12 +153,12 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     checked = _probe("validate", "scenarios/quickstart.yaml")
     assert checked["status"] == 0
     models = set(checked["models"])
-    assert "sim.protocols.raft.messages" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
+    assert "sim.protocols.raft.config" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
     others = {m for m in models if not m.startswith("sim.protocols.raft.")}
     assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base"}
     # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
     built = set(checked["built"])
-    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.messages.RaftConfig"} <= built
+    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.config.RaftConfig"} <= built
     assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
     loaded = set(checked["modules"])
     assert not ({"numpy", "sim.sweep", "sim.report"} | KERNEL) & loaded
