@@ -251,7 +251,7 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
     pytest.importorskip("distributed", reason="the dask backend is an optional extra")
     import dask
 
-    from sim.sweep.execute import _preloaded_worker_start
+    from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
     if sys.platform == "win32":
         pytest.skip("no fork server on Windows: dask spawns its workers there")
@@ -262,6 +262,50 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
 
         assert "sim.runner" in forkserver._forkserver._preload_modules  # noqa: SLF001  (no public getter)
     assert dask.config.get("distributed.worker.multiprocessing-method") == before
+
+
+def _worker_settings(task: Any) -> dict[str, Any]:
+    """A sweep 'run' that reports the dask settings its worker process sees (module level: it is pickled by name)."""
+    import dask
+
+    keys = ("distributed.admin.tick.interval", "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
+    return {"key": task.key, "pid": os.getpid(), **{key: dask.config.get(key) for key in keys}}
+
+
+def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers() -> None:
+    """The workers of a cluster a sweep starts run with the slower watchdog and monitors; dask's own defaults are untouched after."""
+    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
+    import dask
+
+    from sim.sweep.execute import execute
+    from sim.sweep.workers import QUIET_CLUSTER
+
+    before = {key: dask.config.get(key) for key in QUIET_CLUSTER}
+    assert before != QUIET_CLUSTER  # else this test could not tell
+    from types import SimpleNamespace
+
+    rows = list(execute([SimpleNamespace(key=f"t{i}") for i in range(4)], jobs=2, backend="dask", fn=_worker_settings))
+    assert sorted(row["key"] for row in rows) == ["t0", "t1", "t2", "t3"]
+    assert len({row["pid"] for row in rows}) >= 1 and all(row["pid"] != os.getpid() for row in rows)  # in worker processes
+    assert all({key: row[key] for key in QUIET_CLUSTER} == QUIET_CLUSTER for row in rows)
+    assert {key: dask.config.get(key) for key in QUIET_CLUSTER} == before
+
+
+EARLY_PROBE = """
+import sys
+from multiprocessing import forkserver
+from sim.sweep.workers import start_fork_server
+start_fork_server()
+print(forkserver._forkserver._forkserver_pid is not None, "sim.runner" in (forkserver._forkserver._preload_modules or []))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
+def test_a_dask_sweep_starts_its_workers_fork_server_before_it_loads_anything() -> None:
+    """`start_fork_server` starts the preloaded fork server at once, before distributed is imported (sweep_command calls it first)."""
+    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
+    done = subprocess.run([sys.executable, "-c", EARLY_PROBE], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp_path: Path) -> None:
