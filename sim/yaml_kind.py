@@ -32,9 +32,8 @@ def read_or_none(path: str | Path) -> Any:
         return None
 
 
-def yaml_kind(path: str | Path) -> Kind:
-    """The kind of a YAML file (a compare spec before a sweep); 'scenario' also for a file that cannot be read."""
-    data = read_or_none(path)
+def data_kind(data: Any) -> Kind:
+    """The kind of read YAML (a compare spec before a sweep); 'scenario' for anything else, None included."""
     if is_compare_data(data):
         return "compare"
     return "sweep" if is_sweep_data(data) else "scenario"

@@ -198,6 +198,27 @@ def test_validate_of_every_shipped_scenario_sweep_and_compare_spec_imports_no_nu
     assert "numpy" not in checked["modules"]
 
 
+def test_validate_reads_a_scenario_file_once_and_loads_what_load_scenario_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_file` parses a scenario's YAML once (not once to sort it and again to load it), with the same result."""
+    import yaml
+
+    from sim.cli_validate import check_file
+
+    real = yaml.safe_load
+    calls: list[int] = []
+    monkeypatch.setattr(yaml, "safe_load", lambda text: calls.append(1) or real(text))
+    _, problems, _, loaded = check_file(SCENARIOS / "quickstart.yaml")
+    assert not problems and loaded is not None and len(calls) == 1
+    monkeypatch.setattr(yaml, "safe_load", real)
+    shipped = [p for p in sorted(SCENARIOS.glob("**/*.yaml")) if check_file(p)[3] is not None]
+    assert len(shipped) > 30 and any("extends" in p.read_text() for p in shipped)
+    for path in shipped:
+        _, _, warnings, checked = check_file(path)
+        expected = load_scenario(path)
+        assert checked is not None and checked.resolved() == expected.resolved(), path
+        assert [str(w) for w in checked.timing_warnings] == [str(w) for w in expected.timing_warnings], path
+
+
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
     """Plots are drawn with Agg although matplotlib is imported only once a command draws."""
     out = tmp_path / "run"
