@@ -204,12 +204,12 @@ def test_validate_reads_a_scenario_file_once_and_loads_what_load_scenario_loads(
 
     from sim.cli_validate import check_file
 
-    real = yaml.safe_load
+    real = yaml.load
     calls: list[int] = []
-    monkeypatch.setattr(yaml, "safe_load", lambda text: calls.append(1) or real(text))
+    monkeypatch.setattr(yaml, "load", lambda text, Loader: calls.append(1) or real(text, Loader=Loader))  # noqa: N803
     _, problems, _, loaded = check_file(SCENARIOS / "quickstart.yaml")
     assert not problems and loaded is not None and len(calls) == 1
-    monkeypatch.setattr(yaml, "safe_load", real)
+    monkeypatch.setattr(yaml, "load", real)
     shipped = [p for p in sorted(SCENARIOS.glob("**/*.yaml")) if check_file(p)[3] is not None]
     assert len(shipped) > 30 and any("extends" in p.read_text() for p in shipped)
     for path in shipped:
@@ -217,6 +217,29 @@ def test_validate_reads_a_scenario_file_once_and_loads_what_load_scenario_loads(
         expected = load_scenario(path)
         assert checked is not None and checked.resolved() == expected.resolved(), path
         assert [str(w) for w in checked.timing_warnings] == [str(w) for w in expected.timing_warnings], path
+
+
+def test_the_fast_yaml_parser_reads_every_shipped_file_as_the_pure_python_one_does() -> None:
+    """libyaml's parser (when PyYAML has it) gives exactly the data of PyYAML's own for every shipped YAML file, and the same errors."""
+    import yaml
+
+    from sim.yaml_kind import safe_load
+
+    files = sorted(SCENARIOS.glob("**/*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert safe_load(text) == yaml.safe_load(text), path
+    for bad in ("name: x\nnodes: [1, 2\n", "a: b: c\n", "- a\nb: c\n"):
+        with pytest.raises(yaml.YAMLError) as fast:
+            safe_load(bad)
+        with pytest.raises(yaml.YAMLError) as pure:
+            yaml.safe_load(bad)
+        assert (fast.value.problem, fast.value.problem_mark.line, fast.value.problem_mark.column) == (  # type: ignore[attr-defined]
+            pure.value.problem,  # type: ignore[attr-defined]
+            pure.value.problem_mark.line,  # type: ignore[attr-defined]
+            pure.value.problem_mark.column,  # type: ignore[attr-defined]
+        )
 
 
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
