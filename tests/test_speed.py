@@ -419,3 +419,18 @@ def test_validate_of_a_compare_spec_imports_no_tables_plots_or_kernel() -> None:
     loaded = set(checked["modules"])
     assert checked["status"] == 0 and "sim.report.requirements" in loaded  # it did read them as compare specs
     assert not ({"pandas", "pyarrow", "matplotlib", "networkx"} | KERNEL) & loaded
+
+
+def test_the_startup_benchmark_times_commands_that_keep_their_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/startup.py runs each command as on a user's machine (bytecode written, then reused) even where the
+    environment says PYTHONDONTWRITEBYTECODE: otherwise consim's modules were compiled on every timed start."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import startup
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = startup.child_env()
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPATH"] == str(ROOT)
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(startup.subprocess, "run", lambda *a, **k: seen.append(k["env"]))
+    startup.timed(["--help"], 1)
+    assert len(seen) == 2 and all("PYTHONDONTWRITEBYTECODE" not in e for e in seen)
