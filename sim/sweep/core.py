@@ -13,9 +13,10 @@ from typing import IO, Any
 
 import pandas as pd
 
-from sim.sweep.execute import TRANSIENT, Progress, default_jobs, execute
+from sim.sweep.execute import TRANSIENT, Progress, execute
 from sim.sweep.spec import Sweep, Task, label, load_sweep
 from sim.sweep.stats import aggregate
+from sim.sweep.workers import default_jobs
 
 ROWS = "rows"
 RUNS = "runs"

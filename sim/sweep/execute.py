@@ -16,6 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import IO, Any
 
 from sim.sweep.spec import Task, label
+from sim.sweep.workers import QUIET_CLUSTER
+from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
 BACKENDS = ("local", "dask")
 TRANSIENT = "_transient"
@@ -186,32 +188,6 @@ def _failed_row(task: Task) -> dict[str, Any]:
     return row
 
 
-def _preloaded_worker_start() -> contextlib.AbstractContextManager[Any]:
-    """Start a local Dask cluster's worker processes from a fork server that imported consim once.
-
-    Dask spawns its workers by default, and each spawned worker imports distributed, numpy,
-    pandas and consim before its first run (seconds each on a small machine: `--jobs 2` on dask
-    was slower than `--jobs 1`, issue 13). A fork server imports them once, started here at once
-    so that its imports overlap the cluster's start, and forks every worker from that state.
-    Only when dask's method is its default (spawn) and the platform has a fork server.
-    """
-    import dask
-
-    if sys.platform == "win32" or dask.config.get("distributed.worker.multiprocessing-method") != "spawn":
-        return contextlib.nullcontext()
-    try:
-        from distributed.utils import get_mp_context
-    except ImportError:  # a distributed without it: spawned workers, as before
-        return contextlib.nullcontext()
-    chosen = dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-    context = get_mp_context()  # sets dask's own preload list once; ours replaces it
-    context.set_forkserver_preload(["distributed", "sim.runner", "sim.sweep.execute"])
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
-    return chosen
-
-
 def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) -> Iterator[dict[str, Any]]:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -224,7 +200,9 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
     else:
         # One worker process per job: threads of one process would share the interpreter lock and
         # run no faster than one job. A single job stays in this process (starts in a moment).
-        with _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
+        import dask
+
+        with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
             cluster = LocalCluster(
                 n_workers=max(1, jobs),
                 threads_per_worker=1,
@@ -275,14 +253,6 @@ def execute(
     if jobs <= 1 or len(tasks) == 1:
         return _inline(tasks, fn)
     return _local(tasks, min(jobs, len(tasks)), fn)
-
-
-def default_jobs() -> int:
-    """All the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class Progress:

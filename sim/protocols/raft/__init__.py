@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.protocols.base import Message, Protocol, register
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.raft.config import RaftConfig, timing_problems
 from sim.protocols.raft.election import CANDIDATE, ELECTION, FOLLOWER, HEARTBEAT, LEADER, PRECANDIDATE, Election
 from sim.protocols.raft.log import RaftLog
 from sim.protocols.raft.messages import (
@@ -28,11 +29,9 @@ from sim.protocols.raft.messages import (
     InstallSnapshot,
     PreVote,
     PreVoteResponse,
-    RaftConfig,
     RequestVote,
     RequestVoteResponse,
     Snapshot,
-    timing_problems,
 )
 from sim.protocols.raft.progress import Progress
 from sim.protocols.raft.replication import Replication

@@ -11,8 +11,8 @@ from sim.protocols.raft.progress import Progress
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
+    from sim.protocols.raft.config import RaftConfig
     from sim.protocols.raft.log import RaftLog
-    from sim.protocols.raft.messages import RaftConfig
 
 FOLLOWER, PRECANDIDATE, CANDIDATE, LEADER = "follower", "precandidate", "candidate", "leader"
 ELECTION, HEARTBEAT = "election", "heartbeat"

@@ -22,8 +22,8 @@ from sim.protocols.raft.session import Sessions, request_entry
 
 if TYPE_CHECKING:
     from sim.protocols.base import Context
+    from sim.protocols.raft.config import RaftConfig
     from sim.protocols.raft.log import RaftLog
-    from sim.protocols.raft.messages import RaftConfig
 
 
 class Replication:
