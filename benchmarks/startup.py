@@ -44,6 +44,13 @@ PROBE = (
     "try:\n    app(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
     "print('HEAVY', __import__('json').dumps([m for m in {heavy!r} if m in sys.modules]))"
 )
+FLOOR = (
+    "import pathlib, typer, pydantic, yaml\n"
+    "class Scenario(pydantic.BaseModel):\n    name: str\n"
+    "def validate(path: pathlib.Path) -> None:\n    Scenario.model_validate(yaml.safe_load(path.read_text()))\n"
+    "typer.run(validate)"
+)
+"""The least a `validate` can do on the same libraries: one typer command reading a YAML file into a one-field model."""
 
 
 def child_env() -> dict[str, str]:
@@ -57,8 +64,10 @@ def wall(args: list[str], repeat: int) -> float:
     return timed(args, repeat)[0]
 
 
-def timed(args: list[str], repeat: int, warm: bool = True) -> tuple[float, float]:
+def timed(args: list[str], repeat: int, warm: bool = True, python_args: tuple[str, ...] = ("-m", "sim")) -> tuple[float, float]:
     """Best wall time and best CPU time (user + system) of `python -m sim ARGS` over `repeat` fresh processes.
+
+    `python_args` replaces `-m sim` (e.g. `-c CODE` for the floor below).
 
     With `warm`, one untimed run first: it writes the bytecode a user's machine keeps. A sweep
     must not be warmed into its own folder: the timed run would then reuse every finished row and
@@ -66,12 +75,12 @@ def timed(args: list[str], repeat: int, warm: bool = True) -> tuple[float, float
     """
     env = child_env()
     if warm:
-        subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([sys.executable, *python_args, *args], cwd=ROOT, env=env, check=True, capture_output=True)
     best_wall = best_cpu = float("inf")
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([sys.executable, *python_args, *args], cwd=ROOT, env=env, check=True, capture_output=True)
         best_wall = min(best_wall, time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -113,6 +122,9 @@ def main() -> None:
     help_s, help_cpu = timed(["--help"], 5)
     validate_s, validate_cpu = timed(validate_args, 5)
     validate_heavy = heavy_imports(validate_args)
+    # What validate cannot go below on typer, pydantic and yaml; timed beside it, so that the
+    # comparison holds when this machine's speed drifts between runs.
+    floor_s, floor_cpu = timed(["scenarios/quickstart.yaml"], 5, python_args=("-c", FLOOR))
     record: dict[str, Any] = {
         "benchmark": "startup",
         "help_s": round(help_s, 3),
@@ -120,14 +132,19 @@ def main() -> None:
         "validate_s": round(validate_s, 3),
         "validate_cpu_s": round(validate_cpu, 3),
         "validate_imports": validate_heavy,
+        "floor_s": round(floor_s, 3),
+        "floor_cpu_s": round(floor_cpu, 3),
     }
     text = (
         f"`consim --help` {help_s:.2f} s wall ({help_cpu:.2f} s CPU), `consim validate` {validate_s:.2f} s wall "
-        f"({validate_cpu:.2f} s CPU; imports {', '.join(validate_heavy) or 'none of the heavy libraries'})"
+        f"({validate_cpu:.2f} s CPU; imports {', '.join(validate_heavy) or 'none of the heavy libraries'}); "
+        f"the least a validate on these libraries costs (one typer command reading the file into a one-field "
+        f"pydantic model) {floor_s:.2f} s wall ({floor_cpu:.2f} s CPU)"
     )
     lines = [
         f"consim --help        {help_s:.3f} s wall, {help_cpu:.3f} s CPU",
         f"consim validate      {validate_s:.3f} s wall, {validate_cpu:.3f} s CPU, imports {', '.join(validate_heavy)}",
+        f"floor                {floor_s:.3f} s wall, {floor_cpu:.3f} s CPU (a typer command: YAML file into a one-field model)",
     ]
     record["cpu_s"] = round(help_cpu + validate_cpu, 3)
     if not args.no_sweep:
