@@ -1,4 +1,4 @@
-"""Messages are built by a faster `__init__` (sim.protocols.base._slot_init) that behaves as the dataclass's own."""
+"""Messages are built by a faster `__init__` (sim.protocols.message._slot_init) that behaves as the dataclass's own."""
 
 from __future__ import annotations
 

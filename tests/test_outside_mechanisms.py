@@ -261,6 +261,7 @@ def test_entry_points_register_installed_mechanisms(demo: Path, tmp_path: Path) 
 def test_discovery_happens_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lookups after the first never import or scan again: the table is a cached function's answer."""
     mechanisms()
+    get_mechanism("raft")  # the first lookup by name imports that package alone (this once relied on an earlier test)
     calls: list[str] = []
     real = registry.importlib.import_module
     monkeypatch.setattr(registry.importlib, "import_module", lambda name, *a: calls.append(name) or real(name, *a))

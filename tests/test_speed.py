@@ -16,6 +16,7 @@ import pytest
 
 import sim.runner as runner
 from sim import load_scenario, run
+from sim.protocols.registry import INFRASTRUCTURE
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -143,7 +144,7 @@ def test_validate_imports_only_the_mechanism_it_checks() -> None:
     """Validating a Raft scenario imports Raft's package and no other mechanism's."""
     loaded = _imported_by("from sim.cli import app; app(['validate', 'scenarios/quickstart.yaml'], standalone_mode=False)")
     modules = {m.split(".")[2] for m in loaded if m.startswith("sim.protocols.")}
-    assert modules - {"base", "dispatch", "quorum", "registry"} - {m for m in modules if m.startswith("_")} == {"raft"}
+    assert modules - INFRASTRUCTURE - {m for m in modules if m.startswith("_")} == {"raft"}
 
 
 def test_validate_builds_only_the_models_its_scenario_uses() -> None:

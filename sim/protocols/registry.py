@@ -135,6 +135,10 @@ def as_mechanism(value: Mechanism | type[Protocol]) -> Mechanism:
     return value if isinstance(value, Mechanism) else mechanism_of(value)
 
 
+INFRASTRUCTURE = frozenset({"base", "dispatch", "message", "quorum", "registry"})
+"""The modules of sim/protocols/ that are the mechanism API and its machinery, not mechanisms."""
+
+
 # Discovery is a cached function rather than a module-level dict filled on import: the answer
 # depends only on the code installed, so it is computed once per process (forked sweep and explore
 # workers inherit it), callers cannot change it (the mapping is read-only), and a test can swap the
@@ -150,7 +154,7 @@ def discover() -> Mapping[str, Mechanism | MechanismError]:
 
     found: dict[str, Mechanism | MechanismError] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name in ("base", "dispatch", "quorum", "registry") or info.name.startswith("_"):
+        if info.name in INFRASTRUCTURE or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"sim.protocols.{info.name}")
         for value in list(vars(module).values()):  # building a record may import submodules into it
@@ -183,7 +187,7 @@ def _default_table() -> bool:
 @functools.cache
 def _named_package(name: str) -> Mechanism | None:
     """The mechanism `name` if sim/protocols/<name>/ registers it (the usual layout), else None."""
-    if not name.isidentifier() or name in ("base", "dispatch", "quorum", "registry") or name.startswith("_"):
+    if not name.isidentifier() or name in INFRASTRUCTURE or name.startswith("_"):
         return None
     try:
         module = importlib.import_module(f"sim.protocols.{name}")
