@@ -355,7 +355,7 @@ def test_a_dask_sweep_starts_its_workers_fork_server_before_it_loads_anything() 
 
 def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp_path: Path) -> None:
     """Cluster sizes 3 and 7: the pool runs the 7-node runs first, and the rows (in grid order) are those of the inline sweep."""
-    from sim.sweep import build_sweep, run_sweep
+    from sim.sweep import build_sweep
     from sim.sweep.execute import plan_batches
 
     data = {
@@ -367,9 +367,16 @@ def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp
     }
     sweep = build_sweep(data, "uneven", tmp_path)
     assert plan_batches(sweep.tasks, 2)[0][0].scenario.n == 7 and sweep.tasks[0].scenario.n == 3
-    inline = run_sweep(sweep, out=tmp_path / "one", jobs=1, quiet=True)
-    pooled = run_sweep(build_sweep(data, "uneven", tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
-    assert inline.executed == pooled.executed == 8 and pooled.failed == 0
+    _assert_two_workers_give_the_inline_rows(data, tmp_path, runs=8)
+
+
+def _assert_two_workers_give_the_inline_rows(data: dict[str, Any], tmp_path: Path, runs: int) -> None:
+    """The sweep `data` run inline and on two workers: every run done, the same rows (wall time aside)."""
+    from sim.sweep import build_sweep, run_sweep
+
+    inline = run_sweep(build_sweep(data, data["name"], tmp_path), out=tmp_path / "one", jobs=1, quiet=True)
+    pooled = run_sweep(build_sweep(data, data["name"], tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
+    assert inline.executed == pooled.executed == runs and pooled.failed == 0
     pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), pooled.runs.drop(columns="wall_time_s"))
 
 
@@ -399,8 +406,6 @@ def test_workers_are_forked_only_while_the_parent_has_no_other_thread() -> None:
 
 def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> None:
     """A sweep on two workers, several runs per call, gives exactly the rows of the same sweep run in this process."""
-    from sim.sweep import build_sweep, run_sweep
-
     data = {
         "name": "batched",
         "base": str(SCENARIOS / "raft-steady.yaml"),
@@ -408,10 +413,7 @@ def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> Non
         "grid": {"network.loss": [0.0, 0.1]},
         "replicates": 6,
     }
-    inline = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "one", jobs=1, quiet=True)
-    pooled = run_sweep(build_sweep(data, "batched", tmp_path), out=tmp_path / "two", jobs=2, quiet=True)
-    assert inline.executed == pooled.executed == 12 and pooled.failed == 0
-    pd.testing.assert_frame_equal(inline.runs.drop(columns="wall_time_s"), pooled.runs.drop(columns="wall_time_s"))
+    _assert_two_workers_give_the_inline_rows(data, tmp_path, runs=12)
 
 
 def test_validate_of_a_compare_spec_imports_no_tables_plots_or_kernel() -> None:
