@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from sim.protocols.base import Message, Protocol, ProtocolConfig
@@ -36,6 +37,11 @@ class ManualContext:
         """Collect one copy per peer."""
         for peer in self.peers:
             self.send(peer, msg)
+
+    def multicast(self, dsts: Sequence[str], msg: Message) -> None:
+        """Collect one copy per destination, in order."""
+        for dst in dsts:
+            self.send(dst, msg)
 
     def set_timer(self, name: str, delay: float) -> None:
         """Remember when the timer would fire."""

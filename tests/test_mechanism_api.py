@@ -20,7 +20,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECTION = README.split("## The mechanism API\n", 1)[1].split("\n## ", 1)[0]
 
 CONTEXT = (
-    "name", "nodes", "peers", "weights", "now", "rng", "send", "broadcast", "set_timer", "cancel_timer", "decide", "storage",
+    "name", "nodes", "peers", "weights", "now", "rng", "send", "broadcast", "multicast", "set_timer", "cancel_timer", "decide", "storage",
     "persist", "record", "count", "shared",
 )  # fmt: skip
 HANDLERS = ("on_start", "on_message", "on_timer", "on_request", "on_stop", "is_leader", "epoch")

@@ -38,6 +38,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Sequence
 
     import numpy as np
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from sim.timing import NetworkTiming
     from sim.workload import Client
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 """Version of the public mechanism API (Protocol, Context, Message, ProtocolConfig, the hooks, the record).
 
 The major number changes when a documented name is removed or changes meaning; the minor one when
@@ -83,6 +84,10 @@ class Context(TypingProtocol):
     def send(self, dst: str, msg: Message) -> None: ...  # noqa: D102
 
     def broadcast(self, msg: Message) -> None: ...  # noqa: D102
+
+    def multicast(self, dsts: Sequence[str], msg: Message) -> None:
+        """`send(dst, msg)` to each of `dsts` in order: the same counts, delay draws and deliveries, at less cost per copy."""
+        ...
 
     def set_timer(self, name: str, delay: float) -> None: ...  # noqa: D102
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sim import run, scenario_from_dict
+from sim.node import Node
 from sim.protocols.base import ClientRequest
 from sim.protocols.raft import Raft
 from sim.protocols.raft.messages import AppendEntries, AppendEntriesResponse, RequestVoteResponse
 from sim.protocols.raft.progress import PROBE, REPLICATE
+from sim.protocols.raft.replication import Replication
 from sim.testing import ManualContext, make_node
 
 NODES = ["n0", "n1", "n2"]
@@ -111,10 +115,21 @@ def test_one_reordered_append_no_longer_collapses_replication() -> None:
     assert result.summary["latency_ms_p50"] < 200.0
 
 
-def test_appends_go_as_one_multicast_only_when_every_follower_gets_the_same_message(monkeypatch: Any) -> None:
-    """The leader's steady-state multicast leaves the run byte-identical to sending peer by peer, and is really used."""
-    from sim.protocols.raft.replication import Replication
+def per_peer(self: Replication) -> None:
+    """The leader's appends as `_send_append` sends them, peer by peer."""
+    for peer in self.ctx.peers:
+        self._send_append(peer)
 
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"delay": {"dist": "lognormal", "median": "2ms", "sigma": 0.3}},
+        {"delay": {"dist": "exponential", "mean": "3ms"}, "loss": 0.02},  # rejections, probes and reordering
+    ],
+)
+def test_appends_to_followers_waiting_for_the_same_entries_are_one_multicast(monkeypatch: Any, network: dict[str, Any]) -> None:
+    """The leader's multicasts leave the run identical to sending peer by peer (trace and journal), to all and to some followers."""
     scenario = scenario_from_dict(
         {
             "name": "raft-multicast",
@@ -122,25 +137,26 @@ def test_appends_go_as_one_multicast_only_when_every_follower_gets_the_same_mess
             "nodes": 5,
             "seed": 3,
             "duration": "2s",
-            "network": {"delay": {"dist": "lognormal", "median": "2ms", "sigma": 0.3}},
+            "network": network,
             "workload": {"kind": "poisson", "rate": "500/s"},
         }
     )
-    used = []
-    multicast = Replication._send_append_to_all
+    sizes: list[int] = []
+    multicast = Node.multicast
 
-    def counted(self: Replication) -> bool:
-        sent = multicast(self)
-        used.append(sent)
-        return sent
+    def counted(self: Node, dsts: list[str], msg: Any) -> None:
+        sizes.append(len(dsts))
+        multicast(self, dsts, msg)
 
-    monkeypatch.setattr(Replication, "_send_append_to_all", counted)
-    together = run(scenario).summary
-    assert any(used) and not all(used)  # both paths ran
-    monkeypatch.setattr(Replication, "_send_append_to_all", lambda self: False)
-    apart = run(scenario).summary
-    assert together["journal_sha256"] == apart["journal_sha256"]
-    assert together["messages_sent"] == apart["messages_sent"] > 0
+    monkeypatch.setattr(Node, "multicast", counted)
+    together = run(scenario, trace=True)
+    assert sizes.count(4) > 100 and sizes.count(3) + sizes.count(2) > 100  # every follower, and some of them
+    monkeypatch.setattr(Replication, "_send_appends", per_peer)
+    apart = run(scenario, trace=True)
+    assert together.trace is not None and apart.trace is not None
+    assert together.trace.equals(apart.trace)
+    assert together.summary["journal_sha256"] == apart.summary["journal_sha256"]
+    assert together.summary["messages_sent"] == apart.summary["messages_sent"] > 0
 
 
 def test_the_multicast_skips_a_follower_that_is_probing() -> None:
@@ -150,3 +166,34 @@ def test_the_multicast_skips_a_follower_that_is_probing() -> None:
     submit(raft, 1)
     assert len(appends_to(ctx, "n1")) == 1
     assert appends_to(ctx, "n2") == []
+
+
+def test_followers_in_peer_order_with_the_same_next_share_one_message_and_a_different_one_ends_the_run() -> None:
+    """Four followers: n1 and n2 wait for index 2, n3 is paused (probe out), n4 waits for index 1.
+
+    Peer by peer that is n1, n2 (equal messages), nothing to n3, then n4 its own: one multicast to
+    n1 and n2, then one send to n4, in that order.
+    """
+    raft, ctx = make_node(Raft, "n0", ["n0", "n1", "n2", "n3", "n4"], noop_on_elect=False, max_batch=8)
+    ctx.now = 1000.0
+    raft.on_timer("election")
+    for voter in ("n1", "n2"):
+        raft.on_message(voter, RequestVoteResponse(1, True))  # type: ignore[attr-defined]
+    for follower in ("n1", "n2", "n4"):
+        raft.on_message(follower, AppendEntriesResponse(1, True, 0))
+    submit(raft, 1)  # index 1 to n1, n2 and n4; n3's probe is still out
+    for follower in ("n1", "n2"):
+        raft.on_message(follower, AppendEntriesResponse(1, True, 1))
+    assert raft.progress["n3"].is_paused() and raft.progress["n4"].next == 2  # type: ignore[attr-defined]
+    raft.progress["n4"].become_probe()  # type: ignore[attr-defined]  # as after a rejection: back to index 1
+    ctx.take()
+    calls: list[list[str]] = []
+    ctx.multicast = lambda dsts, msg: (calls.append(list(dsts)), ManualContext.multicast(ctx, dsts, msg))  # type: ignore[method-assign]
+    submit_one = ClientRequest("cl", "later")
+    raft.on_request(submit_one)
+    sent = ctx.take(AppendEntries)
+    assert [dst for dst, _ in sent] == ["n1", "n2", "n4"]
+    assert calls == [["n1", "n2"]]
+    (_, to_n1), (_, to_n2), (_, to_n4) = sent
+    assert to_n1 is to_n2 and to_n1.prev_log_index == 1 and to_n1.entries == ((1, "later"),)  # type: ignore[attr-defined]
+    assert to_n4.prev_log_index == 0 and [e[1] for e in to_n4.entries] == ["c0", "later"]  # type: ignore[attr-defined]

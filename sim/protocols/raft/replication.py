@@ -71,34 +71,52 @@ class Replication:
         """Append an entry of the leader's term and ship it to every follower with room for it."""
         self.log.append(entry)
         self.ctx.persist()
-        if not self._send_append_to_all():
-            for peer in self.ctx.peers:
-                self._send_append(peer)
+        self._send_appends()
         self._advance_commit()
 
-    def _send_append_to_all(self) -> bool:
-        """The steady state: every follower streams, has room and waits for the same entries; send them as one multicast.
+    def _send_appends(self) -> None:
+        """What `_send_append` peer by peer sends, with equal messages to followers next in line sent as one multicast.
 
-        The followers then get equal messages, one after another in peer order, which is what
-        `_send_append` peer by peer sends (a multicast is the same sends, drawn in the same
-        order, without the per-message overhead). False, having sent nothing, in any other case.
+        A follower's AppendEntries is decided by its `next` alone (term and commit index are the
+        leader's), so followers waiting for the same entries get equal messages. The sends keep
+        peer order: a run of followers with the same `next` is one multicast, a paused follower
+        or one with everything gets nothing, and any other follower ends the run and is served
+        on its own (a snapshot, say).
         """
-        peers, log = self.ctx.peers, self.log
+        log, progress = self.log, self.progress
+        last = log.last_index
+        run: list[str] = []
+        start = 0
+        for peer in self.ctx.peers:
+            follower = progress[peer]
+            after = follower.next
+            if after == last + 1 or follower.is_paused():
+                continue  # `_send_append` sends nothing
+            if after != start or not log.offset < after <= last:
+                self._send_run(run, start)
+                run = []
+                if not log.offset < after <= last:  # below the log (a snapshot) or past its end: the general path
+                    self._send_append(peer)
+                    start = 0
+                    continue
+                start = after
+            run.append(peer)
+        self._send_run(run, start)
+
+    def _send_run(self, peers: list[str], start: int) -> None:
+        """Send `peers` the entries from `start` on, one equal AppendEntries each (see `_send_appends`)."""
         if not peers:
-            return False
-        progress = [self.progress[peer] for peer in peers]
-        start = progress[0].next
-        if not log.offset < start <= log.last_index:
-            return False
-        for follower in progress:
-            if follower.next != start or follower.state != REPLICATE or follower.is_paused():
-                return False
-        prev = start - 1
+            return
+        log, prev = self.log, start - 1
         entries = log.slice(start, self.config.max_batch)
-        self.ctx.broadcast(AppendEntries(self.term, self.ctx.name, prev, log.term(prev), entries, self.commit_index))  # type: ignore[arg-type]
-        for follower in progress:
-            follower.sent_entries(prev + len(entries))
-        return True
+        msg = AppendEntries(self.term, self.ctx.name, prev, log.term(prev), entries, self.commit_index)  # type: ignore[arg-type]
+        if len(peers) == 1:
+            self.ctx.send(peers[0], msg)
+        else:
+            self.ctx.multicast(peers, msg)
+        last = prev + len(entries)
+        for peer in peers:
+            self.progress[peer].sent_entries(last)
 
     def _send_append(self, peer: str, empty_ok: bool = False) -> bool:
         """Send `peer` the entries from its `next` on if its progress allows; True if something left.
