@@ -8,6 +8,7 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,9 @@ def count_row(counts: dict[Any, list[int]], key: Any) -> list[int]:
         row = counts[key] = [0, 0, 0, 0]
     return row
 
+
+_first, _second = itemgetter(0), itemgetter(1)
+"""A buffered row's fixed values and its extra fields (C callables: no Python call per row)."""
 
 CATEGORIZE_ROWS = 500_000
 """From this many rows on, the journal hash reads a text column through a categorical (the same hash, less memory)."""
@@ -83,26 +87,28 @@ class Columns:
         if not rows:
             return
         start, missing = self.count, self.missing
+        # Split and looked through with C maps (a generator would run a Python frame per row).
+        extras_of = list(map(_second, rows))
         # The extra fields of the chunk, in order of first appearance; rows mostly share one set.
-        keysets = dict.fromkeys(tuple(extra) for _, extra in rows)
+        keysets = dict.fromkeys(map(tuple, extras_of))
         extras: dict[str, None] = {}
         for keys in keysets:
             extras.update(dict.fromkeys(keys))
         fixed = self.fixed
         clashes = [name for name in extras if name in fixed]
-        for name, values in zip(fixed, zip(*(values for values, _ in rows), strict=True), strict=False):
+        for name, values in zip(fixed, zip(*map(_first, rows), strict=True), strict=False):
             if name in clashes:  # an extra field named as a fixed column replaces it, as in a row dict
-                values = [extra.get(name, value) for value, (_, extra) in zip(values, rows, strict=True)]
+                values = [extra.get(name, value) for value, extra in zip(values, extras_of, strict=True)]
             self._extend(name, values, start)
         if len(keysets) == 1 and not clashes:
             # Every row has the same fields in the same order (a protocol's decisions, say): their
             # values line up, so the chunk's extra columns are one transposition, as the fixed ones.
-            for name, values in zip(extras, zip(*(extra.values() for _, extra in rows), strict=True), strict=True):
+            for name, values in zip(extras, zip(*map(dict.values, extras_of), strict=True), strict=True):
                 self._extend(name, values, start)
         else:
             for name in extras:
                 if name not in clashes:
-                    self._extend(name, [extra.get(name, missing) for _, extra in rows], start)
+                    self._extend(name, [extra.get(name, missing) for extra in extras_of], start)
         self.count = start + len(rows)
         for name, column in self.columns.items():
             if len(column) < self.count:  # an extra field absent from this whole chunk
