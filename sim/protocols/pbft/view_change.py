@@ -73,8 +73,9 @@ class ViewChangeMixin:
         received, since a prepare holds nothing else, so one message object serves every signer.
         """
         assert slot.digest is not None
-        prepare = Prepare(view, seq, slot.digest)
-        prepares = tuple((s, prepare) for s, d in sorted(slot.prepares.items()) if d == slot.digest)
+        digest = slot.digest
+        prepare = Prepare(view, seq, digest)
+        prepares = tuple([(s, prepare) for s, d in sorted(slot.prepares.items()) if d == digest])  # a list: no generator per cert
         return PreparedCert(PrePrepare(view, seq, slot.digest, slot.request), prepares)
 
     def set_vc_timer(self) -> None:
