@@ -79,11 +79,13 @@ def run_until_everyone_knows(nodes: int, cap: str, mark: Callable[[str], None]) 
                 stop = min(until + INTERVAL_MS, stop)  # one more round: the first in which nobody learns anything
         for node in sim.nodes.values():
             node.stop()
+        del node  # the loop's last node would keep the simulation alive through it
         wall = time.perf_counter() - started
         recorder, mechanism = sim.recorder, sim.mechanism
         # As `sim.run` does: the nodes and the network are freed before the tables are built, by a
         # collection made while the collector is still paused and what existed before is frozen (after
         # it, the first automatic collection would scan every object the run made, then this one again).
+        sim.release()
         del sim
         gc.collect()
     mark("simulated")

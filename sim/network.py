@@ -266,6 +266,12 @@ class Network:
                     return True
         return bool(self._cuts) and (src, dst) in self._cuts
 
+    def release(self) -> None:
+        """After the run: forget the endpoints, the count rows' index and the open batch of sends (see `Simulation.release`)."""
+        self.endpoints.clear()
+        self._rows.clear()  # the rows stay in the recorder
+        self._open = None
+
     # --- the hot path --------------------------------------------------------------------
 
     def send(self, src: str, dst: str, msg: Message, true_src: str | None = None, extra_delay: float = 0.0) -> None:

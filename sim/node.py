@@ -72,6 +72,11 @@ class Endpoint(Clocked):
         """Put a message on the network."""
         self.sim.network.send(self.name, dst, msg)
 
+    def release(self) -> None:
+        """After the run: drop the references that make cycles through this endpoint (see `Simulation.release`)."""
+        self._fired = None  # type: ignore[assignment]  # a bound method: endpoint -> method -> endpoint
+        self._timers.clear()
+
     def on_timer(self, name: str) -> None:
         """Dispatch a fired timer."""
 
@@ -279,6 +284,11 @@ class Node(Endpoint):
         if cls.on_timer is not Node.on_timer and cls._fire is Node._fire:
             cls._fire = Endpoint._fire  # type: ignore[method-assign]
 
+    def release(self) -> None:
+        """After the run: drop the protocol, whose `ctx` is this node (see `Simulation.release`)."""
+        super().release()
+        self.protocol = None
+
     def is_leader(self) -> bool:
         """Whether this node is up and its protocol believes it leads."""
         return self.up and self.protocol is not None and self.protocol.is_leader()
@@ -306,6 +316,11 @@ class ClientEndpoint(Endpoint):
     def on_timer(self, name: str) -> None:
         """Dispatch a fired timer to the client logic."""
         self.client.on_timer(name)
+
+    def release(self) -> None:
+        """After the run: drop the client logic, whose `ctx` is this endpoint (see `Simulation.release`)."""
+        super().release()
+        del self.client
 
     def complete(self, cmd_id: str) -> None:
         """The client has its answer for `cmd_id`."""
