@@ -10,7 +10,7 @@ import numpy as np
 
 from sim.fastpath import Environment, TimerBatches
 from sim.faults import FaultInjector
-from sim.network import Network
+from sim.network import Network, settle
 from sim.node import ClientEndpoint, Node
 from sim.protocols.base import Protocol, ProtocolConfig
 from sim.protocols.registry import get_mechanism, mechanism_of
@@ -113,8 +113,13 @@ class Simulation:
             self.faults.start()
         self.workload.attach(self.clients)
         advance_with_progress(self.env, self.scenario.duration, steps, progress)
+        self.stop()
+
+    def stop(self) -> None:
+        """The run ends now: every live node's `on_stop`, then what is still on the wire comes off the delivered counts."""
         for node in self.nodes.values():
             node.stop()
+        settle(self.env._queue)
 
     def release(self) -> None:
         """The run is over and its tables taken: free the nodes by reference counting, without the collector.

@@ -24,7 +24,7 @@ class Endpoint(Clocked):
 
     # Slots: a node's fields sit in the object itself (one memory line to fetch, not an object and
     # its separate attribute array), and 100,000 nodes take less memory. Subclasses may add a __dict__.
-    __slots__ = ("sim", "env", "name", "_rng", "up", "incarnation", "_timers", "_timer_seq", "_schedule", "_fired")
+    __slots__ = ("sim", "env", "name", "_rng", "up", "incarnation", "changed", "_timers", "_timer_seq", "_schedule", "_fired")
 
     def __init__(self, sim: Simulation, name: str, rng: random.Random | None) -> None:
         self.sim = sim
@@ -33,6 +33,8 @@ class Endpoint(Clocked):
         self._rng = rng
         self.up = True
         self.incarnation = 0
+        self.changed = 0
+        """The network's `changes` when this endpoint last went down or came back (0: never): messages sent before it are lost."""
         # name -> sequence number of the latest timer set under it: a timer fires only if it is
         # still the latest (a crash clears it, and numbers are never reused, so none outlives one).
         self._timers: dict[str, int] = {}
@@ -166,6 +168,7 @@ class Node(Endpoint):
         """Stop: timers, in-flight inbound messages and volatile state are lost."""
         self.up = False
         self.incarnation += 1
+        self.changed = self.sim.network.change()
         self._timers.clear()
         self.protocol = None
         self.busy_until = self.disk_until = self.now
@@ -173,6 +176,7 @@ class Node(Endpoint):
     def recover(self) -> None:
         """Come back and restart the protocol from `storage`."""
         self.up = True
+        self.changed = self.sim.network.change()
         self.busy_until = self.disk_until = self.now
         self.start()
 
@@ -234,7 +238,8 @@ class Node(Endpoint):
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
         """Authenticate, queue on the CPU if modelled, then dispatch to the protocol."""
-        if src != true_src and self.sim.mechanism.authenticated:
+        # `is not` first: an honest sender's two names are one object, and comparing reads the string (a cache miss at scale).
+        if src is not true_src and src != true_src and self.sim.mechanism.authenticated:
             self.count("forged_rejected")
             return
         if self._cpu:
