@@ -24,7 +24,10 @@ class Endpoint(Clocked):
 
     # Slots: a node's fields sit in the object itself (one memory line to fetch, not an object and
     # its separate attribute array), and 100,000 nodes take less memory. Subclasses may add a __dict__.
-    __slots__ = ("sim", "env", "name", "_rng", "up", "incarnation", "changed", "_timers", "_timer_seq", "_schedule", "_fired")
+    # Slots lie in declaration order, a subclass's after these: what a delivery reads (`up` and
+    # `changed` here, then a node's `protocol` and `_cpu`) comes last, to share a line or two of
+    # memory (a message lands on a node out of cache; each further line read is another wait).
+    __slots__ = ("sim", "env", "_rng", "incarnation", "name", "_timers", "_timer_seq", "_schedule", "_fired", "up", "changed")
 
     def __init__(self, sim: Simulation, name: str, rng: random.Random | None) -> None:
         self.sim = sim
@@ -58,7 +61,7 @@ class Endpoint(Clocked):
         seq = self._timer_seq = self._timer_seq + 1
         self._timers[name] = seq
         # Batched with every other timer due at the same instant, in the same order as one Timer each.
-        self._schedule(max(delay, 0.0), self._fired, (name, seq))
+        self._schedule(delay if delay > 0.0 else 0.0, self._fired, (name, seq))
 
     def cancel_timer(self, name: str) -> None:
         """Forget a pending timer (no-op when none is pending)."""
@@ -90,6 +93,12 @@ class Node(Endpoint):
     """One agent running one Protocol instance; the protocol's `ctx`."""
 
     __slots__ = (
+        # First, next to Endpoint's `up` and `changed`: what a delivery and a send read (see Endpoint).
+        "protocol",
+        "_cpu",
+        "behaviours",
+        "_write",
+        "_net_send",
         "protocol_cls",
         "config",
         "nodes",
@@ -97,18 +106,13 @@ class Node(Endpoint):
         "weights",
         "shared",
         "storage",
-        "protocol",
-        "behaviours",
         "colluders",
         "_sign",
         "_verify",
-        "_cpu",
         "busy_until",
         "cpu_ms",
-        "_write",
         "disk_until",
         "disk_ms",
-        "_net_send",
         "__dict__",  # a mechanism or a test may still hang its own attributes on its context
     )
 
