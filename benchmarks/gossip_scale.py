@@ -66,6 +66,7 @@ def run_until_everyone_knows(nodes: int, cap: str, mark: Callable[[str], None]) 
         # What `Simulation.run` does, with the advance split into rounds.
         for node in sim.nodes.values():
             node.start()
+        del node  # the loop's last node would keep the simulation alive through it after the run
         assert sim.faults is not None
         sim.faults.start()
         sim.workload.attach(sim.clients)
@@ -77,13 +78,13 @@ def run_until_everyone_knows(nodes: int, cap: str, mark: Callable[[str], None]) 
             if not informed and len(decisions) >= everyone:
                 informed = True
                 stop = min(until + INTERVAL_MS, stop)  # one more round: the first in which nobody learns anything
-        for node in sim.nodes.values():
-            node.stop()
+        sim.stop()
         wall = time.perf_counter() - started
         recorder, mechanism = sim.recorder, sim.mechanism
-        # As `sim.run` does: the nodes and the network are freed before the tables are built, by a
-        # collection made while the collector is still paused and what existed before is frozen (after
-        # it, the first automatic collection would scan every object the run made, then this one again).
+        # As `sim.run` does: the nodes and the network are freed before the tables are built, by
+        # reference counting once `release` has broken their cycles, and the rest by a collection made
+        # while the collector is still paused and what existed before is frozen.
+        sim.release()
         del sim
         gc.collect()
     mark("simulated")

@@ -26,6 +26,8 @@ from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, Gathered, InFlight,
 from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import simpy
 
     from sim.node import Endpoint
@@ -35,9 +37,9 @@ if TYPE_CHECKING:
 BATCH = 4096
 
 Item = tuple[Any, Any, "Endpoint", int, list[int], str, "Message", str, float]
-"""A message in flight as `Network.hand_over` takes it: (due time, queue id, receiver, the receiver's
-incarnation as it was sent or -1, count row, claimed sender, message, true sender, sent at); the
-first two order a burst's items (a `Delivery` holds its own and passes None)."""
+"""A message in flight as `Network.hand_over` takes it: (due time, queue id, receiver, the network's
+`changes` as it was sent, count row, claimed sender, message, true sender, sent at); the first two
+order a burst's items (a `Delivery` holds its own and passes None)."""
 
 
 class UniformStream:
@@ -131,6 +133,8 @@ class Network:
         # Every partition and cut ever added, by time: a message on the wire when one starts is lost.
         self._cut_history: list[tuple[float, dict[str, int] | None, frozenset[tuple[str, str]]]] = []
         self.last_block_at = float("-inf")
+        self.changes = 0
+        """How many times an endpoint has gone down or come back (see `change` and `hand_over`)."""
         self._fifo: dict[tuple[str, str], float] = {}
         self._wire_free: dict[tuple[str, str], float] = {}
         # The plain sends of one instant after its first share a queue entry (see `Sends`).
@@ -266,6 +270,17 @@ class Network:
                     return True
         return bool(self._cuts) and (src, dst) in self._cuts
 
+    def change(self) -> int:
+        """An endpoint goes down or comes back: returns the new count, the endpoint's `changed`."""
+        self.changes += 1
+        return self.changes
+
+    def release(self) -> None:
+        """After the run: forget the endpoints, the count rows' index and the open batch of sends (see `Simulation.release`)."""
+        self.endpoints.clear()
+        self._rows.clear()  # the rows stay in the recorder
+        self._open = None
+
     # --- the hot path --------------------------------------------------------------------
 
     def send(self, src: str, dst: str, msg: Message, true_src: str | None = None, extra_delay: float = 0.0) -> None:
@@ -295,6 +310,8 @@ class Network:
         if link.bandwidth or link.ordered:
             self._schedule(link, endpoint, src, msg, true_src, extra_delay, size, row)
             return
+        # Counted as delivered now, while the sender's row is in cache; `settle` takes off what is still on the wire at the end.
+        row[DELIVERED] += 1
         env = self.env
         now = env._now
         if now != self._sent_at:
@@ -304,7 +321,7 @@ class Network:
         # A second send at this instant (each node's round timer firing at once sends one apiece):
         # it joins the instant's open batch, with the time and queue id a `Delivery` would get.
         at = now + extra_delay + link.delay.next()
-        item = (at, next(env._eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, true_src, now)
+        item = (at, next(env._eid), endpoint, self.changes, row, src, msg, true_src, now)
         batch = self._open
         if batch is None:
             self._open = Sends(self, item)
@@ -314,17 +331,20 @@ class Network:
     def hand_over(self, item: Item) -> None:
         """A message in flight arrives (a `Delivery`, a multicast's `Burst`, `Sends`): the receiver gets it, unless dropped.
 
-        Dropped if the receiver was down when it was sent or crashed meanwhile (its incarnation
-        moved), or if a partition or cut fell across the link while it was on the wire.
+        Dropped if the receiver was down when it was sent or crashed meanwhile, or if a partition
+        or cut fell across the link while it was on the wire. The receiver is read only now: it is
+        down, or it went down or came back since the message left (its `changed` is later than the
+        `changes` the message carries), exactly when it was down as it was sent or crashed since.
         """
-        _, _, endpoint, incarnation, row, src, msg, true_src, sent_at = item
-        if not endpoint.up or endpoint.incarnation != incarnation:
+        _, _, endpoint, changes, row, src, msg, true_src, sent_at = item
+        if not endpoint.up or endpoint.changed > changes:
+            row[DELIVERED] -= 1  # counted when sent
             self.recorder.dropped(msg.kind, true_src, endpoint.name, "crashed", sent_at)
             return
         if self.last_block_at >= sent_at and self.cut_in_flight(true_src, endpoint.name, sent_at):
+            row[DELIVERED] -= 1
             self.recorder.dropped(msg.kind, true_src, endpoint.name, "partition", sent_at)
             return
-        row[DELIVERED] += 1
         rec = self.recorder
         if rec.trace_on:
             rec.trace.append((sent_at, self.env._now, true_src, endpoint.name, msg.kind, msg.size_bytes, "delivered"))
@@ -354,10 +374,11 @@ class Network:
             if row is None:
                 row = self._count_row(kind, src, dst)
             row[SENT] += 1
+            row[DELIVERED] += 1  # see `send`
             row[BYTES_SENT] += size
             endpoint = endpoints[dst]
             # The time and queue id a `Delivery` would get (`now + 0.0 + delay` is `now + delay`).
-            due.append((now + delay(), next(eid), endpoint, endpoint.incarnation if endpoint.up else -1, row, src, msg, src, now))
+            due.append((now + delay(), next(eid), endpoint, self.changes, row, src, msg, src, now))
         if due:
             Burst(env, due, self.hand_over)  # one queue entry for the lot
 
@@ -383,7 +404,27 @@ class Network:
             pair = (true_src, endpoint.name)
             arrival = max(arrival, self._fifo.get(pair, 0.0))
             self._fifo[pair] = arrival
+        row[DELIVERED] += 1  # see `send`
         Delivery(self, endpoint, src, msg, true_src, row, 0.0, arrival - now)
+
+
+def settle(queue: Iterable[tuple[Any, ...]]) -> None:
+    """The run is over: take the messages still on the wire off their rows' delivered counts.
+
+    The network counts a message as delivered when it sends it (the sender's count row is in
+    cache then; the receiver's turn comes at a random later moment, at 100,000 nodes a cache
+    miss or two per message), and takes it off again if it is lost on the way. What is still in
+    flight when the run ends comes off here, once per environment (`queue` is its `_queue`),
+    after the last event and the nodes' `on_stop`.
+    """
+    for entry in queue:
+        event = entry[3]
+        if isinstance(event, Delivery):
+            event.row[DELIVERED] -= 1
+        elif isinstance(event, Burst) and isinstance(getattr(event.deliver, "__self__", None), Network):
+            for item in event.due:  # a multicast or the sends of an instant: the items not yet handed over
+                if item:
+                    item[4][DELIVERED] -= 1
 
 
 class Delivery(InFlight):
@@ -400,7 +441,7 @@ class Delivery(InFlight):
 
     def arrive(self) -> None:
         """Hand the message over (see `Network.hand_over`)."""
-        self.network.hand_over((None, None, self.endpoint, self.incarnation, self.row, self.src, self.msg, self.true_src, self.sent_at))
+        self.network.hand_over((None, None, self.endpoint, self.changes, self.row, self.src, self.msg, self.true_src, self.sent_at))
 
 
 class Sends(Gathered):

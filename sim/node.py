@@ -25,7 +25,10 @@ class Endpoint(Clocked):
 
     # Slots: a node's fields sit in the object itself (one memory line to fetch, not an object and
     # its separate attribute array), and 100,000 nodes take less memory. Subclasses may add a __dict__.
-    __slots__ = ("sim", "env", "name", "_rng", "up", "incarnation", "_timers", "_timer_seq", "_schedule", "_fired")
+    # Slots lie in declaration order, a subclass's after these: what a delivery reads (`up` and
+    # `changed` here, then a node's `protocol` and `_cpu`) comes last, to share a line or two of
+    # memory (a message lands on a node out of cache; each further line read is another wait).
+    __slots__ = ("sim", "env", "_rng", "incarnation", "name", "_timers", "_timer_seq", "_schedule", "_fired", "up", "changed")
 
     def __init__(self, sim: Simulation, name: str, rng: random.Random | None) -> None:
         self.sim = sim
@@ -34,6 +37,8 @@ class Endpoint(Clocked):
         self._rng = rng
         self.up = True
         self.incarnation = 0
+        self.changed = 0
+        """The network's `changes` when this endpoint last went down or came back (0: never): messages sent before it are lost."""
         # name -> sequence number of the latest timer set under it: a timer fires only if it is
         # still the latest (a crash clears it, and numbers are never reused, so none outlives one).
         self._timers: dict[str, int] = {}
@@ -57,7 +62,7 @@ class Endpoint(Clocked):
         seq = self._timer_seq = self._timer_seq + 1
         self._timers[name] = seq
         # Batched with every other timer due at the same instant, in the same order as one Timer each.
-        self._schedule(max(delay, 0.0), self._fired, (name, seq))
+        self._schedule(delay if delay > 0.0 else 0.0, self._fired, (name, seq))
 
     def cancel_timer(self, name: str) -> None:
         """Forget a pending timer (no-op when none is pending)."""
@@ -73,6 +78,11 @@ class Endpoint(Clocked):
         """Put a message on the network."""
         self.sim.network.send(self.name, dst, msg)
 
+    def release(self) -> None:
+        """After the run: drop the references that make cycles through this endpoint (see `Simulation.release`)."""
+        self._fired = None  # type: ignore[assignment]  # a bound method: endpoint -> method -> endpoint
+        self._timers.clear()
+
     def on_timer(self, name: str) -> None:
         """Dispatch a fired timer."""
 
@@ -84,6 +94,12 @@ class Node(Endpoint):
     """One agent running one Protocol instance; the protocol's `ctx`."""
 
     __slots__ = (
+        # First, next to Endpoint's `up` and `changed`: what a delivery and a send read (see Endpoint).
+        "protocol",
+        "_cpu",
+        "behaviours",
+        "_write",
+        "_net_send",
         "protocol_cls",
         "config",
         "nodes",
@@ -91,18 +107,13 @@ class Node(Endpoint):
         "weights",
         "shared",
         "storage",
-        "protocol",
-        "behaviours",
         "colluders",
         "_sign",
         "_verify",
-        "_cpu",
         "busy_until",
         "cpu_ms",
-        "_write",
         "disk_until",
         "disk_ms",
-        "_net_send",
         "__dict__",  # a mechanism or a test may still hang its own attributes on its context
     )
 
@@ -162,6 +173,7 @@ class Node(Endpoint):
         """Stop: timers, in-flight inbound messages and volatile state are lost."""
         self.up = False
         self.incarnation += 1
+        self.changed = self.sim.network.change()
         self._timers.clear()
         self.protocol = None
         self.busy_until = self.disk_until = self.now
@@ -169,6 +181,7 @@ class Node(Endpoint):
     def recover(self) -> None:
         """Come back and restart the protocol from `storage`."""
         self.up = True
+        self.changed = self.sim.network.change()
         self.busy_until = self.disk_until = self.now
         self.start()
 
@@ -239,7 +252,8 @@ class Node(Endpoint):
 
     def receive(self, src: str, msg: Message, true_src: str) -> None:
         """Authenticate, queue on the CPU if modelled, then dispatch to the protocol."""
-        if src != true_src and self.sim.mechanism.authenticated:
+        # `is not` first: an honest sender's two names are one object, and comparing reads the string (a cache miss at scale).
+        if src is not true_src and src != true_src and self.sim.mechanism.authenticated:
             self.count("forged_rejected")
             return
         if self._cpu:
@@ -289,6 +303,11 @@ class Node(Endpoint):
         if cls.on_timer is not Node.on_timer and cls._fire is Node._fire:
             cls._fire = Endpoint._fire  # type: ignore[method-assign]
 
+    def release(self) -> None:
+        """After the run: drop the protocol, whose `ctx` is this node (see `Simulation.release`)."""
+        super().release()
+        self.protocol = None
+
     def is_leader(self) -> bool:
         """Whether this node is up and its protocol believes it leads."""
         return self.up and self.protocol is not None and self.protocol.is_leader()
@@ -316,6 +335,11 @@ class ClientEndpoint(Endpoint):
     def on_timer(self, name: str) -> None:
         """Dispatch a fired timer to the client logic."""
         self.client.on_timer(name)
+
+    def release(self) -> None:
+        """After the run: drop the client logic, whose `ctx` is this endpoint (see `Simulation.release`)."""
+        super().release()
+        del self.client
 
     def complete(self, cmd_id: str) -> None:
         """The client has its answer for `cmd_id`."""

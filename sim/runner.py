@@ -68,10 +68,12 @@ def run(
         wall = time.perf_counter() - started
         recorder, mechanism = sim.recorder, sim.mechanism
         workload = sim.workload.config if scenario.workload is not None else None  # as the run parsed it
-        # The nodes, the network and the clients are done with. They hold one another in cycles, so
-        # only a collection frees them: do it now, before the tables are built beside the journal,
-        # and while what existed before the run is still frozen, so that only the run's own
-        # objects are scanned (a full collection also walks every imported module: ~0.1 s a run).
+        # The nodes, the network and the clients are done with. Their cycles are broken so that most
+        # of them go by reference counting; the rest (the simulation, the network, the workload,
+        # whatever a mechanism ties together) takes a collection: done now, before the tables are
+        # built beside the journal, and while what existed before the run is still frozen, so that
+        # only the run's own objects are scanned (a full collection also walks every imported module).
+        sim.release()
         del sim
         gc.collect()
     mark = stage or (lambda _name: None)

@@ -37,7 +37,6 @@ class Endpoint:
 
     def __init__(self, up: bool) -> None:
         self.up = up
-        self.incarnation = 3
 
 
 class Wire:
@@ -45,6 +44,7 @@ class Wire:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
+        self.changes = 3
         self.log: list[tuple[float, str]] = []
 
 
@@ -183,7 +183,7 @@ def test_a_burst_waits_on_the_queue_as_one_entry() -> None:
 
 def test_timer_is_env_timeout_to_the_bit_and_in_flight_sums_now_extra_delay_in_order() -> None:
     """A Timer's heap entry equals that of `env.timeout(d)` made just before it (same time and priority, next eid);
-    an InFlight message is due at (now + extra) + delay, the network's sum, and snapshots the receiver's incarnation."""
+    an InFlight message is due at (now + extra) + delay, the network's sum, and snapshots the network's count of ups and downs."""
     env = Environment()
     env.advance(0.1)  # a clock where sums in different orders round differently
     for delay in DELAYS:
@@ -196,10 +196,11 @@ def test_timer_is_env_timeout_to_the_bit_and_in_flight_sums_now_extra_delay_in_o
     assert 0.1 + extra + delay != 0.1 + (extra + delay)  # the order matters for these numbers
     wire = Wire(env)
     up = Arrival(wire, Endpoint(up=True), "a", "m1", "a", [0, 0, 0, 0], extra, delay)
+    wire.changes = 4  # an endpoint went down or came back in between
     down = Arrival(wire, Endpoint(up=False), "a", "m2", "a", [0, 0, 0, 0], extra, delay)
     entry = max(env._queue, key=lambda e: e[2])
     assert entry[3] is down and entry[0] == 0.1 + extra + delay
-    assert (up.sent_at, up.incarnation, down.incarnation) == (0.1, 3, -1)
+    assert (up.sent_at, up.changes, down.changes) == (0.1, 3, 4)
     env.advance(10)
     assert wire.log == [(0.1 + extra + delay, "m1"), (0.1 + extra + delay, "m2")]
 

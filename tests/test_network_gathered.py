@@ -41,11 +41,11 @@ def gossip(network: dict[str, Any], faults: list[dict[str, Any]]) -> Any:
 
 def one_delivery_each(network: Network, item: tuple[Any, ...]) -> None:
     """What each send did before batching: its own `Delivery` on the queue, with the time and id it was given."""
-    at, eid, endpoint, incarnation, row, src, msg, true_src, sent_at = item
+    at, eid, endpoint, changes, row, src, msg, true_src, sent_at = item
     delivery = object.__new__(Delivery)
     delivery.callbacks = FAST
     delivery.network, delivery.endpoint, delivery.src, delivery.msg, delivery.true_src = network, endpoint, src, msg, true_src
-    delivery.row, delivery.incarnation, delivery.sent_at = row, incarnation, sent_at
+    delivery.row, delivery.changes, delivery.sent_at = row, changes, sent_at
     assert sent_at == network.env._now
     heappush(network.env._queue, (at, NORMAL, eid, delivery))
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sim.byzantine import make_behaviour
 from sim.faults import FaultInjector
 from sim.kernel import Environment, Simulation, advance_with_progress
+from sim.network import settle
 from sim.node import Node
 from sim.planes.network import FabricNetwork
 from sim.records import Recorder
@@ -250,3 +251,4 @@ class Fleet:
         for sim in self.planes.values():
             for node in sim.nodes.values():
                 node.stop()
+        settle(self.env._queue)  # once: the planes share the queue

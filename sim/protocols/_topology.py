@@ -7,9 +7,9 @@ the run's protocol stream, and kept as one sorted neighbour tuple per node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,9 @@ class Overlay:
     neighbours: dict[str, tuple[str, ...]] | None
     key: int = 0
     """A 63-bit number drawn from the run's protocol stream, for the nodes' own random streams."""
+    last_made: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The last message a node made from its state, by that state (one entry): a node whose state
+    is equal takes the same immutable object (gossip's digests; see `Gossip._digest`)."""
 
 
 def read_edges(path: str) -> list[tuple[str, str]]:

@@ -311,3 +311,27 @@ def test_digest_size_is_the_header_plus_each_stamp() -> None:
     assert Digest.of((("a", 1, "n0"), ("bb", 3, "n12"))).size_bytes == 48 + (1 + 8 + 2) + (2 + 8 + 3)
     with pytest.raises(TypeError):
         Digest((("a", 1, "n0"),))  # type: ignore[call-arg]  # no size: it has no default to fall back on
+
+
+def test_nodes_holding_the_same_versions_send_one_shared_digest() -> None:
+    """Equal stores give the very same (immutable) Digest; a store that differs gets its own, and sharing changes no content."""
+    import numpy as np
+
+    nodes = ["n0", "n1", "n2", "n3"]
+    overlay = build_overlay(MeshTopology(), nodes, np.random.default_rng(0))
+    pairs = []
+    for name in ("n1", "n2", "n3"):
+        ctx = ManualContext(name, nodes, shared=overlay)
+        node = Gossip(ctx, Gossip.Config.model_validate({}))  # type: ignore[arg-type]
+        node.on_start()
+        pairs.append((node, ctx))
+    for node, _ in pairs[:2]:
+        node.on_message("n0", Updates((("a", 1, "n0", "x"),)))
+    pairs[2][0].on_message("n0", Updates((("a", 2, "n0", "y"),)))
+    digests = []
+    for node, ctx in pairs:
+        node.on_timer("round")
+        digests.append(next(msg for _, msg in reversed(ctx.sent) if isinstance(msg, Digest)))
+    assert digests[0] is digests[1]
+    assert digests[2] is not digests[0] and digests[2].stamps == (("a", 2, "n0"),)
+    assert digests[0] == Digest.of((("a", 1, "n0"),))

@@ -236,8 +236,7 @@ class Gossip(Dispatch, Protocol):
         send = self.ctx.send
         if not self.rumor:
             # The same digest goes out every round until the store changes: one message object serves them all.
-            if self._digest_msg is None:
-                self._digest_msg = Digest.of(self._digest())
+            self._digest()
             send(peer, self._digest_msg)
             return
         hot = self._hot_entries()
@@ -253,8 +252,19 @@ class Gossip(Dispatch, Protocol):
     # --- store ---------------------------------------------------------------------------
 
     def _digest(self) -> tuple[Stamp, ...]:
+        """The stamps of the store, with `_digest_msg` their `Digest`: made when the store has changed, else kept."""
         if self._stamps is None:
-            self._stamps = tuple((k, ver, w) for k, (ver, w, _) in self.store.items())
+            stamps = tuple((k, ver, w) for k, (ver, w, _) in self.store.items())
+            # Nodes that hold the same versions share one digest (it is immutable): an epidemic
+            # makes the same digest at every node in turn, and 100,000 equal copies cost memory
+            # and a comparison of two copies reads both. Only the last one made is remembered.
+            last = self.overlay.last_made
+            digest = last.get(stamps)
+            if digest is None:
+                last.clear()
+                digest = last[stamps] = Digest.of(stamps)
+            self._digest_msg = digest
+            self._stamps = digest.stamps
         return self._stamps
 
     def _entry(self, key: str) -> Entry:
