@@ -116,7 +116,7 @@ class Simulation:
         self.stop()
 
     def stop(self) -> None:
-        """The run ends now: every live node's `on_stop`, then what is still on the wire comes off the delivered counts."""
+        """The run ends now: every live node's `on_stop`; what is still on the wire is never delivered and comes off the counts."""
         for node in self.nodes.values():
             node.stop()
         settle(self.env._queue)

@@ -415,7 +415,9 @@ def settle(queue: Iterable[tuple[Any, ...]]) -> None:
     cache then; the receiver's turn comes at a random later moment, at 100,000 nodes a cache
     miss or two per message), and takes it off again if it is lost on the way. What is still in
     flight when the run ends comes off here, once per environment (`queue` is its `_queue`),
-    after the last event and the nodes' `on_stop`.
+    after the last event and the nodes' `on_stop`. Those messages are never delivered: the queue
+    is emptied, so the counts stay equal to the journal's hand-overs if the environment is
+    advanced afterwards, and a second call finds nothing to take off.
     """
     for entry in queue:
         event = entry[3]
@@ -425,6 +427,7 @@ def settle(queue: Iterable[tuple[Any, ...]]) -> None:
             for item in event.due:  # a multicast or the sends of an instant: the items not yet handed over
                 if item:
                     item[4][DELIVERED] -= 1
+    queue.clear()
 
 
 class Delivery(InFlight):

@@ -180,8 +180,9 @@ class Node(Endpoint):
 
     def recover(self) -> None:
         """Come back and restart the protocol from `storage`."""
+        if not self.up:  # what was sent to it while it was down is lost; a restart of a live node loses nothing
+            self.changed = self.sim.network.change()
         self.up = True
-        self.changed = self.sim.network.change()
         self.busy_until = self.disk_until = self.now
         self.start()
 

@@ -199,7 +199,9 @@ class Recorder:
         self.counters: dict[str, int] = {}
 
     # Sent and delivered messages are counted in `counts` by the network itself, inline on its
-    # hot path; drops are rarer and come through here.
+    # hot path; drops are rarer and come through here. A message counts as delivered from the
+    # moment it is sent until it is lost, so `delivered` is final only once the run has stopped
+    # (`Simulation.stop`); read mid-run (a progress callback), it includes what is in flight.
     def dropped(self, kind: str, src: str, dst: str, reason: str, sent_at: float) -> None:
         """A message was lost (loss, partition, or its receiver crashed)."""
         key = (kind, src, dst if self.pairs else "*")
