@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
+from sim.sweep.headstart import HeadStart
 from sim.sweep.spec import Task, label
 from sim.sweep.workers import QUIET_CLUSTER
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
@@ -189,34 +190,56 @@ def _failed_row(task: Task) -> dict[str, Any]:
 
 
 def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) -> Iterator[dict[str, Any]]:
+    head: HeadStart | None = None
+    cluster = client = None
+    batches: list[list[Any]] | None = None
     try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-    else:
-        # One worker process per job: threads of one process would share the interpreter lock and
-        # run no faster than one job. A single job stays in this process (starts in a moment).
-        import dask
+        if not scheduler and jobs > 1:
+            # The plan is known before the cluster: a forked helper runs its first calls while
+            # distributed is imported and the cluster starts (about 3 s of mostly one core).
+            batches = plan_batches(tasks, jobs)
+            head = HeadStart.begin(batches, fn)
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
+        if scheduler:
+            client = Client(scheduler)
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+        else:
+            # One worker process per job: threads of one process would share the interpreter lock and
+            # run no faster than one job. A single job stays in this process (starts in a moment).
+            import dask
 
-        with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
-            cluster = LocalCluster(
-                n_workers=max(1, jobs),
-                threads_per_worker=1,
-                processes=jobs > 1,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-        client = Client(cluster)
-        workers = max(1, jobs)
-    # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
-    batches = plan_batches(tasks, workers)
-    try:
-        futures = [client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False) for batch in batches]
-        by_key = {future.key: batch for future, batch in zip(futures, batches, strict=True)}
+            with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
+                cluster = LocalCluster(
+                    n_workers=max(1, jobs),
+                    threads_per_worker=1,
+                    processes=jobs > 1,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            client = Client(cluster)
+            workers = max(1, jobs)
+        # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
+        if batches is None:
+            batches = plan_batches(tasks, workers)
+        taken = head.stop() if head is not None else 0
+        by_key: dict[str, list[Any]] = {}
+
+        def submit(part: list[list[Any]]) -> list[Any]:
+            futures = [client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False) for batch in part]
+            by_key.update((future.key, batch) for future, batch in zip(futures, part, strict=True))
+            return futures
+
+        futures = submit(batches[taken:])
+        if head is not None:
+            # The helper's calls first (it takes no new one); the cluster works meanwhile.
+            finished = set()
+            for index, rows in head.results():
+                finished.add(index)
+                yield from rows
+            futures += submit([batches[index] for index in range(taken) if index not in finished])  # it died or failed
         for future in as_completed(futures):
             batch = by_key[future.key]
             try:
@@ -226,7 +249,10 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
             yield from rows
             future.release()
     finally:
-        client.close()
+        if head is not None:
+            head.close()
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
 

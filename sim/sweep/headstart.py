@@ -1,0 +1,96 @@
+"""A head start for a sweep on a local Dask cluster: the first worker calls run while the cluster starts.
+
+Starting a local cluster (importing distributed, the scheduler, the worker processes) takes
+seconds, most of them on one core while the other waits (issue 13). A process forked from the
+sweep's own process, which has consim imported already, runs the plan's first calls meanwhile;
+once the cluster is up it takes no new call, and the cluster gets the rest. A row does not
+depend on where its run ran, and the tables are written in grid order, so the output is the
+same bytes either way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+Runner = Callable[[Any], dict[str, Any]]
+
+
+def can_fork() -> bool:
+    """Whether this process may fork a helper: Linux (fork is the default there) and no other thread alive.
+
+    A thread (a notebook kernel's, a Dask client's) may hold a lock at the moment of the fork,
+    which the child would then wait on forever.
+    """
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, send: Any) -> None:
+    """The helper process: take the next call from the shared cursor, run it, send its rows; until none is left."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
+    while True:
+        with lock:
+            index = cursor.value
+            if index >= len(batches):
+                break
+            cursor.value = index + 1
+        try:
+            rows = [fn(task) for task in batches[index]]
+        except BaseException:  # noqa: BLE001  (whatever it was, the call is left to the cluster, which reports it)
+            break
+        send.send((index, rows))
+    send.close()
+
+
+class HeadStart:
+    """A forked process that runs worker calls from the front of `batches` until `stop` is called.
+
+    The calls are shared through a cursor in shared memory: the process takes the next one while
+    the cursor is below the end; `stop` moves it to the end and returns how many were taken.
+    """
+
+    def __init__(self, batches: Sequence[Sequence[Any]], fn: Runner) -> None:
+        context = multiprocessing.get_context("fork")
+        self.batches = batches
+        self._cursor = context.RawValue("q", 0)
+        self._lock = context.Lock()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send), daemon=True)
+        self._process.start()
+        send.close()  # the child's copy is the only writer left: its exit ends `results`
+        self.taken: int | None = None
+
+    @classmethod
+    def begin(cls, batches: Sequence[Sequence[Any]], fn: Runner) -> HeadStart | None:
+        """Start a helper on `batches` when forking is safe here and there are calls to share; else None."""
+        if len(batches) < 2 or not can_fork():
+            return None
+        return cls(batches, fn)
+
+    def stop(self) -> int:
+        """Let the helper take no further call; returns how many it took (those are its to finish)."""
+        with self._lock:
+            self.taken = self._cursor.value
+            self._cursor.value = len(self.batches)
+        return self.taken
+
+    def results(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        """Each call the helper finishes, as (index in `batches`, rows), until it exits (call `stop` first)."""
+        while True:
+            try:
+                index, rows = self._receive.recv()
+            except (EOFError, OSError):
+                break
+            yield index, rows
+        self._process.join()
+
+    def close(self) -> None:
+        """End the helper at once (an interrupt, a failed cluster start); nothing it had not sent is kept."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()

@@ -1,0 +1,99 @@
+"""The head start of a sweep on a local Dask cluster: a forked helper runs the first calls while the cluster starts.
+
+Each check runs in a fresh process: the helper is forked only from a process without other
+threads, and a test session has some (a dask client's from an earlier test).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the helper is forked, which consim does only on Linux")
+
+
+def _probe(code: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, timeout=120)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+MECHANICS = """
+import json, os, time
+from sim.sweep.headstart import HeadStart
+
+def run(task):
+    if task == "boom":
+        raise ValueError("left to the cluster")
+    time.sleep(0.05)
+    return {"key": task, "pid": os.getpid()}
+
+batches = [[f"t{i}", f"u{i}"] for i in range(40)]
+batches[BOOM] = ["boom"]
+head = HeadStart.begin(batches, run)
+while head._cursor.value < 3 and head._process.is_alive():  # noqa: SLF001  (wait until it has taken three calls)
+    time.sleep(0.001)
+taken = head.stop()
+got = [(index, [row["key"] for row in rows], {row["pid"] for row in rows}) for index, rows in head.results()]
+head.close()
+print(json.dumps({"parent": os.getpid(), "taken": taken, "total": len(batches),
+                  "indices": [g[0] for g in got], "keys": [g[1] for g in got], "pids": sorted(set().union(*(g[2] for g in got)))}))
+"""
+
+
+def test_the_helper_runs_calls_from_the_front_until_stopped_and_returns_each_once() -> None:
+    """It takes calls in plan order while the cursor allows, finishes what it took, and runs in a process of its own."""
+    seen = _probe(MECHANICS.replace("BOOM", "39"))
+    assert 3 <= seen["taken"] < seen["total"]  # it had taken three; it stopped long before the 40th
+    assert seen["indices"] == list(range(seen["taken"]))  # every call it took, once, in order
+    assert seen["keys"][0] == ["t0", "u0"]
+    assert len(seen["pids"]) == 1 and seen["pids"][0] != seen["parent"]
+
+
+def test_a_call_that_fails_in_the_helper_is_not_reported_and_the_helper_takes_no_more() -> None:
+    """An exception in the helper ends it; the failed call is missing from its results (the cluster runs it again)."""
+    seen = _probe(MECHANICS.replace("BOOM", "1"))
+    assert seen["indices"] == [0]  # call 1 failed, and nothing after it was run
+    assert seen["taken"] == 2
+
+
+DASK = """
+import json, os, sys, time
+from types import SimpleNamespace
+
+def where(task):
+    worker = False
+    if "distributed" in sys.modules:  # the helper never imports it: it was forked before the parent did
+        from distributed import get_worker
+        try:
+            get_worker()
+            worker = True
+        except ValueError:
+            pass
+    if not worker:
+        time.sleep(0.5)  # slow in the helper: the cluster is up before it could take every call
+    return {"key": task.key, "pid": os.getpid(), "worker": worker}
+
+if __name__ == "__main__":
+    from sim.sweep.execute import execute
+    rows = list(execute([SimpleNamespace(key=f"t{i:02d}") for i in range(16)], jobs=2, backend="dask", fn=where))
+    print(json.dumps({"parent": os.getpid(), "rows": rows}))
+"""
+
+
+def test_a_local_dask_sweep_runs_its_first_calls_in_a_helper_and_the_rest_on_the_cluster() -> None:
+    """Every run is done exactly once; some ran in the forked helper while the cluster started, the rest on its workers."""
+    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
+    seen = _probe(DASK)
+    rows = seen["rows"]
+    assert sorted(row["key"] for row in rows) == [f"t{i:02d}" for i in range(16)]
+    helper = [row for row in rows if not row["worker"]]
+    on_cluster = [row for row in rows if row["worker"]]
+    assert helper and on_cluster
+    assert len({row["pid"] for row in helper}) == 1 and helper[0]["pid"] != seen["parent"]
+    assert not {row["pid"] for row in helper} & {row["pid"] for row in on_cluster}
