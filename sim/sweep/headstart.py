@@ -39,10 +39,9 @@ def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, 
                 break
             cursor.value = index + 1
         try:
-            rows = [fn(task) for task in batches[index]]
+            send.send((index, [fn(task) for task in batches[index]]))
         except BaseException:  # noqa: BLE001  (whatever it was, the call is left to the cluster, which reports it)
             break
-        send.send((index, rows))
     send.close()
 
 
