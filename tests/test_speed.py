@@ -313,24 +313,30 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
 def _worker_settings(task: Any) -> dict[str, Any]:
     """A sweep 'run' that reports the dask settings its process sees (module level: it is pickled by name).
 
-    Outside a dask worker (the helper that runs the first calls while the cluster starts) it is
-    slow, so that the cluster is up before the helper could take every call.
+    Outside a dask worker (in a helper that runs the first calls while the cluster starts) it
+    waits until the cluster has run a call, so that the cluster surely runs some.
     """
     import dask
 
     on_worker = False
-    if "distributed" in sys.modules:  # the helper never imports it
+    if "distributed" in sys.modules:  # the helpers never import it
         from distributed import get_worker
 
         with contextlib.suppress(ValueError):
             on_worker = get_worker() is not None
-    if not on_worker:
-        time.sleep(0.5)
-    keys = ("distributed.admin.tick.interval", "distributed.admin.system-monitor.interval", "distributed.worker.memory.monitor-interval")
+    if on_worker:
+        Path(task.marker).touch()
+    else:
+        deadline = time.monotonic() + 60
+        while not Path(task.marker).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    from sim.sweep.workers import QUIET_CLUSTER
+
+    keys = tuple(QUIET_CLUSTER)
     return {"key": task.key, "pid": os.getpid(), "on_worker": on_worker, **{key: dask.config.get(key) for key in keys}}
 
 
-def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers() -> None:
+def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers(tmp_path: Path) -> None:
     """The workers of a cluster a sweep starts run with the slower watchdog and monitors; dask's own defaults are untouched after."""
     pytest.importorskip("distributed", reason="the dask backend is an optional extra")
     import dask
@@ -342,7 +348,8 @@ def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers() -> N
     assert before != QUIET_CLUSTER  # else this test could not tell
     from types import SimpleNamespace
 
-    rows = list(execute([SimpleNamespace(key=f"t{i}") for i in range(8)], jobs=2, backend="dask", fn=_worker_settings))
+    marker = str(tmp_path / "ran")
+    rows = list(execute([SimpleNamespace(key=f"t{i}", marker=marker) for i in range(8)], jobs=2, backend="dask", fn=_worker_settings))
     assert sorted(row["key"] for row in rows) == [f"t{i}" for i in range(8)]
     assert all(row["pid"] != os.getpid() for row in rows)  # in worker processes (or the forked helper)
     on_workers = [row for row in rows if row["on_worker"]]

@@ -35,8 +35,8 @@ def run(task):
 
 batches = [[f"t{i}", f"u{i}"] for i in range(40)]
 batches[BOOM] = ["boom"]
-head = HeadStart.begin(batches, run)
-while head._cursor.value < 3 and head._process.is_alive():  # noqa: SLF001  (wait until it has taken three calls)
+head = HeadStart.begin(batches, run, helpers=HELPERS)
+while head._cursor.value < 8 and any(p.is_alive() for p in head._processes):  # noqa: SLF001  (until eight calls are taken)
     time.sleep(0.001)
 taken = head.stop()
 got = [(index, [row["key"] for row in rows], {row["pid"] for row in rows}) for index, rows in head.results()]
@@ -48,8 +48,8 @@ print(json.dumps({"parent": os.getpid(), "taken": taken, "total": len(batches),
 
 def test_the_helper_runs_calls_from_the_front_until_stopped_and_returns_each_once() -> None:
     """It takes calls in plan order while the cursor allows, finishes what it took, and runs in a process of its own."""
-    seen = _probe(MECHANICS.replace("BOOM", "39"))
-    assert 3 <= seen["taken"] < seen["total"]  # it had taken three; it stopped long before the 40th
+    seen = _probe(MECHANICS.replace("BOOM", "39").replace("HELPERS", "1"))
+    assert 8 <= seen["taken"] < seen["total"]  # it had taken eight; it stopped long before the 40th
     assert seen["indices"] == list(range(seen["taken"]))  # every call it took, once, in order
     assert seen["keys"][0] == ["t0", "u0"]
     assert len(seen["pids"]) == 1 and seen["pids"][0] != seen["parent"]
@@ -57,31 +57,45 @@ def test_the_helper_runs_calls_from_the_front_until_stopped_and_returns_each_onc
 
 def test_a_call_that_fails_in_the_helper_is_not_reported_and_the_helper_takes_no_more() -> None:
     """An exception in the helper ends it; the failed call is missing from its results (the cluster runs it again)."""
-    seen = _probe(MECHANICS.replace("BOOM", "1"))
+    seen = _probe(MECHANICS.replace("BOOM", "1").replace("HELPERS", "1"))
     assert seen["indices"] == [0]  # call 1 failed, and nothing after it was run
     assert seen["taken"] == 2
 
 
+def test_two_helpers_share_the_calls_and_each_is_run_once() -> None:
+    """With a helper per job, the calls taken are each run by one of them; together they did every one taken."""
+    seen = _probe(MECHANICS.replace("BOOM", "39").replace("HELPERS", "2"))
+    assert 8 <= seen["taken"] < seen["total"]
+    assert sorted(seen["indices"]) == list(range(seen["taken"]))
+    assert len(seen["pids"]) == 2 and seen["parent"] not in seen["pids"]
+
+
 DASK = """
-import json, os, sys, time
+import json, os, sys, tempfile, time
 from types import SimpleNamespace
 
 def where(task):
     worker = False
-    if "distributed" in sys.modules:  # the helper never imports it: it was forked before the parent did
+    if "distributed" in sys.modules:  # the helpers never import it: they were forked before the parent did
         from distributed import get_worker
         try:
             get_worker()
             worker = True
         except ValueError:
             pass
-    if not worker:
-        time.sleep(0.5)  # slow in the helper: the cluster is up before it could take every call
+    if worker:
+        open(task.marker, "w").close()
+    else:  # a helper holds its first call until the cluster has run one: the cluster surely gets the rest
+        deadline = time.monotonic() + 60
+        while not os.path.exists(task.marker) and time.monotonic() < deadline:
+            time.sleep(0.01)
     return {"key": task.key, "pid": os.getpid(), "worker": worker}
 
 if __name__ == "__main__":
     from sim.sweep.execute import execute
-    rows = list(execute([SimpleNamespace(key=f"t{i:02d}") for i in range(16)], jobs=2, backend="dask", fn=where))
+    with tempfile.TemporaryDirectory() as tmp:
+        tasks = [SimpleNamespace(key=f"t{i:02d}", marker=f"{tmp}/ran") for i in range(16)]
+        rows = list(execute(tasks, jobs=2, backend="dask", fn=where))
     print(json.dumps({"parent": os.getpid(), "rows": rows}))
 """
 
@@ -95,5 +109,5 @@ def test_a_local_dask_sweep_runs_its_first_calls_in_a_helper_and_the_rest_on_the
     helper = [row for row in rows if not row["worker"]]
     on_cluster = [row for row in rows if row["worker"]]
     assert helper and on_cluster
-    assert len({row["pid"] for row in helper}) == 1 and helper[0]["pid"] != seen["parent"]
+    assert 1 <= len({row["pid"] for row in helper}) <= 2 and seen["parent"] not in {row["pid"] for row in helper}  # one per job
     assert not {row["pid"] for row in helper} & {row["pid"] for row in on_cluster}

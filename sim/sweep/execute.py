@@ -195,10 +195,10 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
     batches: list[list[Any]] | None = None
     try:
         if not scheduler and jobs > 1:
-            # The plan is known before the cluster: a forked helper runs its first calls while
-            # distributed is imported and the cluster starts (about 3 s of mostly one core).
+            # The plan is known before the cluster: forked helpers, one per job, run its first calls
+            # while distributed is imported and the cluster starts (about 3 s of mostly idle cores).
             batches = plan_batches(tasks, jobs)
-            head = HeadStart.begin(batches, fn)
+            head = HeadStart.begin(batches, fn, helpers=jobs)
         try:
             from distributed import Client, LocalCluster, as_completed
         except ImportError:
@@ -234,7 +234,7 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
 
         futures = submit(batches[taken:])
         if head is not None:
-            # The helper's calls first (it takes no new one); the cluster works meanwhile.
+            # The helpers' calls first (they take no new one); the cluster works meanwhile.
             finished = set()
             for index, rows in head.results():
                 finished.add(index)

@@ -1,9 +1,9 @@
 """A head start for a sweep on a local Dask cluster: the first worker calls run while the cluster starts.
 
 Starting a local cluster (importing distributed, the scheduler, the worker processes) takes
-seconds, most of them on one core while the other waits (issue 13). A process forked from the
-sweep's own process, which has consim imported already, runs the plan's first calls meanwhile;
-once the cluster is up it takes no new call, and the cluster gets the rest. A row does not
+seconds in which the cores mostly wait (issue 13). Processes forked from the sweep's own
+process, which has consim imported already, run the plan's first calls meanwhile, one per job;
+once the cluster is up they take no new call, and the cluster gets the rest. A row does not
 depend on where its run ran, and the tables are written in grid order, so the output is the
 same bytes either way.
 """
@@ -46,50 +46,65 @@ def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, 
 
 
 class HeadStart:
-    """A forked process that runs worker calls from the front of `batches` until `stop` is called.
+    """Forked helper processes that run worker calls from the front of `batches` until `stop` is called.
 
-    The calls are shared through a cursor in shared memory: the process takes the next one while
-    the cursor is below the end; `stop` moves it to the end and returns how many were taken.
+    The calls are shared through a cursor in shared memory: a helper takes the next one while the
+    cursor is below the end; `stop` moves it to the end and returns how many were taken. Each
+    helper sends its rows back on a pipe of its own.
     """
 
-    def __init__(self, batches: Sequence[Sequence[Any]], fn: Runner) -> None:
+    def __init__(self, batches: Sequence[Sequence[Any]], fn: Runner, helpers: int = 1) -> None:
         context = multiprocessing.get_context("fork")
         self.batches = batches
+        self.taken: int | None = None
         self._cursor = context.RawValue("q", 0)
         self._lock = context.Lock()
-        self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send), daemon=True)
-        self._process.start()
-        send.close()  # the child's copy is the only writer left: its exit ends `results`
-        self.taken: int | None = None
+        self._processes: list[Any] = []
+        self._receivers: list[Any] = []
+        for _ in range(max(1, helpers)):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send), daemon=True)
+            process.start()
+            send.close()  # the helper's copy is the only writer left: its exit ends `results`
+            self._processes.append(process)
+            self._receivers.append(receive)
 
     @classmethod
-    def begin(cls, batches: Sequence[Sequence[Any]], fn: Runner) -> HeadStart | None:
-        """Start a helper on `batches` when forking is safe here and there are calls to share; else None."""
+    def begin(cls, batches: Sequence[Sequence[Any]], fn: Runner, helpers: int = 1) -> HeadStart | None:
+        """Start helpers on `batches` when forking is safe here and there are calls to share; else None."""
         if len(batches) < 2 or not can_fork():
             return None
-        return cls(batches, fn)
+        return cls(batches, fn, min(helpers, len(batches)))
 
     def stop(self) -> int:
-        """Let the helper take no further call; returns how many it took (those are its to finish)."""
+        """Let the helpers take no further call; returns how many they took (those are theirs to finish)."""
         with self._lock:
             self.taken = self._cursor.value
             self._cursor.value = len(self.batches)
         return self.taken
 
     def results(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        """Each call the helper finishes, as (index in `batches`, rows), until it exits (call `stop` first)."""
-        while True:
-            try:
-                index, rows = self._receive.recv()
-            except (EOFError, OSError):
-                break
-            yield index, rows
-        self._process.join()
+        """Each call a helper finishes, as (index in `batches`, rows), until all have exited (call `stop` first)."""
+        from multiprocessing.connection import wait
+
+        open_ = list(self._receivers)
+        while open_:
+            for receive in wait(open_):
+                try:
+                    index, rows = receive.recv()
+                except (EOFError, OSError):
+                    open_.remove(receive)
+                    continue
+                yield index, rows
+        for process in self._processes:
+            process.join()
 
     def close(self) -> None:
-        """End the helper at once (an interrupt, a failed cluster start); nothing it had not sent is kept."""
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._receive.close()
+        """End the helpers at once (an interrupt, a failed cluster start); nothing they had not sent is kept."""
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join()
+        for receive in self._receivers:
+            receive.close()
