@@ -459,3 +459,22 @@ def test_the_startup_benchmark_times_commands_that_keep_their_bytecode(monkeypat
     monkeypatch.setattr(startup.subprocess, "run", lambda *a, **k: seen.append(k["env"]))
     startup.timed(["--help"], 1)
     assert len(seen) == 2 and all("PYTHONDONTWRITEBYTECODE" not in e for e in seen)
+
+
+def test_the_startup_benchmark_times_the_two_job_counts_in_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --repeat 3 the sweeps run --jobs 1, 2, 1, 2, 1, 2 (a drift in the machine's speed reaches both), best of each kept."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import startup
+
+    order: list[int] = []
+    times = iter([(9.0, 8.0), (5.0, 4.0), (7.0, 9.0), (6.0, 3.0), (8.0, 7.5), (4.5, 5.0)])
+
+    def fake(sweep: str, backend: str, jobs: int, repeat: int) -> tuple[float, float]:
+        assert repeat == 1
+        order.append(jobs)
+        return next(times)
+
+    monkeypatch.setattr(startup, "sweep_times", fake)
+    best = startup.alternated("x.yaml", "local", 3)
+    assert order == [1, 2, 1, 2, 1, 2]
+    assert best == {1: (7.0, 7.5), 2: (4.5, 3.0)}
