@@ -240,7 +240,7 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
                 finished.add(index)
                 yield from rows
             futures += submit([batches[index] for index in range(taken) if index not in finished])  # it died or failed
-        for future in as_completed(futures):
+        for future in as_completed(futures) if futures else ():  # the helpers may have done every call
             batch = by_key[future.key]
             try:
                 rows = future.result()
