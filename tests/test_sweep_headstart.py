@@ -39,10 +39,14 @@ head = HeadStart.begin(batches, run, helpers=HELPERS)
 while head._cursor.value < 8 and any(p.is_alive() for p in head._processes):  # noqa: SLF001  (until eight calls are taken)
     time.sleep(0.001)
 taken = head.stop()
-got = [(index, [row["key"] for row in rows], {row["pid"] for row in rows}) for index, rows in head.results()]
+got = []
+while head.running:
+    got += [(index, [row["key"] for row in rows], {row["pid"] for row in rows}) for index, rows in head.collect(1.0)]
+unfinished = head.unfinished()
 head.close()
-print(json.dumps({"parent": os.getpid(), "taken": taken, "total": len(batches),
-                  "indices": [g[0] for g in got], "keys": [g[1] for g in got], "pids": sorted(set().union(*(g[2] for g in got)))}))
+pids = sorted(set().union(*(g[2] for g in got)))
+print(json.dumps({"parent": os.getpid(), "taken": taken, "total": len(batches), "unfinished": unfinished,
+                  "indices": [g[0] for g in got], "keys": [g[1] for g in got], "pids": pids}))
 """
 
 
@@ -50,7 +54,7 @@ def test_the_helper_runs_calls_from_the_front_until_stopped_and_returns_each_onc
     """It takes calls in plan order while the cursor allows, finishes what it took, and runs in a process of its own."""
     seen = _probe(MECHANICS.replace("BOOM", "39").replace("HELPERS", "1"))
     assert 8 <= seen["taken"] < seen["total"]  # it had taken eight; it stopped long before the 40th
-    assert seen["indices"] == list(range(seen["taken"]))  # every call it took, once, in order
+    assert seen["indices"] == list(range(seen["taken"])) and seen["unfinished"] == []  # every call it took, once, in order
     assert seen["keys"][0] == ["t0", "u0"]
     assert len(seen["pids"]) == 1 and seen["pids"][0] != seen["parent"]
 
@@ -59,7 +63,7 @@ def test_a_call_that_fails_in_the_helper_is_not_reported_and_the_helper_takes_no
     """An exception in the helper ends it; the failed call is missing from its results (the cluster runs it again)."""
     seen = _probe(MECHANICS.replace("BOOM", "1").replace("HELPERS", "1"))
     assert seen["indices"] == [0]  # call 1 failed, and nothing after it was run
-    assert seen["taken"] == 2
+    assert seen["taken"] == 2 and seen["unfinished"] == [1]
 
 
 def test_two_helpers_share_the_calls_and_each_is_run_once() -> None:
@@ -75,6 +79,7 @@ import json, os, sys, tempfile, time
 from types import SimpleNamespace
 
 def where(task):
+    start = time.time()
     worker = False
     if "distributed" in sys.modules:  # the helpers never import it: they were forked before the parent did
         from distributed import get_worker
@@ -85,6 +90,7 @@ def where(task):
             pass
     if worker:
         open(task.marker, "w").close()
+        time.sleep(0.1)  # long enough to overlap with whatever else runs meanwhile
     elif MODE == "die" and task.key == "t00":
         os._exit(1)  # a helper killed in its first call: the call goes to the cluster
     elif MODE == "fast":
@@ -93,7 +99,8 @@ def where(task):
         deadline = time.monotonic() + 60
         while not os.path.exists(task.marker) and time.monotonic() < deadline:
             time.sleep(0.01)
-    return {"key": task.key, "pid": os.getpid(), "worker": worker}
+        time.sleep(0.3)  # and still runs while the cluster works
+    return {"key": task.key, "pid": os.getpid(), "worker": worker, "start": start, "end": time.time()}
 
 if __name__ == "__main__":
     from sim.sweep.execute import execute
@@ -119,6 +126,10 @@ def test_a_local_dask_sweep_runs_its_first_calls_in_helpers_and_the_rest_on_the_
     assert helper and on_cluster
     assert seen["parent"] not in {row["pid"] for row in helper}
     assert not {row["pid"] for row in helper} & {row["pid"] for row in on_cluster}
+    # Never more runs at once than jobs (2): the held helper call leaves the cluster one slot.
+    edges = sorted([(row["start"], 1) for row in rows] + [(row["end"], -1) for row in rows])
+    at_once = [sum(step for _, step in edges[: i + 1]) for i in range(len(edges))]
+    assert max(at_once) <= 2
 
 
 def test_a_sweep_the_helpers_finish_before_the_cluster_is_up_is_complete() -> None:

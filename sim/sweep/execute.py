@@ -226,28 +226,39 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
             batches = plan_batches(tasks, workers)
         taken = head.stop() if head is not None else 0
         by_key: dict[str, list[Any]] = {}
+        completed = as_completed(loop=client.loop)
+        pending = list(batches[taken:])
 
-        def submit(part: list[list[Any]]) -> list[Any]:
-            futures = [client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False) for batch in part]
-            by_key.update((future.key, batch) for future, batch in zip(futures, part, strict=True))
-            return futures
+        def submit(count: int) -> None:
+            for _ in range(min(count, len(pending))):
+                batch = pending.pop(0)
+                future = client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False)
+                by_key[future.key] = batch
+                completed.add(future)
 
-        futures = submit(batches[taken:])
-        if head is not None:
-            # The helpers' calls first (they take no new one); the cluster works meanwhile.
-            finished = set()
-            for index, rows in head.results():
-                finished.add(index)
-                yield from rows
-            futures += submit([batches[index] for index in range(taken) if index not in finished])  # it died or failed
-        for future in as_completed(futures) if futures else ():  # the helpers may have done every call
-            batch = by_key[future.key]
+        def rows_of(future: Any) -> list[dict[str, Any]]:
+            batch = by_key.pop(future.key)
             try:
-                rows = future.result()
+                return future.result()
             except Exception as exc:  # a worker died or the task could not be shipped: not the runs' fault
-                rows = [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
-            yield from rows
-            future.release()
+                return [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
+            finally:
+                future.release()
+
+        if head is not None:
+            # While the helpers finish the calls they took (they take no new one), the cluster gets
+            # only the cores they leave free: never more runs at once than jobs (memory stays as
+            # with `jobs` workers). A call a helper did not finish (it died) goes to the cluster.
+            while head.running:
+                for _index, rows in head.collect(timeout=0.05):
+                    yield from rows
+                submit(jobs - head.running - len(by_key))
+                for future in completed.next_batch(block=False):
+                    yield from rows_of(future)
+            pending[:0] = [batches[index] for index in head.unfinished()]  # the longest first, as planned
+        submit(len(pending))
+        for future in completed:
+            yield from rows_of(future)
     finally:
         if head is not None:
             head.close()

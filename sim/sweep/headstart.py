@@ -14,7 +14,7 @@ import multiprocessing
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Runner = Callable[[Any], dict[str, Any]]
@@ -59,15 +59,17 @@ class HeadStart:
         self.taken: int | None = None
         self._cursor = context.RawValue("q", 0)
         self._lock = context.Lock()
+        self.finished: set[int] = set()
         self._processes: list[Any] = []
         self._receivers: list[Any] = []
         for _ in range(max(1, helpers)):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send), daemon=True)
             process.start()
-            send.close()  # the helper's copy is the only writer left: its exit ends `results`
+            send.close()  # the helper's copy is the only writer left: its exit ends the helper's `running`
             self._processes.append(process)
             self._receivers.append(receive)
+        self._open = list(self._receivers)
 
     @classmethod
     def begin(cls, batches: Sequence[Sequence[Any]], fn: Runner, helpers: int = 1) -> HeadStart | None:
@@ -83,21 +85,36 @@ class HeadStart:
             self._cursor.value = len(self.batches)
         return self.taken
 
-    def results(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        """Each call a helper finishes, as (index in `batches`, rows), until all have exited (call `stop` first)."""
+    @property
+    def running(self) -> int:
+        """How many helpers may still be busy (those whose pipe is still open)."""
+        return len(self._open)
+
+    def collect(self, timeout: float) -> list[tuple[int, list[dict[str, Any]]]]:
+        """The calls finished since the last look, as (index in `batches`, rows); waits up to `timeout` s for one.
+
+        A helper that has exited is no longer `running`; once none is, the helpers are joined.
+        """
         from multiprocessing.connection import wait
 
-        open_ = list(self._receivers)
-        while open_:
-            for receive in wait(open_):
-                try:
-                    index, rows = receive.recv()
-                except (EOFError, OSError):
-                    open_.remove(receive)
-                    continue
-                yield index, rows
-        for process in self._processes:
-            process.join()
+        got: list[tuple[int, list[dict[str, Any]]]] = []
+        for receive in wait(self._open, timeout) if self._open else ():
+            try:
+                while True:  # everything this pipe has ready, without waiting
+                    got.append(receive.recv())
+                    if not receive.poll():
+                        break
+            except (EOFError, OSError):
+                self._open.remove(receive)
+        self.finished.update(index for index, _ in got)
+        if not self._open:
+            for process in self._processes:
+                process.join()
+        return got
+
+    def unfinished(self) -> list[int]:
+        """The calls the helpers took but did not report (one died, or its run raised); call when none is `running`."""
+        return [index for index in range(self.taken or 0) if index not in self.finished]
 
     def close(self) -> None:
         """End the helpers at once (an interrupt, a failed cluster start); nothing they had not sent is kept."""
