@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
-from sim.sweep.headstart import HeadStart
+from sim.sweep.headstart import HeadStart, can_fork
 from sim.sweep.spec import Task, label
 from sim.sweep.workers import QUIET_CLUSTER
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
@@ -135,11 +135,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     imports included, but is unsafe once the parent has threads (a notebook kernel, a Dask
     client) and on macOS; there a fork server that imported the runner once forks the workers.
     """
-    import threading
-
     from sim import runner  # noqa: F401  (imported here so that forked workers inherit it)
 
-    if sys.platform == "linux" and threading.active_count() == 1:
+    if can_fork():
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
     if ctx.get_start_method() == "forkserver":
