@@ -51,6 +51,33 @@ FLOOR = (
     "typer.run(validate)"
 )
 """The least a `validate` can do on the same libraries: one typer command reading a YAML file into a one-field model."""
+PAIR = """
+import os, sys, time
+from sim.sweep import load_sweep
+from sim.sweep.execute import expected_cost, run_task
+
+tasks = sorted(load_sweep(sys.argv[1]).tasks, key=expected_cost)
+task = tasks[len(tasks) // 2]
+run_task(task)  # imports the mechanism before any timing
+
+
+def at_once(count):
+    started = time.perf_counter()
+    children = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            run_task(task)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return time.perf_counter() - started
+
+
+print(min(at_once(1) for _ in range(2)), min(at_once(2) for _ in range(2)))
+"""
+"""Times one median run of the sweep alone, then two copies of it at once, each in a forked process (best of two)."""
 
 
 def child_env() -> dict[str, str]:
@@ -123,6 +150,18 @@ def alternated(sweep: str, backend: str, repeat: int) -> dict[int, tuple[float, 
     return best
 
 
+def pair_speedup(sweep: str) -> tuple[float, float, float]:
+    """How much more two runs at once get done than one: 2 x (one run alone) / (two at once), and the two times.
+
+    2.0 when the two cores do not slow each other; less when they share a physical core or the
+    memory bandwidth, or when another load takes one. It bounds what `--jobs 2` can gain on the
+    runs themselves, so it says whether a sweep's speedup was the code's or the machine's.
+    """
+    done = subprocess.run([sys.executable, "-c", PAIR, sweep], cwd=ROOT, env=child_env(), check=True, capture_output=True, text=True)
+    one, two = (float(value) for value in done.stdout.split()[-2:])
+    return 2 * one / two, one, two
+
+
 def main() -> None:
     """Run the timings and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -187,6 +226,10 @@ def main() -> None:
                 f"sweep {name}{how}: --jobs 1 {sweeps[1][0]:.2f} s ({sweeps[1][1]:.2f} s CPU), "
                 f"--jobs 2 {sweeps[2][0]:.2f} s ({sweeps[2][1]:.2f} s CPU), speedup x{speedup}"
             )
+        pair, one, two = pair_speedup(args.sweep)
+        record["pair_speedup"] = round(pair, 2)
+        text += f"; two runs at once on this machine: x{pair:.2f} the work of one (2.0 for independent cores)"
+        lines.append(f"one median run alone {one:.2f} s, two at once {two:.2f} s: two cores give x{pair:.2f} the throughput of one")
         # The ratio of this benchmark: how much faster two workers finish the sweep than one.
         record["ratio"] = record["sweep_speedup"]
     record["text"] = text

@@ -478,3 +478,19 @@ def test_the_startup_benchmark_times_the_two_job_counts_in_turns(monkeypatch: py
     best = startup.alternated("x.yaml", "local", 3)
     assert order == [1, 2, 1, 2, 1, 2]
     assert best == {1: (7.0, 7.5), 2: (4.5, 3.0)}
+
+
+def test_the_startup_benchmark_reports_what_two_cores_give_beside_the_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pair_speedup is 2 x (one run alone) / (two at once): 1.6 when two runs at once take 1.25 s against 1.0 s alone."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import startup
+
+    seen: list[list[str]] = []
+
+    def fake(command: list[str], **_: Any) -> Any:
+        seen.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="1.0 1.25\n")
+
+    monkeypatch.setattr(startup.subprocess, "run", fake)
+    assert startup.pair_speedup("scenarios/sweeps/pbft-cluster-size.yaml") == (1.6, 1.0, 1.25)
+    assert seen[0][-1] == "scenarios/sweeps/pbft-cluster-size.yaml" and "os.fork()" in seen[0][2]
