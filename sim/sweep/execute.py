@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
+from sim.sweep.headstart import HeadStart, can_fork
 from sim.sweep.spec import Task, label
 from sim.sweep.workers import QUIET_CLUSTER
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
@@ -134,11 +135,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     imports included, but is unsafe once the parent has threads (a notebook kernel, a Dask
     client) and on macOS; there a fork server that imported the runner once forks the workers.
     """
-    import threading
-
     from sim import runner  # noqa: F401  (imported here so that forked workers inherit it)
 
-    if sys.platform == "linux" and threading.active_count() == 1:
+    if can_fork():
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
     if ctx.get_start_method() == "forkserver":
@@ -189,44 +188,80 @@ def _failed_row(task: Task) -> dict[str, Any]:
 
 
 def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) -> Iterator[dict[str, Any]]:
+    head: HeadStart | None = None
+    cluster = client = None
+    batches: list[list[Any]] | None = None
     try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-    else:
-        # One worker process per job: threads of one process would share the interpreter lock and
-        # run no faster than one job. A single job stays in this process (starts in a moment).
-        import dask
+        if not scheduler and jobs > 1:
+            # The plan is known before the cluster: forked helpers, one per job, run its first calls
+            # while distributed is imported and the cluster starts (about 3 s of mostly idle cores).
+            batches = plan_batches(tasks, jobs)
+            head = HeadStart.begin(batches, fn, helpers=jobs)
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
+        if scheduler:
+            client = Client(scheduler)
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+        else:
+            # One worker process per job: threads of one process would share the interpreter lock and
+            # run no faster than one job. A single job stays in this process (starts in a moment).
+            import dask
 
-        with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
-            cluster = LocalCluster(
-                n_workers=max(1, jobs),
-                threads_per_worker=1,
-                processes=jobs > 1,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-        client = Client(cluster)
-        workers = max(1, jobs)
-    # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
-    batches = plan_batches(tasks, workers)
-    try:
-        futures = [client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False) for batch in batches]
-        by_key = {future.key: batch for future, batch in zip(futures, batches, strict=True)}
-        for future in as_completed(futures):
-            batch = by_key[future.key]
+            with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
+                cluster = LocalCluster(
+                    n_workers=max(1, jobs),
+                    threads_per_worker=1,
+                    processes=jobs > 1,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            client = Client(cluster)
+            workers = max(1, jobs)
+        # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
+        if batches is None:
+            batches = plan_batches(tasks, workers)
+        taken = head.stop() if head is not None else 0
+        by_key: dict[str, list[Any]] = {}
+        completed = as_completed(loop=client.loop)
+        pending = list(batches[taken:])
+
+        def submit(count: int) -> None:
+            for _ in range(min(count, len(pending))):
+                batch = pending.pop(0)
+                future = client.submit(run_tasks, batch, fn, key=f"consim-runs-{batch[0].key}-{len(batch)}", pure=False)
+                by_key[future.key] = batch
+                completed.add(future)
+
+        def rows_of(future: Any) -> list[dict[str, Any]]:
+            batch = by_key.pop(future.key)
             try:
-                rows = future.result()
+                return future.result()
             except Exception as exc:  # a worker died or the task could not be shipped: not the runs' fault
-                rows = [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
-            yield from rows
-            future.release()
+                return [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
+            finally:
+                future.release()
+
+        if head is not None:
+            # While the helpers finish the calls they took (they take no new one), the cluster gets
+            # only the cores they leave free: never more runs at once than jobs (memory stays as
+            # with `jobs` workers). A call a helper did not finish (it died) goes to the cluster.
+            while head.running:
+                for _index, rows in head.collect(timeout=0.05):
+                    yield from rows
+                submit(jobs - head.running - len(by_key))
+                for future in completed.next_batch(block=False):
+                    yield from rows_of(future)
+            pending[:0] = [batches[index] for index in head.unfinished()]  # the longest first, as planned
+        submit(len(pending))
+        for future in completed:
+            yield from rows_of(future)
     finally:
-        client.close()
+        if head is not None:
+            head.close()
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
 

@@ -22,6 +22,11 @@ QUIET_CLUSTER = {
     "distributed.admin.tick.interval": "1s",  # the event-loop watchdog: 50 wake-ups a second by default
     "distributed.admin.system-monitor.interval": "2s",  # CPU and memory samples, for a dashboard that is not started
     "distributed.worker.memory.monitor-interval": "1s",  # memory limits are still enforced, checked once a second
+    # The statistical profiler samples the running task's stack every 10 ms for the dashboard's
+    # profile page (no dashboard is started): it took the GIL from the run 100 times a second, and
+    # three pbft-cluster-size runs in a worker thread used 2.7-3.0 s of CPU with it and 2.0-2.4 s
+    # without (the same runs inline: 2.0-2.5 s).
+    "distributed.worker.profile.enabled": False,
 }
 """dask settings for the clusters a sweep starts itself (never for one at a `--scheduler` address)."""
 
