@@ -1,4 +1,4 @@
-"""Delays: the network's draws (sim/network.py) and the exact quantiles behind `rtt` (sim/timing.py).
+"""Delays: the network's draws (sim/draws.py) and the exact quantiles behind `rtt` (sim/timing.py).
 
 `draw_delays` is what the network samples (numpy, imported when it draws). `DelayLaw` is the
 same distribution in closed form (CDF, density, quantile) and `sum_quantile` the quantile of a

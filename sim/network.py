@@ -14,16 +14,14 @@ empty inbox, as a restarted process does).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain, count, repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.delays import draw_delays
+from sim.draws import DelaySampler, UniformStream
 from sim.fastpath import BYTES_SENT, DELIVERED, SENT, Burst, Gathered, InFlight, count_row
-from sim.scenario import ConstantDelay, LinkSettings, LinkSpec, NetworkSpec
+from sim.scenario import LinkSettings, LinkSpec, NetworkSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -34,56 +32,10 @@ if TYPE_CHECKING:
     from sim.protocols.base import Message
     from sim.records import Recorder
 
-BATCH = 4096
-
 Item = tuple[Any, Any, "Endpoint", int, list[int], str, "Message", str, float]
 """A message in flight as `Network.hand_over` takes it: (due time, queue id, receiver, the network's
 `changes` as it was sent, count row, claimed sender, message, true sender, sent at); the first two
 order a burst's items (a `Delivery` holds its own and passes None)."""
-
-
-class UniformStream:
-    """Uniform [0, 1) numbers drawn in batches from one generator; `next()` gives the next one.
-
-    `next` is the `__next__` of a C iterator over the batches, so a draw costs no Python frame:
-    the network draws once or twice per message.
-    """
-
-    __slots__ = ("next",)
-
-    def __init__(self, gen: np.random.Generator) -> None:
-        self.next: Callable[[], float] = chain.from_iterable(gen.random(BATCH).tolist() for _ in count()).__next__
-
-    def __call__(self) -> float:
-        """The next number."""
-        return self.next()
-
-
-class DelaySampler:
-    """Draws message delays (ms) for one delay spec, in batches."""
-
-    __slots__ = ("spec", "_gen", "constant", "next")
-
-    def __init__(self, spec: Any, gen: np.random.Generator) -> None:
-        self.spec = spec
-        self._gen = gen
-        self.constant: float | None = spec.value if isinstance(spec, ConstantDelay) else None
-        # `next()` gives the next delay: the `__next__` of a C iterator over batches (see UniformStream).
-        self.next: Callable[[], float] = (
-            repeat(self.constant).__next__
-            if self.constant is not None
-            else chain.from_iterable(self.draw(BATCH).tolist() for _ in count()).__next__
-        )
-
-    def draw(self, count: int) -> np.ndarray:
-        """`count` delays in ms from this sampler's generator."""
-        if self.constant is not None:
-            return np.full(count, float(self.spec.value))
-        return draw_delays(self.spec, self._gen, count)
-
-    def __call__(self) -> float:
-        """The next delay in ms."""
-        return self.next()
 
 
 @dataclass(slots=True)

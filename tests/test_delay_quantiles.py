@@ -34,7 +34,7 @@ def spec_of(delay: dict[str, Any]) -> Any:
 
 def network_draws(spec: Any, seed: int) -> np.ndarray:
     """What the network itself draws for `spec` (its own sampler), SAMPLE delays."""
-    from sim.network import DelaySampler
+    from sim.draws import DelaySampler
 
     return DelaySampler(spec, np.random.default_rng(seed)).draw(SAMPLE)
 
