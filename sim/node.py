@@ -222,11 +222,7 @@ class Node(Endpoint):
 
     def broadcast(self, msg: Message) -> None:
         """Send to every other node."""
-        if not self._cpu and not self.behaviours and (not self._write or self.disk_until <= self.now):
-            self.sim.network.multicast(self.name, self.peers, msg)  # what `send` would do, peer by peer
-            return
-        for peer in self.peers:
-            self.send(peer, msg)
+        self.multicast(self.peers, msg)
 
     def multicast(self, dsts: Sequence[str], msg: Message) -> None:
         """Send to each of `dsts` in order: the same as `send(dst, msg)` for each, one after another."""

@@ -236,8 +236,7 @@ class Gossip(Dispatch, Protocol):
         send = self.ctx.send
         if not self.rumor:
             # The same digest goes out every round until the store changes: one message object serves them all.
-            self._digest()
-            send(peer, self._digest_msg)
+            send(peer, self._digest_message())
             return
         hot = self._hot_entries()
         if self.pulling:
@@ -266,6 +265,11 @@ class Gossip(Dispatch, Protocol):
             self._digest_msg = digest
             self._stamps = digest.stamps
         return self._stamps
+
+    def _digest_message(self) -> Digest:
+        """The `Digest` of the store (see `_digest`)."""
+        self._digest()
+        return self._digest_msg  # type: ignore[return-value]  # set by `_digest`
 
     def _entry(self, key: str) -> Entry:
         ver, writer, value = self.store[key]
