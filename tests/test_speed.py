@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -334,69 +333,30 @@ def test_dask_workers_start_from_a_fork_server_that_imported_consim() -> None:
     assert dask.config.get("distributed.worker.multiprocessing-method") == before
 
 
-def _worker_settings(task: Any) -> dict[str, Any]:
-    """A sweep 'run' that reports the dask settings its process sees (module level: it is pickled by name).
-
-    Outside a dask worker (in a helper that runs the first calls while the cluster starts) it
-    waits until the cluster has run a call, so that the cluster surely runs some.
-    """
-    import dask
-
-    on_worker = False
-    if "distributed" in sys.modules:  # the helpers never import it
-        from distributed import get_worker
-
-        with contextlib.suppress(ValueError):
-            on_worker = get_worker() is not None
-    if on_worker:
-        Path(task.marker).touch()
-    else:
-        deadline = time.monotonic() + 60
-        while not Path(task.marker).exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-    from sim.sweep.workers import QUIET_CLUSTER
-
-    keys = tuple(QUIET_CLUSTER)
-    return {"key": task.key, "pid": os.getpid(), "on_worker": on_worker, **{key: dask.config.get(key) for key in keys}}
-
-
-def test_a_local_dask_cluster_keeps_its_housekeeping_quiet_in_its_workers(tmp_path: Path) -> None:
-    """The workers of a cluster a sweep starts run with the slower watchdog and monitors; dask's own defaults are untouched after."""
-    pytest.importorskip("distributed", reason="the dask backend is an optional extra")
-    import dask
-
-    from sim.sweep.execute import execute
-    from sim.sweep.workers import QUIET_CLUSTER
-
-    before = {key: dask.config.get(key) for key in QUIET_CLUSTER}
-    assert before != QUIET_CLUSTER  # else this test could not tell
-    from types import SimpleNamespace
-
-    marker = str(tmp_path / "ran")
-    rows = list(execute([SimpleNamespace(key=f"t{i}", marker=marker) for i in range(8)], jobs=2, backend="dask", fn=_worker_settings))
-    assert sorted(row["key"] for row in rows) == [f"t{i}" for i in range(8)]
-    assert all(row["pid"] != os.getpid() for row in rows)  # in worker processes (or the forked helper)
-    on_workers = [row for row in rows if row["on_worker"]]
-    assert on_workers and all({key: row[key] for key in QUIET_CLUSTER} == QUIET_CLUSTER for row in on_workers)
-    assert {key: dask.config.get(key) for key in QUIET_CLUSTER} == before
-
-
 EARLY_PROBE = """
 import sys
+import threading
 import time
 from multiprocessing import forkserver
 from sim.sweep.workers import start_fork_server
+if THREAD:  # as in a notebook kernel: this process may no longer fork
+    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
 start_fork_server()
 print(forkserver._forkserver._forkserver_pid is not None, "sim.runner" in (forkserver._forkserver._preload_modules or []))
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
-def test_a_dask_sweep_starts_its_workers_fork_server_before_it_loads_anything() -> None:
-    """`start_fork_server` starts the preloaded fork server at once, before distributed is imported (sweep_command calls it first)."""
+@pytest.mark.skipif(sys.platform != "linux", reason="consim forks its dask workers only on Linux")
+@pytest.mark.parametrize(("thread", "expected"), [(True, ["True", "True"]), (False, ["False", "False"])])
+def test_a_dask_sweep_starts_a_fork_server_early_only_where_it_cannot_fork_its_workers(thread: bool, expected: list[str]) -> None:
+    """With another thread alive, `start_fork_server` starts the preloaded fork server at once (sweep_command calls it first).
+
+    Without one, the workers will be forked from the sweep's own process, and no server starts.
+    """
     pytest.importorskip("distributed", reason="the dask backend is an optional extra")
-    done = subprocess.run([sys.executable, "-c", EARLY_PROBE], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert done.stdout.split() == ["True", "True"]
+    code = EARLY_PROBE.replace("THREAD", str(thread))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == expected
 
 
 def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from sim.sweep.headstart import HeadStart, can_fork
 from sim.sweep.spec import Task, label
-from sim.sweep.workers import QUIET_CLUSTER
+from sim.sweep.workers import QUIET_CLUSTER, ForkedWorkers
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
 BACKENDS = ("local", "dask")
@@ -187,37 +187,68 @@ def _failed_row(task: Task) -> dict[str, Any]:
     return row
 
 
+def _join(client: Any, forked: ForkedWorkers, count: int, timeout: float = 60.0) -> None:
+    """Wait until the `count` forked workers have joined the scheduler; a clear error if one exits first or none comes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.wait_for_workers(count, timeout=0.25)
+            return
+        except TimeoutError:
+            if forked.alive < count:
+                raise RuntimeError("a dask worker process exited before it joined the scheduler (see its message above)") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the dask workers did not join the scheduler at 127.0.0.1 within {timeout:.0f} s") from None
+
+
+def _local_cluster(jobs: int) -> tuple[Any, ForkedWorkers | None]:
+    """A local Dask cluster of `jobs` one-thread workers, and the worker processes when they were forked from here.
+
+    One worker process per job: threads of one process would share the interpreter lock and run
+    no faster than one job; a single job stays in this process (starts in a moment). Where this
+    process may still fork, the workers are forked from it and only the scheduler runs here (on
+    TCP over loopback); else dask starts them, from a fork server preloaded with consim.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    forked = ForkedWorkers(jobs) if jobs > 1 and can_fork() else None  # before the scheduler's thread starts
+    quiet = {"dashboard_address": None, "silence_logs": logging.ERROR}
+    try:
+        with dask.config.set(QUIET_CLUSTER):
+            if forked is not None:
+                return LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", **quiet), forked
+            with _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
+                return LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=jobs > 1, **quiet), None
+    except BaseException:
+        if forked is not None:
+            forked.close()
+        raise
+
+
 def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) -> Iterator[dict[str, Any]]:
     head: HeadStart | None = None
-    cluster = client = None
+    cluster = client = forked = None
     batches: list[list[Any]] | None = None
     try:
         if not scheduler and jobs > 1:
             # The plan is known before the cluster: forked helpers, one per job, run its first calls
-            # while distributed is imported and the cluster starts (about 3 s of mostly idle cores).
+            # while distributed is imported and the cluster starts.
             batches = plan_batches(tasks, jobs)
             head = HeadStart.begin(batches, fn, helpers=jobs)
         try:
-            from distributed import Client, LocalCluster, as_completed
+            from distributed import Client, as_completed
         except ImportError:
             raise RuntimeError("the dask backend needs the 'dask' extra: pip install 'consim[dask]'") from None
         if scheduler:
             client = Client(scheduler)
             workers = max(1, len(client.scheduler_info().get("workers", {})))
         else:
-            # One worker process per job: threads of one process would share the interpreter lock and
-            # run no faster than one job. A single job stays in this process (starts in a moment).
-            import dask
-
-            with dask.config.set(QUIET_CLUSTER), _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
-                cluster = LocalCluster(
-                    n_workers=max(1, jobs),
-                    threads_per_worker=1,
-                    processes=jobs > 1,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
+            cluster, forked = _local_cluster(jobs)
             client = Client(cluster)
+            if forked is not None:
+                forked.connect(cluster.scheduler_address)
+                _join(client, forked, jobs)
             workers = max(1, jobs)
         # Several runs per task, as on the local pool: a round trip per run costs more than a short run.
         if batches is None:
@@ -243,6 +274,19 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
             finally:
                 future.release()
 
+        def finished(wait: float) -> list[Any]:
+            # Forked workers have no nanny to restart them: once none is left, nothing would finish.
+            if forked is not None and by_key and not forked.alive:
+                left = sum(len(batch) for batch in by_key.values())
+                raise RuntimeError(
+                    f"every dask worker process died (killed by a run, out of memory perhaps) with {left} runs unfinished; "
+                    "finished rows are kept, run again to resume"
+                )
+            done = completed.next_batch(block=False)
+            if not done and wait:
+                time.sleep(wait)
+            return done
+
         if head is not None:
             # While the helpers finish the calls they took (they take no new one), the cluster gets
             # only the cores they leave free: never more runs at once than jobs (memory stays as
@@ -251,12 +295,16 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
                 for _index, rows in head.collect(timeout=0.05):
                     yield from rows
                 submit(jobs - head.running - len(by_key))
-                for future in completed.next_batch(block=False):
+                for future in finished(0):
                     yield from rows_of(future)
             pending[:0] = [batches[index] for index in head.unfinished()]  # the longest first, as planned
         submit(len(pending))
-        for future in completed:
-            yield from rows_of(future)
+        if forked is None:
+            for future in completed:
+                yield from rows_of(future)
+        while by_key:
+            for future in finished(0.01):
+                yield from rows_of(future)
     finally:
         if head is not None:
             head.close()
@@ -264,6 +312,8 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
             client.close()
         if cluster is not None:
             cluster.close()
+        if forked is not None:
+            forked.close()
 
 
 def execute(
