@@ -78,6 +78,18 @@ def children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def cpu_model() -> str:
+    """The processor's name as the kernel reports it (`AMD EPYC`, say), or the platform's guess elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
+
+
 def python_version() -> str:
     """The interpreter, e.g. `CPython 3.12.3`."""
     return f"{platform.python_implementation()} {platform.python_version()}"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from common import python_version
+from common import cpu_model, python_version
 from docs_session import ROOT, RegionError, Session, column, num, prose, sig, table, transcript
 
 from sim.sweep import SweepResult
@@ -187,17 +187,19 @@ def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pyt
     Args:
         runs: (script name, its arguments, its `--json` record) in `BENCHMARKS` order.
         pythons: `pythons.py --json`'s record.
-        stamp: `when` (UTC text), `cores`, `machine`, `load_before` and `load_after` (1-minute load averages).
+        stamp: `when` (UTC text), `cores`, `machine`, `cpu` (the processor's name), `load_before` and `load_after`
+            (1-minute load averages).
 
     """
     python = runs[0][2]["python"]
     head = prose(
-        f"Measured {stamp['when']} UTC by `make docs` on a {stamp['cores']}-core {stamp['machine']} machine (load average "
+        f"Measured {stamp['when']} UTC by `make docs` on a {stamp['cores']}-core {stamp['machine']} machine ({stamp['cpu']}; load average "
         f"{stamp['load_before']:.1f} when it started, {stamp['load_after']:.1f} when it ended), {python}, all from one run. "
         "Ratios are messages per CPU second against the bare heapq loop run in the same process (for `startup.py`: how many "
         "times faster `--jobs 2` finishes the sweep than `--jobs 1`, in wall time); CPU is the measured work's own, peak RSS "
         "the benchmark process's (for `startup.py`, the largest command it timed). Other load on the machine changes these "
-        "numbers, so rerun `make docs` on an idle machine to refresh them."
+        "numbers, so rerun `make docs` on an idle machine to refresh them. So does the processor: the bare loop stays in the "
+        "caches where a large simulation does not, so a ratio compares code measured on one machine, not machines."
     )
     rows = [
         (
@@ -258,6 +260,7 @@ def benchmarks(s: Session) -> str:
         "when": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         "cores": os.cpu_count(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
     }

@@ -52,7 +52,7 @@ def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
     ]
     verdict = "CPython 3.13.0, 9.1% less CPU per message than CPython 3.12.0 (more than the 2.0% between rounds)"
     pythons = {"rows": rows, "rounds": 3, "fastest": "CPython 3.13.0", "verdict": verdict, "left_out": ["3.14: not supported yet"]}
-    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "load_before": 0.31, "load_after": 1.26}
+    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "cpu": "AMD EPYC", "load_before": 0.31, "load_after": 1.26}
     text = benchmarks_text(runs, pythons, stamp)
     lines = text.splitlines()
     for i, (name, args) in enumerate(BENCHMARKS):
@@ -61,7 +61,7 @@ def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         ratio = "—" if name == "startup" else str(runs[i][2]["ratio"])
         assert cells == [command, ratio, f"{1.5 + i:.2f}", str(100 + i), f"result of {name} #{i}"]
-    assert "load average 0.3 when it started, 1.3 when it ended" in " ".join(lines)
+    assert "x86_64 machine (AMD EPYC; load average 0.3 when it started, 1.3 when it ended)" in " ".join(lines)
     assert "CPython 3.11.7" in lines[0] + lines[1]
     fastest = "| CPython 3.13.0 (fastest) | 7.0 (0.05) | 3.0 (0.3) | n=4: 7.0 (0.05), n=100: 11.0 (0.03) |"
     assert fastest in lines
@@ -78,7 +78,7 @@ def test_a_benchmark_that_failed_is_a_row_saying_so() -> None:
     runs = [(name, args, _record(name, i)) for i, (name, args) in enumerate(BENCHMARKS)]
     runs[-1] = (runs[-1][0], runs[-1][1], {"text": "failed: MemoryError", "python": "CPython 3.11.7"})
     pythons = {"rows": [], "rounds": 1, "fastest": "", "verdict": "", "left_out": []}
-    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "load_before": 0.3, "load_after": 0.3}
+    stamp = {"when": "2026-12-02 00:00", "cores": 2, "machine": "x86_64", "cpu": "AMD EPYC", "load_before": 0.3, "load_after": 0.3}
     lines = benchmarks_text(runs, pythons, stamp).splitlines()
     name, args = BENCHMARKS[-1]
     command = "`" + " ".join([f"{name}.py", *args]) + "`"
