@@ -22,6 +22,7 @@ from sim.errors import ScenarioError
 # call (even --help), and string annotations would each be compiled and evaluated again.
 # Each command imports what it needs when it runs (pydantic, numpy, pandas, matplotlib, the plain
 # functions in sim/cli_*.py), so that `consim --help` and `consim validate` stay quick (issue 13).
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNSAFE = 3
 """Show a progress bar only once a run has taken this much wall time."""
@@ -111,6 +112,12 @@ def bad_input(message: str) -> typer.Exit:
     """Print one line on stderr and return the exit to raise (status 2)."""
     typer.echo(message, err=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def failed(message: str) -> typer.Exit:
+    """Print one line on stderr for a failure that is not the input's (worker processes lost) and return the exit (status 1)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_FAILED)
 
 
 @contextmanager
@@ -314,6 +321,7 @@ def sweep_cmd(
 ) -> None:
     """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
     from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
+    from sim.sweep.execute import WorkersLost
 
     def warn(line: str) -> None:
         typer.echo(f"warning: {line}", err=True)
@@ -336,6 +344,8 @@ def sweep_cmd(
     except KeyboardInterrupt:
         typer.echo(interrupted_text(sweep, out), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except WorkersLost as exc:
+        raise failed(str(exc)) from None
     typer.echo(text)
 
 
@@ -417,6 +427,7 @@ def explore_cmd(
     """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures (exit 3 if any)."""
     from sim.cli_explore import explore_command
     from sim.cli_sweep import EXIT_INTERRUPTED
+    from sim.sweep.execute import WorkersLost
 
     try:
         with guard():
@@ -424,6 +435,8 @@ def explore_cmd(
     except KeyboardInterrupt:
         typer.echo("interrupted: finished schedules are kept; run the same command again to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except WorkersLost as exc:
+        raise failed(str(exc)) from None
     typer.echo(text)
     if result.failures:
         raise typer.Exit(EXIT_UNSAFE)  # as `consim run --strict`: a script can tell a finding from a clean exploration

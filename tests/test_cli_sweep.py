@@ -124,6 +124,22 @@ def test_cli_sweep_bad_input_is_one_line_exit_2(tmp_path, args, words):
     assert not (tmp_path / "out2").exists()
 
 
+def test_cli_sweep_whose_workers_all_died_says_so_in_one_line_exit_1(tmp_path, monkeypatch):
+    """Worker processes lost (every forked dask worker killed, a pool worker dead): one line, exit 1, no traceback."""
+    import sim.sweep
+    from sim.sweep.execute import WorkersLost
+
+    def lose_workers(*args, **kwargs):
+        raise WorkersLost("every dask worker process died (killed by a run, out of memory perhaps) with 3 runs unfinished")
+
+    monkeypatch.setattr(sim.sweep, "run_sweep", lose_workers)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(RAFT_SWEEP, sort_keys=False))
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: every dask worker process died (killed by a run, out of memory perhaps) with 3 runs unfinished"
+
+
 def test_cli_plot_options_are_for_sweeps_only(tmp_path):
     """--metric/--x/--hue on a run directory is an input error, not silently ignored."""
     result = runner.invoke(app, ["plot", str(tmp_path), "--metric", "liveness"])

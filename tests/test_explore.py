@@ -175,6 +175,20 @@ def test_cli_explore_prints_tables_and_refuses_bad_options(base: Path, tmp_path:
     assert "--budget" in bad.output and "Traceback" not in bad.output
 
 
+def test_cli_explore_whose_workers_all_died_says_so_in_one_line_exit_1(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes lost: one line on stderr, exit 1, no traceback (as `consim sweep`)."""
+    import sim.cli_explore
+    from sim.sweep.execute import WorkersLost
+
+    def lose_workers(*args: object, **kwargs: object) -> None:
+        raise WorkersLost("a worker process died while running seed 3 of grid point 0")
+
+    monkeypatch.setattr(sim.cli_explore, "explore_command", lose_workers)
+    result = CliRunner().invoke(app, ["explore", str(base), "-n", "2", "-q"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: a worker process died while running seed 3 of grid point 0"
+
+
 def test_local_and_dask_backends_write_the_same_rows(base: Path, tmp_path: Path) -> None:
     """The same exploration on the process pool and on a local Dask cluster writes identical runs.parquet rows."""
     kwargs = {"schedules": 4, "seed": 5, "jobs": 2, "protocol_cls": DoubleVoteRaft, "shrink_limit": 1}

@@ -17,10 +17,16 @@ from typing import IO, Any
 
 from sim.sweep.headstart import HeadStart, can_fork
 from sim.sweep.spec import Task, label
-from sim.sweep.workers import QUIET_CLUSTER, ForkedWorkers
+from sim.sweep.workers import FORKED_CLUSTER, QUIET_CLUSTER, ForkedWorkers
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
 BACKENDS = ("local", "dask")
+
+
+class WorkersLost(RuntimeError):
+    """The worker processes a sweep started died or never came up: finished rows are kept, a rerun resumes."""
+
+
 TRANSIENT = "_transient"
 """Marks a row whose failure was the infrastructure's, not the run's: reported, never stored."""
 
@@ -166,7 +172,7 @@ def _local(tasks: Sequence[Any], jobs: int, fn: Runner) -> Iterator[dict[str, An
                     rows = future.result()
                 except Exception as exc:  # a worker process died (out of memory, killed, bad __main__)
                     first = batch[0]
-                    raise RuntimeError(
+                    raise WorkersLost(
                         f"a worker process died while running seed {first.seed} of grid point {first.point} "
                         f"(in a batch of {len(batch)}; {type(exc).__name__}); finished rows are kept, run again to resume"
                     ) from exc
@@ -196,9 +202,9 @@ def _join(client: Any, forked: ForkedWorkers, count: int, timeout: float = 60.0)
             return
         except TimeoutError:
             if forked.alive < count:
-                raise RuntimeError("a dask worker process exited before it joined the scheduler (see its message above)") from None
+                raise WorkersLost("a dask worker process exited before it joined the scheduler (see its message above)") from None
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the dask workers did not join the scheduler at 127.0.0.1 within {timeout:.0f} s") from None
+                raise WorkersLost(f"the dask workers did not join the scheduler at 127.0.0.1 within {timeout:.0f} s") from None
 
 
 def _local_cluster(jobs: int) -> tuple[Any, ForkedWorkers | None]:
@@ -213,11 +219,16 @@ def _local_cluster(jobs: int) -> tuple[Any, ForkedWorkers | None]:
     from distributed import LocalCluster
 
     forked = ForkedWorkers(jobs) if jobs > 1 and can_fork() else None  # before the scheduler's thread starts
-    quiet = {"dashboard_address": None, "silence_logs": logging.ERROR}
+    quiet = {
+        "dashboard_address": None,  # no dashboard; the scheduler's small HTTP server still runs: on any free port, so
+        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},  # two sweeps at once do not warn about port 8787
+        "silence_logs": logging.ERROR,
+    }
     try:
         with dask.config.set(QUIET_CLUSTER):
             if forked is not None:
-                return LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", **quiet), forked
+                with dask.config.set(FORKED_CLUSTER):  # read by the scheduler as it starts
+                    return LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", **quiet), forked
             with _preloaded_worker_start() if jobs > 1 else contextlib.nullcontext():
                 return LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=jobs > 1, **quiet), None
     except BaseException:
@@ -265,23 +276,40 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
                 by_key[future.key] = batch
                 completed.add(future)
 
-        def rows_of(future: Any) -> list[dict[str, Any]]:
-            batch = by_key.pop(future.key)
-            try:
-                return future.result()
-            except Exception as exc:  # a worker died or the task could not be shipped: not the runs' fault
-                return [{**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True} for task in batch]
-            finally:
-                future.release()
-
-        def finished(wait: float) -> list[Any]:
+        def check_alive() -> None:
             # Forked workers have no nanny to restart them: once none is left, nothing would finish.
-            if forked is not None and by_key and not forked.alive:
-                left = sum(len(batch) for batch in by_key.values())
-                raise RuntimeError(
+            if forked is not None and (by_key or pending) and not forked.alive:
+                left = sum(len(batch) for batch in [*by_key.values(), *pending])
+                raise WorkersLost(
                     f"every dask worker process died (killed by a run, out of memory perhaps) with {left} runs unfinished; "
                     "finished rows are kept, run again to resume"
                 )
+
+        def rows_of(future: Any) -> list[dict[str, Any]]:
+            try:
+                while True:
+                    try:
+                        # A finished call's rows can still be lost with the worker that holds them, and
+                        # then wait for a worker to run it again: with forked workers, none may be left.
+                        rows = future.result(timeout=None if forked is None else 0.25)
+                        break
+                    except TimeoutError:
+                        if future.status in ("error", "cancelled"):
+                            raise  # the call's own error, not the wait's
+                        check_alive()  # pending, or its rows were lost with a worker and it waits to run again
+            except WorkersLost:
+                raise
+            except Exception as exc:  # a worker died or the task could not be shipped: not the runs' fault
+                rows = [
+                    {**_failed_row(task), "error": f"worker failed: {type(exc).__name__}: {exc}", TRANSIENT: True}
+                    for task in by_key[future.key]
+                ]
+            del by_key[future.key]
+            future.release()
+            return rows
+
+        def finished(wait: float) -> list[Any]:
+            check_alive()
             done = completed.next_batch(block=False)
             if not done and wait:
                 time.sleep(wait)
@@ -298,11 +326,14 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
                 for future in finished(0):
                     yield from rows_of(future)
             pending[:0] = [batches[index] for index in head.unfinished()]  # the longest first, as planned
-        submit(len(pending))
         if forked is None:
+            submit(len(pending))
             for future in completed:
                 yield from rows_of(future)
-        while by_key:
+        # One call per live forked worker at a time: the scheduler would otherwise queue more calls
+        # on each, and a worker's death would fail them with the one that killed it.
+        while pending or by_key:
+            submit(forked.alive - len(by_key))
             for future in finished(0.01):
                 yield from rows_of(future)
     finally:

@@ -11,6 +11,7 @@ same bytes either way.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -29,8 +30,24 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, send: Any) -> None:
+def die_with_parent(parent: int) -> None:
+    """In a process forked from `parent` (Linux): be killed when the parent ends, however it ends.
+
+    A helper or worker that outlived a parent killed by SIGKILL or SIGTERM (a cancelled CI job,
+    `timeout`) would finish its run first, holding a core and its memory for nothing. The signal
+    is tied to the thread that forked, which is the parent's only thread (`can_fork`).
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the line above took effect
+        os._exit(1)
+
+
+def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, send: Any, parent: int) -> None:
     """The helper process: take the next call from the shared cursor, run it, send its rows; until none is left."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
     while True:
         with lock:
@@ -64,7 +81,7 @@ class HeadStart:
         self._receivers: list[Any] = []
         for _ in range(max(1, helpers)):
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send), daemon=True)
+            process = context.Process(target=_take, args=(batches, fn, self._cursor, self._lock, send, os.getpid()), daemon=True)
             process.start()
             send.close()  # the helper's copy is the only writer left: its exit ends the helper's `running`
             self._processes.append(process)

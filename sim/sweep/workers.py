@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import Any
 
-from sim.sweep.headstart import can_fork
+from sim.sweep.headstart import can_fork, die_with_parent
 
 WORKER_PRELOAD = ["distributed", "sim.runner", "sim.sweep.execute"]
 """What the fork server imports once; every worker forked from it starts with these loaded."""
@@ -35,6 +35,17 @@ QUIET_CLUSTER = {
     "distributed.worker.profile.enabled": False,
 }
 """dask settings for the clusters a sweep starts itself (never for one at a `--scheduler` address)."""
+
+
+FORKED_CLUSTER = {
+    # No nanny restarts a forked worker that dies. A call whose worker died is failed at once (a
+    # row marked transient: reported, not stored, run again next time) instead of being handed
+    # to the next worker, which it might kill as well; and each worker holds only the call it
+    # runs, so that a death takes no queued call with it.
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+"""dask settings for a cluster whose workers are forked from the sweep (`ForkedWorkers`), beside QUIET_CLUSTER."""
 
 
 def default_jobs() -> int:
@@ -103,8 +114,9 @@ def preloaded_worker_start() -> contextlib.AbstractContextManager[Any]:
     return chosen
 
 
-def _serve(receive: Any) -> None:
+def _serve(receive: Any, parent: int) -> None:
     """A forked worker process: wait for the scheduler's address, then serve as a one-thread dask Worker until ended."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
     try:
         address = receive.recv()
@@ -119,10 +131,11 @@ def _serve(receive: Any) -> None:
     logging.getLogger("distributed").setLevel(logging.ERROR)  # as LocalCluster's silence_logs does for its workers
 
     async def serve() -> None:
-        async with Worker(address, nthreads=1, dashboard=False) as worker:
+        # Listening on loopback only, as a LocalCluster's own workers do: a worker runs whatever code it is sent.
+        async with Worker(address, nthreads=1, host="127.0.0.1", dashboard=False, dashboard_address="127.0.0.1:0") as worker:
             await worker.finished()
 
-    with dask.config.set(QUIET_CLUSTER):
+    with dask.config.set({**QUIET_CLUSTER, **FORKED_CLUSTER}):
         asyncio.run(serve())
 
 
@@ -143,7 +156,7 @@ class ForkedWorkers:
         self._senders: list[Any] = []
         for _ in range(count):
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_serve, args=(receive,), daemon=True)
+            process = context.Process(target=_serve, args=(receive, os.getpid()), daemon=True)
             process.start()
             receive.close()
             self._processes.append(process)
