@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, WorkersLost
 
 # No `from __future__ import annotations` here: typer reads every command's parameters on every
 # call (even --help), and string annotations would each be compiled and evaluated again.
@@ -114,19 +114,16 @@ def bad_input(message: str) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-def failed(message: str) -> typer.Exit:
-    """Print one line on stderr for a failure that is not the input's (worker processes lost) and return the exit (status 1)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(EXIT_FAILED)
-
-
 @contextmanager
 def guard() -> Iterator[None]:
-    """Turn a `ScenarioError` raised inside into one line on stderr and exit status 2."""
+    """Turn a `ScenarioError` raised inside into one line on stderr and exit status 2; lost worker processes into one line, exit 1."""
     try:
         yield
     except ScenarioError as exc:
         raise bad_input(str(exc)) from None
+    except WorkersLost as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def note(line: str) -> None:
@@ -321,7 +318,6 @@ def sweep_cmd(
 ) -> None:
     """Run a sweep: every grid point x seed, one row per run; resumable (only missing runs are computed)."""
     from sim.cli_sweep import EXIT_INTERRUPTED, interrupted_text, sweep_command
-    from sim.sweep.execute import WorkersLost
 
     def warn(line: str) -> None:
         typer.echo(f"warning: {line}", err=True)
@@ -344,8 +340,6 @@ def sweep_cmd(
     except KeyboardInterrupt:
         typer.echo(interrupted_text(sweep, out), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except WorkersLost as exc:
-        raise failed(str(exc)) from None
     typer.echo(text)
 
 
@@ -427,7 +421,6 @@ def explore_cmd(
     """Simulation testing: run a scenario under drawn fault schedules; save, shrink and print the failures (exit 3 if any)."""
     from sim.cli_explore import explore_command
     from sim.cli_sweep import EXIT_INTERRUPTED
-    from sim.sweep.execute import WorkersLost
 
     try:
         with guard():
@@ -435,8 +428,6 @@ def explore_cmd(
     except KeyboardInterrupt:
         typer.echo("interrupted: finished schedules are kept; run the same command again to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except WorkersLost as exc:
-        raise failed(str(exc)) from None
     typer.echo(text)
     if result.failures:
         raise typer.Exit(EXIT_UNSAFE)  # as `consim run --strict`: a script can tell a finding from a clean exploration

@@ -21,6 +21,13 @@ class ScenarioError(Exception):
         """Every problem found, one line each (several when pydantic found more than one)."""
 
 
+class WorkersLost(RuntimeError):
+    """The worker processes a sweep or an exploration started died or never came up (not the input's fault).
+
+    Finished rows are kept, and running the command again resumes; the CLI prints it as one line, exit 1.
+    """
+
+
 _TYPE_WORDS = MappingProxyType(
     {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list", "dict": "a mapping"}
 )

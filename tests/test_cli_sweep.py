@@ -127,7 +127,7 @@ def test_cli_sweep_bad_input_is_one_line_exit_2(tmp_path, args, words):
 def test_cli_sweep_whose_workers_all_died_says_so_in_one_line_exit_1(tmp_path, monkeypatch):
     """Worker processes lost (every forked dask worker killed, a pool worker dead): one line, exit 1, no traceback."""
     import sim.sweep
-    from sim.sweep.execute import WorkersLost
+    from sim.errors import WorkersLost
 
     def lose_workers(*args, **kwargs):
         raise WorkersLost("every dask worker process died (killed by a run, out of memory perhaps) with 3 runs unfinished")

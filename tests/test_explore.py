@@ -178,7 +178,7 @@ def test_cli_explore_prints_tables_and_refuses_bad_options(base: Path, tmp_path:
 def test_cli_explore_whose_workers_all_died_says_so_in_one_line_exit_1(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Worker processes lost: one line on stderr, exit 1, no traceback (as `consim sweep`)."""
     import sim.cli_explore
-    from sim.sweep.execute import WorkersLost
+    from sim.errors import WorkersLost
 
     def lose_workers(*args: object, **kwargs: object) -> None:
         raise WorkersLost("a worker process died while running seed 3 of grid point 0")

@@ -15,17 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import IO, Any
 
+from sim.errors import WorkersLost
 from sim.sweep.headstart import HeadStart, can_fork
 from sim.sweep.spec import Task, label
 from sim.sweep.workers import FORKED_CLUSTER, QUIET_CLUSTER, ForkedWorkers
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
 BACKENDS = ("local", "dask")
-
-
-class WorkersLost(RuntimeError):
-    """The worker processes a sweep started died or never came up: finished rows are kept, a rerun resumes."""
-
 
 TRANSIENT = "_transient"
 """Marks a row whose failure was the infrastructure's, not the run's: reported, never stored."""
