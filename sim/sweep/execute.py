@@ -22,7 +22,6 @@ from sim.sweep.workers import FORKED_CLUSTER, QUIET_CLUSTER, ForkedWorkers
 from sim.sweep.workers import preloaded_worker_start as _preloaded_worker_start
 
 BACKENDS = ("local", "dask")
-
 TRANSIENT = "_transient"
 """Marks a row whose failure was the infrastructure's, not the run's: reported, never stored."""
 
@@ -326,12 +325,13 @@ def _dask(tasks: Sequence[Any], jobs: int, scheduler: str | None, fn: Runner) ->
             submit(len(pending))
             for future in completed:
                 yield from rows_of(future)
-        # One call per live forked worker at a time: the scheduler would otherwise queue more calls
-        # on each, and a worker's death would fail them with the one that killed it.
-        while pending or by_key:
-            submit(forked.alive - len(by_key))
-            for future in finished(0.01):
-                yield from rows_of(future)
+        else:
+            # One call per live forked worker at a time: the scheduler would otherwise queue more
+            # calls on each, and a worker's death would fail them with the one that killed it.
+            while pending or by_key:
+                submit(forked.alive - len(by_key))
+                for future in finished(0.01):
+                    yield from rows_of(future)
     finally:
         if head is not None:
             head.close()

@@ -3,8 +3,9 @@
 Where this process may fork (Linux, no thread yet), the workers are forked from it
 (`ForkedWorkers`): they start with everything it imported, and the cluster is up in a fraction
 of a second. Elsewhere (a notebook kernel has threads; macOS) they come from a fork server that
-imported consim once. Kept apart from execute.py and free of consim's own imports, so that a
-command can start the fork server before it loads anything itself (`start_fork_server`).
+imported consim once. Kept apart from execute.py and free of consim's own imports (but the
+light `headstart`), so that a command can start the fork server before it loads anything itself
+(`start_fork_server`).
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ QUIET_CLUSTER = {
 FORKED_CLUSTER = {
     # No nanny restarts a forked worker that dies. A call whose worker died is failed at once (a
     # row marked transient: reported, not stored, run again next time) instead of being handed
-    # to the next worker, which it might kill as well; and each worker holds only the call it
-    # runs, so that a death takes no queued call with it.
+    # to the next worker, which it might kill as well. (The sweep gives each worker one call at
+    # a time, so a death takes no queued call with it.)
     "distributed.scheduler.allowed-failures": 0,
-    "distributed.scheduler.worker-saturation": 1.0,
 }
 """dask settings for a cluster whose workers are forked from the sweep (`ForkedWorkers`), beside QUIET_CLUSTER."""
 
