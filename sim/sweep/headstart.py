@@ -30,12 +30,14 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def die_with_parent(parent: int) -> None:
-    """In a process forked from `parent` (Linux): be killed when the parent ends, however it ends.
+def forked_child(parent: int) -> None:
+    """Set up a helper or worker process forked from `parent` (Linux): it ends with the parent and leaves Ctrl-C to it.
 
-    A helper or worker that outlived a parent killed by SIGKILL or SIGTERM (a cancelled CI job,
-    `timeout`) would finish its run first, holding a core and its memory for nothing. The signal
-    is tied to the thread that forked, which is the parent's only thread (`can_fork`).
+    A child that outlived a parent killed by SIGKILL or SIGTERM (a cancelled CI job, `timeout`)
+    would finish its run first, holding a core and its memory for nothing: it is killed when the
+    parent ends, however it ends. The signal is tied to the thread that forked, which is the
+    parent's only thread (`can_fork`). Ctrl-C reaches the whole process group; the parent handles
+    it and ends its children, which print no traceback of their own.
     """
     import ctypes
 
@@ -43,12 +45,12 @@ def die_with_parent(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the line above took effect
         os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _take(batches: Sequence[Sequence[Any]], fn: Runner, cursor: Any, lock: Any, send: Any, parent: int) -> None:
     """The helper process: take the next call from the shared cursor, run it, send its rows; until none is left."""
-    die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
+    forked_child(parent)
     while True:
         with lock:
             index = cursor.value

@@ -13,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import signal
 import sys
 from typing import Any
 
-from sim.sweep.headstart import can_fork, die_with_parent
+from sim.sweep.headstart import can_fork, forked_child
 
 WORKER_PRELOAD = ["distributed", "sim.runner", "sim.sweep.execute"]
 """What the fork server imports once; every worker forked from it starts with these loaded."""
@@ -116,8 +115,7 @@ def preloaded_worker_start() -> contextlib.AbstractContextManager[Any]:
 
 def _serve(receive: Any, parent: int) -> None:
     """A forked worker process: wait for the scheduler's address, then serve as a one-thread dask Worker until ended."""
-    die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
+    forked_child(parent)
     try:
         address = receive.recv()
     except (EOFError, OSError):
@@ -135,7 +133,7 @@ def _serve(receive: Any, parent: int) -> None:
         async with Worker(address, nthreads=1, host="127.0.0.1", dashboard=False, dashboard_address="127.0.0.1:0") as worker:
             await worker.finished()
 
-    with dask.config.set({**QUIET_CLUSTER, **FORKED_CLUSTER}):
+    with dask.config.set(QUIET_CLUSTER):  # FORKED_CLUSTER is the scheduler's, in the sweep's process
         asyncio.run(serve())
 
 
