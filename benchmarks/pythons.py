@@ -14,9 +14,11 @@ The benchmark runs `throughput.py` (5-node Raft end to end, and the echo kernel)
 `pbft_scaling.py` under each interpreter, each in its own process, and quotes their ratios to
 the bare heapq loop measured by the same interpreter, and their CPU time per message: the ratio
 says how close each Python's kernel comes to its own ceiling, the µs say which is fastest.
-The interpreters take turns over `--rounds` rounds and each keeps its best, so that the machine's
-load drifting during the run does not favour one; the verdict names the fastest only when its
-lead is larger than the spread between an interpreter's own rounds.
+The interpreters take turns over `--rounds` rounds (each round in another order), and the table
+keeps each one's best. The verdict compares them round by round, where the machine's speed is
+about the same for all of them: it names the fastest only when that interpreter used less CPU
+per message than every other in enough rounds for a one-sided sign test at 5% (with 5 rounds,
+in all 5), and otherwise says that there is no clear fastest.
 An interpreter that is absent or whose environment cannot be made is left out, with the reason.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -206,7 +209,7 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     raft = min(rounds, key=lambda r: r["raft_us"])
     echo = min(rounds, key=lambda r: r["echo_us"])
     pbft = [min((r["pbft"][i] for r in rounds), key=lambda p: p["us_per_message"]) for i in range(len(rounds[0]["pbft"]))]
-    row = {
+    return {
         "python": rounds[0]["python"],
         "raft_ratio": raft["raft_ratio"],
         "raft_us": raft["raft_us"],
@@ -216,28 +219,61 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_s": round(sum(r["cpu_s"] for r in rounds), 2),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in rounds),
     }
-    costs = [cost(r) for r in rounds]
-    row["spread"] = round(max(costs) / min(costs) - 1, 3)  # how much this interpreter's own rounds differ
-    return row
 
 
-def verdict(rows: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """The fastest Python (least `cost`), or None when its lead is within the noise, and a sentence saying which.
+SIGNIFICANCE = 0.05
+"""The verdict's level: the chance that a tie between two interpreters shows one ahead in as many rounds."""
 
-    A lead smaller than the spread between an interpreter's own rounds is not a ranking: the
-    sentence says so instead of naming a winner that another run could reverse.
+
+def sign_test(wins: int, rounds: int) -> float:
+    """One-sided sign test: the chance of at least `wins` of `rounds` fair coin tosses coming up heads."""
+    return sum(math.comb(rounds, k) for k in range(wins, rounds + 1)) / 2**rounds
+
+
+def median(values: list[float]) -> float:
+    """The middle value (the mean of the middle two for an even count)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def verdict(measured: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str]:
+    """The fastest Python, or None when the rounds do not show one, and a sentence saying which.
+
+    Round i of every interpreter ran in the same stretch of time, so the rounds are compared in
+    pairs: the candidate is the interpreter with the least median `cost`, and it is named only
+    when, against every other interpreter, it used less CPU per message in enough rounds that
+    a tie would show that with a chance under `SIGNIFICANCE` (a sign test, which assumes nothing
+    about the noise but that a tie is a coin toss). A lead that another run could reverse is
+    not a ranking, and the sentence says so instead.
+
+    Args:
+        measured: each interpreter's rounds (`measure` records), round i of each from the same pass.
+
     """
-    ranked = sorted(rows, key=cost)
+    costs = {python: [cost(r) for r in rounds] for python, rounds in measured.items()}
+    names = {python: rounds[0]["python"] for python, rounds in measured.items()}
+    ranked = sorted(costs, key=lambda python: median(costs[python]))
     best = ranked[0]
     if len(ranked) == 1:
-        return None, f"{best['python']} (the only one measured)"
-    second = ranked[1]
-    lead = cost(second) / cost(best) - 1
-    noise = max(best["spread"], second["spread"])
-    first, runner_up = best["python"], second["python"]
-    if lead > noise:
-        return first, f"{first}, {lead:.1%} less CPU per message than {runner_up} (more than the {noise:.1%} between rounds)"
-    return None, f"{first} by {lead:.1%} over {runner_up}, less than the {noise:.1%} between an interpreter's own rounds: no clear fastest"
+        return None, f"{names[best]} (the only one measured)"
+    rounds = len(costs[best])
+    weakest: tuple[float, int, str, float] | None = None  # (p, wins, other, median lead) of the closest rival
+    for other in ranked[1:]:
+        wins = sum(mine < theirs for mine, theirs in zip(costs[best], costs[other], strict=True))
+        lead = median([theirs / mine - 1 for mine, theirs in zip(costs[best], costs[other], strict=True)])
+        p = sign_test(wins, rounds)
+        if weakest is None or (p, -lead) > (weakest[0], -weakest[3]):
+            weakest = (p, wins, names[other], lead)
+    assert weakest is not None
+    p, wins, rival, lead = weakest
+    facts = f"less CPU per message than {rival} in {wins} of {rounds} rounds (by {lead:.1%} in the median round)"
+    if p < SIGNIFICANCE:
+        return names[best], f"{names[best]}: {facts}, sign test p = {p:.2g}"
+    needed = next((k for k in range(rounds + 1) if sign_test(k, rounds) < SIGNIFICANCE), None)
+    level = f"a sign test at {SIGNIFICANCE:.0%}"
+    bar = f"{level} needs {needed} of {rounds}" if needed is not None else f"{rounds} rounds are too few for {level}"
+    return None, f"no clear fastest: {names[best]} used {facts}; {bar}"
 
 
 def main() -> None:
@@ -247,7 +283,7 @@ def main() -> None:
     parser.add_argument("--setup", action="store_true", help="only make the environments (what `make test` does first)")
     parser.add_argument("--duration", default="20s", help="throughput.py's simulated time (default 20s)")
     parser.add_argument("--repeat", type=int, default=1, help="throughput.py's runs per round, the best counts (default 1)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over the interpreters, interleaved; each keeps its best (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over the interpreters, interleaved, compared in pairs (default 5)")
     parser.add_argument("--nodes", default="4,16,64,100", help="pbft_scaling.py's sizes")
     parser.add_argument("--messages", type=int, default=80_000, help="pbft_scaling.py's messages per size")
     parser.add_argument("--no-make", action="store_true", help="use only the environments already made")
@@ -269,14 +305,15 @@ def main() -> None:
         else:
             pythons.append((version, python))
     # Rounds interleave the interpreters, so that a change in the machine's load over the run
-    # falls on all of them alike; each keeps its best round.
-    measured: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(args.rounds):
-        for version, python in pythons:
-            measured.setdefault(version, []).append(measure(python, args.duration, args.repeat, args.nodes, args.messages))
+    # falls on all of them alike, and each round starts with another one, so that none always
+    # runs first (after the previous round's last, or on a machine just woken up).
+    measured: dict[str, list[dict[str, Any]]] = {version: [] for version, _ in pythons}
+    for i in range(args.rounds):
+        for version, python in pythons[i % len(pythons) :] + pythons[: i % len(pythons)]:
+            measured[version].append(measure(python, args.duration, args.repeat, args.nodes, args.messages))
     rows = [best_of(rounds) for rounds in measured.values()]
     rows.sort(key=lambda r: [int(p) for p in re.findall(r"\d+", r["python"])])
-    best, said = verdict(rows)
+    best, said = verdict(measured)
     record: dict[str, Any] = {
         "benchmark": "pythons",
         "rows": rows,

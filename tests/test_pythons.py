@@ -60,25 +60,43 @@ def test_sample_journals_match_under_each_python(version: str) -> None:
     assert output.count("same ") == len(pythons.SAMPLE), output
 
 
-def _row(python: str, us: float, spread: float) -> dict[str, object]:
-    return {"python": python, "raft_us": us, "echo_us": us, "pbft": [{"us_per_message": us}], "spread": spread}
+def _rounds(python: str, *us: float) -> list[dict[str, object]]:
+    """One interpreter's rounds, each costing `us` µs per message in every measurement."""
+    return [{"python": python, "raft_us": u, "echo_us": u, "pbft": [{"us_per_message": u}]} for u in us]
 
 
-def test_verdict_names_the_fastest_only_when_its_lead_beats_the_noise() -> None:
-    """A lead larger than both interpreters' spread between rounds names a winner; a smaller one says there is none."""
-    rows = [_row("CPython 3.11.7", 22.0, 0.03), _row("CPython 3.13.0", 20.0, 0.02), _row("CPython 3.12.1", 25.0, 0.01)]
-    best, said = pythons.verdict(rows)
+def test_sign_test_is_the_binomial_tail() -> None:
+    """The chance of at least k heads in n fair tosses: 1/32 for 5 of 5, 6/32 for 4 of 5, 1 for 0 of n."""
+    assert pythons.sign_test(5, 5) == 1 / 32
+    assert pythons.sign_test(4, 5) == 6 / 32
+    assert pythons.sign_test(0, 3) == 1.0
+    assert pythons.median([3.0, 1.0, 2.0]) == 2.0 and pythons.median([4.0, 1.0, 2.0, 3.0]) == 2.5
+
+
+def test_verdict_names_the_fastest_only_when_it_wins_enough_paired_rounds() -> None:
+    """Five of five rounds ahead of every rival names a winner; four of five, or one round in all, does not."""
+    measured = {
+        "3.11": _rounds("CPython 3.11.7", 22.0, 30.0, 21.0, 26.0, 23.0),
+        # Ahead in every round, though its worst round is slower than 3.11's best.
+        "3.13": _rounds("CPython 3.13.0", 20.0, 27.0, 20.0, 25.0, 21.0),
+        "3.12": _rounds("CPython 3.12.1", 25.0, 33.0, 24.0, 28.0, 26.0),
+    }
+    best, said = pythons.verdict(measured)
     assert best == "CPython 3.13.0"
-    assert said == "CPython 3.13.0, 10.0% less CPU per message than CPython 3.11.7 (more than the 3.0% between rounds)"
-    rows[0]["spread"] = 0.15  # the runner-up's own rounds differ by more than the lead
-    best, said = pythons.verdict(rows)
-    assert best is None  # no row is labelled fastest
-    assert said.startswith("CPython 3.13.0 by 10.0% over CPython 3.11.7")
-    assert said.endswith("less than the 15.0% between an interpreter's own rounds: no clear fastest")
+    rounds = "in 5 of 5 rounds (by 9.5% in the median round)"
+    assert said == f"CPython 3.13.0: less CPU per message than CPython 3.11.7 {rounds}, sign test p = 0.031"
+    measured["3.11"][3] = {**measured["3.11"][3], "raft_us": 24.0, "echo_us": 24.0, "pbft": [{"us_per_message": 24.0}]}  # 3.11 wins round 4
+    best, said = pythons.verdict(measured)
+    assert best is None
+    assert said.startswith("no clear fastest: CPython 3.13.0 used less CPU per message than CPython 3.11.7 in 4 of 5 rounds")
+    assert said.endswith("; a sign test at 5% needs 5 of 5")
+    best, said = pythons.verdict({k: v[:1] for k, v in measured.items()})
+    assert best is None and said.endswith("1 rounds are too few for a sign test at 5%")
+    assert pythons.verdict({"3.11": measured["3.11"]}) == (None, "CPython 3.11.7 (the only one measured)")
 
 
-def test_best_of_keeps_each_measurements_least_cost_and_the_spread() -> None:
-    """Folding rounds keeps the least µs of each measurement (with its own ratio) and how far the rounds differ."""
+def test_best_of_keeps_each_measurements_least_cost() -> None:
+    """Folding rounds keeps the least µs of each measurement (with its own ratio), the CPU in all and the largest memory."""
     one = {"python": "CPython 3.12.1", "raft_us": 24.0, "raft_ratio": 0.05, "echo_us": 5.0, "echo_ratio": 0.2}
     one.update(cpu_s=1.0, peak_rss_mb=90)
     two = {**one, "raft_us": 21.0, "raft_ratio": 0.06, "echo_us": 6.0, "echo_ratio": 0.1, "peak_rss_mb": 95}
@@ -88,4 +106,3 @@ def test_best_of_keeps_each_measurements_least_cost_and_the_spread() -> None:
     assert (row["raft_us"], row["raft_ratio"], row["echo_us"], row["echo_ratio"]) == (21.0, 0.06, 5.0, 0.2)
     assert row["pbft"] == [{"nodes": 4, "ratio": 0.05, "us_per_message": 20.0}]
     assert (row["cpu_s"], row["peak_rss_mb"]) == (2.0, 95)
-    assert row["spread"] == round(pythons.cost(one) / pythons.cost(two) - 1, 3)
