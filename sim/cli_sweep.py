@@ -54,7 +54,11 @@ def text_table(frame: pd.DataFrame, max_rows: int = 40) -> str:
 
 
 def sweep_overview(summary: pd.DataFrame, params: list[str]) -> pd.DataFrame:
-    """One row per grid point: its parameters and the mean (± CI half-width) of headline metrics."""
+    """One row per grid point: its parameters and the mean [95% CI low, high] of headline metrics.
+
+    The interval is printed by its ends, not as mean ± a half-width: Wilson's and the bootstrap's
+    intervals, and any interval clipped to the metric's range, are not symmetric about the mean.
+    """
     if summary.empty:
         return summary
     metrics = [m for m in SUMMARY_METRICS if m in set(summary["metric"]) and summary.loc[summary["metric"] == m, "n"].sum() > 0]
@@ -62,8 +66,10 @@ def sweep_overview(summary: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     table = first[[*params, "runs", "failed"]].copy()
     for metric in metrics:
         part = summary[summary["metric"] == metric].set_index("point")
-        half = (part["ci_high"] - part["mean"]).round(3)
-        table[metric] = [f"{_cell(m)} ± {_cell(h)}" if not math.isnan(h) else _cell(m) for m, h in zip(part["mean"], half, strict=True)]
+        table[metric] = [
+            _cell(m) if math.isnan(low) else f"{_cell(m)} [{_cell(low)}, {_cell(high)}]"
+            for m, low, high in zip(part["mean"], part["ci_low"], part["ci_high"], strict=True)
+        ]
     return table.reset_index(drop=True)
 
 

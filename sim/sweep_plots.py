@@ -279,6 +279,14 @@ def _place_labels(ax: Any, points: list[tuple[float, float, str, str]]) -> None:
             taken.append(label.get_window_extent(renderer))
 
 
+def _error_bar(row: dict[str, Any], metric: str, value: float) -> list[list[float]] | None:
+    """Matplotlib's asymmetric error bar ([[below], [above]]) from a row's `<metric>_ci_low`/`_ci_high`, or None."""
+    low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return [[max(value - low, 0.0)], [max(high - value, 0.0)]]
+
+
 def tradeoff_chart(
     table: pd.DataFrame,
     x: str = "messages_per_decision",
@@ -287,7 +295,8 @@ def tradeoff_chart(
 ) -> Figure:
     """One point per mechanism: `y` against `x`, with CI error bars, the faults it tolerates and its safety.
 
-    Expects columns `mechanism`, `x`, `y`, optionally `<x>_ci`/`<y>_ci` (half-widths),
+    Expects columns `mechanism`, `x`, `y`, optionally `<x>_ci_low`/`<x>_ci_high` (and the same for
+    `y`: the ends of the 95% CI, drawn as error bars that may be longer on one side),
     `tolerates` (e.g. "crash f<n/2"), `violations_total` and `unsafe_runs` (or a mean
     `safety_violations`) and `runs`, and `notes`. A mechanism whose runs found a safety violation
     is a red cross with the count beside it; a safe one a filled circle. Both axes start at 0.
@@ -305,16 +314,14 @@ def tradeoff_chart(
             reason = next((n.strip() for n in notes.split(";") if "skipped" in n or "failed" in n), "") or "no value"
             missing.append(f"{row['mechanism']}: {reason.removeprefix('skipped: ')}")
             continue
-        xerr, yerr = row.get(f"{x}_ci"), row.get(f"{y}_ci")
-        xerr = None if xerr is None or not math.isfinite(xerr) else xerr
-        yerr = None if yerr is None or not math.isfinite(yerr) else yerr
+        xerr, yerr = _error_bar(row, x, xv), _error_bar(row, y, yv)
         total = row.get("violations_total")
         if total is None or (isinstance(total, float) and math.isnan(total)):
             mean = row.get("safety_violations")
             total = 0 if mean is None or not math.isfinite(mean) else math.ceil(mean * max(int(row.get("runs") or 1), 1))
         unsafe = int(total) > 0
         colour = UNSAFE_COLOUR if unsafe else colours[i % len(colours)]
-        ax.errorbar([xv], [yv], xerr=None if xerr is None else [xerr], yerr=None if yerr is None else [yerr],
+        ax.errorbar([xv], [yv], xerr=xerr, yerr=yerr,
                     fmt="X" if unsafe else "o", markersize=11 if unsafe else 8, capsize=3, color=colour)  # fmt: skip
         note = str(row["mechanism"])
         if row.get("tolerates"):
@@ -324,8 +331,8 @@ def tradeoff_chart(
             of = f" in {int(runs)}/{int(row['runs'])} runs" if runs is not None and row.get("runs") else ""
             note += f"\nUNSAFE: {int(total)} violation{'s' if int(total) != 1 else ''}{of}"
         placed.append((xv, yv, note, colour))
-        top_x = max(top_x, xv + (xerr or 0.0))
-        top_y = max(top_y, yv + (yerr or 0.0))
+        top_x = max(top_x, xv + (0.0 if xerr is None else xerr[1][0]))
+        top_y = max(top_y, yv + (0.0 if yerr is None else yerr[1][0]))
     ax.set_xlim(0, top_x * 1.35 or 1.0)
     ax.set_ylim(0, top_y * 1.3 or 1.0)
     _place_labels(ax, placed)

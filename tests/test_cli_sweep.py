@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.cli_sweep import interrupted_text, plot_sweep_command, sweep_command
+from sim.cli_sweep import interrupted_text, plot_sweep_command, sweep_command, sweep_overview
 from sim.scenario import ScenarioError
 from tests.sweep_toy import GRID_SMALL, allow_toys, write_sweep
 
@@ -187,3 +187,46 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
     assert 1 <= kept < 10
     again = runner.invoke(app, ["sweep", str(path), "--jobs", "1", "--out", str(out), "-q"])
     assert again.exit_code == 0 and f"{10 - kept} computed now, {kept} reused" in again.output
+
+
+def test_overview_prints_each_intervals_two_ends() -> None:
+    """A bootstrap or Wilson interval is not symmetric: the table gives its ends, not mean ± (high - mean), which hid the longer side."""
+    rows = [
+        {
+            "point": 0,
+            "loss": 0.0,
+            "runs": 10,
+            "failed": 0,
+            "metric": "latency_ms_p50",
+            "n": 10,
+            "mean": 22.02,
+            "ci_low": 21.741,
+            "ci_high": 22.204,
+        },
+        {"point": 0, "loss": 0.0, "runs": 10, "failed": 0, "metric": "liveness", "n": 10, "mean": 1.0, "ci_low": 0.9977, "ci_high": 1.0},
+        {
+            "point": 1,
+            "loss": 0.1,
+            "runs": 1,
+            "failed": 0,
+            "metric": "latency_ms_p50",
+            "n": 1,
+            "mean": 30.5,
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+        },
+        {
+            "point": 1,
+            "loss": 0.1,
+            "runs": 1,
+            "failed": 0,
+            "metric": "liveness",
+            "n": 1,
+            "mean": 0.9,
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+        },
+    ]
+    table = sweep_overview(pd.DataFrame(rows), ["loss"])
+    assert table["latency_ms_p50"].tolist() == ["22.02 [21.741, 22.204]", "30.5"]  # one run: no interval
+    assert table["liveness"].tolist() == ["1 [0.998, 1]", "0.9"]

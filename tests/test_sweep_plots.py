@@ -75,16 +75,20 @@ def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
                 "tolerates": "crash f<n/2",
                 "messages_per_decision": 8.0,
                 "latency_ms_p50": 12.0,
-                "messages_per_decision_ci": 0.5,
-                "latency_ms_p50_ci": 1.0,
+                "messages_per_decision_ci_low": 7.5,
+                "messages_per_decision_ci_high": 8.5,
+                "latency_ms_p50_ci_low": 11.5,
+                "latency_ms_p50_ci_high": 14.0,  # a bootstrap interval: longer above the mean than below
             },
             {
                 "mechanism": "pbft",
                 "tolerates": "byzantine f<n/3",
                 "messages_per_decision": 40.0,
                 "latency_ms_p50": 20.0,
-                "messages_per_decision_ci": np.nan,
-                "latency_ms_p50_ci": np.nan,
+                "messages_per_decision_ci_low": np.nan,
+                "messages_per_decision_ci_high": np.nan,
+                "latency_ms_p50_ci_low": np.nan,
+                "latency_ms_p50_ci_high": np.nan,
             },
             {
                 "mechanism": "gossip",
@@ -100,6 +104,10 @@ def test_tradeoff_chart_annotates_fault_model_and_lists_missing():
     assert "raft\ncrash f<n/2" in texts and "pbft\nbyzantine f<n/3" in texts
     assert "not run: gossip: workload.kind: unknown workload 'updates'" in ax.get_xlabel()
     assert ax.get_xlabel().startswith("messages per decision") and ax.get_ylabel() == "latency p50 (ms)"
+    # Raft's error bars run from the interval's low end to its high end, not mean ± one half-width.
+    bars = [c for c in ax.collections if len(c.get_segments()) == 1]
+    ends = sorted(tuple(map(tuple, c.get_segments()[0])) for c in bars)
+    assert ends == [((7.5, 12.0), (8.5, 12.0)), ((8.0, 11.5), (8.0, 14.0))]
 
 
 def test_tradeoff_chart_marks_unsafe_mechanisms_starts_at_zero_and_keeps_labels_apart():

@@ -83,7 +83,7 @@ def sweep_blocks(sweep_dir: Path) -> list[Block]:
         nodes = int(result.runs["nodes"].iloc[0]) if "nodes" in result.runs and result.runs["nodes"].nunique() == 1 else None
         blocks += _guarantees(sorted(names), nodes)
     overview = sweep_overview(result.summary, result.params)
-    blocks += [Heading("Mean per grid point (± 95% CI half-width)"), Table.of(overview)]
+    blocks += [Heading("Mean per grid point [95% CI]"), Table.of(overview)]
     root = sweep_dir / "plots"
     pngs = figures_in(root)
     if pngs:
