@@ -287,3 +287,14 @@ def test_double_voters_do_no_better_than_abstainers():
     by_silent = dict(zip(silent.decisions["slot"], silent.decisions["value"], strict=True))
     wrong = double.decisions[double.decisions["value"] != "yes"]
     assert all(by_silent.get(q) == v for q, v in zip(wrong["slot"], wrong["value"], strict=True))
+
+
+def test_liveness_leaves_out_only_the_polls_the_run_ended_before_they_could_close():
+    """A question asked within one poll timeout of the end is in flight, not a failure; one whose coordinator crashed is a failure."""
+    s = run(voting(duration="2005ms")).summary  # the question asked at 2003 ms has no time to be decided
+    assert s["no_decision_open"] == 1 and s["in_flight_at_end"] == 1
+    assert s["liveness"] == 1.0  # 20 of 20 counted; it said 20/21 when the open poll counted as a failure
+    crashed = run(voting(duration="2005ms", faults=[{"at": "1010ms", "crash": ["n0"]}])).summary
+    # The question submitted at 2000 ms is in flight; the 10 the crashed coordinator never decided are failures.
+    assert crashed["in_flight_at_end"] == 1 and crashed["no_decision"] == 11
+    assert crashed["liveness"] == round(9 / 19, 6)

@@ -200,7 +200,7 @@ class Voting(Dispatch, Protocol):
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:
         """Accuracy, undecided questions and latency."""
-        return voting_summary(tables, scenario)
+        return voting_summary(tables, scenario, VotingConfig.model_validate(scenario.protocol).timeout)
 
     @classmethod
     def mutate(cls, behaviour: str, msg: Message, dst: str, rng: random.Random, ctx: Context) -> Message | tuple[Message, ...] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -97,8 +98,13 @@ def check_questions_workload(scenario: Scenario, answers: list[str]) -> list[tup
     return []
 
 
-def voting_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
-    """decisions, decision_accuracy, no_decision (with reasons), decision latency, ballots per decision."""
+def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dict[str, Any]:
+    """decisions, decision_accuracy, no_decision (with reasons), liveness, decision latency, ballots per decision.
+
+    Liveness leaves out, as every mechanism's does, what was still in flight at the end: an
+    undecided question asked less than one poll `timeout` (ms) before the end, whose poll could
+    not have closed, is neither decided nor failed (`in_flight_at_end`).
+    """
     import numpy as np  # a run's tables: validation of a scenario never gets here
 
     from sim.checkers.agreement import honest_decisions
@@ -112,7 +118,13 @@ def voting_summary(tables: RunTables, scenario: Scenario) -> dict[str, Any]:
     decisions = honest_decisions(tables)
     decided = set(decisions["slot"]) if not decisions.empty else set()
     out: dict[str, Any] = {"questions": len(asked), "decisions": len(decided), "no_decision": len(asked - decided)}
-    out["liveness"] = round(len(decided & asked) / len(asked), 6) if asked else None
+    # A client's question is asked when submitted, whether or not a live node took it up.
+    submitted = dict(zip(tables.requests["cmd_id"], tables.requests["submit_ms"], strict=True))
+    end = scenario.duration - timeout
+    in_flight = {qid for qid in asked - decided if started.get(qid, submitted.get(qid, -math.inf)) > end}
+    out["in_flight_at_end"] = len(in_flight)
+    counted = asked - in_flight
+    out["liveness"] = round(len(decided & counted) / len(counted), 6) if counted else None
     if not decisions.empty:
         right = decisions["value"].to_numpy() == decisions["slot"].map(truth).to_numpy()
         out["decision_accuracy"] = round(float(np.mean(right)), 6)
