@@ -115,7 +115,7 @@ def test_report_on_a_gossip_run_reports_staleness(gossip_dir: Path, tmp_path: Pa
     """Gossip's report says how long nodes worked on an old value: the 2s partition shows in the longest staleness."""
     md, _ = write_report(gossip_dir, tmp_path)
     text = md.read_text(encoding="utf-8")
-    assert "gossip staleness: time a node works on an old value, mean (ms)" in text
+    assert "staleness: time a node works on an old value, mean (ms)" in text
     found = staleness(pd.read_parquet(gossip_dir / "decisions.parquet"), 4000.0)
     assert found is not None and 1500 < found["staleness_ms_max"] < 2500 and found["never_informed"] == 0
 
@@ -174,7 +174,7 @@ def test_report_groups_by_plane_when_tables_carry_a_plane_column(run_dir: Path, 
     model, routing = section(text, "## Plane model: raft"), section(text, "## Plane routing: gossip")
     raft = json.loads((run_dir / "summary.json").read_text())
     assert "crash f&lt;n/2 (f≤2 of 5)" in model and "| messages sent | " + f"{raft['messages_sent']:,}" + " |" in model
-    assert "gossip staleness" in routing and "gossip staleness" not in model
+    assert "staleness p99 (ms)" in routing and "staleness p99 (ms)" not in model
     assert "crash, loss (eventual)" in routing
     assert model.count("](data:image/png") == model.count("(model/") // 2 == len(list((run_dir / "plots").glob("*.png")))
     assert routing.count("](data:image/png") == routing.count("(routing/") // 2 == len(list((gossip_dir / "plots").glob("*.png")))

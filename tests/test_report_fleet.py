@@ -45,7 +45,7 @@ def test_partition_report_has_one_section_per_plane_with_needs_faults_and_measur
         assert f"6000 ms: partition (plane {plane}" in text and f"11000 ms: heal (plane {plane})" in text
         assert "Met in this run." in text
     routing = section(md, "Plane routing: gossip")
-    assert "gossip staleness p99 (ms)" in routing and "staleness\\_p99 5s" in routing
+    assert "staleness p99 (ms)" in routing and "staleness\\_p99 5s" in routing
 
 
 def test_partition_report_shows_the_fleet_timeline_and_the_pipeline(partition_report: tuple[Path, str]) -> None:
