@@ -41,6 +41,10 @@ def check_out_dir(path: Path) -> None:
         raise ScenarioError("--out", "", f"{path} is a file")
     if path.is_dir() and any(path.iterdir()) and not (path / "summary.json").exists():
         raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
+    # Found now, not after the run: a file where a folder on the way should be.
+    above = next((p for p in path.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ScenarioError("--out", "", f"cannot make {path}: {above} is a file, not a folder")
 
 
 def prepare_run(

@@ -211,6 +211,8 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise ScenarioError("--set", item, "expected path=value")
         path, raw = item.split("=", 1)
+        if not path.strip():
+            raise ScenarioError("--set", item, "expected path=value, and the path before '=' is empty")
         try:
             overrides[path.strip()] = yaml.safe_load(raw)
         except yaml.YAMLError:

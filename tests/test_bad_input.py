@@ -150,6 +150,23 @@ def test_out_refuses_to_replace_a_foreign_folder(toy_mechanism: Any, write_scena
     assert (precious / "thesis.tex").read_text() == "do not delete"
 
 
+def test_out_under_a_file_is_refused_before_the_run(toy_mechanism: Any, write_scenario: Any, tmp_path: Path) -> None:
+    """--out below a file names that file, before running (it said only 'File exists', after the whole run)."""
+    scenario = write_scenario()
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "afile" / "sub")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"--out: cannot make {tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is a file, not a folder"
+
+
+@pytest.mark.parametrize("item", ["=5", " =5"])
+def test_set_with_no_path_says_so(toy_mechanism: Any, write_scenario: Any, item: str) -> None:
+    """`--set =5` names the empty path instead of reporting an unnamed unknown field."""
+    result = runner.invoke(app, ["run", str(write_scenario()), "--set", item])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"--set: {item}: expected path=value, and the path before '=' is empty"
+
+
 def test_validate_reports_each_file_and_exits_2(toy_mechanism: Any, write_scenario: Any) -> None:
     """`consim validate` says OK for a good file and prints the one-line error for a bad one; exit 2."""
     good = write_scenario(name="good.yaml")
