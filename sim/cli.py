@@ -168,7 +168,7 @@ def run_cmd(
     strict_timing: StrictTiming = False,
 ) -> None:
     """Run one scenario: print a summary and write the run directory (tables, plots)."""
-    from sim.cli_run import describe_outputs, execute_run, prepare_run, trace_window_option
+    from sim.cli_run import describe_outputs, execute_run, prepare_run, run_warnings, trace_window_option
     from sim.console import RunProgress, format_summary
 
     with guard():
@@ -193,9 +193,8 @@ def run_cmd(
     if not quiet:
         typer.echo(format_summary(result.summary))
     violations = result.violations
-    if len(violations):
-        rules = ", ".join(sorted(set(violations["rule"].astype(str))))
-        typer.echo(f"warning: {len(violations)} safety violation(s): {rules} (see violations.parquet)", err=True)
+    for line in run_warnings(result):
+        typer.echo(line, err=True)
     typer.echo(describe_outputs(run_dir))
     if strict and len(violations):
         raise typer.Exit(EXIT_UNSAFE)

@@ -147,3 +147,19 @@ def replot(run_dir: Path, trace_window: tuple[float, float] | None = None, note:
 
         return save_fleet_plots(result, run_dir / "plots", trace_window)
     return save_run_plots(result, run_dir / "plots", trace_window)
+
+
+def run_warnings(result: Any) -> list[str]:
+    """The lines `consim run` warns with after a run: safety violations found, fault entries that did nothing."""
+    from sim.units import format_ms
+
+    lines = []
+    violations = result.violations
+    if len(violations):
+        rules = ", ".join(sorted(set(violations["rule"].astype(str))))
+        lines.append(f"warning: {len(violations)} safety violation(s): {rules} (see violations.parquet)")
+    events = result.events
+    missed = events[events["kind"] == "fault_missed"] if len(events) else events
+    for row in missed.itertuples(index=False):
+        lines.append(f"warning: the {row.action} at {format_ms(row.time_ms)} names the leader, but no node led then: that part did nothing")
+    return lines

@@ -153,9 +153,23 @@ class FaultInjector:
                 event = self.env.timeout(max(hold, 0.0))
                 event.callbacks.append(lambda _e, undo=undo: undo())
 
+    def _missed_leader(self, spec: FaultSpec) -> None:
+        """Record that this entry names the leader when no node leads: that part of it does nothing (the CLI warns)."""
+        if spec.crash is not None:
+            named = [spec.crash] if isinstance(spec.crash, str) else spec.crash
+        elif spec.partition is not None:
+            named = [item for group in spec.partition for item in group]
+        elif spec.cut is not None:
+            named = [end for ends in (spec.cut.from_, spec.cut.to) for end in ([ends] if isinstance(ends, str) else ends)]
+        else:
+            named = []
+        if "leader" in named and not self.leaders():
+            self._event("fault_missed", action=spec.action, target="leader")
+
     def _apply(self, spec: FaultSpec) -> Callable[[], None] | None:
         action = spec.action
         if action == "crash":
+            self._missed_leader(spec)
             names = [n for n in self._resolve(spec.crash or [], "crash") if self.sim.nodes[n].up]
             for name in names:
                 self.crash(self.sim.nodes[name])
@@ -176,6 +190,7 @@ class FaultInjector:
                     self.recover(self.sim.nodes[name])
             return None
         if action in ("partition", "cut"):
+            self._missed_leader(spec)
             return self._separate(spec)
         if action == "heal":
             self.sim.network.heal_all()

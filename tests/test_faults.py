@@ -360,3 +360,28 @@ def test_churn_refuses_timing_that_it_would_ignore() -> None:
     }
     with pytest.raises(ScenarioError, match=r"faults\[0\]\.at: does not apply to churn"):
         scenario_from_dict(data)
+
+
+def test_a_fault_naming_the_leader_when_none_leads_is_reported(tmp_path: Any) -> None:
+    """`crash: leader` before any election, or a partition isolating the leader then, did nothing: the run warns.
+
+    It left no trace at all (failover_ms_count 0 was the only hint); a leader present later is crashed without a warning.
+    """
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scenario = str(Path(__file__).resolve().parents[1] / "scenarios" / "raft-steady.yaml")
+    faults = "faults=[{at: 0s, crash: leader}, {at: 0s, partition: [[leader], [rest]], for: 1s}, {at: 2s, crash: leader}]"
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", scenario, "--set", faults, "--out", str(out), "-q", "--no-plots"])
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [
+        "warning: the crash at 0ms names the leader, but no node led then: that part did nothing",
+        "warning: the partition at 0ms names the leader, but no node led then: that part did nothing",
+    ]
+    events = pd.read_parquet(out / "events.parquet")
+    assert (events["kind"] == "crash").sum() == 1  # the leader at 2 s
