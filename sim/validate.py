@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,17 +38,53 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _check_params(source: str, where: str, params: dict[str, object]) -> None:
-    """Byzantine parameters that are read at run time must be checked now: a delay with its unit, a fraction in [0, 1]."""
+def _check_params(source: str, where: str, fault: FaultSpec, scenario: Scenario) -> None:
+    """Byzantine parameters are read only at run time, so check them now.
+
+    A negative delay would schedule deliveries in the simulated past (and honest nodes would be
+    blamed for the gaps); a fraction outside [0, 1], a fork depth below 1 or a name that is
+    nobody's would crash the run mid-way or change nothing.
+    """
+    params = fault.params
     if "delay" in params:
         try:
-            parse_scenario_duration(params["delay"])
+            delay = parse_scenario_duration(params["delay"])
         except ValueError as exc:
             raise ScenarioError(source, f"{where}.delay", str(exc)) from None
+        if not delay >= 0:  # written so that NaN fails too
+            raise ScenarioError(source, f"{where}.delay", f"must be >= 0 (got {params['delay']!r})")
+        if math.isinf(delay):
+            raise ScenarioError(source, f"{where}.delay", f"must be finite (got {params['delay']!r}); 'silent' sends nothing at all")
     if "fraction" in params:
         value = params["fraction"]
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ScenarioError(source, f"{where}.fraction", f"must be a number from 0 to 1 (got {value!r})")
+    if "depth" in params:
+        depth = params["depth"]
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ScenarioError(source, f"{where}.depth", f"must be a whole number of certificates >= 1 (got {depth!r})")
+    if "as" in params:
+        claimed = params["as"]
+        if not isinstance(claimed, str):
+            raise ScenarioError(source, f"{where}.as", f"must be a node name (got {claimed!r})")
+        _check_names(source, f"{where}.as", [claimed], set(scenario.node_names), set())
+        if _as_list(fault.byzantine or []) == [claimed]:
+            raise ScenarioError(source, f"{where}.as", f"{claimed!r} is the forging node itself: claiming its own name forges nothing")
+    if "client" in params:
+        _check_client(source, f"{where}.client", params["client"], scenario)
+
+
+def _check_client(source: str, field: str, client: object, scenario: Scenario) -> None:
+    """`censor` shuts out one client by name: a name no client has would censor nothing."""
+    if not isinstance(client, str):
+        raise ScenarioError(source, field, f"must be a client name such as 'client0' (got {client!r})")
+    if scenario.planes is not None:  # a fleet's clients belong to its planes' workloads: their names are the run's
+        return
+    count = int(getattr(scenario.workload, "clients", 1)) if scenario.workload is not None else 0
+    names = [f"client{i}" for i in range(count)]
+    if client not in names:
+        known = f"clients: {', '.join(names[:8])}{', ...' if count > 8 else ''}" if names else "the scenario has no workload"
+        raise ScenarioError(source, field, f"no client named {client!r} ({known})")
 
 
 def check_scenario(scenario: Scenario, source: str) -> None:
@@ -192,7 +229,7 @@ def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], l
             unknown = set(fault.params) - set(BEHAVIOURS[behaviour].params)
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
-            _check_params(source, f"{where}.params", fault.params)
+            _check_params(source, f"{where}.params", fault, scenario)
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

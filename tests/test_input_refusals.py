@@ -1,0 +1,91 @@
+"""Input found by review to crash a run, write outside results/ or give a false verdict: one line each, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+
+runner = CliRunner()
+
+RAFT: dict[str, Any] = {
+    "name": "raft-small",
+    "mechanism": "raft",
+    "nodes": 3,
+    "seed": 1,
+    "duration": "300ms",
+    "workload": {"kind": "poisson", "rate": "20/s"},
+}
+
+
+def _write(tmp_path: Path, data: dict[str, Any], name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
+    """`consim run` of a bad scenario: exit 2, nothing written; its one stderr line."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out), *options])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    return _one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "behaviour", "params", "problem"),
+    [
+        ("raft", "delay", {"delay": "-5ms"}, "delay: must be >= 0 (got '-5ms')"),
+        ("raft", "delay", {"delay": "1e400ms"}, "delay: must be finite (got '1e400ms'); 'silent' sends nothing at all"),
+        ("raft", "forge", {"as": "n9"}, "as: no node named 'n9' (nodes: n0, n1, n2)"),
+        ("raft", "forge", {"as": "n1"}, "as: 'n1' is the forging node itself: claiming its own name forges nothing"),
+        ("raft", "forge", {"as": 3}, "as: must be a node name (got 3)"),
+        ("hotstuff", "fork", {"depth": 0}, "depth: must be a whole number of certificates >= 1 (got 0)"),
+        ("hotstuff", "fork", {"depth": "abc"}, "depth: must be a whole number of certificates >= 1 (got 'abc')"),
+        ("pbft", "censor", {"client": "client7"}, "client: no client named 'client7' (clients: client0)"),
+    ],
+    ids=[
+        "negative-delay",
+        "infinite-delay",
+        "forge-unknown",
+        "forge-itself",
+        "forge-number",
+        "fork-depth-0",
+        "fork-depth-text",
+        "censor-nobody",
+    ],
+)
+def test_byzantine_parameters_that_would_lie_or_crash_are_refused(
+    tmp_path: Path, mechanism: str, behaviour: str, params: dict[str, Any], problem: str
+) -> None:
+    """A negative delay gave false 'gapless' violations, `forge as: n9` a KeyError mid-run, `depth: abc` a ValueError."""
+    nodes = 3 if mechanism == "raft" else 4
+    fault = {"at": "100ms", "byzantine": ["n1"], "behaviour": behaviour, "params": params}
+    path = _write(tmp_path, {**RAFT, "mechanism": mechanism, "nodes": nodes, "faults": [fault]})
+    line = _run_refused(tmp_path, path)
+    if mechanism != "raft":
+        problem = problem.replace("n0, n1, n2)", "n0, n1, n2, n3)")
+    assert line == f"{path}: faults[0].params.{problem}"
+
+
+def test_byzantine_parameters_that_make_sense_still_run(tmp_path: Path) -> None:
+    """A zero delay and forging another node's name are legal."""
+    faults = [
+        {"at": "100ms", "byzantine": ["n1"], "behaviour": "delay", "params": {"delay": 0}},
+        {"at": "100ms", "byzantine": ["n2"], "behaviour": "forge", "params": {"as": "n0"}},
+    ]
+    path = _write(tmp_path, {**RAFT, "faults": faults})
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
