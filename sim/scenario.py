@@ -281,14 +281,20 @@ def read_yaml(path: str | Path) -> Any:
     """Read a YAML file safely.
 
     Raises:
-        ScenarioError: the file cannot be read or is not well-formed YAML (with line and column).
+        ScenarioError: the file cannot be read, is not UTF-8 or is not well-formed YAML (with line and column).
 
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Saved in Latin-1 or the like, or not text at all: say where, as the file's own line.
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(source, "", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}; save the file as UTF-8") from None
     try:
         return safe_load(text)
     except yaml.YAMLError as exc:

@@ -49,7 +49,7 @@ def read_or_none(path: str | Path) -> Any:
     """The YAML data of a file, or None when it cannot be read or parsed (its loader then says why)."""
     try:
         return safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 
 

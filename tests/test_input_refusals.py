@@ -89,3 +89,29 @@ def test_byzantine_parameters_that_make_sense_still_run(tmp_path: Path) -> None:
     path = _write(tmp_path, {**RAFT, "faults": faults})
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """A Latin-1 'café' or random bytes used to be a UnicodeDecodeError traceback in both run and validate."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"mechanism: raft\nname: caf\xe9\nnodes: 3\nduration: 1s\n")
+    expected = f"{latin1}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"
+    checked = runner.invoke(app, ["validate", str(latin1)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == expected
+    assert _run_refused(tmp_path, latin1) == expected
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(256)))
+    checked = runner.invoke(app, ["validate", str(binary)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == f"{binary}: not UTF-8 text: byte 0x80 on line 2; save the file as UTF-8"
+
+
+def test_a_sweep_base_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """A sweep reads its base scenario file as a scenario file is read: the base's problem after the sweep's field."""
+    base = tmp_path / "base.yaml"
+    base.write_bytes(b"mechanism: raft\nname: caf\xe9\n")
+    sweep = _write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"nodes": [3, 5]}}, "sweep.yaml")
+    checked = runner.invoke(app, ["validate", str(sweep)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == f"{sweep}: base: {base}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"

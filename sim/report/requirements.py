@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.errors import ScenarioError, first_error
+from sim.scenario import read_yaml
 from sim.units import format_ms, parse_duration, parse_rate
 
 FaultKind = Literal["none", "crash", "byzantine"]
@@ -112,10 +112,7 @@ def load_compare_spec(path: str | Path) -> tuple[CompareSpec, dict[str, Any] | P
 
     """
     source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(source, "", f"cannot read compare spec: {' '.join(str(exc).split())}") from None
+    data = read_yaml(path)  # read as a scenario file is, with the same one-line errors
     try:
         spec = CompareSpec.model_validate(data)
     except ValidationError as err:

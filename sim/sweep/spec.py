@@ -201,17 +201,12 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
         base_path, base_data = Path(f"{source}#base"), spec.base
     else:
         base_path = (base_dir or Path(".")) / spec.base
+        # Read as every scenario file is (UTF-8, no duplicate keys, `extends` resolved): the base's
+        # own problem, named with its file, after the sweep's field.
         try:
-            base_data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ScenarioError(source, "base", f"cannot read {spec.base!r}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ScenarioError(source, "base", f"{spec.base!r} is malformed YAML: {str(exc).splitlines()[0]}") from None
-        if isinstance(base_data, dict) and "extends" in base_data:
-            try:
-                base_data = read_scenario_yaml(base_path)
-            except ScenarioError as err:
-                raise ScenarioError(source, "base", str(err)) from None
+            base_data = read_scenario_yaml(base_path)
+        except ScenarioError as err:
+            raise ScenarioError(source, "base", str(err)) from None
     try:
         scenario_from_dict(base_data, str(base_path), spec.set_)
     except ScenarioError as err:
