@@ -51,7 +51,7 @@ from sim.scenario_parts import (
     WorkloadSpec,
     parse_duration_in_context,
 )
-from sim.yaml_kind import safe_load
+from sim.yaml_kind import DuplicateKeyError, safe_load
 
 __all__ = [
     "DEFAULT_RTT_MS",
@@ -214,7 +214,9 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         if not path.strip():
             raise ScenarioError("--set", item, "expected path=value, and the path before '=' is empty")
         try:
-            overrides[path.strip()] = yaml.safe_load(raw)
+            overrides[path.strip()] = safe_load(raw)
+        except DuplicateKeyError as exc:
+            raise ScenarioError("--set", f"{path.strip()}.{exc.field}", "duplicate key: say it once") from None
         except yaml.YAMLError:
             overrides[path.strip()] = raw
     return overrides
@@ -281,7 +283,8 @@ def read_yaml(path: str | Path) -> Any:
     """Read a YAML file safely.
 
     Raises:
-        ScenarioError: the file cannot be read, is not UTF-8 or is not well-formed YAML (with line and column).
+        ScenarioError: the file cannot be read, is not UTF-8, is not well-formed YAML (with line and
+            column) or repeats a key in a mapping.
 
     """
     source = str(path)
@@ -297,6 +300,9 @@ def read_yaml(path: str | Path) -> Any:
         raise ScenarioError(source, "", f"not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line}; save the file as UTF-8") from None
     try:
         return safe_load(text)
+    except DuplicateKeyError as exc:
+        problem = f"duplicate key on line {exc.line} (first on line {exc.first_line}); YAML would silently keep only the last"
+        raise ScenarioError(source, exc.field, problem) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

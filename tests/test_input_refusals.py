@@ -115,3 +115,48 @@ def test_a_sweep_base_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     checked = runner.invoke(app, ["validate", str(sweep)])
     assert checked.exit_code == 2
     assert _one_line(checked.stderr) == f"{sweep}: base: {base}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"
+
+
+DUPLICATE = "duplicate key on line {line} (first on line {first}); YAML would silently keep only the last"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line", "first"),
+    [
+        ("name: first\nname: second\nmechanism: raft\nnodes: 3\nduration: 1s\n", "name", 2, 1),
+        ("name: x\nmechanism: raft\nfaults:\n  - {at: 1s, crash: n1}\n  - at: 2s\n    crash: n2\n    at: 3s\n", "faults[1].at", 7, 5),
+        ("name: x\nmechanism: raft\nprotocol: {yes: 1, true: 2}\n", "protocol.true", 3, 3),
+    ],
+    ids=["top-level", "in-a-list", "same-key-spelt-twice"],
+)
+def test_a_duplicate_key_is_refused_with_its_lines(tmp_path: Path, text: str, field: str, line: int, first: int) -> None:
+    """PyYAML keeps the last of two equal keys without a word, and validate said OK: one line naming the key's path and lines."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text, encoding="utf-8")
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
+    assert _run_refused(tmp_path, path) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
+
+
+def test_a_duplicate_key_in_a_sweep_or_a_set_value_is_refused(tmp_path: Path) -> None:
+    """Sweep files are read by the same reader; a `--set` value repeating a key is refused too."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("name: s\nbase: {mechanism: raft, name: b}\ngrid: {nodes: [3, 5]}\ngrid: {nodes: [7]}\n", encoding="utf-8")
+    checked = runner.invoke(app, ["validate", str(sweep)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == f"{sweep}: grid: {DUPLICATE.format(line=4, first=3)}"
+    path = _write(tmp_path, RAFT)
+    line = _run_refused(tmp_path, path, "--set", "workload={kind: poisson, rate: 1/s, rate: 2/s}")
+    assert line == "--set: workload.rate: duplicate key: say it once"
+
+
+def test_a_merged_key_may_still_be_overridden(tmp_path: Path) -> None:
+    """`<<: *anchor` then a key of the anchor's mapping is an override, not a duplicate."""
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "name: m\nmechanism: raft\nnodes: 3\nduration: 300ms\nworkload:\n  <<: &w {kind: poisson, rate: 10/s}\n  rate: 20/s\n",
+        encoding="utf-8",
+    )
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 0, checked.output
