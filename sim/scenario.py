@@ -50,6 +50,7 @@ from sim.scenario_parts import (
     UniformDelay,
     WorkloadSpec,
     parse_duration_in_context,
+    results_name,
 )
 from sim.yaml_kind import DuplicateKeyError, safe_load
 
@@ -92,6 +93,7 @@ __all__ = [
     "parse_duration_in_context",
     "parse_overrides",
     "read_yaml",
+    "results_name",
     "scenario_from_dict",
     "set_path",
 ]
@@ -118,6 +120,11 @@ class Scenario(Strict):
     links: list[PlaneLink] | None = None
     _timing_warnings: list[TimingWarning] = PrivateAttr(default_factory=list)
     _plane_scenarios: dict[str, Scenario] = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _results_name(cls, value: str) -> str:
+        return results_name(value)
 
     @field_validator("nodes")
     @classmethod

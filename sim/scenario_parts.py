@@ -7,6 +7,7 @@ Also the field types they share (durations, rates, probabilities) and the CPU an
 
 # No `from __future__ import annotations` here: pydantic would evaluate every field's annotation
 # again from its text when each class is made (0.7% of `consim validate`'s instructions, issue 13).
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -307,6 +308,26 @@ class TimingWarning:
     def error(self) -> ScenarioError:
         """The same, as the one-line error that --strict-timing raises."""
         return ScenarioError(self.source, self.field, self.problem)
+
+
+RESULTS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""A scenario's or a sweep's name, the folder it writes by default (`results/<name>/`): one plain
+folder name, so `../x`, `/tmp/x` or a hidden `.x` cannot send results elsewhere."""
+
+
+def results_name(value: str) -> str:
+    """`value` if it may name a results folder (see `RESULTS_NAME`).
+
+    Raises:
+        ValueError: the one-line problem, naming the rule and the value.
+
+    """
+    if not RESULTS_NAME.fullmatch(value):
+        raise ValueError(
+            "must be a plain folder name (it names results/<name>/): up to 100 letters, digits, '.', '_' or '-',"
+            f" starting with a letter or digit (got {value!r})"
+        )
+    return value
 
 
 PLANE_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"

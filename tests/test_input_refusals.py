@@ -160,3 +160,39 @@ def test_a_merged_key_may_still_be_overridden(tmp_path: Path) -> None:
     )
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 0, checked.output
+
+
+NAME_RULE = (
+    "must be a plain folder name (it names results/<name>/): up to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
+
+
+@pytest.mark.parametrize(
+    "name", ["../../escaped", "<tmp>/abs", ".hidden", "a b", "x" * 101], ids=["up", "absolute", "hidden", "space", "long"]
+)
+def test_a_scenario_name_that_would_write_elsewhere_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """`name=../../escaped` wrote two folders above results/, `name=/tmp/x` to /tmp/x: the name is one plain folder name."""
+    name = name.replace("<tmp>", str(tmp_path))  # an absolute path that, were it accepted, stays in this test's folder
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    path = _write(tmp_path, RAFT)
+    result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--set", f"name={name}"])
+    assert result.exit_code == 2, result.output
+    assert _one_line(result.stderr) == f"{path}: name: {NAME_RULE} (got {name!r})"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "scenario.yaml"]
+
+
+def test_a_sweep_name_follows_the_same_rule(tmp_path: Path) -> None:
+    """A sweep's name is its results folder too: a backslash or a leading '-' passed the old check ('/' and '.')."""
+    sweep = _write(tmp_path, {"name": "-rf", "base": {**RAFT}, "grid": {"nodes": [3, 5]}}, "sweep.yaml")
+    checked = runner.invoke(app, ["validate", str(sweep)])
+    assert checked.exit_code == 2
+    assert _one_line(checked.stderr) == f"{sweep}: name: {NAME_RULE} (got '-rf')"
+
+
+def test_plain_names_with_dots_and_digits_still_run(tmp_path: Path) -> None:
+    """A version-like name is a legal folder name."""
+    path = _write(tmp_path, {**RAFT, "name": "raft-v1.2_b"})
+    result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from sim.errors import first_error
 from sim.extends import read_scenario_yaml
-from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
+from sim.scenario import Scenario, ScenarioError, read_yaml, results_name, scenario_from_dict
 
 
 class SweepSpec(BaseModel):
@@ -40,9 +40,7 @@ class SweepSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not value or "/" in value or value.startswith("."):
-            raise ValueError("must be a plain name (used as the results folder)")
-        return value
+        return results_name(value)
 
     @field_validator("theory")
     @classmethod
