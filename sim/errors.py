@@ -111,13 +111,26 @@ def _problem(error: dict[str, Any]) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
+def got(value: Any, text_wanted: bool = True) -> str:
+    """`got VALUE` for a problem's parenthesis; a boolean where text was wanted says how YAML made it one.
+
+    YAML 1.1 reads an unquoted yes, no, on or off as true or false, so `truth: yes` arrives as True:
+    the line says to quote it rather than leave the user wondering where True came from.
+    """
+    if text_wanted and isinstance(value, bool):
+        return f"got {value!r}: YAML reads an unquoted yes/no/on/off as a boolean; quote it"
+    return f"got {value!r}"
+
+
 def _with_input(problem: str, error: dict[str, Any]) -> str:
     value = error.get("input")
     if error["type"] in ("extra_forbidden", "missing", "value_error", "union_tag_invalid") or isinstance(value, dict | list):
         return problem
     if "input" not in error or f"got {value!r}" in problem:
         return problem
-    return f"{problem} (got {value!r})"
+    # Every field whose type pydantic checks comes through here: "a string" is wanted by a str field,
+    # or by a union with one ("a string or a list").
+    return f"{problem} ({got(value, 'a string' in problem)})"
 
 
 def _first_group(located: list[tuple[str, dict[str, Any]]], prefix: str) -> tuple[str, str, list[tuple[str, dict[str, Any]]]]:

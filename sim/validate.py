@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
-from sim.errors import first_error
+from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
 from sim.timing import check_timing, network_timing
@@ -66,7 +66,7 @@ def _check_params(source: str, where: str, fault: FaultSpec, scenario: Scenario)
     if "as" in params:
         claimed = params["as"]
         if not isinstance(claimed, str):
-            raise ScenarioError(source, f"{where}.as", f"must be a node name (got {claimed!r})")
+            raise ScenarioError(source, f"{where}.as", f"must be a node name ({got(claimed)})")
         _check_names(source, f"{where}.as", [claimed], set(scenario.node_names), set())
         if _as_list(fault.byzantine or []) == [claimed]:
             raise ScenarioError(source, f"{where}.as", f"{claimed!r} is the forging node itself: claiming its own name forges nothing")
@@ -77,7 +77,7 @@ def _check_params(source: str, where: str, fault: FaultSpec, scenario: Scenario)
 def _check_client(source: str, field: str, client: object, scenario: Scenario) -> None:
     """`censor` shuts out one client by name: a name no client has would censor nothing."""
     if not isinstance(client, str):
-        raise ScenarioError(source, field, f"must be a client name such as 'client0' (got {client!r})")
+        raise ScenarioError(source, field, f"must be a client name such as 'client0' ({got(client)})")
     if scenario.planes is not None:  # a fleet's clients belong to its planes' workloads: their names are the run's
         return
     count = int(getattr(scenario.workload, "clients", 1)) if scenario.workload is not None else 0

@@ -196,3 +196,34 @@ def test_plain_names_with_dots_and_digits_still_run(tmp_path: Path) -> None:
     path = _write(tmp_path, {**RAFT, "name": "raft-v1.2_b"})
     result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+
+
+YAML_BOOLEAN = "YAML reads an unquoted yes/no/on/off as a boolean; quote it"
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        (
+            {"mechanism": "voting", "nodes": 5, "workload": {"kind": "questions", "every": "100ms", "truth": True}},
+            f"workload.truth: must be a string (got True: {YAML_BOOLEAN})",
+        ),
+        (
+            {"mechanism": "voting", "nodes": 5, "protocol": {"answers": [True, False]}},
+            f"protocol.answers[0]: must be a string (got True: {YAML_BOOLEAN})",
+        ),
+        ({"faults": [{"at": "100ms", "crash": True}]}, f"faults[0].crash: must be a string or a list (got True: {YAML_BOOLEAN})"),
+        (
+            {"faults": [{"at": "100ms", "byzantine": ["n1"], "behaviour": "forge", "params": {"as": False}}]},
+            f"faults[0].params.as: must be a node name (got False: {YAML_BOOLEAN})",
+        ),
+        ({"mechanism": "voting", "nodes": 5, "protocol": {"answers": True}}, "protocol.answers: must be a list (got True)"),
+    ],
+    ids=["truth", "answers", "crash-on", "forge-as", "not-where-no-text-is-wanted"],
+)
+def test_a_yaml_boolean_where_text_was_wanted_says_to_quote_it(tmp_path: Path, fields: dict[str, Any], line: str) -> None:
+    """`truth: yes` was refused as 'must be a string (got True)': say that YAML made the boolean and how to keep the text."""
+    path = _write(tmp_path, {**RAFT, **fields})
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2
+    assert checked.stderr.strip().splitlines()[0] == f"{path}: {line}"
