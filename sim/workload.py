@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.protocols.base import ClientReply, ClientRequest, Command, Message
-from sim.scenario import Ms, PerSecond
+from sim.scenario import RTT_CONTEXT, Ms, PerSecond
+from sim.units import format_ms
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -184,12 +186,34 @@ class WorkloadConfig(BaseModel):
     until: Ms | None = None
 
     @model_validator(mode="after")
-    def _timeouts_ordered(self) -> WorkloadConfig:
+    def _timeouts_ordered(self, info: ValidationInfo) -> WorkloadConfig:
         if not self.min_timeout <= self.max_timeout:
             raise ValueError("min_timeout must not exceed max_timeout")
         if self.timeout > self.max_timeout:
-            raise ValueError("timeout must not exceed max_timeout")
+            raise _timeout_error(self, info)
         return self
+
+
+def _timeout_error(config: WorkloadConfig, info: ValidationInfo) -> ValidationError:
+    """`timeout` above `max_timeout`, as an error on `timeout` itself, saying where its value came from.
+
+    A user who never wrote a timeout would otherwise be told about one: the default grows with the
+    network's round trip (a heavy-tailed delay makes it huge), so name that and what to set.
+    """
+    ceiling = format_ms(config.max_timeout)
+    if "timeout" in config.model_fields_set:
+        problem = f"{format_ms(config.timeout)} exceeds max_timeout ({ceiling}): lower it or raise max_timeout"
+    else:
+        default = type(config).model_fields["timeout"].default
+        rtt = info.context.get(RTT_CONTEXT) if isinstance(info.context, dict) else None
+        basis = f" with the network's round-trip time rtt = {format_ms(rtt)}" if rtt is not None else ""
+        problem = (
+            f"the default {default}{basis} is {format_ms(config.timeout)}, above max_timeout ({ceiling}):"
+            " set workload.timeout (or raise workload.max_timeout)"
+        )
+    # Raised from a model validator, a ValueError would name the whole workload: this names the field.
+    detail = InitErrorDetails(type=PydanticCustomError("value_error", problem), loc=("timeout",), input=config.timeout)
+    return ValidationError.from_exception_data(type(config).__name__, [detail])
 
 
 class Workload:

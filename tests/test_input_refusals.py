@@ -227,3 +227,20 @@ def test_a_yaml_boolean_where_text_was_wanted_says_to_quote_it(tmp_path: Path, f
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 2
     assert checked.stderr.strip().splitlines()[0] == f"{path}: {line}"
+
+
+def test_a_derived_timeout_above_max_timeout_names_the_timeout_and_its_rtt(tmp_path: Path) -> None:
+    """A heavy-tailed delay made the default timeout exceed max_timeout: 'workload: timeout must not exceed ...' blamed a
+    setting the user never wrote. Name workload.timeout, the default's formula, the rtt it came from and what to set.
+    """
+    path = _write(tmp_path, {**RAFT, "network": {"rtt": "3s"}})
+    line = _run_refused(tmp_path, path)
+    assert line == (
+        f"{path}: workload.timeout: the default max(500ms, 4rtt) with the network's round-trip time rtt = 3s is 12s,"
+        " above max_timeout (10s): set workload.timeout (or raise workload.max_timeout)"
+    )
+    pareto = _write(tmp_path, {**RAFT, "network": {"delay": {"dist": "pareto", "scale": "1ms", "shape": 0.5}}}, "pareto.yaml")
+    assert _run_refused(tmp_path, pareto).startswith(f"{pareto}: workload.timeout: the default max(500ms, 4rtt) with the network's")
+    written = _write(tmp_path, {**RAFT, "workload": {**RAFT["workload"], "timeout": "20s"}}, "written.yaml")
+    line = _run_refused(tmp_path, written)
+    assert line == f"{written}: workload.timeout: 20s exceeds max_timeout (10s): lower it or raise max_timeout"
