@@ -54,7 +54,7 @@ CASES: list[tuple[str, Any, list[str], str, str]] = [
     ("measure-after-end", _with(measure={"until": "5s"}), [], "measure.until", "after the end"),
     ("measure-bad-from", _with(measure={"from": "soon"}), [], "measure.from", "'ready' or a duration"),
     ("measure-backwards", _with(measure={"from": "1s", "until": "500ms"}), [], "measure", "after 'from'"),
-    ("retry-timeout-above-max", _with(workload={"kind": "poisson", "timeout": "2s", "max_timeout": "1s"}), [], "workload", "max_timeout"),
+    ("retry-timeout-above-max", _with(workload={"kind": "poisson", "timeout": "2s", "max_timeout": "1s"}), [], "workload.timeout", "1s"),
     ("bad-set-syntax", TOY_SCENARIO, ["--set", "duration"], "duration", "path=value"),
     ("bad-set-value", TOY_SCENARIO, ["--set", "network.loss=2"], "network.loss", "<= 1"),
     ("bad-set-path", TOY_SCENARIO, ["--set", "nodes.x=3"], "nodes.x", "not a mapping"),
