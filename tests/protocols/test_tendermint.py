@@ -1,4 +1,4 @@
-"""Tendermint: locks and valid values, round changes, value fetch by digest, quadratic votes, faults."""
+"""Tendermint: locks and valid values, round changes, value fetch by digest, relayed votes, quadratic votes, faults."""
 
 from __future__ import annotations
 
@@ -232,3 +232,78 @@ def test_one_double_voter_breaks_nothing(liars: list[str]) -> None:
     result = run(scenario_from_dict(data))
     assert result.summary["safety_violations"] == 0
     assert result.summary["liveness"] == 1.0
+
+
+def test_the_gossip_relays_a_polka_that_a_faulty_prevote_completed() -> None:
+    """n0 holds a polka for v that n2's prevote completed: its gossip passes n2's prevote (and the proposal) to the others."""
+    from sim.protocols.tendermint.messages import Relay
+
+    node, ctx = make_node(Tendermint, "n0", NODES)
+    v = value("v", "n1")
+    node.on_message("n1", Proposal(1, 0, v, -1))
+    for src in ("n1", "n2"):
+        node.on_message(src, Prevote(1, 0, v.id))
+    ctx.take()
+    node.on_timer("gossip")
+    relays = {dst: set(m.signed) for dst, m in ctx.take(Relay)}
+    assert relays["n3"] == {("n1", Proposal(1, 0, v, -1)), ("n1", Prevote(1, 0, v.id)), ("n2", Prevote(1, 0, v.id))}
+    assert relays["n1"] == {("n2", Prevote(1, 0, v.id))}  # not n1's own messages back to it, nor ours (re-sent as they are)
+
+
+def test_a_relayed_polka_lets_a_replica_accept_the_proposal_of_its_valid_round() -> None:
+    """Missing one prevote of the valid round's polka, n3 cannot prevote the re-proposed value (lines 28-33) until a relay brings it."""
+    from sim.protocols.tendermint.messages import Relay
+
+    node, ctx = make_node(Tendermint, "n3", NODES)
+    v = value("v", "n1")
+    for src in ("n0", "n1"):
+        node.on_message(src, Prevote(1, 0, v.id))  # n2's prevote for v in round 0 never reached n3
+    node.on_timer("propose:1:0")
+    node.on_timer("prevote:1:0")
+    for src in ("n0", "n1"):
+        node.on_message(src, Precommit(1, 0, None))
+    node.on_timer("precommit:1:0")
+    assert node.st.round == 1
+    ctx.take()
+    node.on_message("n0", Relay(1, (("n0", Proposal(1, 1, value("w", "n0"), -1)),)))  # n0 does not propose round 1
+    assert 1 not in node.proposals
+    node.on_message("n2", Proposal(1, 1, v, 0))  # the proposer of round 1 re-proposes v with its polka's round
+    assert ctx.take(Prevote) == []
+    node.on_message("n0", Relay(1, (("n2", Prevote(1, 0, v.id)),)))
+    assert {m for _, m in ctx.take(Prevote)} == {Prevote(1, 1, v.id)}
+
+
+STUCK_AFTER_HEAL = {
+    **SCENARIO,
+    "name": "tendermint-stuck-after-heal",
+    "duration": "3s",
+    "protocol": {
+        "timeout_propose": "200ms",
+        "timeout_prevote": "100ms",
+        "timeout_precommit": "100ms",
+        "timeout_delta": "50ms",
+        "gossip_interval": "100ms",
+    },
+    "network": {"delay": {"dist": "constant", "value": "5ms"}},
+    "workload": {"kind": "poisson", "rate": "25/s", "until": "2500ms", "timeout": "500ms"},
+    "crypto": {"sign": "0.05ms", "verify": "0.1ms"},
+    "faults": [
+        {"byzantine": ["n2"], "behaviour": "omit", "params": {"fraction": 0.9}},
+        {"at": "250ms", "for": "306ms", "partition": [["n1"], ["n0", "n2", "n3"]]},
+    ],
+}
+
+
+@pytest.mark.parametrize("seed", [1444051992, 5])
+def test_decides_again_after_a_heal_when_a_faulty_prevote_completed_a_polka_for_one_replica(seed: int) -> None:
+    """Found by `consim explore scenarios/tendermint-normal.yaml -n 60 --seed 3` (stuck no_progress_after_heal).
+
+    n2 drops 90% of what it sends; while n1 is cut off, n2's prevote of round 1 completes a polka at n0
+    (and n2) alone, which locks the value. With each replica re-sending only what it signed, n1 and n3
+    lacked that polka until n2's own re-sends got through (1.7 s and 2.7 s into the run), so they did not
+    prevote the value n0 re-proposed with valid round 1, and the locked replicas prevoted nil for anything
+    else: height 2 went round after round to the end (liveness 0.015). n0 relaying n2's prevote ends it.
+    """
+    result = run(scenario_from_dict({**STUCK_AFTER_HEAL, "seed": seed}))
+    assert result.summary["safety_violations"] == 0
+    assert result.summary["liveness"] >= 0.95

@@ -11,6 +11,9 @@ moves the round on; timeouts grow with the round (`timeout + round * timeout_del
 messages of a higher round make a replica skip ahead to it. Quorums are ceil((n + f + 1) / 2),
 2f + 1 when n = 3f + 1.
 
+The gossip delivers what the algorithm assumes it does: each replica re-sends what it signed and
+relays what others signed that its round needs (sim/protocols/tendermint/gossip.py).
+
 A replica behind (it missed a decision) asks its peers for the decided value and adopts it once
 f + 1 of them send the same one, so at least one honest replica vouches for it.
 """
@@ -27,6 +30,7 @@ from sim.protocols.base import Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.catch_up import CatchUp
+from sim.protocols.tendermint.gossip import Gossip
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncRequest, Value
 from sim.scenario import Ms
 from sim.timing import NetworkTiming, shortfall, show_ms
@@ -57,8 +61,10 @@ class TendermintConfig(ProtocolConfig):
     max_batch: Annotated[int, Field(ge=1)] = 64
     """Most commands in one value."""
     gossip_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
-    """While a height is undecided, a replica re-sends what it signed in it this often: Tendermint's
-    gossip layer delivers every vote eventually, which the algorithm assumes and a lossy link breaks."""
+    """While a height is undecided, a replica re-sends what it signed in it this often, and relays the
+    proposal and votes others signed that its round needs: Tendermint's gossip layer delivers every
+    message a correct replica received to every correct replica, which the algorithm assumes and a
+    lossy link or a faulty sender that reaches only some replicas breaks."""
 
 
 @dataclass
@@ -82,7 +88,7 @@ class TendermintState:
 
 
 @register("tendermint")
-class Tendermint(Dispatch, BroadcastBft, CatchUp, Protocol):
+class Tendermint(Dispatch, BroadcastBft, CatchUp, Gossip, Protocol):
     """One Tendermint replica: propose, prevote, precommit, locks and valid values, growing timeouts."""
 
     Config = TendermintConfig
@@ -306,9 +312,7 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Protocol):
         st = self.st
         if name == "gossip":
             if self.started:
-                for (height, _, _), msg in sorted(st.signed.items(), key=lambda kv: kv[0]):
-                    if height == st.height:
-                        self.ctx.broadcast(msg)
+                self.gossip()
                 self.ctx.set_timer("gossip", self.config.gossip_interval)
             return
         step, height, rnd = name.split(":")

@@ -127,3 +127,20 @@ class ValueReply(Message):
     def size_bytes(self) -> int:
         """Header, height and the value."""
         return self.header_bytes + 8 + self.value.size_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Relay(Message):
+    """Other replicas' signed proposals and votes of `height`, passed on by the gossip: (signer, message) pairs.
+
+    As with signatures, a replica cannot make another's: a relayer, faulty or not, only passes on
+    what it received from the signer (or in a relay), so the receiver counts each as its signer's.
+    """
+
+    height: int
+    signed: tuple[tuple[str, Proposal | Prevote | Precommit], ...]
+
+    @property
+    def size_bytes(self) -> int:
+        """Header, height, and each message without its header (it keeps its signature) with its signer's id."""
+        return self.header_bytes + 8 + sum(msg.size_bytes - msg.header_bytes + 8 for _, msg in self.signed)
