@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
+from sim.effects import check_fault_effect, check_workload_times
 from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
@@ -146,6 +147,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
         except ValidationError as err:
             raise first_error(source, err, "workload") from None
         scenario.workload = type(scenario.workload).model_validate(wl_config.model_dump(mode="json", exclude_none=True))
+        check_workload_times(scenario, wl_config, source)
 
     for name, value in (("from", scenario.measure.from_), ("until", scenario.measure.until)):
         if isinstance(value, float) and value > scenario.duration:
@@ -189,6 +191,7 @@ def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], l
                 )
         if fault.at is not None and fault.until is not None and fault.until < fault.at:
             raise ScenarioError(source, f"{where}.until", "must not be before 'at'")
+        check_fault_effect(scenario, source, i, fault, liars)
         if action in ("crash", "recover", "byzantine"):
             targets = _as_list(getattr(fault, action))
             allowed = TARGET_WORDS if action != "byzantine" else {"random"}

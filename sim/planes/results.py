@@ -26,7 +26,16 @@ def plane_scenario(scenario: dict[str, Any], plane: dict[str, Any]) -> dict[str,
         data["nodes"] = specs[:chosen]
     else:
         data["nodes"] = [spec for spec in specs if spec["name"] in set(chosen)]
-    data["faults"] = plane_faults(scenario.get("faults", []), {spec["name"] for spec in data["nodes"]}, plane["name"])
+    faults = scenario.get("faults", [])
+    kinds = None
+    if any(entry.get("messages") for entry in faults):
+        # The same view as at load time: a byzantine entry lies only in the planes that send a kind it names.
+        from sim.effects import message_kinds
+        from sim.protocols.registry import get_mechanism
+
+        mechanism = get_mechanism(plane["mechanism"])
+        kinds = message_kinds(mechanism.protocol, mechanism.client)
+    data["faults"] = plane_faults(faults, {spec["name"] for spec in data["nodes"]}, plane["name"], kinds)
     return data
 
 

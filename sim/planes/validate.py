@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.effects import message_kinds
 from sim.errors import ScenarioError
 from sim.protocols.registry import MechanismError, get_mechanism
 from sim.scenario import Scenario, TimingWarning, scenario_from_dict
@@ -45,12 +46,13 @@ def _keep(targets: str | list[str], members: set[str], words: set[str]) -> list[
     return [item for item in items if item in members or item in words]
 
 
-def plane_faults(faults: list[dict[str, Any]], members: set[str], plane: str) -> list[dict[str, Any]]:
+def plane_faults(faults: list[dict[str, Any]], members: set[str], plane: str, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """The fault plan as one plane sees it (resolved entries): names outside the plane left out, `plane` dropped.
 
     The fleet runs the fleet's plan; this view is what the plane's checkers, summary and figures
     read, and it loads as a one-mechanism scenario's faults. An entry meant for another plane,
-    or left with no node of this one, is dropped.
+    or left with no node of this one, is dropped; so is a byzantine entry whose `messages` name
+    none of `kinds` (the plane's message kinds, when given), which never lies in this plane.
     """
     out: list[dict[str, Any]] = []
     for entry in faults:
@@ -59,6 +61,10 @@ def plane_faults(faults: list[dict[str, Any]], members: set[str], plane: str) ->
         if "byzantine" in entry:
             if named not in (None, plane):
                 continue
+            if kinds is not None and entry.get("messages"):
+                entry["messages"] = [kind for kind in entry["messages"] if kind in kinds]
+                if not entry["messages"]:
+                    continue
             entry["byzantine"] = _keep(entry["byzantine"], members, {"random"})
             if not entry["byzantine"]:
                 continue
@@ -117,9 +123,10 @@ def check_planes(scenario: Scenario, source: str) -> None:
         seen.add(plane.name)
 
     chosen: list[list[dict[str, Any]]] = []
+    records: list[Mechanism] = []
     for i, plane in enumerate(planes):
         try:
-            get_mechanism(plane.mechanism, Path(source).parent)
+            records.append(get_mechanism(plane.mechanism, Path(source).parent))
         except MechanismError as err:
             raise ScenarioError(source, f"planes[{i}].mechanism", str(err)) from None
         chosen.append(_plane_nodes(scenario, plane, f"planes[{i}]", source))
@@ -156,7 +163,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
         # Per-link settings between this plane's nodes shape its timing; the others are not its concern.
         network["links"] = [link for link in network.get("links", []) if _within(link["from"], names) and _within(link["to"], names)]
         data["network"] = network
-        data["faults"] = plane_faults(fleet_faults, names, plane.name)
+        data["faults"] = plane_faults(fleet_faults, names, plane.name, message_kinds(records[i].protocol, records[i].client))
         try:
             built[plane.name] = scenario_from_dict(data, source)
         except ScenarioError as err:

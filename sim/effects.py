@@ -1,0 +1,132 @@
+"""Load-time checks of settings that could never take effect: refused, so that no run silently ignores them.
+
+A workload window that issues nothing, a fault that never fires or targets nothing, a byzantine
+entry restricted to message kinds its mechanism does not send: each is one line naming the field.
+What a later setting merely cuts short (a fault window past the end of the run, say) still
+has an effect and is accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sim.errors import ScenarioError
+from sim.units import format_ms
+
+if TYPE_CHECKING:
+    from sim.scenario import FaultSpec, Scenario
+    from sim.workload import WorkloadConfig
+
+LINK_SETTINGS = ("delay", "loss", "duplicate", "bandwidth", "ordered")
+"""The fields of a `set_link` that change a link (the others choose which links)."""
+
+
+def check_workload_times(scenario: Scenario, config: WorkloadConfig, source: str) -> None:
+    """A workload must be able to issue a command: its window opens before the run ends and before `until`.
+
+    Raises:
+        ScenarioError: `workload.start`, `workload.until` or a scripted command's `at` that issues nothing.
+
+    """
+    if config.kind == "none":
+        return  # issues nothing by design: its window means nothing either way
+    end = format_ms(scenario.duration)
+    # The run processes events strictly before its end: a command due at the end is never issued.
+    if config.start >= scenario.duration:
+        raise ScenarioError(source, "workload.start", f"{format_ms(config.start)} is not before the end of the run ({end})")
+    if config.until is not None and config.until <= config.start:
+        problem = f"{format_ms(config.until)} is not after 'start' ({format_ms(config.start)}): no command would be issued"
+        raise ScenarioError(source, "workload.until", problem)
+    for i, command in enumerate(getattr(config, "commands", None) or []):
+        at = getattr(command, "at", None)
+        if isinstance(at, float) and at >= scenario.duration:
+            raise ScenarioError(source, f"workload.commands[{i}].at", f"{format_ms(at)} is not before the end of the run ({end})")
+
+
+def check_fault_effect(
+    scenario: Scenario, source: str, index: int, fault: FaultSpec, liars: Callable[[FaultSpec], list[tuple[str, Any]]]
+) -> None:
+    """One fault entry must be able to act: a window that opens, targets to act on, something to change.
+
+    `liars(fault)` gives the mechanisms a byzantine entry lies in (name, record or Protocol class);
+    its `messages` must name a kind at least one of them sends.
+
+    Raises:
+        ScenarioError: the first field of the entry that makes it do nothing.
+
+    """
+    where = f"faults[{index}]"
+    _check_window(scenario, source, where, fault)
+    action = fault.action
+    for field in ("crash", "recover", "byzantine"):
+        if getattr(fault, field) == [] and field == action:
+            raise ScenarioError(source, f"{where}.{field}", "names no node: the entry would do nothing")
+    ends = {"cut": fault.cut, "set_link": fault.set_link}.get(action)
+    for end in ("from_", "to"):
+        if ends is not None and getattr(ends, end) == []:
+            raise ScenarioError(source, f"{where}.{action}.{end.rstrip('_')}", "names no node: the entry would do nothing")
+    if fault.churn is not None and fault.churn.nodes == []:
+        raise ScenarioError(source, f"{where}.churn.nodes", "names no node: the entry would do nothing")
+    if fault.set_link is not None and all(getattr(fault.set_link, name) is None for name in LINK_SETTINGS):
+        raise ScenarioError(source, f"{where}.set_link", f"changes nothing: give at least one of {', '.join(LINK_SETTINGS)}")
+    if fault.messages:
+        known: set[str] = set()
+        names = []
+        for name, declared in liars(fault):
+            # A record names its replica and client classes; a bare Protocol class (a test's) declares its client.
+            protocol = getattr(declared, "protocol", declared)
+            client = getattr(declared, "client", None) or protocol.client_class()
+            known |= message_kinds(protocol, client)
+            names.append(name)
+        for j, kind in enumerate(fault.messages):
+            if names and kind not in known:
+                problem = f"{' or '.join(names)} sends no message of kind {kind!r} (its kinds: {', '.join(sorted(known))})"
+                raise ScenarioError(source, f"{where}.messages[{j}]", problem)
+
+
+def _check_window(scenario: Scenario, source: str, where: str, fault: FaultSpec) -> None:
+    """A repeated, churning or byzantine entry's window must open before its `until` and before the run ends."""
+    if fault.byzantine is not None:
+        first, name = (fault.from_ or 0.0), "from"  # a behaviour is active from `from` to before `until`
+    elif fault.every is not None:
+        first, name = (fault.start, "start") if fault.start is not None else (fault.every, "every")  # the first strike
+    elif fault.churn is not None:
+        first, name = (fault.start or 0.0), "start"
+    else:
+        return  # one strike at `at`: checked with the other times
+    if fault.until is not None and fault.until <= first:
+        what = f"'{name}'" if name != "every" else "the first strike ('every', no 'start')"
+        problem = f"{format_ms(fault.until)} is not after {what} ({format_ms(first)}): it would never act"
+        raise ScenarioError(source, f"{where}.until", problem)
+    # The run processes events strictly before its end: a window opening at the end never acts.
+    if first >= scenario.duration:
+        problem = f"{format_ms(first)} is not before the end of the run ({format_ms(scenario.duration)}): it would never act"
+        raise ScenarioError(source, f"{where}.{name}", problem)
+
+
+@functools.cache
+def message_kinds(protocol: type, client: type | None = None) -> frozenset[str]:
+    """The kinds of the messages a mechanism's nodes send: what a byzantine entry's `messages` may name.
+
+    A mechanism declares no list of its messages, so they are read from its code: the `Message`
+    classes defined in or imported into the modules its replica and client classes come from,
+    and every module of their packages (e.g. sim/protocols/raft/messages.py).
+    """
+    from sim.protocols.message import Message
+
+    names = {cls.__module__ for cls in (*protocol.__mro__, *(client.__mro__ if client is not None else ()))}
+    modules = [sys.modules[name] for name in names if name in sys.modules and name != "builtins"]
+    for module in list(modules):
+        if hasattr(module, "__path__"):  # a package: its submodules hold its messages
+            prefix = module.__name__ + "."
+            modules += [m for key, m in list(sys.modules.items()) if key.startswith(prefix) and m is not None]
+    kinds = {
+        value.kind
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Message) and value is not Message
+    }
+    return frozenset(kinds)

@@ -1,0 +1,133 @@
+"""Settings that could never take effect are refused at load time: one line naming the field, exit 2, nothing run.
+
+Each case is a reviewer's reproduction (a shipped scenario and one `--set`), which used to run
+with exit 0 and silently ignore the setting (or, for a link into a voting plane, die mid-run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.scenario import load_scenario
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+RAFT = ROOT / "scenarios" / "raft-steady.yaml"
+FLEET = ROOT / "scenarios" / "fleet" / "no-faults.yaml"
+RAFT_KINDS = (
+    "append_entries, append_entries_response, client_reply, client_request, install_snapshot, pre_vote, "
+    "pre_vote_response, request_vote, request_vote_response"
+)
+
+
+def _refused(tmp_path: Path, scenario: Path, setting: str) -> str:
+    """Run `scenario` with `--set setting`: it must exit 2 with one line on stderr and write nothing; that line."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "--set", setting, "--out", str(out), "--no-plots", "-q"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert not out.exists()
+    return lines[0]
+
+
+NEVER_FIRE = [
+    ("workload.until=0.5s", "workload.until: 500ms is not after 'start' (1s): no command would be issued"),
+    ("workload.start=20s", "workload.start: 20s is not before the end of the run (10s)"),
+    ("workload.start=10s", "workload.start: 10s is not before the end of the run (10s)"),
+    (
+        "workload={kind: script, commands: [{at: 1s}, {at: 20s, op: x}]}",
+        "workload.commands[1].at: 20s is not before the end of the run (10s)",
+    ),
+    (
+        "faults=[{byzantine: [n1], behaviour: silent, from: 5s, until: 2s}]",
+        "faults[0].until: 2s is not after 'from' (5s): it would never act",
+    ),
+    ("faults=[{byzantine: [n1], behaviour: silent, until: 0}]", "faults[0].until: 0ms is not after 'from' (0ms): it would never act"),
+    (
+        "faults=[{every: 1s, start: 5s, until: 2s, crash: random, for: 100ms}]",
+        "faults[0].until: 2s is not after 'start' (5s): it would never act",
+    ),
+    (
+        "faults=[{every: 3s, until: 2s, crash: random, for: 100ms}]",
+        "faults[0].until: 2s is not after the first strike ('every', no 'start') (3s): it would never act",
+    ),
+    (
+        "faults=[{every: 12s, crash: random, for: 100ms}]",
+        "faults[0].every: 12s is not before the end of the run (10s): it would never act",
+    ),
+    (
+        "faults=[{start: 3s, until: 3s, churn: {mtbf: 1s, mttr: 100ms}}]",
+        "faults[0].until: 3s is not after 'start' (3s): it would never act",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), NEVER_FIRE, ids=[m.split(":")[0] + f"-{i}" for i, (_, m) in enumerate(NEVER_FIRE)])
+def test_a_setting_whose_time_never_comes_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """A workload window or a fault window that closes before it opens, or opens at or after the end of the run."""
+    assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
+
+
+NOTHING_TO_DO = [
+    (
+        "faults=[{at: 1s, byzantine: [n1], behaviour: omit, messages: [append_entries, bogus]}]",
+        f"faults[0].messages[1]: raft sends no message of kind 'bogus' (its kinds: {RAFT_KINDS})",
+    ),
+    ("faults=[{at: 1s, crash: []}]", "faults[0].crash: names no node: the entry would do nothing"),
+    ("faults=[{byzantine: [], behaviour: silent}]", "faults[0].byzantine: names no node: the entry would do nothing"),
+    ("faults=[{at: 1s, cut: {from: [], to: n1}}]", "faults[0].cut.from: names no node: the entry would do nothing"),
+    ("faults=[{churn: {mtbf: 1s, mttr: 100ms, nodes: []}}]", "faults[0].churn.nodes: names no node: the entry would do nothing"),
+    (
+        "faults=[{at: 1s, set_link: {from: n0, to: n1}}]",
+        "faults[0].set_link: changes nothing: give at least one of delay, loss, duplicate, bandwidth, ordered",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), NOTHING_TO_DO, ids=[m.split(":")[0] for _, m in NOTHING_TO_DO])
+def test_a_fault_that_targets_or_changes_nothing_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """A message kind the mechanism never sends, an empty list of nodes, a link change with nothing to change."""
+    assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
+
+
+def test_windows_cut_short_by_the_end_of_the_run_and_real_targets_still_load() -> None:
+    """Only what can never act is refused: a window that the end of the run cuts short still acts, and so do real targets."""
+    scenario = load_scenario(
+        RAFT,
+        [
+            "workload.until=20s",
+            "faults=[{every: 1s, start: 5s, until: 20s, crash: random, for: 100ms}, "
+            "{byzantine: [n1], behaviour: omit, from: 5s, until: 20s, messages: [append_entries]}, "
+            "{at: 1s, set_link: {from: n0, to: n1, ordered: true}}, {at: 2s, crash: [n2], for: 1s}]",
+        ],
+    )
+    assert [f.action for f in scenario.faults] == ["crash", "byzantine", "set_link", "crash"]
+    assert scenario.faults[1].messages == ["append_entries"]
+
+
+def test_a_fleet_byzantine_kind_of_one_plane_lies_only_in_that_plane() -> None:
+    """`messages: [append_entries]` without `plane` is a Raft kind: accepted, and the other planes' views leave the entry out."""
+    faults = "faults=[{byzantine: [n1], behaviour: omit, messages: [append_entries]}]"
+    scenario = load_scenario(FLEET, [faults])
+    views = {name: plane.faults for name, plane in scenario.plane_scenarios.items()}
+    assert [f.messages for f in views["control"]] == [["append_entries"]]
+    assert views["scale"] == [] and views["routing"] == []
+    bogus = "faults=[{byzantine: [n1], behaviour: omit, messages: [bogus]}]"
+    with pytest.raises(Exception, match=r"faults\[0\]\.messages\[0\]: plane scale \(voting\) or plane control \(raft\) or plane routing"):
+        load_scenario(FLEET, [bogus])
+
+
+def test_a_saved_fleet_run_reads_back_the_same_plane_views(tmp_path: Path) -> None:
+    """A plane of a saved run sees the fleet's byzantine entry as at load time: only the plane that sends its kind."""
+    from sim.planes.results import plane_scenario
+
+    scenario = load_scenario(FLEET, ["faults=[{byzantine: [n1], behaviour: omit, messages: [append_entries]}]"])
+    resolved = scenario.resolved()
+    views = {plane["name"]: plane_scenario(resolved, plane)["faults"] for plane in resolved["planes"]}
+    assert [entry["messages"] for entry in views["control"]] == [["append_entries"]]
+    assert views["scale"] == [] and views["routing"] == []
