@@ -32,6 +32,9 @@ class Client:
     that clients stranded together do not retry in lockstep.
     """
 
+    addressed: ClassVar[bool] = False
+    """Each command is `node|rest`: it goes to the node it names first (a link into the plane must name one)."""
+
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         self.ctx = ctx
         self.nodes = list(sim.node_names)

@@ -95,6 +95,40 @@ def test_a_fault_that_targets_or_changes_nothing_is_refused(tmp_path: Path, sett
     assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
 
 
+FLEET_CASES = [
+    (
+        "faults=[{at: 1s, crash: leader, plane: routing}]",
+        "faults[0].crash: plane 'routing' (gossip) never has a leader: 'leader' would name no node",
+    ),
+    (
+        "faults=[{at: 1s, partition: [[leader], [rest]], plane: scale}]",
+        "faults[0].partition[0]: plane 'scale' (voting) never has a leader: 'leader' would name no node",
+    ),
+    ("links.0.when=sideways", "links[0].when: 'sideways' is not one of the answers of plane 'scale' (up, hold): the link would never fire"),
+    (
+        "links=[{from: scale, when: up, to: control, submit: x}, {from: control, to: scale, submit: y}]",
+        "links[1].submit: the questions workload of plane 'scale' sends each command to the node it names first "
+        "('node|...', e.g. 'n0|y'); 'y' names none of its nodes",
+    ),
+    (
+        "links=[{from: scale, when: up, to: control, submit: x}, {from: control, to: scale, submit: 'n30|truth=up'}]",
+        "links[1].submit: the questions workload of plane 'scale' sends each command to the node it names first "
+        "('node|...', e.g. 'n0|n30|truth=up'); 'n30|truth=up' names none of its nodes",
+    ),
+    (
+        "links=[{from: scale, when: up, to: control, submit: x}, {from: control, to: scale, write: k}]",
+        "links[1].write: the questions workload of plane 'scale' sends each command to the node it names first "
+        "('node|...', e.g. 'n0|k='); 'k=' names none of its nodes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), FLEET_CASES, ids=[m.split(":")[0] + f"-{i}" for i, (_, m) in enumerate(FLEET_CASES)])
+def test_a_fleet_setting_that_never_fires_or_cannot_submit_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """A leader of a leaderless plane, a `when` the plane never decides, a command a voting plane's client cannot send (was a KeyError)."""
+    assert _refused(tmp_path, FLEET, setting) == f"{FLEET}: {message}"
+
+
 def test_windows_cut_short_by_the_end_of_the_run_and_real_targets_still_load() -> None:
     """Only what can never act is refused: a window that the end of the run cuts short still acts, and so do real targets."""
     scenario = load_scenario(
@@ -108,6 +142,13 @@ def test_windows_cut_short_by_the_end_of_the_run_and_real_targets_still_load() -
     )
     assert [f.action for f in scenario.faults] == ["crash", "byzantine", "set_link", "crash"]
     assert scenario.faults[1].messages == ["append_entries"]
+
+
+def test_a_link_naming_a_node_of_a_voting_plane_and_a_leader_of_a_leading_plane_still_load() -> None:
+    """`n0|truth=up` reaches the scale plane's n0; `leader` of the control plane (Raft) exists; `when: up` is an answer."""
+    links = "links=[{from: scale, when: up, to: control, submit: x}, {from: control, when: linked, to: scale, submit: 'n0|truth=up'}]"
+    scenario = load_scenario(FLEET, [links, "faults=[{at: 5s, crash: leader, plane: control, for: 1s}]"])
+    assert scenario.links is not None and scenario.links[1].submit == "n0|truth=up"
 
 
 def test_a_fleet_byzantine_kind_of_one_plane_lies_only_in_that_plane() -> None:

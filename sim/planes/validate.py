@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.effects import message_kinds
 from sim.errors import ScenarioError
+from sim.planes.effects import check_fleet_leaders, check_fleet_links
 from sim.protocols.registry import MechanismError, get_mechanism
 from sim.scenario import Scenario, TimingWarning, scenario_from_dict
 from sim.timing import network_timing
@@ -141,6 +142,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
         if link.from_ == link.to:
             raise ScenarioError(source, f"links[{i}].to", "a link joins two different planes")
     _check_fleet_faults(scenario, source)
+    check_fleet_leaders(scenario, source, records)
     # 'rtt' of the whole fleet's network, as a one-mechanism scenario's resolved YAML has it.
     scenario.network.rtt = network_timing(scenario).rtt
 
@@ -174,6 +176,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
         plane.workload = done.workload
         warnings += [TimingWarning(w.source, f"{where}.{w.field}", w.problem) for w in done.timing_warnings]
 
+    check_fleet_links(scenario, source, built)
     scenario._plane_scenarios = built
     scenario._timing_warnings = warnings
 

@@ -48,6 +48,8 @@ class ClaimsConfig(WorkloadConfig):
 class ClaimClient(Client):
     """Hands each claim to its node once."""
 
+    addressed = True
+
     def submit(self, cmd_id: str, op: str) -> None:
         """`op` is `node|true` or `node|false`."""
         node, _, truth = op.partition("|")

@@ -39,6 +39,8 @@ class QuestionsConfig(WorkloadConfig):
 class QuestionClient(Client):
     """Sends each question once (an unanswered question is a result, not something to retry)."""
 
+    addressed = True
+
     def submit(self, cmd_id: str, op: str) -> None:
         """Ask the collecting node."""
         dst, _, op = op.partition("|")

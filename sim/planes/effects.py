@@ -1,0 +1,95 @@
+"""Load-time checks of a fleet's settings that could never take effect: a leader no plane has, a link that never fires or cannot submit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.errors import ScenarioError
+from sim.planes.links import LINKED
+from sim.protocols.base import Protocol
+from sim.workload import workload_kinds
+
+if TYPE_CHECKING:
+    from sim.protocols.registry import Mechanism
+    from sim.scenario import FaultSpec, Scenario
+
+
+def has_leader(mechanism: Mechanism) -> bool:
+    """Whether a mechanism's nodes can ever lead: it answers `is_leader` (the base answer is always no)."""
+    return mechanism.protocol.is_leader is not Protocol.is_leader
+
+
+def _leader_fields(fault: FaultSpec) -> list[str]:
+    """The fields of a fault entry that say `leader` (which resolves to no node where nobody leads)."""
+    fields = [name for name in ("crash", "recover") if _says_leader(getattr(fault, name))]
+    if fault.cut is not None:
+        fields += [f"cut.{end}" for end, targets in (("from", fault.cut.from_), ("to", fault.cut.to)) if _says_leader(targets)]
+    fields += [f"partition[{g}]" for g, group in enumerate(fault.partition or []) if "leader" in group]
+    return fields
+
+
+def _says_leader(targets: str | list[str] | None) -> bool:
+    return targets == "leader" or (isinstance(targets, list) and "leader" in targets)
+
+
+def check_fleet_leaders(scenario: Scenario, source: str, mechanisms: list[Mechanism]) -> None:
+    """`leader` in a fleet's fault means the leader of the entry's `plane` (or of the first plane with one): it must exist.
+
+    Raises:
+        ScenarioError: `faults[i].<field>` names the leader of a plane whose mechanism never has one, or of no plane.
+
+    """
+    planes = scenario.planes or []
+    by_name = {plane.name: mechanism for plane, mechanism in zip(planes, mechanisms, strict=True)}
+    for i, fault in enumerate(scenario.faults):
+        fields = _leader_fields(fault)
+        if not fields:
+            continue
+        if fault.plane is not None and fault.plane in by_name and not has_leader(by_name[fault.plane]):
+            mechanism = by_name[fault.plane].name
+            problem = f"plane {fault.plane!r} ({mechanism}) never has a leader: 'leader' would name no node"
+            raise ScenarioError(source, f"faults[{i}].{fields[0]}", problem)
+        if fault.plane is None and not any(has_leader(m) for m in mechanisms):
+            raise ScenarioError(source, f"faults[{i}].{fields[0]}", "no plane ever has a leader: 'leader' would name no node")
+
+
+def check_fleet_links(scenario: Scenario, source: str, built: dict[str, Scenario]) -> None:
+    """Each link must be able to fire and to submit.
+
+    Its `when` must be a value its `from` plane decides, and its command one the `to` plane's client can send.
+
+    Args:
+        scenario: the fleet.
+        source: the file, for the error line.
+        built: each plane as a validated one-mechanism scenario (its resolved settings), by name.
+
+    Raises:
+        ScenarioError: `links[i].when`, `links[i].submit` or `links[i].write` that could never take effect.
+
+    """
+    from sim.protocols.registry import get_mechanism
+
+    for i, link in enumerate(scenario.links or []):
+        # A voting plane decides one of its answers for each question: another value is never decided.
+        answers = built[link.from_].protocol.get("answers")
+        if link.when not in (None, LINKED) and isinstance(answers, list) and link.when not in answers:
+            known = ", ".join(map(str, answers))
+            problem = f"{link.when!r} is not one of the answers of plane {link.from_!r} ({known}): the link would never fire"
+            raise ScenarioError(source, f"links[{i}].when", problem)
+        target = built[link.to]
+        mechanism = get_mechanism(target.mechanism or "")
+        kind = target.workload.kind if target.workload is not None else "none"
+        workload = workload_kinds(mechanism).get(kind)
+        client = getattr(workload, "client_class", None) or mechanism.client
+        if not client.addressed:
+            continue
+        # This plane's client sends each command to the node it names first ('n0|...'): anything else has nowhere to go.
+        field, op = ("submit", link.submit) if link.submit is not None else ("write", f"{link.write}=")
+        node, sep, _ = (op or "").partition("|")
+        if not sep or node not in target.node_names:
+            example = f"{target.node_names[0]}|{op}"
+            problem = (
+                f"the {kind} workload of plane {link.to!r} sends each command to the node it names first ('node|...', e.g. {example!r}); "
+                f"{op!r} names none of its nodes"
+            )
+            raise ScenarioError(source, f"links[{i}].{field}", problem)
