@@ -172,3 +172,11 @@ def test_a_saved_fleet_run_reads_back_the_same_plane_views(tmp_path: Path) -> No
     views = {plane["name"]: plane_scenario(resolved, plane)["faults"] for plane in resolved["planes"]}
     assert [entry["messages"] for entry in views["control"]] == [["append_entries"]]
     assert views["scale"] == [] and views["routing"] == []
+
+
+def test_the_link_checks_know_the_linked_word_of_the_link_driver() -> None:
+    """The fleet checks spell `linked` as the link driver does (they keep their own copy so as not to load pandas)."""
+    from sim.planes.effects import LINKED as CHECKED
+    from sim.planes.links import LINKED
+
+    assert CHECKED == LINKED

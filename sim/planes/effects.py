@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.errors import ScenarioError
-from sim.planes.links import LINKED
 from sim.protocols.base import Protocol
 from sim.workload import workload_kinds
+
+LINKED = "linked"
+"""`when: linked` (as sim.planes.links names it; not imported from there, which loads pandas: validation should not)."""
 
 if TYPE_CHECKING:
     from sim.protocols.registry import Mechanism
