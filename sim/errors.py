@@ -142,6 +142,10 @@ def _first_group(located: list[tuple[str, dict[str, Any]]], prefix: str) -> tupl
     if value_errors:
         path, chosen = max(value_errors, key=lambda pe: len(pe[0]))  # the branch that got furthest
         message = _with_input(_problem(chosen), chosen)
+    elif len(siblings) > 1 and max(len(p) for p, _ in siblings) > len(first_path):
+        # One branch took the value's shape and failed deeper in it (a node's weight in a list of nodes): that is the problem.
+        path, chosen = max(siblings, key=lambda pe: len(pe[0]))
+        message = _with_input(_problem(chosen), chosen)
     elif len(siblings) > 1:
         path, chosen = siblings[0]
         wanted = list(dict.fromkeys(_MISMATCH[e["type"]] for _, e in siblings))
