@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from sim.errors import ScenarioError
+from sim.exact_types import ExactScalars
 from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
 
 DEFAULT_RTT_MS = 2.0
@@ -48,7 +49,7 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 Targets = str | list[str]
 
 
-class Strict(BaseModel):
+class Strict(ExactScalars):
     """Base for scenario models: unknown fields are errors."""
 
     # Built on first use: validating a `Scenario` builds the parts it holds, once, inside its own schema.

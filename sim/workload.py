@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Command, Message
 from sim.scenario import RTT_CONTEXT, Ms, PerSecond
 from sim.units import format_ms
@@ -164,7 +165,7 @@ class LeaderClient(Client):
         self._send(name, op, following)
 
 
-class WorkloadConfig(BaseModel):
+class WorkloadConfig(ExactScalars):
     """Settings every workload shares."""
 
     # Built on first use, not at import: a scenario validates one workload kind of the several defined here.
@@ -324,7 +325,7 @@ class ClosedWorkload(Workload):
             self.issue(client)
 
 
-class ScriptedCommand(BaseModel):
+class ScriptedCommand(ExactScalars):
     """One scripted command."""
 
     model_config = ConfigDict(extra="forbid")

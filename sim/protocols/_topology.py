@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from sim.exact_types import ExactScalars
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-class _Spec(BaseModel):
+class _Spec(ExactScalars):
     model_config = ConfigDict(extra="forbid")
 
 

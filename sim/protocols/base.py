@@ -12,9 +12,10 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 from typing import Protocol as TypingProtocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 # The messages are part of this API; they live in their own module (sim/protocols/message.py).
+from sim.exact_types import ExactScalars
 from sim.protocols.message import ClientReply, ClientRequest, Command, Message, payload_bytes
 
 __all__ = [
@@ -60,7 +61,7 @@ STATE_INSTALLED = "state_installed"
 """Event kind: the node adopted a state covering every slot up to `slot` without executing them."""
 
 
-class ProtocolConfig(BaseModel):
+class ProtocolConfig(ExactScalars):
     """Base for a mechanism's `protocol:` settings; unknown fields are errors."""
 
     # Built on first use, not at import: a process validates the configs of the mechanisms it uses only.

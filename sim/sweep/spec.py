@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sim.errors import first_error
+from sim.exact_types import ExactScalars
 from sim.extends import read_scenario_yaml
 from sim.scenario import Scenario, ScenarioError, read_yaml, results_name, scenario_from_dict
 
 
-class SweepSpec(BaseModel):
+class SweepSpec(ExactScalars):
     """A sweep: a base scenario, a grid of dotted paths to value lists, zip groups and seeds."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Message
 from sim.scenario import Ms, PerSecond
 from sim.workload import Client, Workload, WorkloadConfig
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 
-class ScriptedClaim(BaseModel):
+class ScriptedClaim(ExactScalars):
     """One claim at a given time and node."""
 
     model_config = ConfigDict(extra="forbid")

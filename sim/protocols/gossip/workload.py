@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Message
 from sim.scenario import Ms, PerSecond
 from sim.workload import Client, Workload, WorkloadConfig
@@ -26,7 +27,7 @@ RESERVED = "=;@"
 """Characters a key or value may not hold (they delimit the recorded final state)."""
 
 
-class ScriptedUpdate(BaseModel):
+class ScriptedUpdate(ExactScalars):
     """One scripted write; without `value` the write's id is stored (unique, so traceable)."""
 
     model_config = ConfigDict(extra="forbid")
