@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 _NUMBERS = frozenset({"int", "float"})
@@ -61,6 +61,9 @@ def _problem(value: object, kinds: frozenset[str]) -> PydanticCustomError | None
 
 class ExactScalars(BaseModel):
     """Base of input models: a boolean is refused where numbers are expected, a number where only a boolean is."""
+
+    # Never validated itself: only its subclasses are, each built on first use.
+    model_config = ConfigDict(defer_build=True)
 
     # A model validator, not a field validator on '*': pydantic allows no 'before' validator on a
     # union's discriminator field (a delay's `dist`). Raising a ValidationError keeps each field's path.

@@ -180,11 +180,14 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     models = set(checked["models"])
     assert "sim.protocols.raft.config" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
     others = {m for m in models if not m.startswith("sim.protocols.raft.")}
-    assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base"}
+    assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base", "sim.exact_types"}
     # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
     built = set(checked["built"])
     assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.config.RaftConfig"} <= built
-    assert not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig"} & built
+    assert (
+        not {"sim.workload.ClosedConfig", "sim.workload.ScriptConfig", "sim.protocols.base.ProtocolConfig", "sim.exact_types.ExactScalars"}
+        & built
+    )
     loaded = set(checked["modules"])
     assert not ({"numpy", "sim.sweep", "sim.report"} | KERNEL) & loaded
 
