@@ -130,3 +130,18 @@ def message_kinds(protocol: type, client: type | None = None) -> frozenset[str]:
         if isinstance(value, type) and issubclass(value, Message) and value is not Message
     }
     return frozenset(kinds)
+
+
+def check_weights(scenario: Scenario, source: str, mechanism: Any, config: Any) -> None:
+    """Node weights other than 1 must matter: refused on a mechanism that does not weigh its nodes with these settings.
+
+    Raises:
+        ScenarioError: `nodes[i].weight` of the first weighted node.
+
+    """
+    if isinstance(scenario.nodes, int) or mechanism.uses_weights(config):
+        return
+    for i, spec in enumerate(scenario.nodes):
+        if spec.weight != 1.0:
+            problem = f"{mechanism.name} does not weigh its nodes with these settings: the weight would do nothing; remove it"
+            raise ScenarioError(source, f"nodes[{i}].weight", problem)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
-from sim.effects import check_fault_effect, check_workload_times
+from sim.effects import check_fault_effect, check_weights, check_workload_times
 from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
@@ -133,6 +133,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
     except ValidationError as err:
         raise first_error(source, err, "protocol") from None
     scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    check_weights(scenario, source, mechanism, config)
 
     wl_config = None
     if scenario.workload is not None:

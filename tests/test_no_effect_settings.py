@@ -180,3 +180,48 @@ def test_the_link_checks_know_the_linked_word_of_the_link_driver() -> None:
     from sim.planes.links import LINKED
 
     assert CHECKED == LINKED
+
+
+@pytest.mark.parametrize(
+    ("scenario", "settings", "message"),
+    [
+        (RAFT, [], "nodes[0].weight: raft does not weigh its nodes with these settings: the weight would do nothing; remove it"),
+        (
+            ROOT / "scenarios" / "voting-weighted.yaml",
+            ["protocol={rule: majority, accuracy: 0.95, timeout: 100ms, coordinator: expert}"],
+            "nodes[0].weight: voting does not weigh its nodes with these settings: the weight would do nothing; remove it",
+        ),
+    ],
+    ids=["raft", "voting-majority"],
+)
+def test_a_node_weight_where_nodes_are_not_weighed_is_refused(tmp_path: Path, scenario: Path, settings: list[str], message: str) -> None:
+    """Raft counts heads, and so does voting by majority: a weight there used to be accepted and ignored."""
+    nodes = "nodes=[{name: a, weight: 5}, {name: b}, {name: c}]"
+    line = _refused(tmp_path, scenario, nodes if not settings else settings[0])
+    assert line == f"{scenario}: {message}"
+
+
+def test_weights_load_where_they_are_weighed_and_weight_one_anywhere() -> None:
+    """Weighted voting and Multi-Paxos with weighted quorums keep their weights; a weight of 1 is no weight, on any mechanism."""
+    assert [s.weight for s in load_scenario(ROOT / "scenarios" / "voting-weighted.yaml").node_specs][0] == 5.0
+    weighted = "nodes=[{name: a, weight: 3}, {name: b}, {name: c}]"
+    paxos = load_scenario(RAFT, ["mechanism=multipaxos", "protocol={quorums: weighted}", weighted])
+    assert paxos.node_specs[0].weight == 3.0
+    plain = load_scenario(RAFT, ["nodes=[{name: a, weight: 1}, {name: b}, {name: c}]"])
+    assert [s.weight for s in plain.node_specs] == [1.0, 1.0, 1.0]
+
+
+def test_a_fleet_weight_counts_where_some_plane_of_its_node_weighs_nodes() -> None:
+    """A weight matters if any plane its node takes part in weighs nodes (then the other planes get the node unweighted)."""
+    names = [f"n{i}" for i in range(40)]
+
+    def nodes(heavy: str) -> str:
+        return "nodes=[" + ", ".join(f"{{name: {n}, weight: 3}}" if n == heavy else f"{{name: {n}}}" for n in names) + "]"
+
+    with pytest.raises(Exception, match=r"nodes\[2\]\.weight: no plane 'n2' takes part in weighs its nodes"):
+        load_scenario(FLEET, [nodes("n2")])
+    with pytest.raises(Exception, match=r"nodes\[12\]\.weight: no plane 'n12' takes part in weighs its nodes"):
+        load_scenario(FLEET, [nodes("n12"), "planes.0.protocol.rule=weighted"])
+    fleet = load_scenario(FLEET, [nodes("n2"), "planes.0.protocol.rule=weighted"])
+    weights = {name: [s.weight for s in plane.node_specs][2] for name, plane in fleet.plane_scenarios.items()}
+    assert weights == {"scale": 3.0, "control": 1.0, "routing": 1.0}

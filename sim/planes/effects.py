@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.protocols.base import Protocol
+from sim.scenario_parts import RTT_CONTEXT
 from sim.workload import workload_kinds
 
 LINKED = "linked"
@@ -95,3 +98,34 @@ def check_fleet_links(scenario: Scenario, source: str, built: dict[str, Scenario
                 f"{op!r} names none of its nodes"
             )
             raise ScenarioError(source, f"links[{i}].{field}", problem)
+
+
+def fleet_weights(scenario: Scenario, source: str, mechanisms: list[Mechanism], chosen: list[list[dict[str, Any]]]) -> list[bool]:
+    """Which planes weigh their nodes; a node's weight other than 1 must matter in at least one plane it takes part in.
+
+    Args:
+        scenario: the fleet (its `network.rtt` resolved: a plane's settings may be written in rtt).
+        source: the file, for the error line.
+        mechanisms: each plane's mechanism, in plane order.
+        chosen: each plane's nodes (name and weight), in plane order.
+
+    Raises:
+        ScenarioError: `nodes[i].weight` of a node no plane weighs.
+
+    """
+    weighed: list[bool] = []
+    for plane, mechanism in zip(scenario.planes or [], mechanisms, strict=True):
+        try:
+            config = mechanism.config.model_validate(plane.protocol, context={RTT_CONTEXT: scenario.network.rtt})
+        except ValidationError:
+            weighed.append(True)  # the plane's own check reports its settings, naming the plane
+            continue
+        weighed.append(mechanism.uses_weights(config))
+    if isinstance(scenario.nodes, int):
+        return weighed
+    counted = {node["name"] for nodes, weighs in zip(chosen, weighed, strict=True) if weighs for node in nodes}
+    for i, spec in enumerate(scenario.nodes):
+        if spec.weight != 1.0 and spec.name not in counted:
+            problem = f"no plane {spec.name!r} takes part in weighs its nodes: the weight would do nothing; remove it"
+            raise ScenarioError(source, f"nodes[{i}].weight", problem)
+    return weighed

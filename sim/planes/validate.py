@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.effects import message_kinds
 from sim.errors import ScenarioError
-from sim.planes.effects import check_fleet_leaders, check_fleet_links
+from sim.planes.effects import check_fleet_leaders, check_fleet_links, fleet_weights
 from sim.protocols.registry import MechanismError, get_mechanism
 from sim.scenario import Scenario, TimingWarning, scenario_from_dict
 from sim.timing import network_timing
@@ -145,6 +145,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
     check_fleet_leaders(scenario, source, records)
     # 'rtt' of the whole fleet's network, as a one-mechanism scenario's resolved YAML has it.
     scenario.network.rtt = network_timing(scenario).rtt
+    weighed = fleet_weights(scenario, source, records, chosen)
 
     base = scenario.resolved()
     fleet_faults = base.get("faults", [])
@@ -154,7 +155,8 @@ def check_planes(scenario: Scenario, source: str) -> None:
     warnings: list[TimingWarning] = []
     for i, plane in enumerate(planes):
         where = f"planes[{i}]"
-        nodes = chosen[i]
+        # A plane that does not weigh its nodes gets them unweighted: the weights are another plane's.
+        nodes = chosen[i] if weighed[i] else [{"name": node["name"]} for node in chosen[i]]
         names = {node["name"] for node in nodes}
         data = dict(base)
         data["mechanism"] = plane.mechanism

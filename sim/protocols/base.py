@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from sim.timing import NetworkTiming
     from sim.workload import Client
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """Version of the public mechanism API (Protocol, Context, Message, ProtocolConfig, the hooks, the record).
 
 The major number changes when a documented name is removed or changes meaning; the minor one when
@@ -167,6 +167,15 @@ class Protocol:
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Cross-field checks at load time: a list of (field path, problem); empty when fine."""
         return []
+
+    @classmethod
+    def uses_weights(cls, config: ProtocolConfig) -> bool:
+        """Whether node weights (`nodes: [{name, weight}]`, seen as `ctx.weights`) matter with these settings.
+
+        A weight other than 1 is refused where they do not, as a setting that would do nothing. The
+        default says yes: the framework cannot know whether a mechanism reads `ctx.weights`.
+        """
+        return True
 
     @classmethod
     def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:

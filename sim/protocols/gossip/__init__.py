@@ -76,6 +76,11 @@ class Gossip(Dispatch, Protocol):
     # --- class hooks ---------------------------------------------------------------------
 
     @classmethod
+    def uses_weights(cls, config: ProtocolConfig) -> bool:
+        """Node weights: never (every node counts as one)."""
+        return False
+
+    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Fanout, topology parameters, and the update workload's node names."""
         assert isinstance(config, GossipConfig)

@@ -365,6 +365,11 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
     # --- class hooks -----------------------------------------------------------------------
 
     @classmethod
+    def uses_weights(cls, config: ProtocolConfig) -> bool:
+        """Node weights: never (every replica counts as one)."""
+        return False
+
+    @classmethod
     def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:
         """The view timer at its capped backoff, once for each of up to f faulty leaders in a row and once more."""
         f = byzantine_f(scenario.n) if config.f is None else config.f  # type: ignore[attr-defined]

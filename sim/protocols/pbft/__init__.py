@@ -220,6 +220,11 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         return PbftClient
 
     @classmethod
+    def uses_weights(cls, config: ProtocolConfig) -> bool:
+        """Node weights: never (every replica counts as one)."""
+        return False
+
+    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """N >= 3f + 1, and the watermark window holds at least one checkpoint interval."""
         assert isinstance(config, PbftConfig)

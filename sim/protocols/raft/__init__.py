@@ -146,6 +146,11 @@ class Raft(Dispatch, Election, Replication, Protocol):
         return SessionClient
 
     @classmethod
+    def uses_weights(cls, config: RaftConfig) -> bool:
+        """Node weights: never (every server counts as one)."""
+        return False
+
+    @classmethod
     def validate(cls, scenario: Scenario, config: RaftConfig) -> list[tuple[str, str]]:  # type: ignore[override]
         """Timeouts must make sense: low <= high, heartbeats well inside the election timeout."""
         return timing_problems(config)

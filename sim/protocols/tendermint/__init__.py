@@ -364,6 +364,11 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Gossip, Protocol):
     # --- class hooks -----------------------------------------------------------------------
 
     @classmethod
+    def uses_weights(cls, config: ProtocolConfig) -> bool:
+        """Node weights: never (every validator counts as one)."""
+        return False
+
+    @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:
         """The proposal must be able to arrive before a replica gives up on it (a one-way delay, from the proposer's request)."""
         assert isinstance(config, TendermintConfig)
