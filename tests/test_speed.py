@@ -38,7 +38,7 @@ def test_pausing_the_collector_changes_no_output(name: str, monkeypatch: pytest.
 def test_collector_is_restored_after_a_run_even_one_that_raises() -> None:
     """The collector is enabled again and nothing stays frozen after run(), also when the run raises."""
     assert gc.isenabled()
-    run(load_scenario(SCENARIOS / "raft-steady.yaml", ["duration=300ms"]))
+    run(load_scenario(SCENARIOS / "raft-steady.yaml", ["duration=300ms", "workload.start=0"]))
     assert gc.isenabled() and gc.get_freeze_count() == 0
     with pytest.raises(RuntimeError), runner.collector_paused():
         assert not gc.isenabled()
@@ -274,7 +274,20 @@ def test_the_cli_draws_headless_even_when_the_environment_asks_for_a_gui_backend
     """Plots are drawn with Agg although matplotlib is imported only once a command draws."""
     out = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "sim", "run", "scenarios/raft-steady.yaml", "--set", "duration=300ms", "--out", str(out), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            "scenarios/raft-steady.yaml",
+            "--set",
+            "duration=300ms",
+            "--set",
+            "workload.start=0",
+            "--out",
+            str(out),
+            "-q",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -370,7 +383,7 @@ def test_a_sweep_of_uneven_runs_gives_the_same_rows_on_two_workers_as_inline(tmp
     data = {
         "name": "uneven",
         "base": str(SCENARIOS / "raft-steady.yaml"),
-        "set": {"duration": "400ms", "workload.until": "300ms"},
+        "set": {"duration": "400ms", "workload.start": "0", "workload.until": "300ms"},
         "grid": {"nodes": [3, 7]},
         "replicates": 4,
     }
@@ -418,7 +431,7 @@ def test_batched_workers_give_the_rows_of_an_inline_sweep(tmp_path: Path) -> Non
     data = {
         "name": "batched",
         "base": str(SCENARIOS / "raft-steady.yaml"),
-        "set": {"duration": "400ms", "workload.until": "300ms"},
+        "set": {"duration": "400ms", "workload.start": "0", "workload.until": "300ms"},
         "grid": {"network.loss": [0.0, 0.1]},
         "replicates": 6,
     }
