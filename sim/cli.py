@@ -173,7 +173,7 @@ def run_cmd(
 
     with guard():
         window = trace_window_option(trace_window, trace)
-        resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing)
+        resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing, window)
     from sim.validate import warning_lines
 
     for line in warning_lines(resolved, str(scenario)):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import ScenarioError
+from sim.units import format_ms, parse_duration
 
 if TYPE_CHECKING:  # pydantic, pandas, numpy and matplotlib are imported by the functions that need them
     from sim.scenario import Scenario
@@ -48,12 +49,18 @@ def check_out_dir(path: Path) -> None:
 
 
 def prepare_run(
-    path: Path, seed: int | None = None, overrides: list[str] | None = None, out: Path | None = None, strict_timing: bool = False
+    path: Path,
+    seed: int | None = None,
+    overrides: list[str] | None = None,
+    out: Path | None = None,
+    strict_timing: bool = False,
+    trace_window: tuple[float, float] | None = None,
 ) -> tuple[Scenario, Path]:
     """Load and validate a scenario and choose its run directory; nothing is written.
 
     Raises:
-        ScenarioError: for bad input of any kind (with `strict_timing`, a timeout that does not fit the network).
+        ScenarioError: for bad input of any kind (with `strict_timing`, a timeout that does not fit the network; a
+            `trace_window` that starts at or after the end of the run).
 
     """
     from sim.scenario import load_scenario
@@ -61,6 +68,7 @@ def prepare_run(
     if seed is not None and seed < 0:
         raise ScenarioError("--seed", "", f"must be >= 0 (got {seed})")
     scenario = load_scenario(path, overrides or [], seed, strict_timing)
+    check_trace_window(trace_window, scenario.duration)
     target = out if out is not None else default_run_dir(scenario)
     check_out_dir(target)
     return scenario, target
@@ -83,6 +91,18 @@ def trace_window_option(text: str | None, trace: bool = True) -> tuple[float, fl
         return parse_window(text)
     except ValueError as exc:
         raise ScenarioError("--trace-window", "", str(exc)) from None
+
+
+def check_trace_window(window: tuple[float, float] | None, duration: float) -> None:
+    """A space-time window must start before the run ends: one that starts later would draw an empty diagram.
+
+    Raises:
+        ScenarioError: naming --trace-window.
+
+    """
+    if window is not None and window[0] >= duration:
+        start, end = format_ms(window[0]), format_ms(duration)
+        raise ScenarioError("--trace-window", "", f"starts at {start}, not before the end of the run ({end}): the diagram would be empty")
 
 
 def execute_run(
@@ -139,6 +159,8 @@ def replot(run_dir: Path, trace_window: tuple[float, float] | None = None, note:
         raise ScenarioError(str(run_dir), "", f"cannot read run directory: {exc}") from None
     if trace_window is not None and result.trace is None:
         raise ScenarioError("--trace-window", "", f"{run_dir} has no trace.parquet (run it with --trace)")
+    if trace_window is not None:
+        check_trace_window(trace_window, float(result.summary.get("duration_ms") or parse_duration(result.scenario.get("duration", 0))))
     text = spacetime_note(result)
     if text and note is not None:
         note(text)

@@ -235,3 +235,18 @@ def test_the_readme_and_the_code_agree_on_raft_election_timeout_bounds() -> None
     assert load_scenario(RAFT, ["protocol.election_timeout=[150ms, 150ms]"]).protocol["election_timeout"] == ["150ms", "150ms"]
     with pytest.raises(Exception, match=r"protocol\.election_timeout: low \(300ms\) must not be above high \(150ms\)"):
         load_scenario(RAFT, ["protocol.election_timeout=[300ms, 150ms]"])
+
+
+def test_a_trace_window_that_starts_after_the_run_is_refused_for_run_and_plot(tmp_path: Path) -> None:
+    """`--trace-window 20s:30s` on a 1 s run drew an empty space-time diagram; a window the end of the run cuts short still draws."""
+    out = tmp_path / "out"
+    quick = ["--set", "duration=1s", "--set", "workload.start=0", "--trace", "--no-plots", "-q"]
+    late = runner.invoke(app, ["run", str(RAFT), *quick, "--trace-window", "20s:30s", "--out", str(out)])
+    assert late.exit_code == 2, late.output
+    assert late.stderr.strip() == "--trace-window: starts at 20s, not before the end of the run (1s): the diagram would be empty"
+    assert not out.exists()
+    ran = runner.invoke(app, ["run", str(RAFT), *quick, "--trace-window", "500ms:5s", "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+    replot = runner.invoke(app, ["plot", str(out), "--trace-window", "1s:2s"])
+    assert replot.exit_code == 2, replot.output
+    assert replot.stderr.strip() == "--trace-window: starts at 1s, not before the end of the run (1s): the diagram would be empty"
