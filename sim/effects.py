@@ -132,16 +132,19 @@ def message_kinds(protocol: type, client: type | None = None) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def check_weights(scenario: Scenario, source: str, mechanism: Any, config: Any) -> None:
-    """Node weights other than 1 must matter: refused on a mechanism that does not weigh its nodes with these settings.
+def check_weights(scenario: Scenario, source: str, mechanism: Any) -> None:
+    """Node weights other than 1 must matter: refused on a mechanism that never weighs its nodes (`weighs_nodes`).
+
+    A mechanism that weighs them under some settings only (voting's `rule: weighted`) keeps them under
+    every setting: the same weighted nodes compared under two rules is an experiment.
 
     Raises:
         ScenarioError: `nodes[i].weight` of the first weighted node.
 
     """
-    if isinstance(scenario.nodes, int) or mechanism.uses_weights(config):
+    if isinstance(scenario.nodes, int) or mechanism.weighs_nodes:
         return
     for i, spec in enumerate(scenario.nodes):
         if spec.weight != 1.0:
-            problem = f"{mechanism.name} does not weigh its nodes with these settings: the weight would do nothing; remove it"
+            problem = f"{mechanism.name} never weighs its nodes: the weight would do nothing; remove it"
             raise ScenarioError(source, f"nodes[{i}].weight", problem)

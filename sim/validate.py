@@ -133,7 +133,7 @@ def check_scenario(scenario: Scenario, source: str) -> None:
     except ValidationError as err:
         raise first_error(source, err, "protocol") from None
     scenario.protocol = config.model_dump(mode="json", by_alias=True, exclude_none=True)
-    check_weights(scenario, source, mechanism, config)
+    check_weights(scenario, source, mechanism)
 
     wl_config = None
     if scenario.workload is not None:

@@ -26,7 +26,7 @@ CONTEXT = (
 HANDLERS = ("on_start", "on_message", "on_timer", "on_request", "on_stop", "is_leader", "epoch")
 DECLARATIONS = (
     "Config", "tolerates", "authenticated", "byzantine_behaviours", "ready_event", "client_class", "workloads", "checkers",
-    "summarise", "figures", "mutate", "fault_bound", "ready_at", "validate", "uses_weights", "warnings", "timing", "expected_latency",
+    "summarise", "figures", "mutate", "fault_bound", "ready_at", "validate", "weighs_nodes", "warnings", "timing", "expected_latency",
     "prepare",
 )  # fmt: skip
 BASE_NAMES = ("Message", "ClientRequest", "ClientReply", "NOOP", "ProtocolConfig", "register", "unused_settings", "API_VERSION")

@@ -183,46 +183,47 @@ def test_the_link_checks_know_the_linked_word_of_the_link_driver() -> None:
 
 
 @pytest.mark.parametrize(
-    ("scenario", "settings", "message"),
+    ("settings", "message"),
     [
-        (RAFT, [], "nodes[0].weight: raft does not weigh its nodes with these settings: the weight would do nothing; remove it"),
-        (
-            ROOT / "scenarios" / "voting-weighted.yaml",
-            ["protocol={rule: majority, accuracy: 0.95, timeout: 100ms, coordinator: expert}"],
-            "nodes[0].weight: voting does not weigh its nodes with these settings: the weight would do nothing; remove it",
-        ),
+        ([], "nodes[0].weight: raft never weighs its nodes: the weight would do nothing; remove it"),
+        (["mechanism=pbft", "protocol={}"], "nodes[0].weight: pbft never weighs its nodes: the weight would do nothing; remove it"),
     ],
-    ids=["raft", "voting-majority"],
+    ids=["raft", "pbft"],
 )
-def test_a_node_weight_where_nodes_are_not_weighed_is_refused(tmp_path: Path, scenario: Path, settings: list[str], message: str) -> None:
-    """Raft counts heads, and so does voting by majority: a weight there used to be accepted and ignored."""
-    nodes = "nodes=[{name: a, weight: 5}, {name: b}, {name: c}]"
-    line = _refused(tmp_path, scenario, nodes if not settings else settings[0])
-    assert line == f"{scenario}: {message}"
+def test_a_node_weight_on_a_mechanism_that_never_weighs_nodes_is_refused(tmp_path: Path, settings: list[str], message: str) -> None:
+    """Raft and PBFT count heads: a weight there used to be accepted and ignored."""
+    out = tmp_path / "out"
+    nodes = ["--set", "nodes=[{name: a, weight: 5}, {name: b}, {name: c}, {name: d}]"]
+    more = [arg for setting in settings for arg in ("--set", setting)]
+    result = runner.invoke(app, ["run", str(RAFT), *nodes, *more, "--out", str(out), "--no-plots", "-q"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"{RAFT}: {message}"
+    assert not out.exists()
 
 
-def test_weights_load_where_they_are_weighed_and_weight_one_anywhere() -> None:
-    """Weighted voting and Multi-Paxos with weighted quorums keep their weights; a weight of 1 is no weight, on any mechanism."""
-    assert [s.weight for s in load_scenario(ROOT / "scenarios" / "voting-weighted.yaml").node_specs][0] == 5.0
+def test_weights_load_where_nodes_can_be_weighed_and_weight_one_anywhere() -> None:
+    """Voting keeps its weights under any rule (the same nodes compared under two rules is an experiment), so does Multi-Paxos;
+    a weight of 1 is no weight, on any mechanism."""
+    voting = ROOT / "scenarios" / "voting-weighted.yaml"
+    assert [s.weight for s in load_scenario(voting).node_specs][0] == 5.0
+    by_head = load_scenario(voting, ["protocol={rule: majority, accuracy: 0.95, timeout: 100ms, coordinator: expert}"])
+    assert by_head.node_specs[0].weight == 5.0
     weighted = "nodes=[{name: a, weight: 3}, {name: b}, {name: c}]"
-    paxos = load_scenario(RAFT, ["mechanism=multipaxos", "protocol={quorums: weighted}", weighted])
-    assert paxos.node_specs[0].weight == 3.0
+    assert load_scenario(RAFT, ["mechanism=multipaxos", "protocol={quorums: weighted}", weighted]).node_specs[0].weight == 3.0
     plain = load_scenario(RAFT, ["nodes=[{name: a, weight: 1}, {name: b}, {name: c}]"])
     assert [s.weight for s in plain.node_specs] == [1.0, 1.0, 1.0]
 
 
 def test_a_fleet_weight_counts_where_some_plane_of_its_node_weighs_nodes() -> None:
-    """A weight matters if any plane its node takes part in weighs nodes (then the other planes get the node unweighted)."""
+    """A weight matters if a plane its node takes part in can weigh nodes (then the other planes get the node unweighted)."""
     names = [f"n{i}" for i in range(40)]
 
     def nodes(heavy: str) -> str:
         return "nodes=[" + ", ".join(f"{{name: {n}, weight: 3}}" if n == heavy else f"{{name: {n}}}" for n in names) + "]"
 
-    with pytest.raises(Exception, match=r"nodes\[2\]\.weight: no plane 'n2' takes part in weighs its nodes"):
-        load_scenario(FLEET, [nodes("n2")])
-    with pytest.raises(Exception, match=r"nodes\[12\]\.weight: no plane 'n12' takes part in weighs its nodes"):
-        load_scenario(FLEET, [nodes("n12"), "planes.0.protocol.rule=weighted"])
-    fleet = load_scenario(FLEET, [nodes("n2"), "planes.0.protocol.rule=weighted"])
+    with pytest.raises(Exception, match=r"nodes\[12\]\.weight: no plane 'n12' takes part in ever weighs its nodes"):
+        load_scenario(FLEET, [nodes("n12")])  # in routing (gossip) only
+    fleet = load_scenario(FLEET, [nodes("n2")])  # in scale (voting), control (Raft) and routing (gossip)
     weights = {name: [s.weight for s in plane.node_specs][2] for name, plane in fleet.plane_scenarios.items()}
     assert weights == {"scale": 3.0, "control": 1.0, "routing": 1.0}
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from sim.errors import ScenarioError
 from sim.protocols.base import Protocol
-from sim.scenario_parts import RTT_CONTEXT
 from sim.workload import workload_kinds
 
 LINKED = "linked"
@@ -104,7 +101,7 @@ def fleet_weights(scenario: Scenario, source: str, mechanisms: list[Mechanism], 
     """Which planes weigh their nodes; a node's weight other than 1 must matter in at least one plane it takes part in.
 
     Args:
-        scenario: the fleet (its `network.rtt` resolved: a plane's settings may be written in rtt).
+        scenario: the fleet.
         source: the file, for the error line.
         mechanisms: each plane's mechanism, in plane order.
         chosen: each plane's nodes (name and weight), in plane order.
@@ -113,19 +110,12 @@ def fleet_weights(scenario: Scenario, source: str, mechanisms: list[Mechanism], 
         ScenarioError: `nodes[i].weight` of a node no plane weighs.
 
     """
-    weighed: list[bool] = []
-    for plane, mechanism in zip(scenario.planes or [], mechanisms, strict=True):
-        try:
-            config = mechanism.config.model_validate(plane.protocol, context={RTT_CONTEXT: scenario.network.rtt})
-        except ValidationError:
-            weighed.append(True)  # the plane's own check reports its settings, naming the plane
-            continue
-        weighed.append(mechanism.uses_weights(config))
+    weighed = [mechanism.weighs_nodes for mechanism in mechanisms]
     if isinstance(scenario.nodes, int):
         return weighed
     counted = {node["name"] for nodes, weighs in zip(chosen, weighed, strict=True) if weighs for node in nodes}
     for i, spec in enumerate(scenario.nodes):
         if spec.weight != 1.0 and spec.name not in counted:
-            problem = f"no plane {spec.name!r} takes part in weighs its nodes: the weight would do nothing; remove it"
+            problem = f"no plane {spec.name!r} takes part in ever weighs its nodes: the weight would do nothing; remove it"
             raise ScenarioError(source, f"nodes[{i}].weight", problem)
     return weighed

@@ -119,6 +119,9 @@ class Protocol:
     """Byzantine behaviours that make sense for this mechanism; others are refused at load time."""
     tolerates: ClassVar[str] = ""
     """The faults this mechanism survives, e.g. "crash f<n/2" (shown by `consim list` and `consim compare`)."""
+    weighs_nodes: ClassVar[bool] = True
+    """The mechanism can weigh its nodes (`ctx.weights`, under some settings at least); where not, a weight other
+    than 1 is refused at load time. True by default: the framework cannot see whether a mechanism reads the weights."""
     ready_event: ClassVar[str | None] = None
     """The event kind that first shows the mechanism able to decide client commands (e.g. "leader");
     None: ready from the start. Latency and throughput are measured from then on (see `ready_at`)."""
@@ -167,15 +170,6 @@ class Protocol:
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Cross-field checks at load time: a list of (field path, problem); empty when fine."""
         return []
-
-    @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Whether node weights (`nodes: [{name, weight}]`, seen as `ctx.weights`) matter with these settings.
-
-        A weight other than 1 is refused where they do not, as a setting that would do nothing. The
-        default says yes: the framework cannot know whether a mechanism reads `ctx.weights`.
-        """
-        return True
 
     @classmethod
     def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:

@@ -72,8 +72,8 @@ class Mechanism:
     """(scenario, config) -> ms a correct run may wait after the last heal before progress resumes."""
     authenticated: bool
     validate: Callable[..., list[tuple[str, str]]]
-    uses_weights: Callable[..., bool]
-    """(config) -> whether node weights matter with these settings (a weight other than 1 is refused where not)."""
+    weighs_nodes: bool
+    """Whether it can weigh its nodes at all (a weight other than 1 is refused where not)."""
     warnings: Callable[..., list[str]]
     timing: Callable[..., list[tuple[str, str]]]
     expected_latency: Callable[..., float | None]
@@ -123,7 +123,7 @@ def mechanism_of(protocol: type[Protocol], name: str | None = None) -> Mechanism
         recovery_time=protocol.recovery_time,
         authenticated=protocol.authenticated,
         validate=protocol.validate,
-        uses_weights=protocol.uses_weights,
+        weighs_nodes=protocol.weighs_nodes,
         warnings=protocol.warnings,
         timing=protocol.timing,
         expected_latency=protocol.expected_latency,

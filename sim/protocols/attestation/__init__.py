@@ -123,12 +123,6 @@ class AttestationProtocol(Dispatch, Protocol):
         return attestation_figures()
 
     @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: with `weighted: true` only."""
-        assert isinstance(config, AttestationConfig)
-        return config.weighted
-
-    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Named attesters exist, and enough attester weight exists to reach the thresholds."""
         assert isinstance(config, AttestationConfig)

@@ -72,13 +72,10 @@ class Gossip(Dispatch, Protocol):
     tolerates: ClassVar[str] = "crash, loss (eventual)"
     config: GossipConfig
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay")
+    weighs_nodes: ClassVar[bool] = False
+    """Every node counts as one: a node weight would do nothing."""
 
     # --- class hooks ---------------------------------------------------------------------
-
-    @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: never (every node counts as one)."""
-        return False
 
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:

@@ -106,6 +106,8 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
         "double_vote",
         "fork",
     )
+    weighs_nodes: ClassVar[bool] = False
+    """Every replica counts as one: a node weight would do nothing."""
     config: HotStuffConfig
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -363,11 +365,6 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
             self.on_proposal(waiting_src, Proposal(child))
 
     # --- class hooks -----------------------------------------------------------------------
-
-    @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: never (every replica counts as one)."""
-        return False
 
     @classmethod
     def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:

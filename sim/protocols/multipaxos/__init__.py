@@ -345,12 +345,6 @@ class MultiPaxos(Dispatch, LearnerMixin, Protocol):
     # --- class hooks ---------------------------------------------------------------------------
 
     @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: with `quorums: weighted` only."""
-        assert isinstance(config, MultiPaxosConfig)
-        return config.quorums == "weighted"
-
-    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """Flexible quorums must intersect; heartbeats must come faster than election timeouts."""
         assert isinstance(config, MultiPaxosConfig)

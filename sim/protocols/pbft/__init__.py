@@ -73,6 +73,8 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
         "double_vote",
         "censor",
     )
+    weighs_nodes: ClassVar[bool] = False
+    """Every replica counts as one: a node weight would do nothing."""
     config: PbftConfig
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -218,11 +220,6 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
     def client_class(cls) -> type[Client]:
         """Clients wait for f + 1 matching replies and retransmit to every replica."""
         return PbftClient
-
-    @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: never (every replica counts as one)."""
-        return False
 
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:

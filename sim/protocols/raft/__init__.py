@@ -57,6 +57,8 @@ class Raft(Dispatch, Election, Replication, Protocol):
     ready_event = "leader"  # nothing commits before the first leader is elected
     config: RaftConfig
     byzantine_behaviours = ("silent", "omit", "delay", "replay", "forge", "equivocate", "double_vote")
+    weighs_nodes = False
+    """Every server counts as one: a node weight would do nothing."""
 
     def on_start(self) -> None:
         """Load persistent state (the snapshot, then the log after it); reset volatile state."""
@@ -144,11 +146,6 @@ class Raft(Dispatch, Election, Replication, Protocol):
         from sim.protocols.raft.client import SessionClient
 
         return SessionClient
-
-    @classmethod
-    def uses_weights(cls, config: RaftConfig) -> bool:
-        """Node weights: never (every server counts as one)."""
-        return False
 
     @classmethod
     def validate(cls, scenario: Scenario, config: RaftConfig) -> list[tuple[str, str]]:  # type: ignore[override]

@@ -95,6 +95,8 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Gossip, Protocol):
     tolerates: ClassVar[str] = "byzantine f<n/3"
     authenticated: ClassVar[bool] = True
     byzantine_behaviours: ClassVar[tuple[str, ...]] = ("silent", "omit", "delay", "replay", "forge", "equivocate", "double_vote")
+    weighs_nodes: ClassVar[bool] = False
+    """Every validator counts as one: a node weight would do nothing."""
     config: TendermintConfig
 
     def on_start(self) -> None:
@@ -362,11 +364,6 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Gossip, Protocol):
             self.on_message(src, msg)
 
     # --- class hooks -----------------------------------------------------------------------
-
-    @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: never (every validator counts as one)."""
-        return False
 
     @classmethod
     def timing(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> list[tuple[str, str]]:

@@ -141,12 +141,6 @@ class Voting(Dispatch, Protocol):
         return voting_figures()
 
     @classmethod
-    def uses_weights(cls, config: ProtocolConfig) -> bool:
-        """Node weights: with `rule: weighted` only."""
-        assert isinstance(config, VotingConfig)
-        return config.rule == "weighted"
-
-    @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """The coordinator and the workload's fixed truth and target must exist."""
         assert isinstance(config, VotingConfig)
