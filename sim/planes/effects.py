@@ -1,4 +1,7 @@
-"""Load-time checks of a fleet's settings that could never take effect: a leader no plane has, a link that never fires or cannot submit."""
+"""Load-time checks of a fleet's settings that could never take effect.
+
+A `leader` of no plane, a link that never fires or cannot submit, a node weight no plane of its node weighs.
+"""
 
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ from typing import Protocol as TypingProtocol
 
 from pydantic import ConfigDict
 
-# The messages are part of this API; they live in their own module (sim/protocols/message.py).
 from sim.exact_types import ExactScalars
+
+# The messages are part of this API; they live in their own module (sim/protocols/message.py).
 from sim.protocols.message import ClientReply, ClientRequest, Command, Message, payload_bytes
 
 __all__ = [
