@@ -231,7 +231,7 @@ def test_a_fleet_weight_counts_where_some_plane_of_its_node_weighs_nodes() -> No
 def test_the_readme_and_the_code_agree_on_raft_election_timeout_bounds() -> None:
     """Equal bounds are a fixed timeout (a deliberate experiment), so the README allows them as the code does; reversed ones are refused."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    row = next(line for line in readme.splitlines() if line.startswith("| `election_timeout` | `[150ms, 300ms]` | each timeout is drawn"))
+    row = next(line for line in readme.splitlines() if line.startswith("| `election_timeout` |") and "each timeout is drawn" in line)
     assert "low must not be above high" in row and "below high" not in row
     assert load_scenario(RAFT, ["protocol.election_timeout=[150ms, 150ms]"]).protocol["election_timeout"] == ["150ms", "150ms"]
     with pytest.raises(Exception, match=r"protocol\.election_timeout: low \(300ms\) must not be above high \(150ms\)"):
