@@ -6,33 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
+from tests.small_scenario import RAFT, one_line, write
 
 runner = CliRunner()
-
-RAFT: dict[str, Any] = {
-    "name": "raft-small",
-    "mechanism": "raft",
-    "nodes": 3,
-    "seed": 1,
-    "duration": "300ms",
-    "workload": {"kind": "poisson", "rate": "20/s"},
-}
-
-
-def _write(tmp_path: Path, data: dict[str, Any], name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
 
 
 def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
@@ -41,7 +20,7 @@ def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
     result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out), *options])
     assert result.exit_code == 2, result.output
     assert not out.exists()
-    return _one_line(result.stderr)
+    return one_line(result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +52,7 @@ def test_byzantine_parameters_that_would_lie_or_crash_are_refused(
     """A negative delay gave false 'gapless' violations, `forge as: n9` a KeyError mid-run, `depth: abc` a ValueError."""
     nodes = 3 if mechanism == "raft" else 4
     fault = {"at": "100ms", "byzantine": ["n1"], "behaviour": behaviour, "params": params}
-    path = _write(tmp_path, {**RAFT, "mechanism": mechanism, "nodes": nodes, "faults": [fault]})
+    path = write(tmp_path, {**RAFT, "mechanism": mechanism, "nodes": nodes, "faults": [fault]})
     line = _run_refused(tmp_path, path)
     if mechanism != "raft":
         problem = problem.replace("n0, n1, n2)", "n0, n1, n2, n3)")
@@ -86,7 +65,7 @@ def test_byzantine_parameters_that_make_sense_still_run(tmp_path: Path) -> None:
         {"at": "100ms", "byzantine": ["n1"], "behaviour": "delay", "params": {"delay": 0}},
         {"at": "100ms", "byzantine": ["n2"], "behaviour": "forge", "params": {"as": "n0"}},
     ]
-    path = _write(tmp_path, {**RAFT, "faults": faults})
+    path = write(tmp_path, {**RAFT, "faults": faults})
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
 
@@ -98,23 +77,23 @@ def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     expected = f"{latin1}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"
     checked = runner.invoke(app, ["validate", str(latin1)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == expected
+    assert one_line(checked.stderr) == expected
     assert _run_refused(tmp_path, latin1) == expected
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(bytes(range(256)))
     checked = runner.invoke(app, ["validate", str(binary)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == f"{binary}: not UTF-8 text: byte 0x80 on line 2; save the file as UTF-8"
+    assert one_line(checked.stderr) == f"{binary}: not UTF-8 text: byte 0x80 on line 2; save the file as UTF-8"
 
 
 def test_a_sweep_base_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     """A sweep reads its base scenario file as a scenario file is read: the base's problem after the sweep's field."""
     base = tmp_path / "base.yaml"
     base.write_bytes(b"mechanism: raft\nname: caf\xe9\n")
-    sweep = _write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"nodes": [3, 5]}}, "sweep.yaml")
+    sweep = write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"nodes": [3, 5]}}, "sweep.yaml")
     checked = runner.invoke(app, ["validate", str(sweep)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == f"{sweep}: base: {base}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"
+    assert one_line(checked.stderr) == f"{sweep}: base: {base}: not UTF-8 text: byte 0xe9 on line 2; save the file as UTF-8"
 
 
 DUPLICATE = "duplicate key on line {line} (first on line {first}); YAML would silently keep only the last"
@@ -135,7 +114,7 @@ def test_a_duplicate_key_is_refused_with_its_lines(tmp_path: Path, text: str, fi
     path.write_text(text, encoding="utf-8")
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
+    assert one_line(checked.stderr) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
     assert _run_refused(tmp_path, path) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
 
 
@@ -145,8 +124,8 @@ def test_a_duplicate_key_in_a_sweep_or_a_set_value_is_refused(tmp_path: Path) ->
     sweep.write_text("name: s\nbase: {mechanism: raft, name: b}\ngrid: {nodes: [3, 5]}\ngrid: {nodes: [7]}\n", encoding="utf-8")
     checked = runner.invoke(app, ["validate", str(sweep)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == f"{sweep}: grid: {DUPLICATE.format(line=4, first=3)}"
-    path = _write(tmp_path, RAFT)
+    assert one_line(checked.stderr) == f"{sweep}: grid: {DUPLICATE.format(line=4, first=3)}"
+    path = write(tmp_path, RAFT)
     line = _run_refused(tmp_path, path, "--set", "workload={kind: poisson, rate: 1/s, rate: 2/s}")
     assert line == "--set: workload.rate: duplicate key: say it once"
 
@@ -176,24 +155,24 @@ def test_a_scenario_name_that_would_write_elsewhere_is_refused(tmp_path: Path, m
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    path = _write(tmp_path, RAFT)
+    path = write(tmp_path, RAFT)
     result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--set", f"name={name}"])
     assert result.exit_code == 2, result.output
-    assert _one_line(result.stderr) == f"{path}: name: {NAME_RULE} (got {name!r})"
+    assert one_line(result.stderr) == f"{path}: name: {NAME_RULE} (got {name!r})"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "scenario.yaml"]
 
 
 def test_a_sweep_name_follows_the_same_rule(tmp_path: Path) -> None:
     """A sweep's name is its results folder too: a backslash or a leading '-' passed the old check ('/' and '.')."""
-    sweep = _write(tmp_path, {"name": "-rf", "base": {**RAFT}, "grid": {"nodes": [3, 5]}}, "sweep.yaml")
+    sweep = write(tmp_path, {"name": "-rf", "base": {**RAFT}, "grid": {"nodes": [3, 5]}}, "sweep.yaml")
     checked = runner.invoke(app, ["validate", str(sweep)])
     assert checked.exit_code == 2
-    assert _one_line(checked.stderr) == f"{sweep}: name: {NAME_RULE} (got '-rf')"
+    assert one_line(checked.stderr) == f"{sweep}: name: {NAME_RULE} (got '-rf')"
 
 
 def test_plain_names_with_dots_and_digits_still_run(tmp_path: Path) -> None:
     """A version-like name is a legal folder name."""
-    path = _write(tmp_path, {**RAFT, "name": "raft-v1.2_b"})
+    path = write(tmp_path, {**RAFT, "name": "raft-v1.2_b"})
     result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
 
@@ -223,7 +202,7 @@ YAML_BOOLEAN = "YAML reads an unquoted yes/no/on/off as a boolean; quote it"
 )
 def test_a_yaml_boolean_where_text_was_wanted_says_to_quote_it(tmp_path: Path, fields: dict[str, Any], line: str) -> None:
     """`truth: yes` was refused as 'must be a string (got True)': say that YAML made the boolean and how to keep the text."""
-    path = _write(tmp_path, {**RAFT, **fields})
+    path = write(tmp_path, {**RAFT, **fields})
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 2
     assert checked.stderr.strip().splitlines()[0] == f"{path}: {line}"
@@ -233,14 +212,14 @@ def test_a_derived_timeout_above_max_timeout_names_the_timeout_and_its_rtt(tmp_p
     """A heavy-tailed delay made the default timeout exceed max_timeout: 'workload: timeout must not exceed ...' blamed a
     setting the user never wrote. Name workload.timeout, the default's formula, the rtt it came from and what to set.
     """
-    path = _write(tmp_path, {**RAFT, "network": {"rtt": "3s"}})
+    path = write(tmp_path, {**RAFT, "network": {"rtt": "3s"}})
     line = _run_refused(tmp_path, path)
     assert line == (
         f"{path}: workload.timeout: the default max(500ms, 4rtt) with the network's round-trip time rtt = 3s is 12s,"
         " above max_timeout (10s): set workload.timeout (or raise workload.max_timeout)"
     )
-    pareto = _write(tmp_path, {**RAFT, "network": {"delay": {"dist": "pareto", "scale": "1ms", "shape": 0.5}}}, "pareto.yaml")
+    pareto = write(tmp_path, {**RAFT, "network": {"delay": {"dist": "pareto", "scale": "1ms", "shape": 0.5}}}, "pareto.yaml")
     assert _run_refused(tmp_path, pareto).startswith(f"{pareto}: workload.timeout: the default max(500ms, 4rtt) with the network's")
-    written = _write(tmp_path, {**RAFT, "workload": {**RAFT["workload"], "timeout": "20s"}}, "written.yaml")
+    written = write(tmp_path, {**RAFT, "workload": {**RAFT["workload"], "timeout": "20s"}}, "written.yaml")
     line = _run_refused(tmp_path, written)
     assert line == f"{written}: workload.timeout: 20s exceeds max_timeout (10s): lower it or raise max_timeout"

@@ -6,47 +6,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario, scenario_from_dict
 from sim.sweep import load_sweep
+from tests.small_scenario import RAFT, one_line, write
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
 
-RAFT: dict[str, Any] = {
-    "name": "raft-small",
-    "mechanism": "raft",
-    "nodes": 3,
-    "seed": 1,
-    "duration": "300ms",
-    "workload": {"kind": "poisson", "rate": "20/s"},
-}
-
-
-def _write(tmp_path: Path, data: dict[str, Any], name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
-
 
 def test_negative_seed_is_one_line_exit_2(tmp_path: Path) -> None:
     """`--seed -1` (numpy's SeedSequence refuses it) is bad input: one line naming --seed, exit 2, nothing written."""
-    path = _write(tmp_path, RAFT)
+    path = write(tmp_path, RAFT)
     result = runner.invoke(app, ["run", str(path), "--seed", "-1", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert _one_line(result.stderr) == "--seed: must be >= 0 (got -1)"
+    assert one_line(result.stderr) == "--seed: must be >= 0 (got -1)"
     assert not (tmp_path / "out").exists()
-    bad_file = _write(tmp_path, {**RAFT, "seed": -4}, "negative.yaml")
+    bad_file = write(tmp_path, {**RAFT, "seed": -4}, "negative.yaml")
     with pytest.raises(ScenarioError, match=r"seed: must be >= 0 \(got -4\)"):
         load_scenario(bad_file)
 
@@ -65,10 +44,10 @@ def test_negative_seed_is_one_line_exit_2(tmp_path: Path) -> None:
 )
 def test_a_duration_without_a_unit_is_refused(tmp_path: Path, changes: dict[str, Any], field: str) -> None:
     """`duration: 10` used to mean 10 ms and decide nothing: every duration needs its unit (0 needs none)."""
-    path = _write(tmp_path, {**RAFT, **changes})
+    path = write(tmp_path, {**RAFT, **changes})
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
-    line = _one_line(result.stderr)
+    line = one_line(result.stderr)
     assert line.startswith(f"{path}: {field}: a duration needs a unit: ")
     assert "ms'" in line
 
@@ -89,11 +68,11 @@ def test_every_shipped_scenario_and_sweep_still_validates() -> None:
 
 def test_pbft_that_tolerates_no_fault_says_so_on_stderr(tmp_path: Path) -> None:
     """PBFT on 3 nodes has f = 0: validate and run warn on stderr; 4 nodes do not."""
-    three = _write(tmp_path, {**RAFT, "mechanism": "pbft"}, "pbft3.yaml")
-    four = _write(tmp_path, {**RAFT, "mechanism": "pbft", "nodes": 4}, "pbft4.yaml")
+    three = write(tmp_path, {**RAFT, "mechanism": "pbft"}, "pbft3.yaml")
+    four = write(tmp_path, {**RAFT, "mechanism": "pbft", "nodes": 4}, "pbft4.yaml")
     checked = runner.invoke(app, ["validate", str(three), str(four)])
     assert checked.exit_code == 0
-    assert _one_line(checked.stderr) == f"warning: {three}: pbft on 3 nodes tolerates no faulty replica (f = 0; 4 nodes tolerate one)"
+    assert one_line(checked.stderr) == f"warning: {three}: pbft on 3 nodes tolerates no faulty replica (f = 0; 4 nodes tolerate one)"
     ran = runner.invoke(app, ["run", str(three), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
     assert ran.exit_code == 0
     assert "tolerates no faulty replica" in ran.stderr
@@ -102,7 +81,7 @@ def test_pbft_that_tolerates_no_fault_says_so_on_stderr(tmp_path: Path) -> None:
 def test_mechanism_and_timing_warnings_are_one_kind_of_line(tmp_path: Path) -> None:
     """A mechanism's own warning and a timing warning print alike: `warning: FILE: [FIELD: ]PROBLEM`, in validate and run."""
     data = {**RAFT, "mechanism": "pbft", "protocol": {"view_change_timeout": "1ms"}}
-    path = _write(tmp_path, data, "pbft3-short.yaml")
+    path = write(tmp_path, data, "pbft3-short.yaml")
     checked = runner.invoke(app, ["validate", str(path)])
     ran = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(tmp_path / "out")])
     for result in (checked, ran):
@@ -153,10 +132,10 @@ def test_gossip_accepts_the_defaults_of_unused_settings_as_a_resolved_scenario_h
 
 def test_validate_recognises_a_sweep_and_shows_every_problem(tmp_path: Path) -> None:
     """`consim validate` on a sweep validates it as a sweep (OK), and lists each problem of a bad one on its own line."""
-    _write(tmp_path, RAFT, "base.yaml")
-    good = _write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"network.loss": [0.0, 0.1]}, "replicates": 2}, "good-sweep.yaml")
+    write(tmp_path, RAFT, "base.yaml")
+    good = write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"network.loss": [0.0, 0.1]}, "replicates": 2}, "good-sweep.yaml")
     wrong = {"name": "s", "base": "base.yaml", "grid": {"network.loss": [0.0]}, "seed": -3, "colour": 1, "size": 2}
-    bad = _write(tmp_path, wrong, "bad.yaml")
+    bad = write(tmp_path, wrong, "bad.yaml")
     result = runner.invoke(app, ["validate", str(good), str(bad)])
     assert result.exit_code == 2
     assert result.stdout.strip() == f"{good}: OK"
@@ -170,8 +149,8 @@ def test_validate_recognises_a_sweep_and_shows_every_problem(tmp_path: Path) -> 
 
 def test_a_sweep_grid_value_without_a_unit_names_the_grid_entry(tmp_path: Path) -> None:
     """A bare number in a swept duration is refused at the grid entry that holds it."""
-    _write(tmp_path, RAFT, "base.yaml")
-    sweep = _write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"duration": ["1s", 500]}}, "sweep.yaml")
+    write(tmp_path, RAFT, "base.yaml")
+    sweep = write(tmp_path, {"name": "s", "base": "base.yaml", "grid": {"duration": ["1s", 500]}}, "sweep.yaml")
     with pytest.raises(ScenarioError) as caught:
         load_sweep(sweep)
     assert caught.value.field == "grid.duration[1]" and "needs a unit" in caught.value.problem
@@ -188,10 +167,10 @@ def test_a_sweep_grid_value_without_a_unit_names_the_grid_entry(tmp_path: Path) 
 def test_set_on_a_missing_list_item_is_a_clear_line(tmp_path: Path, faults: Any, message: str) -> None:
     """`--set faults.5.at=1s` without a sixth fault says so (it used to say 'faults: must be a list')."""
     data = dict(RAFT) if faults is None else {**RAFT, "faults": faults}
-    path = _write(tmp_path, data)
+    path = write(tmp_path, data)
     result = runner.invoke(app, ["run", str(path), "--set", "faults.5.at=1s", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert _one_line(result.stderr) == f"{path}: faults.5.at: {message}"
+    assert one_line(result.stderr) == f"{path}: faults.5.at: {message}"
 
 
 def test_set_still_creates_mappings_and_changes_existing_list_items() -> None:
