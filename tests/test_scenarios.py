@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from sim import load_scenario, run
 from sim.cli import app
+from sim.effects import message_kinds
+from sim.protocols.registry import get_mechanism
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "scenarios"
@@ -53,6 +55,10 @@ def test_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
         f"{_id(path)}: the journal differs from tests/journal_hashes.json (rerun benchmarks/journal_hashes.py --write "
         "only if the change is meant to alter this scenario's behaviour)"
     )
+    if scenario.planes is None:
+        # Every kind the run sent is one a byzantine entry's `messages` may name (read from the code, see message_kinds).
+        mechanism = get_mechanism(scenario.mechanism or "")
+        assert set(result.messages["type"]) <= message_kinds(mechanism.protocol, mechanism.client)
     stem = path.stem
     violations = len(pd.read_parquet(run_dir / "violations.parquet"))
     if stem in EXPECT_VIOLATIONS:
