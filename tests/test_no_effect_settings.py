@@ -251,3 +251,28 @@ def test_a_trace_window_that_starts_after_the_run_is_refused_for_run_and_plot(tm
     replot = runner.invoke(app, ["plot", str(out), "--trace-window", "1s:2s"])
     assert replot.exit_code == 2, replot.output
     assert replot.stderr.strip() == "--trace-window: starts at 1s, not before the end of the run (1s): the diagram would be empty"
+
+
+def test_message_kinds_finds_messages_of_a_module_imported_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user mechanism that writes `msgs.Store(...)` sends 'store': it may be named (it was refused as unknown)."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from sim.effects import message_kinds
+    from sim.protocols.base import Message, Protocol
+
+    msgs = types.ModuleType("user_msgs")
+
+    @dataclass(frozen=True, slots=True)
+    class Store(Message):
+        """A message of the user's own."""
+
+    Store.__module__ = "user_msgs"
+    msgs.Store = Store  # type: ignore[attr-defined]
+    mechanism = types.ModuleType("user_mechanism")
+    mechanism.msgs = msgs  # type: ignore[attr-defined]
+    replica = type("Replica", (Protocol,), {"__module__": "user_mechanism"})
+    monkeypatch.setitem(sys.modules, "user_msgs", msgs)
+    monkeypatch.setitem(sys.modules, "user_mechanism", mechanism)
+    assert "store" in message_kinds(replica)
