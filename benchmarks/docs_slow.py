@@ -231,7 +231,7 @@ def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pyt
     versions = prose(
         f"Per Python (`pythons.py`, each interpreter in its own environment, same run, the best of {pythons['rounds']} rounds "
         f"that interleave them): µs of CPU per message, with the ratio to that interpreter's own heapq loop in brackets. "
-        "The verdict compares the interpreters round by round. "
+        "The verdict treats each round as a race (see pythons.py). "
         f"Fastest per message: {pythons['verdict']}." + (f" Left out: {'; '.join(pythons['left_out'])}." if pythons["left_out"] else "")
     )
     header = ("Python", "Raft end to end", "echo kernel", "PBFT by cluster size")

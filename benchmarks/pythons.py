@@ -15,10 +15,10 @@ The benchmark runs `throughput.py` (5-node Raft end to end, and the echo kernel)
 the bare heapq loop measured by the same interpreter, and their CPU time per message: the ratio
 says how close each Python's kernel comes to its own ceiling, the µs say which is fastest.
 The interpreters take turns over `--rounds` rounds (each round in another order), and the table
-keeps each one's best. The verdict compares them round by round, where the machine's speed is
-about the same for all of them: it names the fastest only when that interpreter used less CPU
-per message than every other in enough rounds for a one-sided sign test at 5% (with 5 rounds,
-in all 5), and otherwise says that there is no clear fastest.
+keeps each one's best. The verdict treats each round as a race, where the machine's speed is
+about the same for all of them: it names the fastest only when one interpreter won so many
+rounds that equally fast interpreters would do that less than 5% of the time (with 3
+interpreters and 7 rounds: 6 of 7), and otherwise says that there is no clear fastest.
 An interpreter that is absent or whose environment cannot be made is left out, with the reason.
 """
 
@@ -222,12 +222,23 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 SIGNIFICANCE = 0.05
-"""The verdict's level: the chance that a tie between two interpreters shows one ahead in as many rounds."""
+"""The verdict's level: the chance that equally fast interpreters would make one look fastest so often."""
 
 
-def sign_test(wins: int, rounds: int) -> float:
-    """One-sided sign test: the chance of at least `wins` of `rounds` fair coin tosses coming up heads."""
-    return sum(math.comb(rounds, k) for k in range(wins, rounds + 1)) / 2**rounds
+def binomial_tail(wins: int, rounds: int, chance: float) -> float:
+    """The chance of at least `wins` successes in `rounds` trials that each succeed with `chance`."""
+    return sum(math.comb(rounds, k) * chance**k * (1 - chance) ** (rounds - k) for k in range(wins, rounds + 1))
+
+
+def streak_chance(wins: int, rounds: int, interpreters: int) -> float:
+    """If all `interpreters` were equally fast: the chance that one of them is fastest in at least `wins` of `rounds`.
+
+    Each is fastest in a round with chance 1/k, so one given interpreter does it in `wins` rounds
+    or more with the binomial tail; any of the k, at most k times that (exactly that when `wins`
+    is more than half the rounds, as no two can both do it). The candidate is picked after the
+    fact, so the test must allow for every interpreter that could have been picked.
+    """
+    return min(1.0, interpreters * binomial_tail(wins, rounds, 1 / interpreters))
 
 
 def median(values: list[float]) -> float:
@@ -240,12 +251,12 @@ def median(values: list[float]) -> float:
 def verdict(measured: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str]:
     """The fastest Python, or None when the rounds do not show one, and a sentence saying which.
 
-    Round i of every interpreter ran in the same stretch of time, so the rounds are compared in
-    pairs: the candidate is the interpreter with the least median `cost`, and it is named only
-    when, against every other interpreter, it used less CPU per message in enough rounds that
-    a tie would show that with a chance under `SIGNIFICANCE` (a sign test, which assumes nothing
-    about the noise but that a tie is a coin toss). A lead that another run could reverse is
-    not a ranking, and the sentence says so instead.
+    Round i of every interpreter ran in the same stretch of time, so each round is a race: the
+    candidate is the interpreter with the least `cost` in the most rounds (then the least median
+    cost), and it is named only when equally fast interpreters would give some interpreter that
+    many round wins with a chance under `SIGNIFICANCE` (`streak_chance`, which assumes nothing about
+    the noise but that equal interpreters are equally likely to win a round). A lead that another
+    run could reverse is not a ranking, and the sentence says so instead.
 
     Args:
         measured: each interpreter's rounds (`measure` records), round i of each from the same pass.
@@ -253,25 +264,20 @@ def verdict(measured: dict[str, list[dict[str, Any]]]) -> tuple[str | None, str]
     """
     costs = {python: [cost(r) for r in rounds] for python, rounds in measured.items()}
     names = {python: rounds[0]["python"] for python, rounds in measured.items()}
-    ranked = sorted(costs, key=lambda python: median(costs[python]))
-    best = ranked[0]
-    if len(ranked) == 1:
-        return None, f"{names[best]} (the only one measured)"
-    rounds = len(costs[best])
-    weakest: tuple[float, int, str, float] | None = None  # (p, wins, other, median lead) of the closest rival
-    for other in ranked[1:]:
-        wins = sum(mine < theirs for mine, theirs in zip(costs[best], costs[other], strict=True))
-        lead = median([theirs / mine - 1 for mine, theirs in zip(costs[best], costs[other], strict=True)])
-        p = sign_test(wins, rounds)
-        if weakest is None or (p, -lead) > (weakest[0], -weakest[3]):
-            weakest = (p, wins, names[other], lead)
-    assert weakest is not None
-    p, wins, rival, lead = weakest
-    facts = f"less CPU per message than {rival} in {wins} of {rounds} rounds (by {lead:.1%} in the median round)"
+    if len(costs) == 1:
+        return None, f"{names[next(iter(costs))]} (the only one measured)"
+    rounds = len(next(iter(costs.values())))
+    fastest = [min(costs, key=lambda python: costs[python][i]) for i in range(rounds)]
+    ranked = sorted(costs, key=lambda python: (-fastest.count(python), median(costs[python])))
+    best, runner_up = ranked[0], min(ranked[1:], key=lambda python: median(costs[python]))
+    wins, k = fastest.count(best), len(costs)
+    lead = median([theirs / mine - 1 for mine, theirs in zip(costs[best], costs[runner_up], strict=True)])
+    p = streak_chance(wins, rounds, k)
+    facts = f"the least CPU per message in {wins} of {rounds} rounds (by {lead:.1%} over {names[runner_up]} in the median round)"
     if p < SIGNIFICANCE:
-        return names[best], f"{names[best]}: {facts}, sign test p = {p:.2g}"
-    needed = next((k for k in range(rounds + 1) if sign_test(k, rounds) < SIGNIFICANCE), None)
-    level = f"a sign test at {SIGNIFICANCE:.0%}"
+        return names[best], f"{names[best]}: {facts}; {k} equally fast interpreters would give that with p = {p:.2g}"
+    needed = next((w for w in range(rounds + 1) if streak_chance(w, rounds, k) < SIGNIFICANCE), None)
+    level = f"a test at {SIGNIFICANCE:.0%}"
     bar = f"{level} needs {needed} of {rounds}" if needed is not None else f"{rounds} rounds are too few for {level}"
     return None, f"no clear fastest: {names[best]} used {facts}; {bar}"
 
@@ -283,7 +289,7 @@ def main() -> None:
     parser.add_argument("--setup", action="store_true", help="only make the environments (what `make test` does first)")
     parser.add_argument("--duration", default="20s", help="throughput.py's simulated time (default 20s)")
     parser.add_argument("--repeat", type=int, default=1, help="throughput.py's runs per round, the best counts (default 1)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds over the interpreters, interleaved, compared in pairs (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds over the interpreters, interleaved, each a race (default 7)")
     parser.add_argument("--nodes", default="4,16,64,100", help="pbft_scaling.py's sizes")
     parser.add_argument("--messages", type=int, default=80_000, help="pbft_scaling.py's messages per size")
     parser.add_argument("--no-make", action="store_true", help="use only the environments already made")
