@@ -298,3 +298,17 @@ def test_liveness_leaves_out_only_the_polls_the_run_ended_before_they_could_clos
     # The question submitted at 2000 ms is in flight; the 10 the crashed coordinator never decided are failures.
     assert crashed["in_flight_at_end"] == 1 and crashed["no_decision"] == 11
     assert crashed["liveness"] == round(9 / 19, 6)
+
+
+def test_a_poll_closing_exactly_at_the_end_is_in_flight():
+    """Asked at 900 ms with a 100 ms timeout, the poll closes at 1 s, the end, which is never processed: in flight, not failed."""
+    s = run(
+        voting(
+            duration="1s",
+            network={"delay": {"dist": "constant", "value": "60ms"}},
+            protocol={"timeout": "100ms", "ask_every": "100ms", "coordinator": "n0"},
+            workload=None,
+        )
+    ).summary
+    assert s["no_decision_open"] == 1 and s["in_flight_at_end"] == 1
+    assert s["liveness"] == 1.0

@@ -104,8 +104,9 @@ def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dic
     """decisions, decision_accuracy, no_decision (with reasons), liveness, decision latency, ballots per decision.
 
     Liveness leaves out, as every mechanism's does, what was still in flight at the end: an
-    undecided question asked less than one poll `timeout` (ms) before the end, whose poll could
-    not have closed, is neither decided nor failed (`in_flight_at_end`).
+    undecided question asked no more than one poll `timeout` (ms) before the end, whose poll could
+    not have closed (a poll closing at the end itself is never processed), is neither decided nor
+    failed (`in_flight_at_end`).
     """
     import numpy as np  # a run's tables: validation of a scenario never gets here
 
@@ -123,7 +124,7 @@ def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dic
     # A client's question is asked when submitted, whether or not a live node took it up.
     submitted = dict(zip(tables.requests["cmd_id"], tables.requests["submit_ms"], strict=True))
     end = scenario.duration - timeout
-    in_flight = {qid for qid in asked - decided if started.get(qid, submitted.get(qid, -math.inf)) > end}
+    in_flight = {qid for qid in asked - decided if started.get(qid, submitted.get(qid, -math.inf)) >= end}
     out["in_flight_at_end"] = len(in_flight)
     counted = asked - in_flight
     out["liveness"] = round(len(decided & counted) / len(counted), 6) if counted else None
