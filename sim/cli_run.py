@@ -182,6 +182,7 @@ def run_warnings(result: Any) -> list[str]:
         lines.append(f"warning: {len(violations)} safety violation(s): {rules} (see violations.parquet)")
     events = result.events
     missed = events[events["kind"] == "fault_missed"] if len(events) else events
-    for row in missed.itertuples(index=False):
-        lines.append(f"warning: the {row.action} at {format_ms(row.time_ms)} names the leader, but no node led then: that part did nothing")
+    # A fleet's planes each journal the fleet's fault events: one line per entry and instant, not per plane.
+    for action, time_ms in dict.fromkeys(zip(missed["action"], missed["time_ms"], strict=True)) if len(missed) else ():
+        lines.append(f"warning: the {action} at {format_ms(time_ms)} names the leader, but no node led then: that part did nothing")
     return lines

@@ -385,3 +385,20 @@ def test_a_fault_naming_the_leader_when_none_leads_is_reported(tmp_path: Any) ->
     ]
     events = pd.read_parquet(out / "events.parquet")
     assert (events["kind"] == "crash").sum() == 1  # the leader at 2 s
+
+
+def test_a_fleets_missed_fault_is_reported_once(tmp_path: Any) -> None:
+    """Each plane of a fleet journals the fleet's fault events: the warning is one line for the entry, not one per plane."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    fleet = str(Path(__file__).resolve().parents[1] / "scenarios" / "fleet" / "leader-crash.yaml")
+    options = ["--set", "faults=[{at: 0s, crash: leader, plane: control}]", "--set", "duration=1s", "-q", "--no-plots"]
+    result = CliRunner().invoke(app, ["run", fleet, *options, "--out", str(tmp_path / "fleet")])
+    assert result.exit_code == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: the crash at 0ms names the leader, but no node led then: that part did nothing"
+    ]
