@@ -71,6 +71,8 @@ def check_fault_effect(
     for end in ("from_", "to"):
         if ends is not None and getattr(ends, end) == []:
             raise ScenarioError(source, f"{where}.{action}.{end.rstrip('_')}", "names no node: the entry would do nothing")
+    if action == "recover" and _says_leader(fault.recover):
+        raise ScenarioError(source, f"{where}.recover", "'leader' names a node that is up, and recover acts only on nodes that are down")
     if fault.churn is not None and fault.churn.nodes == []:
         raise ScenarioError(source, f"{where}.churn.nodes", "names no node: the entry would do nothing")
     if fault.set_link is not None and all(getattr(fault.set_link, name) is None for name in LINK_SETTINGS):
@@ -109,6 +111,26 @@ def _check_window(scenario: Scenario, source: str, where: str, fault: FaultSpec)
     if first >= scenario.duration:
         problem = f"{format_ms(first)} is not before the end of the run ({format_ms(scenario.duration)}): it would never act"
         raise ScenarioError(source, f"{where}.{name}", problem)
+
+
+def has_leader(mechanism: Any) -> bool:
+    """Whether a mechanism (a registry record or a Protocol class) can ever lead: it answers `is_leader` (the base never does)."""
+    from sim.protocols.base import Protocol
+
+    return getattr(mechanism, "protocol", mechanism).is_leader is not Protocol.is_leader
+
+
+def leader_fields(fault: FaultSpec) -> list[str]:
+    """The fields of a fault entry that say `leader` (which resolves to no node where nobody leads)."""
+    fields = [name for name in ("crash", "recover") if _says_leader(getattr(fault, name))]
+    if fault.cut is not None:
+        fields += [f"cut.{end}" for end, targets in (("from", fault.cut.from_), ("to", fault.cut.to)) if _says_leader(targets)]
+    fields += [f"partition[{g}]" for g, group in enumerate(fault.partition or []) if "leader" in group]
+    return fields
+
+
+def _says_leader(targets: str | list[str] | None) -> bool:
+    return targets == "leader" or (isinstance(targets, list) and "leader" in targets)
 
 
 @functools.cache

@@ -185,10 +185,11 @@ def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], l
         action = fault.action
         for key in ("at", "start", "from_"):
             value = getattr(fault, key)
-            if value is not None and value > scenario.duration:
+            # The run processes events strictly before its end: one due at the end never happens.
+            if value is not None and value >= scenario.duration:
                 name = key.rstrip("_")
                 raise ScenarioError(
-                    source, f"{where}.{name}", f"{format_ms(value)} is after the end of the run ({format_ms(scenario.duration)})"
+                    source, f"{where}.{name}", f"{format_ms(value)} is not before the end of the run ({format_ms(scenario.duration)})"
                 )
         if fault.at is not None and fault.until is not None and fault.until < fault.at:
             raise ScenarioError(source, f"{where}.until", "must not be before 'at'")

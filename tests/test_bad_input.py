@@ -43,7 +43,16 @@ CASES: list[tuple[str, Any, list[str], str, str]] = [
     ("unknown-distribution", _network(delay={"dist": "gamma", "mean": "5ms"}), [], "network.delay", "gamma"),
     ("bad-unit", _with(duration="10 parsecs"), [], "duration", "10 parsecs"),
     ("fault-unknown-node", _with(faults=[{"at": "1s", "crash": "n9"}]), [], "faults[0].crash", "n9"),
-    ("fault-after-end", _with(faults=[{"at": "5s", "crash": "n1"}]), [], "faults[0].at", "after the end"),
+    ("fault-after-end", _with(faults=[{"at": "5s", "crash": "n1"}]), [], "faults[0].at", "not before the end"),
+    # The run processes events strictly before its end: a fault due at the end never strikes.
+    ("fault-at-end", _with(faults=[{"at": "2s", "crash": "n1"}]), [], "faults[0].at", "2s is not before the end of the run (2s)"),
+    (
+        "recover-leader",
+        _with(faults=[{"at": "1s", "recover": "leader"}]),
+        [],
+        "faults[0].recover",
+        "recover acts only on nodes that are down",
+    ),
     ("fault-no-action", _with(faults=[{"at": "1s"}]), [], "faults[0]", "exactly one"),
     ("partition-overlap", _with(faults=[{"at": "1s", "partition": [["n0"], ["n0", "n1"]]}]), [], "faults[0].partition[1]", "two groups"),
     ("unknown-mechanism", _with(mechanism="zab"), [], "mechanism", "zab"),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sim.effects import has_leader, leader_fields
 from sim.errors import ScenarioError
-from sim.protocols.base import Protocol
 from sim.workload import workload_kinds
 
 LINKED = "linked"
@@ -16,25 +16,7 @@ LINKED = "linked"
 
 if TYPE_CHECKING:
     from sim.protocols.registry import Mechanism
-    from sim.scenario import FaultSpec, Scenario
-
-
-def has_leader(mechanism: Mechanism) -> bool:
-    """Whether a mechanism's nodes can ever lead: it answers `is_leader` (the base answer is always no)."""
-    return mechanism.protocol.is_leader is not Protocol.is_leader
-
-
-def _leader_fields(fault: FaultSpec) -> list[str]:
-    """The fields of a fault entry that say `leader` (which resolves to no node where nobody leads)."""
-    fields = [name for name in ("crash", "recover") if _says_leader(getattr(fault, name))]
-    if fault.cut is not None:
-        fields += [f"cut.{end}" for end, targets in (("from", fault.cut.from_), ("to", fault.cut.to)) if _says_leader(targets)]
-    fields += [f"partition[{g}]" for g, group in enumerate(fault.partition or []) if "leader" in group]
-    return fields
-
-
-def _says_leader(targets: str | list[str] | None) -> bool:
-    return targets == "leader" or (isinstance(targets, list) and "leader" in targets)
+    from sim.scenario import Scenario
 
 
 def check_fleet_leaders(scenario: Scenario, source: str, mechanisms: list[Mechanism]) -> None:
@@ -47,7 +29,7 @@ def check_fleet_leaders(scenario: Scenario, source: str, mechanisms: list[Mechan
     planes = scenario.planes or []
     by_name = {plane.name: mechanism for plane, mechanism in zip(planes, mechanisms, strict=True)}
     for i, fault in enumerate(scenario.faults):
-        fields = _leader_fields(fault)
+        fields = leader_fields(fault)
         if not fields:
             continue
         if fault.plane is not None and fault.plane in by_name and not has_leader(by_name[fault.plane]):
