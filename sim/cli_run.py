@@ -182,7 +182,12 @@ def run_warnings(result: Any) -> list[str]:
         lines.append(f"warning: {len(violations)} safety violation(s): {rules} (see violations.parquet)")
     events = result.events
     missed = events[events["kind"] == "fault_missed"] if len(events) else events
-    # A fleet's planes each journal the fleet's fault events: one line per entry and instant, not per plane.
+    # A fleet's planes each journal the fleet's fault events: one strike is one instant, not one per plane;
+    # and a repeated entry that keeps missing is one line, not one per strike.
+    strikes: dict[str, list[float]] = {}
     for action, time_ms in dict.fromkeys(zip(missed["action"], missed["time_ms"], strict=True)) if len(missed) else ():
-        lines.append(f"warning: the {action} at {format_ms(time_ms)} names the leader, but no node led then: that part did nothing")
+        strikes.setdefault(action, []).append(time_ms)
+    for action, times in strikes.items():
+        more = f" (and {len(times) - 1} more times, the last at {format_ms(times[-1])})" if len(times) > 1 else ""
+        lines.append(f"warning: the {action} at {format_ms(times[0])}{more} names the leader, but no node led then: that part did nothing")
     return lines

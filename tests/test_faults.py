@@ -402,3 +402,21 @@ def test_a_fleets_missed_fault_is_reported_once(tmp_path: Any) -> None:
     assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
         "warning: the crash at 0ms names the leader, but no node led then: that part did nothing"
     ]
+
+
+def test_a_repeated_entry_that_keeps_missing_is_one_warning(tmp_path: Any) -> None:
+    """Gossip never has a leader: `every: 1s, crash: leader` misses at each strike, said once with the count."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    gossip = str(Path(__file__).resolve().parents[1] / "scenarios" / "gossip-partition-heal.yaml")
+    options = ["--set", "faults=[{every: 1s, crash: leader, for: 100ms}]", "-q", "--no-plots", "--out", str(tmp_path / "g")]
+    result = CliRunner().invoke(app, ["run", gossip, *options])
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [
+        "warning: the crash at 1s (and 2 more times, the last at 3s) names the leader, but no node led then: that part did nothing"
+    ]
