@@ -37,16 +37,31 @@ def check_workload_times(scenario: Scenario, config: WorkloadConfig, source: str
     if config.kind == "none":
         return  # issues nothing by design: its window means nothing either way
     end = format_ms(scenario.duration)
+    commands = getattr(config, "commands", None)
+    if commands is not None:  # a script issues each command at its own `at`, whatever `start` and `until` say
+        if config.start > 0:
+            problem = "a script issues each command at its own 'at': 'start' does nothing (write the times into the commands)"
+            raise ScenarioError(source, "workload.start", problem)
+        for i, command in enumerate(commands):
+            if command.at >= scenario.duration:
+                raise ScenarioError(
+                    source, f"workload.commands[{i}].at", f"{format_ms(command.at)} is not before the end of the run ({end})"
+                )
+        return
     # The run processes events strictly before its end: a command due at the end is never issued.
     if config.start >= scenario.duration:
         raise ScenarioError(source, "workload.start", f"{format_ms(config.start)} is not before the end of the run ({end})")
     if config.until is not None and config.until <= config.start:
         problem = f"{format_ms(config.until)} is not after 'start' ({format_ms(config.start)}): no command would be issued"
         raise ScenarioError(source, "workload.until", problem)
-    for i, command in enumerate(getattr(config, "commands", None) or []):
-        at = getattr(command, "at", None)
-        if isinstance(at, float) and at >= scenario.duration:
-            raise ScenarioError(source, f"workload.commands[{i}].at", f"{format_ms(at)} is not before the end of the run ({end})")
+    every = getattr(config, "every", None)
+    if isinstance(every, float) and not getattr(config, "claims", None):
+        # A paced workload (questions, load, claims) issues its first at `start + every`.
+        first, close = config.start + every, min(scenario.duration, config.until if config.until is not None else scenario.duration)
+        if first >= close:
+            what = f"'until' ({format_ms(close)})" if close < scenario.duration else f"the end of the run ({end})"
+            problem = f"the first would be issued at start + every = {format_ms(first)}, not before {what}: no command would be issued"
+            raise ScenarioError(source, "workload.every", problem)
 
 
 def check_fault_effect(

@@ -396,7 +396,7 @@ def test_a_fleets_missed_fault_is_reported_once(tmp_path: Any) -> None:
     from sim.cli import app
 
     fleet = str(Path(__file__).resolve().parents[1] / "scenarios" / "fleet" / "leader-crash.yaml")
-    options = ["--set", "faults=[{at: 0s, crash: leader, plane: control}]", "--set", "duration=1s", "-q", "--no-plots"]
+    options = ["--set", "faults=[{at: 0s, crash: leader, plane: control}]", "--set", "duration=2500ms", "-q", "--no-plots"]
     result = CliRunner().invoke(app, ["run", fleet, *options, "--out", str(tmp_path / "fleet")])
     assert result.exit_code == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [

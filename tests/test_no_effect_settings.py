@@ -276,3 +276,28 @@ def test_message_kinds_finds_messages_of_a_module_imported_whole(monkeypatch: py
     monkeypatch.setitem(sys.modules, "user_msgs", msgs)
     monkeypatch.setitem(sys.modules, "user_mechanism", mechanism)
     assert "store" in message_kinds(replica)
+
+
+def test_a_script_start_does_nothing_and_its_commands_still_run(tmp_path: Path) -> None:
+    """A script issues each command at its `at`: a `start` is refused, while the script with `start` past its commands' times ran them."""
+    line = _refused(tmp_path, RAFT, "workload={kind: script, start: 800ms, commands: [{at: 1s}, {at: 1.2s}]}")
+    expected = "workload.start: a script issues each command at its own 'at': 'start' does nothing (write the times into the commands)"
+    assert line.endswith(expected)
+    ok = load_scenario(RAFT, ["duration=2s", "workload={kind: script, until: 900ms, commands: [{at: 1s}, {at: 1.2s}]}"])
+    assert [c["at"] for c in ok.workload.model_dump()["commands"]] == ["1s", "1200ms"]  # `until` (the measurement's end) stays allowed
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("workload.every=20s", "workload.every: the first would be issued at start + every = 20s, not before the end of the run (10s)"),
+        (
+            "workload={kind: questions, every: 50ms, until: 40ms}",
+            "workload.every: the first would be issued at start + every = 50ms, not before 'until' (40ms)",
+        ),
+    ],
+)
+def test_a_paced_workload_whose_first_tick_never_comes_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """Questions (and loads, claims) are issued at start + every, start + 2 every, ...: a first tick at or past the end issues nothing."""
+    line = _refused(tmp_path, ROOT / "scenarios" / "voting-weighted.yaml", setting)
+    assert line.endswith(message + ": no command would be issued")
