@@ -311,7 +311,8 @@ class TimingWarning:
         return ScenarioError(self.source, self.field, self.problem)
 
 
-RESULTS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+RESULTS_NAME_MAX = 100
+RESULTS_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{RESULTS_NAME_MAX - 1}}}")
 """A scenario's or a sweep's name, the folder it writes by default (`results/<name>/`): one plain
 folder name, so `../x`, `/tmp/x` or a hidden `.x` cannot send results elsewhere."""
 
@@ -329,6 +330,11 @@ def results_name(value: str) -> str:
             f" starting with a letter or digit (got {value!r})"
         )
     return value
+
+
+def derived_name(name: str, suffix: str) -> str:
+    """`name` + `suffix` (e.g. explore's `-s3-minimal`), `name` cut so that the whole stays a valid results name."""
+    return name[: RESULTS_NAME_MAX - len(suffix)] + suffix
 
 
 PLANE_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"

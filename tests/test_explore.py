@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim import load_scenario
 from sim.cli import app
 from sim.explore import FaultBound, ddmin, draw_schedule, explore, judge, plan, schedule_rng
 from sim.explore.core import heal_time
@@ -112,7 +113,12 @@ def test_liveness_oracle_fires_when_nothing_is_decided_after_the_heal(base: Path
 
 
 def test_explore_finds_and_shrinks_a_double_voting_raft(base: Path, tmp_path: Path) -> None:
-    """A Raft that votes twice in a term is caught by election safety and shrunk to a smaller scenario that still fails."""
+    """A Raft that votes twice in a term is caught by election safety and shrunk to a smaller scenario that still fails.
+
+    The base has a name near the longest allowed: the saved schedules and the shrunk one, whose names add
+    `-s<i>` and `-s<i>-minimal`, must still load (they were refused as too long).
+    """
+    base.write_text(yaml.safe_dump({**BASE, "name": "r" * 95}), encoding="utf-8")
     result = explore(base, schedules=30, seed=0, out=tmp_path / "out", protocol_cls=DoubleVoteRaft)
     assert "election_safety" in set(result.failed["rule"])
     failure = next(f for f in result.failures if f["rule"] == "election_safety" and "minimal" in f)
@@ -124,6 +130,8 @@ def test_explore_finds_and_shrinks_a_double_voting_raft(base: Path, tmp_path: Pa
     replay = judge(minimal, "minimal", DoubleVoteRaft)
     assert replay["outcome"] == "violation" and "election_safety" in replay["rules"].split(",")
     assert judge(minimal, "minimal")["outcome"] == "ok"  # the real Raft survives the same scenario
+    for saved in (failure["scenario"], failure["minimal"]):
+        assert load_scenario(Path(saved)).name.startswith("r" * 80)
     runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
     assert len(runs) == 30 and list(runs["schedule"]) == list(range(30))
 

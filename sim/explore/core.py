@@ -18,6 +18,7 @@ import yaml
 from sim.explore.draw import FaultBound, draw_schedule, fault_kinds, schedule_rng, within
 from sim.explore.shrink import shrink
 from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
+from sim.scenario_parts import derived_name
 from sim.units import parse_duration
 
 ROWS = "rows"
@@ -207,7 +208,7 @@ def plan(
     tasks = []
     for index in range(schedules):
         drawn = draw_schedule(data, nodes, scenario.duration, bound, behaviours, schedule_rng(seed, index), beyond=beyond)
-        drawn["name"] = f"{scenario.name}-s{index}"
+        drawn["name"] = derived_name(scenario.name, f"-s{index}")
         tasks.append(ExploreTask(f"{index:06d}-{tag}", index, int(drawn["seed"]), drawn, f"{source} (schedule {index})", protocol_cls))
     return scenario, bound, tasks
 
@@ -334,7 +335,7 @@ def _save_failures(
             shrunk.add(sig)
             if not minimal.is_file():
                 small, trials = shrink(data, lambda cand, sig=sig, t=task: _same_failure(cand, t, sig, bound), limit=shrink_limit)
-                small = {**small, "name": f"{scenario.name}-s{row['schedule']}-minimal"}
+                small = {**small, "name": derived_name(scenario.name, f"-s{row['schedule']}-minimal")}
                 small["description"] = (
                     f"Shrunk by consim explore from schedule {row['schedule']} ({trials} trial runs): "
                     f"{row['outcome']} {row.get('rule') or ''}".strip()
