@@ -35,6 +35,31 @@ def _kinds(annotation: Any) -> frozenset[str]:
     return frozenset({"other"})
 
 
+def _item_kinds(annotation: Any) -> frozenset[str]:
+    """The scalar kinds the items of a list or tuple field accept ('any' when the field takes no list)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _item_kinds(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return frozenset().union(*(_item_kinds(arg) for arg in get_args(annotation)))
+    if origin in (list, tuple):
+        return frozenset().union(*(_kinds(arg) for arg in get_args(annotation) if arg is not Ellipsis))
+    return frozenset()
+
+
+@functools.cache
+def item_kinds(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """The scalar kinds the items of each list field of `model` accept, by its name and alias (fields with no list left out)."""
+    kinds: dict[str, frozenset[str]] = {}
+    for name, field in model.model_fields.items():
+        found = _item_kinds(field.annotation)
+        if found:
+            kinds[name] = found
+            if field.alias:
+                kinds[field.alias] = found
+    return kinds
+
+
 @functools.cache
 def field_kinds(model: type[BaseModel]) -> dict[str, frozenset[str]]:
     """The scalar kinds each field of `model` accepts, by the names input may use (its name and its alias)."""
@@ -72,11 +97,19 @@ class ExactScalars(BaseModel):
     def _no_bool_for_number(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        kinds = field_kinds(cls)
+        kinds, items = field_kinds(cls), item_kinds(cls)
         errors = [
             InitErrorDetails(type=problem, loc=(key,), input=value)
             for key, value in data.items()
             if isinstance(value, int | float) and key in kinds and (problem := _problem(value, kinds[key])) is not None
+        ]
+        # The items of a list: `replicates: [true, 2]` is not seeds 1 and 2.
+        errors += [
+            InitErrorDetails(type=problem, loc=(key, i), input=item)
+            for key, value in data.items()
+            if isinstance(value, list | tuple) and key in items
+            for i, item in enumerate(value)
+            if isinstance(item, int | float) and (problem := _problem(item, items[key])) is not None
         ]
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)

@@ -63,7 +63,9 @@ def _check_params(source: str, where: str, fault: FaultSpec, scenario: Scenario)
     if "depth" in params:
         depth = params["depth"]
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise ScenarioError(source, f"{where}.depth", f"must be a whole number of certificates >= 1 (got {depth!r})")
+            raise ScenarioError(
+                source, f"{where}.depth", f"must be an integer count of certificates >= 1, written without a decimal point (got {depth!r})"
+            )
     if "as" in params:
         claimed = params["as"]
         if not isinstance(claimed, str):

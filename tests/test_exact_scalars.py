@@ -73,3 +73,15 @@ def test_field_kinds_read_unions_aliases_and_literals() -> None:
     assert field_kinds(Scenario)["nodes"] == {"int", "other"}
     assert field_kinds(FaultSpec)["for"] == field_kinds(FaultSpec)["for_"] == {"float", "other"}
     assert field_kinds(FaultSpec)["heal"] == {"str", "bool", "other"}
+
+
+def test_a_boolean_among_a_lists_numbers_is_refused_with_its_index(tmp_path: Path) -> None:
+    """`replicates: [true, 2]` ran seeds 1 and 2: the item is refused by its index, while a list of integers loads."""
+    sweep = tmp_path / "s.yaml"
+    base = Path(__file__).resolve().parents[1] / "scenarios" / "raft-steady.yaml"
+    sweep.write_text(f"name: s\nbase: {base}\ngrid: {{network.loss: [0.0]}}\nreplicates: [true, 2]\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(sweep)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{sweep}: replicates[0]: must be an integer (got True)"
+    sweep.write_text(f"name: s\nbase: {base}\ngrid: {{network.loss: [0.0]}}\nreplicates: [1, 2]\n", encoding="utf-8")
+    assert [t.seed for t in load_sweep(sweep).tasks] == [1, 2]

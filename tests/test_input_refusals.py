@@ -31,8 +31,13 @@ def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
         ("raft", "forge", {"as": "n9"}, "as: no node named 'n9' (nodes: n0, n1, n2)"),
         ("raft", "forge", {"as": "n1"}, "as: 'n1' is the forging node itself: claiming its own name forges nothing"),
         ("raft", "forge", {"as": 3}, "as: must be a node name (got 3)"),
-        ("hotstuff", "fork", {"depth": 0}, "depth: must be a whole number of certificates >= 1 (got 0)"),
-        ("hotstuff", "fork", {"depth": "abc"}, "depth: must be a whole number of certificates >= 1 (got 'abc')"),
+        ("hotstuff", "fork", {"depth": 0}, "depth: must be an integer count of certificates >= 1, written without a decimal point (got 0)"),
+        (
+            "hotstuff",
+            "fork",
+            {"depth": "abc"},
+            "depth: must be an integer count of certificates >= 1, written without a decimal point (got 'abc')",
+        ),
         ("pbft", "censor", {"client": "client7"}, "client: no client named 'client7' (clients: client0)"),
     ],
     ids=[
