@@ -255,8 +255,9 @@ class Node(Endpoint):
             return
         if self._cpu:
             start = max(self.now, self.busy_until)
-            self.busy_until = start + self._verify
-            self.cpu_ms += self._verify
+            verify = self._verify * msg.signatures
+            self.busy_until = start + verify
+            self.cpu_ms += verify
             if self.busy_until > self.now:
                 Timer(self.env, self.busy_until - self.now, self._dispatch_later, (src, msg, self.incarnation))
                 return

@@ -57,3 +57,20 @@ def test_crypto_cost_slows_pbft_down() -> None:
     assert fast.summary["decisions"] == slow.summary["decisions"] == 5
     # request -> pre-prepare -> prepare(s) -> commit(s) -> reply: at least 5 verifications on the path.
     assert slow.summary["latency_ms_mean"] >= fast.summary["latency_ms_mean"] + 5.0
+
+
+def test_a_relay_costs_a_verify_per_signature_it_carries() -> None:
+    """A Tendermint relay holds its sender's signature and each relayed message's: 1 + k verifications, not one."""
+    from sim.protocols.tendermint.messages import Precommit, Prevote, Relay
+
+    scenario = scenario_from_dict(
+        {"name": "cpu", "mechanism": "tendermint", "nodes": 4, "duration": "1s", "network": {"delay": "1ms"}, "crypto": {"verify": "2ms"}}
+    )
+    sim = Simulation(scenario)
+    for node in sim.nodes.values():
+        node.start()
+    n0 = sim.nodes["n0"]
+    before = n0.cpu_ms
+    n0.receive("n1", Relay(1, (("n2", Prevote(1, 0, "v")), ("n3", Precommit(1, 0, "v")))), "n1")
+    assert n0.cpu_ms - before == 3 * 2.0
+    assert Prevote(1, 0, "v").signatures == 1

@@ -91,6 +91,8 @@ class Message:
 
     kind: ClassVar[str] = "message"
     header_bytes: ClassVar[int] = 48
+    signatures: ClassVar[int] = 1
+    """Signatures the receiver checks: `crypto.verify` is charged this many times (a relay of others' votes overrides it)."""
     _header_sized: ClassVar[bool] = True
     """Whether this class's size is its header alone (then `size_bytes` is a class constant)."""
 
