@@ -91,12 +91,12 @@ def test_run_options_seed_set_out_trace_no_plots_quiet(toy_mechanism: Any, write
     """--seed and --set change the resolved scenario (and run id), --out places it, --trace adds the journal, --quiet hides the table."""
     scenario = write_scenario()
     out = tmp_path / "out" / "run1"
-    args = ["run", str(scenario), "--seed", "11", "--set", "duration=1s", "--set", "network.loss=0", "--out", str(out)]
+    args = ["run", str(scenario), "--seed", "11", "--set", "duration=1500ms", "--set", "network.loss=0", "--out", str(out)]
     result = runner.invoke(app, [*args, "--trace", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "latency_ms_p50" not in result.stdout and result.stdout.startswith("tables: ")
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["seed"] == 11 and summary["duration_ms"] == 1000.0
+    assert summary["seed"] == 11 and summary["duration_ms"] == 1500.0
     assert load_scenario(out / "scenario.yaml").network.loss == 0.0
     trace = pd.read_parquet(out / "trace.parquet")
     assert list(trace.columns) == ["send_ms", "deliver_ms", "src", "dst", "type", "size_bytes", "fate"] and len(trace) > 100

@@ -127,7 +127,7 @@ def test_defaults_on_a_lan_are_what_they_were():
     assert scenario("multipaxos", lan).protocol["election_timeout"] == ["150ms", "300ms"]
     assert scenario("pbft", lan).protocol["view_change_timeout"] == "300ms"
     assert scenario("gossip", lan, workload={"kind": "updates", "rate": "1/s"}).protocol["interval"] == "100ms"
-    assert scenario("voting", lan, workload={"kind": "questions", "every": "1s"}).protocol["timeout"] == "200ms"
+    assert scenario("voting", lan, workload={"kind": "questions", "every": "100ms"}).protocol["timeout"] == "200ms"
 
 
 def test_defaults_on_a_wan_scale_with_the_round_trip():
@@ -183,7 +183,7 @@ def test_gossip_voting_and_client_timeouts_warn_against_the_network():
     slow = {"delay": "80ms"}
     gossip = scenario("gossip", slow, protocol={"interval": "50ms"}, workload={"kind": "updates", "rate": "1/s"})
     assert "protocol.interval" in warnings_of(gossip)
-    voting = scenario("voting", slow, protocol={"timeout": "100ms"}, workload={"kind": "questions", "every": "1s"})
+    voting = scenario("voting", slow, protocol={"timeout": "100ms"}, workload={"kind": "questions", "every": "100ms"})
     assert list(warnings_of(voting)) == ["protocol.timeout"]
     client = warnings_of(scenario("raft", slow, workload={"kind": "poisson", "rate": "1/s", "timeout": "200ms"}))
     assert list(client) == ["workload.timeout"] and "320ms" in client["workload.timeout"]
