@@ -19,13 +19,19 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 _NUMBERS = frozenset({"int", "float"})
 
 
-def _kinds(annotation: Any) -> frozenset[str]:
-    """The scalar kinds a field's type accepts: 'bool', 'int', 'float', 'str', 'any' (anything goes), 'other'."""
+def _kinds(annotation: Any, items: bool = False) -> frozenset[str]:
+    """The scalar kinds a field's type accepts: 'bool', 'int', 'float', 'str', 'any' (anything goes), 'other'.
+
+    With `items`, those its list or tuple items accept instead (none when it takes no list).
+    """
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _kinds(get_args(annotation)[0])
+        return _kinds(get_args(annotation)[0], items)
     if origin is Union or origin is types.UnionType:
-        return frozenset().union(*(_kinds(arg) for arg in get_args(annotation)))
+        return frozenset().union(*(_kinds(arg, items) for arg in get_args(annotation)))
+    if items:
+        listed = origin in (list, tuple)
+        return frozenset().union(*(_kinds(arg) for arg in get_args(annotation) if arg is not Ellipsis)) if listed else frozenset()
     if origin is Literal:
         return frozenset(type(value).__name__ for value in get_args(annotation))
     if annotation is Any or isinstance(annotation, typing.TypeVar):
@@ -35,24 +41,12 @@ def _kinds(annotation: Any) -> frozenset[str]:
     return frozenset({"other"})
 
 
-def _item_kinds(annotation: Any) -> frozenset[str]:
-    """The scalar kinds the items of a list or tuple field accept ('any' when the field takes no list)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _item_kinds(get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        return frozenset().union(*(_item_kinds(arg) for arg in get_args(annotation)))
-    if origin in (list, tuple):
-        return frozenset().union(*(_kinds(arg) for arg in get_args(annotation) if arg is not Ellipsis))
-    return frozenset()
-
-
 @functools.cache
 def item_kinds(model: type[BaseModel]) -> dict[str, frozenset[str]]:
     """The scalar kinds the items of each list field of `model` accept, by its name and alias (fields with no list left out)."""
     kinds: dict[str, frozenset[str]] = {}
     for name, field in model.model_fields.items():
-        found = _item_kinds(field.annotation)
+        found = _kinds(field.annotation, items=True)
         if found:
             kinds[name] = found
             if field.alias:
