@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default="scenarios/sweeps/pbft-cluster-size.yaml")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="sweeps per --jobs value (1 and 2 take turns); the best of each is reported (default 1)"
+        "--repeat", type=int, default=3, help="sweeps per --jobs value (1 and 2 take turns); the best of each is reported (default 3)"
     )
     parser.add_argument("--no-sweep", action="store_true", help="time only --help and validate (seconds instead of minutes)")
     parser.add_argument("--dask", action="store_true", help="time the sweep on the dask backend too (needs consim[dask])")
