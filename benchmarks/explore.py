@@ -5,7 +5,7 @@ explore seed; the correct mechanisms should find nothing. Prints, per mechanism,
 CPU seconds, schedules per CPU minute (per core: the workers' CPU time is counted), outcomes and
 rules that fired.
 
-    python benchmarks/explore.py [--schedules 2000] [--jobs 2] [--mechanisms raft,multipaxos,pbft] [--out DIR]
+    python benchmarks/explore.py [--schedules 2000] [--jobs CPUS] [--mechanisms raft,multipaxos,pbft] [--out DIR]
 
 With `--out DIR` each mechanism's exploration is kept in DIR/<mechanism> and a killed campaign
 resumes where it stopped (finished schedules are reused; their CPU time is then not counted).

@@ -16,7 +16,7 @@ process tree this script waits for used: workers forked by a fork server (dask's
 with `--jobs 2`, and the local pool when the parent has threads) are not in it, so compare wall
 times across backends, not CPU.
 
-    python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 1] [--no-sweep] [--dask] [--json]
+    python benchmarks/startup.py [--sweep scenarios/sweeps/pbft-cluster-size.yaml] [--repeat 3] [--no-sweep] [--dask] [--json]
 """
 
 from __future__ import annotations
