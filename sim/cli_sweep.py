@@ -7,7 +7,9 @@ stderr and exit status 2, and `KeyboardInterrupt` into exit status 130.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -98,6 +100,7 @@ def sweep_command(
 
     """
     from sim.sweep import BACKENDS, load_sweep, run_sweep
+    from sim.sweep.workers import default_jobs
 
     if backend not in BACKENDS:
         raise ScenarioError("--backend", "", f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
@@ -106,7 +109,7 @@ def sweep_command(
     if jobs is not None and jobs < 1:
         raise ScenarioError("--jobs", "", "must be at least 1")
     if backend == "dask" and scheduler is None:
-        from sim.sweep.workers import default_jobs, start_fork_server
+        from sim.sweep.workers import start_fork_server
 
         if (jobs or default_jobs()) > 1:
             start_fork_server()  # the workers' imports overlap the loading below and the cluster's start (issue 13)
@@ -119,9 +122,23 @@ def sweep_command(
         raise ScenarioError("--out", "", f"{target} is a file")
     if target.is_dir() and any(target.iterdir()) and not (target / "sweep.json").exists():
         raise ScenarioError("--out", "", f"{target} is a non-empty folder that is not a sweep directory; refusing to write into it")
+    # With workers, this process mostly waits while they run: the imports its own work after the
+    # runs needs (the parquet writer, the plots) are made then, on a thread, not after the last run.
+    ahead = ImportAhead(["pyarrow.parquet", *(["sim.sweep_plots"] if plots else [])])
+    workers = jobs if jobs is not None else default_jobs()
     try:
         result = run_sweep(
-            sweep, target, jobs, backend, scheduler, keep_runs=keep_runs, quiet=quiet, retry_failed=retry_failed, stream=stream
+            sweep,
+            target,
+            jobs,
+            backend,
+            scheduler,
+            keep_runs=keep_runs,
+            quiet=quiet,
+            retry_failed=retry_failed,
+            stream=stream,
+            # After the first row: by then the workers are forked, and a fork never copies a thread mid-import.
+            on_row=ahead.start if workers > 1 else None,
         )
     except ImportError as exc:  # dask missing
         raise ScenarioError("--backend", "", str(exc)) from None
@@ -143,6 +160,27 @@ def sweep_command(
             drawn += [p for p in save_sweep_plots(result.runs, sweep.params, target / "plots", metric, theory=law) if p not in drawn]
         lines.append(f"plots:      {target / 'plots'}/ ({', '.join(p.name for p in drawn)})")
     return result, "\n".join(lines)
+
+
+class ImportAhead:
+    """Modules imported on a daemon thread, once, when `start` is first called (with any arguments)."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = modules
+        self.thread: threading.Thread | None = None
+
+    def start(self, *_: object) -> None:
+        """Begin the imports unless begun; a later plain `import` of one waits for it (the import lock)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._load, name="consim-import-ahead", daemon=True)
+            self.thread.start()
+
+    def _load(self) -> None:
+        for name in self.modules:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass  # the import where the module is used reports it
 
 
 def interrupted_text(path: Path, out: Path | None = None) -> str:

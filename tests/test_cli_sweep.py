@@ -230,3 +230,44 @@ def test_overview_prints_each_intervals_two_ends() -> None:
     table = sweep_overview(pd.DataFrame(rows), ["loss"])
     assert table["latency_ms_p50"].tolist() == ["22.02 [21.741, 22.204]", "30.5"]  # one run: no interval
     assert table["liveness"].tolist() == ["1 [0.998, 1]", "0.9"]
+
+
+def test_import_ahead_imports_once_on_a_thread_and_leaves_failures_to_the_real_import(tmp_path, monkeypatch):
+    """ImportAhead starts one thread however often it is called; a module it cannot import raises nothing there."""
+    from sim.cli_sweep import ImportAhead
+
+    (tmp_path / "consim_ahead_probe.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "consim_ahead_probe", raising=False)
+    ahead = ImportAhead(["consim_no_such_module", "consim_ahead_probe"])
+    ahead.start({"key": "a"})
+    first = ahead.thread
+    ahead.start({"key": "b"})
+    assert first is not None and ahead.thread is first
+    first.join(timeout=30)
+    assert sys.modules["consim_ahead_probe"].LOADED
+    monkeypatch.delitem(sys.modules, "consim_ahead_probe")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "plots", "ahead"), [(2, True, ["pyarrow.parquet", "sim.sweep_plots"]), (2, False, ["pyarrow.parquet"]), (1, True, None)]
+)
+def test_sweep_with_workers_imports_what_it_needs_after_the_runs_while_they_run(tmp_path, monkeypatch, jobs, plots, ahead):
+    """With workers the after-run imports begin at the first row, before the last; in-process runs leave them for later."""
+    import sim.cli_sweep
+
+    allow_toys(monkeypatch)
+    started: list[tuple[list[str], int]] = []
+    rows_at_start = []
+
+    def record(self, *_: object) -> None:
+        if self.thread is None:
+            self.thread = True
+            started.append(self.modules)
+            rows_at_start.append(len(list((tmp_path / "out").rglob("*.json"))))
+
+    monkeypatch.setattr(sim.cli_sweep.ImportAhead, "start", record)
+    sweep_command(write_sweep(tmp_path, GRID_SMALL), jobs=jobs, out=tmp_path / "out", quiet=True, plots=plots)
+    assert started == ([ahead] if ahead else [])
+    if ahead:
+        assert rows_at_start[0] < 1 + 4  # sweep.json and fewer than all 4 rows: the runs were not over
