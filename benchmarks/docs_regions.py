@@ -213,7 +213,7 @@ def pbft_scenarios(s: Session) -> str:
         ),
         (
             "`pbft-equivocating-primary`",
-            "the primary sends half the backups a null request; nothing prepares, so they change view",
+            "the primary sends half the backups a different real request; nothing prepares, so they change view",
             f"{_views(equiv)}, {safety(s.result('pbft-equivocating-primary'))}, liveness {sig(equiv['liveness'])}",
         ),
         (

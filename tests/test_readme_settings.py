@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from sim.byzantine import BEHAVIOURS
 from sim.protocols.registry import get_mechanism
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -63,3 +64,49 @@ def test_readme_defaults_are_the_codes(mechanism: str) -> None:
             if not same:
                 wrong.append(f"{name}: README `{text}`, code {code!r}")
     assert not wrong, f"{mechanism}: " + "; ".join(wrong)
+
+
+def checkers_bullet(mechanism: str) -> str:
+    """The `- Checkers:` bullet of the mechanism's section (up to the next bullet)."""
+    start = README.index(f"`mechanism: {mechanism}`")
+    found = re.compile(r"^- Checkers?: (.*?)(?=^- |^\s*$)", re.M | re.S).search(README, start)
+    assert found is not None, f"no '- Checkers:' bullet after `mechanism: {mechanism}`"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("mechanism", SECTIONS)
+def test_each_mechanisms_checkers_are_all_listed(mechanism: str) -> None:
+    """Every checker the mechanism runs is named in its Checkers bullet, by its rule or its function's name.
+
+    The Raft section listed six checkers while runs reported eight (`exactly_once`, `gapless`).
+    """
+    named = set(re.findall(r"`(\w+)`", checkers_bullet(mechanism)))
+    for checker in get_mechanism(mechanism).checkers:
+        short = checker.__name__.removeprefix("check_")
+        accepted = {short, short.removeprefix(f"{mechanism}_")}
+        assert named & accepted, f"README's {mechanism} section does not list the checker {checker.__name__}"
+
+
+GENERIC_BEHAVIOURS = {"silent", "omit", "delay", "replay", "forge"}
+"""What "the generic ones" stands for in the README (sim/byzantine.py's behaviours that need no help from the mechanism)."""
+NUMBER_WORDS = {"five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+@pytest.mark.parametrize("mechanism", SECTIONS)
+def test_each_mechanisms_byzantine_behaviours_are_the_ones_it_takes(mechanism: str) -> None:
+    """The Byzantine behaviours bullet names exactly what the mechanism accepts ("the generic ones" standing for five).
+
+    PBFT's section said "all eight" and left out `censor`, which it takes.
+    """
+    start = README.index(f"`mechanism: {mechanism}`")
+    found = re.compile(r"^- Byzantine behaviours(.*?)(?=^- |^\s*$)", re.M | re.S).search(README, start)
+    assert found is not None
+    bullet = found.group(1)
+    takes = set(get_mechanism(mechanism).protocol.byzantine_behaviours)
+    named = {word for word in re.findall(r"`(\w+)`", bullet) if word in BEHAVIOURS}
+    if "the generic ones" in bullet:
+        named |= GENERIC_BEHAVIOURS
+    assert named == takes, f"README's {mechanism} section: named {sorted(named)}, takes {sorted(takes)}"
+    count = re.search(r"all (\w+):", bullet)
+    if count:
+        assert NUMBER_WORDS[count.group(1)] == len(takes)
