@@ -281,9 +281,15 @@ def load_scenario(
     """
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    from sim.extends import read_scenario_yaml  # late: it reads files with this module's reader
+    from sim.extends import attribute, read_with_origins, without  # late: it reads files with this module's reader
 
-    return scenario_from_dict(read_scenario_yaml(path), str(path), overrides, seed, strict_timing)
+    data, origins = read_with_origins(path)
+    for dotted in overrides or {}:  # a value given with --set is the command line's, wherever the field was written
+        origins = without(origins, dotted)
+    try:
+        return scenario_from_dict(data, str(path), overrides, seed, strict_timing)
+    except ScenarioError as error:
+        raise attribute(error, origins) from None
 
 
 def read_yaml(path: str | Path) -> Any:

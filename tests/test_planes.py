@@ -286,6 +286,37 @@ def test_extends_a_missing_file(tmp_path: Path) -> None:
         load_scenario(path)
 
 
+def test_a_bad_value_in_a_base_is_reported_in_the_file_that_wrote_it(tmp_path: Path) -> None:
+    """A base's bad field names the base (through a chain, the file that wrote it); the child's own or a --set value names the child.
+
+    Before, every error named the file given on the command line, where the field is not written.
+    """
+    _write(
+        tmp_path,
+        "grand.yaml",
+        {"name": "g", "mechanism": "raft", "nodes": 3, "duration": "1s", "protocol": {"heartbeat_interval": "bogus"}},
+    )
+    _write(tmp_path, "base.yaml", {"extends": "grand.yaml"})
+    _write(tmp_path, "child.yaml", {"extends": "base.yaml", "name": "child"})
+    grand, child = tmp_path / "grand.yaml", tmp_path / "child.yaml"
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(child)
+    assert str(err.value).startswith(f"{grand}, extended by {child}: protocol.heartbeat_interval: ")
+    _write(tmp_path, "base.yaml", {"extends": "grand.yaml", "nodez": 4})
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(child)
+    assert str(err.value) == f"{tmp_path / 'base.yaml'}, extended by {child}: nodez: unknown field"
+    # Fixed below: the child's own bad value, and a --set one, are the child's.
+    _write(tmp_path, "base.yaml", {"extends": "grand.yaml"})
+    _write(tmp_path, "child.yaml", {"extends": "base.yaml", "name": "child", "protocol": {"heartbeat_interval": "also bad"}})
+    with pytest.raises(ScenarioError, match=r"^\S*child\.yaml: protocol\.heartbeat_interval: .*'also bad'"):
+        load_scenario(tmp_path / "child.yaml")
+    _write(tmp_path, "child.yaml", {"extends": "base.yaml", "name": "child"})
+    with pytest.raises(ScenarioError, match=r"^\S*child\.yaml: protocol\.heartbeat_interval: .*'bad again'"):
+        load_scenario(tmp_path / "child.yaml", overrides={"protocol.heartbeat_interval": "bad again"})
+    assert load_scenario(tmp_path / "child.yaml", overrides={"protocol": {"heartbeat_interval": "20ms"}}).name == "child"
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 
