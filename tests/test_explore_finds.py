@@ -131,7 +131,7 @@ CASES = [
         "stuck",
     ),
     # A liar forking four certificates back (below the others' lock) gets their votes only without the lock.
-    Case("hotstuff-without-lock", HOTSTUFF4, NoLockHotStuff, 0, 17, "no_fork"),
+    Case("hotstuff-without-lock", HOTSTUFF4, NoLockHotStuff, 0, 18, "no_fork"),
     # A liar that got its block certified forks below what one honest replica committed on the two-chain.
     Case("hotstuff-two-chain-commit", HOTSTUFF4, TwoChainHotStuff, 0, 6, "no_fork"),
     Case(

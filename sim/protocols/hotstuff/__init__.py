@@ -12,8 +12,10 @@ ancestors commit (three-chain) and execute in order.
 
 The pacemaker: a replica with work outstanding (commands pending or proposed but not executed)
 waits `view_timeout` for progress, doubling on consecutive timeouts; it then moves to the next
-view and sends that view's leader a new-view message with its highest QC. A leader that hears
-new-views from a quorum proposes on the highest QC among them (the paper's view synchronisation).
+view and sends every replica a new-view message with its highest QC. A leader that hears
+new-views from a quorum proposes on the highest QC among them (the paper's view synchronisation);
+a replica that hears of higher views from f + 1 replicas joins them, and one waiting for its
+leader re-sends its new-view (see pacemaker.py for why).
 
 Messages per decided block in the steady state are linear in n: n - 1 proposals and n - 1 votes.
 Threshold signatures are modelled by the sizes of QCs (one aggregate signature) and by the CPU
@@ -30,13 +32,13 @@ from pydantic import Field
 from sim.protocols._broadcast_client import BroadcastBft, Reply, Request
 from sim.protocols.base import Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.hotstuff.fetch import BlockFetch
 from sim.protocols.hotstuff.messages import (
     GENESIS,
     GENESIS_BLOCK,
     GENESIS_QC,
     QC,
     Block,
-    BlockReply,
     FetchBlock,
     NewView,
     Proposal,
@@ -92,7 +94,7 @@ class HotStuffState:
 
 
 @register("hotstuff")
-class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
+class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
     """One chained-HotStuff replica: propose, vote, three-chain commit, pacemaker."""
 
     Config = HotStuffConfig
@@ -127,6 +129,10 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
         """QCs this leader formed for blocks whose proposal has not reached it yet."""
         self.timeouts_in_row = 0
         self.timer_on = False
+        self.announced = 0
+        self.heard: dict[str, int] = {}
+        self.resend_on = False
+        self.refetches = 0
 
     def leader(self, view: int) -> str:
         """The leader of `view`: replica (v // leader_term) mod n."""
@@ -233,6 +239,7 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
             # The votes outran the proposal: keep the QC until the block arrives, and ask for it.
             self.early_qcs[vote.block] = qc
             self.ctx.send(src, FetchBlock(vote.block))
+            self.arm_resend()
             return
         self.adopt_qc(qc)
 
@@ -244,21 +251,21 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
 
     @handles(NewView)
     def on_new_view(self, src: str, nv: NewView) -> None:
-        """Adopt a higher QC; as the view's leader, propose once a quorum has moved to it."""
+        """Adopt a higher QC; as the view's leader, propose once a quorum has moved to it; maybe join (see pacemaker)."""
         if not self.valid_qc(nv.qc):
             return
         if nv.qc.block in self.st.blocks:
             self.update_qc_high(nv.qc)
-        if self.leader(nv.view) != self.me or nv.view < self.st.view and nv.view in self.synced:
-            return
-        senders = self.new_views.setdefault(nv.view, {})
-        senders[src] = nv.qc
-        # Distinct replicas that have left for this view, ourselves included once (our own new-view counts as us).
-        moved = set(senders) | ({self.me} if self.st.view >= nv.view else set())
-        if len(moved) >= self.quorum and nv.view not in self.synced:
-            self.synced.add(nv.view)
-            self.advance(nv.view)
-            self.maybe_propose(force=True)
+        if self.leader(nv.view) == self.me and not (nv.view < self.st.view and nv.view in self.synced):
+            senders = self.new_views.setdefault(nv.view, {})
+            senders[src] = nv.qc
+            # Distinct replicas that have left for this view, ourselves included once (our own new-view counts as us).
+            moved = set(senders) | ({self.me} if self.st.view >= nv.view else set())
+            if len(moved) >= self.quorum and nv.view not in self.synced:
+                self.synced.add(nv.view)
+                self.advance(nv.view)
+                self.maybe_propose(force=True)
+        self.heard_of(src, nv.view)
 
     # --- replica ---------------------------------------------------------------------------
 
@@ -273,6 +280,7 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
         if block.parent not in st.blocks:
             self.orphans.setdefault(block.parent, []).append((src, block))
             self.ctx.send(src, FetchBlock(block.parent))
+            self.arm_resend()
             return
         st.blocks.setdefault(block.id, block)
         self.update(block)
@@ -339,30 +347,6 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, Protocol):
                 self.ctx.send(req.client, Reply(req.cmd_id, str(st.slot)))
         st.executed_block = block.id
         self.progress()
-
-    @handles(FetchBlock)
-    def on_fetch(self, src: str, msg: FetchBlock) -> None:
-        """Send a peer a block it lacks."""
-        block = self.st.blocks.get(msg.block)
-        if block is not None:
-            self.ctx.send(src, BlockReply(block))
-
-    @handles(BlockReply)
-    def on_block_reply(self, src: str, msg: BlockReply) -> None:
-        """A fetched ancestor: store it if its parent is known (else fetch further), then retry its children."""
-        block, st = msg.block, self.st
-        if block.id in st.blocks or (block.id not in self.orphans and block.id not in self.early_qcs):
-            return
-        if block.parent not in st.blocks:
-            self.orphans.setdefault(block.parent, []).append((block.view and self.leader(block.view), block))
-            self.ctx.send(src, FetchBlock(block.parent))
-            return
-        st.blocks[block.id] = block
-        self.update(block)
-        if block.id in self.early_qcs:
-            self.adopt_qc(self.early_qcs.pop(block.id))
-        for waiting_src, child in self.orphans.pop(block.id, []):
-            self.on_proposal(waiting_src, Proposal(child))
 
     # --- class hooks -----------------------------------------------------------------------
 
