@@ -86,19 +86,25 @@ class Replay(Behaviour):
     """Sends each message, then one of its earlier messages to the same peer again."""
 
     name = "replay"
+    keep = 256
+    """Earlier messages remembered per destination (the oldest are forgotten first)."""
 
     def __init__(self, spec: FaultSpec, mechanism: Mechanism, rng: random.Random) -> None:
         super().__init__(spec, mechanism, rng)
-        self.history: list[Message] = []
+        # One history per destination: a message is only ever replayed to the node or client it
+        # was sent to, so the receiver gets a kind it could have been sent (a client's reply
+        # replayed to a replica would be a message no honest sender could produce).
+        self.history: dict[str, list[Message]] = {}
 
     def outgoing(self, node: Node, dst: str, msg: Message) -> Outgoing:
-        """The message, plus an old one."""
+        """The message, plus an old one sent to the same destination."""
         out: Outgoing = [(dst, msg, node.name, 0.0)]
-        if self.history:
-            out.append((dst, self.history[self.rng.randrange(len(self.history))], node.name, 0.0))
-        self.history.append(msg)
-        if len(self.history) > 256:
-            self.history.pop(0)
+        sent = self.history.setdefault(dst, [])
+        if sent:
+            out.append((dst, sent[self.rng.randrange(len(sent))], node.name, 0.0))
+        sent.append(msg)
+        if len(sent) > self.keep:
+            sent.pop(0)
         return out
 
 

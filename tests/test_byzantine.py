@@ -114,3 +114,61 @@ def test_crash_tolerant_raft_broken_by_one_equivocator() -> None:
 
     result = run(load_scenario(Path(__file__).parent.parent / "scenarios" / "crash-vs-byzantine-raft.yaml"))
     assert "agreement" in set(result.violations["rule"])
+
+
+MATRIX_BASES: dict[str, dict[str, Any]] = {
+    "raft": {"nodes": 3},
+    "multipaxos": {"nodes": 3},
+    "pbft": {"nodes": 4},
+    "hotstuff": {"nodes": 4},
+    "tendermint": {"nodes": 4},
+    "voting": {"nodes": 5, "protocol": {"rule": "majority", "timeout": "100ms"}, "workload": {"kind": "questions", "every": "50ms"}},
+    "gossip": {
+        "nodes": 6,
+        "protocol": {"style": "anti_entropy", "mode": "pushpull", "interval": "50ms"},
+        "workload": {"kind": "updates", "updates": [{"at": "100ms", "node": "n1", "key": "k", "value": "v"}]},
+    },
+    "attestation": {
+        "nodes": 6,
+        "protocol": {"attesters": ["n0", "n1", "n2", "n3"], "threshold": 2, "spread": "gossip", "fanout": 2},
+        "workload": {"kind": "claims", "every": "100ms"},
+    },
+}
+"""A small cluster per shipped mechanism, with the workload it needs (the shared poisson one where none is given)."""
+
+MATRIX_SEEDS = (1, 2, 3, 4)
+
+
+def matrix_cases() -> list[tuple[str, str]]:
+    """(mechanism, behaviour) for every behaviour each shipped mechanism accepts."""
+    return [(name, behaviour) for name in sorted(MATRIX_BASES) for behaviour in get_protocol(name).byzantine_behaviours]
+
+
+def test_the_matrix_covers_every_shipped_mechanism() -> None:
+    """A new mechanism gets a small cluster in MATRIX_BASES (so the matrix below tries its handlers too)."""
+    from sim.protocols.registry import mechanisms
+
+    assert set(MATRIX_BASES) == {name for name, m in mechanisms().items() if m.protocol.__module__.startswith("sim.protocols.")}
+
+
+@pytest.mark.parametrize(("mechanism", "behaviour"), matrix_cases())
+def test_no_handler_crashes_on_what_a_liar_sends(mechanism: str, behaviour: str) -> None:
+    """Every mechanism, every behaviour it accepts, a liar that is the first node or another, a few seeds: the run ends.
+
+    A liar may send any message it could legitimately send to that destination (replayed, forged,
+    mutated); a handler that assumes more (a field only some kinds have, say) must not crash the
+    run. Seed 3 is the one whose replayed client reply crashed Raft's term check.
+    """
+    for seed in MATRIX_SEEDS:
+        data: dict[str, Any] = {
+            "name": "matrix",
+            "mechanism": mechanism,
+            "seed": seed,
+            "duration": "1s",
+            "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "8ms"}},
+            "workload": {"kind": "poisson", "rate": "50/s", "until": "800ms"},
+            "faults": [{"byzantine": [f"n{seed % 2}"], "behaviour": behaviour}],
+        }
+        data.update(MATRIX_BASES[mechanism])
+        result = run(scenario_from_dict(data))
+        assert result.summary["duration_ms"] > 0, (mechanism, behaviour, seed)
