@@ -57,6 +57,10 @@ def explore_command(
     if backend not in BACKENDS:
         raise ScenarioError("--backend", "", f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     budget_s = parse_budget(budget)
+    if out is not None:  # the default, results/<name>-explore/, is known only once the scenario is read
+        from sim.cli_run import check_out_dir
+
+        check_out_dir(out, "explore.json", "explore")
     result = explore(scenario, schedules, seed, jobs, backend, beyond, out, budget_s, quiet=quiet, stream=stream)
     runs = result.runs
     lines = [

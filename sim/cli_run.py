@@ -31,17 +31,27 @@ def default_run_dir(scenario: Scenario, root: Path = Path("results")) -> Path:
     return root / scenario.name / run_id(scenario)
 
 
-def check_out_dir(path: Path) -> None:
-    """Refuse to replace anything that is not a run directory.
+def check_out_dir(path: Path, marker: str = "summary.json", kind: str = "run") -> None:
+    """Refuse an output folder before any work is done, unless it is empty, new, or a `kind` directory already.
+
+    Shared by `run`, `sweep`, `compare` and `explore`: found after the work, a file where the
+    folder should be would cost the whole run and end in a traceback.
+
+    Args:
+        path: the `--out` folder.
+        marker: the file every `kind` directory holds (a folder with it may be written into again).
+        kind: what the folder holds, for the message ("run", "sweep", ...).
 
     Raises:
-        ScenarioError: when `path` is a file or a non-empty folder that is not a run directory.
+        ScenarioError: when `path` is a file, a non-empty folder that is not a `kind` directory, or
+            lies under a file.
 
     """
     if path.exists() and not path.is_dir():
         raise ScenarioError("--out", "", f"{path} is a file")
-    if path.is_dir() and any(path.iterdir()) and not (path / "summary.json").exists():
-        raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not a run directory; refusing to replace it")
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ScenarioError("--out", "", f"{path} is a non-empty folder that is not {article} {kind} directory; refusing to write into it")
     # Found now, not after the run: a file where a folder on the way should be.
     above = next((p for p in path.absolute().parents if p.exists()), None)
     if above is not None and not above.is_dir():

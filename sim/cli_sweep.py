@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from sim.cli_run import check_out_dir
 from sim.scenario import ScenarioError
 
 if TYPE_CHECKING:  # pandas too: the tables arrive built, and `consim validate` of a compare spec needs none
@@ -118,10 +119,7 @@ def sweep_command(
         if warn is not None:
             warn(line)
     target = out if out is not None else Path("results") / sweep.name
-    if target.exists() and not target.is_dir():
-        raise ScenarioError("--out", "", f"{target} is a file")
-    if target.is_dir() and any(target.iterdir()) and not (target / "sweep.json").exists():
-        raise ScenarioError("--out", "", f"{target} is a non-empty folder that is not a sweep directory; refusing to write into it")
+    check_out_dir(target, "sweep.json", "sweep")
     # With workers, this process mostly waits while they run: the imports its own work after the
     # runs needs (the parquet writer, the plots) are made then, on a thread, not after the last run.
     ahead = ImportAhead(["pyarrow.parquet", *(["sim.sweep_plots"] if plots else [])])
@@ -283,8 +281,9 @@ def compare_command(
     seeds = replicates if replicates is not None else (spec.replicates if spec is not None and spec.replicates else 3)
     if seeds < 1:
         raise ScenarioError("--replicates", "", "must be at least 1")
-    result = compare(source, names, seeds, jobs=jobs, overrides=parse_overrides(overrides))
     target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    check_out_dir(target, "compare.json", "compare")
+    result = compare(source, names, seeds, jobs=jobs, overrides=parse_overrides(overrides))
     where = str(source) if isinstance(source, Path) else f"{path}#scenario"
     meta: dict[str, Any] = {"name": scenario.name, "scenario": where, "candidates": names, "replicates": seeds}
     if spec is not None:
@@ -345,9 +344,10 @@ def compare_planes_command(
     for key, value in parse_overrides(overrides).items():
         set_path(data, key, value)
     candidates = {plane: list(wanted.candidates) for plane, wanted in spec.planes.items()}
+    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
+    check_out_dir(target, "compare.json", "compare")
     result = compare_planes(data, candidates, seeds, jobs=jobs, source=where)
     requires = plane_requirements(spec, scenario)
-    target = out if out is not None else Path("results") / f"{scenario.name}-compare"
     meta: dict[str, Any] = {
         "name": scenario.name,
         "scenario": where,

@@ -168,6 +168,31 @@ def test_out_under_a_file_is_refused_before_the_run(toy_mechanism: Any, write_sc
     assert result.stderr.strip() == f"--out: cannot make {tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is a file, not a folder"
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "scenarios/raft-steady.yaml"],
+        ["sweep", "scenarios/sweeps/capacity.yaml"],
+        ["compare", "scenarios/raft-steady.yaml", "--replicates", "1"],
+        ["explore", "scenarios/raft-steady.yaml", "--schedules", "1"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_out_that_is_a_file_is_one_line(command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command with --out says the same one line for a file, before any work (compare and explore raised
+    FileExistsError / NotADirectoryError tracebacks after the runs); the file is left as it was."""
+    monkeypatch.chdir(REPO)
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    result = runner.invoke(app, [*command, "--out", str(afile)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"--out: {afile} is a file"
+    assert afile.read_text() == "keep"
+
+
 @pytest.mark.parametrize("item", ["=5", " =5"])
 def test_set_with_no_path_says_so(toy_mechanism: Any, write_scenario: Any, item: str) -> None:
     """`--set =5` names the empty path instead of reporting an unnamed unknown field."""
