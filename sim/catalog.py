@@ -32,8 +32,17 @@ def first_line(obj: Any) -> str:
 
 
 def scenarios_folder(folder: Path | None = None) -> Path:
-    """The folder of shipped scenarios: the given one, ./scenarios, or the source tree's."""
+    """The folder of shipped scenarios: the given one, ./scenarios, or the source tree's.
+
+    Raises:
+        ScenarioError: the given folder (`--scenarios`) is missing or a file; listing it would say
+            "(none)" and exit 0, hiding the typo.
+
+    """
     if folder is not None:
+        if not folder.is_dir():
+            problem = f"{folder} is a file, not a folder" if folder.exists() else f"no folder {folder}"
+            raise ScenarioError("--scenarios", "", problem)
         return folder
     here = Path("scenarios")
     return here if here.is_dir() else PACKAGE_ROOT / "scenarios"

@@ -155,12 +155,14 @@ def replot(run_dir: Path, trace_window: tuple[float, float] | None = None, note:
     `note` receives the space-time plot's note, when there is one (the CLI prints it on stderr).
 
     Raises:
-        ScenarioError: when `run_dir` is not a run directory.
+        ScenarioError: when `run_dir` does not exist or is not a run directory.
 
     """
     from sim.plots import save_run_plots, spacetime_note
     from sim.results import RunResult
 
+    if not run_dir.exists():  # "no summary.json" would send the user looking inside a folder that is not there
+        raise ScenarioError(str(run_dir), "", "no such folder")
     if not (run_dir / "summary.json").is_file():
         raise ScenarioError(str(run_dir), "", "not a run directory (no summary.json)")
     try:

@@ -218,6 +218,26 @@ def test_plot_of_a_non_run_directory(tmp_path: Path) -> None:
     assert result.stderr.strip() == f"{tmp_path}: not a run directory (no summary.json)"
 
 
+def test_plot_of_a_missing_folder_says_it_is_missing(tmp_path: Path) -> None:
+    """`consim plot nosuchdir` says the folder is not there (it said "not a run directory (no summary.json)")."""
+    missing = tmp_path / "nosuchdir"
+    result = runner.invoke(app, ["plot", str(missing)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{missing}: no such folder"
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_list_of_a_missing_scenarios_folder_is_refused(kind: str, tmp_path: Path) -> None:
+    """`consim list --scenarios` with no folder there is bad input (it listed "scenarios: (none)", exit 0)."""
+    folder = tmp_path / "scenarios"
+    if kind == "file":
+        folder.write_text("x")
+    result = runner.invoke(app, ["list", "--scenarios", str(folder)])
+    assert result.exit_code == 2
+    expected = f"{folder} is a file, not a folder" if kind == "file" else f"no folder {folder}"
+    assert result.stderr.strip() == f"--scenarios: {expected}"
+
+
 def test_subprocess_has_no_traceback(tmp_path: Path) -> None:
     """The real entry point (`python -m sim run`) prints one line and exits 2, with no traceback."""
     path = tmp_path / "bad.yaml"
