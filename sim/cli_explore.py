@@ -65,7 +65,7 @@ def explore_command(
     runs = result.runs
     lines = [
         f"explored {len(runs)} schedule(s) of {scenario} ({result.executed} run now, {result.reused} reused), "
-        f"{'beyond' if beyond else 'within'} the bound: {result.bound.describe()}",
+        f"{'beyond' if beyond else 'within'} the bound: {result.bound.describe(beyond)}",
         "",
         text_table(outcome_table(runs)),
         "",

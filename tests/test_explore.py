@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -78,6 +79,28 @@ def test_crash_schedules_stay_within_the_bound(f: int) -> None:
         assert heal_time(data["faults"]) is not None
         assert all(_span(e)[1] <= 0.6 * 3000 + 1 for e in data["faults"])
     assert most == f  # the bound is reached, never passed
+
+
+@pytest.mark.parametrize("f", [1, 2])
+def test_beyond_the_bound_the_text_names_the_crashes_drawn(f: int) -> None:
+    """Beyond the bound schedules crash f + 1 nodes at once, and the bound's text says f + 1 (it said f)."""
+    bound = FaultBound("crash", f)
+    most = max(
+        _crashed_at_once(draw_schedule(BASE, NODES, 3000.0, bound, (), schedule_rng(9, i), beyond=True)["faults"]) for i in range(300)
+    )
+    assert most == bound.limit(beyond=True) == f + 1
+    assert bound.describe(beyond=True).startswith(f"at most {f + 1} crashed nodes at once, one more than the {f} tolerated")
+    assert bound.describe().startswith(f"at most {f} crashed node")
+
+
+def test_cli_explore_beyond_the_bound_prints_and_records_f_plus_one(base: Path, tmp_path: Path) -> None:
+    """`--beyond-bound` prints, and explore.json records, the f + 1 = 3 crashed nodes it draws (both said 2)."""
+    out = tmp_path / "x"
+    result = CliRunner().invoke(app, ["explore", str(base), "-n", "1", "--beyond-bound", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "beyond the bound: at most 3 crashed nodes at once, one more than the 2 tolerated" in result.output
+    recorded = json.loads((out / "explore.json").read_text())["bound"]
+    assert recorded["at_most"] == 3 and recorded["text"].startswith("at most 3 crashed nodes at once")
 
 
 def test_byzantine_schedules_count_byzantine_and_crashed_together() -> None:

@@ -284,7 +284,7 @@ def explore(
         "mechanism": scenario.mechanism,
         "seed": seed,
         "schedules": schedules,
-        "bound": {"kind": bound.kind, "f": bound.f, "beyond": beyond, "text": bound.describe()},
+        "bound": {"kind": bound.kind, "f": bound.f, "beyond": beyond, "at_most": bound.limit(beyond), "text": bound.describe(beyond)},
     }
     _write_json(root / "explore.json", meta)
     rows = _rows_dir_rows(rows_dir)

@@ -31,13 +31,28 @@ class FaultBound:
     f: int
     honest: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """E.g. 'at most 1 byzantine-or-crashed node', or '... (n0 honest)' where the model assumes some nodes honest."""
+    def limit(self, beyond: bool = False) -> int:
+        """The most faulty nodes a schedule holds at once: f, or f + 1 beyond the bound (none for kind none)."""
+        if self.kind == "none":
+            return 0
+        return self.f + 1 if beyond else self.f
+
+    def describe(self, beyond: bool = False) -> str:
+        """E.g. 'at most 1 byzantine-or-crashed node', or '... (n0 honest)' where the model assumes some nodes honest.
+
+        Beyond the bound it names the f + 1 faulty nodes drawn, not the f tolerated (it said "at most 2
+        crashed nodes at once" for a --beyond-bound exploration that crashes 3).
+        """
+        n = self.limit(beyond)
+        plural = "s" if n != 1 else ""
+        past = f", one more than the {self.f} tolerated" if beyond else ""
         if self.kind == "byzantine":
             honest = f" ({', '.join(self.honest)} honest)" if self.honest else ""
-            return f"at most {self.f} byzantine-or-crashed node{'s' if self.f != 1 else ''}{honest}"
+            return f"at most {n} byzantine-or-crashed node{plural}{past}{honest}"
         if self.kind == "crash":
-            return f"at most {self.f} crashed node{'s' if self.f != 1 else ''} at once"
+            # draw_schedule: beyond the bound, half the schedules of a crash-tolerant mechanism make one of them a liar.
+            liar = "; one of them may lie instead of crashing" if beyond else ""
+            return f"at most {n} crashed node{plural} at once{past}{liar}"
         return "no faulty nodes (network faults only)"
 
 
@@ -117,7 +132,7 @@ def draw_schedule(
     """
     data = copy.deepcopy(base)
     data["seed"] = rng.randrange(2**31)
-    limit = bound.f + 1 if beyond else bound.f
+    limit = bound.limit(beyond)  # the same number `describe` prints
     faults: list[dict[str, Any]] = []
     byzantine: list[str] = []
     # Beyond the bound a crash-tolerant mechanism meets liars too: one liar is already past its model.
@@ -137,7 +152,7 @@ def draw_schedule(
             entry["until"] = _ms(start + rng.uniform(0.1, 0.3) * duration)
         if byzantine:
             faults.append(entry)
-    budget = _Budget(limit if bound.kind != "none" else 0, [])
+    budget = _Budget(limit, [])
     fixed = len(byzantine)
     window_end = 0.6 * duration
     kinds = ["crash", "churn", "partition", "isolate_leader", "flap_leader", "cut", "link"]
