@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any
 
 from sim.scenario import ScenarioError
 
-_BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
+_BUDGET_SCALE_S = MappingProxyType({"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0})
 
 
 def parse_budget(text: str | None) -> float | None:
-    """'90s', '10m', '1h' (or seconds as a bare number) -> seconds; None stays None.
+    """'90s', '10m', '1h' -> seconds; None stays None.
+
+    A bare number is refused: it used to mean seconds, while a bare duration elsewhere
+    (`--trace-window`, a byzantine `delay`) means milliseconds, so `--budget 5` was ambiguous.
 
     Raises:
-        ScenarioError: the text is not a duration.
+        ScenarioError: the text is not a duration with its unit.
 
     """
     if text is None:
@@ -23,7 +28,10 @@ def parse_budget(text: str | None) -> float | None:
     match = _BUDGET_RE.match(text)
     if match is None:
         raise ScenarioError("--budget", "", f"expected a wall-clock budget such as '90s', '10m' or '1h', got {text!r}")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    number, unit = match.groups()
+    if unit is None:
+        raise ScenarioError("--budget", "", f"{text.strip()!r} needs a unit: '{number}s' or '{number}m'")
+    return float(number) * _BUDGET_SCALE_S[unit]
 
 
 def explore_command(

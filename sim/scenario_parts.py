@@ -31,6 +31,8 @@ DEFAULT_RTT_MS = 2.0
 workload config built without a scenario (e.g. `RaftConfig()` in a unit test)."""
 RTT_CONTEXT = "rtt"
 """Validation-context key carrying the scenario's round trip in ms (None: 'rtt' not allowed here)."""
+RTT_CAUSE_CONTEXT = "rtt_cause"
+"""Validation-context key: what makes most of that round trip (`NetworkTiming.cause`), for errors on timeouts derived from it."""
 
 
 def parse_duration_in_context(value: object, info: ValidationInfo) -> float:

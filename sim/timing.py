@@ -15,6 +15,7 @@ here are the shared arithmetic and wording.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ class NetworkTiming:
     """CPU time to sign one message plus verify one (0 unless `crypto:` is set)."""
     where: str
     """The pair the round trip was measured on (e.g. 'n2<->n4', 'the default link', 'network.rtt')."""
+    cause: str = ""
+    """What makes most of `rtt` when it is not the delay: 'mostly the 10 B/s bandwidth' (else empty)."""
 
 
 def show_ms(ms: float) -> str:
@@ -107,7 +110,7 @@ def network_timing(scenario: Scenario) -> NetworkTiming:
     one_way = max(law(link).quantile(QUANTILE) + wire(link) + cpu for link in [default, *overrides.values()])
     pairs = [("the default link", default, default)]
     pairs += [(f"{src}<->{dst}", link, overrides.get((dst, src), default)) for (src, dst), link in overrides.items()]
-    rtt, where = 0.0, "the default link"
+    rtt, where, cause = 0.0, "the default link", ""
     seen: dict[tuple[DelayLaw, DelayLaw], float] = {}
     for name, out, back in pairs:
         legs = (law(out), law(back))
@@ -115,10 +118,15 @@ def network_timing(scenario: Scenario) -> NetworkTiming:
             seen[legs] = sum_quantile(*legs, QUANTILE)
         value = seen[legs] + wire(out) + wire(back) + 2 * cpu
         if value > rtt:
-            rtt, where = value, name
+            rtt, where, cause = value, name, ""
+            # A tiny bandwidth (a bare `bandwidth: 10` is 10 B/s) makes a huge rtt: errors on the
+            # timeouts it inflates must name it, not only the timeout.
+            if wire(out) + wire(back) > value / 2:
+                slowest = min(link.bandwidth or math.inf for link in (out, back))
+                cause = f"mostly the {slowest:,.6g} B/s bandwidth"
     if scenario.network.rtt is not None:
-        rtt, where = scenario.network.rtt, "network.rtt"
-    return NetworkTiming(_three_figures(rtt), _three_figures(one_way), cpu, where)
+        rtt, where, cause = scenario.network.rtt, "network.rtt", ""
+    return NetworkTiming(_three_figures(rtt), _three_figures(one_way), cpu, where, cause)
 
 
 def shortfall(

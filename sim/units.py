@@ -87,8 +87,11 @@ def parse_rate(value: object) -> float:
 def parse_bandwidth(value: object) -> float:
     """Parse a bandwidth into bytes per second; bare numbers are bytes per second.
 
+    A bare number stays accepted: a saved run's scenario.yaml writes the bandwidth that way.
+
     Raises:
-        ValueError: if the value is not a number or a size per second ('10MB/s', '1Gbit/s').
+        ValueError: if the value is not a number or a size per second ('10MB/s', '1Gbit/s'); a size
+            without '/s' ('10MB') is refused, as it is not a rate.
 
     """
     if isinstance(value, bool):
@@ -97,6 +100,8 @@ def parse_bandwidth(value: object) -> float:
         return float(value)
     if isinstance(value, str):
         match = _SIZE_RE.match(value)
+        if match and match.group(2) and not match.group(3):
+            raise ValueError(f"{value.strip()!r} needs a rate unit such as {value.strip()}/s")
         if match:
             return float(match.group(1)) * _SIZE_SCALE[(match.group(2) or "B").lower()]
     raise ValueError(f"expected a bandwidth such as '10MB/s' or '1Gbit/s', got {value!r}")

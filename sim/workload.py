@@ -14,6 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Command, Message
 from sim.scenario import RTT_CONTEXT, Ms, PerSecond
+from sim.scenario_parts import RTT_CAUSE_CONTEXT
 from sim.units import format_ms
 
 if TYPE_CHECKING:
@@ -209,8 +210,10 @@ def _timeout_error(config: WorkloadConfig, info: ValidationInfo) -> ValidationEr
         problem = f"{format_ms(config.timeout)} exceeds max_timeout ({ceiling}): lower it or raise max_timeout"
     else:
         default = type(config).model_fields["timeout"].default
-        rtt = info.context.get(RTT_CONTEXT) if isinstance(info.context, dict) else None
-        basis = f" with the network's round-trip time rtt = {format_ms(rtt)}" if rtt is not None else ""
+        context = info.context if isinstance(info.context, dict) else {}
+        rtt, cause = context.get(RTT_CONTEXT), context.get(RTT_CAUSE_CONTEXT)
+        because = f" ({cause})" if cause else ""  # a tiny bandwidth, say: the fix is there, not in the timeout
+        basis = f" with the network's round-trip time rtt = {format_ms(rtt)}{because}" if rtt is not None else ""
         problem = (
             f"the default {default}{basis} is {format_ms(config.timeout)}, above max_timeout ({ceiling}):"
             " set workload.timeout (or raise workload.max_timeout)"

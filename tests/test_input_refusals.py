@@ -228,3 +228,44 @@ def test_a_derived_timeout_above_max_timeout_names_the_timeout_and_its_rtt(tmp_p
     written = write(tmp_path, {**RAFT, "workload": {**RAFT["workload"], "timeout": "20s"}}, "written.yaml")
     line = _run_refused(tmp_path, written)
     assert line == f"{written}: workload.timeout: 20s exceeds max_timeout (10s): lower it or raise max_timeout"
+
+
+@pytest.mark.parametrize("where", ["network", "link"])
+def test_a_bandwidth_without_per_second_is_refused(tmp_path: Path, where: str) -> None:
+    """`bandwidth: 10MB` is a size, not a rate: refused with the fix (it was read quietly as 10MB/s)."""
+    network: dict[str, Any] = {"bandwidth": "10MB"}
+    field = "network.bandwidth"
+    if where == "link":
+        network = {"links": [{"from": "n0", "to": "n1", "bandwidth": "10MB"}]}
+        field = "network.links[0].bandwidth"
+    path = write(tmp_path, {**RAFT, "network": network})
+    assert _run_refused(tmp_path, path) == f"{path}: {field}: '10MB' needs a rate unit such as 10MB/s"
+
+
+def test_a_bare_bandwidth_is_bytes_per_second_and_a_timeout_it_inflates_names_it(tmp_path: Path) -> None:
+    """`bandwidth: 10` is 10 B/s (as saved runs write it); the timeout error it causes names the bandwidth, not only
+    workload.timeout (it said 'rtt = 25600ms' and left the user to guess why)."""
+    path = write(tmp_path, {**RAFT, "network": {"bandwidth": 10}})
+    assert _run_refused(tmp_path, path) == (
+        f"{path}: workload.timeout: the default max(500ms, 4rtt) with the network's round-trip time rtt = 25600ms"
+        " (mostly the 10 B/s bandwidth) is 102400ms, above max_timeout (10s): set workload.timeout (or raise workload.max_timeout)"
+    )
+    fine = write(tmp_path, {**RAFT, "network": {"bandwidth": 10_000_000}}, "fine.yaml")
+    assert runner.invoke(app, ["validate", str(fine)]).exit_code == 0
+
+
+@pytest.mark.parametrize(("budget", "problem"), [("5", "'5' needs a unit: '5s' or '5m'"), ("soon", "expected a wall-clock budget")])
+def test_a_bare_explore_budget_is_refused(tmp_path: Path, budget: str, problem: str) -> None:
+    """`--budget 5` meant 5 seconds where a bare duration elsewhere means milliseconds: a unit is required."""
+    path = write(tmp_path, RAFT)
+    result = runner.invoke(app, ["explore", str(path), "-n", "1", "-q", "--budget", budget, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert one_line(result.stderr).startswith(f"--budget: {problem}")
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_explore_budget_takes_any_duration_unit() -> None:
+    """'90s', '10m', '1min', '1h', '500ms' are all wall-clock budgets, in seconds."""
+    from sim.cli_explore import parse_budget
+
+    assert [parse_budget(t) for t in ("90s", "10m", "1min", "1h", "500ms")] == [90.0, 600.0, 60.0, 3600.0, 0.5]
