@@ -9,7 +9,7 @@ mechanism names.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.plots.common import (
     PNG_METADATA,
@@ -44,6 +44,14 @@ def spacetime_note(result: RunResult) -> str | None:
     return None
 
 
+def measure_window(summary: dict[str, Any]) -> tuple[float, float] | None:
+    """The summary's measurement window `(measure_from_ms, measure_until_ms)`, None when it has none (an older run)."""
+    start, end = summary.get("measure_from_ms"), summary.get("measure_until_ms")
+    if start is None or end is None:
+        return None
+    return float(start), float(end)
+
+
 def run_figures(result: RunResult, trace_window: tuple[float, float] | None = None) -> dict[str, Figure]:
     """Every plot of a run by file stem: the shared figures, then the mechanism's own.
 
@@ -61,7 +69,7 @@ def run_figures(result: RunResult, trace_window: tuple[float, float] | None = No
         "performance": lambda: performance(
             result.requests, result.decisions, result.events, result.violations, duration, f"Latency and throughput over time — {name}"
         ),
-        "latency_cdf": lambda: latency_cdf(result.requests, f"Client latency — {name}"),
+        "latency_cdf": lambda: latency_cdf(result.requests, f"Client latency — {name}", measure_window(result.summary)),
         "messages_by_type": lambda: messages_by_type(result.messages, f"Messages by type — {name}"),
         "message_load": lambda: message_load(result.messages, nodes, f"Message load per node — {name}"),
         "timeline": lambda: timeline(result.events, result.decisions, nodes, duration, f"Timeline — {name}", result.violations),
@@ -110,6 +118,7 @@ __all__ = [
     "latency_cdf",
     "leader_intervals",
     "mark_violations",
+    "measure_window",
     "message_load",
     "messages_by_type",
     "natural_key",

@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from sim.metrics import Window
 from sim.plots.common import (
     VIOLATION_COLOUR,
     byzantine_intervals,
@@ -23,6 +24,7 @@ from sim.plots.common import (
     network_intervals,
     shade_faults,
 )
+from sim.records import percentiles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,18 +41,48 @@ def _log_if_wide(ax: Any, values: np.ndarray, axis: str = "x") -> None:
     if positive.size and positive.max() > 20 * positive.min():
         # Long tails (timeouts, failover) would squash the body on a linear axis.
         getattr(ax, f"set_{axis}scale")("log")
-        getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        target = getattr(ax, f"{axis}axis")
+        # Plain numbers at 1-2-5 steps (10, 20, 50, 100 ms) over a few decades, powers of ten
+        # beyond; no minor labels: over under two decades matplotlib labels the minor ticks too
+        # ("2×10¹3×10¹4×10¹...") and they run into each other.
+        decades = np.log10(positive.max() / positive.min())
+        target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
+        target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        target.set_minor_formatter(NullFormatter())
 
 
-def latency_cdf(requests: pd.DataFrame, title: str = "Client latency") -> Figure:
-    """Empirical CDF of client-observed latency, with the median and p99 marked."""
+def latency_cdf(
+    requests: pd.DataFrame,
+    title: str = "Client latency",
+    window: tuple[float, float] | None = None,
+) -> Figure:
+    """Empirical CDF of client-observed latency, with the median and p99 marked.
+
+    Args:
+        requests: the run's requests table.
+        title: the figure's title.
+        window: the summary's measurement window `(measure_from_ms, measure_until_ms)`: only the
+            commands submitted in [start, end) are drawn, the ones the summary's `latency_ms_p50`
+            and `latency_ms_p99` are computed from, so the figure prints the summary's numbers.
+            None: every completed command (the subtitle says so).
+
+    """
     fig, ax = plt.subplots(figsize=(6, 4))
-    lat = np.sort(requests["latency_ms"].dropna().to_numpy(dtype=float))
+    done = requests[requests["done_ms"].notna()]
+    if window is not None:
+        start, end = window
+        done = done[Window(start, end, "").contains(done["submit_ms"])]
+        scope = f"commands submitted in [{start:g}, {end:g}) ms, the summary's window"
+    else:
+        scope = "every completed command"
+    lat = np.sort(done["latency_ms"].dropna().to_numpy(dtype=float))
     if lat.size:
         ax.step(lat, np.arange(1, lat.size + 1) / lat.size, where="post", label=f"{lat.size} completed commands")
+        # The summary's own function and rounding: the legend shows the summary's numbers.
+        marks = percentiles(lat, "latency_ms", (50, 99))
         for q, style in ((50, "--"), (99, ":")):
-            value = float(np.percentile(lat, q))
-            ax.axvline(value, color="grey", linestyle=style, linewidth=1, label=f"p{q} = {value:.1f} ms")
+            value = float(marks[f"latency_ms_p{q}"])
+            ax.axvline(value, color="grey", linestyle=style, linewidth=1, label=f"p{q} = {value:.3f} ms")
         if lat[0] > 0:
             _log_if_wide(ax, lat)
         ax.legend(loc="lower right")
@@ -59,7 +91,7 @@ def latency_cdf(requests: pd.DataFrame, title: str = "Client latency") -> Figure
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("fraction of completed commands")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title)
+    ax.set_title(f"{title}\n{scope}", fontsize=10)
     ax.grid(alpha=0.3)
     fig.set_layout_engine("tight")  # laid out when drawn: building a figure stays cheap
     return fig

@@ -22,7 +22,7 @@ from sim.results import RunResult
 CAPTIONS = {
     "performance": "Latency and throughput over time; faults shaded, safety violations marked.",
     "timeline": "Who led, who was down or cut off, and when decisions happened.",
-    "latency_cdf": "Distribution of client latency.",
+    "latency_cdf": "Distribution of client latency over the measurement window (the commands the summary measures).",
     "messages_by_type": "Messages sent by type.",
     "message_load": "Messages sent and received per node.",
     "spacetime": "Space-time diagram of the messages around the first fault.",
