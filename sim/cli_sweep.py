@@ -59,8 +59,8 @@ def text_table(frame: pd.DataFrame, max_rows: int = 40) -> str:
 def sweep_overview(summary: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     """One row per grid point: its parameters and the mean [95% CI low, high] of headline metrics.
 
-    The interval is printed by its ends, not as mean ± a half-width: Wilson's and the bootstrap's
-    intervals, and any interval clipped to the metric's range, are not symmetric about the mean.
+    The interval is printed by its ends, not as mean ± a half-width: Wilson's interval, and any
+    interval clipped to the metric's range, are not symmetric about the mean.
     """
     if summary.empty:
         return summary

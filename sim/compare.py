@@ -239,7 +239,7 @@ def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], no
             hit = part[part["metric"] == metric] if len(part) else part
             mean = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
             record[metric] = mean
-            if metric in CI_METRICS:  # the interval's ends: it need not be symmetric about the mean (bootstrap, clipping)
+            if metric in CI_METRICS:  # the interval's ends: it need not be symmetric about the mean (Wilson, clipping)
                 record[f"{metric}_ci_low"] = float(hit["ci_low"].iloc[0]) if len(hit) else float("nan")
                 record[f"{metric}_ci_high"] = float(hit["ci_high"].iloc[0]) if len(hit) else float("nan")
         record["notes"] = "; ".join(notes.get(name, []))

@@ -143,9 +143,9 @@ def metric_vs_param(
     """The mean of `metric` against parameter `x` with a 95% confidence band, one line per `hue`.
 
     Replicates (and any other swept parameters) are pooled at each (x, hue); failed runs are
-    left out. The band is Wilson's interval for proportions, a bootstrap for percentiles and
-    Student's t otherwise, clipped to the metric's range; a proportion's axis shows [0, 1] or
-    says it is zoomed. Range-valued parameters (e.g. `[150ms, 300ms]`) sit at their midpoint
+    left out. The band is Wilson's interval for proportions and Student's t otherwise
+    (percentiles too), clipped to the metric's range; a proportion's axis shows [0, 1] or says
+    it is zoomed. Range-valued parameters (e.g. `[150ms, 300ms]`) sit at their midpoint
     on a numeric axis; other categories in the order they first appear. `theory` (a key of
     LAWS, e.g. "n^2") overlays that law, fitted to each line's means; a mapping from `hue` values
     to laws (e.g. {"pbft": "n^2", "hotstuff": "n"}) gives each line its own, labelled with its value.
@@ -184,6 +184,7 @@ def metric_vs_param(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # fanout 1, 2, 3: no 1.5 ticks
     zoom = _bounded_axis(ax, metric, stats)
     n = int(stats["runs"].max()) if len(stats) else 0
+    # "bootstrap": a summary.parquet written before percentiles got t intervals.
     method = {"wilson": "Wilson", "bootstrap": "bootstrap", "t": "t"}[str(stats["ci_method"].iloc[0])] if len(stats) else "t"
     ax.set_xlabel(axis_label(x) + unit)
     ax.set_ylabel(axis_label(metric) + ("\n(zoomed)" if zoom else ""))

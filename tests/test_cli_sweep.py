@@ -190,7 +190,7 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
 
 
 def test_overview_prints_each_intervals_two_ends() -> None:
-    """A bootstrap or Wilson interval is not symmetric: the table gives its ends, not mean ± (high - mean), which hid the longer side."""
+    """A Wilson or clipped interval is not symmetric: the table gives its ends, not mean ± (high - mean), which hid the longer side."""
     rows = [
         {
             "point": 0,

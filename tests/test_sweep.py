@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,6 +225,23 @@ def test_t_quantiles_and_describe_match_the_tables():
     assert math.isclose(stats["ci_high"], 3 + 2.776445 * math.sqrt(2.5) / math.sqrt(5), rel_tol=1e-6)
     single = describe([7.0, float("nan")])
     assert single["n"] == 1 and single["mean"] == 7.0 and math.isnan(single["ci_low"])
+
+
+def test_three_seeds_of_a_percentile_get_the_t_interval_wider_than_their_range():
+    """Over 3 seeds a percentile bootstrap of the mean is always [min, max], no 95% interval: the mean gets t.
+
+    The values are a latency p50 of 3 seeds (ms), as a crash-vs-byzantine comparison reported them.
+    """
+    values = [21.2, 21.538228, 20.853976]
+    runs = pd.DataFrame({"x": 1, "seed": [1, 2, 3], "latency_ms_p50": values})
+    row = aggregate(runs, ["x"]).iloc[0]
+    mean, std = float(np.mean(values)), float(np.std(values, ddof=1))
+    half = 4.302653 * std / math.sqrt(3)  # t_{0.975, 2}
+    assert row["ci_method"] == "t"
+    assert row["ci_low"] < min(values) and row["ci_high"] > max(values)
+    assert math.isclose(row["ci_low"], mean - half, rel_tol=1e-9) and math.isclose(row["ci_high"], mean + half, rel_tol=1e-9)
+    one = aggregate(runs.iloc[:1], ["x"]).iloc[0]
+    assert one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["ci_high"])  # no interval, not a zero-width one
 
 
 def test_aggregate_groups_by_parameters_and_skips_failed_rows():
