@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from sim.results import RunResult
 
 PLANE = "plane"
+MIN_BAR = 0.01
+"""The narrowest a pipeline stage is drawn, as a fraction of the time axis (about 7 px in a 10 in figure)."""
 
 
 def _rows(table: pd.DataFrame, plane: str) -> pd.DataFrame:
@@ -37,7 +39,8 @@ def fleet_timeline(
     """One row per plane (slots decided per second) over one time axis, every fault shaded across all rows.
 
     With a non-empty `pipeline` (the links' stages) a last row draws each chain: a bar per stage
-    from its trigger to the first decision in the next plane, a dot when the last node had it.
+    from its trigger to the first decision in the next plane (at least MIN_BAR of the axis wide,
+    so a stage of a few ms shows), a dot when the last node had it.
     Takes the joined tables of a run with planes (their `plane` column picks each row's data).
     """
     with_pipeline = pipeline is not None and not pipeline.empty
@@ -69,17 +72,29 @@ def fleet_timeline(
         ax = axes[-1]
         chains = sorted(pipeline["chain"].unique())
         cmap = plt.get_cmap("tab10")
+        # A stage of a few ms (scale → control takes ~6 ms of a 20 s run) is narrower than a pixel:
+        # draw every bar at least MIN_BAR of the axis wide so that each stage can be seen.
+        # Each stage gets its own band of the chain's lane, or the next stage, which starts where it
+        # ends, would paint over a widened short one.
+        min_width = MIN_BAR * end_s
+        n_stages = int(pipeline["stage"].max()) + 1
+        band = 0.7 / n_stages
         for _, row in pipeline.iterrows():
-            y = chains.index(row["chain"])
+            stage = int(row["stage"])
+            y = chains.index(row["chain"]) - 0.35 + stage * band  # stage 0 on top: the y axis is inverted
             end = row["decided_ms"] if not np.isnan(row["decided_ms"]) else duration_ms
-            colour = cmap(int(row["stage"]) % 10)
-            ax.broken_barh([(row["trigger_ms"] / 1000.0, (end - row["trigger_ms"]) / 1000.0)], (y - 0.3, 0.6), color=colour)
+            width = max((end - row["trigger_ms"]) / 1000.0, min_width)
+            ax.broken_barh([(row["trigger_ms"] / 1000.0, width)], (y, band * 0.9), color=cmap(stage % 10))
             if not np.isnan(row["done_ms"]):
-                ax.plot([row["done_ms"] / 1000.0], [y], marker="o", color="black", markersize=3)
+                ax.plot(
+                    [row["done_ms"] / 1000.0], [y + band * 0.45], marker="o", color="black", markeredgecolor="white", markersize=4, zorder=3
+                )
         stages = pipeline.drop_duplicates("stage").sort_values("stage")
         for _, row in stages.iterrows():
             label = f"{row['from_plane']} → {row['to_plane']}"
             handles.append(plt.Rectangle((0, 0), 1, 1, color=cmap(int(row["stage"]) % 10), label=label))
+        if pipeline["done_ms"].notna().any():
+            handles.append(plt.Line2D([], [], marker="o", linestyle="", color="black", markersize=4, label="stage's last node had it"))
         ax.set_yticks(range(len(chains)), [f"chain {c}" for c in chains], fontsize=7)
         ax.set_ylim(-0.7, len(chains) - 0.3)
         ax.invert_yaxis()

@@ -244,7 +244,8 @@ def message_load(messages: pd.DataFrame, nodes: list[str], title: str = "Message
             ax.bar(pos + width / 2, received[order].to_numpy(), width=width, color="#55a868", label="received")
         ax.set_xticks(pos, order, rotation=90 if len(order) > 12 else 0, fontsize=8 if len(order) > 12 else 10)
         ax.set_xlabel("node")
-        ax.legend(fontsize=8)
+        # Beside the axes, as the other figures' legends: inside, it covered the last bars' tops.
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         rank = np.arange(1, len(nodes) + 1)
         ax.plot(rank, np.sort(sent.to_numpy())[::-1], color="#4c72b0", label="sent")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from sim.plots.common import byzantine_intervals, empty_note, fault_periods, natural_key
 from sim.units import parse_duration
@@ -21,6 +23,10 @@ CLIENT_LANES = 3
 LEAD_MS = 20.0
 """The default window opens this long before the first fault, to show the traffic it interrupts."""
 BYZANTINE = "#c0392b"
+CRASHED = MappingProxyType({"facecolor": "#d5d8dc", "edgecolor": "#7f8c8d", "hatch": "//"})
+"""How a crashed stretch of a lane is drawn, and its legend entry."""
+DROP_STUB = 0.3
+"""How far toward its target a dropped message is drawn, in lanes (less than half: it stays off the lane separators)."""
 
 
 def parse_window(text: str) -> tuple[float, float]:
@@ -115,21 +121,26 @@ def spacetime(
                 ax.annotate("", xy=(float(m["deliver_ms"]), y1), xytext=(x0, y0),
                             arrowprops={"arrowstyle": "->", "color": shade, "linewidth": width})  # fmt: skip
             else:
+                # A fixed stub toward the target, not a share of the distance: a client's request
+                # to a node far up ended on the dotted line between nodes and clients.
                 x1 = x0 + span * 0.02
-                y_end = y0 + (y1 - y0) * 0.3
+                y_end = y0 + float(np.sign(y1 - y0)) * DROP_STUB
                 ax.plot([x0, x1], [y0, y_end], linestyle="--", color=shade, linewidth=width)
                 ax.plot([x1], [y_end], marker="x", color=shade)
         handles = [plt.Line2D([], [], color=colour[k], label=k) for k in kinds]
         handles.append(plt.Line2D([], [], color="grey", linestyle="--", marker="x", label="dropped"))
         if lying.any():
             handles.append(plt.Line2D([], [], color=BYZANTINE, linewidth=2.2, label="sent by a byzantine node"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="message type")
         ax.set_xlim(first - span * 0.02, first + span * 1.04)
+        crashed = False
         for row in fault_periods(events, end_ms).itertuples():
             if row.kind == "crash" and row.label.split()[0] in lanes:
                 y = lanes[row.label.split()[0]]
-                ax.broken_barh([(row.start_ms, row.end_ms - row.start_ms)], (y - 0.2, 0.4), facecolor="#d5d8dc", edgecolor="#7f8c8d",
-                               hatch="//", zorder=0)  # fmt: skip
+                ax.broken_barh([(row.start_ms, row.end_ms - row.start_ms)], (y - 0.2, 0.4), **CRASHED, zorder=0)
+                crashed = True
+        if crashed:
+            handles.append(Patch(**CRASHED, label="node crashed"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="message type")
     ax.set_yticks(range(len(labels)), labels)
     for tick, name in zip(ax.get_yticklabels(), labels, strict=True):
         if name in set(bad["node"]):

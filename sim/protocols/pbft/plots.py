@@ -71,8 +71,10 @@ def views(result: RunResult) -> Figure:
             bottom.step(times[order] / 1000.0, np.fmax.accumulate(seq[order]), where="post", color=colour, linewidth=1 if few else 0.6,
                         label=label)  # fmt: skip
     if len(changes):
-        top.scatter(changes["time_ms"] / 1000.0, changes["view"].astype(float), marker="x", color="#7b241c", s=30, zorder=4,
-                    label=f"view change started ({len(changes)})")  # fmt: skip
+        # Above the new primary's star (zorder 5): a view change starts at the view whose primary
+        # it elects, so the star sat on the crosses and hid them.
+        top.scatter(changes["time_ms"] / 1000.0, changes["view"].astype(float), marker="x", color="#7b241c", s=40, linewidths=1.5,
+                    zorder=6, label=f"view change started ({len(changes)})")  # fmt: skip
     if len(primaries) and "term" in primaries:
         top.scatter(primaries["time_ms"] / 1000.0, primaries["term"].astype(float), marker="*", color="#f1c40f", edgecolor="black",
                     s=120, zorder=5, label="new primary")  # fmt: skip

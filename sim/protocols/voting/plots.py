@@ -90,7 +90,11 @@ def votes(result: RunResult) -> Figure:
         handles = top.get_legend_handles_labels()[0]
         order = np.argsort(x, kind="stable")
         counts = {o: np.cumsum((outcomes["outcome"].to_numpy()[order] == o).astype(int)) for o in OUTCOME_COLOURS}
-        bottom.stackplot(x[order], *(counts[o] for o in OUTCOME_COLOURS), colors=list(OUTCOME_COLOURS.values()), alpha=0.8,
+        # With step="post" the last question's step has no width: it would stop at that question
+        # (6 of 7 drawn, nothing after it). Carry the final counts on to the end of the run.
+        steps = np.append(x[order], max(end_s, float(x.max())))
+        counts = {o: np.append(c, c[-1]) for o, c in counts.items()}
+        bottom.stackplot(steps, *(counts[o] for o in OUTCOME_COLOURS), colors=list(OUTCOME_COLOURS.values()), alpha=0.8,
                          labels=list(OUTCOME_COLOURS), step="post")  # fmt: skip
         bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     handles += shade_faults([top, bottom], fault_periods(result.events, duration), label_on=top)
