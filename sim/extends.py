@@ -25,8 +25,33 @@ Origins = dict[tuple[str, ...], str]
 """Where the parts of a scenario that a base file supplied were written: field path -> file (the top file wrote the rest)."""
 
 
+def anchor_paths(data: dict[str, Any], folder: Path) -> None:
+    """Make the relative file paths a scenario file names absolute, from `folder` (the file's own), in place.
+
+    A base file is written from its own folder: its `mechanism: file.py:Class` and its topology's
+    edge-list `path` (its planes' too) must not move to the folder of the file that extends it.
+    Absolute paths are what loading makes of them anyway (the resolved scenario keeps them).
+    """
+    from sim.protocols.registry import absolute_reference  # late: the registry imports the mechanism API
+    from sim.scenario_parts import anchored_path
+
+    planes = data.get("planes")
+    sections = [data, *(plane for plane in planes if isinstance(plane, dict))] if isinstance(planes, list) else [data]
+    for section in sections:
+        mechanism = section.get("mechanism")
+        if isinstance(mechanism, str):
+            section["mechanism"] = absolute_reference(mechanism, folder)
+        protocol = section.get("protocol")
+        topology = protocol.get("topology") if isinstance(protocol, dict) else None
+        if isinstance(topology, dict) and topology.get("kind") == "file" and isinstance(topology.get("path"), str):
+            topology["path"] = anchored_path(topology["path"], folder)
+
+
 def read_scenario_yaml(path: str | Path) -> Any:
     """Read a scenario file with its `extends:` resolved (a path relative to the file, merged under it).
+
+    The base's own relative file paths are made absolute from the base's folder (`anchor_paths`);
+    this file's stay as written, for validation to find from this file's folder.
 
     Raises:
         ScenarioError: unreadable or malformed files, a bad `extends` value, or a cycle of them.
@@ -54,6 +79,7 @@ def read_with_origins(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[
     base, base_origins = read_with_origins(base_path, (*_chain, here))
     if not isinstance(base, dict):
         raise ScenarioError(source, "extends", f"{parent!r} is not a YAML mapping")
+    anchor_paths(base, base_path.parent)
     return deep_merge(base, data), _kept(base, data, base_origins, str(base_path))
 
 

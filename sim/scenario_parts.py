@@ -9,6 +9,7 @@ Also the field types they share (durations, rates, probabilities) and the CPU an
 # again from its text when each class is made (0.7% of `consim validate`'s instructions, issue 13).
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,6 +34,19 @@ RTT_CONTEXT = "rtt"
 """Validation-context key carrying the scenario's round trip in ms (None: 'rtt' not allowed here)."""
 RTT_CAUSE_CONTEXT = "rtt_cause"
 """Validation-context key: what makes most of that round trip (`NetworkTiming.cause`), for errors on timeouts derived from it."""
+
+
+FOLDER_CONTEXT = "folder"
+"""Validation-context key carrying the folder of the scenario file (a `Path`): where a relative file path
+it names is found (absent: the working folder)."""
+
+
+def anchored_path(path: str, folder: Path) -> str:
+    """`path` as an absolute path: a relative one is taken from `folder`; `~` is expanded, an absolute one kept."""
+    written = Path(path).expanduser()
+    if written.is_absolute():
+        return written.as_posix()
+    return (folder / written).resolve().as_posix()
 
 
 def parse_duration_in_context(value: object, info: ValidationInfo) -> float:

@@ -14,7 +14,7 @@ from sim.effects import check_fault_effect, check_weights, check_workload_times
 from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
-from sim.scenario_parts import RTT_CAUSE_CONTEXT
+from sim.scenario_parts import FOLDER_CONTEXT, RTT_CAUSE_CONTEXT
 from sim.timing import check_timing, network_timing
 from sim.units import format_ms, parse_scenario_duration
 from sim.workload import workload_kinds
@@ -130,7 +130,8 @@ def check_scenario(scenario: Scenario, source: str) -> None:
     # Timeouts written as multiples of 'rtt' (and the defaults, which are) resolve to ms here.
     net = network_timing(scenario)
     scenario.network.rtt = net.rtt
-    context = {RTT_CONTEXT: net.rtt, RTT_CAUSE_CONTEXT: net.cause}
+    # A file the settings name (a topology's edge list) is found from the scenario's folder, as the mechanism file is.
+    context = {RTT_CONTEXT: net.rtt, RTT_CAUSE_CONTEXT: net.cause, FOLDER_CONTEXT: folder}
     try:
         config = mechanism.config.model_validate(scenario.protocol, context=context)
     except ValidationError as err:

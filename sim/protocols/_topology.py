@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from sim.exact_types import ExactScalars
+from sim.scenario_parts import FOLDER_CONTEXT, anchored_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,10 +59,25 @@ class ScaleFreeTopology(_Spec):
 
 
 class FileTopology(_Spec):
-    """An edge list file (two node names per line, '#' comments), relative to the working directory."""
+    """An edge list file: two node names per line, '#' starts a comment.
+
+    A relative `path` is found from the folder of the scenario file that names it, as `extends:`
+    and a `mechanism: file.py:Class` are; in a base file read through `extends:`, from the base's
+    folder (see `sim.extends`). Loading makes it absolute, so the resolved scenario (a run
+    directory's `scenario.yaml`, sweep and explore workers) finds the same file from any working
+    folder. Validated without a scenario file (no folder in the context), it stays as written:
+    relative to the working folder.
+    """
 
     kind: Literal["file"]
     path: str
+
+    @field_validator("path")
+    @classmethod
+    def _from_scenario_folder(cls, value: str, info: ValidationInfo) -> str:
+        context = info.context if isinstance(info.context, dict) else {}
+        folder = context.get(FOLDER_CONTEXT)
+        return anchored_path(value, folder) if folder is not None else value
 
 
 TopologySpec = Annotated[
@@ -121,7 +137,9 @@ def check_topology(spec: TopologySpec, nodes: list[str]) -> list[tuple[str, str]
         return [(where, "a ring needs at least 3 nodes")]
     elif isinstance(spec, FileTopology):
         if not Path(spec.path).is_file():
-            return [(f"{where}.path", f"no such file {spec.path!r} (relative to {Path.cwd()})")]
+            # Named as it was looked for: a relative path is the scenario folder's, not the working folder's.
+            found = Path(spec.path).absolute().as_posix()
+            return [(f"{where}.path", f"no such file {found!r} (a relative path is found from the scenario file's folder)")]
         try:
             edges = read_edges(spec.path)
         except (ValueError, OSError, UnicodeDecodeError) as exc:

@@ -9,7 +9,8 @@ Where mechanisms come from:
 - `sim/protocols/<name>/`: the shipped ones, registered with `@register("<name>")`;
 - the entry-point group `consim.mechanisms` of installed distributions (`name = "pkg.mod:Class"`);
 - a scenario's `mechanism: pkg.module:Class` (a module on `sys.path`) or
-  `mechanism: path/to/file.py:Class` (a file, relative to the scenario's folder).
+  `mechanism: path/to/file.py:Class` (a file, relative to the folder of the scenario file it is
+  written in: with `extends:`, a base's reference is the base's, see `sim.extends.anchor_paths`).
 """
 
 from __future__ import annotations
