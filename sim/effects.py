@@ -128,6 +128,27 @@ def _check_window(scenario: Scenario, source: str, where: str, fault: FaultSpec)
         raise ScenarioError(source, f"{where}.{name}", problem)
 
 
+def check_leader_targets(scenario: Scenario, source: str, mechanism: Any) -> None:
+    """`leader` in a fault is the node that leads when it strikes: refused where the mechanism never has one.
+
+    A mechanism whose replica never answers `is_leader` (gossip, voting, attestation) has no leader
+    at any time, so a `crash: leader`, a partition group or a cut end naming it would act on no node
+    at every strike (before, only the run's `fault_missed` warning said so). A leader missing for a
+    while only (before the first election) is the run's to report. A fleet's planes are checked
+    by `sim.planes.effects.check_fleet_leaders`: there `leader` is a plane's.
+
+    Raises:
+        ScenarioError: `faults[i].<field>` of the first entry that names the leader.
+
+    """
+    if has_leader(mechanism):
+        return
+    for i, fault in enumerate(scenario.faults):
+        fields = leader_fields(fault)
+        if fields:
+            raise ScenarioError(source, f"faults[{i}].{fields[0]}", f"{mechanism.name} never has a leader: 'leader' would name no node")
+
+
 def has_leader(mechanism: Any) -> bool:
     """Whether a mechanism (a registry record or a Protocol class) can ever lead: it answers `is_leader` (the base never does)."""
     from sim.protocols.base import Protocol

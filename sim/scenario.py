@@ -230,12 +230,19 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def scenario_from_dict(
-    data: Any, source: str = "<scenario>", overrides: dict[str, Any] | None = None, seed: int | None = None, strict_timing: bool = False
+    data: Any,
+    source: str = "<scenario>",
+    overrides: dict[str, Any] | None = None,
+    seed: int | None = None,
+    strict_timing: bool = False,
+    *,
+    plane_of_fleet: bool = False,
 ) -> Scenario:
     """Validate raw scenario data (with optional dotted overrides) into a `Scenario`.
 
     Timeouts that do not fit the network are kept in `scenario.timing_warnings`, or raised with
-    `strict_timing`.
+    `strict_timing`. `plane_of_fleet`: the data is one plane's view of a fleet, whose faults are
+    the fleet's (see `sim.validate.check_scenario`).
 
     Raises:
         ScenarioError: one line naming the source, the field path and the problem.
@@ -258,7 +265,7 @@ def scenario_from_dict(
         raise first_error(source, err) from None
     from sim.validate import check_scenario  # late: the registries import protocol modules
 
-    check_scenario(scenario, source)
+    check_scenario(scenario, source, plane_of_fleet)
     if strict_timing and scenario.timing_warnings:
         raise scenario.timing_warnings[0].error()
     return scenario

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
-from sim.effects import check_fault_effect, check_weights, check_workload_times
+from sim.effects import check_fault_effect, check_leader_targets, check_weights, check_workload_times
 from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
@@ -91,11 +91,17 @@ def _check_client(source: str, field: str, client: object, scenario: Scenario) -
         raise ScenarioError(source, field, f"no client named {client!r} ({known})")
 
 
-def check_scenario(scenario: Scenario, source: str) -> None:
+def check_scenario(scenario: Scenario, source: str, plane_of_fleet: bool = False) -> None:
     """Check everything one field alone cannot; fill in the mechanism's and workload's defaults.
 
     Also resolves 'rtt' (into `network.rtt`, and the timeouts written with it, into ms) and
     collects the timing warnings (`scenario.timing_warnings`).
+
+    Args:
+        scenario: the validated fields.
+        source: the file, for the error line.
+        plane_of_fleet: the scenario is one plane's view of a fleet (built by `check_planes`): its
+            faults are the fleet's, whose `leader` may be another plane's (checked by the fleet).
 
     Raises:
         ScenarioError: the first problem found, as one line.
@@ -160,6 +166,8 @@ def check_scenario(scenario: Scenario, source: str) -> None:
             raise ScenarioError(source, f"measure.{name}", f"{format_ms(value)} is after the end of the run ({end})")
 
     check_faults(scenario, source, lambda _fault: [(scenario.mechanism or "", mechanism)])
+    if not plane_of_fleet:
+        check_leader_targets(scenario, source, mechanism)
 
     problems = mechanism.validate(scenario, config)
     if problems:

@@ -404,3 +404,25 @@ def test_liveness_is_judged_over_a_run_long_enough_for_backed_off_timers() -> No
     row = judge(never, "test")
     assert (row["outcome"], row["judged_ms"]) == ("stuck", math.ceil((healed + recovery) / 0.8))
     assert judge(BASE, "test")["judged_ms"] is None  # nothing looked stuck: the run is judged as it is
+
+
+def _names_leader(entry: dict[str, Any]) -> bool:
+    targets = [entry.get("crash"), *(entry.get("partition") or []), *(entry.get("cut") or {}).values()]
+    return any(t == "leader" or (isinstance(t, list) and "leader" in t) for t in targets)
+
+
+@pytest.mark.parametrize("mechanism", ["voting", "attestation"])
+def test_a_mechanism_that_never_leads_draws_no_leader_target(mechanism: str) -> None:
+    """Loading refuses `leader` where nobody ever leads: no drawn schedule names it, so none comes back 'invalid'."""
+    from sim import scenario_from_dict
+
+    _, _, tasks = plan(REPO / BFT_BASES[mechanism], 40, seed=3)
+    assert not any(_names_leader(e) for t in tasks for e in t.data["faults"])
+    assert any("crash" in e for t in tasks for e in t.data["faults"])
+    for task in tasks:
+        scenario_from_dict(task.data, task.source)
+
+
+def test_a_mechanism_that_leads_still_draws_leader_targets(base: Path) -> None:
+    _, _, tasks = plan(base, 40, seed=3)
+    assert any(_names_leader(e) for t in tasks for e in t.data["faults"])

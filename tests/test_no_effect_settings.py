@@ -301,3 +301,60 @@ def test_a_paced_workload_whose_first_tick_never_comes_is_refused(tmp_path: Path
     """Questions (and loads, claims) are issued at start + every, start + 2 every, ...: a first tick at or past the end issues nothing."""
     line = _refused(tmp_path, ROOT / "scenarios" / "voting-weighted.yaml", setting)
     assert line.endswith(message + ": no command would be issued")
+
+
+LEADERLESS = [
+    ("gossip-partition-heal.yaml", "faults=[{at: 1s, crash: leader}]", "faults[0].crash: gossip never has a leader"),
+    ("voting-majority-third-faulty.yaml", "faults=[{at: 1s, crash: [n3, leader], for: 1s}]", "faults[0].crash: voting never has a leader"),
+    ("attestation-forgers.yaml", "faults=[{every: 1s, crash: leader, for: 100ms}]", "faults[0].crash: attestation never has a leader"),
+    (
+        "gossip-partition-heal.yaml",
+        "faults=[{at: 1s, crash: n1}, {at: 1s, partition: [[leader], [rest]], for: 1s}]",
+        "faults[1].partition[0]: gossip never has a leader",
+    ),
+    ("gossip-partition-heal.yaml", "faults=[{at: 1s, cut: {from: n0, to: leader}}]", "faults[0].cut.to: gossip never has a leader"),
+]
+
+
+LEADERLESS_IDS = [f"{s.split('-')[0]}-{m.split(':')[0]}" for s, _, m in LEADERLESS]
+
+
+@pytest.mark.parametrize(("scenario", "setting", "message"), LEADERLESS, ids=LEADERLESS_IDS)
+def test_a_leader_target_of_a_mechanism_that_never_leads_is_refused(tmp_path: Path, scenario: str, setting: str, message: str) -> None:
+    """`crash: leader` on gossip, voting or attestation struck nobody at every strike, and only the run warned (fault_missed)."""
+    path = ROOT / "scenarios" / scenario
+    assert _refused(tmp_path, path, setting) == f"{path}: {message}: 'leader' would name no node"
+
+
+@pytest.mark.parametrize("mechanism", ["raft", "multipaxos", "pbft", "hotstuff", "tendermint"])
+def test_a_leader_target_of_a_mechanism_that_leads_still_loads(mechanism: str) -> None:
+    """Every mechanism with a leader (or primary, or proposer) still takes `leader` in each place a fault may name it."""
+    faults = (
+        "faults=[{at: 2s, crash: leader, for: 1s}, {at: 4s, partition: [[leader], [rest]], for: 1s}, "
+        "{at: 6s, cut: {from: leader, to: '*'}}]"
+    )
+    scenario = load_scenario(RAFT, [f"mechanism={mechanism}", "protocol={}", faults])
+    assert [f.action for f in scenario.faults] == ["crash", "partition", "cut"]
+
+
+def test_a_fleet_without_a_leading_plane_refuses_leader_and_its_planes_views_still_load(tmp_path: Path) -> None:
+    """In a fleet `leader` is a plane's: refused when no plane leads; accepted when one does, though each
+    leaderless plane's own view then carries the fleet's `leader` (it must load, and plot)."""
+    from sim import run, scenario_from_dict
+    from sim.plots import run_figures
+    from sim.scenario import ScenarioError
+
+    planes = [
+        {"name": "routing", "mechanism": "gossip", "protocol": {"interval": "50ms"}, "workload": {"kind": "updates", "rate": "20/s"}},
+        {"name": "scale", "mechanism": "voting", "nodes": 3, "workload": {"kind": "questions", "every": "200ms"}},
+    ]
+    fleet = {"name": "f", "nodes": 5, "duration": "1s", "planes": planes, "faults": [{"at": "500ms", "crash": "leader", "for": "100ms"}]}
+    with pytest.raises(ScenarioError, match=r"^fleet.yaml: faults\[0\]\.crash: no plane ever has a leader: 'leader' would name no node$"):
+        scenario_from_dict(fleet, "fleet.yaml")
+
+    control = {"name": "control", "mechanism": "raft", "nodes": 3, "workload": {"kind": "poisson", "rate": "20/s"}}
+    scenario = scenario_from_dict({**fleet, "planes": [*planes, control]}, "fleet.yaml")
+    routing = scenario.plane_scenarios["routing"]
+    assert [f.crash for f in routing.faults] == [["leader"]]
+    result = run(scenario)
+    assert set(run_figures(result.planes["routing"])) >= {"infection"}

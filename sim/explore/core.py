@@ -15,6 +15,7 @@ from typing import IO, Any
 import pandas as pd
 import yaml
 
+from sim.effects import has_leader
 from sim.explore.draw import FaultBound, draw_schedule, fault_kinds, schedule_rng, within
 from sim.explore.shrink import shrink
 from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
@@ -201,13 +202,14 @@ def plan(
     data.pop("faults", None)
     nodes = scenario.node_names
     behaviours = drawn_behaviours(mechanism, bound, beyond)
+    leads = has_leader(mechanism)
     # Rows are keyed by schedule and by what drew it (seed, bound, base scenario, class), so an output folder
     # reused with other settings never passes off another exploration's rows as this one's.
     origin = json.dumps([seed, beyond, data, getattr(protocol_cls, "__qualname__", "")], sort_keys=True, default=str)
     tag = hashlib.sha256(origin.encode()).hexdigest()[:10]
     tasks = []
     for index in range(schedules):
-        drawn = draw_schedule(data, nodes, scenario.duration, bound, behaviours, schedule_rng(seed, index), beyond=beyond)
+        drawn = draw_schedule(data, nodes, scenario.duration, bound, behaviours, schedule_rng(seed, index), beyond=beyond, leads=leads)
         drawn["name"] = derived_name(scenario.name, f"-s{index}")
         tasks.append(ExploreTask(f"{index:06d}-{tag}", index, int(drawn["seed"]), drawn, f"{source} (schedule {index})", protocol_cls))
     return scenario, bound, tasks

@@ -115,6 +115,7 @@ def draw_schedule(
     rng: random.Random,
     beyond: bool = False,
     max_faults: int = 5,
+    leads: bool = True,
 ) -> dict[str, Any]:
     """Scenario data for one drawn schedule.
 
@@ -128,6 +129,8 @@ def draw_schedule(
         beyond: draw f + 1 faulty nodes instead of at most f (to show where the mechanism breaks); for a
             crash-tolerant mechanism, half the schedules make one of them a liar.
         max_faults: the most entries one schedule holds.
+        leads: whether the mechanism ever has a leader; where it never does, no entry names `leader`
+            (it would name no node, and loading refuses it), so no leader is crashed, isolated or flapped.
 
     """
     data = copy.deepcopy(base)
@@ -156,6 +159,8 @@ def draw_schedule(
     fixed = len(byzantine)
     window_end = 0.6 * duration
     kinds = ["crash", "churn", "partition", "isolate_leader", "flap_leader", "cut", "link"]
+    if not leads:
+        kinds = [kind for kind in kinds if not kind.endswith("_leader")]
     for _ in range(rng.randint(1, max_faults)):
         kind = rng.choice(kinds)
         at = rng.uniform(0.05, 0.5) * duration
@@ -168,7 +173,8 @@ def draw_schedule(
             if not budget.fits(at, end, fixed):
                 continue
             budget.intervals.append((at, end))
-            target = "leader" if rng.random() < 0.4 else rng.choice([n for n in nodes if n not in byzantine] or nodes)
+            # `leads and` first: a mechanism with a leader draws exactly what it drew before.
+            target = "leader" if leads and rng.random() < 0.4 else rng.choice([n for n in nodes if n not in byzantine] or nodes)
             faults.append({**timing, "crash": target})
         elif kind == "churn":
             # One node at a time goes down and comes back, at random, for the whole window.

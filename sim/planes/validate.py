@@ -169,7 +169,7 @@ def check_planes(scenario: Scenario, source: str) -> None:
         data["network"] = network
         data["faults"] = plane_faults(fleet_faults, names, plane.name, message_kinds(records[i].protocol, records[i].client))
         try:
-            built[plane.name] = scenario_from_dict(data, source)
+            built[plane.name] = scenario_from_dict(data, source, plane_of_fleet=True)
         except ScenarioError as err:
             field = f"{where}.{err.field}" if err.field else where
             raise ScenarioError(source, field, err.problem) from None

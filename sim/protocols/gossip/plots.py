@@ -22,9 +22,11 @@ THIN_LINES = 60
 
 def _setup(result: RunResult) -> tuple[Any, float, list[tuple[str, float, np.ndarray, float]]]:
     from sim.protocols.gossip import GossipConfig
-    from sim.scenario import scenario_from_dict
+    from sim.scenario import Scenario
 
-    scenario = scenario_from_dict(result.scenario, "<run>")
+    # The run's resolved scenario, read back without the load-time checks: it has run, and a fleet's
+    # gossip plane keeps the fleet's faults (a `leader` that is another plane's), which alone it would refuse.
+    scenario = Scenario.model_validate(result.scenario)
     config = GossipConfig.model_validate(scenario.protocol)
     return scenario, float(config.interval), informed_times(result.tables, scenario)
 
