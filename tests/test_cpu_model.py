@@ -74,3 +74,84 @@ def test_a_relay_costs_a_verify_per_signature_it_carries() -> None:
     n0.receive("n1", Relay(1, (("n2", Prevote(1, 0, "v")), ("n3", Precommit(1, 0, "v")))), "n1")
     assert n0.cpu_ms - before == 3 * 2.0
     assert Prevote(1, 0, "v").signatures == 1
+
+
+def _signed_in(msg: Any) -> int:
+    """The signed messages a receiver checks, counted from the message's parts (Castro and Liskov, section 4.4)."""
+    from sim.protocols.pbft.messages import NewView, ViewChange
+
+    if isinstance(msg, ViewChange):
+        return 1 + len(msg.checkpoint_proof) + sum(1 + len(cert.prepares) for cert in msg.prepared)
+    if isinstance(msg, NewView):
+        return 1 + sum(_signed_in(vc) for _, vc in msg.view_changes)
+    return 1
+
+
+def _view_change(view: int) -> Any:
+    """A view-change with a 3-message checkpoint proof and two prepared certificates of a pre-prepare and 2 prepares."""
+    from sim.protocols.pbft.messages import Prepare, PreparedCert, PrePrepare, ViewChange
+
+    proof = tuple((s, Checkpoint(16, "s16")) for s in ("n1", "n2", "n3"))
+    certs = tuple(
+        PreparedCert(PrePrepare(view - 1, seq, f"d{seq}"), tuple((s, Prepare(view - 1, seq, f"d{seq}")) for s in ("n2", "n3")))
+        for seq in (17, 18)
+    )
+    return ViewChange(view, 16, "s16", proof, certs)
+
+
+def test_pbft_view_change_and_new_view_cost_a_verify_per_signed_message_they_carry() -> None:
+    """A view-change is checked whole: its own signature, the 3 checkpoints of C and the 2 x 3 messages of P (10 verifications);
+    a new-view, its own and every view-change's in V (1 + 3 x 10). Both were charged one verify, as a prepare is."""
+    from sim.protocols.pbft.messages import NewView, PrePrepare
+    from sim.protocols.tendermint.messages import SyncReply, Value
+
+    sim = Simulation(pbft(crypto={"verify": "2ms"}, workload=None))
+    for node in sim.nodes.values():
+        node.start()
+    n0 = sim.nodes["n0"]
+    seen: list[tuple[float, str]] = []
+    n0.protocol.on_message = lambda src, msg: seen.append((sim.env.now, msg.kind))  # type: ignore[union-attr, method-assign]
+    view_change = _view_change(1)
+    new_view = NewView(1, tuple((s, _view_change(1)) for s in ("n1", "n2", "n3")), (PrePrepare(1, 17, "d17"),))
+    n0.receive("n1", view_change, "n1")
+    n0.receive("n1", new_view, "n1")
+    sim.env.run(until=200)
+    # Handled one at a time: the view-change after 10 verifications, the new-view 31 after that.
+    assert seen == [(20.0, "view_change"), (82.0, "new_view")]
+    assert n0.cpu_ms == 41 * 2.0
+    assert (view_change.signatures, new_view.signatures) == (10, 31)
+    # A Tendermint sync reply's commit certificate: the sender's signature and each precommit's.
+    assert SyncReply(3, 0, Value((), "n1", 3), frozenset({"n1", "n2", "n3"})).signatures == 4
+
+
+def test_a_pbft_view_change_run_charges_every_certificate_signature(monkeypatch: Any) -> None:
+    """The primary crashes under load: each replica's CPU time is verify x the signed messages in what it received
+    (view-changes and new-views with their certificates counted message by message), not verify x messages."""
+    from sim.node import Node
+
+    verify = 0.5  # exact in binary: the sums below compare equal
+    checked: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    receive = Node.receive
+
+    def counting(self: Node, src: str, msg: Any, true_src: str) -> None:
+        checked[self.name] = checked.get(self.name, 0) + _signed_in(msg)
+        if _signed_in(msg) > 1:
+            kinds[msg.kind] = kinds.get(msg.kind, 0) + 1
+        receive(self, src, msg, true_src)
+
+    monkeypatch.setattr(Node, "receive", counting)
+    scenario = pbft(
+        duration="3s",
+        crypto={"verify": f"{verify}ms"},
+        protocol={"checkpoint_interval": 4},
+        workload={"kind": "poisson", "rate": "50/s", "until": "2500ms"},
+        faults=[{"at": "300ms", "crash": "n0"}],
+    )
+    sim = Simulation(scenario)
+    sim.run()
+    assert kinds.get("view_change", 0) >= 2 and kinds.get("new_view", 0) >= 2, kinds
+    for name, node in sim.nodes.items():
+        assert node.cpu_ms == checked.get(name, 0) * verify, name
+    requests = RunTables.from_recorder(sim.recorder).requests
+    assert requests["done_ms"].notna().all()  # one view change, and every command done in view 1

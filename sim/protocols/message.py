@@ -92,7 +92,13 @@ class Message:
     kind: ClassVar[str] = "message"
     header_bytes: ClassVar[int] = 48
     signatures: ClassVar[int] = 1
-    """Signatures the receiver checks: `crypto.verify` is charged this many times (a relay of others' votes overrides it)."""
+    """Signatures the receiver checks: `crypto.verify` is charged this many times.
+
+    One, the sender's, unless the message carries others' signed messages, which the receiver
+    checks too: a class whose messages do reports them all with a property (a Tendermint relay or
+    sync reply, a PBFT view-change or new-view with their certificates). A threshold or aggregate
+    signature (HotStuff's QC) is one signature, however many signers it stands for.
+    """
     _header_sized: ClassVar[bool] = True
     """Whether this class's size is its header alone (then `size_bytes` is a class constant)."""
 

@@ -2,7 +2,10 @@
 
 A quorum certificate stands for a threshold signature: the set of replicas whose votes it
 aggregates travels with it (so receivers can check it), but its size on the wire is one
-aggregate signature plus a signer bitmap, as with BLS or threshold RSA.
+aggregate signature plus a signer bitmap, as with BLS or threshold RSA. Checking it is one
+verification too, whatever the number of signers, so a message carrying a QC keeps the default
+`signatures` of 1: the QC's, as the paper signs only votes (partially). The sender's
+authenticator that the sizes count on a proposal or new-view is not charged a verify of its own.
 """
 
 from __future__ import annotations

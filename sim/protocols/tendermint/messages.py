@@ -102,6 +102,11 @@ class SyncReply(Message):
         """Header, the value and one signature per precommit."""
         return self.header_bytes + 16 + self.value.size_bytes + AUTH_BYTES * len(self.signers)
 
+    @property
+    def signatures(self) -> int:  # type: ignore[override]  # per message here, a class constant elsewhere
+        """The sender's, and each precommit's of the commit certificate: adopting the height checks them all."""
+        return 1 + len(self.signers)
+
 
 @dataclass(frozen=True, slots=True)
 class FetchValue(Message):
