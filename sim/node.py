@@ -253,15 +253,15 @@ class Node(Endpoint):
         if src is not true_src and src != true_src and self.sim.mechanism.authenticated:
             self.count("forged_rejected")
             return
+        protocol = self.protocol
         if self._cpu:
             start = max(self.now, self.busy_until)
-            verify = self._verify * msg.signatures
+            verify = self._verify * (protocol.signatures_to_check(src, msg) if protocol is not None else msg.signatures)
             self.busy_until = start + verify
             self.cpu_ms += verify
             if self.busy_until > self.now:
                 Timer(self.env, self.busy_until - self.now, self._dispatch_later, (src, msg, self.incarnation))
                 return
-        protocol = self.protocol
         if protocol is not None:
             if type(msg) is ClientRequest:
                 protocol.on_request(msg)

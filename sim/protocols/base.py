@@ -140,6 +140,14 @@ class Protocol:
     def on_timer(self, name: str) -> None:
         """Called when a timer set with `ctx.set_timer` fires."""
 
+    def signatures_to_check(self, src: str, msg: Message) -> int:
+        """The signatures this node verifies to take `msg` (`crypto.verify` is charged that many times; CPU modelling only).
+
+        All it carries by default. A protocol that keeps what it verified overrides it: a repeat
+        of a certificate it holds, or one for a view it is past, is not checked signature by signature again.
+        """
+        return msg.signatures
+
     def on_request(self, request: ClientRequest) -> None:
         """Called for each client request delivered to this node."""
 

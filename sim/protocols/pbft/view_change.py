@@ -19,7 +19,7 @@ from sim.protocols.pbft.messages import NULL_DIGEST, Checkpoint, NewView, Prepar
 from sim.protocols.pbft.state import Slot
 
 if TYPE_CHECKING:
-    from sim.protocols.base import Context
+    from sim.protocols.base import Context, Message
     from sim.protocols.pbft.alarm import Alarm
     from sim.protocols.pbft.state import ReplicaState
 
@@ -140,6 +140,28 @@ class ViewChangeMixin:
             if len(backups) < self.prepare_quorum:
                 return False
         return True
+
+    def signatures_to_check(self, src: str, msg: Message) -> int:
+        """A view-change or new-view costs a verify per signed message it carries, except what is known or stale.
+
+        `on_view_change` and `on_new_view` drop a message for a view this replica is past before
+        looking inside it, so only its sender's signature is checked; a view-change it already holds
+        (a retransmission, or one inside a new-view) is matched, not verified again, as Castro's
+        library keeps the view-change messages it has checked and a new-view names them by digest.
+        """
+        st = self.st
+        kind = type(msg)
+        if kind is ViewChange:
+            assert isinstance(msg, ViewChange)
+            stale = msg.view < st.view or (msg.view == st.view and st.active)
+            return 1 if stale or st.view_changes.get(msg.view, {}).get(src) == msg else msg.signatures
+        if kind is NewView:
+            assert isinstance(msg, NewView)
+            if msg.view < st.view or (msg.view == st.view and st.active):
+                return 1
+            held = st.view_changes.get(msg.view, {})
+            return 1 + sum(0 if held.get(sender) == vc else vc.signatures for sender, vc in msg.view_changes)
+        return msg.signatures
 
     @handles(ViewChange)
     def on_view_change(self, src: str, vc: ViewChange) -> None:
