@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from sim import load_scenario, run
+from sim.cli import app
 from sim.protocols.attestation import Attestation, AttestationProtocol, Claim, Roster
 from sim.protocols.base import ClientRequest
 from sim.scenario import ScenarioError, scenario_from_dict
 from sim.testing import ManualContext
+from tests.small_scenario import one_line, write
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 NODES = [f"n{i}" for i in range(6)]
@@ -133,3 +136,54 @@ def test_scenario_forgers_and_false_attesters():
     assert s["forged_rejected"] > 100 and s["forged_attestations_rejected"] > 0
     assert s["undecided_fraction"] < 0.01 and s["false_accept_rate"] < 0.05 and s["true_accept_rate"] > 0.95
     assert s["verifications_per_node"] > 0 and s["accept_ms_p99"] is not None
+
+
+def _refused(tmp_path: Path, protocol: dict[str, object], nodes: object = 10) -> str:
+    """`consim run` of a small attestation scenario with these protocol settings: exit 2, one line, nothing written."""
+    data = {
+        "name": "att",
+        "mechanism": "attestation",
+        "nodes": nodes,
+        "seed": 1,
+        "duration": "1s",
+        "protocol": protocol,
+        "network": {"delay": "5ms"},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": 0.5},
+    }
+    path = write(tmp_path, data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    return one_line(result.stderr).removeprefix(f"{path}: ")
+
+
+def test_a_false_attester_that_is_no_attester_is_refused(tmp_path: Path) -> None:
+    """Review: `false_attesters: [n7, n8]` beside attesters n1..n5 loaded and ran the very journal of no liars at all."""
+    attesters = ["n1", "n2", "n3", "n4", "n5"]
+    line = _refused(tmp_path, {"attesters": attesters, "threshold": 3, "false_attesters": ["n2", "n7", "n8"]})
+    assert line == "protocol.false_attesters[1]: 'n7' is not an attester"
+
+
+def test_false_attesters_are_always_among_a_fractional_pick(tmp_path: Path) -> None:
+    """With `attesters: 0.3` the seeded pick used to leave a named liar out in most seeds, and it then lied about nothing.
+
+    Now the named false attesters are attesters in every seed (the rest drawn from the other nodes), and
+    naming more of them than the fraction makes attesters is refused.
+    """
+    base = {
+        "name": "att",
+        "mechanism": "attestation",
+        "nodes": 10,
+        "duration": "1s",
+        "protocol": {"attesters": 0.3, "accuracy": 1.0, "threshold": 2, "false_attesters": ["n7"]},
+        "network": {"delay": "5ms"},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": 1.0},
+    }
+    for seed in range(1, 6):
+        events = run(scenario_from_dict({**base, "seed": seed})).events
+        attests = events[events["kind"] == "attest"]
+        assert set(attests["attester"]) >= {"n7"} and attests["attester"].nunique() == 3, seed
+        assert not attests[attests["attester"] == "n7"]["verdict"].astype(bool).any(), seed  # n7 lies about every true claim
+    line = _refused(tmp_path, {"attesters": 0.3, "threshold": 1, "false_attesters": ["n1", "n2", "n3", "n4"]})
+    assert line == "protocol.false_attesters: names 4 nodes, but attesters: 0.3 makes 3 attesters of 10 nodes"

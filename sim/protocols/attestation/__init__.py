@@ -16,7 +16,9 @@ set: an attestation is valid only if its `signer` is its `attester`. Faults:
 - byzantine `corrupt`: fabricates attestations in other attesters' names with the opposite
   verdict; receivers check the signature, reject them and count `forged_rejected`.
 - `false_attesters: [...]` (protocol setting): attesters that sign the opposite of what they
-  saw. Their signatures are valid, so they count: the threshold is what absorbs them.
+  saw. Their signatures are valid, so they count: the threshold is what absorbs them. Each
+  must be one of the named `attesters`; with a fractional `attesters` they are always among
+  those picked, the rest being drawn from the other nodes.
 
 Verifying an attestation's signature is counted (`signature_verifications`); give the
 scenario a `crypto: {verify: ...}` cost to make it take CPU time.
@@ -105,6 +107,43 @@ class Judgement:
     decided: bool = False
 
 
+def attester_count(config: AttestationConfig, nodes: int) -> int:
+    """How many attesters a fractional `attesters` makes of `nodes` nodes (at least one)."""
+    assert not isinstance(config.attesters, list)
+    return max(1, round(config.attesters * nodes))
+
+
+def pick_attesters(names: list[str], config: AttestationConfig, rng: np.random.Generator) -> frozenset[str]:
+    """The attesters of a run: the named ones, or a fraction of `names` drawn from `rng`.
+
+    With a fraction, the named `false_attesters` are always among them and the rest are drawn
+    from the other nodes: a liar that the draw could leave out would lie in some seeds and
+    change nothing in others. Without false attesters the draw is what it always was.
+    """
+    if isinstance(config.attesters, list):
+        return frozenset(config.attesters)
+    count = attester_count(config, len(names))
+    liars = config.false_attesters
+    if not liars:
+        return frozenset(names[i] for i in rng.choice(len(names), size=count, replace=False))
+    others = [name for name in names if name not in liars]
+    return frozenset(liars) | frozenset(others[i] for i in rng.choice(len(others), size=count - len(liars), replace=False))
+
+
+def _false_attester_problems(config: AttestationConfig, nodes: int) -> list[tuple[str, str]]:
+    """A false attester that cannot attest would lie about nothing: refuse it (names already known to exist)."""
+    if isinstance(config.attesters, list):
+        for i, name in enumerate(config.false_attesters):
+            if name not in config.attesters:
+                return [(f"protocol.false_attesters[{i}]", f"{name!r} is not an attester")]
+        return []
+    count = attester_count(config, nodes)
+    if len(config.false_attesters) > count:
+        problem = f"names {len(config.false_attesters)} nodes, but attesters: {config.attesters:g} makes {count} attesters of {nodes} nodes"
+        return [("protocol.false_attesters", problem)]
+    return []
+
+
 @register("attestation")
 class AttestationProtocol(Dispatch, Protocol):
     """A node that relays claims and attestations, attests if it can, and judges claims."""
@@ -136,6 +175,9 @@ class AttestationProtocol(Dispatch, Protocol):
                 for i, name in enumerate(names):
                     if name not in known:
                         return [(f"protocol.{key}[{i}]", f"no node named {name!r}")]
+        liars = _false_attester_problems(config, scenario.n)
+        if liars:
+            return liars
         weights = {s.name: (s.weight if config.weighted else 1.0) for s in scenario.node_specs}
         if isinstance(config.attesters, list):
             available = sum(weights[n] for n in config.attesters)
@@ -154,12 +196,7 @@ class AttestationProtocol(Dispatch, Protocol):
         """Pick the attesters once (seeded), shared by every node."""
         assert isinstance(config, AttestationConfig)
         names = scenario.node_names
-        if isinstance(config.attesters, list):
-            chosen = frozenset(config.attesters)
-        else:
-            count = max(1, round(config.attesters * len(names)))
-            chosen = frozenset(names[i] for i in rng.choice(len(names), size=count, replace=False))
-        return Roster(chosen, tuple(names), {n: i for i, n in enumerate(names)})
+        return Roster(pick_attesters(names, config, rng), tuple(names), {n: i for i, n in enumerate(names)})
 
     @classmethod
     def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> None:
