@@ -6,6 +6,7 @@ draw on the network's hot path costs no Python frame.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from itertools import chain, count, repeat
 from typing import Any
@@ -17,6 +18,21 @@ from sim.scenario import ConstantDelay
 
 BATCH = 4096
 """Numbers drawn from the generator at a time."""
+
+
+def seed_sequence(seed: int, name: str) -> np.random.SeedSequence:
+    """The seed sequence of a run's component called `name` (a plane's components carry its prefix).
+
+    Spawned from `SeedSequence(seed)` with a key derived from the name, so adding a component
+    never shifts another's draws; the kernel's streams and the load-time checks that must see
+    the same draws (an attestation run's pick of attesters) both come from here.
+    """
+    return np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),))
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    """A numpy generator for a component's batched draws (see `seed_sequence`)."""
+    return np.random.Generator(np.random.PCG64(seed_sequence(seed, name)))
 
 
 class UniformStream:

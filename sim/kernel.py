@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-import zlib
 from collections.abc import Callable
 
 import numpy as np
 
+from sim.draws import seed_sequence
 from sim.fastpath import Environment, TimerBatches
 from sim.faults import FaultInjector
 from sim.network import Network, settle
@@ -89,7 +89,7 @@ class Simulation:
 
     def seed_sequence(self, name: str) -> np.random.SeedSequence:
         """The seed sequence of the component called `name`."""
-        return np.random.SeedSequence(self.scenario.seed, spawn_key=(zlib.crc32((self.prefix + name).encode()),))
+        return seed_sequence(self.scenario.seed, self.prefix + name)
 
     def stream(self, name: str) -> np.random.Generator:
         """A numpy generator for batched draws, private to one component."""

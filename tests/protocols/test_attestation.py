@@ -187,3 +187,35 @@ def test_false_attesters_are_always_among_a_fractional_pick(tmp_path: Path) -> N
         assert not attests[attests["attester"] == "n7"]["verdict"].astype(bool).any(), seed  # n7 lies about every true claim
     line = _refused(tmp_path, {"attesters": 0.3, "threshold": 1, "false_attesters": ["n1", "n2", "n3", "n4"]})
     assert line == "protocol.false_attesters: names 4 nodes, but attesters: 0.3 makes 3 attesters of 10 nodes"
+
+
+WEIGHTED_NODES = [{"name": "big", "weight": 10}, *({"name": name} for name in "abcdefghi")]
+WEIGHTED = {"attesters": 0.3, "weighted": True, "threshold": 5, "accuracy": 1.0}
+
+
+def test_a_weighted_threshold_is_checked_against_the_attesters_the_seed_picks(tmp_path: Path) -> None:
+    """Review: the check summed the heaviest nodes' weight ('big' alone reaches 5) while the run drew d, f and i.
+
+    Seed 1 loaded and ran with every claim undecided; it is now refused with the attesters its run
+    would have. Seed 2 picks 'big', loads, and its run attests with exactly the attesters the check saw.
+    """
+    line = _refused(tmp_path, WEIGHTED, nodes=WEIGHTED_NODES)
+    assert line == "protocol.threshold: 5 exceeds the attesters' total weight (3: d, f, i)"
+    data = {
+        "name": "attw",
+        "mechanism": "attestation",
+        "nodes": WEIGHTED_NODES,
+        "seed": 2,
+        "duration": "1s",
+        "protocol": WEIGHTED,
+        "network": {"delay": "5ms"},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": 1.0},
+    }
+    result = run(scenario_from_dict(data))
+    attests = result.events[result.events["kind"] == "attest"]
+    assert set(attests["attester"]) == {"big", "g", "i"}
+    assert result.summary["true_accept_rate"] > 0.9
+    # A sweep's or a comparison's replicates copy the checked scenario with other seeds: seed 3 picks
+    # a, d and h, and its run now fails saying so instead of judging nothing.
+    with pytest.raises(ScenarioError, match=r"attw \(seed 3\): protocol.threshold: 5 exceeds the attesters' total weight \(3: a, d, h\)"):
+        run(scenario_from_dict(data).model_copy(update={"seed": 3}))

@@ -35,7 +35,7 @@ from pydantic import Field
 from sim.protocols.attestation.support import ClaimsWorkload, attestation_summary, check_claims_workload
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.timing import NetworkTiming
 
 if TYPE_CHECKING:
@@ -130,6 +130,32 @@ def pick_attesters(names: list[str], config: AttestationConfig, rng: np.random.G
     return frozenset(liars) | frozenset(others[i] for i in rng.choice(len(others), size=count - len(liars), replace=False))
 
 
+def attester_stream(scenario: Scenario) -> np.random.Generator:
+    """The generator the attesters are drawn from: the run's `protocol` stream, from the scenario's seed alone."""
+    from sim.draws import stream  # late: numpy, which `consim validate` needs only for a seeded pick
+
+    return stream(scenario.seed, "protocol")
+
+
+def _unreachable(scenario: Scenario, config: AttestationConfig, chosen: frozenset[str] | None) -> list[tuple[str, str]]:
+    """A threshold above what the attesters `chosen` can reach (None: an unweighted fraction, whose count is enough)."""
+    if chosen is None:
+        available = float(attester_count(config, scenario.n))
+        shown = f"{available:g}"
+    else:
+        weights = {s.name: (s.weight if config.weighted else 1.0) for s in scenario.node_specs}
+        available = sum(weights[name] for name in chosen)
+        ordered = [name for name in scenario.node_names if name in chosen]
+        listed = ", ".join(ordered[:8]) + (f", ... ({len(ordered)} in all)" if len(ordered) > 8 else "")
+        shown = f"{available:g}: {listed}" if config.weighted else f"{available:g}"
+    for key in ("threshold", "reject_threshold"):
+        value = getattr(config, key)
+        if value is not None and value > available:
+            what = "weight" if config.weighted else "count"
+            return [(f"protocol.{key}", f"{value:g} exceeds the attesters' total {what} ({shown})")]
+    return []
+
+
 def _false_attester_problems(config: AttestationConfig, nodes: int) -> list[tuple[str, str]]:
     """A false attester that cannot attest would lie about nothing: refuse it (names already known to exist)."""
     if isinstance(config.attesters, list):
@@ -178,25 +204,34 @@ class AttestationProtocol(Dispatch, Protocol):
         liars = _false_attester_problems(config, scenario.n)
         if liars:
             return liars
-        weights = {s.name: (s.weight if config.weighted else 1.0) for s in scenario.node_specs}
         if isinstance(config.attesters, list):
-            available = sum(weights[n] for n in config.attesters)
+            chosen: frozenset[str] | None = frozenset(config.attesters)
+        elif config.weighted:
+            chosen = pick_attesters(scenario.node_names, config, attester_stream(scenario))
         else:
-            count = max(1, round(config.attesters * scenario.n))
-            available = sum(sorted(weights.values(), reverse=True)[:count]) if config.weighted else float(count)
-        for key in ("threshold", "reject_threshold"):
-            value = getattr(config, key)
-            if value is not None and value > available:
-                what = "weight" if config.weighted else "count"
-                return [(f"protocol.{key}", f"{value:g} exceeds the attesters' total {what} ({available:g})")]
-        return check_claims_workload(scenario)
+            chosen = None  # a fraction of unweighted heads reaches the same count whoever is picked: no draw needed
+        return _unreachable(scenario, config, chosen) or check_claims_workload(scenario)
 
     @classmethod
     def prepare(cls, scenario: Scenario, config: ProtocolConfig, rng: np.random.Generator) -> Roster:
-        """Pick the attesters once (seeded), shared by every node."""
+        """Pick the attesters once (seeded), shared by every node.
+
+        The pick draws from `attester_stream`, not from `rng` (the same numbers in a one-mechanism run,
+        a plane's own in a fleet), so that the load-time check, which knows only the scenario, judges
+        the very attesters the run gets.
+
+        Raises:
+            ScenarioError: a seed other than the one checked at load (a sweep's or a comparison's
+                replicates) picked attesters too light to reach a threshold: the run would judge nothing.
+
+        """
         assert isinstance(config, AttestationConfig)
         names = scenario.node_names
-        return Roster(pick_attesters(names, config, rng), tuple(names), {n: i for i, n in enumerate(names)})
+        chosen = pick_attesters(names, config, attester_stream(scenario))
+        problems = _unreachable(scenario, config, chosen)
+        if problems:
+            raise ScenarioError(f"{scenario.name} (seed {scenario.seed})", *problems[0])
+        return Roster(chosen, tuple(names), {n: i for i, n in enumerate(names)})
 
     @classmethod
     def expected_latency(cls, scenario: Scenario, config: ProtocolConfig, net: NetworkTiming) -> None:
