@@ -219,3 +219,11 @@ def test_a_weighted_threshold_is_checked_against_the_attesters_the_seed_picks(tm
     # a, d and h, and its run now fails saying so instead of judging nothing.
     with pytest.raises(ScenarioError, match=r"attw \(seed 3\): protocol.threshold: 5 exceeds the attesters' total weight \(3: a, d, h\)"):
         run(scenario_from_dict(data).model_copy(update={"seed": 3}))
+
+
+def test_a_name_listed_twice_is_refused(tmp_path: Path) -> None:
+    """A repeated false attester lowered explore's fault bound twice and, with a fractional pick, took an attester's place."""
+    line = _refused(tmp_path, {"attesters": 0.3, "threshold": 1, "false_attesters": ["n1", "n1"]})
+    assert line == "protocol.false_attesters[1]: 'n1' is listed twice"
+    line = _refused(tmp_path, {"attesters": ["n1", "n2", "n1"], "threshold": 1})
+    assert line == "protocol.attesters[2]: 'n1' is listed twice"

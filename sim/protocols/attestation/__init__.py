@@ -201,6 +201,8 @@ class AttestationProtocol(Dispatch, Protocol):
                 for i, name in enumerate(names):
                     if name not in known:
                         return [(f"protocol.{key}[{i}]", f"no node named {name!r}")]
+                    if name in names[:i]:  # it would count once, yet weigh in twice where the list's length is read
+                        return [(f"protocol.{key}[{i}]", f"{name!r} is listed twice")]
         liars = _false_attester_problems(config, scenario.n)
         if liars:
             return liars
