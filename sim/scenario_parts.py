@@ -25,7 +25,7 @@ from pydantic import (
 
 from sim.errors import ScenarioError
 from sim.exact_types import ExactScalars
-from sim.units import format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
+from sim.units import NotFiniteError, format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
 
 DEFAULT_RTT_MS = 2.0
 """The round trip of the default network (1 ms each way): what 'rtt' means in a protocol or
@@ -262,6 +262,8 @@ def _ready_or_duration(value: object) -> object:
         return value
     try:
         return parse_scenario_duration(value)
+    except NotFiniteError:
+        raise  # a duration, just not a usable one: say that rather than what else it could have been
     except ValueError:
         raise ValueError(f"expected 'ready' or a duration such as '2s', got {value!r}") from None
 

@@ -269,3 +269,35 @@ def test_an_explore_budget_takes_any_duration_unit() -> None:
     from sim.cli_explore import parse_budget
 
     assert [parse_budget(t) for t in ("90s", "10m", "1min", "1h", "500ms")] == [90.0, 600.0, 60.0, 3600.0, 0.5]
+
+
+LONG = "9" * 400  # a number past the largest float: Python reads it as infinity
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        ({"duration": "1e400s"}, "duration: must be finite (got '1e400s')"),
+        ({"duration": float("inf")}, "duration: must be finite (got inf)"),
+        ({"duration": "1e306h"}, "duration: must be finite (got '1e306h')"),
+        ({"protocol": {"election_timeout": ["1e400ms", "300ms"]}}, "protocol.election_timeout[0]: must be finite (got '1e400ms')"),
+        ({"protocol": {"heartbeat_interval": "max(10ms, 1e400rtt)"}}, "protocol.heartbeat_interval: must be finite (got '1e400rtt')"),
+        ({"measure": {"from": "1e400ms"}}, "measure.from: must be finite (got '1e400ms')"),
+        ({"workload": {"kind": "poisson", "rate": "1e400/s"}}, "workload.rate: must be finite (got '1e400/s')"),
+        ({"workload": {"kind": "poisson", "rate": float("nan")}}, "workload.rate: must be finite (got nan)"),
+        (
+            {"network": {"bandwidth": f"{LONG}MB/s"}},
+            "network.bandwidth: must be finite (got '9999999999999999999...99999MB/s' (406 characters))",
+        ),
+        ({"network": {"delay": {"dist": "uniform", "low": "1ms", "high": float("inf")}}}, "network.delay.high: must be finite (got inf)"),
+    ],
+    ids=["duration", "duration-inf", "unit-overflow", "protocol", "rtt-in-max", "measure", "rate", "rate-nan", "bandwidth", "delay"],
+)
+def test_a_quantity_that_overflows_to_infinity_is_refused(tmp_path: Path, fields: dict[str, Any], line: str) -> None:
+    """Review: '1e400ms' parsed to infinity. An infinite `duration` validated and its run never ended; an infinite
+    election timeout passed the parse, then its resolved 'infms' failed to parse again: a pydantic traceback, exit 1.
+    """
+    path = write(tmp_path, {**RAFT, **fields})
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2, checked.output
+    assert one_line(checked.stderr) == f"{path}: {line}"

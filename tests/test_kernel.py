@@ -18,7 +18,7 @@ from sim.protocols.base import Message, Protocol, ProtocolConfig
 from sim.results import RunResult
 from sim.runner import run
 from sim.scenario import Ms, Scenario
-from sim.units import format_ms, parse_bandwidth, parse_duration, parse_rate
+from sim.units import NotFiniteError, format_ms, parse_bandwidth, parse_duration, parse_rate, parse_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,5 +321,11 @@ def test_parse_rate_bandwidth_and_format() -> None:
     with pytest.raises(ValueError):
         parse_bandwidth("quick")
     assert format_ms(2000.0) == "2s" and format_ms(150.0) == "150ms" and format_ms(0.25) == "0.25ms"
+    for parse, text in ((parse_duration, "1e400ms"), (parse_rate, "1e400/s"), (parse_bandwidth, "9" * 400), (parse_size, "9" * 400)):
+        with pytest.raises(NotFiniteError, match="must be finite"):
+            parse(text)
+    for parse in (parse_duration, parse_rate, parse_bandwidth, parse_size):
+        with pytest.raises(NotFiniteError, match=r"must be finite \(got 10000000000000000000\.\.\.0000000000 \(401 characters\)\)"):
+            parse(10**400)  # an integer too large for a float: an OverflowError, not a ValueError, used to escape
     resolved = Scenario.model_validate({"name": "x", "mechanism": "m", "duration": "1.5s"}).resolved()
     assert resolved["duration"] == "1500ms"
