@@ -10,6 +10,7 @@ tests/test_delay_quantiles.py checks every law against large samples of the netw
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,50 @@ def draw_delays(spec: Any, gen: np.random.Generator, count: int) -> np.ndarray:
         case "pareto":
             return spec.scale * (1.0 + gen.pareto(spec.shape, count))
     raise ValueError(f"unknown delay distribution {spec.dist!r}")
+
+
+# --- the largest draw: a law whose draws can overflow is refused at load ----------------------------
+
+NORMAL_DRAW_MAX = 12.23
+"""No standard normal draw of numpy's `Generator` is larger in size (12.226, rounded up).
+
+Its ziggurat (random_standard_normal) draws beyond its base strip from the tail as r + x, with
+r = 3.654 and x accepted only when x^2 < -2 log(1 - U) for a 53-bit uniform U, so x^2 < 2 * 53 ln 2."""
+EXPONENTIAL_DRAW_MAX = 44.44
+"""No standard exponential draw of numpy's `Generator` is larger (44.434, rounded up): its ziggurat's
+tail gives r - log(1 - U), with r = 7.697 and -log(1 - U) at most 53 ln 2 for a 53-bit uniform U."""
+_LOG_MAX = math.log(sys.float_info.max)
+
+
+def overflow(spec: Any) -> tuple[str, str] | None:
+    """The field of a delay spec, and the problem, when its largest possible draw is infinite (None: every draw is finite).
+
+    An infinite draw is no delay: `math.exp` raises mid-run on a lognormal's, and the exact
+    quantiles behind `rtt` chased an infinite bound without end. The bounds are those of the
+    generator's draws (NORMAL_DRAW_MAX, EXPONENTIAL_DRAW_MAX), so nothing that can run is refused.
+    """
+    match spec.dist:
+        case "normal" if spec.mean + NORMAL_DRAW_MAX * spec.std >= sys.float_info.max:
+            most = (sys.float_info.max - spec.mean) / NORMAL_DRAW_MAX
+            return "std", _too_big(spec.std, f"mean + {NORMAL_DRAW_MAX} * std", f"at most {most:.3g} ms here")
+        case "lognormal" if spec.sigma * NORMAL_DRAW_MAX + max(0.0, _log(spec.median)) >= _LOG_MAX:
+            most = (_LOG_MAX - max(0.0, _log(spec.median))) / NORMAL_DRAW_MAX
+            return "sigma", _too_big(spec.sigma, f"median * exp({NORMAL_DRAW_MAX} * sigma)", f"at most {most:.3g} here")
+        case "exponential" if spec.min + EXPONENTIAL_DRAW_MAX * spec.mean >= sys.float_info.max:
+            most = (sys.float_info.max - spec.min) / EXPONENTIAL_DRAW_MAX
+            return "mean", _too_big(spec.mean, f"min + {EXPONENTIAL_DRAW_MAX} * mean", f"at most {most:.3g} ms here")
+        case "pareto" if EXPONENTIAL_DRAW_MAX / spec.shape + max(0.0, _log(spec.scale)) >= _LOG_MAX:
+            least = EXPONENTIAL_DRAW_MAX / (_LOG_MAX - max(0.0, _log(spec.scale)))
+            return "shape", _too_big(spec.shape, f"scale * exp({EXPONENTIAL_DRAW_MAX} / shape)", f"at least {least:.3g} here")
+    return None
+
+
+def _log(value: float) -> float:
+    return math.log(value) if value > 0 else -math.inf
+
+
+def _too_big(value: float, largest: str, bound: str) -> str:
+    return f"{value:g} lets a delay overflow to infinity (the largest draw is {largest}, which must stay below 1.8e308 ms: {bound})"
 
 
 # --- exact quantiles (what `rtt` and the one-way delay of sim/timing.py are) ----------------------

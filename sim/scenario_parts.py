@@ -18,11 +18,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sim.delays import overflow
 from sim.errors import ScenarioError
 from sim.exact_types import ExactScalars
 from sim.units import NotFiniteError, format_ms, parse_bandwidth, parse_rate, parse_scenario_duration, parse_size
@@ -75,6 +78,20 @@ class Strict(ExactScalars):
 # --- network ---------------------------------------------------------------------------
 
 
+class _DrawnDelay(Strict):
+    """A delay drawn from a law: refused when a draw can overflow to infinity (see `sim.delays.overflow`)."""
+
+    @model_validator(mode="after")
+    def _finite_draws(self) -> "_DrawnDelay":
+        problem = overflow(self)
+        if problem is not None:
+            # Raised from a model validator, a ValueError would name the whole delay: this names the field.
+            field, text = problem
+            detail = InitErrorDetails(type=PydanticCustomError("value_error", text), loc=(field,), input=getattr(self, field))
+            raise ValidationError.from_exception_data(type(self).__name__, [detail])
+        return self
+
+
 class ConstantDelay(Strict):
     """Every message takes exactly `value`."""
 
@@ -96,7 +113,7 @@ class UniformDelay(Strict):
         return self
 
 
-class NormalDelay(Strict):
+class NormalDelay(_DrawnDelay):
     """Normal delay, truncated at 0."""
 
     dist: Literal["normal"]
@@ -104,7 +121,7 @@ class NormalDelay(Strict):
     std: Ms
 
 
-class LognormalDelay(Strict):
+class LognormalDelay(_DrawnDelay):
     """Log-normal delay with the given median and shape sigma."""
 
     dist: Literal["lognormal"]
@@ -112,7 +129,7 @@ class LognormalDelay(Strict):
     sigma: Annotated[float, Field(ge=0)] = 0.5
 
 
-class ExponentialDelay(Strict):
+class ExponentialDelay(_DrawnDelay):
     """Exponential delay with the given mean, plus an optional fixed minimum."""
 
     dist: Literal["exponential"]
@@ -120,7 +137,7 @@ class ExponentialDelay(Strict):
     min: Ms = 0.0
 
 
-class ParetoDelay(Strict):
+class ParetoDelay(_DrawnDelay):
     """Pareto (heavy-tailed) delay: scale is the minimum, shape the tail index alpha."""
 
     dist: Literal["pareto"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -301,3 +302,55 @@ def test_a_quantity_that_overflows_to_infinity_is_refused(tmp_path: Path, fields
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 2, checked.output
     assert one_line(checked.stderr) == f"{path}: {line}"
+
+
+OVERFLOW = "lets a delay overflow to infinity (the largest draw is"
+
+
+@pytest.mark.parametrize(
+    ("delay", "line"),
+    [
+        (
+            {"dist": "lognormal", "median": "5ms", "sigma": 300},
+            f"network.delay.sigma: 300 {OVERFLOW} median * exp(12.23 * sigma), which must stay below 1.8e308 ms: at most 57.9 here)",
+        ),
+        (
+            {"dist": "lognormal", "median": "5ms", "sigma": 100},
+            f"network.delay.sigma: 100 {OVERFLOW} median * exp(12.23 * sigma), which must stay below 1.8e308 ms: at most 57.9 here)",
+        ),
+        (
+            {"dist": "exponential", "mean": "1e307ms"},
+            f"network.delay.mean: 1e+307 {OVERFLOW} min + 44.44 * mean, which must stay below 1.8e308 ms: at most 4.05e+306 ms here)",
+        ),
+        (
+            {"dist": "pareto", "scale": "0ms", "shape": 0.01},
+            f"network.delay.shape: 0.01 {OVERFLOW} scale * exp(44.44 / shape), which must stay below 1.8e308 ms: at least 0.0626 here)",
+        ),
+    ],
+    ids=["lognormal-overflows-at-load", "lognormal-overflows-mid-run", "exponential", "pareto-nan"],
+)
+def test_a_delay_law_whose_draws_overflow_is_refused(tmp_path: Path, delay: dict[str, Any], line: str) -> None:
+    """Review: sigma 300 was an OverflowError traceback in `validate`, sigma 100 validated and raised one mid-run
+    (math.exp of a draw), an exponential's or a pareto's draws became infinite or NaN delivery times."""
+    path = write(tmp_path, {**RAFT, "network": {"delay": delay}})
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2, checked.output
+    assert one_line(checked.stderr) == f"{path}: {line}"
+
+
+def test_a_delay_law_at_the_edge_of_overflow_loads_and_draws_finite_delays() -> None:
+    """Laws whose `rtt` used to be chased without end (sigma 1e308, std 1e308ms) are refused before it; the largest
+    accepted sigma still loads, and its draws are finite."""
+    import numpy as np
+
+    from sim.delays import draw_delays
+    from sim.scenario import LognormalDelay, NormalDelay
+
+    for law, spec in (
+        (LognormalDelay, {"dist": "lognormal", "median": "5ms", "sigma": 1e308}),
+        (NormalDelay, {"dist": "normal", "mean": "5ms", "std": "1e308ms"}),
+    ):
+        with pytest.raises(ValidationError, match="lets a delay overflow to infinity"):
+            law.model_validate(spec)
+    edge = LognormalDelay.model_validate({"dist": "lognormal", "median": "5ms", "sigma": 57.9})
+    assert np.isfinite(draw_delays(edge, np.random.default_rng(1), 100_000)).all()
