@@ -9,6 +9,7 @@ has an effect and is accepted.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import types
 from collections.abc import Callable
@@ -54,6 +55,7 @@ def check_workload_times(scenario: Scenario, config: WorkloadConfig, source: str
     if config.until is not None and config.until <= config.start:
         problem = f"{format_ms(config.until)} is not after 'start' ({format_ms(config.start)}): no command would be issued"
         raise ScenarioError(source, "workload.until", problem)
+    _check_pace(scenario, config, source)
     every = getattr(config, "every", None)
     if isinstance(every, float) and not getattr(config, "claims", None):
         # A paced workload (questions, load, claims) issues its first at `start + every`.
@@ -62,6 +64,27 @@ def check_workload_times(scenario: Scenario, config: WorkloadConfig, source: str
             what = f"'until' ({format_ms(close)})" if close < scenario.duration else f"the end of the run ({end})"
             problem = f"the first would be issued at start + every = {format_ms(first)}, not before {what}: no command would be issued"
             raise ScenarioError(source, "workload.every", problem)
+
+
+def _check_pace(scenario: Scenario, config: WorkloadConfig, source: str) -> None:
+    """A workload's gap must be one the clock can add: below its resolution, `now + gap == now` and time stands still.
+
+    The clock is a double in ms, whose step at the end of the window is `math.ulp(end)`: a mean gap
+    below it issues command after command at one instant and the run never ends. No run that can
+    end is refused: a fast but finite rate (`1e12/s`) is a great deal of work, not an overflow.
+    """
+    close = min(scenario.duration, config.until if config.until is not None else scenario.duration)
+    step = math.ulp(close)
+    rate, every = getattr(config, "rate", None), getattr(config, "every", None)
+    paces = [("rate", f"{rate:g}/s", "its mean gap", 1000.0 / rate)] if isinstance(rate, float) and rate > 0 else []
+    paces += [("every", format_ms(every), "its gap", every)] if isinstance(every, float) and every > 0 else []
+    for field, shown, what, gap in paces:
+        if gap < step:
+            problem = (
+                f"{shown} is too fast for the clock: {what}, {gap:.3g} ms, is below the clock's resolution at {format_ms(close)}"
+                f" ({step:.3g} ms), where time would stand still and the run never end"
+            )
+            raise ScenarioError(source, f"workload.{field}", problem)
 
 
 def check_fault_effect(

@@ -354,3 +354,30 @@ def test_a_delay_law_at_the_edge_of_overflow_loads_and_draws_finite_delays() -> 
             law.model_validate(spec)
     edge = LognormalDelay.model_validate({"dist": "lognormal", "median": "5ms", "sigma": 57.9})
     assert np.isfinite(draw_delays(edge, np.random.default_rng(1), 100_000)).all()
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        (
+            {"workload": {"kind": "poisson", "rate": "1e300/s"}},
+            "workload.rate: 1e+300/s is too fast for the clock: its mean gap, 1e-297 ms, is below the clock's resolution"
+            " at 300ms (5.68e-14 ms), where time would stand still and the run never end",
+        ),
+        (
+            {"mechanism": "voting", "nodes": 5, "workload": {"kind": "questions", "every": "1e-20ms", "until": "100ms"}},
+            "workload.every: 1e-20ms is too fast for the clock: its gap, 1e-20 ms, is below the clock's resolution"
+            " at 100ms (1.42e-14 ms), where time would stand still and the run never end",
+        ),
+    ],
+    ids=["poisson-rate", "questions-every"],
+)
+def test_a_workload_too_fast_for_the_clock_is_refused(tmp_path: Path, fields: dict[str, Any], line: str) -> None:
+    """Found looking at the review's 1e12/s (slow, but it ends): far faster, a rate loaded and its run never ended, since
+    `now + gap == now` once the gap is below the clock's step. 1e12/s itself still loads."""
+    path = write(tmp_path, {**RAFT, **fields})
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2, checked.output
+    assert one_line(checked.stderr) == f"{path}: {line}"
+    fast = write(tmp_path, {**RAFT, "workload": {"kind": "poisson", "rate": "1e12/s"}}, "fast.yaml")
+    assert runner.invoke(app, ["validate", str(fast)]).exit_code == 0  # a great deal of work, but runs that end are not capped
