@@ -270,6 +270,8 @@ def compare_command(
     from sim.report.requirements import recommend, recommendation_lines
     from sim.scenario import parse_overrides
 
+    if jobs < 1:  # as sweep and explore refuse it: a negative count ran in this process and said nothing
+        raise ScenarioError("--jobs", "", "must be at least 1")
     scenario, found = compare_spec_scenario(path, overrides)
     spec, source = found if found is not None else (None, path)
     if spec is not None and spec.planes is not None:

@@ -181,6 +181,11 @@ def compare(
             run (no mechanism can run the scenario, or every run failed).
 
     """
+    for i, name in enumerate(mechanisms):
+        if name in mechanisms[:i]:
+            # Its copy would run the same seeds again, and the table would count every run twice as
+            # independent replicates: twice the runs, and a confidence interval narrower than the seeds give.
+            raise ScenarioError("--mechanisms", "", f"{name!r} is listed twice")
     data, source = _load(scenario, overrides)
     known = list(registered())
     targets: dict[str, str] = {}

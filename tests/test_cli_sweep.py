@@ -162,6 +162,30 @@ def test_cli_compare_writes_table_and_chart(tmp_path):
     assert unknown.exit_code == 2 and "nope" in unknown.output
 
 
+@pytest.mark.parametrize(
+    ("options", "spec", "line"),
+    [
+        (["--mechanisms", "raft,pbft,raft"], None, "--mechanisms: 'raft' is listed twice"),
+        (["--mechanisms", "raft", "--jobs", "-5"], None, "--jobs: must be at least 1"),
+        (["--mechanisms", "raft", "--jobs", "0"], None, "--jobs: must be at least 1"),
+        ([], {"candidates": ["raft", "pbft", "raft"], "requires": {}}, "SPEC: candidates[2]: 'raft' is listed twice"),
+    ],
+    ids=["mechanisms", "jobs-negative", "jobs-zero", "spec-candidates"],
+)
+def test_cli_compare_refuses_a_repeated_mechanism_and_a_job_count_below_one(tmp_path, options, spec, line):
+    """Review: `--mechanisms raft,raft` ran every seed twice and counted the copies as replicates (runs=4 and a narrower
+    CI from 2 seeds); `--jobs -5` exited 0 where sweep and explore refuse it. One line, exit 2, nothing written."""
+    target = ROOT / "scenarios" / "raft-steady.yaml"
+    if spec is not None:
+        target = tmp_path / "spec.yaml"
+        target.write_text(yaml.safe_dump({"scenario": str(ROOT / "scenarios" / "raft-steady.yaml"), **spec}))
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", str(target), *options, "-r", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line.replace("SPEC", str(target))
+    assert not out.exists()
+
+
 def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(tmp_path):
     """SIGINT to `consim sweep` part-way: exit 130, a line saying how many rows are kept; the rerun finishes the rest."""
     data = {**RAFT_SWEEP, "name": "slow", "grid": {"network.loss": [0.0, 0.01, 0.02, 0.03, 0.04]}, "replicates": 2}

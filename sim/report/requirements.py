@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.errors import ScenarioError, first_error
 from sim.scenario import read_yaml
@@ -55,6 +56,16 @@ class Requirements(BaseModel):
         return None if value is None else parse_rate(value)
 
 
+def _each_once(names: list[str]) -> list[str]:
+    """Candidates named once: a repeated one would run the same seeds again and count as more replicates."""
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            # A ValidationError, not a ValueError: the line then names the repeat (`candidates[2]`), not the list.
+            detail = InitErrorDetails(type=PydanticCustomError("value_error", f"{name!r} is listed twice"), loc=(i,), input=name)
+            raise ValidationError.from_exception_data("candidates", [detail])
+    return names
+
+
 class PlaneCandidates(BaseModel):
     """One plane of a compare spec on a scenario with planes: its candidate mechanisms and what it requires."""
 
@@ -63,6 +74,8 @@ class PlaneCandidates(BaseModel):
     candidates: list[str] = Field(min_length=1)
     requires: Requirements | None = None
     """Default: the plane's own `requires:` in the scenario, else nothing."""
+
+    _once = field_validator("candidates")(_each_once)
 
 
 class CompareSpec(BaseModel):
@@ -82,6 +95,8 @@ class CompareSpec(BaseModel):
     planes: dict[str, PlaneCandidates] | None = None
     cheapest_by: Literal["messages", "bytes"] = "messages"
     replicates: int | None = Field(None, ge=1)
+
+    _once = field_validator("candidates")(_each_once)
 
 
 def parse_requirements(data: Any, source: str = "<requires>", where: str = "requires") -> Requirements:
