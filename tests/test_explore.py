@@ -366,14 +366,13 @@ def test_attestation_passes_exploration_within_its_bound(tmp_path: Path) -> None
 # is isolated again and again until 1.8 s. By then the view-change timers have backed off (x2 per
 # view change), so the views that follow wait 600 ms and more: nothing was decided between the heal
 # and the end at 3 s, and explore called it stuck. Run to 6 s, every command after the heal finishes.
-# The schedule's own seed was 217373332; since a view-change and a new-view cost a verify per signed
-# message in their certificates, that seed's views recover before 3 s, and seed 8 is one that still
-# looks stuck at 3 s and finishes in the longer run.
+# (The schedule's own seed, 217373332: it still looks stuck at 3 s with view-changes and new-views
+# charged a verify per signed message the receiver has not checked before.)
 BACKED_OFF = {
     "name": "pbft-backed-off",
     "mechanism": "pbft",
     "nodes": 4,
-    "seed": 8,
+    "seed": 217373332,
     "duration": "3s",
     "protocol": {"checkpoint_interval": 16, "view_change_timeout": "300ms", "max_backoff": 64},
     "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.3}},
