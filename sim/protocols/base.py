@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from sim.timing import NetworkTiming
     from sim.workload import Client
 
-API_VERSION = "1.2"
+API_VERSION = "1.3"
 """Version of the public mechanism API (Protocol, Context, Message, ProtocolConfig, the hooks, the record).
 
 The major number changes when a documented name is removed or changes meaning; the minor one when
