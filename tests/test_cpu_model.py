@@ -98,6 +98,8 @@ def _charged(node: Any, src: str, msg: Any) -> int:
     held = st.view_changes.get(msg.view, {})
     if msg.kind == "view_change":
         return 1 if held.get(src) == msg else _signed_in(msg)
+    if src != node.protocol.primary(msg.view):
+        return 1
     return 1 + sum(0 if held.get(sender) == vc else _signed_in(vc) for sender, vc in msg.view_changes)
 
 
@@ -142,6 +144,11 @@ def test_pbft_view_change_and_new_view_cost_a_verify_per_signed_message_they_car
     n0.receive("n2", _view_change(1), "n2")
     n0.receive("n1", NewView(1, tuple((s, _view_change(1)) for s in ("n1", "n2", "n3")), (PrePrepare(1, 17, "d17"),)), "n1")
     assert n0.cpu_ms - cpu == 2 * 2.0
+    # A new-view from a replica that is not the view's primary is dropped unread: its sender's signature only.
+    n0.protocol.st.view_changes[5] = {}  # type: ignore[union-attr]
+    cpu = n0.cpu_ms
+    n0.receive("n2", NewView(5, tuple((s, _view_change(5)) for s in ("n1", "n2", "n3")), ()), "n2")
+    assert n0.cpu_ms - cpu == 1 * 2.0
     # A Tendermint sync reply's commit certificate: the sender's signature and each precommit's.
     assert SyncReply(3, 0, Value((), "n1", 3), frozenset({"n1", "n2", "n3"})).signatures == 4
 

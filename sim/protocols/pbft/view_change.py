@@ -144,8 +144,9 @@ class ViewChangeMixin:
     def signatures_to_check(self, src: str, msg: Message) -> int:
         """A view-change or new-view costs a verify per signed message it carries, except what is known or stale.
 
-        `on_view_change` and `on_new_view` drop a message for a view this replica is past before
-        looking inside it, so only its sender's signature is checked; a view-change it already holds
+        `on_view_change` and `on_new_view` drop a message for a view this replica is past (and a
+        new-view not from that view's primary) before looking inside it, so only its sender's
+        signature is checked; a view-change it already holds
         (a retransmission, or one inside a new-view) is matched, not verified again, as Castro's
         library keeps the view-change messages it has checked and a new-view names them by digest.
         """
@@ -157,7 +158,7 @@ class ViewChangeMixin:
             return 1 if stale or st.view_changes.get(msg.view, {}).get(src) == msg else msg.signatures
         if kind is NewView:
             assert isinstance(msg, NewView)
-            if msg.view < st.view or (msg.view == st.view and st.active):
+            if msg.view < st.view or (msg.view == st.view and st.active) or src != self.primary(msg.view):
                 return 1
             held = st.view_changes.get(msg.view, {})
             return 1 + sum(0 if held.get(sender) == vc else vc.signatures for sender, vc in msg.view_changes)
