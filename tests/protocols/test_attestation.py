@@ -138,19 +138,23 @@ def test_scenario_forgers_and_false_attesters():
     assert s["verifications_per_node"] > 0 and s["accept_ms_p99"] is not None
 
 
-def _refused(tmp_path: Path, protocol: dict[str, object], nodes: object = 10) -> str:
-    """`consim run` of a small attestation scenario with these protocol settings: exit 2, one line, nothing written."""
-    data = {
-        "name": "att",
+def _small(protocol: dict[str, object], nodes: object = 10, seed: int = 1, p_true: float = 0.5, name: str = "att") -> dict[str, object]:
+    """A small attestation scenario: claims every 100 ms for 1 s on a 5 ms network."""
+    return {
+        "name": name,
         "mechanism": "attestation",
         "nodes": nodes,
-        "seed": 1,
+        "seed": seed,
         "duration": "1s",
         "protocol": protocol,
         "network": {"delay": "5ms"},
-        "workload": {"kind": "claims", "every": "100ms", "p_true": 0.5},
+        "workload": {"kind": "claims", "every": "100ms", "p_true": p_true},
     }
-    path = write(tmp_path, data)
+
+
+def _refused(tmp_path: Path, protocol: dict[str, object], nodes: object = 10) -> str:
+    """`consim run` of a small attestation scenario with these protocol settings: exit 2, one line, nothing written."""
+    path = write(tmp_path, _small(protocol, nodes))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out)])
     assert result.exit_code == 2, result.output
@@ -201,16 +205,7 @@ def test_a_weighted_threshold_is_checked_against_the_attesters_the_seed_picks(tm
     """
     line = _refused(tmp_path, WEIGHTED, nodes=WEIGHTED_NODES)
     assert line == "protocol.threshold: 5 exceeds the attesters' total weight (3: d, f, i)"
-    data = {
-        "name": "attw",
-        "mechanism": "attestation",
-        "nodes": WEIGHTED_NODES,
-        "seed": 2,
-        "duration": "1s",
-        "protocol": WEIGHTED,
-        "network": {"delay": "5ms"},
-        "workload": {"kind": "claims", "every": "100ms", "p_true": 1.0},
-    }
+    data = _small(WEIGHTED, WEIGHTED_NODES, seed=2, p_true=1.0, name="attw")
     result = run(scenario_from_dict(data))
     attests = result.events[result.events["kind"] == "attest"]
     assert set(attests["attester"]) == {"big", "g", "i"}
