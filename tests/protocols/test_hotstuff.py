@@ -172,6 +172,31 @@ def test_a_lost_block_fetch_is_asked_again_of_a_signer() -> None:
     assert ctx.take(FetchBlock) == [] and "resend" in ctx.timers  # no more asking
 
 
+def test_a_leader_fetches_the_block_of_a_higher_reported_qc_before_proposing() -> None:
+    """A new-view reports a QC for a block the leader lacks: it fetches the block and extends that QC, not its own lower one.
+
+    On its lower QC the proposal would be refused by the replicas locked on the higher QC's block, and the view lost.
+    """
+    node, ctx = make_node(HotStuff, "n1", NODES, leader_term=4)
+    (b1,) = chain([1], term=4)  # n1 never saw b1, but n0, n2 and n3 certified it
+    node.on_message("c0", Request("c0", "c0:1"))
+    node.on_timer("view")  # n1 leaves for view 4, its own, with the genesis QC
+    node.on_message("n3", NewView(4, GENESIS_QC))
+    node.on_message("n2", NewView(4, QC(1, b1.id, SIGNERS)))  # the quorum: n1, n3 and n2, whose QC is the highest
+    assert 4 in node.synced
+    assert ctx.take(Proposal) == []  # not on the genesis QC
+    assert ctx.take(FetchBlock) == [("n2", FetchBlock(b1.id))]
+    assert "view" in ctx.timers  # should the block never come, the view times out as before
+    node.on_timer("resend")  # the fetch may be lost: asked again, of a signer
+    [(peer, msg)] = ctx.take(FetchBlock)
+    assert msg == FetchBlock(b1.id) and peer in SIGNERS
+    node.on_message(peer, BlockReply(b1))
+    proposals = ctx.take(Proposal)
+    assert len(proposals) == 3
+    block = proposals[0][1].block
+    assert block.view == 4 and block.parent == b1.id and block.justify == QC(1, b1.id, SIGNERS)
+
+
 def test_live_with_loss_and_a_crashed_replica() -> None:
     """Regression: at n = 5 (quorum 4 = the live replicas) with 5% loss and n1 crashed, every command still commits.
 

@@ -127,6 +127,8 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
         self.orphans: dict[str, list[tuple[str, Block]]] = {}
         self.early_qcs: dict[str, QC] = {}
         """QCs this leader formed for blocks whose proposal has not reached it yet."""
+        self.missing_high: dict[str, QC] = {}
+        """QCs above our qc_high that new-views for a view we lead reported, for blocks we are fetching."""
         self.timeouts_in_row = 0
         self.timer_on = False
         self.announced = 0
@@ -212,6 +214,8 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
             return
         if not (force or self.has_work()):
             return
+        if any(qc.view > st.qc_high.view and qc.block not in st.blocks for qc in self.new_views.get(view, {}).values()):
+            return  # a higher QC was reported: extend it once its block arrives (else the view times out)
         parent = st.qc_high.block
         in_chain = {c.cmd_id for block in self.uncommitted(parent) for c in block.cmds}
         cmds = tuple(req for cmd_id, req in self.pending.items() if cmd_id not in in_chain)[: self.config.max_batch]
@@ -243,6 +247,11 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
             return
         self.adopt_qc(qc)
 
+    def adopt_reported(self, qc: QC) -> None:
+        """A new-view's QC whose block has just arrived: it may be our highest, and our synced view may wait on it."""
+        self.update_qc_high(qc)
+        self.maybe_propose(force=self.st.view in self.synced)
+
     def adopt_qc(self, qc: QC) -> None:
         """A QC this leader formed: it is the highest, the view after it begins, and we propose on it."""
         self.update_qc_high(qc)
@@ -254,9 +263,16 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
         """Adopt a higher QC; as the view's leader, propose once a quorum has moved to it; maybe join (see pacemaker)."""
         if not self.valid_qc(nv.qc):
             return
+        leads = self.leader(nv.view) == self.me and not (nv.view < self.st.view and nv.view in self.synced)
         if nv.qc.block in self.st.blocks:
             self.update_qc_high(nv.qc)
-        if self.leader(nv.view) == self.me and not (nv.view < self.st.view and nv.view in self.synced):
+        elif leads and nv.qc.view > self.st.qc_high.view and nv.qc.block not in self.missing_high:
+            # The leader must extend the highest QC of the new-views (the paper's argmax over them), or replicas
+            # locked on its block refuse the proposal and the view is lost: fetch the block first, as DiemBFT does.
+            self.missing_high[nv.qc.block] = nv.qc
+            self.ctx.send(src, FetchBlock(nv.qc.block))
+            self.arm_resend()
+        if leads:
             senders = self.new_views.setdefault(nv.view, {})
             senders[src] = nv.qc
             # Distinct replicas that have left for this view, ourselves included once (our own new-view counts as us).
@@ -286,6 +302,8 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
         self.update(block)
         if block.id in self.early_qcs:
             self.adopt_qc(self.early_qcs.pop(block.id))
+        if block.id in self.missing_high:
+            self.adopt_reported(self.missing_high.pop(block.id))
         if block.view > st.voted and block.view >= st.view and self.safe(block):
             st.voted = block.view
             self.ctx.persist()  # the vote is on disk before it leaves: a rebooted replica never votes twice in a view

@@ -17,8 +17,9 @@ class BlockFetch:
     """Mixin of the replica: serve blocks, take fetched ones in, and re-ask for the ones still missing.
 
     A proposal whose parent is missing waits in `orphans`, a QC whose block is missing in
-    `early_qcs`; either sends a `FetchBlock`. Links may lose the request or its reply, so the
-    pacemaker's re-send timer calls `refetch`.
+    `early_qcs` (one this leader formed) or `missing_high` (one a new-view reported); each sends
+    a `FetchBlock`. Links may lose the request or its reply, so the pacemaker's re-send timer
+    calls `refetch`.
     """
 
     ctx: Context
@@ -26,6 +27,7 @@ class BlockFetch:
     me: str
     orphans: dict[str, list[tuple[str, Block]]]
     early_qcs: dict[str, QC]
+    missing_high: dict[str, QC]
     refetches: int
     arm_resend: Callable[[], None]
     """Start the re-send timer (provided by `Pacemaker`)."""
@@ -37,6 +39,9 @@ class BlockFetch:
         raise NotImplementedError
 
     def adopt_qc(self, qc: QC) -> None:  # noqa: D102 - provided by the replica
+        raise NotImplementedError
+
+    def adopt_reported(self, qc: QC) -> None:  # noqa: D102 - provided by the replica
         raise NotImplementedError
 
     def on_proposal(self, src: str, prop: Proposal) -> None:  # noqa: D102 - provided by the replica
@@ -51,6 +56,9 @@ class BlockFetch:
         st = self.st
         floor = st.blocks[st.executed_block].view
         wanted = dict(self.early_qcs)
+        # A reported QC at or below our qc_high no longer holds up a proposal: stop asking for its block.
+        self.missing_high = {b: qc for b, qc in self.missing_high.items() if qc.view > st.qc_high.view and b not in st.blocks}
+        wanted.update(self.missing_high)
         for parent, waiting in self.orphans.items():
             wanted.setdefault(parent, waiting[0][1].justify)
         self.refetches += 1
@@ -74,7 +82,7 @@ class BlockFetch:
     def on_block_reply(self, src: str, msg: BlockReply) -> None:
         """A fetched ancestor: store it if its parent is known (else fetch further), then retry its children."""
         block, st = msg.block, self.st
-        if block.id in st.blocks or (block.id not in self.orphans and block.id not in self.early_qcs):
+        if block.id in st.blocks or not (block.id in self.orphans or block.id in self.early_qcs or block.id in self.missing_high):
             return
         if block.parent not in st.blocks:
             self.orphans.setdefault(block.parent, []).append((block.view and self.leader(block.view), block))
@@ -85,5 +93,7 @@ class BlockFetch:
         self.update(block)
         if block.id in self.early_qcs:
             self.adopt_qc(self.early_qcs.pop(block.id))
+        if block.id in self.missing_high:
+            self.adopt_reported(self.missing_high.pop(block.id))
         for waiting_src, child in self.orphans.pop(block.id, []):
             self.on_proposal(waiting_src, Proposal(child))
