@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from sim import load_scenario
 from sim.cli import app
 from sim.scenario import ScenarioError
+from tests.small_scenario import write
 
 LINE = "# a line\n" + "\n".join(f"n{i} n{i + 1}" for i in range(5)) + "\n"
 
@@ -30,10 +32,10 @@ def _gossip(topology: dict[str, str], **fields: object) -> dict[str, object]:
     return data
 
 
-def _write(path: Path, data: object) -> Path:
+def _write(path: Path, data: dict[str, Any]) -> Path:
+    """`data` as the YAML file `path`, its folder made first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    return write(path.parent, data, path.name)
 
 
 @pytest.fixture
