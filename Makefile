@@ -62,6 +62,8 @@ bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pbft64.py
 	$(BIN)/python benchmarks/pbft_scaling.py
+	$(BIN)/python benchmarks/floor.py --mechanism raft
+	$(BIN)/python benchmarks/floor.py --mechanism pbft
 	$(BIN)/python benchmarks/gossip10k.py
 	$(BIN)/python benchmarks/gossip_scale.py
 	$(BIN)/python benchmarks/gossip_scale.py --nodes 1000000

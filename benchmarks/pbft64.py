@@ -1,6 +1,6 @@
 """A 64-node PBFT run of 100 requests: CPU time, messages per CPU second, ratio to the heapq loop, peak memory.
 
-Run: `python benchmarks/pbft64.py` (add `--requests N` to change the load).
+Run: `python benchmarks/pbft64.py` (add `--requests N` to change the load); the best of `--repeat` runs is reported.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--nodes", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the least CPU is reported, as for the heapq loop (default 3)")
     parser.add_argument("--tracemalloc", action="store_true", help="measure peak Python heap too (slower)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (what `make docs` reads)")
     args = parser.parse_args()
@@ -32,10 +33,15 @@ def main() -> None:
             "workload": {"kind": "script", "commands": [{"at": f"{i * 20}ms"} for i in range(args.requests)]},
         }
     )
-    baseline = heapq_rate(500_000)
     if args.tracemalloc:
         tracemalloc.start()
-    result, cpu, wall = cpu_timed(lambda: run(scenario))
+    # Best of `repeat` on both sides, taking turns: this host's speed swings by up to x2 within
+    # seconds, and a best of three short loops against one 4-second run would favour the loop.
+    baseline, cpu, wall = 0.0, float("inf"), float("inf")
+    for _ in range(args.repeat):
+        baseline = max(baseline, heapq_rate(500_000, 1))
+        result, took, took_wall = cpu_timed(lambda: run(scenario))
+        cpu, wall = min(cpu, took), min(wall, took_wall)
     s = result.summary
     rate = s["messages_delivered"] / cpu
     record = {

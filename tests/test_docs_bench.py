@@ -35,7 +35,9 @@ def test_make_bench_runs_what_the_region_renders() -> None:
 
 def _record(name: str, i: int) -> dict[str, Any]:
     record: dict[str, Any] = {"text": f"result of {name} #{i}", "cpu_s": 1.5 + i, "peak_rss_mb": 100 + i, "python": "CPython 3.11.7"}
-    if name != "startup":
+    if name == "floor":
+        record.update(mechanism="raft" if i % 2 else "pbft", ceiling=round(0.1 * i, 3), floor_us_per_message=1.5)
+    elif name != "startup":
         record["ratio"] = round(0.01 * (i + 1), 3)
     if name == "throughput":
         record.update(echo_us_per_message=3.3, us_per_message=21.5)
@@ -59,8 +61,12 @@ def test_region_has_a_row_per_benchmark_the_python_table_and_the_load() -> None:
         command = "`" + " ".join([f"{name}.py", *args]) + "`"
         row = next(line for line in lines if line.startswith(f"| {command} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        ratio = "—" if name == "startup" else str(runs[i][2]["ratio"])
+        record = runs[i][2]
+        ratio = "—" if name == "startup" else f"≤ {record['ceiling']}" if name == "floor" else str(record["ratio"])
         assert cells == [command, ratio, f"{1.5 + i:.2f}", str(100 + i), f"result of {name} #{i}"]
+    raft_floor = next(record for name, _, record in runs if record.get("mechanism") == "raft")
+    ceiling = f"could lift Raft's ratio above {raft_floor['ceiling']}"
+    assert f"take 1.5 µs per message: no kernel, network or tables, however fast, {ceiling}" in " ".join(lines)
     assert "x86_64 machine (AMD EPYC; load average 0.3 when it started, 1.3 when it ended)" in " ".join(lines)
     assert "CPython 3.11.7" in lines[0] + lines[1]
     fastest = "| CPython 3.13.0 (fastest) | 7.0 (0.05) | 3.0 (0.3) | n=4: 7.0 (0.05), n=100: 11.0 (0.03) |"
