@@ -12,7 +12,7 @@ from sim import load_scenario, run
 from sim.protocols._tally import Rule, Unseen, parse_fraction
 from sim.protocols.base import ClientRequest
 from sim.protocols.voting import Question, Vote, Voting
-from sim.scenario import ScenarioError, scenario_from_dict
+from sim.scenario import Scenario, ScenarioError, scenario_from_dict
 from sim.testing import make_node
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -312,3 +312,32 @@ def test_a_poll_closing_exactly_at_the_end_is_in_flight():
     ).summary
     assert s["no_decision_open"] == 1 and s["in_flight_at_end"] == 1
     assert s["liveness"] == 1.0
+
+
+def recover_redecide() -> Scenario:
+    """Reviewer's reproduction: n1 decides the question early, crashes at 50 ms and recovers at 70 ms;
+    the corrupt n4 hears the question 100 ms late, and its lying ballot then reaches n1."""
+    return voting(
+        name="voting-recover-redecide",
+        nodes=5,
+        seed=1,
+        duration="1s",
+        protocol={"rule": "majority", "collect": "all", "accuracy": 1.0, "timeout": "100ms", "authenticated": True},
+        network={
+            "delay": {"dist": "constant", "value": "5ms"},
+            "links": [{"from": "n0", "to": "n4", "delay": {"dist": "constant", "value": "100ms"}}],
+        },
+        faults=[{"byzantine": ["n4"], "behaviour": "corrupt"}, {"at": "50ms", "crash": "n1", "for": "20ms"}],
+        workload={"kind": "questions", "every": "20ms", "count": 1, "truth": "yes"},
+    )
+
+
+def test_a_recovered_collector_never_reopens_a_question_it_decided():
+    """Reproduction: with `collect: all`, n1 decided "yes" at 35 ms, crashed and recovered; the late
+    faulty ballot reopened the poll and n1 decided the question again at the timeout, "no" on that one
+    ballot. What a node decided is durable: it decides each question once, across incarnations."""
+    result = run(recover_redecide())
+    assert (result.events["kind"] == "recover").any()
+    n1 = result.decisions[result.decisions["node"] == "n1"]
+    assert list(zip(n1["slot"], n1["value"], n1["incarnation"], strict=True)) == [("client0:0", "yes", 0)]
+    assert result.summary["decision_accuracy"] == 1.0

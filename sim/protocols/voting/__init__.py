@@ -10,6 +10,11 @@ the threshold (sim/protocols/voting/load.py). The coordinator (or every node,
 as no ballot still unseen can change the result, and otherwise decides at `timeout` on the
 votes it got (judged against the weight cast).
 
+A collector's open polls are volatile: a crash loses their ballots and timers. How it closed a
+poll (the answer it decided, or that it decided none) is durable, in `ctx.storage`: a recovered
+collector never reopens a question it closed, so it decides each question at most once, whatever
+late ballots it then receives.
+
 "Cannot change" means: whatever the voters not yet heard vote (or if they abstain), and
 whatever up to `max_faulty` weight of faulty voters still do with a second ballot, the final
 tally gives the same answer (never another answer, a tie, a failed threshold or a failed
@@ -221,7 +226,7 @@ class Voting(Dispatch, Protocol):
     # --- lifecycle -----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Polls are volatile: a recovering collector forgets open questions (they time out)."""
+        """Open polls are volatile (a recovering collector forgets them); closed ones are kept in storage."""
         cfg = self.config
         self.rule = cfg.make_rule()
         self.coordinator = cfg.coordinator or self.ctx.nodes[0]
@@ -230,8 +235,10 @@ class Voting(Dispatch, Protocol):
         self.eligible = sum(self.weights.values())
         self.faulty = cfg.max_faulty if cfg.max_faulty is not None else tolerated_faulty(list(self.weights.values()), self.rule)
         self.polls: dict[str, Poll] = {}
-        self.closed: set[str] = set()
         storage = self.ctx.storage
+        # A decision is a durable fact: qid -> the answer decided (None: closed without one). Kept
+        # volatile, a recovered collector reopened the poll on a late ballot and decided again.
+        self.closed: dict[str, str | None] = storage.setdefault("closed", {})
         storage.setdefault("seen", {})
         storage["answers"] = list(cfg.answers)
         storage.setdefault("ballot", 0)
@@ -363,7 +370,8 @@ class Voting(Dispatch, Protocol):
         if reason == "open":
             return
         del self.polls[qid]
-        self.closed.add(qid)
+        self.closed[qid] = answer
+        self.ctx.persist()  # the outcome is on disk before the reply that announces it leaves
         self.ctx.cancel_timer(f"close:{qid}")
         cast = round(sum(tally.values()), 6)
         top = round(max(tally.values(), default=0.0), 6)  # the leading answer's weight, for the plots' share against the threshold
