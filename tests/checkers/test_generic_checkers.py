@@ -80,7 +80,7 @@ class FickleAttestation(AttestationProtocol):
 
     def _hold(self, att: Any) -> None:
         super()._hold(att)
-        self.judgements[att.claim_id].decided = False
+        self.judged.pop(att.claim_id, None)
 
 
 def voting_scenario() -> Any:

@@ -222,3 +222,55 @@ def test_a_name_listed_twice_is_refused(tmp_path: Path) -> None:
     assert line == "protocol.false_attesters[1]: 'n1' is listed twice"
     line = _refused(tmp_path, {"attesters": ["n1", "n2", "n1"], "threshold": 1})
     assert line == "protocol.attesters[2]: 'n1' is listed twice"
+
+
+RECOVER_REATTEST: dict[str, object] = {
+    "name": "attestation-recover-reattest",
+    "mechanism": "attestation",
+    "nodes": 10,
+    "seed": 1,
+    "duration": "1s",
+    "protocol": {"attesters": [f"n{i}" for i in range(10)], "accuracy": 0.5, "threshold": 3, "spread": "gossip", "fanout": 9},
+    "network": {
+        "delay": {"dist": "constant", "value": "5ms"},
+        "links": [
+            {"from": "n0", "to": "n9", "delay": {"dist": "constant", "value": "100ms"}},
+            {"from": "*", "to": "n9", "delay": {"dist": "constant", "value": "100ms"}},
+        ],
+    },
+    "faults": [{"at": "40ms", "crash": "n5", "for": "20ms"}],
+    "workload": {"kind": "claims", "claims": [{"at": "20ms", "node": "n0", "truth": True}]},
+}
+"""Reviewer's reproduction: n5 attests the claim, crashes at 40 ms and recovers at 60 ms; n9, 100 ms
+away, relays a second copy of the claim to n5 after that."""
+
+
+def test_a_recovered_attester_re_uses_the_verdict_it_signed():
+    """Reproduction: n5 attested False at 30 ms, crashed and recovered, then attested True at 130 ms on
+    the late copy of the claim (a fresh draw) and judged the claim again, reject then accept. What an
+    attester signed, and what a node judged, is durable: one verdict, one judgement per claim."""
+    result = run(scenario_from_dict(RECOVER_REATTEST))
+    events = result.events
+    assert (events["kind"] == "recover").any()
+    signed = events[(events["kind"] == "attest") & (events["attester"] == "n5")]
+    assert signed["verdict"].astype(bool).nunique() == 1
+    n5 = result.decisions[result.decisions["node"] == "n5"]
+    assert len(n5) == 1 and n5["incarnation"].tolist() == [0]
+
+
+def test_a_restarted_attester_re_sends_what_it_signed_and_never_judges_again():
+    """A restart over the same storage: the claim heard again is answered with the stored verdict, even
+    where a fresh look would now see the opposite (accuracy 0 here), with no new signature; a claim
+    already judged is not judged again on the attestations that arrive after."""
+    node, ctx = manual("n0", accuracy=1.0, threshold=1)
+    node.on_message("n3", Claim("c1", True))
+    assert [(d[0], d[1]) for d in ctx.decided] == [("c1", "accept")]
+    ctx.take()
+    blind = AttestationProtocol.Config.model_validate({"attesters": ["n0", "n1", "n2"], "accuracy": 0.0, "threshold": 1})
+    restarted = AttestationProtocol(ctx, blind)  # type: ignore[arg-type]
+    restarted.on_start()
+    restarted.on_message("n4", Claim("c1", True))
+    assert {m for _, m in ctx.sent if isinstance(m, Attestation)} == {Attestation("c1", "n0", True, "n0")}
+    assert ctx.counters["signatures"] == 1 and [k for k, _ in ctx.events].count("attest") == 1
+    restarted.on_message("n3", Attestation("c1", "n1", False, "n1"))
+    assert len(ctx.decided) == 1

@@ -20,6 +20,11 @@ set: an attestation is valid only if its `signer` is its `attester`. Faults:
   must be one of the named `attesters`; with a fractional `attesters` they are always among
   those picked, the rest being drawn from the other nodes.
 
+What a node signed and how it judged each claim are durable (`ctx.storage`); the attestations
+it holds and the claims it relayed are not. A recovered attester that hears of a claim again
+re-sends the attestation it signed before, never a fresh draw that could sign the opposite, and
+a recovered node never judges a claim it judged before.
+
 Verifying an attestation's signature is counted (`signature_verifications`); give the
 scenario a `crypto: {verify: ...}` cost to make it take CPU time.
 """
@@ -100,11 +105,10 @@ class Roster:
 
 @dataclass
 class Judgement:
-    """One node's view of one claim."""
+    """One node's view of one claim: the attesters held for and against it (volatile; the verdict is in storage)."""
 
     support: dict[str, float] = field(default_factory=dict)
     against: dict[str, float] = field(default_factory=dict)
-    decided: bool = False
 
 
 def attester_count(config: AttestationConfig, nodes: int) -> int:
@@ -284,13 +288,19 @@ class AttestationProtocol(Dispatch, Protocol):
     # --- lifecycle -----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Volatile view of every claim; a recovered node relearns from later messages."""
+        """Volatile view of every claim, relearnt from later messages; what it signed and judged, from storage."""
         cfg = self.config
         self.roster: Roster = self.ctx.shared
         self.me = self.roster.index[self.ctx.name]
         self.judgements: dict[str, Judgement] = {}
         self.seen_claims: set[str] = set()
         self.held: set[tuple[str, str, bool]] = set()
+        storage = self.ctx.storage
+        # Durable facts, kept across crashes: a signer keeps what it signed (claim -> verdict), so a
+        # recovered attester never signs the opposite verdict of one claim, and a node keeps what it
+        # judged (claim -> "accept" or "reject"), so it never judges a claim twice.
+        self.signed: dict[str, bool] = storage.setdefault("signed", {})
+        self.judged: dict[str, str] = storage.setdefault("judged", {})
         self.accept_at = cfg.threshold
         self.reject_at = cfg.reject_threshold if cfg.reject_threshold is not None else cfg.threshold
         self.liar = self.ctx.name in cfg.false_attesters
@@ -329,14 +339,22 @@ class AttestationProtocol(Dispatch, Protocol):
         if origin or self.config.spread == "gossip":
             self._spread(claim, src)
         if self.ctx.name in self.roster.attesters:
-            rng = self.ctx.rng
-            saw = claim.truth if rng.random() < self.config.accuracy else not claim.truth
-            verdict = (not saw) if self.liar else saw
+            verdict = self.signed.get(claim.claim_id)
+            if verdict is None:
+                verdict = self._observe(claim)
+                self.signed[claim.claim_id] = verdict
+                self.ctx.persist()  # what we signed is on disk before it leaves
+                self.ctx.count("signatures")
+                self.ctx.record("attest", claim_id=claim.claim_id, attester=self.ctx.name, verdict=verdict)
+            # else: a recovered attester hearing of the claim again re-sends what it signed before.
             attestation = Attestation(claim.claim_id, self.ctx.name, verdict, self.ctx.name)
-            self.ctx.count("signatures")
-            self.ctx.record("attest", claim_id=claim.claim_id, attester=self.ctx.name, verdict=verdict)
             self._hold(attestation)
             self._spread(attestation, None)
+
+    def _observe(self, claim: Claim) -> bool:
+        """The verdict this attester signs: the truth seen with `accuracy`, turned over by a false attester."""
+        saw = claim.truth if self.ctx.rng.random() < self.config.accuracy else not claim.truth
+        return (not saw) if self.liar else saw
 
     @handles(Attestation)
     def _on_attestation(self, src: str, att: Attestation) -> None:
@@ -357,14 +375,18 @@ class AttestationProtocol(Dispatch, Protocol):
         self.held.add((att.claim_id, att.attester, att.verdict))
         j = self.judgements.setdefault(att.claim_id, Judgement())
         (j.support if att.verdict else j.against)[att.attester] = self._weight(att.attester)
-        if j.decided:
+        if att.claim_id in self.judged:
             return
         if sum(j.support.values()) >= self.accept_at:
-            j.decided = True
-            self.ctx.decide(att.claim_id, "accept", attesters=len(j.support))
+            self._judge(att.claim_id, "accept", len(j.support))
         elif sum(j.against.values()) >= self.reject_at:
-            j.decided = True
-            self.ctx.decide(att.claim_id, "reject", attesters=len(j.against))
+            self._judge(att.claim_id, "reject", len(j.against))
+
+    def _judge(self, claim_id: str, verdict: str, attesters: int) -> None:
+        """Judge a claim once and for all: the judgement is stored, so a recovered node never judges it again."""
+        self.judged[claim_id] = verdict
+        self.ctx.persist()
+        self.ctx.decide(claim_id, verdict, attesters=attesters)
 
 
 __all__ = ["Attestation", "AttestationConfig", "AttestationProtocol", "Claim"]
