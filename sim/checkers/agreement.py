@@ -118,15 +118,40 @@ def _conflicting(rows: pd.DataFrame, keys: list[str], column: str, where: np.nda
 
 
 def check_integrity(tables: RunTables, scenario: Scenario) -> list[Violation]:
-    """An honest node decides each slot at most once per incarnation (a recovered node may replay)."""
+    """An honest node decides each slot at most once per incarnation, and the same value in every incarnation.
+
+    A recovered node may decide a slot again (Raft re-applies its log after a restart), but only
+    the value it decided before: a decision is a durable fact, whatever the node forgot in a crash.
+    """
     decisions = honest_decisions(tables)
     if decisions.empty:
         return []
-    dupes = decisions[decisions.duplicated(["node", "incarnation", "slot"], keep="first")]
-    return [
+    again = decisions.duplicated(["node", "incarnation", "slot"], keep="first")
+    out = [
         {"time_ms": float(r.time_ms), "nodes": r.node, "rule": "integrity", "detail": f"slot {r.slot} decided again ({r.value!r})"}
-        for r in dupes.itertuples()
+        for r in decisions[again].itertuples()
     ]
+    if (decisions["incarnation"] > 0).any():  # within one incarnation, a second value is a repeat, reported above
+        out += _changed_after_recovery(decisions, where=~again.to_numpy())
+    return sorted(out, key=lambda v: (v["time_ms"], v["nodes"]))
+
+
+def _changed_after_recovery(decisions: pd.DataFrame, where: np.ndarray) -> list[Violation]:
+    """One violation per (node, slot) decided with different values in different incarnations.
+
+    `where` leaves out the repeats within one incarnation, already reported as such.
+    """
+
+    def detail(key: tuple[Any, ...], first: Any, other: Any) -> str:
+        return (
+            f"slot {key[1]} decided {other['value']!r} in incarnation {other['incarnation']}"
+            f" after {first['value']!r} in incarnation {first['incarnation']}"
+        )
+
+    changed = first_conflicts(decisions, ["node", "slot"], "value", "integrity", detail, where=where)
+    for violation in changed:
+        violation["nodes"] = violation["nodes"].partition(",")[0]  # one node, named once
+    return changed
 
 
 def isin(column: pd.Series, values: pd.Series) -> np.ndarray:

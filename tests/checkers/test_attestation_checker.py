@@ -1,4 +1,5 @@
-"""Attestation soundness: on hand-built tables, and seen to fire on a node that skips signature checks."""
+"""Attestation soundness and one verdict per signer: on hand-built tables, and soundness seen to fire on a node that
+skips signature checks (one_verdict fires on a forgetful attester in tests/protocols/test_attestation.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 
 from sim import run, scenario_from_dict
 from sim.protocols.attestation import Attestation, AttestationProtocol
-from sim.protocols.attestation.checks import check_attestation_soundness
+from sim.protocols.attestation.checks import check_attestation_soundness, check_one_verdict
 from sim.records import DECISION_COLUMNS, EVENT_COLUMNS, REQUEST_COLUMNS, RunTables
 
 
@@ -51,6 +52,17 @@ def test_soundness_weighs_signers_when_weighted() -> None:
     assert check_attestation_soundness(tables([(5, "n7", "c1", "accept")], signed), weighted) == []
     light = [(1, "n1", "c1", True), (2, "n2", "c1", True)]
     assert check_attestation_soundness(tables([(5, "n7", "c1", "accept")], light), weighted) != []
+
+
+def test_one_verdict_flags_an_honest_attester_that_signs_both_verdicts() -> None:
+    """Signing one verdict twice is fine; n1 signing true then false is flagged once, at the false; a byzantine n1 is not judged."""
+    signed = [(1, "n1", "c1", True), (2, "n1", "c1", True), (3, "n2", "c1", False), (5, "n1", "c1", False), (6, "n1", "c1", True)]
+    [v] = check_one_verdict(tables([], signed), scenario())
+    assert (v["time_ms"], v["nodes"], v["rule"], v["detail"]) == (5, "n1", "one_verdict", "n1 signed 'c1' True at 1 ms, then False")
+    assert check_one_verdict(tables([], signed[:3]), scenario()) == []
+    byzantine = tables([], signed)
+    byzantine.events = pd.concat([byzantine.events, pd.DataFrame([(0.0, "n1", "byzantine")], columns=list(EVENT_COLUMNS))])
+    assert check_one_verdict(byzantine, scenario()) == []
 
 
 class GullibleAttestation(AttestationProtocol):

@@ -43,6 +43,44 @@ def test_integrity_allows_a_replay_after_recovery_but_not_within_an_incarnation(
     assert check_integrity(tables([(1, "a", "q1", "yes", 0), (3, "a", "q1", "no", 0)], byzantine=("a",)), None) == []  # type: ignore[arg-type]
 
 
+def test_integrity_flags_a_different_value_after_recovery() -> None:
+    """A recovered node may decide a slot again, but only with the value it decided before: one
+    violation per node and slot, at the first different value, named once; a repeat within an
+    incarnation is still reported as such, and not again as a change."""
+    rows = [(1, "a", "q1", "yes", 0), (5, "b", "q1", "no", 0), (9, "a", "q1", "no", 1), (12, "a", "q1", "x", 2)]
+    [changed] = check_integrity(tables(rows), None)  # type: ignore[arg-type]
+    assert (changed["time_ms"], changed["nodes"], changed["rule"]) == (9, "a", "integrity")
+    assert changed["detail"] == "slot q1 decided 'no' in incarnation 1 after 'yes' in incarnation 0"
+    same = tables([(1, "a", 7, "c:1", 0), (2, "a", 8, "c:2", 0), (9, "a", 7, "c:1", 1), (9, "a", 8, "c:2", 1), (20, "a", 7, "c:1", 2)])
+    assert check_integrity(same, None) == []  # type: ignore[arg-type]
+    both = check_integrity(tables([(1, "a", "q1", "yes", 0), (2, "a", "q1", "no", 0), (9, "a", "q1", "no", 1)]), None)  # type: ignore[arg-type]
+    assert details(both) == [(2, "a", "integrity"), (9, "a", "integrity")]
+    assert check_integrity(tables([(1, "a", "q1", "yes", 0), (9, "a", "q1", "no", 1)], byzantine=("a",)), None) == []  # type: ignore[arg-type]
+
+
+def test_integrity_allows_pbft_replicas_re_executing_after_a_restart() -> None:
+    """A PBFT replica that crashes and recovers decides again slots it had decided (re-execution
+    from its stable checkpoint), with the same values: no violation."""
+    result = run(
+        scenario_from_dict(
+            {
+                "name": "p",
+                "mechanism": "pbft",
+                "nodes": 4,
+                "seed": 1,
+                "duration": "2s",
+                "network": {"delay": {"dist": "lognormal", "median": "5ms", "sigma": 0.3}},
+                "faults": [{"at": "800ms", "crash": "n2", "for": "300ms"}],
+                "workload": {"kind": "poisson", "rate": "50/s", "until": "1.5s"},
+            }
+        )
+    )
+    d = result.decisions
+    replayed = d.groupby(["node", "slot"])["incarnation"].nunique()
+    assert (replayed > 1).sum() > 10  # slots decided in both incarnations of n2
+    assert result.violations.empty
+
+
 def test_validity_accepts_submitted_commands_and_noops_only() -> None:
     """A decided value must come from a client (or be a no-op); each invented value is named once."""
     rows = [(1, "a", 1, "c:1", 0), (2, "a", 2, NOOP, 0), (3, "a", 3, "bogus", 0), (4, "b", 3, "bogus", 0)]

@@ -274,3 +274,23 @@ def test_a_restarted_attester_re_sends_what_it_signed_and_never_judges_again():
     assert ctx.counters["signatures"] == 1 and [k for k, _ in ctx.events].count("attest") == 1
     restarted.on_message("n3", Attestation("c1", "n1", False, "n1"))
     assert len(ctx.decided) == 1
+
+
+class ForgetfulAttestation(AttestationProtocol):
+    """Broken, as attestation was: a crash makes a node forget what it signed and judged."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.signed = {}  # volatile: lost in the next crash
+        self.judged = {}
+
+
+def test_checkers_catch_an_attester_that_forgets_what_it_signed_in_a_crash():
+    """On the reproduction, the forgetful n5 signs both verdicts of the claim (one_verdict) and judges
+    it reject, then accept (integrity); the real node draws neither."""
+    assert run(scenario_from_dict(RECOVER_REATTEST)).violations.empty
+    broken = run(scenario_from_dict(RECOVER_REATTEST), protocol_cls=ForgetfulAttestation).violations
+    assert sorted(zip(broken["nodes"], broken["rule"], broken["detail"], strict=True)) == [
+        ("n5", "integrity", "slot client0:0 decided 'accept' in incarnation 1 after 'reject' in incarnation 0"),
+        ("n5", "one_verdict", "n5 signed 'client0:0' False at 30 ms, then True"),
+    ]

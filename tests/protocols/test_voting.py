@@ -341,3 +341,21 @@ def test_a_recovered_collector_never_reopens_a_question_it_decided():
     n1 = result.decisions[result.decisions["node"] == "n1"]
     assert list(zip(n1["slot"], n1["value"], n1["incarnation"], strict=True)) == [("client0:0", "yes", 0)]
     assert result.summary["decision_accuracy"] == 1.0
+
+
+class ForgetfulVoting(Voting):
+    """Broken, as voting was: a crash makes the collector forget which polls it closed."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.closed = {}  # volatile: lost in the next crash
+
+
+def test_integrity_catches_a_collector_that_forgets_its_decisions_in_a_crash():
+    """On the reproduction, the forgetful collector's second decision of the question, another answer
+    in its next incarnation, is an integrity violation; the real collector has none."""
+    assert run(recover_redecide()).violations.empty
+    broken = run(recover_redecide(), protocol_cls=ForgetfulVoting).violations
+    assert list(zip(broken["nodes"], broken["rule"], broken["detail"], strict=True)) == [
+        ("n1", "integrity", "slot client0:0 decided 'no' in incarnation 1 after 'yes' in incarnation 0")
+    ]

@@ -263,11 +263,11 @@ class AttestationProtocol(Dispatch, Protocol):
 
     @classmethod
     def checkers(cls) -> list[Any]:
-        """Integrity (each claim judged at most once) and soundness (judged on really signed attestations)."""
+        """Integrity (each claim judged at most once), soundness (judged on really signed attestations), one verdict per signer."""
         from sim.checkers.agreement import check_integrity
-        from sim.protocols.attestation.checks import check_attestation_soundness
+        from sim.protocols.attestation.checks import check_attestation_soundness, check_one_verdict
 
-        return [check_integrity, check_attestation_soundness]
+        return [check_integrity, check_attestation_soundness, check_one_verdict]
 
     @classmethod
     def summarise(cls, tables: Any, scenario: Scenario) -> dict[str, Any]:

@@ -4,14 +4,17 @@ Every attester records an `attest` event when it signs (claim, verdict). An hone
 accepts a claim at time t must by then have had `threshold` distinct attesters (their weight,
 with `weighted: true`) sign it true; a rejection needs `reject_threshold` that signed it false.
 A node that counted a forged attestation, or one attester twice, judges on fewer.
+
+One verdict: an honest attester signs at most one verdict of a claim, however often it signs it
+(a signer keeps what it signed, also across a crash).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sim.checkers.agreement import Violation, honest_decisions
+from sim.checkers.agreement import Violation, faulty_nodes, first_conflicts, honest_decisions
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -55,4 +58,23 @@ def check_attestation_soundness(tables: RunTables, scenario: Scenario) -> list[V
                     "detail": f"{d.node} judged {d.slot!r} {d.value} with {backing:g} signed (of {need[d.value]:g} needed)",
                 }
             )
+    return out
+
+
+def check_one_verdict(tables: RunTables, scenario: Scenario) -> list[Violation]:
+    """No honest attester signs both verdicts of one claim (one violation per attester and claim, at the second)."""
+    events = tables.events
+    if events.empty or "attester" not in events:
+        return []
+    signed = events[events["kind"] == "attest"]
+    faulty = faulty_nodes(tables)
+    if faulty:
+        signed = signed[~signed["attester"].isin(faulty)]
+
+    def detail(key: tuple[Any, ...], first: Any, other: Any) -> str:
+        return f"{key[1]} signed {key[0]!r} {bool(first['verdict'])} at {first['time_ms']:g} ms, then {bool(other['verdict'])}"
+
+    out = first_conflicts(signed, ["claim_id", "attester"], "verdict", "one_verdict", detail)
+    for violation in out:
+        violation["nodes"] = violation["nodes"].partition(",")[0]  # the one attester, named once
     return out
