@@ -19,6 +19,8 @@ from sim.errors import ScenarioError, first_error
 from sim.scenario_parts import (
     DEFAULT_RTT_MS,
     FAULT_ACTIONS,
+    MAX_CLIENTS,
+    MAX_NODES,
     PLANE_NAME,
     RTT_CONTEXT,
     BytesPerSecond,
@@ -49,6 +51,7 @@ from sim.scenario_parts import (
     TimingWarning,
     UniformDelay,
     WorkloadSpec,
+    check_count,
     parse_duration_in_context,
     results_name,
 )
@@ -57,6 +60,8 @@ from sim.yaml_kind import DuplicateKeyError, safe_load
 __all__ = [
     "DEFAULT_RTT_MS",
     "FAULT_ACTIONS",
+    "MAX_CLIENTS",
+    "MAX_NODES",
     "PLANE_NAME",
     "RTT_CONTEXT",
     "BytesPerSecond",
@@ -128,7 +133,10 @@ class Scenario(Strict):
 
     @field_validator("nodes")
     @classmethod
-    def _unique_names(cls, value: int | list[NodeSpec]) -> int | list[NodeSpec]:
+    def _count_or_unique_names(cls, value: int | list[NodeSpec]) -> int | list[NodeSpec]:
+        if isinstance(value, int):
+            # Checked here, after the union has picked the count: every check after this one builds the names.
+            return check_count(value, MAX_NODES)
         if isinstance(value, list):
             names = [spec.name for spec in value]
             if not names:

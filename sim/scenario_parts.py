@@ -192,6 +192,26 @@ class NetworkSpec(Strict):
 # --- nodes, faults, workload -------------------------------------------------------------
 
 
+MAX_NODES = 10_000_000
+"""The most nodes a scenario may have: ten times the largest benchmark (1,000,000 gossip nodes in about
+3.2 GB). The count is checked before any node name is built: `nodes: 100000000000` used to build
+names until memory ran out."""
+MAX_CLIENTS = 10_000_000
+"""The most client endpoints a workload may have (each is an object of the run, as each node is)."""
+
+
+def check_count(value: int, limit: int) -> int:
+    """`value` if it is at most `limit`.
+
+    Raises:
+        ValueError: the one-line problem, with the limit written as a reader counts it.
+
+    """
+    if value > limit:
+        raise ValueError(f"must be at most {limit:,} (got {value})")
+    return value
+
+
 class NodeSpec(Strict):
     """One agent: a unique name and a voting weight."""
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Command, Message
 from sim.scenario import RTT_CONTEXT, Ms, PerSecond
-from sim.scenario_parts import RTT_CAUSE_CONTEXT
+from sim.scenario_parts import MAX_CLIENTS, RTT_CAUSE_CONTEXT, check_count
 from sim.units import format_ms
 
 if TYPE_CHECKING:
@@ -166,14 +166,19 @@ class LeaderClient(Client):
         self._send(name, op, following)
 
 
+def _client_count(value: int) -> int:
+    """`value` if it is at most `MAX_CLIENTS`: a run builds one client endpoint per count, before its first event."""
+    return check_count(value, MAX_CLIENTS)
+
+
 class WorkloadConfig(ExactScalars):
     """Settings every workload shares."""
 
     # Built on first use, not at import: a scenario validates one workload kind of the several defined here.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     kind: str
-    clients: Annotated[int, Field(ge=1)] = 1
-    """Client endpoints issuing the commands (each closed-loop client keeps one outstanding)."""
+    clients: Annotated[int, Field(ge=1), AfterValidator(_client_count)] = 1
+    """Client endpoints issuing the commands (each closed-loop client keeps one outstanding); at most `MAX_CLIENTS`."""
     timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(500ms, 4rtt)", validate_default=True)
     """A first attempt's timeout before the client has timed any reply (default: 500ms, or 4 rtt on a
     slower network; RFC 6298 starts at 1s)."""

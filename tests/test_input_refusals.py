@@ -381,3 +381,35 @@ def test_a_workload_too_fast_for_the_clock_is_refused(tmp_path: Path, fields: di
     assert one_line(checked.stderr) == f"{path}: {line}"
     fast = write(tmp_path, {**RAFT, "workload": {"kind": "poisson", "rate": "1e12/s"}}, "fast.yaml")
     assert runner.invoke(app, ["validate", str(fast)]).exit_code == 0  # a great deal of work, but runs that end are not capped
+
+
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        ({"nodes": 100_000_000_000}, "nodes: must be at most 10,000,000 (got 100000000000)"),
+        ({"nodes": 10_000_001}, "nodes: must be at most 10,000,000 (got 10000001)"),
+        (
+            {"workload": {"kind": "poisson", "rate": "20/s", "clients": 100_000_000_000}},
+            "workload.clients: must be at most 10,000,000 (got 100000000000)",
+        ),
+    ],
+    ids=["nodes-1e11", "nodes-just-above", "clients-1e11"],
+)
+def test_a_node_or_client_count_beyond_the_limit_is_refused_before_building_names(
+    tmp_path: Path, fields: dict[str, Any], line: str
+) -> None:
+    """`nodes: 100000000000` built a list of 1e11 names in validate and run until memory ran out (exit 137, or a MemoryError)."""
+    path = write(tmp_path, {**RAFT, **fields})
+    assert _run_refused(tmp_path, path) == f"{path}: {line}"
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and one_line(result.stderr) == f"{path}: {line}"
+
+
+def test_the_largest_node_and_client_counts_are_accepted_by_their_fields() -> None:
+    """The limits are inclusive and well above the 1,000,000-node gossip benchmark (checked on the fields alone: names cost memory)."""
+    from sim.scenario import MAX_NODES, Scenario
+    from sim.workload import MAX_CLIENTS, WorkloadConfig
+
+    assert MAX_NODES >= 1_000_000 and MAX_CLIENTS >= 1_000_000
+    assert Scenario.model_validate({"name": "big", "mechanism": "gossip", "nodes": MAX_NODES}).n == MAX_NODES
+    assert WorkloadConfig.model_validate({"kind": "none", "clients": MAX_CLIENTS}, context={"rtt": 2.0}).clients == MAX_CLIENTS
