@@ -252,6 +252,7 @@ class FaultSpec(Strict):
     partition: list[list[str]] | None = None
     cut: CutSpec | None = None
     heal: Literal["all"] | bool | None = None
+    """`all` (or true): remove every partition and cut. There is no other kind of heal, so false is refused."""
     set_link: LinkSpec | None = None
     churn: ChurnSpec | None = None
     byzantine: Targets | None = None
@@ -261,6 +262,18 @@ class FaultSpec(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     plane: str | None = None
     """In a scenario with planes: the plane a byzantine entry lies in, or whose leader `leader` means."""
+
+    @field_validator("heal", mode="before")
+    @classmethod
+    def _heal_is_on(cls, value: object) -> object:
+        # Any 'heal' entry is a heal (the action is the field that is set): false would read as
+        # "no heal" and heal the network all the same.
+        if value is False:
+            raise ValueError(
+                "false does not turn healing off (an entry with 'heal' removes every partition and cut):"
+                " write 'heal: all', or leave the entry out"
+            )
+        return value
 
     @property
     def action(self) -> str:

@@ -79,6 +79,11 @@ NOTHING_TO_DO = [
         f"faults[0].messages[1]: raft sends no message of kind 'bogus' (its kinds: {RAFT_KINDS})",
     ),
     ("faults=[{at: 1s, crash: []}]", "faults[0].crash: names no node: the entry would do nothing"),
+    (
+        "faults=[{at: 1s, partition: [[n0], [n1, n2]]}, {at: 2s, heal: false}]",
+        "faults[1].heal: false does not turn healing off (an entry with 'heal' removes every partition and cut):"
+        " write 'heal: all', or leave the entry out",
+    ),
     ("faults=[{byzantine: [], behaviour: silent}]", "faults[0].byzantine: names no node: the entry would do nothing"),
     ("faults=[{at: 1s, cut: {from: [], to: n1}}]", "faults[0].cut.from: names no node: the entry would do nothing"),
     ("faults=[{churn: {mtbf: 1s, mttr: 100ms, nodes: []}}]", "faults[0].churn.nodes: names no node: the entry would do nothing"),
