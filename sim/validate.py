@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,7 +165,7 @@ def check_scenario(scenario: Scenario, source: str, plane_of_fleet: bool = False
             end = format_ms(scenario.duration)
             raise ScenarioError(source, f"measure.{name}", f"{format_ms(value)} is after the end of the run ({end})")
 
-    check_faults(scenario, source, lambda _fault: [(scenario.mechanism or "", mechanism)])
+    check_faults(scenario, source, lambda _fault: [(scenario.mechanism or "", mechanism)], plane_of_fleet)
     if not plane_of_fleet:
         check_leader_targets(scenario, source, mechanism)
 
@@ -176,11 +177,15 @@ def check_scenario(scenario: Scenario, source: str, plane_of_fleet: bool = False
     scenario._timing_warnings = check_timing(scenario, source, mechanism, config, wl_config, net)
 
 
-def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], list[tuple[str, Any]]]) -> None:
+def check_faults(
+    scenario: Scenario, source: str, liars: Callable[[FaultSpec], list[tuple[str, Any]]], plane_of_fleet: bool = False
+) -> None:
     """Check the network's link names and the fault plan against the nodes.
 
     `liars(fault)` gives the mechanisms (name, record or class) a byzantine entry lies in: its behaviour
-    must make sense for each.
+    must make sense for each. `plane_of_fleet`: the scenario is one plane's view of a fleet, whose
+    partition groups keep only the plane's nodes: a group may be empty there, and the fleet's own
+    groups are checked on the fleet.
 
     Raises:
         ScenarioError: the first problem found, as one line.
@@ -204,12 +209,16 @@ def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], l
                 )
         if fault.at is not None and fault.until is not None and fault.until < fault.at:
             raise ScenarioError(source, f"{where}.until", "must not be before 'at'")
+        if action not in ("churn", "byzantine"):  # their own windows: checked by check_fault_effect and below
+            _check_strike_timing(scenario, source, where, fault)
         check_fault_effect(scenario, source, i, fault, liars)
         if action in ("crash", "recover", "byzantine"):
             targets = _as_list(getattr(fault, action))
             allowed = TARGET_WORDS if action != "byzantine" else {"random"}
             _check_names(source, f"{where}.{action}", targets, known, allowed)
         elif action == "partition":
+            if not plane_of_fleet:
+                _check_groups(source, f"{where}.partition", fault.partition or [], known)
             seen: set[str] = set()
             for g, group in enumerate(fault.partition or []):
                 _check_names(source, f"{where}.partition[{g}]", group, known, {"leader", "rest"})
@@ -246,6 +255,82 @@ def check_faults(scenario: Scenario, source: str, liars: Callable[[FaultSpec], l
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
             _check_params(source, f"{where}.params", fault, scenario)
+
+
+UNDOING_NOTHING = ("recover", "heal")
+"""Fault actions that leave nothing to undo: a recovered node is not crashed again, a heal is not un-healed."""
+
+
+def _check_strike_timing(scenario: Scenario, source: str, where: str, fault: FaultSpec) -> None:
+    """A timing field of a timed entry (not churn, not byzantine) must change what the entry does.
+
+    The run ignored each of these before, with exit 0 and nothing on stderr: `for` (or `until` after
+    `at`) on an action with nothing to undo, `start` next to `at`, and a jitter that can carry a
+    strike past the end of the run (it never happens) or past the `until` that undoes it (undone
+    the moment it strikes).
+
+    Raises:
+        ScenarioError: the first such field, as one line.
+
+    """
+    action = fault.action
+    if action in UNDOING_NOTHING:
+        if fault.for_ is not None:
+            raise ScenarioError(source, f"{where}.for", f"does not apply to {action}, which leaves nothing to undo")
+        if fault.at is not None and fault.until is not None:
+            problem = f"with 'at', 'until' undoes the entry then, and {action} leaves nothing to undo"
+            raise ScenarioError(source, f"{where}.until", problem)
+    if fault.at is not None and fault.start is not None:
+        problem = "belongs to 'every' (its first strike): an entry with 'at' strikes once, at 'at'"
+        raise ScenarioError(source, f"{where}.start", problem)
+    if not fault.jitter:
+        return
+    jitter, end = format_ms(fault.jitter), format_ms(scenario.duration)
+    if fault.at is not None:
+        # A strike is drawn uniformly in [at, at + jitter]; the run processes events strictly before its end.
+        if fault.at + fault.jitter >= scenario.duration:
+            problem = (
+                f"'at' ({format_ms(fault.at)}) + jitter ({jitter}) may fall at or after the end of the run ({end}),"
+                " and the strike would not happen: lower the jitter or strike earlier"
+            )
+            raise ScenarioError(source, f"{where}.jitter", problem)
+        if fault.until is not None and fault.at + fault.jitter >= fault.until:
+            problem = (
+                f"'at' ({format_ms(fault.at)}) + jitter ({jitter}) may fall at or after 'until' ({format_ms(fault.until)}),"
+                " and the entry would be undone as soon as it strikes: lower the jitter or give a later 'until'"
+            )
+            raise ScenarioError(source, f"{where}.jitter", problem)
+        return
+    assert fault.every is not None
+    # The strikes are first, first + every, ... before `until` (or the end); the last one's jitter
+    # is what may carry it past the end. Closed form, as `FaultInjector._times` sums (equal up to
+    # rounding): a loop would take a step per strike, billions for `every: 1us`.
+    first = fault.start if fault.start is not None else fault.every
+    stop = min(fault.until, scenario.duration) if fault.until is not None else scenario.duration
+    if first >= stop:
+        return  # no strike at all: `_check_window` says so
+    last = first + (math.ceil((stop - first) / fault.every) - 1) * fault.every
+    if last + fault.jitter >= scenario.duration:
+        problem = (
+            f"the last strike ({format_ms(last)}) + jitter ({jitter}) may fall at or after the end of the run ({end}),"
+            " and that strike would not happen: lower the jitter or end the strikes earlier with 'until'"
+        )
+        raise ScenarioError(source, f"{where}.jitter", problem)
+
+
+def _check_groups(source: str, where: str, groups: list[list[str]], known: set[str]) -> None:
+    """Every group of a partition must hold a node: an empty group separates nobody from the rest.
+
+    `leader` is left to the run (no node may lead when it strikes: a `fault_missed` event says so);
+    `rest` is empty when the other groups name every node.
+    """
+    for g, group in enumerate(groups):
+        if not group:
+            raise ScenarioError(source, f"{where}[{g}]", "names no node: an empty group separates nobody")
+        named_elsewhere = {name for h, other in enumerate(groups) if h != g for name in other}
+        if set(group) == {"rest"} and known <= named_elsewhere:
+            problem = "'rest' names no node here (the other groups name every node): the group separates nobody"
+            raise ScenarioError(source, f"{where}[{g}]", problem)
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

@@ -100,6 +100,70 @@ def test_a_fault_that_targets_or_changes_nothing_is_refused(tmp_path: Path, sett
     assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
 
 
+TIMING_DOES_NOTHING = [
+    (
+        "faults=[{at: 1s, crash: n0}, {at: 2s, recover: n0, for: 100ms}]",
+        "faults[1].for: does not apply to recover, which leaves nothing to undo",
+    ),
+    (
+        "faults=[{at: 1s, partition: [[n0], [n1, n2]]}, {at: 2s, heal: all, for: 100ms}]",
+        "faults[1].for: does not apply to heal, which leaves nothing to undo",
+    ),
+    (
+        "faults=[{at: 1s, crash: n0}, {at: 2s, recover: n0, until: 3s}]",
+        "faults[1].until: with 'at', 'until' undoes the entry then, and recover leaves nothing to undo",
+    ),
+    (
+        "faults=[{at: 5s, start: 2s, crash: n0, for: 100ms}]",
+        "faults[0].start: belongs to 'every' (its first strike): an entry with 'at' strikes once, at 'at'",
+    ),
+    (
+        "faults=[{at: 9.9s, crash: n0, jitter: 500ms}]",
+        "faults[0].jitter: 'at' (9900ms) + jitter (500ms) may fall at or after the end of the run (10s),"
+        " and the strike would not happen: lower the jitter or strike earlier",
+    ),
+    (
+        "faults=[{every: 1s, start: 500ms, crash: random, for: 100ms, jitter: 500ms}]",
+        "faults[0].jitter: the last strike (9500ms) + jitter (500ms) may fall at or after the end of the run (10s),"
+        " and that strike would not happen: lower the jitter or end the strikes earlier with 'until'",
+    ),
+    (
+        "faults=[{at: 1s, until: 1.2s, crash: n0, jitter: 500ms}]",
+        "faults[0].jitter: 'at' (1s) + jitter (500ms) may fall at or after 'until' (1200ms), and the entry would be undone"
+        " as soon as it strikes: lower the jitter or give a later 'until'",
+    ),
+    (
+        "faults=[{at: 1s, partition: [[], [n0, n1, n2]]}]",
+        "faults[0].partition[0]: names no node: an empty group separates nobody",
+    ),
+    (
+        "faults=[{at: 1s, partition: [[n0, n1, n2, n3, n4], [rest]]}]",
+        "faults[0].partition[1]: 'rest' names no node here (the other groups name every node): the group separates nobody",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"), TIMING_DOES_NOTHING, ids=[m.split(":")[0] + f"-{i}" for i, (_, m) in enumerate(TIMING_DOES_NOTHING)]
+)
+def test_a_fault_timing_or_group_that_would_do_nothing_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """Each ran with exit 0 and nothing on stderr: an undo of what undoes nothing, an ignored 'start', a strike after the end."""
+    assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
+
+
+def test_fault_timings_that_act_still_load() -> None:
+    """`until` ending a repeated recover or heal, jitter that stays inside the run and before 'until', 'rest' of the unnamed nodes."""
+    scenario = load_scenario(
+        RAFT,
+        [
+            "faults=[{every: 2s, recover: all, until: 8s}, {every: 3s, heal: all, until: 9s}, {at: 9s, crash: n0, jitter: 999ms},"
+            " {at: 1s, until: 1.6s, crash: n1, jitter: 500ms}, {every: 1s, crash: random, for: 100ms, jitter: 999ms},"
+            " {at: 2s, partition: [[n0, n1], [rest]], for: 1s}]"
+        ],
+    )
+    assert len(scenario.faults) == 6
+
+
 FLEET_CASES = [
     (
         "faults=[{at: 1s, crash: leader, plane: routing}]",
