@@ -10,9 +10,11 @@ Also the field types they share (durations, rates, probabilities) and the CPU an
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -212,10 +214,45 @@ def check_count(value: int, limit: int) -> int:
     return value
 
 
+FAULT_WORDS = MappingProxyType(
+    {
+        "leader": "any node that leads when a fault strikes",
+        "all": "every node",
+        "random": "a node drawn when a fault strikes",
+        "rest": "every node no other partition group names",
+    }
+)
+"""Words a fault plan reads before node names (sim/faults.py): a node so named could never be targeted."""
+CLIENT_NAME = re.compile(r"client[0-9]+")
+"""The names of a workload's client endpoints (`client0`, `client1`, ...: sim/kernel.py), which share the network with the nodes."""
+
+
+def node_name(value: str) -> str:
+    """`value` if a node may bear it: not a fault-plan word, nor a marker of the tables, nor a client's name.
+
+    Each was accepted before and lost to the reserved meaning: `crash: leader` crashed the leader,
+    not a node named `leader`; events of a node named '' read as the network's; `*` is the messages
+    table's aggregated destination (and every node in a link).
+
+    Raises:
+        ValueError: the one-line problem.
+
+    """
+    if value in FAULT_WORDS:
+        raise ValueError(f"{value!r} is a word of the fault plan ({FAULT_WORDS[value]}): name the node otherwise")
+    if value == "":
+        raise ValueError("must not be empty: the events table leaves the node empty for the network's own events")
+    if value == "*":
+        raise ValueError("'*' is reserved: the messages table writes it for destinations it aggregates, and links for every node")
+    if CLIENT_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is the name of a workload client (client0, client1, ...): name the node otherwise")
+    return value
+
+
 class NodeSpec(Strict):
     """One agent: a unique name and a voting weight."""
 
-    name: str
+    name: Annotated[str, AfterValidator(node_name)]
     weight: Annotated[float, Field(gt=0)] = 1.0
 
 

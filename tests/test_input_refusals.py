@@ -413,3 +413,31 @@ def test_the_largest_node_and_client_counts_are_accepted_by_their_fields() -> No
     assert MAX_NODES >= 1_000_000 and MAX_CLIENTS >= 1_000_000
     assert Scenario.model_validate({"name": "big", "mechanism": "gossip", "nodes": MAX_NODES}).n == MAX_NODES
     assert WorkloadConfig.model_validate({"kind": "none", "clients": MAX_CLIENTS}, context={"rtt": 2.0}).clients == MAX_CLIENTS
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("leader", "'leader' is a word of the fault plan (any node that leads when a fault strikes): name the node otherwise"),
+        ("all", "'all' is a word of the fault plan (every node): name the node otherwise"),
+        ("random", "'random' is a word of the fault plan (a node drawn when a fault strikes): name the node otherwise"),
+        ("rest", "'rest' is a word of the fault plan (every node no other partition group names): name the node otherwise"),
+        ("", "must not be empty: the events table leaves the node empty for the network's own events"),
+        ("*", "'*' is reserved: the messages table writes it for destinations it aggregates, and links for every node"),
+        ("client0", "'client0' is the name of a workload client (client0, client1, ...): name the node otherwise"),
+    ],
+    ids=["leader", "all", "random", "rest", "empty", "star", "client0"],
+)
+def test_a_node_name_that_is_a_reserved_word_is_refused(tmp_path: Path, name: str, problem: str) -> None:
+    """A node named `leader` was accepted, and `crash: leader` then crashed the real leader; `''` and `*` read as the network's rows."""
+    path = write(tmp_path, {**RAFT, "nodes": [{"name": "b"}, {"name": name}, {"name": "c"}]})
+    assert _run_refused(tmp_path, path) == f"{path}: nodes[1].name: {problem}"
+
+
+def test_node_names_that_merely_contain_reserved_words_still_load() -> None:
+    """Only the exact words are reserved: `leader1`, `all-a`, `clients`, `client-a` and `rester` are names like any other."""
+    from sim.scenario import scenario_from_dict
+
+    names = ["leader1", "all-a", "clients", "client-a", "rester"]
+    scenario = scenario_from_dict({**RAFT, "nodes": [{"name": n} for n in names]})
+    assert scenario.node_names == names
