@@ -11,7 +11,6 @@ import pandas as pd
 from docs_session import Facts, RegionError, Session, prose, sig, table, transcript
 from docs_slow import _bench
 
-from sim.compare import tolerates
 from sim.report.fleet import unmet
 from sim.report.run import measured, planes
 from sim.results import RunResult
@@ -38,9 +37,7 @@ def _plane(result: RunResult, f: Facts, plane: str) -> str:
     found = next(p for p in planes(result) if p.name == plane)
     if not found.requires:
         return cell
-    reasons = unmet(
-        found.requires, tolerates(found.mechanism, found.nodes), measured(found, f["duration_ms"]), len(found.tables["violations"])
-    )
+    reasons = unmet(found.requires, found.tolerates_text, measured(found, f["duration_ms"]), len(found.tables["violations"]))
     return f"{cell}; needs {'met' if not reasons else 'NOT met: ' + '; '.join(reasons)}"
 
 

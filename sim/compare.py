@@ -39,10 +39,12 @@ _FAULT_INDEX = re.compile(r"^faults\[(\d+)\]")
 _BOUND = re.compile(r"\bf<n/(\d+)\b")
 
 
-def tolerates(mechanism: str, n: int | None = None) -> str:
+def tolerates(mechanism: str, n: int | None = None, f: int | None = None) -> str:
     """The faults a mechanism tolerates (its `Protocol.tolerates`), e.g. "crash f<n/2 (f≤2 of 5)"; "?" when undeclared.
 
-    A bound of the form `f<n/K` gets the largest such f for `n` nodes appended when `n` is given.
+    A bound of the form `f<n/K` gets the f of `n` nodes appended when `n` is given: `f`, the bound of
+    the cluster as configured (its mechanism's `fault_bound`, e.g. PBFT's `protocol.f`), when known,
+    else the largest f below n/K.
     """
     try:
         declared = get_mechanism(mechanism).tolerates
@@ -52,8 +54,8 @@ def tolerates(mechanism: str, n: int | None = None) -> str:
         return "?"
     bound = _BOUND.search(declared)
     if bound and n:
-        divisor = int(bound.group(1))
-        return f"{declared} (f≤{(n - 1) // divisor} of {n})"
+        most = (n - 1) // int(bound.group(1)) if f is None else f
+        return f"{declared} (f≤{most} of {n})"
     return declared
 
 
@@ -199,15 +201,15 @@ def compare(
         targets[name] = absolute_reference(name, None)
     tasks: list[Task] = []
     notes: dict[str, list[str]] = {}
-    nodes: dict[str, int] = {}
+    clusters: dict[str, tuple[int, int]] = {}  # mechanism -> (nodes, faults tolerated as configured)
     for name in mechanisms:
         adapted, notes[name] = adapt(data, targets[name], source)
         if adapted is None:
             continue
-        nodes[name] = adapted.n
+        clusters[name] = (adapted.n, get_mechanism(targets[name]).fault_bound(adapted)[1])
         for i in range(replicates):
             one = adapted.model_copy(update={"seed": adapted.seed + i}, deep=True)
-            tasks.append(Task(run_key(one), len(nodes) - 1, {"mechanism": name}, one.seed, one))
+            tasks.append(Task(run_key(one), len(clusters) - 1, {"mechanism": name}, one.seed, one))
     if not tasks:
         why = "; ".join(f"{name}: {notes[name][-1].removeprefix('skipped: ')}" for name in mechanisms)
         raise ScenarioError("--mechanisms", "", f"none of the mechanisms can run this scenario ({why})")
@@ -219,17 +221,17 @@ def compare(
         runs["bytes_per_decision"] = pd.to_numeric(runs["bytes_sent"], errors="coerce") / decided.where(decided > 0)
     if "error" in runs and runs["error"].notna().all():
         raise ScenarioError("--mechanisms", "", f"every run failed, e.g. {runs['error'].dropna().iloc[0]}")
-    table = _table(runs, list(mechanisms), notes, nodes)
+    table = _table(runs, list(mechanisms), notes, clusters)
     x = "messages_per_command" if table["messages_per_command"].notna().any() else "messages_per_decision"
     figure = tradeoff_chart(table, x=x, title=f"Latency against message cost — {data.get('name', '')} ({replicates} seeds each)")
     return Comparison(table, runs, figure, notes, data)
 
 
-def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], nodes: dict[str, int]) -> pd.DataFrame:
+def _table(runs: pd.DataFrame, names: list[str], notes: dict[str, list[str]], clusters: dict[str, tuple[int, int]]) -> pd.DataFrame:
     stats = aggregate(runs, ["mechanism"], [m for m in TABLE_METRICS if m in runs.columns]) if not runs.empty else pd.DataFrame()
     records = []
     for name in names:
-        record: dict[str, Any] = {"mechanism": name, "tolerates": tolerates(name, nodes.get(name))}
+        record: dict[str, Any] = {"mechanism": name, "tolerates": tolerates(name, *clusters.get(name, ()))}
         part = stats[stats["mechanism"] == name] if not stats.empty else stats
         mine = runs[runs["mechanism"] == name] if not runs.empty else runs
         errors = mine["error"].dropna() if "error" in mine else pd.Series(dtype=object)

@@ -17,7 +17,7 @@ from sim import load_scenario
 from sim.cli import app
 from sim.explore import FaultBound, ddmin, draw_schedule, explore, judge, plan, schedule_rng
 from sim.explore.core import heal_time
-from sim.explore.draw import within
+from sim.explore.draw import faulty_at_once, within
 from sim.units import parse_duration
 from tests.checkers.test_raft_checkers import DoubleVoteRaft
 
@@ -306,6 +306,43 @@ def _scenario(mechanism: str, nodes: int | list, protocol: dict, workload: dict)
 QUESTIONS = {"kind": "questions", "every": "100ms"}
 
 
+@pytest.mark.parametrize("mechanism", ["pbft", "hotstuff", "tendermint"])
+def test_a_configured_f_is_the_bound_not_the_most_n_allows(mechanism: str) -> None:
+    """10 replicas configured with `protocol.f: 1` size their quorums for one fault: the bound is 1 (it was 3);
+    unset, it is the most n tolerates; never more than n allows."""
+    from sim.protocols.registry import get_mechanism
+
+    poisson = {"kind": "poisson", "rate": "50/s"}
+    fault_bound = get_mechanism(mechanism).fault_bound
+    assert fault_bound(_scenario(mechanism, 10, {"f": 1}, poisson)) == ("byzantine", 1)
+    assert fault_bound(_scenario(mechanism, 10, {"f": 0}, poisson)) == ("byzantine", 0)
+    assert fault_bound(_scenario(mechanism, 10, {}, poisson)) == ("byzantine", 3)
+
+
+def test_explore_of_pbft_configured_for_f_1_draws_one_liar_and_two_beyond(tmp_path: Path) -> None:
+    """PBFT on 8 replicas with f: 1 (quorum 5): two colluding equivocators break agreement, which explore
+    reported "within the bound" (at most 2); within it now draws at most one faulty node, beyond it two."""
+    data = {
+        "name": "pbft-n8-f1",
+        "mechanism": "pbft",
+        "nodes": 8,
+        "seed": 1,
+        "duration": "1s",
+        "protocol": {"f": 1},
+        "network": {"delay": {"dist": "constant", "value": "5ms"}},
+        "workload": {"kind": "poisson", "rate": "50/s", "until": "800ms"},
+    }
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    _, bound, tasks = plan(path, 100, seed=0)
+    assert bound == FaultBound("byzantine", 1)
+    assert not within(bound, [{"byzantine": ["n0", "n1"], "behaviour": "equivocate"}])
+    assert all(within(bound, t.data["faults"]) for t in tasks)
+    assert bound.describe(beyond=True).startswith("at most 2 byzantine-or-crashed nodes, one more than the 1 tolerated")
+    _, beyond, drawn = plan(path, 100, seed=0, beyond=True)
+    assert max(faulty_at_once(t.data["faults"]) for t in drawn) == 2
+
+
 def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
     """Gossip: any n - 1 crashed at once; voting: the faulty voters max_faulty weighs, coordinator honest;
     attestation: faulty nodes plus configured false attesters below the lower threshold."""
@@ -333,8 +370,6 @@ def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
 
 def test_gossip_schedules_crash_many_but_every_fault_heals_and_no_one_lies() -> None:
     """Within gossip's bound schedules crash several nodes at once, never all, never lie, and always heal."""
-    from sim.explore.draw import faulty_at_once
-
     _, bound, tasks = plan(REPO / "scenarios/gossip-partition-heal.yaml", 200, seed=4)
     assert bound == FaultBound("crash", 39)
     assert max(faulty_at_once(t.data["faults"]) for t in tasks) >= 2

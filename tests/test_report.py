@@ -103,6 +103,28 @@ def test_report_on_a_run_dir_says_guarantee_measures_faults_and_embeds_every_plo
     assert len(pngs) >= 3 and assert_self_contained(page) == len(pngs) == text.count("](data:image/png;base64,")
 
 
+def test_run_and_compare_reports_name_the_f_a_bft_cluster_is_configured_for(tmp_path: Path) -> None:
+    """10 PBFT replicas with `protocol.f: 1` tolerate one fault: both reports' guarantee says f≤1 (they said f≤3)."""
+    data = {
+        "name": "pbft-f1",
+        "mechanism": "pbft",
+        "nodes": 10,
+        "duration": "300ms",
+        "protocol": {"f": 1},
+        "workload": {"kind": "poisson", "rate": "20/s", "until": "200ms"},
+    }
+    scenario = tmp_path / "pbft-f1.yaml"
+    scenario.write_text(yaml.safe_dump(data), encoding="utf-8")
+    folder = run(load_scenario(scenario)).save(tmp_path / "run", plots=False)
+    guarantee = section(write_report(folder, tmp_path / "run-report")[0].read_text(encoding="utf-8"), "### The guarantee it provides")
+    assert "byzantine f&lt;n/3 (f≤1 of 10)" in guarantee
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(scenario), "-m", "pbft", "-r", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = write_report(out)[0].read_text(encoding="utf-8")
+    assert "f≤3" not in text and "byzantine f&lt;n/3 (f≤1 of 10)" in section(text, "## The guarantee each mechanism provides")
+
+
 def test_report_on_a_run_without_plots_draws_them(tmp_path: Path) -> None:
     """A run saved with --no-plots still gets its figures, drawn for the report."""
     folder = run(load_scenario(QUICKSTART, SHORT)).save(tmp_path / "bare", plots=False)

@@ -226,6 +226,21 @@ def test_compare_on_a_shipped_scenario_with_the_installed_mechanisms(tmp_path):
         assert table.loc["pbft", "tolerates"] == "byzantine f<n/3 (f≤1 of 5)"
 
 
+def test_compare_names_the_f_a_bft_cluster_is_configured_for():
+    """10 replicas configured with `protocol.f: 1` tolerate one fault: the table says f≤1 (it said f≤3, the most n allows)."""
+    data = {
+        "name": "c",
+        "mechanism": "pbft",
+        "nodes": 10,
+        "duration": "300ms",
+        "protocol": {"f": 1},
+        "workload": {"kind": "poisson", "rate": "20/s", "until": "200ms"},
+    }
+    table = compare(data, ["pbft", "raft"], replicates=1).table.set_index("mechanism")
+    assert table.loc["pbft", "tolerates"] == "byzantine f<n/3 (f≤1 of 10)"
+    assert table.loc["raft", "tolerates"] == "crash f<n/2 (f≤4 of 10)"
+
+
 def test_default_x_is_the_parameter_with_most_values(tmp_path):
     """Without --x the parameter with the most values goes on the x axis (here a category), the other is the hue."""
     runs = pd.concat([_runs(), _runs().assign(**{"protocol.election_timeout": "[600ms, 1200ms]"})], ignore_index=True)

@@ -94,7 +94,7 @@ def compare_planes(
     """
     tasks: list[Task] = []
     notes: dict[str, list[str]] = {}
-    nodes: dict[str, int] = {}
+    clusters: dict[str, tuple[int, int]] = {}  # label -> (the plane's nodes, faults it tolerates as configured)
     labels: list[tuple[str, str]] = []
     for plane, names in candidates.items():
         _plane_index(data, plane)
@@ -104,7 +104,8 @@ def compare_planes(
             adapted, notes[label] = adapt_plane(data, plane, name, source)
             if adapted is None:
                 continue
-            nodes[label] = len(adapted.plane_scenarios[plane].node_names)
+            mine = adapted.plane_scenarios[plane]
+            clusters[label] = (len(mine.node_names), get_mechanism(name).fault_bound(mine)[1])
             for i in range(replicates):
                 one = adapted.model_copy(update={"seed": adapted.seed + i}, deep=True)
                 tasks.append(Task(run_key(one), len(labels) - 1, {"plane": plane, "mechanism": name}, one.seed, one))
@@ -113,7 +114,7 @@ def compare_planes(
             "<compare spec>", "planes", "no candidate can run this scenario: " + "; ".join(n[-1] for n in notes.values() if n)
         )
     runs = pd.DataFrame(sorted(execute(tasks, jobs=jobs), key=lambda r: (r["point"], r["seed"])))
-    table = _table(runs, labels, notes, nodes)
+    table = _table(runs, labels, notes, clusters)
     chart = table.assign(mechanism=[f"{p}: {m}" for p, m in zip(table["plane"], table["mechanism"], strict=True)])
     figure = tradeoff_chart(
         chart, x="messages_per_decision", title=f"Each plane's candidates — {data.get('name', '')} ({replicates} seeds each)"
@@ -128,14 +129,16 @@ def _mean(mine: pd.DataFrame, column: str) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def _table(runs: pd.DataFrame, labels: list[tuple[str, str]], notes: dict[str, list[str]], nodes: dict[str, int]) -> pd.DataFrame:
+def _table(
+    runs: pd.DataFrame, labels: list[tuple[str, str]], notes: dict[str, list[str]], clusters: dict[str, tuple[int, int]]
+) -> pd.DataFrame:
     records = []
     for point, (plane, name) in enumerate(labels):
         label = f"{plane}: {name}"
         mine = runs[runs["point"] == point] if "point" in runs else runs.iloc[0:0]
         errors = mine["error"].dropna() if "error" in mine else pd.Series(dtype=object)
         ok = mine[mine["error"].isna()] if "error" in mine else mine
-        record: dict[str, Any] = {"plane": plane, "mechanism": name, "tolerates": tolerates(name, nodes.get(label))}
+        record: dict[str, Any] = {"plane": plane, "mechanism": name, "tolerates": tolerates(name, *clusters.get(label, ()))}
         record["runs"], record["failed"] = len(mine), len(errors)
         found = pd.to_numeric(ok.get(f"{plane}.safety_violations", pd.Series(dtype=float)), errors="coerce").fillna(0)
         record["violations_total"] = int(found.sum())

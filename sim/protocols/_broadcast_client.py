@@ -55,8 +55,7 @@ class BroadcastClient(Client):
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         super().__init__(ctx, sim)
-        f = sim.scenario.protocol.get("f")
-        self.f = byzantine_f(len(self.nodes)) if f is None else int(f)
+        self.f = byzantine_f(len(self.nodes), sim.scenario.protocol.get("f"))
         self.pending: dict[str, Request] = {}
         self.replies: dict[str, dict[str, str]] = {}  # cmd_id -> replica -> result
 
@@ -109,7 +108,7 @@ class BroadcastBft:
     def count_replicas(self) -> None:
         """At start: n, f (`protocol.f`, or the most n tolerates), the quorum q (2f + 1 when n = 3f + 1) and our name."""
         self.n = len(self.ctx.nodes)
-        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
+        self.f = byzantine_f(self.n, self.config.f)
         self.quorum = bft_quorum(self.n, self.f)
         self.me = self.ctx.name
 
@@ -122,3 +121,12 @@ class BroadcastBft:
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
         """The cluster must have at least 3f + 1 replicas (`protocol.f`, when given)."""
         return bft_size_problem(scenario.n, getattr(config, "f", None))
+
+    @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+        """Byzantine replicas up to the f the quorums are sized for: `protocol.f` when given, else the most n tolerates.
+
+        Not `tolerates` alone: 10 replicas configured for f = 1 use quorums of 6, which 2 colluding
+        liars can already split, though f<n/3 of 10 would allow 3.
+        """
+        return ("byzantine", byzantine_f(scenario.n, scenario.protocol.get("f")))

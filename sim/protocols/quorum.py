@@ -3,8 +3,9 @@
 The API is four pure functions and one small class:
 
 - `majority(n)`: the smallest count that is more than half of `n` (crash-tolerant quorums).
-- `byzantine_f(n)` and `bft_quorum(n, f)`: BFT quorums of ceil((n + f + 1) / 2) out of
-  `n >= 3f + 1` (2f + 1 when n = 3f + 1); any two share an honest node for every such n.
+- `byzantine_f(n, f)` and `bft_quorum(n, f)`: the faults a BFT cluster tolerates (its
+  configured `protocol.f`, else the most n allows) and its quorums of ceil((n + f + 1) / 2)
+  out of `n >= 3f + 1` (2f + 1 when n = 3f + 1); any two share an honest node for every such n.
 - `weighted_reached(voters, weights, fraction)`: whether the voters' weight exceeds a fraction
   of the total weight (stake- or weight-based voting).
 - `flexible_problem(n, phase1, phase2)`: why a pair of flexible (FPaxos) quorum sizes is unsafe,
@@ -24,9 +25,15 @@ def majority(n: int) -> int:
     return n // 2 + 1
 
 
-def byzantine_f(n: int) -> int:
-    """The most byzantine nodes `n` nodes tolerate: the largest f with n >= 3f + 1."""
-    return max((n - 1) // 3, 0)
+def byzantine_f(n: int, f: int | None = None) -> int:
+    """The byzantine nodes a cluster of `n` tolerates: its configured `f`, else the largest f with n >= 3f + 1.
+
+    A configured f sizes the quorums for f faults, so the cluster tolerates f, not the more that n
+    alone would allow; and never more than n allows (loading refuses n < 3f + 1 anyway). Every
+    mechanism with a `protocol.f` and `consim explore`'s bound read it here.
+    """
+    most = max((n - 1) // 3, 0)
+    return most if f is None else min(f, most)
 
 
 def bft_quorum(n: int, f: int | None = None) -> int:
@@ -36,8 +43,7 @@ def bft_quorum(n: int, f: int | None = None) -> int:
     and n - f >= q, so the honest nodes alone can form one. Fixed 2f + 1 quorums meet both only
     when n = 3f + 1 (with n = 5, f = 1 two quorums of 3 share a single, possibly faulty, node).
     """
-    faults = byzantine_f(n) if f is None else f
-    return (n + faults + 2) // 2
+    return (n + byzantine_f(n, f) + 2) // 2
 
 
 def weighted_reached(voters: Collection[str], weights: Mapping[str, float], fraction: float = 0.5) -> bool:

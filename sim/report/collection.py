@@ -46,10 +46,11 @@ def _scenario_section(scenario: dict[str, Any]) -> list[Block]:
     return [Heading("Under which faults"), Paragraph(describe_network(scenario)), Bullets(tuple(fault_lines(scenario)))]
 
 
-def _guarantees(names: list[str], nodes: int | None) -> list[Block]:
+def _guarantees(names: list[str], nodes: int | None, declared: dict[str, str] | None = None) -> list[Block]:
+    """Each mechanism's guarantee; `declared`: its `tolerates` label where known for the cluster as configured."""
     blocks: list[Block] = [Heading("The guarantee each mechanism provides")]
     for name in names:
-        blocks += [Heading(name, 3), Bullets(tuple(guarantee(name, nodes)))]
+        blocks += [Heading(name, 3), Bullets(tuple(guarantee(name, nodes, (declared or {}).get(name))))]
     return blocks
 
 
@@ -190,7 +191,9 @@ def compare_blocks(compare_dir: Path) -> list[Block]:
             found = [f"Tolerates on this plane's nodes: {row['tolerates']}." if line.startswith("Tolerates:") else line for line in found]
             blocks += [Heading(f"{row['plane']}: {row['mechanism']}", 3), Bullets(tuple(found))]
     else:
-        blocks += _guarantees(names, nodes)
+        # The table's label has the f of each mechanism's cluster as configured (its `protocol.f`).
+        labels = {str(r["mechanism"]): str(r["tolerates"]) for r in table.to_dict("records") if r.get("tolerates")}
+        blocks += _guarantees(names, nodes, labels)
     verdicts = compare_verdicts(compare_dir)
     if verdicts is not None:
         best = [v for v in verdicts if v.recommended]

@@ -21,15 +21,19 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n\n")[0].replace("\n", " ").strip()
 
 
-def guarantee(mechanism: str, n: int | None) -> list[str]:
-    """Bullet lines on the guarantee a registered mechanism provides, from its declared properties."""
+def guarantee(mechanism: str, n: int | None, declared: str | None = None) -> list[str]:
+    """Bullet lines on the guarantee a registered mechanism provides, from its declared properties.
+
+    `declared` is its `tolerates` label for the cluster as configured (e.g. "byzantine f<n/3 (f≤1 of
+    10)" with `protocol.f: 1`), when the caller knows it; else the label for `n` nodes.
+    """
     from sim.compare import tolerates
     from sim.protocols.base import get_protocol, mechanisms
 
     if mechanism not in mechanisms():
         return [f"{mechanism}: not a registered mechanism here, so its guarantee is unknown"]
     cls = get_protocol(mechanism)
-    declared = tolerates(mechanism, n)
+    declared = declared or tolerates(mechanism, n)
     lines = []
     about = _first_line(cls.__doc__)
     if about:

@@ -56,7 +56,11 @@ MEASURES = (
 
 @dataclass(frozen=True)
 class Plane:
-    """One mechanism of a run: its name (None for a one-mechanism run), mechanism, nodes and tables."""
+    """One mechanism of a run: its name (None for a one-mechanism run), mechanism, nodes and tables.
+
+    `tolerated` is how many faulty nodes it tolerates as configured (its mechanism's `fault_bound`,
+    e.g. PBFT's `protocol.f`); None when the recorded scenario no longer loads.
+    """
 
     name: str | None
     mechanism: str
@@ -64,6 +68,12 @@ class Plane:
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
     requires: dict[str, Any] | None = None
+    tolerated: int | None = None
+
+    @property
+    def tolerates_text(self) -> str:
+        """Its declared `tolerates`, with the f of this cluster as configured, e.g. "byzantine f<n/3 (f≤1 of 10)"."""
+        return tolerates(self.mechanism, self.nodes, self.tolerated)
 
 
 def _tables(result: RunResult) -> dict[str, pd.DataFrame]:
@@ -112,6 +122,20 @@ def _from_tables(tables: dict[str, pd.DataFrame], duration_ms: float) -> dict[st
     return out
 
 
+def _tolerated(scenario: dict[str, Any], plane: str | None) -> int | None:
+    """The faulty nodes the run's mechanism (or `plane`'s) tolerates as configured; None when the scenario no longer loads."""
+    from sim.protocols.registry import MechanismError, get_mechanism
+    from sim.scenario import ScenarioError, scenario_from_dict
+
+    try:
+        loaded = scenario_from_dict(scenario, "<report>")
+        if plane is not None:
+            loaded = loaded.plane_scenarios[plane]
+        return get_mechanism(loaded.mechanism or "").fault_bound(loaded)[1]
+    except (ScenarioError, MechanismError, KeyError):
+        return None
+
+
 def planes(result: RunResult) -> list[Plane]:
     """The run's planes: one per value of the tables' `plane` column, or the run's one mechanism."""
     scenario, summary = result.scenario, result.summary
@@ -124,7 +148,8 @@ def planes(result: RunResult) -> list[Plane]:
         if "plane" in frame.columns:
             names += [str(v) for v in frame["plane"].dropna().unique() if str(v) not in names]
     if not names:
-        return [Plane(None, str(summary.get("mechanism", scenario.get("mechanism", "?"))), summary.get("nodes"), dict(summary), tables)]
+        mechanism = str(summary.get("mechanism", scenario.get("mechanism", "?")))
+        return [Plane(None, mechanism, summary.get("nodes"), dict(summary), tables, tolerated=_tolerated(scenario, None))]
     specs = {str(s.get("name")): s for s in scenario.get("planes") or [] if isinstance(s, dict)}
     out = []
     for name in names:
@@ -138,7 +163,7 @@ def planes(result: RunResult) -> list[Plane]:
             nodes = own.get("nodes", summary.get("nodes"))
         mechanism = str(spec.get("mechanism") or own.get("mechanism") or scenario.get("mechanism", "?"))
         requires = spec.get("requires") if isinstance(spec.get("requires"), dict) else None
-        out.append(Plane(name, mechanism, nodes, own, mine, requires))
+        out.append(Plane(name, mechanism, nodes, own, mine, requires, _tolerated(scenario, name)))
     return out
 
 
@@ -238,10 +263,10 @@ def run_blocks(run_dir: Path) -> list[Block]:
         blocks += [
             Heading(title),
             Heading("The guarantee it provides", 3),
-            Bullets(tuple(guarantee(plane.mechanism, plane.nodes))),
+            Bullets(tuple(guarantee(plane.mechanism, plane.nodes, plane.tolerates_text))),
         ]
         if plane.name is not None:
-            blocks += needs_blocks(plane.requires, tolerates(plane.mechanism, plane.nodes), values, len(plane.tables["violations"]))
+            blocks += needs_blocks(plane.requires, plane.tolerates_text, values, len(plane.tables["violations"]))
             blocks += plane_fault_blocks(plane.tables["events"])
         blocks += [
             Heading("What was measured", 3),

@@ -94,3 +94,11 @@ def test_f_too_large_for_n_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and str(path) in lines[0] and "protocol.f" in lines[0] and "3f + 1" in lines[0]
     assert not out.exists()
+
+
+def test_a_configured_f_is_what_the_cluster_tolerates_never_more_than_n_allows() -> None:
+    """`protocol.f: 1` on 10 replicas: they tolerate 1 (quorum 6), not the 3 that n alone allows; f above that is capped."""
+    assert byzantine_f(10) == 3 and byzantine_f(10, None) == 3
+    assert byzantine_f(10, 1) == 1 and bft_quorum(10, 1) == 6
+    assert byzantine_f(10, 0) == 0
+    assert byzantine_f(4, 2) == 1

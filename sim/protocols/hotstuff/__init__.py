@@ -371,7 +371,7 @@ class HotStuff(Dispatch, BroadcastBft, Pacemaker, BlockFetch, Protocol):
     @classmethod
     def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:
         """The view timer at its capped backoff, once for each of up to f faulty leaders in a row and once more."""
-        f = byzantine_f(scenario.n) if config.f is None else config.f  # type: ignore[attr-defined]
+        f = byzantine_f(scenario.n, config.f)  # type: ignore[attr-defined]
         return (f + 2) * config.view_timeout * config.max_backoff  # type: ignore[attr-defined]
 
     @classmethod

@@ -246,14 +246,14 @@ class Pbft(Dispatch, BroadcastBft, NormalCase, ViewChangeMixin, CheckpointMixin,
     @classmethod
     def recovery_time(cls, scenario: Scenario, config: ProtocolConfig) -> float:
         """A request's timer, then a new-view wait for each of up to f faulty primaries and a correct one, all at the capped backoff."""
-        f = byzantine_f(scenario.n) if config.f is None else config.f  # type: ignore[attr-defined]
+        f = byzantine_f(scenario.n, config.f)  # type: ignore[attr-defined]
         return (f + 2) * config.view_change_timeout * config.max_backoff  # type: ignore[attr-defined]
 
     @classmethod
     def warnings(cls, scenario: Scenario, config: ProtocolConfig) -> list[str]:
         """A cluster that tolerates no faulty replica (f = 0) is legal but rarely what was meant."""
         assert isinstance(config, PbftConfig)
-        f = byzantine_f(scenario.n) if config.f is None else config.f
+        f = byzantine_f(scenario.n, config.f)
         if f > 0:
             return []
         return [f"pbft on {scenario.n} node{'s' if scenario.n != 1 else ''} tolerates no faulty replica (f = 0; 4 nodes tolerate one)"]

@@ -24,8 +24,7 @@ class PbftClient(Client):
 
     def __init__(self, ctx: ClientEndpoint, sim: Simulation) -> None:
         super().__init__(ctx, sim)
-        f = sim.scenario.protocol.get("f")
-        self.f = byzantine_f(len(self.nodes)) if f is None else int(f)
+        self.f = byzantine_f(len(self.nodes), sim.scenario.protocol.get("f"))
         self.view = 0
         self.pending: dict[str, Request] = {}
         self.replies: dict[str, dict[str, tuple[int, str]]] = {}  # cmd_id -> replica -> (view, result)

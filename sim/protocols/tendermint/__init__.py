@@ -103,7 +103,7 @@ class Tendermint(Dispatch, BroadcastBft, CatchUp, Gossip, Protocol):
         """Load the persistent state; the tallies, the mempool and the timers start afresh."""
         ctx = self.ctx
         self.n = len(ctx.nodes)
-        self.f = byzantine_f(self.n) if self.config.f is None else self.config.f
+        self.f = byzantine_f(self.n, self.config.f)
         self.quorum = bft_quorum(self.n, self.f)
         self.me = ctx.name
         self.st: TendermintState = ctx.storage.setdefault("tendermint", TendermintState())
