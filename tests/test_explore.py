@@ -357,8 +357,8 @@ def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
     assert Voting.fault_bound(_scenario("voting", 7, {"rule": "unanimous"}, QUESTIONS)) == ("byzantine", 0, ("n0",))
     assert Voting.fault_bound(_scenario("voting", 7, {"max_faulty": 1, "coordinator": "n3"}, QUESTIONS)) == ("byzantine", 1, ("n3",))
     weighted = [{"name": "a", "weight": 5}, {"name": "b"}, {"name": "c"}, {"name": "d", "weight": 3}]
-    # Unequal weights: max_faulty is half the weight itself (5), so d, b and c (5) fit, the coordinator a stays honest.
-    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted"}, QUESTIONS)) == ("byzantine", 3, ("a",))
+    # Unequal weights: max_faulty is just below half the weight (5), so d and b (4) fit, not c too; the coordinator a stays honest.
+    assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted"}, QUESTIONS)) == ("byzantine", 2, ("a",))
     assert Voting.fault_bound(_scenario("voting", weighted, {"rule": "weighted", "max_faulty": 4}, QUESTIONS)) == ("byzantine", 2, ("a",))
     claims = {"kind": "claims", "every": "100ms"}
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, {"threshold": 3}, claims)) == ("byzantine", 2)
@@ -366,6 +366,19 @@ def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, lower, claims)) == ("byzantine", 1)
     liars = {"threshold": 4, "attesters": ["n0", "n1", "n2", "n3", "n4"], "false_attesters": ["n0", "n1"]}
     assert AttestationProtocol.fault_bound(_scenario("attestation", 12, liars, claims)) == ("byzantine", 1)
+
+
+def test_a_voter_weighing_half_the_total_is_beyond_the_weighted_bound() -> None:
+    """Weights 1+3+1+1, rule weighted: a corrupt weight-3 voter ties every question against the honest 3 (none of 39
+    decided), yet the bound admitted it (max_faulty defaulted to half the weight itself); equal weights agree."""
+    from sim.protocols.voting import Voting
+
+    weights = [{"name": "c", "weight": 1}, {"name": "heavy", "weight": 3}, {"name": "a"}, {"name": "b"}]
+    bound = FaultBound(*Voting.fault_bound(_scenario("voting", weights, {"rule": "weighted"}, QUESTIONS)))
+    assert bound == FaultBound("byzantine", 0, ("c",))
+    assert not within(bound, [{"byzantine": ["heavy"], "behaviour": "corrupt"}])
+    # Four equal voters: two are half the weight, so one is the most within the bound.
+    assert Voting.fault_bound(_scenario("voting", 4, {"rule": "weighted"}, QUESTIONS)) == ("byzantine", 1, ("n0",))
 
 
 def test_gossip_schedules_crash_many_but_every_fault_heals_and_no_one_lies() -> None:

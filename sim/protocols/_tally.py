@@ -102,11 +102,14 @@ class Unseen:
 
 
 def tolerated_faulty(weights: list[float], rule: Rule) -> float:
-    """The most faulty weight the rule can absorb: below min(1 - threshold, 1/2) of the total.
+    """The most faulty weight the rule can absorb: strictly below min(1 - threshold, 1/2) of the total.
 
     Honest voters agreeing on the truth must both beat the faulty weight and pass the
-    threshold. With equal weights this is a whole number of voters (strictly below the bound);
-    with unequal weights the bound itself (which only makes early decisions rarer).
+    threshold; faulty weight equal to that limit already ties them (1 + 3 + 1 + 1 with the
+    weight-3 voter faulty decides nothing). Callers count faulty weight w as within the budget
+    when w <= budget + EPS. With equal weights the budget is a whole number of voters below the
+    limit; with unequal weights it is just below the limit itself (which only makes early
+    decisions rarer than the heaviest faulty set that fits would).
     """
     total = sum(weights)
     bound = min(1.0 - rule.threshold, 0.5) * total
@@ -115,7 +118,8 @@ def tolerated_faulty(weights: list[float], rule: Rule) -> float:
     unit = weights[0]
     if all(abs(w - unit) <= EPS for w in weights):
         return unit * max(0, math.ceil(bound / unit - EPS) - 1)
-    return bound
+    # More than EPS below the limit, so that a faulty weight equal to it is not within the budget.
+    return bound - 2 * EPS
 
 
 def default_threshold(kind: RuleName) -> float:

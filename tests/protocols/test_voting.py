@@ -241,7 +241,17 @@ def test_default_faulty_budget_is_what_the_rule_tolerates():
     assert tolerated_faulty([1.0] * 9, Rule("supermajority", 2 / 3)) == 2
     assert tolerated_faulty([1.0] * 7, Rule("supermajority", 0.25)) == 3
     assert tolerated_faulty([1.0] * 7, Rule("unanimous", 1.0)) == 0
-    assert tolerated_faulty([5.0, 1.0, 1.0, 1.0], Rule("weighted", 0.5)) == 4.0
+    assert 4.0 - 1e-6 < tolerated_faulty([5.0, 1.0, 1.0, 1.0], Rule("weighted", 0.5)) < 4.0  # unequal: just below half
+
+
+def test_unequal_weights_keep_the_default_faulty_budget_strictly_below_the_limit():
+    """1+3+1+1 under weighted: faulty weight 3 (half) ties an honest 3, so it is beyond the default budget, as 3 of
+    6 equal voters are; the budget was 3 itself, and a faulty weight of 3 counted as within it."""
+    from sim.protocols._tally import EPS, tolerated_faulty
+
+    budget = tolerated_faulty([1.0, 3.0, 1.0, 1.0], Rule("weighted", 0.5))
+    assert 2 <= budget and not 3 <= budget + EPS  # every caller tests `weight <= budget + EPS`
+    assert tolerated_faulty([1.0] * 6, Rule("weighted", 0.5)) == 2
 
 
 def test_a_double_voters_first_ballot_cannot_carry_an_early_decision():

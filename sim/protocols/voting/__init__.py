@@ -22,7 +22,8 @@ quorum). With signed ballots a double vote is detected only when both ballots ar
 voids both: an early decision must survive losing the first ballots of up to `max_faulty`
 voters. Unsigned, the second ballot counts: it must survive `max_faulty` more weight for the
 strongest rival. `max_faulty` defaults to the most the rule tolerates: just below
-min(1 - threshold, 1/2) of the total weight (3 of 7 under majority, 2 of 7 under 2/3).
+min(1 - threshold, 1/2) of the total weight (3 of 7 under majority, 2 of 7 under 2/3; with
+weights 1 + 3 + 1 + 1, less than 3: a faulty 3 ties the honest 3).
 
 Faulty voters are byzantine faults in the scenario (one design for all of them):
 `silent` abstains, `corrupt` votes against the true answer, `double_vote` sends two distinct
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from sim.protocols._tally import Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
+from sim.protocols._tally import EPS, Rule, RuleName, Unseen, default_threshold, parse_fraction, tolerated_faulty
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.voting.load import LoadWorkload, Signal, check_load_workload
@@ -190,7 +191,7 @@ class Voting(Dispatch, Protocol):
         coordinator = config.coordinator or scenario.node_names[0]
         heaviest = sorted((w for n, w in weights.items() if n != coordinator), reverse=True)
         count = 0
-        while count < len(heaviest) and sum(heaviest[: count + 1]) <= budget + 1e-9:
+        while count < len(heaviest) and sum(heaviest[: count + 1]) <= budget + EPS:
             count += 1
         return ("byzantine", count, (coordinator,))
 
