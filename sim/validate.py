@@ -199,6 +199,9 @@ def check_faults(
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         action = fault.action
+        if action == "byzantine":
+            # Checked first: `at: 5s` on a 2 s run is wrong for this reason, not for striking after the end.
+            _check_byzantine_window(source, where, fault)
         for key in ("at", "start", "from_"):
             value = getattr(fault, key)
             # The run processes events strictly before its end: one due at the end never happens.
@@ -255,6 +258,29 @@ def check_faults(
             if unknown:
                 raise ScenarioError(source, f"{where}.params.{sorted(unknown)[0]}", f"unknown parameter for {behaviour}")
             _check_params(source, f"{where}.params", fault, scenario)
+
+
+STRIKE_TIMINGS = ("at", "every", "start", "for_", "jitter")
+"""The timing fields of an entry that strikes (crash, partition, ...): a byzantine entry has none of them."""
+
+
+def _check_byzantine_window(source: str, where: str, fault: FaultSpec) -> None:
+    """A byzantine entry lies from `from` to `until`: it must give none of the strike timings.
+
+    Its behaviour is installed at load and acts from `from` (default 0) to `until` (default: the end
+    of the run); `at`, `every`, `start`, `for` and `jitter` were accepted and ignored, so
+    `at: 1s` lied from 0 ms with exit 0.
+
+    Raises:
+        ScenarioError: the first such field, as one line.
+
+    """
+    for key in STRIKE_TIMINGS:
+        value = getattr(fault, key)
+        # `jitter` defaults to 0 (no jitter), the others to None: `at: 0` is given, `jitter: 0` changes nothing.
+        if value is not None and (key != "jitter" or value):
+            problem = "does not apply to a byzantine entry, which lies from 'from' to 'until' (default: the whole run)"
+            raise ScenarioError(source, f"{where}.{key.rstrip('_')}", problem)
 
 
 UNDOING_NOTHING = ("recover", "heal")

@@ -57,7 +57,7 @@ def test_byzantine_parameters_that_would_lie_or_crash_are_refused(
 ) -> None:
     """A negative delay gave false 'gapless' violations, `forge as: n9` a KeyError mid-run, `depth: abc` a ValueError."""
     nodes = 3 if mechanism == "raft" else 4
-    fault = {"at": "100ms", "byzantine": ["n1"], "behaviour": behaviour, "params": params}
+    fault = {"from": "100ms", "byzantine": ["n1"], "behaviour": behaviour, "params": params}
     path = write(tmp_path, {**RAFT, "mechanism": mechanism, "nodes": nodes, "faults": [fault]})
     line = _run_refused(tmp_path, path)
     if mechanism != "raft":
@@ -68,8 +68,8 @@ def test_byzantine_parameters_that_would_lie_or_crash_are_refused(
 def test_byzantine_parameters_that_make_sense_still_run(tmp_path: Path) -> None:
     """A zero delay and forging another node's name are legal."""
     faults = [
-        {"at": "100ms", "byzantine": ["n1"], "behaviour": "delay", "params": {"delay": 0}},
-        {"at": "100ms", "byzantine": ["n2"], "behaviour": "forge", "params": {"as": "n0"}},
+        {"from": "100ms", "byzantine": ["n1"], "behaviour": "delay", "params": {"delay": 0}},
+        {"from": "100ms", "byzantine": ["n2"], "behaviour": "forge", "params": {"as": "n0"}},
     ]
     path = write(tmp_path, {**RAFT, "faults": faults})
     result = runner.invoke(app, ["validate", str(path)])
@@ -199,7 +199,7 @@ YAML_BOOLEAN = "YAML reads an unquoted yes/no/on/off as a boolean; quote it"
         ),
         ({"faults": [{"at": "100ms", "crash": True}]}, f"faults[0].crash: must be a string or a list (got True: {YAML_BOOLEAN})"),
         (
-            {"faults": [{"at": "100ms", "byzantine": ["n1"], "behaviour": "forge", "params": {"as": False}}]},
+            {"faults": [{"from": "100ms", "byzantine": ["n1"], "behaviour": "forge", "params": {"as": False}}]},
             f"faults[0].params.as: must be a node name (got False: {YAML_BOOLEAN})",
         ),
         ({"mechanism": "voting", "nodes": 5, "protocol": {"answers": True}}, "protocol.answers: must be a list (got True)"),
