@@ -9,6 +9,7 @@ sim/scenario_parts.py and are importable from here.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,7 @@ from sim.scenario_parts import (
     parse_duration_in_context,
     results_name,
 )
+from sim.units import format_ms
 from sim.yaml_kind import DuplicateKeyError, safe_load
 
 __all__ = [
@@ -104,6 +106,34 @@ __all__ = [
 ]
 
 
+CLOCK_STEP_MS = 0.001
+"""The finest time step a run must be able to take (1 µs): timers, delays and CPU costs are that fine."""
+LONGEST_DURATION_MS = 2.0**43
+"""Where the clock (a double in ms) stops resolving `CLOCK_STEP_MS`: from 2**43 ms (about 278 years) on,
+`math.ulp` is 2**-9 ms, so `now + timer` rounds back to `now` and a run never ends."""
+
+
+def resolvable_duration(value: float) -> float:
+    """`value` if the clock can still take a 1 µs step at the end of a run that long.
+
+    `duration: 1e300h` loaded and ran forever: at such a clock value `now + timer == now`, so
+    protocol timers never moved time. (`sim.effects._check_pace` refuses a workload gap the
+    clock cannot add; this refuses the run's own clock, with no workload needed.)
+
+    Raises:
+        ValueError: the one-line problem, naming the limit.
+
+    """
+    step = math.ulp(value)
+    if step > CLOCK_STEP_MS:
+        raise ValueError(
+            f"{format_ms(value)} is too long for the clock: its resolution there is {step:.3g} ms, coarser than 1 µs,"
+            " so timers could not advance time and the run would stand still"
+            f" (it must be below {format_ms(LONGEST_DURATION_MS)}, about 278 years)"
+        )
+    return value
+
+
 class Scenario(Strict):
     """A whole experiment: mechanism, agents, network, faults and workload."""
 
@@ -130,6 +160,11 @@ class Scenario(Strict):
     @classmethod
     def _results_name(cls, value: str) -> str:
         return results_name(value)
+
+    @field_validator("duration")
+    @classmethod
+    def _resolvable_duration(cls, value: float) -> float:
+        return resolvable_duration(value)
 
     @field_validator("nodes")
     @classmethod

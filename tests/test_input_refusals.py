@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -441,3 +443,36 @@ def test_node_names_that_merely_contain_reserved_words_still_load() -> None:
     names = ["leader1", "all-a", "clients", "client-a", "rester"]
     scenario = scenario_from_dict({**RAFT, "nodes": [{"name": n} for n in names]})
     assert scenario.node_names == names
+
+
+STILL_CLOCK = (
+    "duration: 3.6e+306ms is too long for the clock: its resolution there is 6.24e+290 ms, coarser than 1 µs,"
+    " so timers could not advance time and the run would stand still (it must be below 8796093022208ms, about 278 years)"
+)
+
+
+def test_a_duration_the_clock_cannot_resolve_is_refused_in_a_file_a_set_and_a_sweep(tmp_path: Path) -> None:
+    """`duration: 1e300h` loaded and its run never ended: there `now + timer == now`, so no timer moved the clock."""
+    # With no workload nothing else is checked against the clock: this one used to load and hang.
+    path = write(tmp_path, {**RAFT, "duration": "1e300h", "workload": {"kind": "none"}})
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 2, checked.output
+    assert one_line(checked.stderr) == f"{path}: {STILL_CLOCK}"
+    plain = write(tmp_path, RAFT, "plain.yaml")
+    assert _run_refused(tmp_path, plain, "--set", "duration=1e300h") == f"{plain}: {STILL_CLOCK}"
+    sweep = tmp_path / "sweep.yaml"
+    grid = {"name": "long", "base": RAFT, "grid": {"duration": ["300ms", "1e300h"]}, "replicates": 1}
+    sweep.write_text(yaml.safe_dump(grid, sort_keys=False), encoding="utf-8")
+    swept = runner.invoke(app, ["validate", str(sweep)])
+    assert swept.exit_code == 2, swept.output
+    problem = STILL_CLOCK.removeprefix("duration: ")
+    assert one_line(swept.stderr) == f"{sweep}: grid.duration[1]: '1e300h': {problem}"
+
+
+@pytest.mark.parametrize("duration", ["1000000h", "2443000h", "8796093022207ms"])
+def test_a_very_long_duration_the_clock_resolves_still_loads(duration: str) -> None:
+    """Just below 2**43 ms (about 278 years) the clock still resolves 1 µs: such runs are long, not stuck."""
+    from sim.scenario import Scenario
+
+    scenario = Scenario.model_validate({**RAFT, "duration": duration})
+    assert math.ulp(scenario.duration) <= 0.001
