@@ -331,20 +331,18 @@ def compare_planes_command(
     """A compare spec with `planes:`: each plane's candidates, the others kept; the recommendation per plane."""
     from sim.planes.compare import compare_planes
     from sim.report.requirements import recommend, recommendation_lines
-    from sim.scenario import parse_overrides, set_path
+    from sim.scenario import parse_overrides, read_scenario, set_path
 
     assert spec.planes is not None
     seeds = replicates if replicates is not None else (spec.replicates or 1)
     if seeds < 1:
         raise ScenarioError("--replicates", "", "must be at least 1")
     if isinstance(source, Path):
-        from sim.extends import read_scenario_yaml
-
-        data, where = read_scenario_yaml(source), str(source)
+        data, where = read_scenario(source, overrides)[0], str(source)  # extends resolved, overrides applied
     else:
         data, where = copy.deepcopy(source), f"{path}#scenario"
-    for key, value in parse_overrides(overrides).items():
-        set_path(data, key, value)
+        for key, value in parse_overrides(overrides).items():  # validated with the spec (compare_spec_scenario)
+            set_path(data, key, value)
     candidates = {plane: list(wanted.candidates) for plane, wanted in spec.planes.items()}
     target = out if out is not None else Path("results") / f"{scenario.name}-compare"
     check_out_dir(target, "compare.json", "compare")

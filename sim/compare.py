@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism, is_reference
 from sim.protocols.registry import mechanisms as registered
-from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, set_path
+from sim.scenario import Scenario, ScenarioError, read_scenario, scenario_from_dict, set_path
 from sim.sweep.execute import execute
 from sim.sweep.spec import Task, run_key
 from sim.sweep.stats import aggregate
@@ -141,18 +141,24 @@ class Comparison:
 
 
 def _load(scenario: Scenario | dict[str, Any] | str | Path, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """The scenario's data (a file's with its `extends:` resolved) with `overrides` applied, and its source name.
+
+    Raises:
+        ScenarioError: the scenario, with the overrides, is not valid for its own mechanism.
+
+    """
     # The scenario must be valid for its own mechanism: its mistakes are reported as such,
     # never mistaken for something another mechanism refuses.
+    if not isinstance(scenario, (Scenario, dict)):
+        data, _ = read_scenario(scenario, overrides)  # as `run` reads it: extends resolved, a base's mistakes named in the base
+        return data, str(scenario)
     if isinstance(scenario, Scenario):
         data, source = scenario.resolved(), f"<{scenario.name}>"
-    elif isinstance(scenario, dict):
-        data, source = copy.deepcopy(scenario), "<scenario>"
     else:
-        load_scenario(scenario)
-        data, source = yaml.safe_load(Path(scenario).read_text(encoding="utf-8")), str(scenario)
+        data, source = copy.deepcopy(scenario), "<scenario>"
+    scenario_from_dict(data, source, overrides)  # validates a copy: a bad override is refused here, in one line
     for path, value in (overrides or {}).items():
         set_path(data, path, value)
-    scenario_from_dict(data, source)
     return data, source
 
 

@@ -317,7 +317,7 @@ def scenario_from_dict(
 def load_scenario(
     path: str | Path, overrides: dict[str, Any] | list[str] | None = None, seed: int | None = None, strict_timing: bool = False
 ) -> Scenario:
-    """Read and validate a YAML scenario file.
+    """Read and validate a YAML scenario file (see `read_scenario`, which also returns its data).
 
     Args:
         path: the YAML file.
@@ -329,6 +329,33 @@ def load_scenario(
         ScenarioError: one line naming the file, the field path and the problem.
 
     """
+    return read_scenario(path, overrides, seed, strict_timing)[1]
+
+
+def read_scenario(
+    path: str | Path, overrides: dict[str, Any] | list[str] | None = None, seed: int | None = None, strict_timing: bool = False
+) -> tuple[dict[str, Any], Scenario]:
+    """Read a scenario file the one way every command does: `extends:` resolved, overrides applied, validated.
+
+    A command that adapts the scenario further (compare, explore) needs the data as written, not
+    only the validated `Scenario` (whose `resolved()` fills in every default): both come from here,
+    so no command reads the raw YAML and misses the `extends:` that `run` and `validate` resolve.
+
+    Args:
+        path: the YAML file.
+        overrides: dotted paths to values (or `path=value` strings) applied before validation.
+        seed: replaces the scenario's seed when given.
+        strict_timing: a timeout that does not fit the network is an error, not a warning.
+
+    Returns:
+        The data (its base merged in, the overrides and seed applied, no defaults filled in) and
+        the validated scenario.
+
+    Raises:
+        ScenarioError: one line naming the file that wrote the field at fault (a base file, for a
+            mistake written there), the field path and the problem.
+
+    """
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
     from sim.extends import attribute, read_with_origins, without  # late: it reads files with this module's reader
@@ -337,9 +364,15 @@ def load_scenario(
     for dotted in overrides or {}:  # a value given with --set is the command line's, wherever the field was written
         origins = without(origins, dotted)
     try:
-        return scenario_from_dict(data, str(path), overrides, seed, strict_timing)
+        scenario = scenario_from_dict(data, str(path), overrides, seed, strict_timing)
     except ScenarioError as error:
         raise attribute(error, origins) from None
+    # Validation worked on its own copy; the caller's data gets the same changes (they applied cleanly there).
+    for dotted, value in (overrides or {}).items():
+        set_path(data, dotted, value)
+    if seed is not None:
+        data["seed"] = seed
+    return data, scenario
 
 
 def read_yaml(path: str | Path) -> Any:

@@ -18,7 +18,7 @@ import yaml
 from sim.effects import has_leader
 from sim.explore.draw import FaultBound, draw_schedule, fault_kinds, schedule_rng, within
 from sim.explore.shrink import shrink
-from sim.scenario import Scenario, ScenarioError, read_yaml, scenario_from_dict
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from sim.scenario_parts import derived_name
 from sim.units import parse_duration
 
@@ -192,8 +192,7 @@ def plan(
             `beyond` was not asked for (only network faults are then drawn, which is allowed).
 
     """
-    base = read_yaml(source)
-    scenario = scenario_from_dict(base, str(source))
+    scenario = load_scenario(source)  # as `run` reads it: extends resolved, a base's mistakes named in the base
     if scenario.planes is not None:
         raise ScenarioError(str(source), "planes", "consim explore draws faults for one mechanism; explore one plane as its own scenario")
     mechanism = _mechanism(scenario.mechanism or "", protocol_cls)
