@@ -151,8 +151,13 @@ def sweep_command(
     if keep_runs:
         lines.append(f"runs:       {target / 'runs'}/<key>/")
     if plots and sweep.params and len(result.runs):
-        from sim.sweep_plots import save_sweep_plots
+        from sim.sweep_plots import save_sweep_plots, with_derived
 
+        have = with_derived(result.runs).columns
+        for metric in sweep.spec.theory:
+            if metric not in have:  # loading checks the names it can know (sim/sweep/spec.py); this, the ones it cannot
+                problem = f"no metric {metric!r} in the runs; no plots drawn (the rows are kept)"
+                raise ScenarioError(sweep.source, f"theory.{metric}", problem)
         drawn = save_sweep_plots(result.runs, sweep.params, target / "plots")
         for metric, law in sweep.spec.theory.items():  # the spec's reference laws redraw their metric's figure
             drawn += [p for p in save_sweep_plots(result.runs, sweep.params, target / "plots", metric, theory=law) if p not in drawn]

@@ -165,3 +165,28 @@ def summarise(
     summary["journal_sha256"] = tables.digest()
     summary["wall_time_s"] = round(wall_time_s, 3)
     return summary
+
+
+def summary_keys(scenario: Scenario) -> list[str] | None:
+    """The numeric keys a run of `scenario` reports in its summary (its metrics), in the summary's order.
+
+    Found by summarising an empty journal with the scenario's mechanism, so that no list of keys is
+    kept beside `summarise` (and each mechanism's own `summarise`) to drift from them. A counter
+    appears only once something counts it, so one a mechanism does not report up front is missing.
+
+    Returns:
+        The keys, or None when they cannot be known before a run: a scenario with planes (each
+        plane's keys are prefixed and gathered by the fleet), or a mechanism whose summary of an
+        empty journal fails.
+
+    """
+    if scenario.planes is not None or not scenario.mechanism:
+        return None
+    from sim.protocols.registry import get_mechanism  # late: the registry imports every protocol
+    from sim.records import Recorder, RunTables
+
+    try:
+        summary = summarise(RunTables.from_recorder(Recorder()), scenario, get_mechanism(scenario.mechanism), 0.0)
+    except Exception:  # noqa: BLE001 - a mechanism's own summary may need a real run; then nothing is known before it
+        return None
+    return [key for key, value in summary.items() if not isinstance(value, str)]  # names and hashes are not metrics

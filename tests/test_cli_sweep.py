@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.cli_sweep import interrupted_text, plot_sweep_command, sweep_command, sweep_overview
 from sim.scenario import ScenarioError
+from tests.small_scenario import one_line
 from tests.sweep_toy import GRID_SMALL, allow_toys, write_sweep
 
 
@@ -102,6 +103,37 @@ def test_cli_sweep_then_plot_the_sweep_directory(tmp_path):
     plotted = runner.invoke(app, ["plot", str(out), "--metric", "latency_ms_p50", "--x", "network.loss"])
     assert plotted.exit_code == 0, plotted.output
     assert (out / "plots" / "latency_ms_p50_vs_network_loss.png").exists()
+
+
+def test_a_theory_on_an_unknown_metric_is_refused_before_anything_runs(tmp_path):
+    """`theory:` naming no metric a run reports: one line naming the field, exit 2, nothing run or written.
+
+    Before, `consim validate` passed it and `consim sweep` ran every run, drew some plots, then ended in a KeyError.
+    """
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "theory": {"nosuch_metric": "n"}}, sort_keys=False))
+    for command in (["validate", str(path)], ["sweep", str(path), "--jobs", "1", "--out", str(tmp_path / "out")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        line = one_line(result.output)
+        assert line.startswith(f"{path}: theory.nosuch_metric: no metric 'nosuch_metric' in a raft run's summary (have: ")
+        assert "latency_ms_p50" in line and "elections" in line and "unsafe_runs" in line
+    assert not (tmp_path / "out").exists()
+    # A metric only the mechanism reports, and one the sweep derives, are metrics all the same.
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "theory": {"elections": "n", "unsafe_runs": "n"}}, sort_keys=False))
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+
+
+def test_a_theory_metric_that_loading_could_not_check_is_refused_before_any_plot(tmp_path, monkeypatch):
+    """When a mechanism's keys cannot be known before a run, a missing `theory:` metric is still one line, and no plot is drawn."""
+    import sim.metrics
+
+    allow_toys(monkeypatch)
+    monkeypatch.setattr(sim.metrics, "summary_keys", lambda scenario: None)
+    path = write_sweep(tmp_path, {**GRID_SMALL, "theory": {"nosuch_metric": "n"}})
+    with pytest.raises(ScenarioError, match=r"theory\.nosuch_metric: no metric 'nosuch_metric' in the runs; no plots drawn"):
+        sweep_command(path, jobs=1, out=tmp_path / "out", quiet=True, plots=True)
+    assert (tmp_path / "out" / "runs.parquet").is_file() and not (tmp_path / "out" / "plots").exists()
 
 
 @pytest.mark.parametrize(

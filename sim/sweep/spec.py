@@ -236,7 +236,38 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
                 raise ScenarioError(source, "grid", f"points {seen[key][0]} and {index} give the same scenario ({shown})")
             seen[key] = (index, seed)
             sweep.tasks.append(Task(key, index, params, seed, resolved))
+    _check_theory_metrics(spec, sweep.tasks, source)
     return sweep
+
+
+def _check_theory_metrics(spec: SweepSpec, tasks: list[Task], source: str) -> None:
+    """Refuse a `theory:` metric that no run of the sweep reports, before anything runs.
+
+    Without this a typo passed validation, every run ran, and drawing its plot failed at the end.
+
+    Raises:
+        ScenarioError: `theory.<metric>` names no metric of any mechanism the sweep runs.
+
+    """
+    if not spec.theory:
+        return
+    from sim.metrics import summary_keys  # late: it imports pandas and numpy
+    from sim.sweep.stats import DERIVED_METRICS
+
+    firsts: dict[str, Scenario] = {}  # one scenario per mechanism: the summary keys depend on nothing else we can know now
+    for task in tasks:
+        firsts.setdefault(task.scenario.mechanism or "", task.scenario)
+    known: list[str] = []
+    for scenario in firsts.values():
+        keys = summary_keys(scenario)
+        if keys is None:
+            return  # not knowable before a run (planes, or a mechanism that needs one): checked when plotting
+        known += [key for key in keys if key not in known]
+    known += [key for key in DERIVED_METRICS if key not in known]
+    for metric in spec.theory:
+        if metric not in known:
+            runs = " or ".join(name.rsplit(":", 1)[-1] for name in firsts)
+            raise ScenarioError(source, f"theory.{metric}", f"no metric {metric!r} in a {runs} run's summary (have: {', '.join(known)})")
 
 
 def load_sweep(path: str | Path, strict_timing: bool = False) -> Sweep:
