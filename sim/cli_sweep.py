@@ -379,7 +379,8 @@ def plot_sweep_command(
     """Draw a finished sweep's metric-against-parameter plots into TARGET/plots/.
 
     Raises:
-        ScenarioError: not a sweep directory, or an unknown metric or parameter.
+        ScenarioError: not a sweep directory, an unknown metric or parameter, `hue` the x axis too,
+            or a per-line `theory` naming no value of the hue.
 
     """
     from sim.sweep import SweepResult, is_sweep_dir
@@ -397,8 +398,12 @@ def plot_sweep_command(
         raise ScenarioError("--metric", "", f"no metric {metric!r} (have: {', '.join(metric_columns(result.runs, result.params))})")
     if not result.params:
         raise ScenarioError(str(target), "", "the sweep has no swept parameter to plot against")
-    from sim.sweep_plots import LAWS
+    from sim.sweep_plots import LAWS, plot_axes
 
+    try:
+        x, hue = plot_axes(result.runs, result.params, x, hue)  # as the plots will choose them, to check what names them
+    except ValueError as exc:  # the hue is the x axis
+        raise ScenarioError("--hue", "", str(exc)) from None
     laws: str | dict[str, str] | None = theory
     if theory is not None and "=" in theory:
         # One law per line: "pbft=n^2,hotstuff=n" (the values of --hue).
@@ -407,6 +412,13 @@ def plot_sweep_command(
     for law in [laws] if isinstance(laws, str) else list((laws or {}).values()):
         if law not in LAWS:
             raise ScenarioError("--theory", "", f"unknown law {law!r} (choose from {', '.join(LAWS)})")
+    if isinstance(laws, dict):
+        # A law for a line the plot does not have would be drawn nowhere, and say nothing.
+        lines = list(dict.fromkeys(str(value) for value in result.runs[hue])) if hue else []
+        for name in laws:
+            if name not in lines:
+                have = f"{hue} values: {', '.join(lines)}" if hue else "it has one line, no --hue"
+                raise ScenarioError("--theory", name, f"no line {name!r} on the plot ({have})")
     try:
         return save_sweep_plots(result.runs, result.params, target / "plots", metric, x, hue, laws)
     except ValueError as exc:  # a theory overlay on a category axis

@@ -355,6 +355,35 @@ def tradeoff_chart(
     return fig
 
 
+def plot_axes(runs: pd.DataFrame, params: Sequence[str], x: str | None = None, hue: str | None = None) -> tuple[str, str | None]:
+    """The x axis and the hue (one line per value) a sweep's plots use: the ones asked for, else chosen.
+
+    Without `x` the parameter with the most values is used (numeric first on a tie), never the
+    asked-for `hue`; without `hue` the remaining parameter with the fewest values, if there is one.
+
+    Raises:
+        ValueError: the sweep has no parameter, or `hue` is the x axis (each line would be one point).
+        KeyError: `x` or `hue` is not a parameter in the runs.
+
+    """
+    params = list(params)
+    if not params:
+        raise ValueError("the sweep has no swept parameter to plot against")
+    present = [p for p in params if p in runs.columns]
+    if x is None:
+        # max() keeps the first of equals, so ties go to numeric parameters, then to grid order.
+        ranked = sorted((p for p in present if p != hue), key=lambda p: not pd.api.types.is_numeric_dtype(runs[p]))
+        x = max(ranked, key=lambda p: runs[p].nunique()) if ranked else params[0]
+    if hue is None:
+        others = [p for p in present if p != x]
+        hue = min(others, key=lambda p: runs[p].nunique()) if others else None
+    if x not in runs.columns or (hue and hue not in runs.columns):
+        raise KeyError(f"no parameter {x if x not in runs.columns else hue!r} in the sweep (have: {', '.join(params)})")
+    if hue == x:
+        raise ValueError(f"{hue!r} is the x axis already; choose another parameter (or none)")
+    return x, hue
+
+
 def save_sweep_plots(
     runs: pd.DataFrame,
     params: Sequence[str],
@@ -370,23 +399,11 @@ def save_sweep_plots(
     every run, such as liveness 1.0 everywhere), which say nothing; without `x` the parameter with the
     most values is used (numeric first on a tie), and without `hue` the remaining parameter
     with the fewest values (if there is one): a curve per mechanism over rising loss, not a
-    line drawn between two mechanisms. `theory` overlays a scaling law (see LAWS).
+    line drawn between two mechanisms (see `plot_axes`). `theory` overlays a scaling law (see LAWS).
     """
     folder.mkdir(parents=True, exist_ok=True)
     runs = with_derived(runs)
-    params = list(params)
-    if not params:
-        raise ValueError("the sweep has no swept parameter to plot against")
-    present = [p for p in params if p in runs.columns]
-    if x is None:
-        # max() keeps the first of equals, so ties go to numeric parameters, then to grid order.
-        ranked = sorted(present, key=lambda p: not pd.api.types.is_numeric_dtype(runs[p]))
-        x = max(ranked, key=lambda p: runs[p].nunique()) if ranked else params[0]
-    if hue is None:
-        others = [p for p in present if p != x]
-        hue = min(others, key=lambda p: runs[p].nunique()) if others else None
-    if x not in runs.columns or (hue and hue not in runs.columns):
-        raise KeyError(f"no parameter {x if x not in runs.columns else hue!r} in the sweep (have: {', '.join(params)})")
+    x, hue = plot_axes(runs, params, x, hue)
     if metric:
         metrics = [metric]
     else:

@@ -377,3 +377,38 @@ def test_theory_per_line_on_the_command_line(tmp_path, monkeypatch):
     sweep_command(write_sweep(tmp_path, GRID_SMALL), jobs=1, out=out, quiet=True, stream=io.StringIO())
     with pytest.raises(ScenarioError, match="--theory: unknown law 'n\\^3'"):
         plot_sweep_command(out, metric="messages_sent", theory="a=n,b=n^3")
+
+
+def test_plot_refuses_one_parameter_as_both_axis_and_hue_and_laws_for_lines_that_do_not_exist(tmp_path, monkeypatch):
+    """`consim plot SWEEP --x P --hue P` and `--theory 'foo=n'` with no line `foo`: one line each, never a traceback or a no-op.
+
+    Before, the first ended in "AttributeError: 'DataFrame' object has no attribute 'tolist'" and the
+    second drew the plots without any law and exited 0.
+    """
+    import io
+
+    from sim.cli_sweep import plot_sweep_command, sweep_command
+    from tests.sweep_toy import write_sweep
+
+    allow_toys(monkeypatch)
+    out = tmp_path / "out"
+    grid = {"name": "two", "grid": {"nodes": [3, 4], "mechanism": ["toy", "picky"]}, "replicates": 1}
+    sweep_command(write_sweep(tmp_path, grid), jobs=1, out=out, quiet=True, stream=io.StringIO())
+    with pytest.raises(ScenarioError, match=r"^--hue: 'nodes' is the x axis already; choose another parameter \(or none\)$"):
+        plot_sweep_command(out, metric="messages_sent", x="nodes", hue="nodes")
+    with pytest.raises(ScenarioError, match=r"^--hue: 'mechanism' is the x axis already"):
+        plot_sweep_command(out, metric="messages_sent", x="mechanism", hue="mechanism")
+    with pytest.raises(ScenarioError, match=r"^--theory: foo: no line 'foo' on the plot \(mechanism values: toy, picky\)$"):
+        plot_sweep_command(out, metric="messages_sent", theory="toy=n,foo=n")
+    with pytest.raises(ScenarioError, match=r"^--theory: 3: no line '3' on the plot \(mechanism values: toy, picky\)$"):
+        plot_sweep_command(out, metric="messages_sent", x="nodes", hue="mechanism", theory="3=n")
+    drawn = plot_sweep_command(out, metric="messages_sent", x="nodes", theory="toy=n,picky=n^2")
+    assert [p.name for p in drawn] == ["messages_sent_vs_nodes.png"]
+
+    # One parameter: it is the x axis, so --hue alone cannot name it, and there is no line to give a law by name.
+    single = tmp_path / "single"
+    sweep_command(write_sweep(tmp_path / "s", {**grid, "grid": {"nodes": [3, 4]}}), jobs=1, out=single, quiet=True, stream=io.StringIO())
+    with pytest.raises(ScenarioError, match=r"^--hue: 'nodes' is the x axis already"):
+        plot_sweep_command(single, metric="messages_sent", hue="nodes")
+    with pytest.raises(ScenarioError, match=r"^--theory: toy: no line 'toy' on the plot \(it has one line, no --hue\)"):
+        plot_sweep_command(single, metric="messages_sent", theory="toy=n")
