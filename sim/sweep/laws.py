@@ -21,3 +21,6 @@ LAWS = MappingProxyType(
     }
 )
 """Theory overlays: scaling laws fitted (one constant) to the means, e.g. n^2 for PBFT's messages against n."""
+
+DERIVED_METRICS = ("unsafe_runs",)
+"""Metrics the sweep plots add to each run's row (`sim.sweep_plots.with_derived`), beside the summary's keys."""

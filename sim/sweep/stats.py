@@ -61,8 +61,6 @@ _Z975 = 1.959963984540054
 NOT_METRICS = frozenset({"key", "point", "seed", "error"})
 
 Method = Literal["t", "wilson"]
-DERIVED_METRICS = ("unsafe_runs",)
-"""Metrics the sweep plots add to each run's row (`sim.sweep_plots.with_derived`), beside the summary's keys."""
 PROPORTIONS = frozenset({"liveness", "residue_mean", "unsafe_runs"})
 """Metrics that are fractions in [0, 1] beyond those named *_rate, *_fraction, *_accuracy."""
 TRIALS = MappingProxyType({"liveness": "commands_submitted", "decision_accuracy": "decisions"})
