@@ -348,6 +348,16 @@ class ScriptConfig(WorkloadConfig):
     kind: Literal["script"] = "script"
     commands: list[ScriptedCommand] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _clients_exist(self) -> ScriptConfig:
+        """Refuse a command for a client the workload does not have (`client` counts from 0 below `clients`)."""
+        for i, cmd in enumerate(self.commands):
+            if cmd.client >= self.clients:
+                problem = f"must be below clients ({self.clients}), counting from 0 (got {cmd.client})"
+                detail = InitErrorDetails(type=PydanticCustomError("value_error", problem), loc=("commands", i, "client"), input=cmd.client)
+                raise ValidationError.from_exception_data(type(self).__name__, [detail])
+        return self
+
 
 class ScriptWorkload(Workload):
     """Issues each scripted command at its time."""
@@ -372,12 +382,12 @@ class ScriptWorkload(Workload):
                 self.sim.timers.schedule(cmd.at - env.now, self._issue_due, None)
                 return
             self._next += 1
-            self.issue(self.clients[cmd.client % len(self.clients)], cmd.op)
+            self.issue(self.clients[cmd.client], cmd.op)
 
     def _issue_due(self, _: None) -> None:
         cmd = self._script[self._next]
         self._next += 1
-        self.issue(self.clients[cmd.client % len(self.clients)], cmd.op)
+        self.issue(self.clients[cmd.client], cmd.op)
         self._walk(None)
 
 

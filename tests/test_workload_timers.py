@@ -39,7 +39,7 @@ class ProcessScript(ScriptWorkload):
         for cmd in sorted(self.config.commands, key=lambda c: c.at):
             if cmd.at > env.now:
                 yield env.timeout(cmd.at - env.now)
-            self.issue(self.clients[cmd.client % len(self.clients)], cmd.op)
+            self.issue(self.clients[cmd.client], cmd.op)
 
 
 class ProcessClosed(ClosedWorkload):
@@ -69,7 +69,7 @@ CASES = {
     ),
     "script": (
         "pbft",
-        {"kind": "script", "clients": 2, "commands": [{"at": f"{(i * 7) % 40}ms", "client": i % 3} for i in range(60)]},
+        {"kind": "script", "clients": 3, "commands": [{"at": f"{(i * 7) % 40}ms", "client": i % 3} for i in range(60)]},
         {"delay": "2ms"},
         [{"at": "20ms", "crash": "n0", "for": "100ms"}],
     ),
