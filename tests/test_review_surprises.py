@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -36,3 +37,33 @@ def test_a_script_command_for_the_last_client_still_runs(tmp_path: Path) -> None
     path = write(tmp_path, {**RAFT, "workload": workload})
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _validate_refused(path: Path) -> str:
+    """`consim validate` of a bad file: exit 2; its one stderr line."""
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    return one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"scenario": str(ROOT / "scenarios" / "raft-steady.yaml"), "candidates": [], "replicates": 1}, "candidates"),
+        (
+            {"scenario": str(ROOT / "scenarios" / "fleet" / "partition.yaml"), "planes": {"control": {"candidates": []}}},
+            "planes.control.candidates",
+        ),
+    ],
+    ids=["top-level", "plane"],
+)
+def test_a_compare_spec_with_no_candidates_is_refused(tmp_path: Path, spec: dict[str, Any], field: str) -> None:
+    """`candidates: []` validated and ran raft, multipaxos and pbft, while `--mechanisms ''` is refused."""
+    path = write(tmp_path, spec, "spec.yaml")
+    assert _validate_refused(path) == f"{path}: {field}: name at least one mechanism, e.g. [raft, multipaxos, pbft]"
+    result = runner.invoke(app, ["compare", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "out").exists()

@@ -57,7 +57,12 @@ class Requirements(BaseModel):
 
 
 def _each_once(names: list[str]) -> list[str]:
-    """Candidates named once: a repeated one would run the same seeds again and count as more replicates."""
+    """At least one candidate, each named once: a repeated one would run the same seeds again and count as more replicates.
+
+    An empty list is refused as `--mechanisms ''` is: it compares nothing (it used to run the default mechanisms).
+    """
+    if not names:
+        raise ValueError("name at least one mechanism, e.g. [raft, multipaxos, pbft]")
     for i, name in enumerate(names):
         if name in names[:i]:
             # A ValidationError, not a ValueError: the line then names the repeat (`candidates[2]`), not the list.
@@ -71,7 +76,7 @@ class PlaneCandidates(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: list[str] = Field(min_length=1)
+    candidates: list[str]
     requires: Requirements | None = None
     """Default: the plane's own `requires:` in the scenario, else nothing."""
 
