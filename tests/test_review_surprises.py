@@ -67,3 +67,44 @@ def test_a_compare_spec_with_no_candidates_is_refused(tmp_path: Path, spec: dict
     result = runner.invoke(app, ["compare", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "out").exists()
+
+
+FLEET: dict[str, Any] = {
+    "name": "planes",
+    "seed": 1,
+    "duration": "2s",
+    "nodes": 6,
+    "planes": [
+        {"name": "a", "mechanism": "raft", "nodes": 3, "workload": {"kind": "poisson", "rate": "20/s", "until": "1.5s"}},
+        {"name": "g", "mechanism": "gossip", "workload": {"kind": "none"}},
+    ],
+}
+PLANE_PICKS_NOTHING = "faults[0].plane: a {action} that names no 'leader' strikes every plane on its nodes: " + (
+    "'plane' only picks whose leader 'leader' means, or the plane a byzantine entry lies in"
+)
+
+
+@pytest.mark.parametrize(
+    ("fault", "action"),
+    [
+        ({"at": "1s", "crash": "n0", "plane": "a"}, "crash"),
+        ({"at": "1s", "partition": [["n0"], ["rest"]], "plane": "a"}, "partition"),
+        ({"at": "1s", "heal": "all", "plane": "g"}, "heal"),
+    ],
+    ids=["crash-named", "partition-named", "heal"],
+)
+def test_a_plane_on_a_fault_that_strikes_every_plane_is_refused(tmp_path: Path, fault: dict[str, Any], action: str) -> None:
+    """`crash: n0, plane: a` crashed n0 in every plane: the node is the fleet's, so `plane:` picked nothing."""
+    path = write(tmp_path, {**FLEET, "faults": [fault]})
+    assert _validate_refused(path) == f"{path}: {PLANE_PICKS_NOTHING.format(action=action)}"
+
+
+def test_a_plane_still_picks_whose_leader_and_where_a_liar_lies(tmp_path: Path) -> None:
+    """`crash: leader`, a cut from the leader and a byzantine entry keep their `plane:`."""
+    faults = [
+        {"at": "1s", "crash": "leader", "plane": "a", "for": "200ms"},
+        {"at": "1500ms", "cut": {"from": "leader", "to": ["n1"]}, "plane": "a"},
+        {"byzantine": ["n1"], "behaviour": "omit", "plane": "a"},
+    ]
+    result = runner.invoke(app, ["validate", str(write(tmp_path, {**FLEET, "faults": faults}))])
+    assert result.exit_code == 0, result.output

@@ -192,6 +192,18 @@ def _members(scenario: Scenario, plane: PlaneSpec) -> set[str]:
     return set(plane.nodes)
 
 
+def _names_leader(fault: FaultSpec) -> bool:
+    """Whether a fault entry names `leader` among its targets (a crash, recover, partition group or cut end)."""
+    if fault.partition is not None:
+        named = [item for group in fault.partition for item in group]
+    elif fault.cut is not None:
+        named = [end for ends in (fault.cut.from_, fault.cut.to) for end in ([ends] if isinstance(ends, str) else ends)]
+    else:
+        targets = fault.crash if fault.crash is not None else fault.recover
+        named = [targets] if isinstance(targets, str) else list(targets or [])
+    return "leader" in named
+
+
 def _check_fleet_faults(scenario: Scenario, source: str) -> None:
     """The fault plan against the fleet's nodes, and each byzantine entry against the planes it lies in."""
     planes = {plane.name: plane for plane in scenario.planes or []}
@@ -200,6 +212,13 @@ def _check_fleet_faults(scenario: Scenario, source: str) -> None:
             continue
         if fault.plane not in planes:
             raise ScenarioError(source, f"faults[{i}].plane", f"no plane named {fault.plane!r} (planes: {', '.join(planes)})")
+        if fault.byzantine is None and not _names_leader(fault):
+            # A node is the fleet's: crashing or cutting it off stops it in every plane, whatever `plane:` says.
+            problem = (
+                f"a {fault.action} that names no 'leader' strikes every plane on its nodes: "
+                "'plane' only picks whose leader 'leader' means, or the plane a byzantine entry lies in"
+            )
+            raise ScenarioError(source, f"faults[{i}].plane", problem)
         if fault.byzantine is not None:
             members = _members(scenario, planes[fault.plane])
             targets = [fault.byzantine] if isinstance(fault.byzantine, str) else fault.byzantine
