@@ -227,6 +227,7 @@ def compare_spec_scenario(
         scenario = scenario_from_dict(found, f"{path}#scenario", parse_overrides(overrides))
     else:
         scenario = load_scenario(found, overrides or [])
+    _refuse_unused_top_level(spec, scenario, str(path))
     if spec.planes is not None:
         have = [p.name for p in scenario.planes or []]
         if not have:
@@ -235,6 +236,22 @@ def compare_spec_scenario(
             if plane not in have:
                 raise ScenarioError(str(path), f"planes.{plane}", f"the scenario has no plane named {plane!r} (planes: {', '.join(have)})")
     return scenario, (spec, found)
+
+
+def _refuse_unused_top_level(spec: CompareSpec, scenario: Scenario, source: str) -> None:
+    """Refuse a spec's top-level `candidates` or `requires` on a scenario with planes: only `planes:` is read there.
+
+    Raises:
+        ScenarioError: the unused field, and where the planes' candidates go instead.
+
+    """
+    if not scenario.planes:
+        return
+    example = f"planes: {{{scenario.planes[0].name}: {{candidates: [...]}}}}"
+    for field in ("candidates", "requires"):
+        if field in spec.model_fields_set:
+            problem = f"the scenario has planes, so a top-level {field!r} is not used: give each plane its own under {example}"
+            raise ScenarioError(source, field, problem)
 
 
 def plane_requirements(spec: CompareSpec, scenario: Scenario) -> dict[str, Any]:

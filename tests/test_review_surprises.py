@@ -108,3 +108,22 @@ def test_a_plane_still_picks_whose_leader_and_where_a_liar_lies(tmp_path: Path) 
     ]
     result = runner.invoke(app, ["validate", str(write(tmp_path, {**FLEET, "faults": faults}))])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"candidates": ["raft"]}, "candidates"),
+        ({"candidates": ["raft"], "planes": {"control": {"candidates": ["pbft"]}}}, "candidates"),
+        ({"requires": {"liveness": 0.5}, "planes": {"control": {"candidates": ["pbft"]}}}, "requires"),
+    ],
+    ids=["candidates-alone", "candidates-beside-planes", "requires-beside-planes"],
+)
+def test_top_level_candidates_or_requires_on_a_scenario_with_planes_are_refused(tmp_path: Path, extra: dict[str, Any], field: str) -> None:
+    """The spec's own docstring says they are not used there; `candidates: [raft]` alone validated OK."""
+    path = write(tmp_path, {"scenario": str(ROOT / "scenarios" / "fleet" / "partition.yaml"), **extra}, "spec.yaml")
+    line = _validate_refused(path)
+    assert line == (
+        f"{path}: {field}: the scenario has planes, so a top-level {field!r} is not used:"
+        " give each plane its own under planes: {scale: {candidates: [...]}}"
+    )

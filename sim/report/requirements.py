@@ -87,7 +87,8 @@ class CompareSpec(BaseModel):
     """A compare spec file: the scenario, the candidates, the requirements and how to rank cost.
 
     On a scenario with planes, `planes:` gives each compared plane its candidates and requirements
-    (the others keep their mechanism); `candidates` and `requires` are then not used.
+    (the others keep their mechanism); top-level `candidates` and `requires` would not be used
+    there, and `consim compare` and `validate` refuse them.
     """
 
     model_config = ConfigDict(extra="forbid")
