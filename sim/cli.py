@@ -159,7 +159,10 @@ def run_cmd(
         typer.Option(
             "--trace-window",
             metavar="START:END",
-            help="Time window of the space-time plot, e.g. 2.9s:3.3s (default: from just before the first fault). Needs --trace.",
+            help=(
+                "Time window of the space-time plot, e.g. 2.9s:3.3s (default: from just before the first fault)."
+                " Needs --trace; refused with --no-plots."
+            ),
         ),
     ] = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not draw plots.")] = False,
@@ -172,7 +175,7 @@ def run_cmd(
     from sim.console import RunProgress, format_summary
 
     with guard():
-        window = trace_window_option(trace_window, trace)
+        window = trace_window_option(trace_window, trace, plots=not no_plots)
         resolved, run_dir = prepare_run(scenario, seed, set_, out, strict_timing, window)
     from sim.validate import warning_lines
 

@@ -84,11 +84,16 @@ def prepare_run(
     return scenario, target
 
 
-def trace_window_option(text: str | None, trace: bool = True) -> tuple[float, float] | None:
+def trace_window_option(text: str | None, trace: bool = True, plots: bool = True) -> tuple[float, float] | None:
     """Read `--trace-window START:END` (e.g. 2.9s:3.3s) into ms; None when not given.
 
+    Args:
+        text: the option's value, if given.
+        trace: whether the run keeps the message journal the diagram is drawn from.
+        plots: whether the run draws plots at all (`consim run --no-plots` draws no diagram to window).
+
     Raises:
-        ScenarioError: when the text is not a window, or there is no trace to draw it from.
+        ScenarioError: when the text is not a window, or there is no trace to draw it from, or no diagram is drawn.
 
     """
     from sim.plots import parse_window
@@ -97,6 +102,10 @@ def trace_window_option(text: str | None, trace: bool = True) -> tuple[float, fl
         return None
     if not trace:
         raise ScenarioError("--trace-window", "", "needs --trace (the space-time diagram is drawn from the message journal)")
+    if not plots:
+        raise ScenarioError(
+            "--trace-window", "", "--no-plots draws no diagram to window (draw it later: consim plot RUN_DIR --trace-window START:END)"
+        )
     try:
         return parse_window(text)
     except ValueError as exc:

@@ -310,7 +310,7 @@ def test_the_readme_and_the_code_agree_on_raft_election_timeout_bounds() -> None
 def test_a_trace_window_that_starts_after_the_run_is_refused_for_run_and_plot(tmp_path: Path) -> None:
     """`--trace-window 20s:30s` on a 1 s run drew an empty space-time diagram; a window the end of the run cuts short still draws."""
     out = tmp_path / "out"
-    quick = ["--set", "duration=1s", "--set", "workload.start=0", "--trace", "--no-plots", "-q"]
+    quick = ["--set", "duration=1s", "--set", "workload.start=0", "--trace", "-q"]  # plots drawn: --no-plots refuses a window
     late = runner.invoke(app, ["run", str(RAFT), *quick, "--trace-window", "20s:30s", "--out", str(out)])
     assert late.exit_code == 2, late.output
     assert late.stderr.strip() == "--trace-window: starts at 20s, not before the end of the run (1s): the diagram would be empty"

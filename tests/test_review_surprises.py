@@ -127,3 +127,10 @@ def test_top_level_candidates_or_requires_on_a_scenario_with_planes_are_refused(
         f"{path}: {field}: the scenario has planes, so a top-level {field!r} is not used:"
         " give each plane its own under planes: {scale: {candidates: [...]}}"
     )
+
+
+def test_a_trace_window_with_no_plots_is_refused(tmp_path: Path) -> None:
+    """`--trace-window` windows the space-time diagram; `--no-plots` draws none, and the window was silently dropped."""
+    path = write(tmp_path, RAFT)
+    line = _run_refused(tmp_path, path, "--trace", "--trace-window", "100ms:200ms")
+    assert line == "--trace-window: --no-plots draws no diagram to window (draw it later: consim plot RUN_DIR --trace-window START:END)"
