@@ -134,3 +134,17 @@ def test_a_trace_window_with_no_plots_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, RAFT)
     line = _run_refused(tmp_path, path, "--trace", "--trace-window", "100ms:200ms")
     assert line == "--trace-window: --no-plots draws no diagram to window (draw it later: consim plot RUN_DIR --trace-window START:END)"
+
+
+def test_the_sweeps_readme_lists_every_sweep_and_both_interval_methods() -> None:
+    """Its table left out bft-message-complexity.yaml, and it called every interval Student's t."""
+    text = (ROOT / "scenarios" / "sweeps" / "README.md").read_text(encoding="utf-8")
+    listed = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and ".yaml" in line}
+    assert listed == {path.name for path in (ROOT / "scenarios" / "sweeps").glob("*.yaml")}
+    assert "`wilson` for proportions" in text and "`t` (Student's t" in text
+
+
+def test_the_readme_says_validate_prints_a_line_per_problem() -> None:
+    """`consim validate` prints every problem of a file, one line each, not one line per file."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "# each file: OK, or one line per problem it has" in text
