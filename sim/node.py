@@ -221,17 +221,24 @@ class Node(Endpoint):
         self.sim.network.send(self.name, dst, msg, None, extra)
 
     def broadcast(self, msg: Message) -> None:
-        """Send to every other node."""
-        self.multicast(self.peers, msg)
+        """Send to every other node (`multicast` to `peers`, one list, so the network keeps what it looks up per peer)."""
+        if self.sends_alike():
+            self.sim.network.broadcast(self.name, self.peers, msg)
+            return
+        for dst in self.peers:
+            self.send(dst, msg)
 
     def multicast(self, dsts: Sequence[str], msg: Message) -> None:
         """Send to each of `dsts` in order: the same as `send(dst, msg)` for each, one after another."""
-        # The condition of `send`'s plain path: nothing here can tell one copy from the next.
-        if not self._cpu and not self.behaviours and (not self._write or self.disk_until <= self.now):
+        if self.sends_alike():
             self.sim.network.multicast(self.name, dsts, msg)
             return
         for dst in dsts:
             self.send(dst, msg)
+
+    def sends_alike(self) -> bool:
+        """Whether `send` now takes its plain path for every copy: nothing here can tell one copy from the next."""
+        return not self._cpu and not self.behaviours and (not self._write or self.disk_until <= self.now)
 
     def decide(self, slot: int | str, value: str, **fields: Any) -> None:
         """Record that this node decided (committed, applied, learned) `value` for `slot`."""

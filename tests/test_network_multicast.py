@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from sim import run, scenario_from_dict
+from sim.fastpath import SENT
+from sim.kernel import Simulation
 from sim.network import Network
+from sim.protocols.pbft.messages import Status
 
 
 def pbft(network: dict[str, Any], faults: list[dict[str, Any]]) -> Any:
@@ -51,8 +54,27 @@ def test_multicast_delivers_what_sending_to_each_peer_would(
     fast = run(pbft(network, faults), trace=True)
     with monkeypatch.context() as patch:
         patch.setattr(Network, "multicast", one_by_one)
+        patch.setattr(Network, "broadcast", one_by_one)
         plain = run(pbft(network, faults), trace=True)
     assert fast.summary["messages_delivered"] > 1000
     assert fast.trace is not None and plain.trace is not None
     assert fast.trace.equals(plain.trace)
     assert fast.summary["journal_sha256"] == plain.summary["journal_sha256"]
+
+
+def test_a_broadcast_goes_to_the_peers_it_is_given_when_the_list_is_another() -> None:
+    """The network keeps each sender's peers per kind; a broadcast to another list is sent to that list, counted as such."""
+    sim = Simulation(pbft({"delay": "1ms"}, []))
+    network = sim.network
+    peers = ["n1", "n2", "n3"]
+    ping = Status(0, True, 0, 0, ())
+    network.broadcast("n0", peers, ping)
+    network.broadcast("n0", ["n4", "n5"], ping)  # same sender and kind, another list: not the kept one
+    network.broadcast("n0", peers, ping)
+    sent = {key[2]: row[SENT] for key, row in sim.recorder.counts.items() if key[0] == ping.kind}
+    assert sent == {"n1": 2, "n2": 2, "n3": 2, "n4": 1, "n5": 1}
+    handed: list[str] = []
+    for name in ("n1", "n2", "n3", "n4", "n5"):
+        sim.nodes[name].receive = lambda src, msg, true_src, name=name: handed.append(name)  # type: ignore[method-assign]
+    sim.env.advance(5.0)
+    assert sorted(handed) == ["n1", "n1", "n2", "n2", "n3", "n3", "n4", "n5"]

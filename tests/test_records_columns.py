@@ -1,4 +1,4 @@
-"""The journal's column store gives the frame the rows themselves would give, whatever the chunk size."""
+"""The journal's column store gives the frame the rows themselves would give, whatever the chunk size; so does the messages table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.records import Columns
+from sim.records import MESSAGE_COLUMNS, Columns, messages_frame
 
 FIXED = ("a", "b", "c")
 
@@ -93,3 +93,20 @@ def test_columns_with_nan_for_missing_fields_equal_a_frame_of_row_dicts(chunk: i
             columns.append(values, dict(extra))
         pd.testing.assert_frame_equal(columns.records_frame(FIXED), frame_of_dicts(rows), check_exact=True)
     assert clashed
+
+
+@pytest.mark.parametrize("size", [0, 1, 400])
+def test_the_messages_table_is_the_count_rows_sorted_by_type_source_and_destination(size: int) -> None:
+    """Built column by column, it equals a frame of the rows sorted by pandas, for any names (text order is code-point order)."""
+    rng = random.Random(size)
+    names = ["a", "B", "é", "Z", "0", "_", "n1", "n10", "n2", "日本", "ß", "\U0001f600", "a b", "*"]
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    while len(counts) < size:
+        counts[rng.choice(names), rng.choice(names) + rng.choice(names), rng.choice(names)] = [rng.randrange(1000) for _ in range(4)]
+    rows = [(*key, *row) for key, row in counts.items()]
+    expected = pd.DataFrame(rows, columns=MESSAGE_COLUMNS).sort_values(["type", "src", "dst"], kind="stable").reset_index(drop=True)
+    for column in MESSAGE_COLUMNS[3:]:
+        expected[column] = expected[column].astype("int64")
+    frame = messages_frame(counts)
+    assert len(frame) == size
+    assert frame.equals(expected)

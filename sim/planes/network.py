@@ -61,6 +61,7 @@ class PlaneNetwork(Network):
         self._counts = recorder.counts
         self._pairs = recorder.pairs
         self._rows = {}  # the plane's own count rows (see Network.send)
+        self._plans = {}  # and broadcast plans, which hold them (see Network.broadcast)
         self.endpoints: dict[str, Endpoint] = {}
         fabric.views.append(self)
 
