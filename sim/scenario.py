@@ -2,8 +2,8 @@
 
 Bad input is one line naming the file, the field and the problem.
 
-Its parts (the network, faults, workload, ... models and the duration fields) live in
-sim/scenario_parts.py and are importable from here.
+Its parts (the network, workload, ... models and the duration fields) live in sim/scenario_parts.py,
+the fault plan's entries in sim/fault_specs.py; all are importable from here.
 """
 
 from __future__ import annotations
@@ -17,21 +17,18 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from sim.errors import ScenarioError, first_error
+from sim.fault_specs import FAULT_ACTIONS, ChurnSpec, CutSpec, FaultSpec
 from sim.scenario_parts import (
     DEFAULT_RTT_MS,
-    FAULT_ACTIONS,
     MAX_CLIENTS,
     MAX_NODES,
     PLANE_NAME,
     RTT_CONTEXT,
     BytesPerSecond,
-    ChurnSpec,
     ConstantDelay,
     CryptoSpec,
-    CutSpec,
     DelaySpec,
     ExponentialDelay,
-    FaultSpec,
     LinkSettings,
     LinkSpec,
     LognormalDelay,

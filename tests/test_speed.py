@@ -180,7 +180,7 @@ def test_validate_builds_only_the_models_its_scenario_uses() -> None:
     models = set(checked["models"])
     assert "sim.protocols.raft.config" in models and "sim.scenario" in models  # RaftConfig and Scenario: it did validate
     others = {m for m in models if not m.startswith("sim.protocols.raft.")}
-    assert others == {"sim.scenario", "sim.scenario_parts", "sim.workload", "sim.protocols.base", "sim.exact_types"}
+    assert others == {"sim.scenario", "sim.scenario_parts", "sim.fault_specs", "sim.workload", "sim.protocols.base", "sim.exact_types"}
     # Of the workload kinds defined, only the scenario's (poisson) is built; the config bases are never validated.
     built = set(checked["built"])
     assert {"sim.scenario.Scenario", "sim.workload.PoissonConfig", "sim.protocols.raft.config.RaftConfig"} <= built
