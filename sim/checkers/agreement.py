@@ -35,6 +35,16 @@ def honest_decisions(tables: RunTables) -> pd.DataFrame:
     return decisions[~decisions["node"].isin(faulty)] if faulty else decisions
 
 
+def honest_events(tables: RunTables, kind: str, needs: str, by: str = "node") -> pd.DataFrame:
+    """The events of `kind` whose `by` column names no faulty node; none if the table lacks the column `needs`."""
+    events = tables.events
+    if events.empty or needs not in events:
+        return events.iloc[:0]  # no rows: the caller's `first_conflicts` then finds none
+    chosen = events[events["kind"] == kind]
+    faulty = faulty_nodes(tables)
+    return chosen[~chosen[by].isin(faulty)] if faulty else chosen
+
+
 def check_agreement(tables: RunTables, scenario: Scenario) -> list[Violation]:
     """No two honest nodes decide different values for the same slot (state machine safety)."""
     decisions = honest_decisions(tables)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
-from sim.checkers.agreement import Violation, faulty_nodes, first_conflicts, honest_decisions
+from sim.checkers.agreement import Violation, first_conflicts, honest_decisions, honest_events
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -63,13 +63,7 @@ def check_attestation_soundness(tables: RunTables, scenario: Scenario) -> list[V
 
 def check_one_verdict(tables: RunTables, scenario: Scenario) -> list[Violation]:
     """No honest attester signs both verdicts of one claim (one violation per attester and claim, at the second)."""
-    events = tables.events
-    if events.empty or "attester" not in events:
-        return []
-    signed = events[events["kind"] == "attest"]
-    faulty = faulty_nodes(tables)
-    if faulty:
-        signed = signed[~signed["attester"].isin(faulty)]
+    signed = honest_events(tables, "attest", needs="attester", by="attester")
 
     def detail(key: tuple[Any, ...], first: Any, other: Any) -> str:
         return f"{key[1]} signed {key[0]!r} {bool(first['verdict'])} at {first['time_ms']:g} ms, then {bool(other['verdict'])}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.checkers.agreement import Violation, faulty_nodes, first_conflicts
+from sim.checkers.agreement import Violation, first_conflicts, honest_events
 
 if TYPE_CHECKING:
     from sim.records import RunTables
@@ -18,15 +18,8 @@ def check_no_equivocation(tables: RunTables, scenario: Scenario) -> list[Violati
     (a new primary's O set included). An honest replica that did so would be indistinguishable
     from a byzantine one to its peers, so the whole f-resilience argument would be void.
     """
-    events = tables.events
-    if events.empty or "digest" not in events:
-        return []
-    sent = events[events["kind"] == "sent"]
-    faulty = faulty_nodes(tables)
-    if faulty:
-        sent = sent[~sent["node"].isin(faulty)]
     return first_conflicts(
-        sent,
+        honest_events(tables, "sent", needs="digest"),
         ["node", "msg", "view", "seq"],
         "digest",
         "no_equivocation",
