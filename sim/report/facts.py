@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.fault_specs import FAULT_ACTIONS
 from sim.report.requirements import tolerated_kind
 
-FAULT_ACTIONS = ("crash", "recover", "partition", "cut", "heal", "set_link", "churn", "byzantine")
 _KIND_WORDS = {
     "byzantine": "stays safe while some nodes lie (byzantine faults)",
     "crash": "stays safe while some nodes crash or are cut off (crash faults); it assumes no node lies",
