@@ -29,12 +29,20 @@ SWEEPS = ROOT / "scenarios" / "sweeps"
 
 
 def trimmed(path: Path) -> dict[str, Any]:
-    """A shipped sweep's spec cut to the two ends of each grid list (zipped lists stay equal) and one replicate."""
+    """A shipped sweep's spec cut to the two ends of each grid list (zipped lists stay equal) and one replicate.
+
+    Per-line `theory:` laws of values cut from the grid go too: a law for a line the sweep does
+    not draw is refused when the spec is loaded.
+    """
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["grid"] = {key: [values[0], values[-1]] for key, values in data["grid"].items()}
     data["replicates"] = 1
+    kept = {str(value) for values in data["grid"].values() for value in values}
+    for metric, laws in data.get("theory", {}).items():
+        if isinstance(laws, dict):
+            data["theory"][metric] = {line: law for line, law in laws.items() if line in kept}
     return data
 
 

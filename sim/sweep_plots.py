@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sim.sweep.axes import choose_axes
 from sim.sweep.laws import LAWS  # the laws live where a sweep spec can check their names without matplotlib
 from sim.sweep.stats import aggregate, metric_columns, metric_range
 from sim.units import parse_duration
@@ -370,13 +371,10 @@ def plot_axes(runs: pd.DataFrame, params: Sequence[str], x: str | None = None, h
     if not params:
         raise ValueError("the sweep has no swept parameter to plot against")
     present = [p for p in params if p in runs.columns]
-    if x is None:
-        # max() keeps the first of equals, so ties go to numeric parameters, then to grid order.
-        ranked = sorted((p for p in present if p != hue), key=lambda p: not pd.api.types.is_numeric_dtype(runs[p]))
-        x = max(ranked, key=lambda p: runs[p].nunique()) if ranked else params[0]
-    if hue is None:
-        others = [p for p in present if p != x]
-        hue = min(others, key=lambda p: runs[p].nunique()) if others else None
+    # The choice itself is pandas-free: loading a sweep spec makes it from the grid to check per-line laws.
+    counts = {p: int(runs[p].nunique()) for p in present}
+    numeric = {p: bool(pd.api.types.is_numeric_dtype(runs[p])) for p in present}
+    x, hue = choose_axes(params, counts, numeric, x, hue)
     if x not in runs.columns or (hue and hue not in runs.columns):
         raise KeyError(f"no parameter {x if x not in runs.columns else hue!r} in the sweep (have: {', '.join(params)})")
     if hue == x:

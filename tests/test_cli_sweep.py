@@ -136,6 +136,45 @@ def test_a_theory_metric_that_loading_could_not_check_is_refused_before_any_plot
     assert (tmp_path / "out" / "runs.parquet").is_file() and not (tmp_path / "out" / "plots").exists()
 
 
+def test_a_per_line_law_for_a_line_the_sweep_never_draws_is_refused_before_anything_runs(tmp_path):
+    """`theory: {metric: {value: law}}` keyed by no value of the plots' line parameter: one line, exit 2, nothing written.
+
+    Before, such a key (a typo such as `multipaxo`) validated, every run ran, and its law was drawn nowhere.
+    """
+    path = tmp_path / "sweep.yaml"
+    grid = {"mechanism": ["raft", "multipaxos"], "nodes": [3, 5]}  # x: nodes (numeric wins the tie), lines: mechanism
+    typo = {"messages_per_decision": {"raft": "n", "multipaxo": "n"}}
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": grid, "theory": typo}, sort_keys=False))
+    for command in (["validate", str(path)], ["sweep", str(path), "--jobs", "1", "--out", str(tmp_path / "out")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert one_line(result.output) == (
+            f"{path}: theory.messages_per_decision.multipaxo: mechanism has no value 'multipaxo' in the grid, "
+            "so no line to draw this law on (lines: raft, multipaxos)"
+        )
+    assert not (tmp_path / "out").exists()
+    # A numeric line parameter's lines are named as the plot labels them: loss 0.0 is the line "0.0", not "0".
+    grid = {"nodes": [3, 5, 7], "network.loss": [0.0, 0.1]}
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": grid, "theory": {"messages_per_decision": {"0.0": "n", "0.1": "n^2"}}}))
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": grid, "theory": {"messages_per_decision": {"0": "n"}}}))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert one_line(result.output).endswith("network.loss has no value '0' in the grid, so no line to draw this law on (lines: 0.0, 0.1)")
+
+
+def test_a_per_line_law_on_a_sweep_of_one_parameter_is_refused(tmp_path):
+    """With one swept parameter the plots draw one line: laws keyed by line would never be drawn, so they are refused."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": {"nodes": [3, 5]}, "theory": {"messages_per_decision": {"raft": "n"}}}))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert one_line(result.output) == (
+        f"{path}: theory.messages_per_decision: a law per line needs a second swept parameter "
+        "(the plots draw one line against nodes); give one law, e.g. messages_per_decision: n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -1,3 +1,4 @@
+import itertools
 import math
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.collections import PolyCollection
 
 from sim.compare import adapt, compare, tolerates
@@ -412,3 +414,33 @@ def test_plot_refuses_one_parameter_as_both_axis_and_hue_and_laws_for_lines_that
         plot_sweep_command(single, metric="messages_sent", hue="nodes")
     with pytest.raises(ScenarioError, match=r"^--theory: toy: no line 'toy' on the plot \(it has one line, no --hue\)"):
         plot_sweep_command(single, metric="messages_sent", theory="toy=n")
+
+
+SHIPPED_SWEEPS = sorted((Path(__file__).resolve().parent.parent / "scenarios" / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        *({**yaml.safe_load(path.read_text(encoding="utf-8"))["grid"]} for path in SHIPPED_SWEEPS),
+        {"mechanism": ["pbft", "hotstuff"], "nodes": [4, 7]},  # a tie: the numeric parameter is x
+        {"network.loss": [0, 0.05, 0.1], "nodes": [3, 5, 7]},  # 0 beside floats is the line "0.0"
+        {"protocol.fanout": [1, "2"], "nodes": [3, 5, 7]},  # a number beside text: both text
+        {"flag": [True, False], "nodes": [3, 5, 7], "mechanism": ["raft", "multipaxos"]},
+        {"protocol.election_timeout": [["150ms", "300ms"], ["300ms", "600ms"]], "network.loss": [0.0, 0.1]},
+    ],
+    ids=lambda grid: ",".join(grid),
+)
+def test_the_grid_gives_the_axes_and_lines_the_plots_draw(grid):
+    """What a sweep spec checks its per-line laws against (from the grid) is what the plots draw (from the runs table)."""
+    from sim.sweep.axes import grid_axes
+    from sim.sweep.core import _arrow_safe
+    from sim.sweep.spec import label
+    from sim.sweep_plots import plot_axes
+
+    points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    runs = _arrow_safe(pd.DataFrame([{path: label(value) for path, value in point.items()} for point in points]))
+    x, hue, lines = grid_axes({path: [label(v) for v in values] for path, values in grid.items()})
+    assert (x, hue) == plot_axes(runs, list(grid))
+    drawn = list(dict.fromkeys(str(v) for v in aggregate(runs.assign(m=1.0), [x, hue], ["m"])[hue].tolist())) if hue else []
+    assert lines == drawn and (hue is None or len(lines) == runs[hue].nunique())

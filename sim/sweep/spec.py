@@ -212,6 +212,7 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
         where = "set" if err.field in spec.set_ else "base"
         raise ScenarioError(source, where, str(err)) from None
 
+    _check_theory_lines(spec, source)
     points = spec.points()
     sweep = Sweep(spec, source, base_path, base_data, points)
     seen: dict[str, tuple[int, int]] = {}
@@ -238,6 +239,32 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
             sweep.tasks.append(Task(key, index, params, seed, resolved))
     _check_theory_metrics(spec, sweep.tasks, source)
     return sweep
+
+
+def _check_theory_lines(spec: SweepSpec, source: str) -> None:
+    """Refuse a per-line `theory:` law keyed by no line of the sweep's plots, before anything runs.
+
+    The plots draw one line per value of the parameter chosen as hue (sim/sweep/axes.py) and look
+    each line's law up by its name; a key that names no line (a typo) was drawn nowhere, silently.
+
+    Raises:
+        ScenarioError: `theory.<metric>.<key>` names no value of the hue, or the plots have one line.
+
+    """
+    from sim.sweep.axes import grid_axes
+
+    x, hue, lines = grid_axes({path: [label(v) for v in values] for path, values in spec.grid.items()})
+    for metric, laws in spec.theory.items():
+        if isinstance(laws, str):
+            continue
+        for key in laws:
+            if hue is None:
+                problem = f"a law per line needs a second swept parameter (the plots draw one line against {x}); "
+                problem += f"give one law, e.g. {metric}: n"
+                raise ScenarioError(source, f"theory.{metric}", problem)
+            if key not in lines:
+                problem = f"{hue} has no value {key!r} in the grid, so no line to draw this law on (lines: {', '.join(lines)})"
+                raise ScenarioError(source, f"theory.{metric}.{key}", problem)
 
 
 def _check_theory_metrics(spec: SweepSpec, tasks: list[Task], source: str) -> None:
