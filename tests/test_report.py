@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -312,6 +313,38 @@ def test_report_bad_input_is_one_line_exit_2(tmp_path: Path, run_dir: Path) -> N
         result = CliRunner().invoke(app, ["report", *args])
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1 and words in lines[0], result.output
+
+
+def test_report_never_overwrites_a_report_file_consim_did_not_write(tmp_path: Path, run_dir: Path) -> None:
+    """A user's report.md (or report.html) in --out or in the directory itself: one line, exit 2, nothing written.
+
+    Before, `consim report` wrote over it without a word. Its own report it replaces, as before.
+    """
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "report.md").write_text("# my notes\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"--out: {out / 'report.md'} was not written by consim report; refusing to overwrite it (move it away or choose another --out)"
+    )
+    assert (out / "report.md").read_text(encoding="utf-8") == "# my notes\n" and sorted(p.name for p in out.iterdir()) == ["report.md"]
+    # In the run directory itself (no --out), a page of the user's is kept too.
+    own = tmp_path / "run"
+    shutil.copytree(run_dir, own)
+    (own / "report.html").write_text("<p>mine</p>\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(own)])
+    assert result.exit_code == 2
+    problem = "not written by consim report; refusing to overwrite it (move it away, or write the report elsewhere with --out DIR)"
+    assert result.output.strip() == f"{own / 'report.html'}: {problem}"
+    assert (own / "report.html").read_text(encoding="utf-8") == "<p>mine</p>\n" and not (own / "report.md").exists()
+    # Moved away, the report is written; written by consim, it is replaced on the next call.
+    (own / "report.html").unlink()
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["report", str(own)])
+        assert result.exit_code == 0, result.output
+    assert (own / "report.md").read_text(encoding="utf-8").startswith("# consim report: quickstart")
+    assert sorted(p.name for p in own.iterdir() if p.name.startswith((".", "report"))) == ["report.html", "report.md"]  # no temporary left
 
 
 def test_report_on_a_run_dir_with_a_broken_table_is_one_line(run_dir: Path, tmp_path: Path) -> None:
