@@ -65,6 +65,52 @@ def test_sweep_command_refuses_a_foreign_out_folder_and_plot_refuses_non_sweeps(
         plot_sweep_command(out, metric="speed")
 
 
+def test_a_rerun_into_a_sweep_directory_leaves_only_the_new_sweeps_results(tmp_path, monkeypatch):
+    """Another sweep into the same --out: the earlier sweep's figures, consim report, rows and run directories go.
+
+    Before, `report.md` and `report.html` of the first sweep, its plots (against `nodes`) and the
+    rows and kept runs of its other points stayed beside the second sweep's tables. A file consim
+    did not write stays, and rows the second sweep shares with the first (the same scenario and
+    seed) are reused.
+    """
+    from sim.report import write_report
+    from sim.sweep import SweepResult, load_sweep, run_sweep
+
+    allow_toys(monkeypatch)
+    out = tmp_path / "out"
+    first = write_sweep(tmp_path / "first", {"name": "by-nodes", "grid": {"nodes": [3, 5]}, "replicates": 2})
+    sweep_command(first, jobs=1, out=out, quiet=True, keep_runs=True, plots=True)
+    write_report(out)
+    (out / "notes.md").write_text("mine\n", encoding="utf-8")
+    assert (out / "plots" / "messages_per_decision_vs_nodes.png").is_file() and len(list((out / "runs").iterdir())) == 4
+
+    second = write_sweep(tmp_path / "second", GRID_SMALL)
+    _, text = sweep_command(second, jobs=1, out=out, quiet=True)
+    keys = {task.key for task in load_sweep(second).tasks}
+    assert "2 computed now, 2 reused" in text  # nodes 3 is loss 0.0: the same two runs
+    assert sorted(p.name for p in out.iterdir()) == ["notes.md", "rows", "runs", "runs.parquet", "summary.parquet", "sweep.json"]
+    assert {p.stem for p in (out / "rows").glob("*.json")} == keys
+    assert {p.name for p in (out / "runs").iterdir()} < keys  # the kept runs of the two shared runs, no other
+    assert (out / "notes.md").read_text(encoding="utf-8") == "mine\n"
+    assert SweepResult.load(out).params == ["network.loss"] and "4 of 4 runs are kept" in interrupted_text(second, out)
+
+    # A report.html of the user's stays too; the figures are the new sweep's.
+    (out / "report.html").write_text("<p>mine</p>\n", encoding="utf-8")
+    sweep_command(second, jobs=1, out=out, quiet=True, plots=True)
+    assert (out / "report.html").read_text(encoding="utf-8") == "<p>mine</p>\n"
+    assert {p.name.split("_vs_")[1] for p in (out / "plots").glob("*.png")} == {"network_loss.png"}
+
+    # Interrupted, a sweep into the folder reads as unfinished, not as the earlier sweep's tables under its sweep.json.
+    def stop(row: dict) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(load_sweep(first), out=out, jobs=1, quiet=True, on_row=stop)
+    assert not (out / "runs.parquet").exists() and not (out / "plots").exists()
+    with pytest.raises(ScenarioError, match="the sweep has not finished"):
+        write_report(out)
+
+
 # --- the typer commands --------------------------------------------------------------------
 
 runner = CliRunner()

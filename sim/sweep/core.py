@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sim.sweep.workers import default_jobs
 
 ROWS = "rows"
 RUNS = "runs"
+PLOTS = "plots"
 
 
 @dataclass
@@ -106,6 +108,41 @@ def consolidate(sweep: Sweep, out: Path, rows: dict[str, dict[str, Any]]) -> tup
     return runs, summary
 
 
+def clear_previous(root: Path, sweep: Sweep) -> None:
+    """Remove what an earlier sweep into `root` left that this one would not replace, so nothing stale stays beside its results.
+
+    The tables and the figures are rebuilt from the rows at the end, so they go now (an interrupted
+    sweep then reads as unfinished, not as the previous one's tables under this one's sweep.json),
+    with the report `consim report` wrote of them (a report.md or report.html it did not write is
+    the user's, and stays). Rows and kept run directories of runs this sweep does not have go too;
+    those it has are its own runs (the key hashes the resolved scenario and seed) and are reused.
+    """
+    from sim.report import REPORT_FILES, written_by_consim  # late: only a rerun into a folder with a report needs it
+
+    for name in ("runs.parquet", "summary.parquet"):
+        (root / name).unlink(missing_ok=True)
+    plots = root / PLOTS
+    if plots.is_dir():
+        for png in plots.glob("*.png"):
+            png.unlink()
+        if not any(plots.iterdir()):
+            plots.rmdir()
+    for name in REPORT_FILES:
+        if written_by_consim(root / name):
+            (root / name).unlink()
+    keys = {task.key for task in sweep.tasks}
+    for row in (root / ROWS).glob("*.json"):
+        if row.stem not in keys:
+            row.unlink()
+    runs = root / RUNS
+    if runs.is_dir():
+        for folder in runs.iterdir():
+            if folder.is_dir() and folder.name not in keys:
+                shutil.rmtree(folder)
+        if not any(runs.iterdir()):
+            runs.rmdir()
+
+
 def run_sweep(
     sweep: Sweep | str | Path,
     out: str | Path | None = None,
@@ -120,6 +157,9 @@ def run_sweep(
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepResult:
     """Run a sweep, computing only the runs that have no row yet, and write its tables.
+
+    What an earlier sweep left in `out` is cleared first (`clear_previous`): its tables, figures
+    and consim report, and the rows and run directories of runs this sweep does not have.
 
     Args:
         sweep: a loaded sweep or the path of a sweep YAML file.
@@ -146,6 +186,7 @@ def run_sweep(
     root = Path(out) if out is not None else Path("results") / sweep.name
     rows_dir = root / ROWS
     rows_dir.mkdir(parents=True, exist_ok=True)
+    clear_previous(root, sweep)
     meta = {
         "name": sweep.name,
         "description": sweep.spec.description,
