@@ -16,10 +16,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sim.sweep.axes import choose_axes
+from sim.sweep.axes import axis_positions, choose_axes, theory_axis_problem
 from sim.sweep.laws import LAWS  # the laws live where a sweep spec can check their names without matplotlib
 from sim.sweep.stats import aggregate, metric_columns, metric_range
-from sim.units import parse_duration
 
 DEFAULT_METRICS = (
     "latency_ms_p50",
@@ -52,53 +51,10 @@ def axis_label(name: str) -> str:
     return f"{text} ({unit})" if unit else text
 
 
-def _range_value(value: Any) -> tuple[float, float] | None:
-    """A range-valued parameter ([150ms, 300ms], as a list or its text) as (low, high) in ms or plain numbers."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not (text.startswith("[") and text.endswith("]")):
-            return None
-        parts = [p.strip().strip("'\"") for p in text[1:-1].split(",")]
-    elif isinstance(value, list | tuple | np.ndarray):
-        parts = list(value)
-    else:
-        return None
-    if len(parts) != 2:
-        return None
-    try:
-        ends = [float(p) if isinstance(p, int | float) else float(parse_duration(p)) for p in parts]
-    except (ValueError, TypeError):
-        return None
-    return ends[0], ends[1]
-
-
 def numeric_axis(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None, str]:
-    """Positions for parameter values: numbers as they are, durations in ms, ranges at their midpoint, anything else by order.
-
-    Returns:
-        (positions, tick labels or None for a plain numeric axis, unit suffix for the axis label).
-        With tick labels, each distinct value's label goes at its position (in first-appearance
-        order): ranges keep their text under their midpoint, categories are placed 0, 1, 2...
-
-    """
-    clean = list(values)
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in clean):
-        return np.asarray(clean, dtype=float), None, ""
-    try:
-        return np.asarray([parse_duration(v) for v in clean], dtype=float), None, " (ms)"
-    except (ValueError, TypeError):
-        pass
-    ranges = [_range_value(v) for v in clean]
-    order: list[Any] = []
-    for v in clean:
-        key = str(v)
-        if key not in order:
-            order.append(key)
-    if clean and all(r is not None for r in ranges):
-        mids = np.asarray([(r[0] + r[1]) / 2 for r in ranges if r is not None], dtype=float)
-        durations = any(isinstance(v, str) and any(c.isalpha() for c in v) for v in clean)
-        return mids, order, " (ms, midpoint of the range)" if durations else " (midpoint of the range)"
-    return np.asarray([order.index(str(v)) for v in clean], dtype=float), order, ""
+    """Positions for parameter values (see `sim.sweep.axes.axis_positions`), as an array."""
+    positions, ticks, unit = axis_positions(values)
+    return np.asarray(positions, dtype=float), ticks, unit
 
 
 def with_derived(runs: pd.DataFrame) -> pd.DataFrame:
@@ -159,9 +115,9 @@ def metric_vs_param(
             raise ValueError(f"unknown law {law!r} (choose from {', '.join(LAWS)})")
     by = [x] + ([hue] if hue else [])
     stats = aggregate(runs, by, [metric])
+    if theory is not None and (problem := theory_axis_problem(x, stats[x].tolist())) is not None:
+        raise ValueError(problem)
     pos, ticks, unit = numeric_axis(stats[x].tolist())
-    if theory is not None and (ticks is not None and unit == "" or (pos <= 0).any()):
-        raise ValueError(f"a theory overlay needs a positive numeric parameter on the x axis, not {x}")
     stats = stats.assign(_pos=pos)
     fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.2))
     ax = ax if ax is not None else fig.add_subplot()

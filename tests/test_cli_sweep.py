@@ -166,7 +166,8 @@ def test_a_theory_on_an_unknown_metric_is_refused_before_anything_runs(tmp_path)
         assert "latency_ms_p50" in line and "elections" in line and "unsafe_runs" in line
     assert not (tmp_path / "out").exists()
     # A metric only the mechanism reports, and one the sweep derives, are metrics all the same.
-    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "theory": {"elections": "n", "unsafe_runs": "n"}}, sort_keys=False))
+    theory = {"elections": "n", "unsafe_runs": "n"}
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": {"nodes": [3, 5]}, "theory": theory}, sort_keys=False))
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
 
 
@@ -176,7 +177,7 @@ def test_a_theory_metric_that_loading_could_not_check_is_refused_before_any_plot
 
     allow_toys(monkeypatch)
     monkeypatch.setattr(sim.metrics, "summary_keys", lambda scenario: None)
-    path = write_sweep(tmp_path, {**GRID_SMALL, "theory": {"nosuch_metric": "n"}})
+    path = write_sweep(tmp_path, {**GRID_SMALL, "grid": {"network.loss": [0.05, 0.1]}, "theory": {"nosuch_metric": "n"}})
     with pytest.raises(ScenarioError, match=r"theory\.nosuch_metric: no metric 'nosuch_metric' in the runs; no plots drawn"):
         sweep_command(path, jobs=1, out=tmp_path / "out", quiet=True, plots=True)
     assert (tmp_path / "out" / "runs.parquet").is_file() and not (tmp_path / "out" / "plots").exists()
@@ -207,6 +208,28 @@ def test_a_per_line_law_for_a_line_the_sweep_never_draws_is_refused_before_anyth
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert one_line(result.output).endswith("network.loss has no value '0' in the grid, so no line to draw this law on (lines: 0.0, 0.1)")
+
+
+def test_a_law_against_an_x_axis_of_names_is_refused_before_anything_runs(tmp_path):
+    """A law on a sweep whose plots put names (mechanisms) or a non-positive number on the x axis: one line, exit 2, nothing run.
+
+    Before, `consim validate` passed it and `consim sweep` ran every run, then ended in a ValueError traceback.
+    """
+    path = tmp_path / "sweep.yaml"
+    grid = {"mechanism": ["raft", "multipaxos", "pbft"], "nodes": [4, 7]}  # x: mechanism (three values against two)
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": grid, "theory": {"messages_per_decision": "n"}}, sort_keys=False))
+    for command in (["validate", str(path)], ["sweep", str(path), "--jobs", "1", "--out", str(tmp_path / "out")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert one_line(result.output) == (
+            f"{path}: theory: a theory overlay needs a positive numeric parameter on the x axis, not mechanism "
+            "(the plots put mechanism on the x axis: it has the most values)"
+        )
+    assert not (tmp_path / "out").exists()
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": {"network.loss": [0.0, 0.1]}, "theory": {"liveness": "n"}}))
+    assert "not network.loss" in one_line(runner.invoke(app, ["validate", str(path)]).output)  # 0 has no log
+    path.write_text(yaml.safe_dump({**RAFT_SWEEP, "grid": {"network.loss": [0.05, 0.1]}, "theory": {"liveness": "n"}}))
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
 
 
 def test_a_per_line_law_on_a_sweep_of_one_parameter_is_refused(tmp_path):

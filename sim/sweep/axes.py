@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sim.units import parse_duration
+
 
 def choose_axes(
     params: Sequence[str], counts: Mapping[str, int], numeric: Mapping[str, bool], x: str | None = None, hue: str | None = None
@@ -77,3 +79,64 @@ def grid_axes(grid: Mapping[str, Sequence[Any]]) -> tuple[str, str | None, list[
     x, hue = choose_axes(list(grid), counts, numeric)
     lines = list(dict.fromkeys(str(v) for v in present[hue])) if hue is not None else []
     return x, hue, lines
+
+
+def _range_value(value: Any) -> tuple[float, float] | None:
+    """A range-valued parameter ([150ms, 300ms], as a list or its text) as (low, high) in ms or plain numbers."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.startswith("[") and text.endswith("]")):
+            return None
+        parts = [p.strip().strip("'\"") for p in text[1:-1].split(",")]
+    elif isinstance(value, list | tuple) or hasattr(value, "tolist"):  # a numpy array too
+        parts = list(value)
+    else:
+        return None
+    if len(parts) != 2:
+        return None
+    try:
+        ends = [float(p) if isinstance(p, int | float) else float(parse_duration(p)) for p in parts]
+    except (ValueError, TypeError):
+        return None
+    return ends[0], ends[1]
+
+
+def axis_positions(values: Sequence[Any]) -> tuple[list[float], list[str] | None, str]:
+    """Positions for parameter values: numbers as they are, durations in ms, ranges at their midpoint, anything else by order.
+
+    Returns:
+        (positions, tick labels or None for a plain numeric axis, unit suffix for the axis label).
+        With tick labels, each distinct value's label goes at its position (in first-appearance
+        order): ranges keep their text under their midpoint, categories are placed 0, 1, 2...
+
+    """
+    clean = list(values)
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in clean):
+        return [float(v) for v in clean], None, ""
+    try:
+        return [float(parse_duration(v)) for v in clean], None, " (ms)"
+    except (ValueError, TypeError):
+        pass
+    ranges = [_range_value(v) for v in clean]
+    order: list[Any] = []
+    for v in clean:
+        key = str(v)
+        if key not in order:
+            order.append(key)
+    if clean and all(r is not None for r in ranges):
+        mids = [(r[0] + r[1]) / 2 for r in ranges if r is not None]
+        durations = any(isinstance(v, str) and any(c.isalpha() for c in v) for v in clean)
+        return mids, order, " (ms, midpoint of the range)" if durations else " (midpoint of the range)"
+    return [float(order.index(str(v))) for v in clean], order, ""
+
+
+def theory_axis_problem(x: str, values: Sequence[Any]) -> str | None:
+    """Why a theory law cannot be drawn against the x axis `x` holding `values`; None when it can.
+
+    A law (n, n^2, log n, ...) is a function of a positive number: categories (mechanism names)
+    have no number to put in it, and log n has none at 0 or below.
+    """
+    positions, ticks, unit = axis_positions([v for v in values if v is not None])
+    if (ticks is not None and unit == "") or any(p <= 0 for p in positions):
+        return f"a theory overlay needs a positive numeric parameter on the x axis, not {x}"
+    return None

@@ -238,7 +238,28 @@ def build_sweep(data: Any, source: str = "<sweep>", base_dir: Path | None = None
             seen[key] = (index, seed)
             sweep.tasks.append(Task(key, index, params, seed, resolved))
     _check_theory_metrics(spec, sweep.tasks, source)
+    _check_theory_axis(spec, source)
     return sweep
+
+
+def _check_theory_axis(spec: SweepSpec, source: str) -> None:
+    """Refuse `theory:` on a sweep whose plots put no positive number on the x axis, before anything runs.
+
+    A law is drawn against x; on mechanism names (or a loss of 0, where log n has no value) drawing
+    it failed with a traceback after every run had run.
+
+    Raises:
+        ScenarioError: `theory` is given and the default x axis is not a positive number.
+
+    """
+    from sim.sweep.axes import column_values, grid_axes, theory_axis_problem
+
+    if not spec.theory:
+        return
+    x, _, _ = grid_axes({path: [label(v) for v in values] for path, values in spec.grid.items()})
+    problem = theory_axis_problem(x, column_values([label(v) for v in spec.grid[x]]))
+    if problem is not None:
+        raise ScenarioError(source, "theory", f"{problem} (the plots put {x} on the x axis: it has the most values)")
 
 
 def _check_theory_lines(spec: SweepSpec, source: str) -> None:
