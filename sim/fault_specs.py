@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.scenario_parts import LinkSpec, Ms, Strict, Targets
+from sim.scenario_parts import LinkSpec, Ms, PositiveMs, Strict, Targets
 
 
 class CutSpec(Strict):
@@ -19,8 +19,8 @@ class CutSpec(Strict):
 class ChurnSpec(Strict):
     """Random crashes and recoveries: exponential up and down times."""
 
-    mtbf: Annotated[Ms, Field(gt=0)]
-    mttr: Annotated[Ms, Field(gt=0)]
+    mtbf: PositiveMs
+    mttr: PositiveMs
     max_down: Annotated[int, Field(ge=1)] = 1
     nodes: Targets = "all"
 
@@ -32,7 +32,7 @@ class FaultSpec(Strict):
     """One entry of the fault plan: one action, with its timing."""
 
     at: Ms | None = None
-    every: Annotated[Ms, Field(gt=0)] | None = None
+    every: PositiveMs | None = None
     start: Ms | None = None
     until: Ms | None = None
     jitter: Ms = 0.0

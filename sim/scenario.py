@@ -41,6 +41,8 @@ from sim.scenario_parts import (
     PerSecond,
     PlaneLink,
     PlaneSpec,
+    PositiveMs,
+    PositivePerSecond,
     Probability,
     ReadyOrMs,
     StorageSpec,
@@ -83,6 +85,8 @@ __all__ = [
     "PerSecond",
     "PlaneLink",
     "PlaneSpec",
+    "PositiveMs",
+    "PositivePerSecond",
     "Probability",
     "ReadyOrMs",
     "Scenario",
@@ -140,7 +144,7 @@ class Scenario(Strict):
     """Required unless the scenario declares `planes` (then each plane names its own)."""
     nodes: Annotated[int, Field(ge=1)] | list[NodeSpec] = 3
     seed: Annotated[int, Field(ge=0)] = 0
-    duration: Annotated[Ms, Field(gt=0)] = 10_000.0
+    duration: PositiveMs = 10_000.0
     protocol: dict[str, Any] = Field(default_factory=dict)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     faults: list[FaultSpec] = Field(default_factory=list)

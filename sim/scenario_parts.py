@@ -64,8 +64,15 @@ def parse_duration_in_context(value: object, info: ValidationInfo) -> float:
 Ms = Annotated[float, BeforeValidator(parse_duration_in_context), Field(ge=0), PlainSerializer(format_ms, return_type=str)]
 """A non-negative duration in milliseconds, written as '150ms', '2s', '8rtt' or 'max(300ms, 8rtt)' in YAML (a bare
 number is refused)."""
+PositiveMs = Annotated[float, BeforeValidator(parse_duration_in_context), Field(gt=0), PlainSerializer(format_ms, return_type=str)]
+"""A duration above zero (a period, a timeout, a run's length), written as `Ms` is.
+
+Its own type rather than `Annotated[Ms, Field(gt=0)]`: that stacks Ms's `>= 0` check before the `> 0`
+one, so '-5ms' was told "must be >= 0" and then 0 was refused all the same."""
 PerSecond = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
 """A non-negative rate in events per second, written as '200/s'."""
+PositivePerSecond = Annotated[float, BeforeValidator(parse_rate), Field(gt=0)]
+"""A rate above zero, written as `PerSecond` is (its own type for the reason `PositiveMs` is)."""
 BytesPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Targets = str | list[str]
@@ -188,7 +195,7 @@ class NetworkSpec(Strict):
     ordered: bool = False
     bandwidth: BytesPerSecond | None = None
     links: list[LinkSpec] = Field(default_factory=list)
-    rtt: Annotated[Ms, Field(gt=0)] | None = None
+    rtt: PositiveMs | None = None
     """What 'rtt' stands for in timeouts: computed at load time (sim/timing.py) unless given."""
 
 
@@ -291,7 +298,7 @@ class MeasureSpec(Strict):
     """
 
     from_: ReadyOrMs = Field(default="ready", alias="from")
-    until: Annotated[Ms, Field(gt=0)] | None = None
+    until: PositiveMs | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> "MeasureSpec":

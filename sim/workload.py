@@ -13,7 +13,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Command, Message
-from sim.scenario import RTT_CONTEXT, Ms, PerSecond
+from sim.scenario import RTT_CONTEXT, Ms, PositiveMs, PositivePerSecond
 from sim.scenario_parts import MAX_CLIENTS, RTT_CAUSE_CONTEXT, check_count
 from sim.units import format_ms
 
@@ -179,14 +179,14 @@ class WorkloadConfig(ExactScalars):
     kind: str
     clients: Annotated[int, Field(ge=1), AfterValidator(_client_count)] = 1
     """Client endpoints issuing the commands (each closed-loop client keeps one outstanding); at most `MAX_CLIENTS`."""
-    timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(500ms, 4rtt)", validate_default=True)
+    timeout: PositiveMs = Field(default="max(500ms, 4rtt)", validate_default=True)
     """A first attempt's timeout before the client has timed any reply (default: 500ms, or 4 rtt on a
     slower network; RFC 6298 starts at 1s)."""
     adaptive: bool = True
     """Estimate the timeout from measured round trips (srtt + 4 rttvar), as TCP does."""
-    min_timeout: Annotated[Ms, Field(gt=0)] = 100.0
+    min_timeout: PositiveMs = 100.0
     """Floor of the estimated timeout, so that ordinary jitter does not trigger retries."""
-    max_timeout: Annotated[Ms, Field(gt=0)] = 10_000.0
+    max_timeout: PositiveMs = 10_000.0
     """Ceiling of any timeout, backed off or estimated."""
     backoff: Annotated[float, Field(ge=1)] = 2.0
     """Each retry of the same command waits this many times longer than the previous attempt."""
@@ -272,7 +272,7 @@ class PoissonConfig(WorkloadConfig):
     """Open loop: commands arrive as a Poisson process, spread over the clients."""
 
     kind: Literal["poisson"] = "poisson"
-    rate: Annotated[PerSecond, Field(gt=0)] = 100.0
+    rate: PositivePerSecond = 100.0
 
 
 class PoissonWorkload(Workload):

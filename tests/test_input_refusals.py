@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
+import annotated_types
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -476,3 +479,100 @@ def test_a_very_long_duration_the_clock_resolves_still_loads(duration: str) -> N
 
     scenario = Scenario.model_validate({**RAFT, "duration": duration})
     assert math.ulp(scenario.duration) <= 0.001
+
+
+# Each duration or rate field that must be above zero, with a scenario where it is read (mechanism, changes, path).
+POSITIVE_FIELDS: list[tuple[str, dict[str, Any], str]] = [
+    ("raft", {"duration": "-5ms"}, "duration"),
+    ("raft", {"network": {"rtt": "-5ms"}}, "network.rtt"),
+    ("raft", {"faults": [{"every": "-5ms", "crash": "n1"}]}, "faults[0].every"),
+    ("raft", {"faults": [{"churn": {"mtbf": "-5ms", "mttr": "1s"}}]}, "faults[0].churn.mtbf"),
+    ("raft", {"faults": [{"churn": {"mtbf": "1s", "mttr": "-5ms"}}]}, "faults[0].churn.mttr"),
+    ("raft", {"measure": {"until": "-5ms"}}, "measure.until"),
+    ("raft", {"protocol": {"heartbeat_interval": "-5ms"}}, "protocol.heartbeat_interval"),
+    ("raft", {"workload": {"kind": "poisson", "rate": "20/s", "timeout": "-5ms"}}, "workload.timeout"),
+    ("raft", {"workload": {"kind": "poisson", "rate": "20/s", "min_timeout": "-5ms"}}, "workload.min_timeout"),
+    ("raft", {"workload": {"kind": "poisson", "rate": "20/s", "max_timeout": "-5ms"}}, "workload.max_timeout"),
+    ("raft", {"workload": {"kind": "poisson", "rate": "-5/s"}}, "workload.rate"),
+    ("multipaxos", {"protocol": {"heartbeat_interval": "-5ms"}}, "protocol.heartbeat_interval"),
+    ("pbft", {"protocol": {"view_change_timeout": "-5ms"}}, "protocol.view_change_timeout"),
+    ("pbft", {"protocol": {"retransmit_timeout": "-5ms"}}, "protocol.retransmit_timeout"),
+    ("hotstuff", {"protocol": {"view_timeout": "-5ms"}}, "protocol.view_timeout"),
+    ("tendermint", {"protocol": {"timeout_propose": "-5ms"}}, "protocol.timeout_propose"),
+    ("tendermint", {"protocol": {"timeout_prevote": "-5ms"}}, "protocol.timeout_prevote"),
+    ("tendermint", {"protocol": {"timeout_precommit": "-5ms"}}, "protocol.timeout_precommit"),
+    ("tendermint", {"protocol": {"gossip_interval": "-5ms"}}, "protocol.gossip_interval"),
+    ("gossip", {"protocol": {"interval": "-5ms"}, "workload": {"kind": "updates"}}, "protocol.interval"),
+    ("gossip", {"workload": {"kind": "updates", "timeout": "-5ms"}}, "workload.timeout"),
+    ("voting", {"protocol": {"timeout": "-5ms"}, "workload": {"kind": "questions", "every": "50ms"}}, "protocol.timeout"),
+    ("voting", {"protocol": {"ask_every": "-5ms"}, "workload": {"kind": "questions", "every": "50ms"}}, "protocol.ask_every"),
+    ("voting", {"workload": {"kind": "questions", "every": "-5ms"}}, "workload.every"),
+    ("voting", {"workload": {"kind": "load", "every": "-5ms", "curve": [["0s", 300]], "threshold": 500}}, "workload.every"),
+    ("attestation", {"workload": {"kind": "claims", "every": "-5ms"}}, "workload.every"),
+]
+
+
+@pytest.mark.parametrize(("mechanism", "changes", "field"), POSITIVE_FIELDS, ids=[f"{m}-{f}" for m, _, f in POSITIVE_FIELDS])
+def test_a_field_that_refuses_zero_says_above_zero(tmp_path: Path, mechanism: str, changes: dict[str, Any], field: str) -> None:
+    """A negative period or rate was told "must be >= 0", and 0 was then refused too: the message states the real bound."""
+    data = {**RAFT, "mechanism": mechanism, "nodes": 4, **changes}
+    negative = write(tmp_path, data)
+    checked = runner.invoke(app, ["validate", str(negative)])
+    assert checked.exit_code == 2, checked.output
+    value = "'-5/s'" if field == "workload.rate" else "'-5ms'"
+    assert one_line(checked.stderr) == f"{negative}: {field}: must be > 0 (got {value})"
+    # And 0, which that message calls fine, is refused with the same words.
+    zero = yaml.safe_dump(data, sort_keys=False).replace("-5ms", "0ms").replace("-5/s", "0/s")
+    (tmp_path / "zero.yaml").write_text(zero, encoding="utf-8")
+    checked = runner.invoke(app, ["validate", str(tmp_path / "zero.yaml")])
+    assert checked.exit_code == 2, checked.output
+    assert one_line(checked.stderr) == f"{tmp_path / 'zero.yaml'}: {field}: must be > 0 (got {value.replace('-5', '0')})"
+
+
+def _lower_bounds(annotation: Any) -> list[set[tuple[str, float]]]:
+    """The `ge` and `gt` bounds of each branch of a field's type (a union's branches are judged apart)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [bounds for branch in typing.get_args(annotation) for bounds in _lower_bounds(branch)]
+    bounds: set[tuple[str, float]] = set()
+    # Nested Annotated types are flattened by `typing`: one metadata list holds every layer's constraints.
+    for item in getattr(annotation, "__metadata__", ()):
+        for bound in [item, *getattr(item, "metadata", [])]:
+            if isinstance(bound, annotated_types.Ge):
+                bounds.add(("ge", bound.ge))
+            elif isinstance(bound, annotated_types.Gt):
+                bounds.add(("gt", bound.gt))
+    return [bounds]
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's type holds (in a union, a list, an Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def test_no_duration_or_rate_field_stacks_two_lower_bounds() -> None:
+    """`Annotated[Ms, Field(gt=0)]` ran Ms's `>= 0` check first and said so for -5ms: each field has one lower bound."""
+    from sim.protocols.registry import mechanisms
+    from sim.scenario import Scenario
+    from sim.workload import workload_kinds
+
+    todo: list[type[BaseModel]] = [Scenario]
+    for mechanism in mechanisms().values():
+        todo += [mechanism.config, *(kind.Config for kind in workload_kinds(mechanism).values())]
+    seen: set[type[BaseModel]] = set()
+    stacked: list[str] = []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            # A field's own constraints (`x: Ms = Field(gt=0)`) apply to each branch of its type.
+            own = {("gt", m.gt) for m in field.metadata if isinstance(m, annotated_types.Gt)}
+            own |= {("ge", m.ge) for m in field.metadata if isinstance(m, annotated_types.Ge)}
+            if any(len(bounds | own) > 1 for bounds in _lower_bounds(field.rebuild_annotation())):
+                stacked.append(f"{model.__name__}.{name}")
+            todo += _models_in(field.annotation)
+    assert {"Scenario", "ChurnSpec", "RaftConfig", "PoissonConfig", "QuestionsConfig"} <= {model.__name__ for model in seen}
+    assert stacked == []

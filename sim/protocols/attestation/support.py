@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from sim.exact_types import ExactScalars
 from sim.protocols.base import ClientReply, ClientRequest, Message
-from sim.scenario import Ms, PerSecond
+from sim.scenario import Ms, PerSecond, PositiveMs
 from sim.workload import Client, Workload, WorkloadConfig
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class ClaimsConfig(WorkloadConfig):
 
     kind: Literal["claims"] = "claims"
     rate: PerSecond | None = None
-    every: Annotated[Ms, Field(gt=0)] | None = None
+    every: PositiveMs | None = None
     count: Annotated[int, Field(ge=1)] | None = None
     p_true: Annotated[float, Field(ge=0, le=1)] = 0.5
     claims: list[ScriptedClaim] = Field(default_factory=list)

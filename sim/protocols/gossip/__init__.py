@@ -31,7 +31,7 @@ from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.gossip.draws import NodeDraws
 from sim.protocols.gossip.messages import Digest, Entry, Rumor, RumorFeedback, RumorPoll, Stamp, Updates, newer
 from sim.protocols.gossip.workload import UpdatesWorkload, check_updates_workload
-from sim.scenario import Ms, Scenario
+from sim.scenario import Ms, PositiveMs, Scenario
 from sim.timing import NetworkTiming, shortfall
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class GossipConfig(ProtocolConfig):
     k: Annotated[int, Field(ge=1)] = 2
     feedback: bool = True
     fanout: Annotated[int, Field(ge=1)] = 1
-    interval: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 1rtt)", validate_default=True)
+    interval: PositiveMs = Field(default="max(100ms, 1rtt)", validate_default=True)
     """Time between a node's rounds (default: 100ms, or one rtt on a slower network)."""
     sync_rounds: bool = True
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1

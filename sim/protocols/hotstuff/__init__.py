@@ -46,7 +46,7 @@ from sim.protocols.hotstuff.messages import (
 )
 from sim.protocols.hotstuff.pacemaker import Pacemaker
 from sim.protocols.quorum import byzantine_f
-from sim.scenario import Ms
+from sim.scenario import PositiveMs
 from sim.timing import NetworkTiming, shortfall, show_ms
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class HotStuffConfig(ProtocolConfig):
 
     f: Annotated[int, Field(ge=0)] | None = None
     """Faults tolerated; derived as (n-1)//3 when not given."""
-    view_timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(300ms, 8rtt)", validate_default=True)
+    view_timeout: PositiveMs = Field(default="max(300ms, 8rtt)", validate_default=True)
     """How long a replica with work outstanding waits for progress before it leaves the view (default: 300ms,
     or 8 rtt on a slower network: a command needs about four round trips)."""
     max_backoff: Annotated[int, Field(ge=1)] = 64

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from sim.protocols.base import ProtocolConfig
-from sim.scenario import Ms, Strict
+from sim.scenario import Ms, PositiveMs, Strict
 
 
 class FlexibleQuorums(Strict):
@@ -20,7 +20,7 @@ class FlexibleQuorums(Strict):
 class MultiPaxosConfig(ProtocolConfig):
     """Multi-Paxos settings."""
 
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
+    heartbeat_interval: PositiveMs = Field(default="max(50ms, 1rtt)", validate_default=True)
     election_timeout: tuple[Ms, Ms] = Field(default=("max(150ms, 5rtt)", "max(300ms, 10rtt)"), validate_default=True)
     """A follower that hears no leader for a time drawn from [low, high] starts phase 1 (default: 150-300ms, or 5-10 rtt)."""
     quorums: Literal["majority", "weighted"] | FlexibleQuorums = "majority"

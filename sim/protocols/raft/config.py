@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from sim.protocols.base import ProtocolConfig
-from sim.scenario import Ms
+from sim.scenario import Ms, PositiveMs
 
 
 class RaftConfig(ProtocolConfig):
@@ -16,7 +16,7 @@ class RaftConfig(ProtocolConfig):
     election_timeout: tuple[Ms, Ms] = Field(default=("max(150ms, 5rtt)", "max(300ms, 10rtt)"), validate_default=True)
     """Each election timeout is drawn uniformly from [low, high] ms (equal bounds: a fixed timeout; default: 150-300ms, or
     5-10 rtt on a slower network)."""
-    heartbeat_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
+    heartbeat_interval: PositiveMs = Field(default="max(50ms, 1rtt)", validate_default=True)
     pre_vote: bool = False
     """Run a PreVote round (which bumps no term) before a real election."""
     max_batch: Annotated[int, Field(ge=1)] = 64

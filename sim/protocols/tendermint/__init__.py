@@ -32,7 +32,7 @@ from sim.protocols.quorum import bft_quorum, byzantine_f
 from sim.protocols.tendermint.catch_up import CatchUp
 from sim.protocols.tendermint.gossip import Gossip
 from sim.protocols.tendermint.messages import FetchValue, Precommit, Prevote, Proposal, SyncRequest, Value
-from sim.scenario import Ms
+from sim.scenario import Ms, PositiveMs
 from sim.timing import NetworkTiming, shortfall, show_ms
 
 if TYPE_CHECKING:
@@ -52,15 +52,15 @@ class TendermintConfig(ProtocolConfig):
 
     f: Annotated[int, Field(ge=0)] | None = None
     """Faults tolerated; derived as (n-1)//3 when not given."""
-    timeout_propose: Annotated[Ms, Field(gt=0)] = Field(default="max(200ms, 4rtt)", validate_default=True)
+    timeout_propose: PositiveMs = Field(default="max(200ms, 4rtt)", validate_default=True)
     """How long a replica waits for the round's proposal (default: 200ms, or 4 rtt on a slower network)."""
-    timeout_prevote: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
-    timeout_precommit: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
+    timeout_prevote: PositiveMs = Field(default="max(100ms, 2rtt)", validate_default=True)
+    timeout_precommit: PositiveMs = Field(default="max(100ms, 2rtt)", validate_default=True)
     timeout_delta: Annotated[Ms, Field(ge=0)] = Field(default="max(50ms, 1rtt)", validate_default=True)
     """Added to each timeout per round, so that after GST some round lasts long enough."""
     max_batch: Annotated[int, Field(ge=1)] = 64
     """Most commands in one value."""
-    gossip_interval: Annotated[Ms, Field(gt=0)] = Field(default="max(100ms, 2rtt)", validate_default=True)
+    gossip_interval: PositiveMs = Field(default="max(100ms, 2rtt)", validate_default=True)
     """While a height is undecided, a replica re-sends what it signed in it this often, and relays the
     proposal and votes others signed that its round needs: Tendermint's gossip layer delivers every
     message a correct replica received to every correct replica, which the algorithm assumes and a

@@ -45,7 +45,7 @@ from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, Pr
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.voting.load import LoadWorkload, Signal, check_load_workload
 from sim.protocols.voting.support import QuestionsWorkload, check_questions_workload, voting_summary
-from sim.scenario import Ms, Scenario
+from sim.scenario import PositiveMs, Scenario
 from sim.timing import NetworkTiming, shortfall
 
 if TYPE_CHECKING:
@@ -96,12 +96,12 @@ class VotingConfig(ProtocolConfig):
     quorum: Annotated[float, BeforeValidator(parse_fraction), Field(ge=0, le=1)] = 0.0
     collect: Literal["coordinator", "all"] = "coordinator"
     coordinator: str | None = None
-    timeout: Annotated[Ms, Field(gt=0)] = Field(default="max(200ms, 3rtt)", validate_default=True)
+    timeout: PositiveMs = Field(default="max(200ms, 3rtt)", validate_default=True)
     """How long a collector waits for votes (default: 200ms, or 3 rtt on a slower network)."""
     accuracy: Annotated[float, Field(ge=0, le=1)] = 0.8
     answers: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2)
     authenticated: bool = True
-    ask_every: Annotated[Ms, Field(gt=0)] | None = None
+    ask_every: PositiveMs | None = None
     max_faulty: Annotated[float, Field(ge=0)] | None = None
     """Faulty voter weight an early decision must survive (default: the most the rule tolerates)."""
 

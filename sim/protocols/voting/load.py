@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, model_validator
 
 from sim.protocols.voting.support import QuestionsWorkload
-from sim.scenario import Ms, PerSecond
+from sim.scenario import Ms, PerSecond, PositiveMs
 from sim.workload import WorkloadConfig
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class LoadConfig(WorkloadConfig):
 
     kind: Literal["load"] = "load"
     rate: PerSecond | None = None
-    every: Annotated[Ms, Field(gt=0)] | None = None
+    every: PositiveMs | None = None
     count: Annotated[int, Field(ge=1)] | None = None
     curve: list[tuple[Ms, float]] = Field(min_length=1)
     """Points [time, level] of the load, e.g. [[0s, 300], [4s, 900], [12s, 900], [14s, 300]]."""

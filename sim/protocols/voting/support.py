@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from sim.protocols.base import ClientReply, ClientRequest, Message
-from sim.scenario import Ms, PerSecond
+from sim.scenario import PerSecond, PositiveMs
 from sim.workload import Client, Workload, WorkloadConfig
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class QuestionsConfig(WorkloadConfig):
 
     kind: Literal["questions"] = "questions"
     rate: PerSecond | None = None
-    every: Annotated[Ms, Field(gt=0)] | None = None
+    every: PositiveMs | None = None
     count: Annotated[int, Field(ge=1)] | None = None
     truth: str = "random"
     to: str | None = None
