@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -199,9 +200,9 @@ def check_faults(
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         action = fault.action
-        if action == "byzantine":
+        if action in IGNORED_TIMINGS:
             # Checked first: `at: 5s` on a 2 s run is wrong for this reason, not for striking after the end.
-            _check_byzantine_window(source, where, fault)
+            _check_ignored_timing(source, where, fault)
         for key in ("at", "start", "from_"):
             value = getattr(fault, key)
             # The run processes events strictly before its end: one due at the end never happens.
@@ -236,12 +237,6 @@ def check_faults(
             _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
             _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})
         elif action == "churn" and fault.churn is not None:
-            timed = [
-                name for name, value in (("at", fault.at), ("every", fault.every), ("for", fault.for_), ("jitter", fault.jitter)) if value
-            ]
-            if timed:
-                problem = "does not apply to churn, which strikes at random between 'start' and 'until' (default: the whole run)"
-                raise ScenarioError(source, f"{where}.{timed[0]}", problem)
             _check_names(source, f"{where}.churn.nodes", _as_list(fault.churn.nodes), known, {"all"})
         if action == "byzantine":
             behaviour = fault.behaviour or ""
@@ -262,25 +257,35 @@ def check_faults(
 
 STRIKE_TIMINGS = ("at", "every", "start", "for_", "jitter")
 """The timing fields of an entry that strikes (crash, partition, ...): a byzantine entry has none of them."""
+IGNORED_TIMINGS = MappingProxyType(
+    {
+        "byzantine": (STRIKE_TIMINGS, "a byzantine entry, which lies from 'from' to 'until' (default: the whole run)"),
+        "churn": (("at", "every", "for_", "jitter"), "churn, which strikes at random between 'start' and 'until' (default: the whole run)"),
+    }
+)
+"""The strike timings an action never reads (sim/faults.py), and what times it instead."""
 
 
-def _check_byzantine_window(source: str, where: str, fault: FaultSpec) -> None:
-    """A byzantine entry lies from `from` to `until`: it must give none of the strike timings.
+def _check_ignored_timing(source: str, where: str, fault: FaultSpec) -> None:
+    """A byzantine or churn entry must give none of the strike timings it never reads.
 
-    Its behaviour is installed at load and acts from `from` (default 0) to `until` (default: the end
-    of the run); `at`, `every`, `start`, `for` and `jitter` were accepted and ignored, so
-    `at: 1s` lied from 0 ms with exit 0.
+    A byzantine behaviour is installed at load and acts from `from` (default 0) to `until` (default:
+    the end of the run); churn draws its own crash times from `start` (default 0) to `until`. `at`,
+    `every`, `start` (byzantine), `for` and `jitter` were accepted and ignored, so `at: 1s` lied
+    from 0 ms with exit 0, and churn's `at: 0` or `for: 0` passed a check that tested the value's
+    truth (0 ms is false).
 
     Raises:
         ScenarioError: the first such field, as one line.
 
     """
-    for key in STRIKE_TIMINGS:
+    keys, timed_by = IGNORED_TIMINGS[fault.action]
+    for key in keys:
         value = getattr(fault, key)
-        # `jitter` defaults to 0 (no jitter), the others to None: `at: 0` is given, `jitter: 0` changes nothing.
+        # `jitter` defaults to 0 (no jitter), which a saved run's scenario.yaml writes back; the others
+        # default to None: `at: 0` is given, `jitter: 0` changes nothing.
         if value is not None and (key != "jitter" or value):
-            problem = "does not apply to a byzantine entry, which lies from 'from' to 'until' (default: the whole run)"
-            raise ScenarioError(source, f"{where}.{key.rstrip('_')}", problem)
+            raise ScenarioError(source, f"{where}.{key.rstrip('_')}", f"does not apply to {timed_by}")
 
 
 UNDOING_NOTHING = ("recover", "heal")

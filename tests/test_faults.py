@@ -362,6 +362,54 @@ def test_churn_refuses_timing_that_it_would_ignore() -> None:
         scenario_from_dict(data)
 
 
+CHURN_IGNORES = "does not apply to churn, which strikes at random between 'start' and 'until' (default: the whole run)"
+
+
+@pytest.mark.parametrize(
+    ("timing", "field"),
+    [
+        ({"at": "0s"}, "at"),
+        ({"for": "0s"}, "for"),
+        ({"at": "0s", "for": "0s"}, "at"),
+        ({"every": "500ms"}, "every"),
+        ({"jitter": "10ms"}, "jitter"),
+        ({"at": "20s"}, "at"),
+    ],
+    ids=["at-0", "for-0", "at-and-for-0", "every", "jitter", "at-after-the-end"],
+)
+def test_churn_refuses_any_strike_timing_even_zero(timing: dict[str, str], field: str) -> None:
+    """`at: 0` and `for: 0` passed the check (it tested the value's truth, and 0 ms is false) and did nothing.
+
+    A strike past the end of the run is refused for the same reason first: churn has no strike time to judge.
+    """
+    data = {
+        "name": "churn-0",
+        "mechanism": "raft",
+        "nodes": 3,
+        "duration": "2s",
+        "faults": [{"churn": {"mtbf": "1s", "mttr": "100ms"}, **timing}],
+    }
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict(data)
+    assert str(caught.value) == f"<scenario>: faults[0].{field}: {CHURN_IGNORES}"
+
+
+def test_churn_keeps_the_timing_it_reads_and_the_jitter_a_saved_run_writes() -> None:
+    """`start` and `until` bound churn's window; `jitter: 0ms` is the default, which every saved scenario.yaml writes back."""
+    data = {
+        "name": "churn-window",
+        "mechanism": "raft",
+        "nodes": 3,
+        "duration": "2s",
+        "faults": [{"churn": {"mtbf": "1s", "mttr": "100ms"}, "start": "0s", "until": "1s", "jitter": "0ms"}],
+    }
+    scenario = scenario_from_dict(data)
+    assert (scenario.faults[0].start, scenario.faults[0].until) == (0.0, 1000.0)
+    saved = scenario.resolved()
+    assert saved["faults"][0]["jitter"] == "0ms"
+    assert scenario_from_dict(saved).faults == scenario.faults
+
+
 def test_a_fault_naming_the_leader_when_none_leads_is_reported(tmp_path: Any) -> None:
     """`crash: leader` before any election, or a partition isolating the leader then, did nothing: the run warns.
 
