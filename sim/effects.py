@@ -28,6 +28,31 @@ LINK_SETTINGS = ("delay", "loss", "duplicate", "bandwidth", "ordered")
 """The fields of a `set_link` that change a link (the others choose which links)."""
 
 
+def check_not_only_self(source: str, field: str, sources: str | list[str], targets: str | list[str], nodes: list[str]) -> None:
+    """A cut or a link setting must select some pair of two different nodes.
+
+    The network never carries a node's message to itself (`Network.add_cut` and `Network.set_link`
+    skip every self-pair), so `cut: {from: n1, to: n1}` dropped nothing and a self-link changed
+    nothing, with exit 0. Refused only when both ends select the same one node ('*' is every node,
+    `leader` one node, the same at both ends when the entry strikes); a self-pair among others is
+    skipped at run time and the rest act.
+
+    Raises:
+        ScenarioError: `field` (the cut, or the link entry) and the one node both ends select.
+
+    """
+
+    def chosen(end: str | list[str]) -> set[str]:
+        items = [end] if isinstance(end, str) else end
+        return set(nodes) if "*" in items else set(items)
+
+    src, dst = chosen(sources), chosen(targets)
+    if len(src) == 1 and src == dst:
+        change = "the cut drops nothing" if field.endswith(".cut") else "the link setting changes nothing"
+        problem = f"'from' and 'to' select only {next(iter(src))!r}: a node never sends itself a message over the network, so {change}"
+        raise ScenarioError(source, field, problem)
+
+
 def check_workload_times(scenario: Scenario, config: WorkloadConfig, source: str) -> None:
     """A workload must be able to issue a command: its window opens before the run ends and before `until`.
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.byzantine import BEHAVIOURS
-from sim.effects import check_fault_effect, check_leader_targets, check_weights, check_workload_times
+from sim.effects import check_fault_effect, check_leader_targets, check_not_only_self, check_weights, check_workload_times
 from sim.errors import first_error, got
 from sim.protocols.registry import MechanismError, absolute_reference, get_mechanism
 from sim.scenario import RTT_CONTEXT, Scenario, ScenarioError
@@ -196,6 +196,8 @@ def check_faults(
     for i, link in enumerate(scenario.network.links):
         _check_names(source, f"network.links[{i}].from", _as_list(link.from_), known, {"*"})
         _check_names(source, f"network.links[{i}].to", _as_list(link.to), known, {"*"})
+        if not plane_of_fleet:  # a plane's view keeps only its own nodes: the fleet's whole link is checked on the fleet
+            check_not_only_self(source, f"network.links[{i}]", link.from_, link.to, scenario.node_names)
 
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
@@ -233,9 +235,13 @@ def check_faults(
         elif action == "cut" and fault.cut is not None:
             _check_names(source, f"{where}.cut.from", _as_list(fault.cut.from_), known, {"*", "leader"})
             _check_names(source, f"{where}.cut.to", _as_list(fault.cut.to), known, {"*", "leader"})
+            if not plane_of_fleet:  # as for links: a view may leave a fleet's cut only its self-pair
+                check_not_only_self(source, f"{where}.cut", fault.cut.from_, fault.cut.to, scenario.node_names)
         elif action == "set_link" and fault.set_link is not None:
             _check_names(source, f"{where}.set_link.from", _as_list(fault.set_link.from_), known, {"*"})
             _check_names(source, f"{where}.set_link.to", _as_list(fault.set_link.to), known, {"*"})
+            if not plane_of_fleet:
+                check_not_only_self(source, f"{where}.set_link", fault.set_link.from_, fault.set_link.to, scenario.node_names)
         elif action == "churn" and fault.churn is not None:
             _check_names(source, f"{where}.churn.nodes", _as_list(fault.churn.nodes), known, {"all"})
         if action == "byzantine":

@@ -115,6 +115,25 @@ def test_byzantine_schedules_count_byzantine_and_crashed_together() -> None:
     assert counts == {2}
 
 
+def test_a_lone_node_draws_no_cut_or_link_change_and_every_schedule_loads() -> None:
+    """With one node a cut or a link change could only join it to itself, which does nothing and is refused at load.
+
+    Such an entry is left out (its draws still made, so the rest of the schedule is what it was); with five
+    nodes both kinds are still drawn.
+    """
+    from sim.scenario import scenario_from_dict
+
+    def kinds(nodes: list[str], index: int) -> tuple[set[str], dict[str, Any]]:
+        data = draw_schedule({**BASE, "nodes": len(nodes)}, nodes, 3000.0, FaultBound("crash", 0), (), schedule_rng(9, index), beyond=True)
+        return {key for entry in data["faults"] for key in ("cut", "set_link") if key in entry}, data
+
+    lone = [kinds(["n0"], i) for i in range(200)]
+    assert set().union(*(found for found, _ in lone)) == set()
+    for _, data in lone:
+        scenario_from_dict(data)  # raises if a drawn entry is refused
+    assert set().union(*(kinds(NODES, i)[0] for i in range(200))) == {"cut", "set_link"}
+
+
 def test_schedules_depend_only_on_the_explore_seed_and_index(base: Path) -> None:
     """Schedule k is the same whether drawn alone or among others; another explore seed draws others."""
     _, _, ten = plan(base, 10, seed=4)

@@ -100,6 +100,63 @@ def test_a_fault_that_targets_or_changes_nothing_is_refused(tmp_path: Path, sett
     assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
 
 
+SELF_ONLY = "a node never sends itself a message over the network"
+SELF_PAIRS = [
+    (
+        "faults=[{at: 1s, cut: {from: n1, to: n1}}]",
+        f"faults[0].cut: 'from' and 'to' select only 'n1': {SELF_ONLY}, so the cut drops nothing",
+    ),
+    (
+        "faults=[{at: 1s, cut: {from: [n1, n1], to: [n1]}}]",
+        f"faults[0].cut: 'from' and 'to' select only 'n1': {SELF_ONLY}, so the cut drops nothing",
+    ),
+    (
+        "faults=[{at: 1s, cut: {from: leader, to: [leader]}}]",
+        f"faults[0].cut: 'from' and 'to' select only 'leader': {SELF_ONLY}, so the cut drops nothing",
+    ),
+    (
+        "faults=[{at: 1s, set_link: {from: n2, to: n2, loss: 0.5}}]",
+        f"faults[0].set_link: 'from' and 'to' select only 'n2': {SELF_ONLY}, so the link setting changes nothing",
+    ),
+    (
+        "network.links=[{from: n0, to: n1, loss: 0.1}, {from: n3, to: n3, loss: 0.5}]",
+        f"network.links[1]: 'from' and 'to' select only 'n3': {SELF_ONLY}, so the link setting changes nothing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), SELF_PAIRS, ids=["cut", "cut-lists", "cut-leader", "set_link", "network-link"])
+def test_a_cut_or_link_from_a_node_to_itself_only_is_refused(tmp_path: Path, setting: str, message: str) -> None:
+    """`cut: {from: n1, to: n1}` and a self-link validated OK, though the network skips every self-pair: they did nothing."""
+    assert _refused(tmp_path, RAFT, setting) == f"{RAFT}: {message}"
+
+
+def test_a_cut_or_link_with_a_self_pair_among_others_still_loads() -> None:
+    """Only an entry that selects nothing but self-pairs is refused: '*', lists and 'leader' beside a name reach other nodes."""
+    scenario = load_scenario(
+        RAFT,
+        [
+            "faults=[{at: 1s, cut: {from: '*', to: n1}}, {at: 1s, cut: {from: [n1, n2], to: [n1]}}, {at: 1s, cut: {from: leader, to: n1}},"
+            " {at: 1s, set_link: {from: '*', to: '*', loss: 0.5}}]",
+            "network.links=[{from: n1, to: '*', loss: 0.1}, {from: [n0, n1], to: [n0, n1], loss: 0.2}]",
+        ],
+    )
+    assert [fault.action for fault in scenario.faults] == ["cut", "cut", "cut", "set_link"]
+    assert len(scenario.network.links) == 2
+
+
+def test_a_fleet_cut_whose_plane_view_keeps_only_a_self_pair_still_loads(tmp_path: Path) -> None:
+    """The control plane (n0-n4) sees the fleet's cut from [n1, n30] to n1 as n1 to n1: the fleet's cut acts, so it loads.
+
+    On the fleet itself a cut from a node to itself alone is refused, as in a one-mechanism scenario.
+    """
+    scenario = load_scenario(FLEET, ["faults=[{at: 1s, cut: {from: [n1, n30], to: [n1]}}]"])
+    control = scenario.plane_scenarios["control"].faults[0].cut
+    assert control is not None and (control.from_, control.to) == (["n1"], ["n1"])
+    line = _refused(tmp_path, FLEET, "faults=[{at: 1s, cut: {from: n1, to: n1}}]")
+    assert line == f"{FLEET}: faults[0].cut: 'from' and 'to' select only 'n1': {SELF_ONLY}, so the cut drops nothing"
+
+
 TIMING_DOES_NOTHING = [
     (
         "faults=[{at: 1s, crash: n0}, {at: 2s, recover: n0, for: 100ms}]",

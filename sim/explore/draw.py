@@ -214,7 +214,8 @@ def draw_schedule(
             faults.append({**timing, "partition": [["leader"], ["rest"]]})
         elif kind == "cut":
             src, dst = rng.sample(nodes, 2) if len(nodes) > 1 else (nodes[0], nodes[0])
-            faults.append({**timing, "cut": {"from": src, "to": dst}})
+            if src != dst:  # a lone node has no pair to cut: a cut from it to itself does nothing, and is refused
+                faults.append({**timing, "cut": {"from": src, "to": dst}})
         else:
             src, dst = rng.sample(nodes, 2) if len(nodes) > 1 else (nodes[0], nodes[0])
             change: dict[str, Any] = {"from": src, "to": dst}
@@ -227,7 +228,8 @@ def draw_schedule(
                 change["delay"] = _ms(rng.choice((20, 50, 200)))
             else:  # a wide spread of delays delivers messages out of order
                 change["delay"] = {"dist": "uniform", "low": "0ms", "high": _ms(rng.choice((20, 100)))}
-            faults.append({**timing, "set_link": change})
+            if src != dst:  # drawn all the same, so that the draws after it stay those of before
+                faults.append({**timing, "set_link": change})
     data["faults"] = faults
     return data
 
