@@ -240,7 +240,9 @@ def node_name(value: str) -> str:
 
     Each was accepted before and lost to the reserved meaning: `crash: leader` crashed the leader,
     not a node named `leader`; events of a node named '' read as the network's; `*` is the messages
-    table's aggregated destination (and every node in a link).
+    table's aggregated destination (and every node in a link). A ',' or '|' inside a name broke
+    what splits joined names: 'a,b' under a partition gave gossip a false convergence violation,
+    'p|1' crashed an attestation run (its claims are 'node|true').
 
     Raises:
         ValueError: the one-line problem.
@@ -254,6 +256,12 @@ def node_name(value: str) -> str:
         raise ValueError("'*' is reserved: the messages table writes it for destinations it aggregates, and links for every node")
     if CLIENT_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is the name of a workload client (client0, client1, ...): name the node otherwise")
+    if "," in value or "|" in value:
+        # Split again where they are read: gossip's checks, the partition plots and an attestation claim's op.
+        raise ValueError(
+            "must not contain ',' or '|': the run's tables join node names with ',' (a partition's groups with ' | ')"
+            f" and a claim names its node before '|' (got {value!r})"
+        )
     return value
 
 

@@ -439,11 +439,28 @@ def test_a_node_name_that_is_a_reserved_word_is_refused(tmp_path: Path, name: st
     assert _run_refused(tmp_path, path) == f"{path}: nodes[1].name: {problem}"
 
 
+SEPARATOR = (
+    "must not contain ',' or '|': the run's tables join node names with ',' (a partition's groups with ' | ')"
+    " and a claim names its node before '|'"
+)
+
+
+@pytest.mark.parametrize("name", ["a,b", "a|b", "a | b", ","], ids=["comma", "bar", "spaced-bar", "only-comma"])
+def test_a_node_name_holding_a_separator_is_refused(tmp_path: Path, name: str) -> None:
+    """Names are joined with ',' and '|' and split again: 'a,b' made a gossip run under a partition report a false
+    convergence violation, and 'p|1' crashed an attestation run with KeyError: 'p'."""
+    path = write(tmp_path, {**RAFT, "nodes": [{"name": "b"}, {"name": name}, {"name": "c"}]})
+    assert _run_refused(tmp_path, path) == f"{path}: nodes[1].name: {SEPARATOR} (got {name!r})"
+
+
 def test_node_names_that_merely_contain_reserved_words_still_load() -> None:
-    """Only the exact words are reserved: `leader1`, `all-a`, `clients`, `client-a` and `rester` are names like any other."""
+    """Only the exact words are reserved: `leader1`, `all-a`, `clients`, `client-a`, `rester` are names like any other.
+
+    So are spaces, dots and colons: only ',' and '|' are refused inside a name.
+    """
     from sim.scenario import scenario_from_dict
 
-    names = ["leader1", "all-a", "clients", "client-a", "rester"]
+    names = ["leader1", "all-a", "clients", "client-a", "rester", "eu west.1:a"]
     scenario = scenario_from_dict({**RAFT, "nodes": [{"name": n} for n in names]})
     assert scenario.node_names == names
 
