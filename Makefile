@@ -64,6 +64,8 @@ bench: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/pbft_scaling.py
 	$(BIN)/python benchmarks/floor.py --mechanism raft
 	$(BIN)/python benchmarks/floor.py --mechanism pbft
+	$(BIN)/python benchmarks/floor.py --mechanism pbft --nodes 4
+	$(BIN)/python benchmarks/floor.py --mechanism pbft --nodes 100
 	$(BIN)/python benchmarks/gossip10k.py
 	$(BIN)/python benchmarks/gossip_scale.py
 	$(BIN)/python benchmarks/gossip_scale.py --nodes 1000000

@@ -112,6 +112,8 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pbft_scaling", ()),
     ("floor", ("--mechanism", "raft")),
     ("floor", ("--mechanism", "pbft")),
+    ("floor", ("--mechanism", "pbft", "--nodes", "4")),
+    ("floor", ("--mechanism", "pbft", "--nodes", "100")),
     ("gossip10k", ()),
     ("gossip_scale", ()),
     ("gossip_scale", ("--nodes", "1000000")),
@@ -218,14 +220,22 @@ def benchmarks_text(runs: list[tuple[str, tuple[str, ...], dict[str, Any]]], pyt
     throughput = next(record for name, _, record in runs if name == "throughput")
     if "us_per_message" not in throughput:
         raise RegionError(f"benchmarks/throughput.py, which the region's cost per message quotes, {throughput['text']}")
-    floors = {record["mechanism"]: record for name, _, record in runs if name == "floor" and "mechanism" in record}
+    floors = {(record["mechanism"], record.get("nodes")): record for name, _, record in runs if name == "floor" and "mechanism" in record}
     ceiling = ""
-    if "raft" in floors:
-        raft = floors["raft"]
+    raft = next((record for (mechanism, _), record in floors.items() if mechanism == "raft"), None)
+    if raft is not None:
         ceiling = (
             f" Raft's own handlers alone, replayed call for call into a context that does nothing (`floor.py`), take "
             f"{raft['floor_us_per_message']} µs per message: no kernel, network or tables, however fast, could lift Raft's "
             f'ratio above {raft["ceiling"]} (a "≤" in the ratio column is such a ceiling).'
+        )
+    small, large = floors.get(("pbft", 4)), floors.get(("pbft", 100))
+    if small is not None and large is not None:
+        ceiling += (
+            f" PBFT's own handlers take {small['floor_us_per_message']} µs per message at n = 4 and "
+            f"{large['floor_us_per_message']} µs at n = 100: the work each request costs a replica (executing it, replying, "
+            "a certificate, the journal) is spread over about 2n² messages, so no kernel could make PBFT's cost per message "
+            "the same at every size."
         )
     cost = prose(
         f"The kernel (network, journal, event loop) delivers a message in about {throughput['echo_us_per_message']} µs of "

@@ -14,6 +14,7 @@ The clients' logic is left out of the replay (the floor is then lower, so the ce
 and so is the replay loop's own cost (measured on the same calls with nothing called).
 
     python benchmarks/floor.py [--mechanism raft] [--repeat 3] [--json]
+    python benchmarks/floor.py --mechanism pbft [--nodes 4]   # PBFT at pbft_scaling.py's sizes
 """
 
 from __future__ import annotations
@@ -154,16 +155,22 @@ def replay(scenario: Scenario, calls: list[Call]) -> tuple[float, float, int]:
     return spent, loop, decisions[0]
 
 
-def scenario_for(mechanism: str) -> Scenario:
-    """The scenario of the benchmark that issue 13 sets the mechanism's target on."""
+def scenario_for(mechanism: str, nodes: int | None = None) -> Scenario:
+    """The scenario of the benchmark that issue 13 sets the mechanism's target on (for PBFT at another size, pbft_scaling.py's)."""
     if mechanism == "raft":
+        if nodes is not None:
+            raise SystemExit("floor.py: --nodes is for --mechanism pbft (the Raft target is on throughput.py's 5 nodes)")
         from throughput import raft_scenario
 
         return raft_scenario(5, "20s", "1000/s", seed=1)
     if mechanism == "pbft":
-        from pbft_scaling import scenario
+        from pbft_scaling import requests_for, scenario
 
-        return scenario(64, 100)  # type: ignore[return-value]  # pbft64.py's run
+        if nodes is None:
+            return scenario(64, 100)  # type: ignore[return-value]  # pbft64.py's run
+        if nodes < 4:
+            raise SystemExit(f"floor.py: --nodes must be at least 4 (PBFT needs 3f + 1 with f >= 1), not {nodes}")
+        return scenario(nodes, requests_for(nodes, 80_000))  # type: ignore[return-value]  # pbft_scaling.py's run at that size
     raise SystemExit(f"floor.py: --mechanism must be raft or pbft, not {mechanism!r}")
 
 
@@ -171,10 +178,13 @@ def main() -> None:
     """Measure the floor and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mechanism", default="raft", help="raft (throughput.py's run) or pbft (pbft64.py's run) (default raft)")
+    parser.add_argument(
+        "--nodes", type=int, default=None, help="PBFT only: pbft_scaling.py's run at this size (about 80,000 messages), not pbft64.py's"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="replays; the least CPU is reported (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    scenario = scenario_for(args.mechanism)
+    scenario = scenario_for(args.mechanism, args.nodes)
     calls, delivered, decided = record_calls(scenario)
     best = float("inf")
     for _ in range(args.repeat):
@@ -188,6 +198,7 @@ def main() -> None:
     record = {
         "benchmark": "floor",
         "mechanism": args.mechanism,
+        "nodes": scenario.n,
         "messages": delivered,
         "calls": len(calls),
         "decisions": decided,
@@ -197,7 +208,8 @@ def main() -> None:
         "ceiling": round(ceiling, 3),
     }
     record["text"] = (
-        f"{args.mechanism}: its protocols' own code, replayed with a kernel that costs nothing, takes {floor_us:.2f} µs per message "
+        f"{args.mechanism} (n={scenario.n}): its protocols' own code, replayed with a kernel that costs nothing, "
+        f"takes {floor_us:.2f} µs per message "
         f"({len(calls):,} calls, {delivered:,} messages); no kernel could take it above ratio {ceiling:.3f}"
     )
     lines = [
