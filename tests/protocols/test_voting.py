@@ -11,7 +11,7 @@ import yaml
 from sim import load_scenario, run
 from sim.protocols._tally import Rule, Unseen, parse_fraction
 from sim.protocols.base import ClientRequest
-from sim.protocols.voting import Question, Vote, Voting
+from sim.protocols.voting import Question, Repoll, Vote, Voting
 from sim.scenario import Scenario, ScenarioError, scenario_from_dict
 from sim.testing import make_node
 
@@ -369,3 +369,122 @@ def test_integrity_catches_a_collector_that_forgets_its_decisions_in_a_crash():
     assert list(zip(broken["nodes"], broken["rule"], broken["detail"], strict=True)) == [
         ("n1", "integrity", "slot client0:0 decided 'no' in incarnation 1 after 'yes' in incarnation 0")
     ]
+
+
+def collector_crash(**data: object) -> Scenario:
+    """Reviewer's reproduction: the coordinator n0 crashes mid-poll and recovers.
+
+    Constant 5 ms links, but n3's and n4's ballots take 20 ms to reach n0. The client's question
+    reaches n0 at 105 ms, the voters at 110 ms; n1's and n2's ballots arrive at 115 ms (3 of 5 with
+    n0's own: not yet unbeatable, two could be voided), n0 crashes at 117 ms and is down until
+    137 ms, so n3's and n4's ballots, arriving at 130 ms, are lost.
+    """
+    late = {"dist": "constant", "value": "20ms"}
+    base: dict[str, object] = {
+        "name": "voting-collector-crash",
+        "nodes": 5,
+        "seed": 1,
+        "duration": "1s",
+        "protocol": {"rule": "majority", "accuracy": 1.0, "timeout": "100ms"},
+        "network": {
+            "delay": {"dist": "constant", "value": "5ms"},
+            "links": [{"from": "n3", "to": "n0", "delay": late}, {"from": "n4", "to": "n0", "delay": late}],
+        },
+        "faults": [{"at": "117ms", "crash": "n0", "for": "20ms"}],
+        "workload": {"kind": "questions", "every": "100ms", "count": 1, "truth": "yes"},
+    }
+    return voting(**{**base, **data})
+
+
+def test_a_recovered_collector_finishes_the_poll_it_had_open():
+    """Reproduction: the poll open at the crash, with 3 ballots in, was lost with them; nobody re-sent
+    the 2 ballots lost while n0 was down, and the question was never decided (liveness 0, reported
+    only as `no_decision_open`). The open poll is durable, and the recovered collector asks n3 and n4
+    to re-send: n3's ballot, back at 162 ms, makes 4 of 5 (unbeatable), and n0 decides once."""
+    result = run(collector_crash())
+    assert result.violations.empty  # integrity, ballot_weight and early_decision included
+    decided = result.decisions
+    assert list(zip(decided["node"], decided["slot"], decided["value"], decided["incarnation"], strict=True)) == [
+        ("n0", "client0:0", "yes", 1)
+    ]
+    assert decided["time_ms"].tolist() == [162.0] and decided["early"].tolist() == [True]
+    # The 3 ballots kept across the crash and n3's re-sent one.
+    assert decided["ballots"].tolist() == [4] and decided["cast_weight"].tolist() == [4.0]
+    assert result.summary["liveness"] == 1.0 and result.summary["decisions"] == 1
+    assert result.requests["done_ms"].tolist() == [167.0]  # the client heard the decision
+    assert result.summary.get("double_votes_detected", 0) == 0  # re-sent ballots are the same ballots
+    repoll = result.events[result.events["kind"] == "repoll"]
+    assert list(zip(repoll["node"], repoll["qid"], repoll["ballots"], repoll["asked"], strict=True)) == [("n0", "client0:0", 3, 2)]
+
+
+class VolatilePolls(Voting):
+    """Broken, as voting was: a crash makes the collector forget the polls it had open."""
+
+    def on_start(self) -> None:
+        self.ctx.storage.pop("polls", None)  # volatile: lost in the crash
+        super().on_start()
+
+
+def test_a_collector_that_forgets_open_polls_never_decides_the_question():
+    """The reproduction on the old behaviour: the question stays undecided for the rest of the run."""
+    result = run(collector_crash(), protocol_cls=VolatilePolls)
+    assert result.decisions.empty and result.summary["liveness"] == 0
+    assert (result.events["kind"] == "repoll").sum() == 0
+
+
+def test_a_recovered_collector_with_collect_all_finishes_its_poll():
+    """With `collect: all`, n1 crashes at 112 ms holding 2 ballots (its own and n0's); the others decide
+    at 115 ms, n1 recovers at 132 ms, repolls the 3 it has not heard, and decides the same answer."""
+    result = run(
+        collector_crash(
+            protocol={"rule": "majority", "collect": "all", "accuracy": 1.0, "timeout": "100ms"},
+            network={"delay": {"dist": "constant", "value": "5ms"}},
+            faults=[{"at": "112ms", "crash": "n1", "for": "20ms"}],
+        )
+    )
+    assert result.violations.empty
+    n1 = result.decisions[result.decisions["node"] == "n1"]
+    assert list(zip(n1["time_ms"], n1["value"], n1["incarnation"], n1["ballots"], strict=True)) == [(142.0, "yes", 1, 4)]
+    assert len(result.decisions) == 5 and set(result.decisions["value"]) == {"yes"}
+    repoll = result.events[result.events["kind"] == "repoll"]
+    assert list(zip(repoll["node"], repoll["ballots"], repoll["asked"], strict=True)) == [("n1", 2, 3)]
+
+
+def test_a_repoll_gets_back_the_ballot_cast_on_that_question_only():
+    """A voter answers a `Repoll` with the very ballot it cast on that question (same answer and
+    number: a duplicate where counted, never a second signed ballot), and nothing for a question it
+    has not voted on."""
+    voter, ctx = make_node(Voting, "n1", NODES, accuracy=0.5)
+    voter.on_message("n0", Question("q1", "yes"))
+    voter.on_message("n0", Question("q2", "yes"))
+    cast = {m.qid: m for _, m in ctx.take(Vote)}
+    assert [cast["q1"].ballot, cast["q2"].ballot] == [1, 2]
+    assert ctx.writes >= 2  # each ballot is on disk before it is sent
+    voter.on_message("n3", Repoll("q2"))
+    voter.on_message("n3", Repoll("q9"))
+    assert ctx.take() == [("n3", cast["q2"])]
+
+
+def test_a_restarted_collector_keeps_the_open_polls_ballots_and_repolls_the_rest():
+    """A new instance on the same storage (a recovery) has the open poll with its ballots, sets its
+    close timer again, asks only the voters not heard from, and decides on the re-sent ballots."""
+    node, ctx = make_node(Voting, "n0", NODES, accuracy=1.0)
+    node.on_request(ClientRequest("client0", "q1", "truth=yes"))
+    node.on_message("n1", Vote("q1", "n1", "yes", 1, True))
+    node.on_message("n2", Vote("q1", "n2", "yes", 1, True))
+    ctx.sent.clear()
+    ctx.timers.clear()  # a crash loses the timers
+    ctx.now = 30.0
+    recovered = Voting(ctx, node.config)
+    recovered.on_start()
+    assert sorted(recovered.polls["q1"].ballots) == [("n0", 1), ("n1", 1), ("n2", 1)]
+    assert ctx.take() == [("n3", Repoll("q1")), ("n4", Repoll("q1"))]
+    assert ctx.timers == {"close:q1": 30.0 + node.config.timeout}
+    recovered.on_message("n1", Vote("q1", "n1", "yes", 1, True))  # a duplicate: not counted again
+    assert ctx.decided == []
+    recovered.on_message("n3", Vote("q1", "n3", "yes", 1, True))
+    assert [(d[0], d[1], d[2]["ballots"]) for d in ctx.decided] == [("q1", "yes", 4)]
+    assert recovered.polls == {} and "close:q1" not in ctx.timers
+    again = Voting(ctx, node.config)  # a decided poll is not resumed
+    again.on_start()
+    assert ctx.take(Repoll) == []

@@ -10,10 +10,18 @@ the threshold (sim/protocols/voting/load.py). The coordinator (or every node,
 as no ballot still unseen can change the result, and otherwise decides at `timeout` on the
 votes it got (judged against the weight cast).
 
-A collector's open polls are volatile: a crash loses their ballots and timers. How it closed a
-poll (the answer it decided, or that it decided none) is durable, in `ctx.storage`: a recovered
-collector never reopens a question it closed, so it decides each question at most once, whatever
-late ballots it then receives.
+What survives a crash (in `ctx.storage`, written before anything that depends on it is sent):
+a voter's ballot on each question (its answer and ballot number), a collector's open polls with
+the ballots counted in them, and how it closed each poll (the answer it decided, or that it
+decided none). A recovered collector never reopens a question it closed, so it decides each
+question at most once, whatever late ballots it then receives. It does reopen, with a fresh
+`timeout`, each poll it had open, and sends a `Repoll` to the voters it has no ballot from:
+ballots that reached it while it was down were lost, and voters send a ballot only once, so
+without asking it would wait for ballots that never come (or close on too few). A voter answers
+a `Repoll` with the very ballot it cast on that question (same answer, same ballot number, so it
+is a duplicate where it was already counted, never a second signed ballot), and with nothing if
+it has not voted on it: the repoll never makes a voter vote, and never carries a ballot cast on
+another question.
 
 "Cannot change" means: whatever the voters not yet heard vote (or if they abstain), and
 whatever up to `max_faulty` weight of faulty voters still do with a second ballot, the final
@@ -117,6 +125,18 @@ class VotingConfig(ProtocolConfig):
         """The tally rule these settings describe."""
         threshold = self.threshold if self.threshold is not None else default_threshold(self.rule)
         return Rule(self.rule, threshold, self.quorum)
+
+
+@dataclass(frozen=True, slots=True)
+class Repoll(Message):
+    """A recovered collector to a voter: send me again your ballot on `qid` (mine was lost in the crash)."""
+
+    qid: str
+
+    @property
+    def size_bytes(self) -> int:
+        """Header and the question's id."""
+        return self.header_bytes + len(self.qid)
 
 
 @dataclass
@@ -227,7 +247,7 @@ class Voting(Dispatch, Protocol):
     # --- lifecycle -----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Open polls are volatile (a recovering collector forgets them); closed ones are kept in storage."""
+        """Set up from storage; a recovering collector resumes the polls it had open (see `_resume`)."""
         cfg = self.config
         self.rule = cfg.make_rule()
         self.coordinator = cfg.coordinator or self.ctx.nodes[0]
@@ -235,17 +255,38 @@ class Voting(Dispatch, Protocol):
         self.weights = {n: (self.ctx.weights[n] if weighted else 1.0) for n in self.ctx.nodes}
         self.eligible = sum(self.weights.values())
         self.faulty = cfg.max_faulty if cfg.max_faulty is not None else tolerated_faulty(list(self.weights.values()), self.rule)
-        self.polls: dict[str, Poll] = {}
         storage = self.ctx.storage
+        # Open polls are durable: kept volatile, a crash lost the ballots counted so far, and with
+        # them the question (voters send a ballot once), which then was never decided.
+        self.polls: dict[str, Poll] = storage.setdefault("polls", {})
         # A decision is a durable fact: qid -> the answer decided (None: closed without one). Kept
         # volatile, a recovered collector reopened the poll on a late ballot and decided again.
         self.closed: dict[str, str | None] = storage.setdefault("closed", {})
         storage.setdefault("seen", {})
+        # qid -> (answer, ballot number) of this voter's ballot: what it re-sends on a `Repoll`.
+        storage.setdefault("cast", {})
         storage["answers"] = list(cfg.answers)
         storage.setdefault("ballot", 0)
         storage.setdefault("asked", 0)
         if cfg.ask_every is not None and self.ctx.name == self.coordinator:
             self.ctx.set_timer("ask", cfg.ask_every)
+        self._resume()
+
+    def _resume(self) -> None:
+        """Reopen the polls open at a crash (none at the first start): a fresh timeout, and a `Repoll`.
+
+        The close timer died with the crash, and the ballots sent while this node was down are
+        lost; the voters not yet heard from are asked to re-send. The timeout restarts from now: the
+        repoll needs a round trip, and closing on the ballots kept (possibly only our own) would
+        decide on fewer than the voters cast.
+        """
+        for qid, poll in self.polls.items():
+            heard = {voter for voter, _ in poll.ballots} | poll.cheaters
+            missing = [n for n in self.ctx.nodes if n != self.ctx.name and n not in heard]
+            self.ctx.record("repoll", qid=qid, ballots=len(poll.ballots), asked=len(missing))
+            if missing:
+                self.ctx.multicast(missing, Repoll(qid))
+            self.ctx.set_timer(f"close:{qid}", self.config.timeout)
 
     def collects(self) -> bool:
         """Whether this node tallies votes."""
@@ -276,13 +317,14 @@ class Voting(Dispatch, Protocol):
             self.ctx.record("question", qid=qid, truth=truth)
         else:
             self.ctx.record("question", qid=qid, truth=truth, load=signal.load)
+        self._open(qid, client)  # durable before the question leaves: the ballots it draws have a poll to land in
         self.ctx.broadcast(Question(qid, truth, signal))
-        self._open(qid, client)
         self._vote(qid, truth, signal)
 
     def _open(self, qid: str, client: str | None) -> None:
         if self.collects() and qid not in self.polls and qid not in self.closed:
             self.polls[qid] = Poll(qid, self.ctx.now, client)
+            self.ctx.persist()
             self.ctx.set_timer(f"close:{qid}", self.config.timeout)
 
     def _vote(self, qid: str, truth: str, signal: Signal | None = None) -> None:
@@ -301,6 +343,10 @@ class Voting(Dispatch, Protocol):
             wrong = [a for a in answers if a != truth]
             answer = wrong[rng.randrange(len(wrong))]
         self.ctx.storage["ballot"] += 1
+        self.ctx.storage["cast"][qid] = (answer, self.ctx.storage["ballot"])
+        # On disk before it is sent: a voter that re-sends after a crash re-sends this ballot, never
+        # a second one (two signed ballots are a double vote, and void each other).
+        self.ctx.persist()
         self.ctx.record("ballot", qid=qid, answer=answer)
         vote = Vote(qid, self.ctx.name, answer, self.ctx.storage["ballot"], self.config.authenticated)
         if self.config.collect == "all":
@@ -314,6 +360,15 @@ class Voting(Dispatch, Protocol):
         """Open the poll and answer."""
         self._open(msg.qid, None)
         self._vote(msg.qid, msg.truth, msg.signal)
+
+    @handles(Repoll)
+    def _on_repoll(self, src: str, msg: Repoll) -> None:
+        """Re-send to the recovered collector the ballot cast on `msg.qid`; nothing if we cast none."""
+        cast = self.ctx.storage["cast"].get(msg.qid)
+        if cast is None:
+            return  # not voted (the question has not reached us): we vote when it does, if ever
+        answer, ballot = cast
+        self.ctx.send(src, Vote(msg.qid, self.ctx.name, answer, ballot, self.config.authenticated))
 
     @handles(Vote)
     def _on_vote(self, src: str, msg: Vote) -> None:
@@ -339,6 +394,7 @@ class Voting(Dispatch, Protocol):
                     del poll.ballots[k]
                 self.ctx.count("double_votes_detected")
                 self.ctx.record("double_vote", qid=vote.qid, voter=vote.voter)
+                self.ctx.persist()  # who cheated is kept with the poll's ballots
                 return
         elif self.config.authenticated:
             self.ctx.count("unsigned_votes_rejected")
@@ -347,6 +403,8 @@ class Voting(Dispatch, Protocol):
         # Decide early only when no ballot still unseen can change the result (the uncast, and
         # a second ballot of a double voter still on its way); otherwise wait for the timeout.
         self._evaluate(vote.qid, final=False)
+        if vote.qid in self.polls:
+            self.ctx.persist()  # the ballot is durable with its poll (a decision wrote the outcome instead)
 
     def _uncast(self, poll: Poll) -> float:
         """Weight of the voters with no ballot counted and not caught cheating."""
@@ -384,4 +442,4 @@ class Voting(Dispatch, Protocol):
             self.ctx.send(poll.client, ClientReply(qid, answer is not None, None, answer or reason))
 
 
-__all__ = ["Question", "Vote", "Voting", "VotingConfig"]
+__all__ = ["Question", "Repoll", "Vote", "Voting", "VotingConfig"]
