@@ -488,3 +488,16 @@ def test_a_restarted_collector_keeps_the_open_polls_ballots_and_repolls_the_rest
     again = Voting(ctx, node.config)  # a decided poll is not resumed
     again.on_start()
     assert ctx.take(Repoll) == []
+
+
+def test_a_question_that_reaches_a_crashed_coordinator_is_counted_unasked_not_open():
+    """The client's question arrives while the coordinator is down: no poll opens, and the summary says so.
+
+    Before, it was counted in `no_decision_open`, "still collecting when the run ended", of a poll that never opened.
+    """
+    down = collector_crash(faults=[{"at": "50ms", "crash": "n0", "for": "200ms"}])  # the question reaches n0 at 105 ms
+    s = run(down).summary
+    assert (s["questions"], s["decisions"], s["no_decision"]) == (1, 0, 1)
+    assert (s["no_decision_unasked"], s["no_decision_open"]) == (1, 0)
+    up = run(collector_crash(faults=[], duration="120ms")).summary  # up all along; the run ends while its poll collects
+    assert (up["no_decision"], up["no_decision_unasked"], up["no_decision_open"]) == (1, 0, 1)

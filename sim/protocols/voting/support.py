@@ -139,8 +139,12 @@ def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dic
     nodecide = events[events["kind"] == "no_decision"] if not events.empty else events
     for reason in ("quorum", "tie", "threshold"):
         out[f"no_decision_{reason}"] = int((nodecide["reason"] == reason).sum()) if "reason" in nodecide else 0
+    # A client's question that reached no live coordinator (it was down): never put to the voters,
+    # so not "still collecting" either.
+    out["no_decision_unasked"] = len(set(tables.requests["cmd_id"]) - set(truth) - decided)
     # Questions whose vote was still being collected when the run ended.
-    out["no_decision_open"] = out["no_decision"] - sum(out[f"no_decision_{r}"] for r in ("quorum", "tie", "threshold"))
+    reasons = ("quorum", "tie", "threshold", "unasked")
+    out["no_decision_open"] = out["no_decision"] - sum(out[f"no_decision_{r}"] for r in reasons)
     sent = int(tables.messages["sent"].sum())
     out["messages_per_decision"] = round(sent / len(decided), 6) if decided else None
     return out
