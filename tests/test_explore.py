@@ -362,6 +362,36 @@ def test_explore_of_pbft_configured_for_f_1_draws_one_liar_and_two_beyond(tmp_pa
     assert max(faulty_at_once(t.data["faults"]) for t in drawn) == 2
 
 
+@pytest.mark.parametrize(
+    ("nodes", "quorums", "f"),
+    [
+        (5, {"phase1": 4, "phase2": 2}, 1),
+        ([{"name": "a", "weight": 10}, {"name": "b"}, {"name": "c"}, {"name": "d"}, {"name": "e"}], "weighted", 0),
+    ],
+)
+def test_explore_of_multipaxos_draws_crashes_within_its_configured_quorums(tmp_path: Path, nodes: Any, quorums: Any, f: int) -> None:
+    """Flexible {phase1: 4, phase2: 2} of 5 survives one crash and weights 10+1+1+1+1 none (the 10 is a majority):
+    explore said "at most 2 crashed nodes" for both, floor((5 - 1) / 2); now within draws f, beyond f + 1."""
+    data = {
+        "name": "mp-bound",
+        "mechanism": "multipaxos",
+        "nodes": nodes,
+        "seed": 1,
+        "duration": "2s",
+        "protocol": {"quorums": quorums},
+        "network": {"delay": {"dist": "uniform", "low": "1ms", "high": "10ms"}},
+        "workload": {"kind": "poisson", "rate": "50/s", "until": "1.8s"},
+    }
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    _, bound, tasks = plan(path, 100, seed=0)
+    assert bound == FaultBound("crash", f)
+    assert bound.describe().startswith(f"at most {f} crashed node")
+    assert all(within(bound, t.data["faults"]) for t in tasks)
+    _, _, beyond = plan(path, 100, seed=0, beyond=True)
+    assert max(faulty_at_once(t.data["faults"]) for t in beyond) == f + 1
+
+
 def test_gossip_voting_and_attestation_declare_their_own_bounds() -> None:
     """Gossip: any n - 1 crashed at once; voting: the faulty voters max_faulty weighs, coordinator honest;
     attestation: faulty nodes plus configured false attesters below the lower threshold."""

@@ -1,6 +1,6 @@
 """Quorum arithmetic shared by the mechanisms: majority, supermajority, weighted and flexible.
 
-The API is four pure functions and one small class:
+The API is pure functions and one small class:
 
 - `majority(n)`: the smallest count that is more than half of `n` (crash-tolerant quorums).
 - `byzantine_f(n, f)` and `bft_quorum(n, f)`: the faults a BFT cluster tolerates (its
@@ -12,6 +12,8 @@ The API is four pure functions and one small class:
   or None when every phase-1 quorum meets every phase-2 quorum.
 - `Quorums`: the phase-1 and phase-2 rules of one run, asked with `phase1_ok(voters)` and
   `phase2_ok(voters)`.
+- `crash_f(n, quorums)`: the crashes a crash-tolerant cluster survives whichever nodes they hit:
+  a live phase-1 and a live phase-2 quorum must remain (floor((n - 1) / 2) with majorities).
 """
 
 from __future__ import annotations
@@ -92,6 +94,32 @@ class Quorums:
         if self.weights is not None:
             return weighted_reached(voters, self.weights)
         return len(voters) >= self.phase2
+
+
+def crash_f(n: int, quorums: Quorums | None = None) -> int:
+    """The most of `n` nodes that may crash, whichever they are, leaving a live phase-1 and a live phase-2 quorum.
+
+    Flexible Paxos (Howard et al. 2016) stays live while both a Q1 (leader change) and a Q2 (steady
+    state) of live nodes remain, so counts give n - max(|Q1|, |Q2|): 5 nodes with |Q1| = 4 survive
+    one crash, not the two a majority would. With weights the worst case crashes the heaviest
+    nodes, so the count is of arbitrary nodes (10, 1, 1, 1, 1 survives none: the 10 alone is a
+    majority of weight). Majorities (the default) give floor((n - 1) / 2). `consim explore`, compare
+    and reports read a crash-tolerant mechanism's bound here.
+    """
+    rules = quorums if quorums is not None else Quorums.majority(n)
+    if rules.weights is None:
+        return max(n - max(rules.phase1, rules.phase2), 0)
+    weights = rules.weights
+    # Crashing the heaviest first is the worst case for "whichever they are"; ties broken by name so
+    # the answer never depends on dict order.
+    heaviest_first = sorted(weights, key=lambda name: (-weights[name], name))
+    crashed = 0
+    while crashed < len(heaviest_first):
+        live = heaviest_first[crashed + 1 :]
+        if not (rules.phase1_ok(live) and rules.phase2_ok(live)):
+            break
+        crashed += 1
+    return crashed
 
 
 def bft_size_problem(n: int, f: int | None) -> list[tuple[str, str]]:

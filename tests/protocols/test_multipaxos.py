@@ -123,6 +123,44 @@ def test_flexible_quorums_run_with_small_phase2() -> None:
     assert result.summary["liveness"] == 1.0
 
 
+def _leaders_after_crashing(quorums: Any, crashed: list[str]) -> list[float]:
+    """When nodes became leader in a run whose `crashed` nodes (the first leader among them) are down from 500ms to 2s."""
+    result = run(
+        scenario(
+            seed=1,
+            duration="3s",
+            protocol={"quorums": quorums},
+            network={"delay": "5ms"},
+            faults=[{"at": "500ms", "crash": name, "for": "1500ms"} for name in crashed],
+            workload={"kind": "poisson", "rate": "50/s", "until": "2.8s"},
+        )
+    )
+    assert result.violations.empty
+    events = result.events
+    return sorted(events.loc[events["kind"] == "leader", "time_ms"].tolist())
+
+
+def test_a_phase1_quorum_of_4_of_5_elects_no_leader_while_two_nodes_are_down() -> None:
+    """Why the crash bound of {phase1: 4, phase2: 2} on 5 nodes is 1: with the leader and one more down, the 3 left
+    cannot finish phase 1 until the crashed recover (2s); majorities elect a new leader at once."""
+    flexible = {"phase1": 4, "phase2": 2}
+    assert any(500 < t < 2000 for t in _leaders_after_crashing(flexible, ["n0"]))
+    assert not any(500 < t < 2000 for t in _leaders_after_crashing(flexible, ["n0", "n1"]))
+    assert any(500 < t < 2000 for t in _leaders_after_crashing("majority", ["n0", "n1"]))
+
+
+def test_fault_bound_comes_from_the_configured_quorums() -> None:
+    """Explore, compare and reports read `fault_bound`: flexible and weighted quorums set it, not n alone (it was 2 for all)."""
+    assert MultiPaxos.fault_bound(scenario()) == ("crash", 2)
+    assert MultiPaxos.fault_bound(scenario(protocol={"quorums": {"phase1": 4, "phase2": 2}})) == ("crash", 1)
+    assert MultiPaxos.fault_bound(scenario(protocol={"quorums": {"phase1": 3, "phase2": 3}})) == ("crash", 2)
+    assert MultiPaxos.fault_bound(scenario(nodes=7, protocol={"quorums": {"phase1": 3, "phase2": 5}})) == ("crash", 2)
+    heavy = [{"name": "a", "weight": 10}, {"name": "b"}, {"name": "c"}, {"name": "d"}, {"name": "e"}]
+    assert MultiPaxos.fault_bound(scenario(nodes=heavy, protocol={"quorums": "weighted"})) == ("crash", 0)
+    even = [{"name": n} for n in NODES]
+    assert MultiPaxos.fault_bound(scenario(nodes=even, protocol={"quorums": "weighted"})) == ("crash", 2)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_safe_under_crashes_partitions_loss_and_duplicates(seed: int) -> None:
     """Agreement, validity and integrity hold on 20 seeds of a hostile network with crashes."""

@@ -36,7 +36,7 @@ from sim.protocols.multipaxos.messages import (
     Prepare,
     Promise,
 )
-from sim.protocols.quorum import Quorums, flexible_problem
+from sim.protocols.quorum import Quorums, crash_f, flexible_problem
 from sim.timing import NetworkTiming, leader_timing
 
 if TYPE_CHECKING:
@@ -71,13 +71,7 @@ class MultiPaxos(Dispatch, LearnerMixin, Protocol):
         st.setdefault("applied", set())  # the state machine's table of commands already applied
         st.setdefault("compacted", 0)  # every node has learned every slot below: nothing kept there
         self.me = self.ctx.nodes.index(self.ctx.name)
-        cfg = self.config
-        if cfg.quorums == "weighted":
-            self.quorums = Quorums.weighted(self.ctx.weights)
-        elif cfg.quorums == "majority":
-            self.quorums = Quorums.majority(len(self.ctx.nodes))
-        else:
-            self.quorums = Quorums(cfg.quorums.phase1, cfg.quorums.phase2)
+        self.quorums = self.quorum_rules(self.config, len(self.ctx.nodes), self.ctx.weights)
         self.role = "follower"
         self.ballot: Ballot | None = None
         self.leader: str | None = None
@@ -96,7 +90,7 @@ class MultiPaxos(Dispatch, LearnerMixin, Protocol):
         self.applied: set[str] = st["applied"]
         self.learned: dict[str, int] = {}  # leader: node -> every slot below is learned there
         self.seen_upto = 0
-        if cfg.bootstrap and self.me == 0 and not st.get("booted"):
+        if self.config.bootstrap and self.me == 0 and not st.get("booted"):
             st["booted"] = True
             self.start_phase1()
         else:
@@ -343,6 +337,26 @@ class MultiPaxos(Dispatch, LearnerMixin, Protocol):
             self.send_heartbeat()
 
     # --- class hooks ---------------------------------------------------------------------------
+
+    @classmethod
+    def quorum_rules(cls, config: MultiPaxosConfig, n: int, weights: dict[str, float]) -> Quorums:
+        """The phase-1/phase-2 rules `config.quorums` asks for on `n` nodes of these weights."""
+        if config.quorums == "weighted":
+            return Quorums.weighted(weights)
+        if config.quorums == "majority":
+            return Quorums.majority(n)
+        return Quorums(config.quorums.phase1, config.quorums.phase2)
+
+    @classmethod
+    def fault_bound(cls, scenario: Scenario) -> tuple[str, int]:
+        """Crashes of any nodes that still leave a live phase-1 and phase-2 quorum (`quorum.crash_f`).
+
+        Not `tolerates` alone: with flexible quorums {phase1: 4, phase2: 2} of 5 a second crash
+        leaves no phase-1 quorum, though f<n/2 of 5 would allow 2; weighted quorums can allow fewer still.
+        """
+        config = MultiPaxosConfig.model_validate(scenario.protocol)
+        weights = {spec.name: spec.weight for spec in scenario.node_specs}
+        return ("crash", crash_f(scenario.n, cls.quorum_rules(config, scenario.n, weights)))
 
     @classmethod
     def validate(cls, scenario: Scenario, config: ProtocolConfig) -> list[tuple[str, str]]:
