@@ -126,6 +126,48 @@ def test_run_and_compare_reports_name_the_f_a_bft_cluster_is_configured_for(tmp_
     assert "f≤3" not in text and "byzantine f&lt;n/3 (f≤1 of 10)" in section(text, "## The guarantee each mechanism provides")
 
 
+SHORT_RUN = {
+    "duration": "300ms",
+    "network": {"delay": {"dist": "constant", "value": "5ms"}},
+    "workload": {"kind": "poisson", "rate": "20/s", "until": "200ms"},
+}
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "nodes", "protocol", "grid", "expected"),
+    [
+        ("pbft", 10, {"f": 1}, {"network.loss": [0.0, 0.05]}, "byzantine f&lt;n/3 (f≤1 of 10)"),
+        ("multipaxos", 5, {"quorums": {"phase1": 4, "phase2": 2}}, {"network.loss": [0.0, 0.05]}, "crash f&lt;n/2 (f≤1 of 5)"),
+        ("pbft", 10, {}, {"protocol.f": [1, 2]}, "byzantine f&lt;n/3 (f≤1 of 10, f≤2 of 10 across the grid)"),
+    ],
+)
+def test_sweep_report_names_the_bound_each_grid_point_is_configured_for(
+    tmp_path: Path, mechanism: str, nodes: int, protocol: dict, grid: dict, expected: str
+) -> None:
+    """PBFT with `protocol.f: 1` of 10 tolerates 1 (the sweep report said f≤3) and Multi-Paxos with phase-1 quorums
+    of 4 of 5 survives one crash (it said f≤2): the report reads each grid point's `fault_bound`, not n alone."""
+    from sim.cli_sweep import sweep_command
+
+    base = {"name": f"{mechanism}-bound", "mechanism": mechanism, "nodes": nodes, "protocol": protocol, **SHORT_RUN}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({"name": "bound", "base": "base.yaml", "grid": grid, "replicates": 1}))
+    out = tmp_path / "sweep"
+    sweep_command(tmp_path / "sweep.yaml", jobs=1, out=out, quiet=True, plots=False)
+    guarantee = section(write_report(out)[0].read_text(encoding="utf-8"), "## The guarantee each mechanism provides")
+    assert f"Tolerates: {expected}:" in guarantee
+    assert "f≤3" not in guarantee and "f≤2 of 5" not in guarantee
+
+
+def test_sweep_report_names_no_count_when_a_grid_point_no_longer_loads(tmp_path: Path) -> None:
+    """A sweep directory whose scenario no longer loads gets the declared bound with no count rather than n's guess."""
+    from sim.report.collection import sweep_labels
+
+    meta = {"base": {"name": "x", "mechanism": "pbft", "nodes": 10, "protocol": {"f": 1, "no_such_setting": 1}}, "points": [{}]}
+    assert sweep_labels(meta, ["pbft"]) == {"pbft": "byzantine f<n/3"}
+    meta["base"]["protocol"] = {"f": 1}
+    assert sweep_labels(meta, ["pbft"]) == {"pbft": "byzantine f<n/3 (f≤1 of 10)"}
+
+
 def test_report_on_a_run_without_plots_draws_them(tmp_path: Path) -> None:
     """A run saved with --no-plots still gets its figures, drawn for the report."""
     folder = run(load_scenario(QUICKSTART, SHORT)).save(tmp_path / "bare", plots=False)

@@ -54,6 +54,38 @@ def _guarantees(names: list[str], nodes: int | None, declared: dict[str, str] | 
     return blocks
 
 
+def sweep_labels(meta: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """Each mechanism's `tolerates` label for the clusters a sweep ran: its `fault_bound` at every grid point.
+
+    Read from each point's scenario, not from n alone: `protocol.f` (PBFT, HotStuff, Tendermint) and
+    Multi-Paxos's flexible or weighted quorums set the bound, and a grid may sweep them or `nodes`.
+    A mechanism whose points do not all load again gets its label without a count, not a guessed one.
+    """
+    from sim.compare import tolerates
+    from sim.protocols.registry import MechanismError, get_mechanism
+    from sim.scenario import ScenarioError, scenario_from_dict
+
+    base = meta.get("base") or {}
+    found: dict[str, set[tuple[int, int]]] = {}
+    for point in meta.get("points") or [{}]:
+        try:
+            loaded = scenario_from_dict(base, "<report>", {**(meta.get("set") or {}), **point})
+            mechanism = loaded.mechanism or ""
+            found.setdefault(mechanism, set()).add((loaded.n, get_mechanism(mechanism).fault_bound(loaded)[1]))
+        except (ScenarioError, MechanismError):
+            return {name: tolerates(name) for name in names}  # which mechanism it was is unknown: no count for any
+    labels = {}
+    for name in names:
+        pairs = sorted(found.get(name, ()))
+        if len(pairs) == 1:
+            labels[name] = tolerates(name, *pairs[0])
+        elif pairs and tolerates(name, *pairs[0]) != tolerates(name):  # a bound of the form f<n/K: one count per cluster
+            labels[name] = f"{tolerates(name)} ({', '.join(f'f≤{f} of {n}' for n, f in pairs)} across the grid)"
+        else:
+            labels[name] = tolerates(name)
+    return labels
+
+
 def sweep_blocks(sweep_dir: Path) -> list[Block]:
     """Every block of a sweep directory's report: what was swept, the table, the figures."""
     from sim.cli_sweep import sweep_overview
@@ -82,7 +114,7 @@ def sweep_blocks(sweep_dir: Path) -> list[Block]:
     if "mechanism" in result.runs:
         names = [str(m) for m in result.runs["mechanism"].dropna().unique()]
         nodes = int(result.runs["nodes"].iloc[0]) if "nodes" in result.runs and result.runs["nodes"].nunique() == 1 else None
-        blocks += _guarantees(sorted(names), nodes)
+        blocks += _guarantees(sorted(names), nodes, sweep_labels(meta, names))
     overview = sweep_overview(result.summary, result.params)
     blocks += [Heading("Mean per grid point [95% CI]"), Table.of(overview)]
     root = sweep_dir / "plots"
