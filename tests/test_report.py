@@ -469,3 +469,12 @@ def test_plane_numbers_come_from_its_rows_when_the_summary_has_none(run_dir: Pat
     assert f"| messages sent | {raft_sent:,} |" in model and f"| messages sent | {gossip_sent:,} |" in routing
     done = pd.read_parquet(run_dir / "requests.parquet")["latency_ms"].dropna()
     assert f"| latency p99 (ms) | {done.quantile(0.99):,.3f}".rstrip("0").rstrip(".") in model
+
+
+def test_the_network_line_reads_a_bare_delay_as_constant():
+    """A sweep's base is the file as written: `delay: 5ms` (constant) made `consim report` end in an AttributeError."""
+    from sim.report.facts import describe_network
+
+    assert describe_network({"network": {"delay": "5ms", "loss": 0.1}}) == "Network: delay constant (value 5ms), loss 0.1."
+    spelled = {"network": {"delay": {"dist": "constant", "value": "5ms"}, "loss": 0.1}}
+    assert describe_network(spelled) == describe_network({"network": {"delay": "5ms", "loss": 0.1}})

@@ -85,6 +85,8 @@ def describe_network(scenario: dict[str, Any]) -> str:
     """One line on the network: delay distribution, loss, duplication, per-link overrides."""
     net = scenario.get("network") or {}
     delay = net.get("delay") or {}
+    if not isinstance(delay, dict):  # a bare `5ms` means constant (a sweep's base is the file as written)
+        delay = {"dist": "constant", "value": delay}
     params = ", ".join(f"{k} {v}" for k, v in delay.items() if k != "dist")
     parts = [f"delay {delay.get('dist', '?')} ({params})" if delay else "default delay"]
     parts.append(f"loss {net.get('loss', 0)}")
