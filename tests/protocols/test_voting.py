@@ -501,3 +501,15 @@ def test_a_question_that_reaches_a_crashed_coordinator_is_counted_unasked_not_op
     assert (s["no_decision_unasked"], s["no_decision_open"]) == (1, 0)
     up = run(collector_crash(faults=[], duration="120ms")).summary  # up all along; the run ends while its poll collects
     assert (up["no_decision"], up["no_decision_unasked"], up["no_decision_open"]) == (1, 0, 1)
+
+
+def test_a_poll_reopened_within_a_timeout_of_the_end_is_in_flight_not_failed():
+    """The collector is back at 217 ms and reopens the poll with a fresh 100 ms timeout; a run ending at 240 ms ends mid-poll.
+
+    Before, the question (asked at 105 ms, more than a timeout before the end) counted as failed: liveness 0.
+    """
+    crash = [{"at": "117ms", "crash": "n0", "for": "100ms"}]
+    s = run(collector_crash(faults=crash, duration="240ms")).summary
+    assert (s["decisions"], s["in_flight_at_end"], s["liveness"]) == (0, 1, None)
+    s = run(collector_crash(faults=crash, duration="400ms")).summary  # given the time, it decides
+    assert (s["decisions"], s["in_flight_at_end"], s["liveness"]) == (1, 0, 1.0)

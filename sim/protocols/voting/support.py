@@ -104,9 +104,9 @@ def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dic
     """decisions, decision_accuracy, no_decision (with reasons), liveness, decision latency, ballots per decision.
 
     Liveness leaves out, as every mechanism's does, what was still in flight at the end: an
-    undecided question asked no more than one poll `timeout` (ms) before the end, whose poll could
-    not have closed (a poll closing at the end itself is never processed), is neither decided nor
-    failed (`in_flight_at_end`).
+    undecided question asked (or its poll reopened after a crash) no more than one poll `timeout`
+    (ms) before the end, whose poll could not have closed (a poll closing at the end itself is
+    never processed), is neither decided nor failed (`in_flight_at_end`).
     """
     import numpy as np  # a run's tables: validation of a scenario never gets here
 
@@ -124,7 +124,12 @@ def voting_summary(tables: RunTables, scenario: Scenario, timeout: float) -> dic
     # A client's question is asked when submitted, whether or not a live node took it up.
     submitted = dict(zip(tables.requests["cmd_id"], tables.requests["submit_ms"], strict=True))
     end = scenario.duration - timeout
-    in_flight = {qid for qid in asked - decided if started.get(qid, submitted.get(qid, -math.inf)) >= end}
+    # A poll reopened after its collector's crash (a `repoll`) runs a fresh timeout from then.
+    opened = dict(started)
+    repolls = events[events["kind"] == "repoll"] if not events.empty else events
+    for qid, at in zip(repolls.get("qid", []), repolls.get("time_ms", []), strict=True):
+        opened[qid] = max(opened.get(qid, at), at)
+    in_flight = {qid for qid in asked - decided if opened.get(qid, submitted.get(qid, -math.inf)) >= end}
     out["in_flight_at_end"] = len(in_flight)
     counted = asked - in_flight
     out["liveness"] = round(len(decided & counted) / len(counted), 6) if counted else None
