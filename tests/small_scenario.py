@@ -29,3 +29,16 @@ def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
     return lines[0]
+
+
+def run_refused(tmp_path: Path, path: Path, *options: str) -> str:
+    """`consim run` of a bad scenario: exit 2, nothing written; its one stderr line."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out), *options])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    return one_line(result.stderr)

@@ -15,18 +15,9 @@ from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
 from sim.cli import app
-from tests.small_scenario import RAFT, one_line, write
+from tests.small_scenario import RAFT, one_line, run_refused, write
 
 runner = CliRunner()
-
-
-def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
-    """`consim run` of a bad scenario: exit 2, nothing written; its one stderr line."""
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out), *options])
-    assert result.exit_code == 2, result.output
-    assert not out.exists()
-    return one_line(result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +55,7 @@ def test_byzantine_parameters_that_would_lie_or_crash_are_refused(
     nodes = 3 if mechanism == "raft" else 4
     fault = {"from": "100ms", "byzantine": ["n1"], "behaviour": behaviour, "params": params}
     path = write(tmp_path, {**RAFT, "mechanism": mechanism, "nodes": nodes, "faults": [fault]})
-    line = _run_refused(tmp_path, path)
+    line = run_refused(tmp_path, path)
     if mechanism != "raft":
         problem = problem.replace("n0, n1, n2)", "n0, n1, n2, n3)")
     assert line == f"{path}: faults[0].params.{problem}"
@@ -89,7 +80,7 @@ def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     checked = runner.invoke(app, ["validate", str(latin1)])
     assert checked.exit_code == 2
     assert one_line(checked.stderr) == expected
-    assert _run_refused(tmp_path, latin1) == expected
+    assert run_refused(tmp_path, latin1) == expected
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(bytes(range(256)))
     checked = runner.invoke(app, ["validate", str(binary)])
@@ -126,7 +117,7 @@ def test_a_duplicate_key_is_refused_with_its_lines(tmp_path: Path, text: str, fi
     checked = runner.invoke(app, ["validate", str(path)])
     assert checked.exit_code == 2
     assert one_line(checked.stderr) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
-    assert _run_refused(tmp_path, path) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
+    assert run_refused(tmp_path, path) == f"{path}: {field}: {DUPLICATE.format(line=line, first=first)}"
 
 
 def test_a_duplicate_key_in_a_sweep_or_a_set_value_is_refused(tmp_path: Path) -> None:
@@ -137,7 +128,7 @@ def test_a_duplicate_key_in_a_sweep_or_a_set_value_is_refused(tmp_path: Path) ->
     assert checked.exit_code == 2
     assert one_line(checked.stderr) == f"{sweep}: grid: {DUPLICATE.format(line=4, first=3)}"
     path = write(tmp_path, RAFT)
-    line = _run_refused(tmp_path, path, "--set", "workload={kind: poisson, rate: 1/s, rate: 2/s}")
+    line = run_refused(tmp_path, path, "--set", "workload={kind: poisson, rate: 1/s, rate: 2/s}")
     assert line == "--set: workload.rate: duplicate key: say it once"
 
 
@@ -224,15 +215,15 @@ def test_a_derived_timeout_above_max_timeout_names_the_timeout_and_its_rtt(tmp_p
     setting the user never wrote. Name workload.timeout, the default's formula, the rtt it came from and what to set.
     """
     path = write(tmp_path, {**RAFT, "network": {"rtt": "3s"}})
-    line = _run_refused(tmp_path, path)
+    line = run_refused(tmp_path, path)
     assert line == (
         f"{path}: workload.timeout: the default max(500ms, 4rtt) with the network's round-trip time rtt = 3s is 12s,"
         " above max_timeout (10s): set workload.timeout (or raise workload.max_timeout)"
     )
     pareto = write(tmp_path, {**RAFT, "network": {"delay": {"dist": "pareto", "scale": "1ms", "shape": 0.5}}}, "pareto.yaml")
-    assert _run_refused(tmp_path, pareto).startswith(f"{pareto}: workload.timeout: the default max(500ms, 4rtt) with the network's")
+    assert run_refused(tmp_path, pareto).startswith(f"{pareto}: workload.timeout: the default max(500ms, 4rtt) with the network's")
     written = write(tmp_path, {**RAFT, "workload": {**RAFT["workload"], "timeout": "20s"}}, "written.yaml")
-    line = _run_refused(tmp_path, written)
+    line = run_refused(tmp_path, written)
     assert line == f"{written}: workload.timeout: 20s exceeds max_timeout (10s): lower it or raise max_timeout"
 
 
@@ -245,14 +236,14 @@ def test_a_bandwidth_without_per_second_is_refused(tmp_path: Path, where: str) -
         network = {"links": [{"from": "n0", "to": "n1", "bandwidth": "10MB"}]}
         field = "network.links[0].bandwidth"
     path = write(tmp_path, {**RAFT, "network": network})
-    assert _run_refused(tmp_path, path) == f"{path}: {field}: '10MB' needs a rate unit such as 10MB/s"
+    assert run_refused(tmp_path, path) == f"{path}: {field}: '10MB' needs a rate unit such as 10MB/s"
 
 
 def test_a_bare_bandwidth_is_bytes_per_second_and_a_timeout_it_inflates_names_it(tmp_path: Path) -> None:
     """`bandwidth: 10` is 10 B/s (as saved runs write it); the timeout error it causes names the bandwidth, not only
     workload.timeout (it said 'rtt = 25600ms' and left the user to guess why)."""
     path = write(tmp_path, {**RAFT, "network": {"bandwidth": 10}})
-    assert _run_refused(tmp_path, path) == (
+    assert run_refused(tmp_path, path) == (
         f"{path}: workload.timeout: the default max(500ms, 4rtt) with the network's round-trip time rtt = 25600ms"
         " (mostly the 10 B/s bandwidth) is 102400ms, above max_timeout (10s): set workload.timeout (or raise workload.max_timeout)"
     )
@@ -405,7 +396,7 @@ def test_a_node_or_client_count_beyond_the_limit_is_refused_before_building_name
 ) -> None:
     """`nodes: 100000000000` built a list of 1e11 names in validate and run until memory ran out (exit 137, or a MemoryError)."""
     path = write(tmp_path, {**RAFT, **fields})
-    assert _run_refused(tmp_path, path) == f"{path}: {line}"
+    assert run_refused(tmp_path, path) == f"{path}: {line}"
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and one_line(result.stderr) == f"{path}: {line}"
 
@@ -436,7 +427,7 @@ def test_the_largest_node_and_client_counts_are_accepted_by_their_fields() -> No
 def test_a_node_name_that_is_a_reserved_word_is_refused(tmp_path: Path, name: str, problem: str) -> None:
     """A node named `leader` was accepted, and `crash: leader` then crashed the real leader; `''` and `*` read as the network's rows."""
     path = write(tmp_path, {**RAFT, "nodes": [{"name": "b"}, {"name": name}, {"name": "c"}]})
-    assert _run_refused(tmp_path, path) == f"{path}: nodes[1].name: {problem}"
+    assert run_refused(tmp_path, path) == f"{path}: nodes[1].name: {problem}"
 
 
 SEPARATOR = (
@@ -450,7 +441,7 @@ def test_a_node_name_holding_a_separator_is_refused(tmp_path: Path, name: str) -
     """Names are joined with ',' and '|' and split again: 'a,b' made a gossip run under a partition report a false
     convergence violation, and 'p|1' crashed an attestation run with KeyError: 'p'."""
     path = write(tmp_path, {**RAFT, "nodes": [{"name": "b"}, {"name": name}, {"name": "c"}]})
-    assert _run_refused(tmp_path, path) == f"{path}: nodes[1].name: {SEPARATOR} (got {name!r})"
+    assert run_refused(tmp_path, path) == f"{path}: nodes[1].name: {SEPARATOR} (got {name!r})"
 
 
 def test_node_names_that_merely_contain_reserved_words_still_load() -> None:
@@ -479,7 +470,7 @@ def test_a_duration_the_clock_cannot_resolve_is_refused_in_a_file_a_set_and_a_sw
     assert checked.exit_code == 2, checked.output
     assert one_line(checked.stderr) == f"{path}: {STILL_CLOCK}"
     plain = write(tmp_path, RAFT, "plain.yaml")
-    assert _run_refused(tmp_path, plain, "--set", "duration=1e300h") == f"{plain}: {STILL_CLOCK}"
+    assert run_refused(tmp_path, plain, "--set", "duration=1e300h") == f"{plain}: {STILL_CLOCK}"
     sweep = tmp_path / "sweep.yaml"
     grid = {"name": "long", "base": RAFT, "grid": {"duration": ["300ms", "1e300h"]}, "replicates": 1}
     sweep.write_text(yaml.safe_dump(grid, sort_keys=False), encoding="utf-8")

@@ -9,25 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from tests.small_scenario import RAFT, one_line, write
+from tests.small_scenario import RAFT, one_line, run_refused, write
 
 runner = CliRunner()
-
-
-def _run_refused(tmp_path: Path, path: Path, *options: str) -> str:
-    """`consim run` of `path`: exit 2, nothing written; its one stderr line."""
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(path), "--quiet", "--no-plots", "--out", str(out), *options])
-    assert result.exit_code == 2, result.output
-    assert not out.exists()
-    return one_line(result.stderr)
 
 
 def test_a_script_command_for_a_client_the_workload_lacks_is_refused(tmp_path: Path) -> None:
     """`client: 5` with one client ran as client0 (the index wrapped around)."""
     workload: dict[str, Any] = {"kind": "script", "commands": [{"at": "100ms", "op": "x"}, {"at": "200ms", "op": "y", "client": 5}]}
     path = write(tmp_path, {**RAFT, "workload": workload})
-    line = _run_refused(tmp_path, path)
+    line = run_refused(tmp_path, path)
     assert line == f"{path}: workload.commands[1].client: must be below clients (1), counting from 0 (got 5)"
 
 
@@ -132,7 +123,7 @@ def test_top_level_candidates_or_requires_on_a_scenario_with_planes_are_refused(
 def test_a_trace_window_with_no_plots_is_refused(tmp_path: Path) -> None:
     """`--trace-window` windows the space-time diagram; `--no-plots` draws none, and the window was silently dropped."""
     path = write(tmp_path, RAFT)
-    line = _run_refused(tmp_path, path, "--trace", "--trace-window", "100ms:200ms")
+    line = run_refused(tmp_path, path, "--trace", "--trace-window", "100ms:200ms")
     assert line == "--trace-window: --no-plots draws no diagram to window (draw it later: consim plot RUN_DIR --trace-window START:END)"
 
 
