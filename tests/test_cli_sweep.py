@@ -111,6 +111,43 @@ def test_a_rerun_into_a_sweep_directory_leaves_only_the_new_sweeps_results(tmp_p
         write_report(out)
 
 
+def test_a_rerun_never_removes_through_a_link_nor_what_consim_did_not_name(tmp_path, monkeypatch):
+    """Reviewer's reproduction: runs/ and rows/ linked to another folder, and that folder's files were deleted.
+
+    Before, a rerun removed every folder in runs/ and every .json in rows/ not named by one of its
+    runs, through links too (then ended in a traceback), and every .png in plots/; and `run_sweep`
+    into a folder that held no sweep emptied its plots/ and runs/ as well.
+    """
+    from sim.sweep import load_sweep, run_sweep
+
+    allow_toys(monkeypatch)
+    elsewhere = tmp_path / "big-disk"
+    (elsewhere / "important").mkdir(parents=True)
+    (elsewhere / "important" / "f.txt").write_text("keep\n", encoding="utf-8")
+    (elsewhere / "rows").mkdir()
+    (elsewhere / "rows" / "settings.json").write_text("{}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text("{}\n", encoding="utf-8")  # an earlier sweep's directory
+    (out / "runs").symlink_to(elsewhere)
+    (out / "rows").symlink_to(elsewhere / "rows")
+    (out / "plots").mkdir()
+    (out / "plots" / "diagram.png").write_bytes(b"mine")
+    path = write_sweep(tmp_path / "spec", GRID_SMALL)
+    _, text = sweep_command(path, jobs=1, out=out, quiet=True)
+    assert "4 computed now" in text
+    assert (elsewhere / "important" / "f.txt").read_text(encoding="utf-8") == "keep\n"
+    assert (elsewhere / "rows" / "settings.json").is_file() and (out / "plots" / "diagram.png").read_bytes() == b"mine"
+    # Through the Python API, a folder that is no sweep's is not cleared either.
+    other = tmp_path / "other"
+    (other / "runs" / "mydata").mkdir(parents=True)
+    (other / "runs" / "mydata" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (other / "plots").mkdir()
+    (other / "plots" / "latency_vs_nodes.png").write_bytes(b"mine")
+    run_sweep(load_sweep(path), out=other, jobs=1, quiet=True)
+    assert (other / "runs" / "mydata" / "notes.txt").is_file() and (other / "plots" / "latency_vs_nodes.png").is_file()
+
+
 # --- the typer commands --------------------------------------------------------------------
 
 runner = CliRunner()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from sim.sweep.workers import default_jobs
 ROWS = "rows"
 RUNS = "runs"
 PLOTS = "plots"
+_RUN_KEY = re.compile(r"[0-9a-f]{16}")
+"""How `run_key` names a run's row and folder: the only names `clear_previous` removes there."""
 
 
 @dataclass
@@ -116,28 +119,38 @@ def clear_previous(root: Path, sweep: Sweep) -> None:
     with the report `consim report` wrote of them (a report.md or report.html it did not write is
     the user's, and stays). Rows and kept run directories of runs this sweep does not have go too;
     those it has are its own runs (the key hashes the resolved scenario and seed) and are reused.
+
+    Only what consim names is removed, and never through a link: a folder without a sweep.json is
+    no earlier sweep's (nothing is touched); in plots/ only the `<metric>_vs_<parameter>.png` figures
+    go; in rows/ and runs/ only entries named by a run key; and a plots/, rows/, runs/ or run folder
+    that is a symbolic link (to a larger disk, say) is left as it is, with whatever it points at.
     """
     from sim.report import REPORT_FILES, written_by_consim  # late: only a rerun into a folder with a report needs it
 
+    if not (root / "sweep.json").is_file():
+        return
     for name in ("runs.parquet", "summary.parquet"):
         (root / name).unlink(missing_ok=True)
     plots = root / PLOTS
-    if plots.is_dir():
-        for png in plots.glob("*.png"):
-            png.unlink()
+    if plots.is_dir() and not plots.is_symlink():
+        for png in plots.glob("*_vs_*.png"):  # the sweep's figures and `consim plot`'s, drawn from the old tables
+            if not png.is_dir():
+                png.unlink()
         if not any(plots.iterdir()):
             plots.rmdir()
     for name in REPORT_FILES:
         if written_by_consim(root / name):
             (root / name).unlink()
     keys = {task.key for task in sweep.tasks}
-    for row in (root / ROWS).glob("*.json"):
-        if row.stem not in keys:
-            row.unlink()
+    rows = root / ROWS
+    if rows.is_dir() and not rows.is_symlink():
+        for row in rows.glob("*.json"):
+            if _RUN_KEY.fullmatch(row.stem) and row.stem not in keys and not row.is_symlink():
+                row.unlink()
     runs = root / RUNS
-    if runs.is_dir():
+    if runs.is_dir() and not runs.is_symlink():
         for folder in runs.iterdir():
-            if folder.is_dir() and folder.name not in keys:
+            if _RUN_KEY.fullmatch(folder.name) and folder.name not in keys and folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
         if not any(runs.iterdir()):
             runs.rmdir()
