@@ -354,11 +354,12 @@ def test_a_recovered_collector_never_reopens_a_question_it_decided():
 
 
 class ForgetfulVoting(Voting):
-    """Broken, as voting was: a crash makes the collector forget which polls it closed."""
+    """Broken, as voting was: a crash makes the collector forget which polls it closed (and that it crashed)."""
 
     def on_start(self) -> None:
         super().on_start()
         self.closed = {}  # volatile: lost in the next crash
+        self.restarted = False  # so it does not ask for the ballots it missed either, and decides on the late one alone
 
 
 def test_integrity_catches_a_collector_that_forgets_its_decisions_in_a_crash():
@@ -513,3 +514,26 @@ def test_a_poll_reopened_within_a_timeout_of_the_end_is_in_flight_not_failed():
     assert (s["decisions"], s["in_flight_at_end"], s["liveness"]) == (0, 1, None)
     s = run(collector_crash(faults=crash, duration="400ms")).summary  # given the time, it decides
     assert (s["decisions"], s["in_flight_at_end"], s["liveness"]) == (1, 0, 1.0)
+
+
+def test_a_restarted_collector_asks_for_the_ballots_of_a_question_it_missed():
+    """Reviewer's reproduction (`collect: all`): n2 is down for 1 ms at 189 ms as question client0:2 reaches it.
+
+    It opens that poll on a later vote; before, it never asked for the ballots sent while it was
+    down and decided at the timeout on that one ballot. Now it repolls and decides on the others'.
+    """
+    scenario = voting(
+        nodes=5,
+        seed=4,
+        network={"delay": {"dist": "uniform", "low": "2ms", "high": "8ms"}},
+        protocol={"collect": "all", "accuracy": 1.0, "timeout": "200ms"},
+        workload={"kind": "questions", "every": "60ms", "count": 6, "truth": "yes"},
+        faults=[{"at": "189ms", "crash": "n2", "for": "1ms"}],
+    )
+    result = run(scenario)
+    decisions = result.tables.decisions
+    assert len(decisions) == 30 and decisions["ballots"].min() >= 4  # 6 questions, 5 collectors, each on 4 or 5 ballots
+    events = result.tables.events
+    repolls = events[events["kind"] == "repoll"]
+    assert list(zip(repolls["node"], repolls["qid"], strict=True)) == [("n2", "client0:2")]
+    assert result.violations.empty

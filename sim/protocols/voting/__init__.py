@@ -256,6 +256,9 @@ class Voting(Dispatch, Protocol):
         self.eligible = sum(self.weights.values())
         self.faulty = cfg.max_faulty if cfg.max_faulty is not None else tolerated_faulty(list(self.weights.values()), self.rule)
         storage = self.ctx.storage
+        # Storage outlives a crash: holding anything, it is this node's second life or later, and
+        # questions asked while it was down never reached it (see `_on_vote`).
+        self.restarted = bool(storage)
         # Open polls are durable: kept volatile, a crash lost the ballots counted so far, and with
         # them the question (voters send a ballot once), which then was never decided.
         self.polls: dict[str, Poll] = storage.setdefault("polls", {})
@@ -280,13 +283,18 @@ class Voting(Dispatch, Protocol):
         repoll needs a round trip, and closing on the ballots kept (possibly only our own) would
         decide on fewer than the voters cast.
         """
-        for qid, poll in self.polls.items():
-            heard = {voter for voter, _ in poll.ballots} | poll.cheaters
-            missing = [n for n in self.ctx.nodes if n != self.ctx.name and n not in heard]
-            self.ctx.record("repoll", qid=qid, ballots=len(poll.ballots), asked=len(missing))
-            if missing:
-                self.ctx.multicast(missing, Repoll(qid))
+        for qid in self.polls:
+            self._repoll(qid)
             self.ctx.set_timer(f"close:{qid}", self.config.timeout)
+
+    def _repoll(self, qid: str) -> None:
+        """Ask the voters this node has no ballot from on `qid` to re-send the one they cast (a `repoll` event)."""
+        poll = self.polls[qid]
+        heard = {voter for voter, _ in poll.ballots} | poll.cheaters
+        missing = [n for n in self.ctx.nodes if n != self.ctx.name and n not in heard]
+        self.ctx.record("repoll", qid=qid, ballots=len(poll.ballots), asked=len(missing))
+        if missing:
+            self.ctx.multicast(missing, Repoll(qid))
 
     def collects(self) -> bool:
         """Whether this node tallies votes."""
@@ -373,9 +381,14 @@ class Voting(Dispatch, Protocol):
     @handles(Vote)
     def _on_vote(self, src: str, msg: Vote) -> None:
         """Collectors tally the vote."""
-        if self.config.collect == "all" and msg.qid not in self.polls and msg.qid not in self.closed:
+        opened = self.config.collect == "all" and msg.qid not in self.polls and msg.qid not in self.closed
+        if opened:
             self._open(msg.qid, None)  # a vote overtook its question
         self._count(msg)
+        if opened and self.restarted and msg.qid in self.polls:
+            # Or the question came while we were down, and with it the ballots sent before this
+            # one: ask for them, or the poll closes at its timeout on this ballot alone.
+            self._repoll(msg.qid)
 
     # --- tallying ------------------------------------------------------------------------
 
