@@ -43,7 +43,6 @@ identical copy, a network duplicate, is ignored). The coordinator itself is assu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -52,6 +51,7 @@ from sim.protocols._tally import EPS, Rule, RuleName, Unseen, default_threshold,
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register
 from sim.protocols.dispatch import Dispatch, handles
 from sim.protocols.voting.load import LoadWorkload, Signal, check_load_workload
+from sim.protocols.voting.messages import Poll, Question, Repoll, Vote
 from sim.protocols.voting.support import QuestionsWorkload, check_questions_workload, voting_summary
 from sim.scenario import PositiveMs, Scenario
 from sim.timing import NetworkTiming, shortfall
@@ -62,38 +62,6 @@ if TYPE_CHECKING:
     from sim.protocols.base import Context
 
 Fraction01 = Annotated[float, BeforeValidator(parse_fraction), Field(gt=0, le=1)]
-SIGNATURE_BYTES = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Question(Message):
-    """Coordinator to voters: vote on `qid`. `truth` is the world voters observe (noisily), not a hint."""
-
-    qid: str
-    truth: str
-    signal: Signal | None = None
-    """A load reading voters observe with noise (the `load` workload) instead of `truth` with `accuracy`."""
-
-    @property
-    def size_bytes(self) -> int:
-        """Header plus the question (and its load reading)."""
-        return self.header_bytes + len(self.qid) + len(self.truth) + (self.signal.size_bytes if self.signal is not None else 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Vote(Message):
-    """A ballot: `voter` answers `qid` with `answer`; `ballot` is the voter's ballot number."""
-
-    qid: str
-    voter: str
-    answer: str
-    ballot: int
-    signed: bool = False
-
-    @property
-    def size_bytes(self) -> int:
-        """Header, fields, and a signature when signed."""
-        return self.header_bytes + len(self.qid) + len(self.voter) + len(self.answer) + 8 + (SIGNATURE_BYTES if self.signed else 0)
 
 
 class VotingConfig(ProtocolConfig):
@@ -125,29 +93,6 @@ class VotingConfig(ProtocolConfig):
         """The tally rule these settings describe."""
         threshold = self.threshold if self.threshold is not None else default_threshold(self.rule)
         return Rule(self.rule, threshold, self.quorum)
-
-
-@dataclass(frozen=True, slots=True)
-class Repoll(Message):
-    """A recovered collector to a voter: send me again your ballot on `qid` (mine was lost in the crash)."""
-
-    qid: str
-
-    @property
-    def size_bytes(self) -> int:
-        """Header and the question's id."""
-        return self.header_bytes + len(self.qid)
-
-
-@dataclass
-class Poll:
-    """One open question at a collecting node."""
-
-    qid: str
-    started: float
-    client: str | None = None
-    ballots: dict[tuple[str, int], str] = field(default_factory=dict)
-    cheaters: set[str] = field(default_factory=set)
 
 
 @register("voting")
