@@ -85,6 +85,10 @@ def _slot_init(cls: type) -> Any:
     return init
 
 
+SIGNATURE_BYTES = 64
+"""Bytes of one signature (Ed25519) on a message that carries one (a signed ballot, an attestation)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """Base of every protocol message: small, frozen, with a snake_case `kind` and a size."""

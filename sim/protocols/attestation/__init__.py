@@ -40,6 +40,7 @@ from pydantic import Field
 from sim.protocols.attestation.support import ClaimsWorkload, attestation_summary, check_claims_workload
 from sim.protocols.base import ClientReply, ClientRequest, Message, Protocol, ProtocolConfig, register, unused_settings
 from sim.protocols.dispatch import Dispatch, handles
+from sim.protocols.message import SIGNATURE_BYTES
 from sim.scenario import Scenario, ScenarioError
 from sim.timing import NetworkTiming
 
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from sim.protocols.base import Context
-
-SIGNATURE_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sim.protocols.base import Message
+from sim.protocols.message import SIGNATURE_BYTES
 
 if TYPE_CHECKING:
     from sim.protocols.voting.load import Signal
-
-SIGNATURE_BYTES = 64
 
 
 @dataclass(frozen=True, slots=True)
